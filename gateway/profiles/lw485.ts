@@ -1,0 +1,217 @@
+// LW-485 profile: discovery (identity, program table, last seq) and the seq command protocol.
+// One fc16 write of 256-260 per command; a lost reply is repeated with the SAME seq (the device
+// treats it as a no-op), then inputs 24-25 tell what happened.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { MachineKind, MachineState } from '../machines/state.js';
+import type { Lw485UnitConfig } from './config-schema.js';
+import type { UnitIo } from './io.js';
+import {
+  LW485,
+  Lw485Command,
+  capabilitiesOf,
+  decodeIdentity,
+  decodeProgramTable,
+  decodeStatus,
+  encodeCommandBlock,
+  mapResult,
+  nextSeq,
+  programTableBlocks,
+  toMachineState,
+  type Lw485CommandCode,
+  type Lw485Status,
+} from './lw485-codec.js';
+import { KeyedQueue } from './serial-queue.js';
+import {
+  ProfileError,
+  unsupported,
+  type BlockReading,
+  type BoundProfile,
+  type CommandEvidence,
+  type CommandOutcome,
+  type DiscoveredUnit,
+  type MachineCommands,
+  type ProfileDeps,
+  type ReadBlock,
+  type UnitDriver,
+} from './types.js';
+
+class Lw485Driver implements UnitDriver {
+  readonly pollBlocks: readonly ReadBlock[] = [LW485.statusBlock];
+  private lastIssued: number;
+  private deviceLast: number;
+  private lastStatus: Lw485Status | null = null;
+  private readonly queue = new KeyedQueue();
+  private readonly commander: MachineCommands;
+
+  constructor(
+    private readonly cfg: Lw485UnitConfig,
+    readonly info: DiscoveredUnit,
+    private readonly kind: MachineKind,
+    lastSeqAtDiscovery: number,
+    private readonly deps: ProfileDeps,
+  ) {
+    this.lastIssued = lastSeqAtDiscovery;
+    this.deviceLast = lastSeqAtDiscovery;
+    const send = (code: Lw485CommandCode, program: number, amountCents: number, minutes: number): Promise<CommandOutcome> =>
+      this.queue.run('cmd', () => this.execute(code, program, amountCents, minutes));
+    this.commander = {
+      machineId: cfg.machineId,
+      credit: (r) => send(Lw485Command.CREDIT, r.program, r.amountCents, r.minutes ?? 0),
+      start: () => send(Lw485Command.START, 0, 0, 0),
+      pause: () => send(Lw485Command.PAUSE, 0, 0, 0),
+      resume: () => send(Lw485Command.RESUME, 0, 0, 0),
+      cancel: () => send(Lw485Command.CANCEL, 0, 0, 0),
+      // The sheet names only minutes and amount for ADD_TIME; the active program goes along so a
+      // controller that checks the program field sees the cycle it extends.
+      addTime: (r) =>
+        this.kind === 'dryer' ? send(Lw485Command.ADD_TIME, this.lastStatus?.activeProgram ?? 0, r.amountCents, r.minutes) : unsupported(),
+    };
+  }
+
+  decode(readings: readonly BlockReading[], observedAt: number): MachineState[] {
+    const r = readings[0];
+    if (r === undefined || r.kind !== 'registers') throw new ProfileError('lw485 poll needs the status block registers');
+    const s = decodeStatus(r.registers, this.kind);
+    this.deviceLast = s.lastSeq;
+    this.lastStatus = s;
+    return [toMachineState(this.cfg.machineId, this.kind, s, observedAt)];
+  }
+
+  commands(machineId: string): MachineCommands {
+    if (machineId !== this.cfg.machineId) throw new Error(`unit ${this.cfg.unit} drives ${this.cfg.machineId}, not ${machineId}`);
+    return this.commander;
+  }
+
+  private async execute(code: Lw485CommandCode, program: number, amountCents: number, minutes: number): Promise<CommandOutcome> {
+    const { io, logger, clock } = this.deps;
+    const o = this.deps.options.lw485;
+    const seq = nextSeq(this.lastIssued, this.deviceLast);
+    let values: number[];
+    try {
+      values = encodeCommandBlock({ seq, code, program, amountCents, minutes });
+    } catch (e) {
+      return { status: 'rejected', reason: 'bad_argument', deviceCode: null, detail: e instanceof Error ? e.message : String(e) };
+    }
+    // From here on this seq is spent, whatever happens: it is never reused for another command.
+    this.lastIssued = seq;
+    const evidence: CommandEvidence = { profile: 'lw485', unit: this.cfg.unit, seq, code };
+    const log = logger.child({ unit: this.cfg.unit, machineId: this.cfg.machineId, seq, code });
+
+    let mayHaveArrived = false;
+    let acknowledged = false;
+    let busyLeft = o.busyAttempts;
+    let lostLeft = o.writeAttempts;
+    let lastProblem = '';
+    for (;;) {
+      const w = await io.writeRegisters(LW485.commandAddress, values);
+      if (w.ok) {
+        acknowledged = true;
+        break;
+      }
+      const f = w.failure;
+      lastProblem = f.detail;
+      if (f.kind === 'exception' && f.code === 6 && --busyLeft > 0) {
+        log.debug('controller busy writing its EEPROM; repeating the same seq');
+        await sleep(o.busyRetryDelayMs);
+        continue;
+      }
+      if (f.kind === 'lost') {
+        mayHaveArrived = true;
+        if (--lostLeft > 0) {
+          log.warn({ detail: f.detail }, 'command reply lost; repeating the same seq');
+          await sleep(o.retryDelayMs);
+          continue;
+        }
+        break;
+      }
+      // A refusal or a request that never left. Only definite if no earlier attempt may have run.
+      if (mayHaveArrived) break;
+      if (f.kind === 'exception') {
+        return { status: 'rejected', reason: f.code === 6 ? 'busy' : 'device_exception', deviceCode: f.code, detail: `Modbus exception: ${f.detail}`, evidence };
+      }
+      return { status: 'rejected', reason: 'unreachable', deviceCode: null, detail: f.detail, evidence };
+    }
+
+    const until = clock.monotonic() + o.resultDeadlineMs;
+    const maxReads = Math.ceil(o.resultDeadlineMs / o.resultPollIntervalMs) + 1;
+    let sawResult = false;
+    for (let i = 0; i < maxReads; i++) {
+      const r = await io.readRegisters(LW485.resultBlock.fc, LW485.resultBlock.address, LW485.resultBlock.quantity);
+      if (r.ok) {
+        sawResult = true;
+        const [lastSeq = 0, lastResult = 0] = r.value;
+        this.deviceLast = lastSeq;
+        if (lastSeq === seq) {
+          const m = mapResult(lastResult);
+          if (m.status === 'accepted') return { status: 'accepted', evidence };
+          if (m.status === 'rejected') return { status: 'rejected', reason: m.reason, deviceCode: m.deviceCode, detail: `result code ${lastResult}`, evidence };
+          return { status: 'unknown', detail: `seq ${seq} executed with result code ${lastResult}, which the datasheet does not list`, evidence };
+        }
+      }
+      if (clock.monotonic() >= until) break;
+      await sleep(o.resultPollIntervalMs);
+    }
+    const detail = !acknowledged
+      ? `write not acknowledged (${lastProblem}) and last seq never showed ${seq}`
+      : sawResult
+        ? `write acknowledged but last seq never showed ${seq}`
+        : `write acknowledged but inputs 24-25 could not be read`;
+    log.warn({ detail }, 'command outcome unknown');
+    return { status: 'unknown', detail, evidence };
+  }
+}
+
+async function discover(cfg: Lw485UnitConfig, deps: ProfileDeps): ReturnType<BoundProfile['discover']> {
+  const { io } = deps;
+  const fail = (f: { kind: string; detail: string }): { ok: false; detail: string; unreachable: boolean } => ({
+    ok: false,
+    detail: f.detail,
+    unreachable: f.kind !== 'exception',
+  });
+  const id = await readRegs(io, LW485.identityBlock);
+  if (!id.ok) return fail(id.failure);
+  const ident = decodeIdentity(id.value);
+  if (cfg.kind !== undefined && cfg.kind !== ident.kind) {
+    throw new ProfileError(`unit ${cfg.unit} is configured as a ${cfg.kind} but its model register says ${ident.kind}`);
+  }
+  const table: number[] = [];
+  for (const b of programTableBlocks(ident.programCount, deps.options.lw485.maxProgramsPerRead)) {
+    const r = await readRegs(io, b);
+    if (!r.ok) return fail(r.failure);
+    table.push(...r.value);
+  }
+  const programs = decodeProgramTable(table, ident.programCount, ident.kind);
+  const last = await readRegs(io, LW485.resultBlock);
+  if (!last.ok) return fail(last.failure);
+  const lastSeq = last.value[0] ?? 0;
+  const info: DiscoveredUnit = {
+    unit: cfg.unit,
+    profile: 'lw485',
+    model: `LW-485 ${ident.kind}`,
+    modelCode: ident.modelCode,
+    firmware: ident.firmware,
+    serialNumber: ident.serialNumber,
+    capacityKg: ident.capacityKg,
+    machines: [{ machineId: cfg.machineId, name: cfg.name ?? null, kind: ident.kind, capabilities: capabilitiesOf(ident.kind), programs }],
+    details: { programCount: ident.programCount, lastSeqAtDiscovery: lastSeq },
+  };
+  return { ok: true, driver: new Lw485Driver(cfg, info, ident.kind, lastSeq, deps) };
+}
+
+function readRegs(io: UnitIo, b: ReadBlock): ReturnType<UnitIo['readRegisters']> {
+  if (b.fc !== 3 && b.fc !== 4) throw new ProfileError(`${b.label} is not a register block`);
+  return io.readRegisters(b.fc, b.address, b.quantity);
+}
+
+export const lw485Profile = {
+  id: 'lw485',
+  bind(cfg: Lw485UnitConfig): BoundProfile {
+    return {
+      profile: 'lw485',
+      unit: cfg.unit,
+      pollBlocks: () => [LW485.statusBlock],
+      configuredMachines: () => [{ machineId: cfg.machineId, kind: cfg.kind ?? null }],
+      discover: (deps) => discover(cfg, deps),
+    };
+  },
+} as const;

@@ -1,0 +1,164 @@
+// What a device profile is: the data that says what to read from a unit each poll, small pure
+// functions that turn those readings into normalized MachineStates, a discovery step run once per
+// unit, and the command flows for its machines. The poller and the vend engine only ever speak
+// these types, so a third device model is a new profile, not new control flow.
+import type { Logger } from '../core/log.js';
+import type { Clock } from '../core/clock.js';
+import type { ReadFc } from '../../protocols/modbus/pdu.js';
+import type { MachineCapabilities, MachineKind, MachineState, ProgramInfo } from '../machines/state.js';
+import type { UnitIo } from './io.js';
+import type { ProfileOptions } from './options.js';
+
+/** One read request of a poll or discovery: a contiguous range of one function code. */
+export interface ReadBlock {
+  fc: ReadFc;
+  address: number;
+  quantity: number;
+  /** For logs and the poll-plan check: what this block is. */
+  label: string;
+}
+
+export type BlockReading =
+  | { block: ReadBlock; kind: 'registers'; registers: number[] }
+  | { block: ReadBlock; kind: 'bits'; bits: boolean[] };
+
+/** Bad data from a device (an unknown model, a state value the datasheet does not list). */
+export class ProfileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProfileError';
+  }
+}
+
+export interface DiscoveredMachine {
+  machineId: string;
+  name: string | null;
+  kind: MachineKind;
+  capabilities: MachineCapabilities;
+  programs: ProgramInfo[];
+}
+
+/** What discovery learned about a unit: the 'discovered' event carries it as is. */
+export interface DiscoveredUnit {
+  unit: number;
+  profile: string;
+  /** Human-readable model, e.g. "LW-485 washer". */
+  model: string;
+  /** Raw model/type register. */
+  modelCode: number;
+  /** "major.minor". */
+  firmware: string;
+  serialNumber: number | null;
+  capacityKg: number | null;
+  machines: DiscoveredMachine[];
+  /** Profile-specific facts (RIO-8 pulse timing, LW-485 last seq at discovery). */
+  details: Record<string, number>;
+}
+
+// ---- commands -------------------------------------------------------------------------------
+
+export type RejectReason =
+  /** LW-485 result 2: a cycle is credited, running or paused. RIO-8: exception 06, a train is still running. */
+  | 'busy'
+  | 'door_open'
+  | 'fault'
+  | 'unknown_program'
+  | 'bad_argument'
+  | 'not_allowed'
+  /** RIO-8: the machine shows "in use"; coins would be lost. */
+  | 'in_use'
+  /** A Modbus exception other than busy: the device refused the request itself. */
+  | 'device_exception'
+  /** Nothing was sent (breaker open, port down, unit not discovered yet): certainly not executed. */
+  | 'unreachable'
+  /** The request may have left but read-back proves the device did not act on it. */
+  | 'not_executed';
+
+/** What a vend record stores so that a crash between write and confirmation can be reconciled. */
+export type CommandEvidence =
+  | { profile: 'lw485'; unit: number; seq: number; code: number }
+  | { profile: 'rio8'; unit: number; channel: number; counterBefore: number; coins: number };
+
+export type CommandOutcome =
+  | { status: 'accepted'; evidence: CommandEvidence }
+  | { status: 'rejected'; reason: RejectReason; deviceCode: number | null; detail: string; evidence?: CommandEvidence }
+  /** The device may or may not have acted: read back (or reconcile with `evidence`) before anything else. */
+  | { status: 'unknown'; detail: string; evidence?: CommandEvidence }
+  | { status: 'unsupported' };
+
+export type ReconcileResult = 'executed-accepted' | 'executed-rejected' | 'not-executed' | 'unknown';
+
+export interface CreditRequest {
+  program: number;
+  amountCents: number;
+  /** Dryers on the LW-485: minutes bought. Must be absent for washers. */
+  minutes?: number;
+}
+
+export interface AddTimeRequest {
+  minutes: number;
+  amountCents: number;
+}
+
+export interface MachineCommands {
+  readonly machineId: string;
+  credit(req: CreditRequest): Promise<CommandOutcome>;
+  start(): Promise<CommandOutcome>;
+  pause(): Promise<CommandOutcome>;
+  resume(): Promise<CommandOutcome>;
+  cancel(): Promise<CommandOutcome>;
+  addTime(req: AddTimeRequest): Promise<CommandOutcome>;
+}
+
+// ---- the profile contract --------------------------------------------------------------------
+
+export interface ProfileDeps {
+  io: UnitIo;
+  logger: Logger;
+  clock: Clock;
+  options: ProfileOptions;
+}
+
+/** A unit after discovery: decodes its poll readings and commands its machines. */
+export interface UnitDriver {
+  readonly info: DiscoveredUnit;
+  /** Blocks read each poll, in order; `decode` gets their readings in the same order. */
+  readonly pollBlocks: readonly ReadBlock[];
+  /** Pure apart from noting device counters the command flows need (e.g. LW-485 last seq). */
+  decode(readings: readonly BlockReading[], observedAt: number): MachineState[];
+  commands(machineId: string): MachineCommands;
+}
+
+/** A profile bound to one unit's config, before the unit has been reached. */
+export interface BoundProfile {
+  readonly profile: string;
+  readonly unit: number;
+  /** Known from config alone: the poll-plan check needs it before any discovery. */
+  pollBlocks(): ReadBlock[];
+  /** Machines known from config alone; kind null when only discovery can tell. */
+  configuredMachines(): { machineId: string; kind: MachineKind | null }[];
+  /** Reads the unit's identity and tables; throws ProfileError on a wrong device, or returns a failure when it cannot be reached. */
+  discover(deps: ProfileDeps): Promise<{ ok: true; driver: UnitDriver } | { ok: false; detail: string; unreachable: boolean }>;
+}
+
+export function unsupported(): Promise<CommandOutcome> {
+  return Promise.resolve({ status: 'unsupported' });
+}
+
+/** A MachineState with everything unknown: for machines not reached yet. */
+export function blankState(machineId: string, kind: MachineKind, observedAt: number): MachineState {
+  return {
+    machineId,
+    kind,
+    status: 'offline',
+    program: null,
+    selectedProgram: null,
+    remainingSec: null,
+    door: null,
+    faultCode: null,
+    creditCents: null,
+    sensors: { loadWeightGrams: null, waterHardnessDh: null },
+    confirm: {},
+    observedAt,
+  };
+}
