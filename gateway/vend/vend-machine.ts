@@ -1,0 +1,303 @@
+// One vend session as a state machine with no I/O, after MDB cashless vend sessions and zwave-js's
+// SerialAPICommandMachine: the vend engine does the ledger writes and the bus commands, feeds
+// what happened back as events, and carries out the actions returned. All money rules live here,
+// so every path (lost replies, timeouts, crashes) is tested without a port or a database.
+//
+// The rules that matter:
+// - capture only on the machine's own confirmation (a read-back or a reconcile verdict);
+// - the credit command is sent at most once per vend; after an unknown outcome only read-backs;
+// - a refund needs the device's word that the credit did not execute (or was rejected, or was
+//   never sent); where that word cannot be had, the vend stays unresolved, never guessed.
+import { z } from 'zod';
+import { isReasonCode, type ReasonCode } from './reasons.js';
+
+export const vendMachineOptionsSchema = z.object({
+  /** Read-backs after an accepted or unknown credit before the vend is left unresolved. */
+  maxReadbacks: z.number().int().min(1).max(100).default(5),
+});
+export type VendMachineOptions = z.infer<typeof vendMachineOptionsSchema>;
+export const defaultVendMachineOptions: Readonly<VendMachineOptions> = Object.freeze(vendMachineOptionsSchema.parse({}));
+
+export type VendState =
+  | 'idle'
+  | 'authorizing'
+  | 'holding'
+  | 'crediting'
+  | 'confirming'
+  | 'unresolved'
+  | 'refunding'
+  | 'captured'
+  | 'refunded'
+  | 'declined';
+
+export const TERMINAL_STATES: ReadonlySet<VendState> = new Set<VendState>(['captured', 'refunded', 'declined']);
+
+export interface VendRequest {
+  machineId: string;
+  /** add-time buys minutes on a running dryer; the flow is the same. */
+  command: 'credit' | 'add-time';
+  program: number;
+  minutes?: number;
+}
+
+/** What a device profile's credit command returns. */
+export type CreditOutcome =
+  | { status: 'accepted'; evidence: unknown }
+  | { status: 'rejected'; reason: string; deviceCode?: number }
+  | { status: 'unknown'; detail: string }
+  | { status: 'unsupported' };
+
+/** What a read-back of the machine says about this vend's credit. */
+export type ReadbackResult =
+  /** The machine shows this credit (LW-485: last seq ours with result 1; RIO-8: the pulses counted). */
+  | { verdict: 'confirmed' }
+  /** The device answered; the command has not executed yet. Ask again. */
+  | { verdict: 'pending' }
+  /** The device answered; the command did not and will not execute. */
+  | { verdict: 'not-executed' }
+  /** The command executed and was rejected. */
+  | { verdict: 'rejected'; reason?: string }
+  /** No usable answer. */
+  | { verdict: 'unknown'; detail: string };
+
+/** The device profile's answer at start-up for an unfinished vend. */
+export type ReconcileVerdict = 'executed-accepted' | 'not-executed' | 'executed-rejected' | 'unknown';
+
+export interface VendAlert {
+  code: string;
+  severity: 'warning' | 'critical';
+  detail: string;
+}
+
+export type VendEvent =
+  | { type: 'begin' }
+  | { type: 'authorized'; amountCents: number }
+  | { type: 'declined'; reason: ReasonCode; alert?: VendAlert }
+  | { type: 'held'; vendId: string }
+  | { type: 'credit-outcome'; outcome: CreditOutcome }
+  | { type: 'confirm-read'; result: ReadbackResult }
+  | { type: 'timeout' }
+  | { type: 'machine-offline' }
+  | { type: 'error'; detail: string }
+  | { type: 'refunded' }
+  | { type: 'crash-recovery'; verdict: ReconcileVerdict; reason?: string };
+
+export type VendAction =
+  | { type: 'record-hold'; request: VendRequest; amountCents: number }
+  | { type: 'send-credit'; vendId: string; request: VendRequest; amountCents: number }
+  | { type: 'mark-credit-sent'; vendId: string; evidence: unknown }
+  | { type: 'read-back'; vendId: string; evidence: unknown }
+  | { type: 'capture'; vendId: string }
+  | { type: 'refund'; vendId: string; reason: ReasonCode }
+  | { type: 'record-decline'; reason: ReasonCode }
+  | { type: 'alert'; alert: VendAlert };
+
+export interface VendSession {
+  readonly state: VendState;
+  readonly request: VendRequest;
+  readonly vendId: string | null;
+  readonly amountCents: number | null;
+  /** Decline or refund reason once known; before that, the cause to use if a refund follows. */
+  readonly reason: ReasonCode | null;
+  readonly evidence: unknown;
+  /** How many times send-credit was issued: 0 or 1, by construction. */
+  readonly creditsSent: number;
+  readonly readbacks: number;
+}
+
+export interface StepResult {
+  session: VendSession;
+  actions: VendAction[];
+  /** The event has no meaning in this state (a late reply, a duplicate): the driver should log it. */
+  ignored: boolean;
+}
+
+/** The durable part of an unfinished vend, as the ledger has it after a restart. */
+export interface DurableVend {
+  vendId: string;
+  request: VendRequest;
+  amountCents: number;
+  evidence: unknown;
+  /** The ledger's markCreditSent was written. Informational: the device's verdict decides either way. */
+  creditSent: boolean;
+}
+
+export function createVendSession(request: VendRequest): VendSession {
+  return { state: 'idle', request, vendId: null, amountCents: null, reason: null, evidence: null, creditsSent: 0, readbacks: 0 };
+}
+
+/**
+ * After a crash every unfinished vend restarts as unresolved, even one whose credit was never
+ * marked sent: the crash may have fallen between the wire write and the ledger write. Only a
+ * crash-recovery (reconcile) verdict or a read-back moves it on.
+ */
+export function recoverVendSession(d: DurableVend): VendSession {
+  return { state: 'unresolved', request: d.request, vendId: d.vendId, amountCents: d.amountCents, reason: null, evidence: d.evidence, creditsSent: d.creditSent ? 1 : 0, readbacks: 0 };
+}
+
+export function isTerminal(state: VendState): boolean {
+  return TERMINAL_STATES.has(state);
+}
+
+export function stepVend(session: VendSession, event: VendEvent, options: VendMachineOptions = defaultVendMachineOptions): StepResult {
+  const ok = (next: Partial<VendSession>, actions: VendAction[] = []): StepResult => ({ session: { ...session, ...next }, actions, ignored: false });
+  const ignore = (): StepResult => ({ session, actions: [], ignored: true });
+  const decline = (reason: ReasonCode, alert?: VendAlert): StepResult =>
+    ok({ state: 'declined', reason }, alert ? [{ type: 'record-decline', reason }, { type: 'alert', alert }] : [{ type: 'record-decline', reason }]);
+  const vendId = session.vendId;
+
+  switch (session.state) {
+    case 'idle':
+      return event.type === 'begin' ? ok({ state: 'authorizing' }) : ignore();
+
+    case 'authorizing':
+      switch (event.type) {
+        case 'authorized':
+          if (!Number.isInteger(event.amountCents) || event.amountCents < 0) {
+            return decline('internal_error', { code: 'bad_price', severity: 'critical', detail: `price ${event.amountCents} is not whole non-negative cents` });
+          }
+          return ok({ state: 'holding', amountCents: event.amountCents }, [{ type: 'record-hold', request: session.request, amountCents: event.amountCents }]);
+        case 'declined':
+          return decline(event.reason, event.alert);
+        case 'timeout':
+          return decline('auth_timeout');
+        case 'machine-offline':
+          return decline('machine_offline');
+        case 'error':
+          return decline('internal_error', { code: 'vend_error', severity: 'critical', detail: event.detail });
+        default:
+          return ignore();
+      }
+
+    case 'holding':
+      switch (event.type) {
+        case 'held': {
+          if (event.vendId.length === 0 || session.amountCents === null) return ignore();
+          // The machine went away while the hold was being written: nothing was sent, refund now.
+          if (session.reason !== null) {
+            return ok({ state: 'refunding', vendId: event.vendId }, [{ type: 'refund', vendId: event.vendId, reason: session.reason }]);
+          }
+          return ok({ state: 'crediting', vendId: event.vendId, creditsSent: session.creditsSent + 1 }, [
+            { type: 'send-credit', vendId: event.vendId, request: session.request, amountCents: session.amountCents },
+          ]);
+        }
+        // The ledger refused the hold (funds moved meanwhile) or failed before writing it.
+        case 'declined':
+          return decline(event.reason, event.alert);
+        case 'error':
+          return decline('internal_error', { code: 'hold_failed', severity: 'critical', detail: event.detail });
+        case 'machine-offline':
+          return ok({ reason: 'machine_offline' });
+        default:
+          return ignore();
+      }
+
+    case 'crediting': {
+      if (vendId === null) return ignore();
+      switch (event.type) {
+        case 'credit-outcome': {
+          const o = event.outcome;
+          if (o.status === 'accepted') {
+            return ok({ state: 'confirming', evidence: o.evidence, readbacks: 1 }, [
+              { type: 'mark-credit-sent', vendId, evidence: o.evidence },
+              { type: 'read-back', vendId, evidence: o.evidence },
+            ]);
+          }
+          if (o.status === 'rejected') return refund(session, vendId, toReason(o.reason, 'credit_rejected'));
+          if (o.status === 'unsupported') return refund(session, vendId, 'command_unsupported');
+          return uncertain(session, vendId, 'credit_timeout', o.detail);
+        }
+        // Each of these may have come after the frame left: the credit may be on the machine.
+        case 'timeout':
+          return uncertain(session, vendId, 'credit_timeout', 'no answer to the credit command');
+        case 'machine-offline':
+          return uncertain(session, vendId, 'machine_offline', 'machine went offline while crediting');
+        case 'error':
+          return uncertain(session, vendId, 'internal_error', event.detail);
+        default:
+          return ignore();
+      }
+    }
+
+    case 'confirming':
+    case 'unresolved': {
+      if (vendId === null) return ignore();
+      if (event.type === 'confirm-read') return onReadback(session, vendId, event.result, options);
+      if (event.type === 'crash-recovery') return onReconcile(session, vendId, event.verdict, event.reason);
+      if (session.state === 'unresolved') return ignore();
+      if (event.type === 'timeout' || event.type === 'error') {
+        return onReadback(session, vendId, { verdict: 'unknown', detail: event.type === 'error' ? event.detail : 'read-back timed out' }, options);
+      }
+      if (event.type === 'machine-offline') return unresolved(session, vendId, 'machine went offline before confirming the credit');
+      return ignore();
+    }
+
+    case 'refunding':
+      return event.type === 'refunded' ? ok({ state: 'refunded' }) : ignore();
+
+    case 'captured':
+    case 'refunded':
+    case 'declined':
+      return ignore();
+  }
+}
+
+function refund(session: VendSession, vendId: string, reason: ReasonCode): StepResult {
+  return { session: { ...session, state: 'refunding', reason }, actions: [{ type: 'refund', vendId, reason }], ignored: false };
+}
+
+/** Outcome unknown: read back first, never resend; remember the cause for a possible refund. */
+function uncertain(session: VendSession, vendId: string, cause: ReasonCode, detail: string): StepResult {
+  return {
+    session: { ...session, state: 'confirming', reason: cause, readbacks: 1 },
+    actions: [
+      { type: 'alert', alert: { code: 'credit_outcome_unknown', severity: 'warning', detail } },
+      { type: 'read-back', vendId, evidence: session.evidence },
+    ],
+    ignored: false,
+  };
+}
+
+function unresolved(session: VendSession, vendId: string, detail: string): StepResult {
+  return {
+    session: { ...session, state: 'unresolved' },
+    actions: [{ type: 'alert', alert: { code: 'vend_unresolved', severity: 'critical', detail: `vend ${vendId}: ${detail}; held until the machine answers` } }],
+    ignored: false,
+  };
+}
+
+function onReadback(session: VendSession, vendId: string, r: ReadbackResult, options: VendMachineOptions): StepResult {
+  switch (r.verdict) {
+    case 'confirmed':
+      return { session: { ...session, state: 'captured', reason: null }, actions: [{ type: 'capture', vendId }], ignored: false };
+    case 'not-executed':
+      return refund(session, vendId, session.reason ?? 'not_executed');
+    case 'rejected':
+      return refund(session, vendId, toReason(r.reason, 'credit_rejected'));
+    case 'pending':
+    case 'unknown':
+      if (session.state === 'unresolved') return { session, actions: [], ignored: false };
+      if (session.readbacks >= options.maxReadbacks) {
+        return unresolved(session, vendId, r.verdict === 'pending' ? 'credit still pending after every read-back' : `read-back failed: ${r.detail}`);
+      }
+      return { session: { ...session, readbacks: session.readbacks + 1 }, actions: [{ type: 'read-back', vendId, evidence: session.evidence }], ignored: false };
+  }
+}
+
+function onReconcile(session: VendSession, vendId: string, verdict: ReconcileVerdict, reason: string | undefined): StepResult {
+  switch (verdict) {
+    case 'executed-accepted':
+      return { session: { ...session, state: 'captured', reason: null }, actions: [{ type: 'capture', vendId }], ignored: false };
+    case 'not-executed':
+      return refund(session, vendId, session.reason ?? 'not_executed');
+    case 'executed-rejected':
+      return refund(session, vendId, toReason(reason, 'credit_rejected'));
+    case 'unknown':
+      // Never guess: stay unresolved and let the engine ask again later.
+      return { session: { ...session, state: 'unresolved' }, actions: [], ignored: false };
+  }
+}
+
+function toReason(reason: string | undefined, fallback: ReasonCode): ReasonCode {
+  return reason !== undefined && isReasonCode(reason) ? reason : fallback;
+}
