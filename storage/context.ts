@@ -1,0 +1,44 @@
+// What every ledger module gets passed: the one connection, the injected clock, and who we are.
+import type { Clock } from '../gateway/core/clock.js';
+import type { Logger } from '../gateway/core/log.js';
+import type { Db } from './db.js';
+
+export interface LedgerContext {
+  db: Db;
+  clock: Clock;
+  logger: Logger;
+  gatewayId: string;
+  bootId: string;
+  roomSecret: Buffer;
+  clockTrusted(): boolean;
+}
+
+export function getMeta(db: Db, key: string): string | undefined {
+  const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+  return row?.value;
+}
+
+export function setMeta(db: Db, key: string, value: string): void {
+  db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+}
+
+export function getMetaInt(db: Db, key: string): number {
+  const v = getMeta(db, key);
+  if (v === undefined) return 0;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n)) throw new Error(`ledger: meta ${key} is not an integer`);
+  return n;
+}
+
+export const META = {
+  outboxLastSeq: 'outbox_last_seq',
+  outboxAckedSeq: 'outbox_acked_seq',
+  auditHeadSeq: 'audit_head_seq',
+  auditHeadHash: 'audit_head_hash',
+  cardListVersion: 'card_list_version',
+} as const;
+
+/** Runs fn in a BEGIN IMMEDIATE transaction: the write lock is taken up front, never upgraded. */
+export function inTx<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn).immediate();
+}

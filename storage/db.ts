@@ -1,0 +1,73 @@
+// Opens the ledger file with the pragmas the money needs and brings its schema up to date.
+import Database from 'better-sqlite3';
+import type { Logger } from '../gateway/core/log.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+export type Db = Database.Database;
+
+export interface OpenDatabaseOptions {
+  path: string;
+  logger: Logger;
+  busyTimeoutMs?: number;
+  /** For tests of the migration runner only. */
+  migrations?: readonly Migration[];
+}
+
+function pragmaValue(db: Db, name: string): unknown {
+  return db.pragma(name, { simple: true });
+}
+
+/**
+ * better-sqlite3 is built with DEFAULT_WAL_SYNCHRONOUS=1, so every reopen of a WAL file starts
+ * at NORMAL and can lose the last commits on power loss: FULL is set, then read back, each open.
+ */
+export function applyPragmas(db: Db, busyTimeoutMs: number): void {
+  const mode = db.pragma('journal_mode = WAL', { simple: true });
+  if (mode !== 'wal') throw new Error(`ledger: journal_mode is ${String(mode)}, not wal`);
+  db.pragma('synchronous = FULL');
+  if (pragmaValue(db, 'synchronous') !== 2) throw new Error('ledger: synchronous=FULL did not stick');
+  db.pragma('foreign_keys = ON');
+  if (pragmaValue(db, 'foreign_keys') !== 1) throw new Error('ledger: foreign_keys=ON did not stick');
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(busyTimeoutMs))}`);
+}
+
+export function migrate(db: Db, logger: Logger, migrations: readonly Migration[] = MIGRATIONS): number {
+  const current = Number(pragmaValue(db, 'user_version'));
+  const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
+  if (current > latest) {
+    // A newer daemon wrote this file; an older one must not guess at a schema it does not know.
+    throw new Error(`ledger: schema version ${current} is newer than this build knows (${latest})`);
+  }
+  const pending = [...migrations].filter((m) => m.version > current).sort((a, b) => a.version - b.version);
+  for (const m of pending) {
+    const step = db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    });
+    step.immediate();
+    logger.info({ schemaVersion: m.version }, 'ledger schema migrated');
+  }
+  return Number(pragmaValue(db, 'user_version'));
+}
+
+export function openDatabase(opts: OpenDatabaseOptions): Db {
+  const db = new Database(opts.path);
+  try {
+    applyPragmas(db, opts.busyTimeoutMs ?? 5000);
+    migrate(db, opts.logger, opts.migrations);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+/** Reads the pragmas back, for tests and the status page. */
+export function readPragmas(db: Db): { journalMode: string; synchronous: number; foreignKeys: number; userVersion: number } {
+  return {
+    journalMode: String(pragmaValue(db, 'journal_mode')),
+    synchronous: Number(pragmaValue(db, 'synchronous')),
+    foreignKeys: Number(pragmaValue(db, 'foreign_keys')),
+    userVersion: Number(pragmaValue(db, 'user_version')),
+  };
+}

@@ -1,0 +1,169 @@
+// The ledger's public face: openLedger() returns one object over one connection (one writer).
+// Its API speaks the domain (hold, capture, refund, top-up, enqueue, ack); no SQL leaves storage/.
+import { z } from 'zod';
+import type { Clock } from '../gateway/core/clock.js';
+import type { Logger } from '../gateway/core/log.js';
+import * as accounts from './accounts.js';
+import { appendAlert, type AlertInput } from './alerts.js';
+import { auditHead, readAudit, verifyAudit, type AuditHead, type AuditRecord, type AuditVerdict } from './audit.js';
+import { backup, integrityCheck, ledgerStats, type IntegrityResult, type LedgerStats } from './backup.js';
+import * as cards from './cards.js';
+import type { LedgerContext } from './context.js';
+import { openDatabase } from './db.js';
+import * as outbox from './outbox.js';
+import * as settings from './settings.js';
+import * as tokens from './tokens.js';
+import * as vends from './vends.js';
+
+export type { AccountBalance, AccountSnapshot, TopUp } from './accounts.js';
+export type { AlertInput } from './alerts.js';
+export type { AuditHead, AuditRecord, AuditVerdict } from './audit.js';
+export type { IntegrityResult, LedgerStats } from './backup.js';
+export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
+export type { OutboxBatch, OutboxRecord, OutboxStats } from './outbox.js';
+export type { CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
+export { hashUid } from './cards.js';
+
+export interface OpenLedgerOptions {
+  path: string;
+  /** Key of the card UID HMAC; at least 16 bytes. Never logged. */
+  roomSecret: Buffer;
+  gatewayId: string;
+  /** A fresh id per daemon start: monotonic times are only comparable within one boot. */
+  bootId: string;
+  clock: Clock;
+  logger: Logger;
+  busyTimeoutMs?: number;
+  /** Whether the wall clock is trustworthy right now; default: it is not behind the time floor. */
+  clockTrusted?: () => boolean;
+}
+
+export interface LedgerOutbox {
+  nextBatch(opts: { maxCount: number; maxBytes: number }): outbox.OutboxBatch;
+  ack(upToSeq: number): { retired: number; ackedSeq: number };
+  deadLetter(seqs: readonly number[], reason: string): { moved: number[]; alertSeq: number | null };
+  stats(): outbox.OutboxStats;
+}
+
+export interface Ledger {
+  readonly path: string;
+  readonly gatewayId: string;
+  close(): void;
+  integrityCheck(): IntegrityResult;
+  backup(toPath: string): Promise<{ totalPages: number }>;
+  stats(): LedgerStats;
+
+  applyAccountSnapshot(snapshot: accounts.AccountSnapshot): { applied: boolean };
+  applyTopUp(topUp: accounts.TopUp): { applied: boolean };
+  balance(accountId: string): accounts.AccountBalance | undefined;
+
+  applyCardList(list: cards.CardListInput): cards.CardListResult;
+  lookupCard(uid: string): cards.CardInfo | undefined;
+  setCardStatus(uid: string, status: cards.CardStatus): void;
+  cardListVersion(): number;
+
+  hold(input: vends.HoldInput): vends.HoldResult;
+  markCreditSent(vendId: string, evidence: unknown): vends.StepResult;
+  capture(vendId: string, details?: vends.CaptureInput): vends.StepResult;
+  refund(vendId: string, details: vends.RefundInput): vends.StepResult;
+  recordDecline(input: vends.DeclineInput): { auditSeq: number };
+  getVend(vendId: string): vends.VendRecord | undefined;
+  unfinishedVends(): vends.VendRecord[];
+  recentVends(n: number): vends.VendRecord[];
+
+  verifyAudit(): AuditVerdict;
+  auditHead(): AuditHead;
+  readAudit(fromSeq: number, limit: number): AuditRecord[];
+  appendAlert(alert: AlertInput): { auditSeq: number };
+
+  getSetting(key: string): string | undefined;
+  setSetting(key: string, value: string): void;
+  getNumberSetting(key: string): number | undefined;
+  setNumberSetting(key: string, value: number): void;
+  incrementSetting(key: string, delta?: number): number;
+  timeFloorMs(): number;
+  raiseTimeFloor(ms: number): number;
+
+  isTokenUsed(tokenId: string): boolean;
+  pruneUsedTokens(nowSec: number, skewSec: number): number;
+
+  readonly outbox: LedgerOutbox;
+  enqueueEvent(type: string, payload: unknown): { seq: number; id: string };
+}
+
+const optionsSchema = z.object({
+  path: z.string().min(1),
+  gatewayId: z.string().min(1).max(128),
+  bootId: z.string().min(1).max(128),
+  busyTimeoutMs: z.number().int().nonnegative().optional(),
+});
+
+export function openLedger(opts: OpenLedgerOptions): Ledger {
+  const o = optionsSchema.parse({ path: opts.path, gatewayId: opts.gatewayId, bootId: opts.bootId, busyTimeoutMs: opts.busyTimeoutMs });
+  if (!Buffer.isBuffer(opts.roomSecret) || opts.roomSecret.length < 16) throw new Error('ledger: roomSecret must be a Buffer of at least 16 bytes');
+  const logger = opts.logger.child({ component: 'ledger' });
+  const db = openDatabase({ path: o.path, logger, busyTimeoutMs: o.busyTimeoutMs });
+  const ctx: LedgerContext = {
+    db,
+    clock: opts.clock,
+    logger,
+    gatewayId: o.gatewayId,
+    bootId: o.bootId,
+    roomSecret: Buffer.from(opts.roomSecret),
+    clockTrusted: opts.clockTrusted ?? (() => opts.clock.now() >= settings.timeFloorMs(ctx)),
+  };
+  logger.info({ path: o.path, gatewayId: o.gatewayId }, 'ledger open');
+
+  return {
+    path: o.path,
+    gatewayId: o.gatewayId,
+    close: () => {
+      if (db.open) db.close();
+    },
+    integrityCheck: () => integrityCheck(ctx),
+    backup: (toPath) => backup(ctx, toPath),
+    stats: () => ledgerStats(ctx),
+
+    applyAccountSnapshot: (s) => accounts.applyAccountSnapshot(ctx, s),
+    applyTopUp: (t) => accounts.applyTopUp(ctx, t),
+    balance: (id) => accounts.balance(ctx, accounts.accountIdSchema.parse(id)),
+
+    applyCardList: (l) => cards.applyCardList(ctx, l),
+    lookupCard: (uid) => cards.lookupCard(ctx, uid),
+    setCardStatus: (uid, st) => cards.setCardStatus(ctx, uid, st),
+    cardListVersion: () => cards.cardListVersion(ctx),
+
+    hold: (i) => vends.hold(ctx, i),
+    markCreditSent: (id, ev) => vends.markCreditSent(ctx, id, ev),
+    capture: (id, d) => vends.capture(ctx, id, d),
+    refund: (id, d) => vends.refund(ctx, id, d),
+    recordDecline: (i) => vends.recordDecline(ctx, i),
+    getVend: (id) => vends.getVend(ctx, id),
+    unfinishedVends: () => vends.unfinishedVends(ctx),
+    recentVends: (n) => vends.recentVends(ctx, n),
+
+    verifyAudit: () => verifyAudit(db, o.gatewayId),
+    auditHead: () => auditHead(ctx),
+    readAudit: (from, limit) => readAudit(db, from, limit),
+    appendAlert: (a) => appendAlert(ctx, a),
+
+    getSetting: (k) => settings.getSetting(ctx, k),
+    setSetting: (k, v) => settings.setSetting(ctx, k, v),
+    getNumberSetting: (k) => settings.getNumberSetting(ctx, k),
+    setNumberSetting: (k, v) => settings.setNumberSetting(ctx, k, v),
+    incrementSetting: (k, d) => settings.incrementSetting(ctx, k, d),
+    timeFloorMs: () => settings.timeFloorMs(ctx),
+    raiseTimeFloor: (ms) => settings.raiseTimeFloor(ctx, ms),
+
+    isTokenUsed: (id) => tokens.isTokenUsed(ctx, id),
+    pruneUsedTokens: (now, skew) => tokens.pruneUsedTokens(ctx, now, skew),
+
+    outbox: {
+      nextBatch: (b) => outbox.nextBatch(ctx, b),
+      ack: (seq) => outbox.ack(ctx, seq),
+      deadLetter: (seqs, reason) => outbox.deadLetter(ctx, seqs, reason),
+      stats: () => outbox.outboxStats(ctx),
+    },
+    enqueueEvent: (type, payload) => outbox.enqueueEvent(ctx, type, payload),
+  };
+}

@@ -1,0 +1,168 @@
+// Numbered schema migrations. Each runs in its own transaction together with the bump of
+// PRAGMA user_version, so a crash mid-migration leaves the previous schema whole.
+// Never edit a migration that has shipped: add the next one.
+
+export interface Migration {
+  version: number;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+-- Small internal counters and anchors (outbox seq, audit head, card list version).
+-- Kept apart from operator settings so a settings write can never move a counter.
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE settings (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  updated_ms INTEGER NOT NULL
+) STRICT;
+
+-- The cloud's last snapshot of each account. version 0 = never seen a snapshot.
+-- covered_seq: the highest outbox seq of this gateway the snapshot already includes.
+CREATE TABLE accounts (
+  account_id      TEXT PRIMARY KEY,
+  version         INTEGER NOT NULL CHECK (version >= 0),
+  balance_cents   INTEGER NOT NULL,
+  points          INTEGER NOT NULL,
+  tier            TEXT NOT NULL,
+  covered_seq     INTEGER NOT NULL CHECK (covered_seq >= 0),
+  snapshot_ms     INTEGER NOT NULL
+) STRICT;
+
+-- Append-only money and points movements. A balance is the snapshot plus the entries it
+-- does not cover; nothing here is ever updated or deleted (triggers below).
+CREATE TABLE entries (
+  entry_id        INTEGER PRIMARY KEY,
+  account_id      TEXT NOT NULL REFERENCES accounts(account_id),
+  kind            TEXT NOT NULL CHECK (kind IN ('hold', 'capture', 'refund', 'topup', 'points')),
+  amount_cents    INTEGER NOT NULL,
+  points          INTEGER NOT NULL DEFAULT 0,
+  vend_id         TEXT REFERENCES vends(vend_id),
+  cloud_id        TEXT UNIQUE,
+  account_version INTEGER,
+  outbox_seq      INTEGER NOT NULL,
+  created_ms      INTEGER NOT NULL
+) STRICT;
+CREATE INDEX entries_account ON entries(account_id, outbox_seq);
+CREATE INDEX entries_vend ON entries(vend_id);
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+  BEGIN SELECT RAISE(ABORT, 'entries are append-only'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+  BEGIN SELECT RAISE(ABORT, 'entries are append-only'); END;
+
+-- Card UIDs only as HMAC-SHA-256(roomSecret, uid): a copied file hands out no card numbers.
+CREATE TABLE cards (
+  uid_hash    BLOB PRIMARY KEY,
+  account_id  TEXT NOT NULL REFERENCES accounts(account_id),
+  status      TEXT NOT NULL CHECK (status IN ('active', 'lost', 'blocked')),
+  version     INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Operator's local status, kept apart so that a full list from the cloud does not undo it.
+CREATE TABLE card_overrides (
+  uid_hash    BLOB PRIMARY KEY,
+  status      TEXT NOT NULL CHECK (status IN ('lost', 'blocked')),
+  set_ms      INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE vends (
+  vend_id          TEXT PRIMARY KEY,
+  created_ms       INTEGER NOT NULL,
+  created_mono_ms  INTEGER NOT NULL,
+  boot_id          TEXT NOT NULL,
+  method           TEXT NOT NULL CHECK (method IN ('card', 'qr', 'remote', 'service')),
+  funding          TEXT NOT NULL CHECK (funding IN ('account', 'token', 'none')),
+  machine_id       TEXT NOT NULL,
+  program          INTEGER,
+  account_id       TEXT REFERENCES accounts(account_id),
+  card_mask        TEXT,
+  amount_cents     INTEGER NOT NULL CHECK (amount_cents >= 0),
+  token_id         TEXT,
+  token_amount_cents INTEGER,
+  rule_set_version TEXT NOT NULL,
+  rule_id          TEXT NOT NULL,
+  state            TEXT NOT NULL CHECK (state IN ('held', 'credit_sent', 'captured', 'refunded')),
+  credit_evidence  TEXT,
+  credit_sent_ms   INTEGER,
+  finished_ms      INTEGER,
+  captured_cents   INTEGER,
+  refunded_cents   INTEGER,
+  finish_reason    TEXT,
+  CHECK (funding != 'account' OR account_id IS NOT NULL),
+  CHECK (captured_cents IS NULL OR refunded_cents IS NULL)
+) STRICT;
+CREATE INDEX vends_unfinished ON vends(state) WHERE state IN ('held', 'credit_sent');
+CREATE INDEX vends_created ON vends(created_ms);
+-- Defence in depth: a finished vend never changes again, whatever the code above does.
+CREATE TRIGGER vends_finished_frozen BEFORE UPDATE ON vends
+  WHEN OLD.state IN ('captured', 'refunded')
+  BEGIN SELECT RAISE(ABORT, 'vend already finished'); END;
+CREATE TRIGGER vends_no_delete BEFORE DELETE ON vends
+  BEGIN SELECT RAISE(ABORT, 'vends are never deleted'); END;
+
+CREATE TABLE used_tokens (
+  token_id   TEXT PRIMARY KEY,
+  exp_sec    INTEGER NOT NULL,
+  vend_id    TEXT NOT NULL,
+  used_ms    INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX used_tokens_exp ON used_tokens(exp_sec);
+
+-- Hash-chained audit trail; seq is 1, 2, 3, ... with no gaps.
+CREATE TABLE audit (
+  seq            INTEGER PRIMARY KEY,
+  wall_ms        INTEGER NOT NULL,
+  mono_ms        INTEGER NOT NULL,
+  boot_id        TEXT NOT NULL,
+  clock_trusted  INTEGER NOT NULL CHECK (clock_trusted IN (0, 1)),
+  kind           TEXT NOT NULL,
+  method         TEXT,
+  amount_cents   INTEGER,
+  account_id     TEXT,
+  card_mask      TEXT,
+  machine_id     TEXT,
+  program        INTEGER,
+  result         TEXT NOT NULL,
+  reason         TEXT,
+  vend_id        TEXT,
+  detail         TEXT,
+  prev_hash      TEXT NOT NULL,
+  hash           TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+
+-- Transactional outbox: seq assigned from meta 'outbox_last_seq', gap-free per gateway.
+CREATE TABLE outbox (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  type       TEXT NOT NULL,
+  money      INTEGER NOT NULL CHECK (money IN (0, 1)),
+  created_ms INTEGER NOT NULL,
+  payload    TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE outbox_dead (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  type       TEXT NOT NULL,
+  money      INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  payload    TEXT NOT NULL,
+  dead_ms    INTEGER NOT NULL,
+  reason     TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER outbox_dead_no_delete BEFORE DELETE ON outbox_dead
+  BEGIN SELECT RAISE(ABORT, 'dead letters are kept'); END;
+`,
+  },
+];

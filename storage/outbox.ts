@@ -1,0 +1,166 @@
+// Transactional outbox. A record is enqueued in the same transaction as the fact it reports,
+// with the next gap-free per-gateway seq, and leaves only when the cloud acknowledges it (ack)
+// or rejects it (deadLetter: kept in outbox_dead, never dropped).
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { appendAudit, auditHead, type AuditHead, type AuditInput, type AuditRecord } from './audit.js';
+import { META, getMetaInt, inTx, setMeta, type LedgerContext } from './context.js';
+
+export interface OutboxRecord {
+  seq: number;
+  id: string;
+  type: string;
+  money: boolean;
+  createdMs: number;
+  payload: unknown;
+}
+
+export interface OutboxBatch {
+  gatewayId: string;
+  records: OutboxRecord[];
+  auditHead: AuditHead;
+}
+
+export interface OutboxStats {
+  depth: number;
+  oldestAgeMs: number | null;
+  lastSeq: number;
+  ackedSeq: number;
+  deadLetters: number;
+}
+
+interface OutboxRow {
+  seq: number;
+  id: string;
+  type: string;
+  money: number;
+  created_ms: number;
+  payload: string;
+}
+
+export function enqueue(ctx: LedgerContext, rec: { type: string; money: boolean; payload: unknown }): { seq: number; id: string } {
+  const seq = getMetaInt(ctx.db, META.outboxLastSeq) + 1;
+  const id = randomUUID();
+  ctx.db
+    .prepare('INSERT INTO outbox (seq, id, type, money, created_ms, payload) VALUES (?, ?, ?, ?, ?, ?)')
+    .run(seq, id, rec.type, rec.money ? 1 : 0, Math.floor(ctx.clock.now()), JSON.stringify(rec.payload));
+  setMeta(ctx.db, META.outboxLastSeq, String(seq));
+  return { seq, id };
+}
+
+export interface FactResult {
+  audit: AuditRecord;
+  outboxSeq: number;
+  outboxId: string;
+}
+
+/**
+ * One audit record and the one outbox record that carries it (with the fact's own payload)
+ * upstream, so the cloud can check the chain too. Call inside the fact's transaction.
+ */
+export function recordFact(ctx: LedgerContext, fact: { type: string; money: boolean; audit: AuditInput; payload: Record<string, unknown> }): FactResult {
+  const audit = appendAudit(ctx, fact.audit);
+  const { seq, id } = enqueue(ctx, { type: fact.type, money: fact.money, payload: { ...fact.payload, audit } });
+  return { audit, outboxSeq: seq, outboxId: id };
+}
+
+const batchOpts = z.object({
+  maxCount: z.number().int().positive(),
+  maxBytes: z.number().int().positive(),
+});
+
+/**
+ * The oldest unsent records in seq order. The first record is always returned even if it is
+ * larger than maxBytes: a big record must not block the queue forever.
+ */
+export function nextBatch(ctx: LedgerContext, opts: { maxCount: number; maxBytes: number }): OutboxBatch {
+  const o = batchOpts.parse(opts);
+  const rows = ctx.db.prepare('SELECT * FROM outbox ORDER BY seq LIMIT ?').all(o.maxCount) as OutboxRow[];
+  const records: OutboxRecord[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = Buffer.byteLength(row.payload);
+    if (records.length > 0 && bytes + size > o.maxBytes) break;
+    bytes += size;
+    records.push({
+      seq: row.seq,
+      id: row.id,
+      type: row.type,
+      money: row.money === 1,
+      createdMs: row.created_ms,
+      payload: JSON.parse(row.payload) as unknown,
+    });
+  }
+  return { gatewayId: ctx.gatewayId, records, auditHead: auditHead(ctx) };
+}
+
+/** Retires every record up to upToSeq. Repeated, old or out-of-range acks are harmless. */
+export function ack(ctx: LedgerContext, upToSeq: number): { retired: number; ackedSeq: number } {
+  const upTo = z.number().int().nonnegative().parse(upToSeq);
+  return inTx(ctx.db, () => {
+    const last = getMetaInt(ctx.db, META.outboxLastSeq);
+    const prevAcked = getMetaInt(ctx.db, META.outboxAckedSeq);
+    const target = Math.min(upTo, last);
+    const retired = ctx.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(target).changes;
+    const acked = Math.max(prevAcked, target);
+    if (acked !== prevAcked) setMeta(ctx.db, META.outboxAckedSeq, String(acked));
+    return { retired, ackedSeq: acked };
+  });
+}
+
+/**
+ * Moves records the cloud rejected out of the way so the rest can flow. They stay in
+ * outbox_dead (money is never dropped) and an alert goes into the audit trail and upstream.
+ */
+export function deadLetter(ctx: LedgerContext, seqs: readonly number[], reason: string): { moved: number[]; alertSeq: number | null } {
+  const list = z.array(z.number().int().positive()).parse(seqs);
+  const why = z.string().min(1).max(500).parse(reason);
+  return inTx(ctx.db, () => {
+    const moved: number[] = [];
+    const now = Math.floor(ctx.clock.now());
+    for (const seq of [...new Set(list)].sort((a, b) => a - b)) {
+      const changes = ctx.db
+        .prepare(
+          `INSERT INTO outbox_dead (seq, id, type, money, created_ms, payload, dead_ms, reason)
+           SELECT seq, id, type, money, created_ms, payload, ?, ? FROM outbox WHERE seq = ?`,
+        )
+        .run(now, why, seq).changes;
+      if (changes === 1) {
+        ctx.db.prepare('DELETE FROM outbox WHERE seq = ?').run(seq);
+        moved.push(seq);
+      }
+    }
+    if (moved.length === 0) return { moved, alertSeq: null };
+    const fact = recordFact(ctx, {
+      type: 'alert',
+      money: false,
+      audit: { kind: 'alert', result: 'raised', reason: 'outbox_dead_letter', detail: { seqs: moved, why } },
+      payload: { code: 'outbox_dead_letter', seqs: moved, why },
+    });
+    ctx.logger.error({ seqs: moved, reason: why }, 'outbox records rejected upstream moved to dead letters');
+    return { moved, alertSeq: fact.audit.seq };
+  });
+}
+
+export function outboxStats(ctx: LedgerContext): OutboxStats {
+  const row = ctx.db.prepare('SELECT COUNT(*) AS depth, MIN(created_ms) AS oldest FROM outbox').get() as { depth: number; oldest: number | null };
+  const dead = ctx.db.prepare('SELECT COUNT(*) AS n FROM outbox_dead').get() as { n: number };
+  return {
+    depth: row.depth,
+    oldestAgeMs: row.oldest === null ? null : Math.max(0, Math.floor(ctx.clock.now()) - row.oldest),
+    lastSeq: getMetaInt(ctx.db, META.outboxLastSeq),
+    ackedSeq: getMetaInt(ctx.db, META.outboxAckedSeq),
+    deadLetters: dead.n,
+  };
+}
+
+const eventType = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/);
+
+/** Non-money events (machine state changes): an outbox record only, no audit record. */
+export function enqueueEvent(ctx: LedgerContext, type: string, payload: unknown): { seq: number; id: string } {
+  const t = eventType.parse(type);
+  if (/^(vend|account|decline|alert)(\.|$)/.test(t)) throw new Error('ledger: money, decline and alert records go through their own API');
+  const json = JSON.stringify(payload);
+  if (json === undefined) throw new Error('ledger: event payload is not JSON');
+  return inTx(ctx.db, () => enqueue(ctx, { type: t, money: false, payload: JSON.parse(json) as unknown }));
+}

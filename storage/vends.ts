@@ -1,0 +1,299 @@
+// The durable steps of a vend: hold -> credit sent -> captured | refunded. Each step is one
+// transaction with its audit record and outbox record; the hold is committed before any byte
+// goes to a machine. A finished vend never changes again (also enforced by a trigger).
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { maskUid } from '../gateway/core/log.js';
+import { accountIdSchema, addEntry, balance, ensureAccount } from './accounts.js';
+import { cardUidSchema } from './cards.js';
+import { inTx, type LedgerContext } from './context.js';
+import { recordFact } from './outbox.js';
+import { claimToken, tokenIdSchema } from './tokens.js';
+
+export const vendMethodSchema = z.enum(['card', 'qr', 'remote', 'service']);
+export type VendMethod = z.infer<typeof vendMethodSchema>;
+export const fundingSchema = z.enum(['account', 'token', 'none']);
+export type Funding = z.infer<typeof fundingSchema>;
+export type VendState = 'held' | 'credit_sent' | 'captured' | 'refunded';
+
+const machineIdSchema = z.string().min(1).max(64);
+const detailSchema = z.record(z.string(), z.unknown());
+
+export const holdSchema = z
+  .object({
+    method: vendMethodSchema,
+    /** account: a hold entry on the account's balance; token: paid online (QR); none: free/service. */
+    funding: fundingSchema,
+    machineId: machineIdSchema,
+    program: z.number().int().nonnegative().optional(),
+    amountCents: z.number().int().nonnegative(),
+    accountId: accountIdSchema.optional(),
+    cardUid: cardUidSchema.optional(),
+    /** The lowest the derived balance may go after this hold (the risk rules' floor). */
+    floorCents: z.number().int().default(0),
+    tokenId: tokenIdSchema.optional(),
+    /** Token exp, seconds since the epoch: the used id is kept until then plus the skew. */
+    tokenExpiresAt: z.number().int().optional(),
+    tokenAmountCents: z.number().int().nonnegative().optional(),
+    ruleSetVersion: z.union([z.string().min(1).max(64), z.number().int()]).transform(String),
+    ruleId: z.string().min(1).max(64),
+    detail: detailSchema.optional(),
+  })
+  .superRefine((h, issue) => {
+    if (h.funding === 'account' && h.accountId === undefined) issue.addIssue({ code: 'custom', message: 'account funding needs accountId' });
+    if (h.funding === 'token' && h.tokenId === undefined) issue.addIssue({ code: 'custom', message: 'token funding needs tokenId' });
+    if (h.method === 'qr' && h.tokenId === undefined) issue.addIssue({ code: 'custom', message: 'a qr vend needs tokenId' });
+    if (h.tokenId !== undefined && h.tokenExpiresAt === undefined) issue.addIssue({ code: 'custom', message: 'tokenId needs tokenExpiresAt' });
+  });
+export type HoldInput = z.input<typeof holdSchema>;
+
+export type HoldResult =
+  | { ok: true; vendId: string; auditSeq: number; balanceCents: number | null }
+  | { ok: false; outcome: 'replayed' | 'insufficient_funds'; auditSeq: number; balanceCents: number | null };
+
+export const declineSchema = z.object({
+  method: vendMethodSchema,
+  reason: z.string().min(1).max(64),
+  machineId: machineIdSchema.optional(),
+  program: z.number().int().nonnegative().optional(),
+  amountCents: z.number().int().nonnegative().optional(),
+  accountId: accountIdSchema.optional(),
+  cardUid: cardUidSchema.optional(),
+  tokenId: tokenIdSchema.optional(),
+  detail: detailSchema.optional(),
+});
+export type DeclineInput = z.input<typeof declineSchema>;
+
+export const captureSchema = z.object({
+  /** What the vend finally costs; at most the held amount. Default: the held amount. */
+  amountCents: z.number().int().nonnegative().optional(),
+  points: z.number().int().optional(),
+  detail: detailSchema.optional(),
+});
+export type CaptureInput = z.input<typeof captureSchema>;
+
+export const refundSchema = z.object({
+  reason: z.string().min(1).max(64),
+  /** Partial refund of the held amount; default: all of it. */
+  amountCents: z.number().int().nonnegative().optional(),
+  detail: detailSchema.optional(),
+});
+export type RefundInput = z.input<typeof refundSchema>;
+
+export type StepResult =
+  | { ok: true; auditSeq: number }
+  | { ok: false; reason: 'not_found' | 'already_sent' | 'not_sent' | 'already_finished' | 'over_hold' };
+
+export interface VendRecord {
+  vendId: string;
+  createdMs: number;
+  bootId: string;
+  method: VendMethod;
+  funding: Funding;
+  machineId: string;
+  program: number | null;
+  accountId: string | null;
+  cardMask: string | null;
+  amountCents: number;
+  tokenId: string | null;
+  tokenAmountCents: number | null;
+  ruleSetVersion: string;
+  ruleId: string;
+  state: VendState;
+  creditEvidence: unknown;
+  creditSentMs: number | null;
+  finishedMs: number | null;
+  capturedCents: number | null;
+  refundedCents: number | null;
+  finishReason: string | null;
+}
+
+const VEND_COLUMNS = `vend_id AS vendId, created_ms AS createdMs, boot_id AS bootId, method, funding, machine_id AS machineId,
+  program, account_id AS accountId, card_mask AS cardMask, amount_cents AS amountCents, token_id AS tokenId,
+  token_amount_cents AS tokenAmountCents, rule_set_version AS ruleSetVersion, rule_id AS ruleId, state,
+  credit_evidence AS creditEvidence, credit_sent_ms AS creditSentMs, finished_ms AS finishedMs,
+  captured_cents AS capturedCents, refunded_cents AS refundedCents, finish_reason AS finishReason`;
+
+function toVend(row: VendRecord): VendRecord {
+  const ev = row.creditEvidence;
+  return { ...row, creditEvidence: typeof ev === 'string' ? (JSON.parse(ev) as unknown) : null };
+}
+
+export function getVend(ctx: LedgerContext, vendId: string): VendRecord | undefined {
+  const row = ctx.db.prepare(`SELECT ${VEND_COLUMNS} FROM vends WHERE vend_id = ?`).get(vendId) as VendRecord | undefined;
+  return row ? toVend(row) : undefined;
+}
+
+function declineInTx(ctx: LedgerContext, d: z.output<typeof declineSchema>): number {
+  const cardMask = d.cardUid === undefined ? null : maskUid(d.cardUid);
+  const fact = recordFact(ctx, {
+    type: 'decline',
+    money: false,
+    audit: {
+      kind: 'decline', result: 'declined', reason: d.reason, method: d.method, amountCents: d.amountCents, accountId: d.accountId,
+      cardMask, machineId: d.machineId, program: d.program, detail: d.tokenId === undefined ? d.detail : { ...d.detail, tokenId: d.tokenId },
+    },
+    payload: {
+      reason: d.reason, method: d.method, machineId: d.machineId ?? null, program: d.program ?? null, amountCents: d.amountCents ?? null,
+      accountId: d.accountId ?? null, cardMask, tokenId: d.tokenId ?? null,
+    },
+  });
+  return fact.audit.seq;
+}
+
+/** A declined attempt: audit and outbox, no money. */
+export function recordDecline(ctx: LedgerContext, input: DeclineInput): { auditSeq: number } {
+  const d = declineSchema.parse(input);
+  return inTx(ctx.db, () => ({ auditSeq: declineInTx(ctx, d) }));
+}
+
+export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
+  const h = holdSchema.parse(input);
+  const cardMask = h.cardUid === undefined ? null : maskUid(h.cardUid);
+  return inTx(ctx.db, (): HoldResult => {
+    const decline = (outcome: 'replayed' | 'insufficient_funds', balanceCents: number | null): HoldResult => ({
+      ok: false,
+      outcome,
+      balanceCents,
+      auditSeq: declineInTx(ctx, {
+        method: h.method, reason: outcome, machineId: h.machineId, program: h.program, amountCents: h.amountCents,
+        accountId: h.accountId, cardUid: h.cardUid, tokenId: h.tokenId, detail: h.detail,
+      }),
+    });
+    let balanceAfter: number | null = null;
+    if (h.funding === 'account' && h.accountId !== undefined) {
+      ensureAccount(ctx, h.accountId);
+      const before = balance(ctx, h.accountId)?.balanceCents ?? 0;
+      if (before - h.amountCents < h.floorCents) return decline('insufficient_funds', before);
+      balanceAfter = before - h.amountCents;
+    }
+    const vendId = randomUUID();
+    if (h.tokenId !== undefined && !claimToken(ctx, { tokenId: h.tokenId, expSec: h.tokenExpiresAt ?? 0, vendId })) {
+      return decline('replayed', null);
+    }
+    if (h.accountId !== undefined) ensureAccount(ctx, h.accountId);
+    ctx.db
+      .prepare(
+        `INSERT INTO vends (vend_id, created_ms, created_mono_ms, boot_id, method, funding, machine_id, program, account_id, card_mask,
+           amount_cents, token_id, token_amount_cents, rule_set_version, rule_id, state)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')`,
+      )
+      .run(
+        vendId, Math.floor(ctx.clock.now()), Math.floor(ctx.clock.monotonic()), ctx.bootId, h.method, h.funding, h.machineId,
+        h.program ?? null, h.accountId ?? null, cardMask, h.amountCents, h.tokenId ?? null, h.tokenAmountCents ?? null,
+        h.ruleSetVersion, h.ruleId,
+      );
+    const fact = recordFact(ctx, {
+      type: 'vend.hold',
+      money: true,
+      audit: {
+        kind: 'hold', result: 'accepted', method: h.method, amountCents: h.amountCents, accountId: h.accountId, cardMask,
+        machineId: h.machineId, program: h.program, vendId,
+        detail: { funding: h.funding, ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId, tokenId: h.tokenId ?? null, ...h.detail },
+      },
+      payload: {
+        vendId, method: h.method, funding: h.funding, machineId: h.machineId, program: h.program ?? null, amountCents: h.amountCents,
+        accountId: h.accountId ?? null, cardMask, tokenId: h.tokenId ?? null, tokenAmountCents: h.tokenAmountCents ?? null,
+        ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId,
+      },
+    });
+    if (h.funding === 'account' && h.accountId !== undefined) {
+      addEntry(ctx, { accountId: h.accountId, kind: 'hold', amountCents: -h.amountCents, vendId, outboxSeq: fact.outboxSeq });
+    }
+    return { ok: true, vendId, auditSeq: fact.audit.seq, balanceCents: balanceAfter };
+  });
+}
+
+function refuse(v: VendRecord | undefined, allowed: readonly VendState[]): StepResult | undefined {
+  if (!v) return { ok: false, reason: 'not_found' };
+  if (v.state === 'captured' || v.state === 'refunded') return { ok: false, reason: 'already_finished' };
+  if (!allowed.includes(v.state)) return { ok: false, reason: v.state === 'held' ? 'not_sent' : 'already_sent' };
+  return undefined;
+}
+
+/**
+ * Written BEFORE the credit command goes out: the evidence (LW-485 seq, RIO-8 pulse counter
+ * before the train) is what start-up reconciliation reads the device against after a crash.
+ */
+export function markCreditSent(ctx: LedgerContext, vendId: string, evidence: unknown): StepResult {
+  const json = JSON.stringify(evidence);
+  if (json === undefined) throw new Error('ledger: credit evidence is not JSON');
+  return inTx(ctx.db, (): StepResult => {
+    const v = getVend(ctx, vendId);
+    const no = refuse(v, ['held']);
+    if (no || !v) return no ?? { ok: false, reason: 'not_found' };
+    ctx.db.prepare(`UPDATE vends SET state = 'credit_sent', credit_evidence = ?, credit_sent_ms = ? WHERE vend_id = ? AND state = 'held'`).run(json, Math.floor(ctx.clock.now()), vendId);
+    const fact = recordFact(ctx, {
+      type: 'vend.credit_sent',
+      money: true,
+      audit: { kind: 'credit_sent', result: 'sent', method: v.method, amountCents: v.amountCents, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: JSON.parse(json) as unknown },
+      payload: { vendId, evidence: JSON.parse(json) as unknown },
+    });
+    return { ok: true, auditSeq: fact.audit.seq };
+  });
+}
+
+export function capture(ctx: LedgerContext, vendId: string, input: CaptureInput = {}): StepResult {
+  const c = captureSchema.parse(input);
+  return inTx(ctx.db, (): StepResult => {
+    const v = getVend(ctx, vendId);
+    const no = refuse(v, ['credit_sent']);
+    if (no || !v) return no ?? { ok: false, reason: 'not_found' };
+    const captured = c.amountCents ?? v.amountCents;
+    if (captured > v.amountCents) return { ok: false, reason: 'over_hold' };
+    const changed = ctx.db
+      .prepare(`UPDATE vends SET state = 'captured', captured_cents = ?, finished_ms = ? WHERE vend_id = ? AND state = 'credit_sent'`)
+      .run(captured, Math.floor(ctx.clock.now()), vendId).changes;
+    if (changed !== 1) return { ok: false, reason: 'already_finished' };
+    const fact = recordFact(ctx, {
+      type: 'vend.capture',
+      money: true,
+      audit: { kind: 'capture', result: 'captured', method: v.method, amountCents: captured, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: c.detail },
+      payload: { vendId, capturedCents: captured, heldCents: v.amountCents, points: c.points ?? 0 },
+    });
+    if (v.funding === 'account' && v.accountId !== null) {
+      // The hold took the full amount; the capture gives back what was not spent.
+      addEntry(ctx, { accountId: v.accountId, kind: 'capture', amountCents: v.amountCents - captured, points: c.points ?? 0, vendId, outboxSeq: fact.outboxSeq });
+    } else if (c.points !== undefined && c.points !== 0 && v.accountId !== null) {
+      addEntry(ctx, { accountId: v.accountId, kind: 'points', amountCents: 0, points: c.points, vendId, outboxSeq: fact.outboxSeq });
+    }
+    return { ok: true, auditSeq: fact.audit.seq };
+  });
+}
+
+export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): StepResult {
+  const r = refundSchema.parse(input);
+  return inTx(ctx.db, (): StepResult => {
+    const v = getVend(ctx, vendId);
+    const no = refuse(v, ['held', 'credit_sent']);
+    if (no || !v) return no ?? { ok: false, reason: 'not_found' };
+    const refunded = r.amountCents ?? v.amountCents;
+    if (refunded > v.amountCents) return { ok: false, reason: 'over_hold' };
+    const changed = ctx.db
+      .prepare(`UPDATE vends SET state = 'refunded', refunded_cents = ?, finish_reason = ?, finished_ms = ? WHERE vend_id = ? AND state IN ('held', 'credit_sent')`)
+      .run(refunded, r.reason, Math.floor(ctx.clock.now()), vendId).changes;
+    if (changed !== 1) return { ok: false, reason: 'already_finished' };
+    const fact = recordFact(ctx, {
+      type: 'vend.refund',
+      money: true,
+      audit: { kind: 'refund', result: 'refunded', reason: r.reason, method: v.method, amountCents: refunded, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: r.detail },
+      payload: { vendId, refundedCents: refunded, heldCents: v.amountCents, reason: r.reason, funding: v.funding },
+    });
+    if (v.funding === 'account' && v.accountId !== null) {
+      addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: refunded, vendId, outboxSeq: fact.outboxSeq });
+    }
+    return { ok: true, auditSeq: fact.audit.seq };
+  });
+}
+
+/** Vends held or credited but not finished: start-up reconciliation reads each device for them. */
+export function unfinishedVends(ctx: LedgerContext): VendRecord[] {
+  const rows = ctx.db.prepare(`SELECT ${VEND_COLUMNS} FROM vends WHERE state IN ('held', 'credit_sent') ORDER BY rowid`).all() as VendRecord[];
+  return rows.map(toVend);
+}
+
+export function recentVends(ctx: LedgerContext, n: number): VendRecord[] {
+  const limit = z.number().int().positive().max(10000).parse(n);
+  const rows = ctx.db.prepare(`SELECT ${VEND_COLUMNS} FROM vends ORDER BY rowid DESC LIMIT ?`).all(limit) as VendRecord[];
+  return rows.map(toVend);
+}
