@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MachineKind, MachineState } from '../machines/state.js';
 import type { Lw485UnitConfig } from './config-schema.js';
-import type { UnitIo } from './io.js';
+import type { IoFailure, UnitIo } from './io.js';
 import {
   LW485,
   Lw485Command,
@@ -162,12 +162,9 @@ class Lw485Driver implements UnitDriver {
 }
 
 async function discover(cfg: Lw485UnitConfig, deps: ProfileDeps): ReturnType<BoundProfile['discover']> {
-  const { io } = deps;
-  const fail = (f: { kind: string; detail: string }): { ok: false; detail: string; unreachable: boolean } => ({
-    ok: false,
-    detail: f.detail,
-    unreachable: f.kind !== 'exception',
-  });
+  // Discovery runs behind polls and commands: a unit that is not there yet must not delay them.
+  const io = deps.io.withPriority('probe');
+  const fail = (failure: IoFailure): { ok: false; failure: IoFailure } => ({ ok: false, failure });
   const id = await readRegs(io, LW485.identityBlock);
   if (!id.ok) return fail(id.failure);
   const ident = decodeIdentity(id.value);

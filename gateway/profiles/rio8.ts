@@ -152,13 +152,14 @@ class Rio8Driver implements UnitDriver {
 }
 
 async function discover(cfg: Rio8UnitConfig, deps: ProfileDeps): ReturnType<BoundProfile['discover']> {
-  const { io } = deps;
+  // Discovery runs behind polls and commands: a unit that is not there yet must not delay them.
+  const io = deps.io.withPriority('probe');
   const id = await io.readRegisters(3, RIO8.identityBlock.address, RIO8.identityBlock.quantity);
-  if (!id.ok) return { ok: false, detail: id.failure.detail, unreachable: id.failure.kind !== 'exception' };
+  if (!id.ok) return id;
   const [type = 0, fw = 0] = id.value;
   checkModuleType(type);
   const times = await io.readRegisters(3, RIO8.pulseTimeBlock.address, RIO8.pulseTimeBlock.quantity);
-  if (!times.ok) return { ok: false, detail: times.failure.detail, unreachable: times.failure.kind !== 'exception' };
+  if (!times.ok) return times;
   const [onMs = 0, offMs = 0] = times.value;
   const info: DiscoveredUnit = {
     unit: cfg.unit,

@@ -6,7 +6,7 @@ import type { Logger } from '../core/log.js';
 import type { Clock } from '../core/clock.js';
 import type { ReadFc } from '../../protocols/modbus/pdu.js';
 import type { MachineCapabilities, MachineKind, MachineState, ProgramInfo } from '../machines/state.js';
-import type { UnitIo } from './io.js';
+import type { IoFailure, UnitIo } from './io.js';
 import type { ProfileOptions } from './options.js';
 
 /** One read request of a poll or discovery: a contiguous range of one function code. */
@@ -138,7 +138,7 @@ export interface BoundProfile {
   /** Machines known from config alone; kind null when only discovery can tell. */
   configuredMachines(): { machineId: string; kind: MachineKind | null }[];
   /** Reads the unit's identity and tables; throws ProfileError on a wrong device, or returns a failure when it cannot be reached. */
-  discover(deps: ProfileDeps): Promise<{ ok: true; driver: UnitDriver } | { ok: false; detail: string; unreachable: boolean }>;
+  discover(deps: ProfileDeps): Promise<{ ok: true; driver: UnitDriver } | { ok: false; failure: IoFailure }>;
 }
 
 export function unsupported(): Promise<CommandOutcome> {
