@@ -94,6 +94,27 @@ export function reasonForLw485Result(result: number): ReasonCode | null {
 }
 
 /**
+ * A device profile's reject reason (gateway/profiles/types.ts RejectReason) to a reason code.
+ * Codes that already are reason codes pass through; anything new maps to credit_rejected.
+ */
+export function reasonForRejection(reason: string | undefined): ReasonCode {
+  switch (reason) {
+    case 'busy':
+    case 'in_use':
+      return 'machine_busy';
+    case 'fault':
+      return 'machine_fault';
+    case 'unreachable':
+      return 'machine_offline';
+    case 'device_exception':
+    case undefined:
+      return 'credit_rejected';
+    default:
+      return isReasonCode(reason) ? reason : 'credit_rejected';
+  }
+}
+
+/**
  * Reasons that count as a failed attempt for the risk rules' lockout: what a person probing with
  * a cloned or stolen card, or a forged QR code, would produce. Machine trouble and caps are not
  * the presenter's fault and do not count.

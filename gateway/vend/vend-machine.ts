@@ -9,7 +9,7 @@
 // - a refund needs the device's word that the credit did not execute (or was rejected, or was
 //   never sent); where that word cannot be had, the vend stays unresolved, never guessed.
 import { z } from 'zod';
-import { isReasonCode, type ReasonCode } from './reasons.js';
+import { reasonForRejection, type ReasonCode } from './reasons.js';
 
 export const vendMachineOptionsSchema = z.object({
   /** Read-backs after an accepted or unknown credit before the vend is left unresolved. */
@@ -40,11 +40,12 @@ export interface VendRequest {
   minutes?: number;
 }
 
-/** What a device profile's credit command returns. */
+/** What a device profile's credit command returns (gateway/profiles/types.ts CommandOutcome fits). */
 export type CreditOutcome =
   | { status: 'accepted'; evidence: unknown }
-  | { status: 'rejected'; reason: string; deviceCode?: number }
-  | { status: 'unknown'; detail: string }
+  | { status: 'rejected'; reason: string; deviceCode?: number | null; detail?: string; evidence?: unknown }
+  /** evidence, when the profile has it (the seq or counter it used), is what the read-back needs. */
+  | { status: 'unknown'; detail: string; evidence?: unknown }
   | { status: 'unsupported' };
 
 /** What a read-back of the machine says about this vend's credit. */
@@ -203,9 +204,9 @@ export function stepVend(session: VendSession, event: VendEvent, options: VendMa
               { type: 'read-back', vendId, evidence: o.evidence },
             ]);
           }
-          if (o.status === 'rejected') return refund(session, vendId, toReason(o.reason, 'credit_rejected'));
+          if (o.status === 'rejected') return refund(session, vendId, reasonForRejection(o.reason));
           if (o.status === 'unsupported') return refund(session, vendId, 'command_unsupported');
-          return uncertain(session, vendId, 'credit_timeout', o.detail);
+          return uncertain(o.evidence === undefined ? session : { ...session, evidence: o.evidence }, vendId, 'credit_timeout', o.detail);
         }
         // Each of these may have come after the frame left: the credit may be on the machine.
         case 'timeout':
@@ -273,7 +274,7 @@ function onReadback(session: VendSession, vendId: string, r: ReadbackResult, opt
     case 'not-executed':
       return refund(session, vendId, session.reason ?? 'not_executed');
     case 'rejected':
-      return refund(session, vendId, toReason(r.reason, 'credit_rejected'));
+      return refund(session, vendId, reasonForRejection(r.reason));
     case 'pending':
     case 'unknown':
       if (session.state === 'unresolved') return { session, actions: [], ignored: false };
@@ -291,13 +292,9 @@ function onReconcile(session: VendSession, vendId: string, verdict: ReconcileVer
     case 'not-executed':
       return refund(session, vendId, session.reason ?? 'not_executed');
     case 'executed-rejected':
-      return refund(session, vendId, toReason(reason, 'credit_rejected'));
+      return refund(session, vendId, reasonForRejection(reason));
     case 'unknown':
       // Never guess: stay unresolved and let the engine ask again later.
       return { session: { ...session, state: 'unresolved' }, actions: [], ignored: false };
   }
-}
-
-function toReason(reason: string | undefined, fallback: ReasonCode): ReasonCode {
-  return reason !== undefined && isReasonCode(reason) ? reason : fallback;
 }
