@@ -1,0 +1,166 @@
+// A strict Modbus RTU slave for one bus (many units on one port), unlike modbus-serial's
+// ServerSerial (see PITFALLS): requests are sized by function code, a bad CRC is dropped
+// silently, other units and broadcast are ignored, and line noise is resynchronised by sliding
+// one byte at a time. The t3.5 idle gap is only the fallback: it ends frames of unknown function
+// codes and flushes incomplete junk.
+import { crcOk } from '../protocols/modbus/crc.js';
+import { encodeRtuReply, RTU_MAX_ADU, rtuRequestLength } from '../protocols/modbus/rtu.js';
+import { charTime, t35, type LineFormat } from '../protocols/modbus/timing.js';
+import type { Logger } from '../gateway/core/log.js';
+
+/** How a unit answers one request; null from serve() means silence. */
+export interface ReplyPlan {
+  pdu: Buffer;
+  /** Real ms from the end of the request to the reply (turnaround plus any injected lateness). */
+  delayMs: number;
+  /** Flip a bit of the reply so its CRC fails. */
+  corrupt: boolean;
+  /** Noise bytes put on the line just before the reply. */
+  garbage: Buffer | null;
+}
+
+export interface SlaveTarget {
+  serve(unit: number, pdu: Buffer): ReplyPlan | null;
+}
+
+const MIN_FRAME = 4;
+
+/** Cuts a byte stream into CRC-valid request frames. Pure: the owner calls idle() after t3.5 of silence. */
+export class RtuFrameAssembler {
+  private buf = Buffer.alloc(0);
+  dropped = 0;
+
+  push(chunk: Buffer): Buffer[] {
+    this.buf = Buffer.concat([this.buf, chunk]);
+    if (this.buf.length > 2 * RTU_MAX_ADU) this.skip(this.buf.length - RTU_MAX_ADU);
+    const out: Buffer[] = [];
+    while (this.buf.length >= 2) {
+      const len = rtuRequestLength(this.buf);
+      if (len === undefined || len === null) break;
+      if (len < MIN_FRAME || len > RTU_MAX_ADU) {
+        this.skip(1);
+        continue;
+      }
+      if (this.buf.length < len) break;
+      const frame = this.buf.subarray(0, len);
+      if (crcOk(frame)) {
+        out.push(Buffer.from(frame));
+        this.buf = this.buf.subarray(len);
+      } else {
+        this.skip(1);
+      }
+    }
+    return out;
+  }
+
+  /** The line went quiet: whatever valid frames remain are taken, the rest is noise. */
+  idle(): Buffer[] {
+    const out: Buffer[] = [];
+    let i = 0;
+    const b = this.buf;
+    while (b.length - i >= MIN_FRAME) {
+      const rest = b.subarray(i);
+      const len = rtuRequestLength(rest);
+      if (typeof len === 'number' && len >= MIN_FRAME && len <= rest.length && crcOk(rest.subarray(0, len))) {
+        out.push(Buffer.from(rest.subarray(0, len)));
+        i += len;
+      } else if (len === null && rest.length <= RTU_MAX_ADU && crcOk(rest)) {
+        // A function code of unknown length ends at the gap; the unit answers it with exception 01.
+        out.push(Buffer.from(rest));
+        i = b.length;
+      } else {
+        i += 1;
+        this.dropped += 1;
+      }
+    }
+    this.dropped += b.length - i;
+    this.buf = Buffer.alloc(0);
+    return out;
+  }
+
+  get pending(): number {
+    return this.buf.length;
+  }
+
+  private skip(n: number): void {
+    this.dropped += n;
+    this.buf = this.buf.subarray(n);
+  }
+}
+
+export interface RtuSlaveOptions {
+  logger: Logger;
+  /** Silence that ends a frame, ms. Above t3.5 because a busy event loop delivers bytes late. */
+  idleGapMs?: number;
+  /** When set, each reply is held back by its time on the wire at this line format. */
+  pace?: LineFormat;
+}
+
+/** One RTU byte stream (a serial port or a TCP connection carrying raw RTU). */
+export class RtuSlave {
+  private readonly asm = new RtuFrameAssembler();
+  private idleTimer: NodeJS.Timeout | null = null;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly idleGapMs: number;
+  private closed = false;
+
+  constructor(
+    private readonly target: SlaveTarget,
+    private readonly write: (bytes: Buffer) => void,
+    private readonly opts: RtuSlaveOptions,
+  ) {
+    this.idleGapMs = opts.idleGapMs ?? Math.max(10, opts.pace ? t35(opts.pace) * 1000 : 0);
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.closed) return;
+    for (const frame of this.asm.push(chunk)) this.frame(frame);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    if (this.asm.pending > 0) {
+      this.idleTimer = setTimeout(() => {
+        this.idleTimer = null;
+        for (const frame of this.asm.idle()) this.frame(frame);
+      }, this.idleGapMs);
+    }
+  }
+
+  private frame(frame: Buffer): void {
+    const unit = frame.readUInt8(0);
+    if (unit === 0) return;
+    const plan = this.target.serve(unit, frame.subarray(1, frame.length - 2));
+    if (!plan) return;
+    const reply = encodeRtuReply(unit, plan.pdu);
+    if (plan.corrupt) {
+      const i = reply.length - 3;
+      reply[i] = (reply.readUInt8(i) ^ 0x10) & 0xff;
+    }
+    const bytes = plan.garbage ? Buffer.concat([plan.garbage, reply]) : reply;
+    const wire = this.opts.pace ? bytes.length * charTime(this.opts.pace) * 1000 : 0;
+    const send = (): void => {
+      if (this.closed) return;
+      try {
+        this.write(bytes);
+      } catch (e) {
+        this.opts.logger.warn({ err: e, unit }, 'reply write failed');
+      }
+    };
+    const delay = plan.delayMs + wire;
+    if (delay <= 0) {
+      send();
+      return;
+    }
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      send();
+    }, delay);
+    this.timers.add(t);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  }
+}
