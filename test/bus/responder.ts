@@ -160,7 +160,7 @@ export class Responder {
     if (p?.isOpen) await new Promise<void>((r) => p.close(() => r()));
   }
 
-  async listenTcp(framing: 'rtu' | 'mbap'): Promise<number> {
+  async listenTcp(framing: 'rtu' | 'mbap', port = 0): Promise<number> {
     const server = createServer((sock) => {
       this.sockets.add(sock);
       sock.on('error', () => undefined);
@@ -189,7 +189,7 @@ export class Responder {
       });
     });
     this.server = server;
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
     const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('no port');
     return addr.port;

@@ -1,0 +1,67 @@
+// A USB adapter pulled out and put back: the socat pty pair vanishes and reappears at the same
+// paths. The master answers port-down without crashing, reopens, and polling resumes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openPtyPair } from '../helpers/pty.js';
+import type { BusResult } from '../../gateway/bus/types.js';
+import { Responder } from './responder.js';
+import { serialBus, waitFor } from './harness.js';
+
+test('serial: adapter unplugged and replugged → port-down, reopen, polling resumes, memory bounded', async () => {
+  const pty = await openPtyPair();
+  let responder = new Responder([1]);
+  await responder.attachSerial(pty.b);
+  const bus = await serialBus(pty.a, { replyTimeoutMs: 100, drainQuietMs: 20 });
+  const events: string[] = [];
+  bus.on('port-down', () => events.push('down'));
+  bus.on('port-up', () => events.push('up'));
+  const counts = new Map<string, number>();
+  let last: BusResult | null = null;
+  let running = true;
+  // the poller: one request after another, as fast as the bus answers, with a small pause
+  // when it answers port-down (as the real poller waits for its next cycle)
+  const poller = (async () => {
+    while (running) {
+      const r = await bus.request(1, { fc: 4, address: 16, quantity: 14 });
+      last = r;
+      const k = r.ok ? 'ok' : r.kind;
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+      if (!r.ok && r.kind === 'port-down') await new Promise((res) => setTimeout(res, 5));
+    }
+  })();
+  try {
+    await waitFor(() => (counts.get('ok') ?? 0) >= 20, 10_000, 'polling');
+    global.gc?.();
+    const heapBefore = process.memoryUsage().heapUsed;
+
+    await responder.close();
+    await pty.unplug();
+    await waitFor(() => events.includes('down'), 10_000, 'port-down event');
+    await waitFor(() => (counts.get('port-down') ?? 0) >= 20, 10_000, 'port-down results');
+    assert.equal(bus.stats().portUp, false);
+    const r = last as BusResult | null;
+    assert.ok(r && !r.ok && r.kind === 'port-down');
+    // unplugged for a while: the reopen attempts must find nothing and not pile up
+    await waitFor(() => (counts.get('port-down') ?? 0) >= 200, 15_000, 'a spell of port-down');
+
+    const okBefore = counts.get('ok') ?? 0;
+    await pty.replug();
+    responder = new Responder([1]);
+    await responder.attachSerial(pty.b);
+    await waitFor(() => events.includes('up'), 10_000, 'port-up event after replug');
+    await waitFor(() => (counts.get('ok') ?? 0) >= okBefore + 20, 10_000, 'polling resumed');
+    assert.equal(bus.stats().portUp, true);
+
+    global.gc?.();
+    const grownMb = (process.memoryUsage().heapUsed - heapBefore) / 1e6;
+    console.log(`unplug/replug: ${JSON.stringify(Object.fromEntries(counts))}, heap growth ${grownMb.toFixed(1)} MB`);
+    assert.ok(grownMb < 64, `heap grew ${grownMb.toFixed(1)} MB`);
+    assert.equal(bus.stats().queueLength <= 1, true);
+  } finally {
+    running = false;
+    await bus.stop();
+    await poller;
+    await responder.close();
+    await pty.close();
+  }
+});
