@@ -12,8 +12,6 @@ export interface MintOptions {
   tagged?: boolean;
   /** Unknown claims to add, to prove verifiers ignore them. */
   extraClaims?: ReadonlyMap<CborValue, CborValue>;
-  /** Mint even if the claims break the schema: for building rejection vectors. */
-  unchecked?: boolean;
   /** Override the kid (to build unknown-key vectors); defaults to the key's own kid. */
   kid?: Uint8Array;
 }
@@ -39,13 +37,26 @@ export function generateKeyPair(): Ed25519KeyPair {
   return keyPairFromSeed(rawSeedOf(privateKey));
 }
 
-/** Signs the claims with an Ed25519 private key (32-byte seed or KeyObject) and returns `LW1:…`. */
-export function mintToken(claims: TokenClaims, privateKey: Uint8Array | KeyObject, opts: MintOptions = {}): string {
-  if (opts.unchecked !== true) tokenClaimsSchema.parse(claims);
+export interface SignPayloadOptions {
+  tagged?: boolean;
+  /** Override the kid (to build unknown-key vectors); defaults to the key's own kid. */
+  kid?: Uint8Array;
+  /** Override the whole protected header bytes (to build wrong-alg vectors). */
+  protectedHeader?: Uint8Array;
+}
+
+/** Signs arbitrary payload bytes into `LW1:…`: for vectors and tests that need malformed claims. */
+export function signPayload(payload: Uint8Array, privateKey: Uint8Array | KeyObject, opts: SignPayloadOptions = {}): string {
   const key = toPrivateKeyObject(privateKey);
-  const kid = opts.kid ?? kidOf(rawPublicKeyOf(key));
-  const protectedBytes = encodeProtectedHeader(kid);
-  const payload = encodeClaims(claims, opts.extraClaims);
+  const protectedBytes = opts.protectedHeader ?? encodeProtectedHeader(opts.kid ?? kidOf(rawPublicKeyOf(key)));
   const signature = new Uint8Array(edSign(null, sigStructure(protectedBytes, payload), key));
   return TOKEN_PREFIX + base45Encode(encodeSign1(protectedBytes, payload, signature, opts.tagged ?? true));
+}
+
+/** Signs the claims with an Ed25519 private key (32-byte seed or KeyObject) and returns `LW1:…`. */
+export function mintToken(claims: TokenClaims, privateKey: Uint8Array | KeyObject, opts: MintOptions = {}): string {
+  tokenClaimsSchema.parse(claims);
+  const signOpts: SignPayloadOptions = { tagged: opts.tagged ?? true };
+  if (opts.kid) signOpts.kid = opts.kid;
+  return signPayload(encodeClaims(claims, opts.extraClaims), privateKey, signOpts);
 }

@@ -3,7 +3,7 @@
 // Checks run in the spec's order and the first failure decides the reason code. Nothing the
 // token says is believed before its signature is good: until then only the envelope and the
 // protected header are read, and alg is checked before any signature work.
-import { verify as edVerify } from 'node:crypto';
+import { verify as edVerify, type KeyObject } from 'node:crypto';
 import { Base45Error, base45Decode } from './base45.js';
 import { COSE_ALG_EDDSA, ed25519PublicKey, parseSign1, sigStructure, toHex } from './cose.js';
 import { decodeClaimsMap, parseClaims, type TokenClaims } from './claims.js';
@@ -24,6 +24,8 @@ export interface TrustedKey {
   /** Seconds since the epoch; the key is good from notBefore (inclusive) to notAfter (exclusive). */
   notBefore?: number;
   notAfter?: number;
+  /** The same key, imported once (importing costs about as much as a verification); must match publicKey. */
+  keyObject?: KeyObject;
 }
 
 export interface VerifyContext {
@@ -139,7 +141,7 @@ export function verifyToken(text: string, ctx: VerifyContext, trace?: Trace): Ve
   for (const k of candidates) {
     let good = false;
     try {
-      good = edVerify(null, signed, ed25519PublicKey(k.publicKey), s1.signature);
+      good = edVerify(null, signed, k.keyObject ?? ed25519PublicKey(k.publicKey), s1.signature);
     } catch {
       good = false; // a malformed configured key cannot vouch for anything
     }
