@@ -65,7 +65,8 @@ export class CappedDelimiterParser extends DelimiterParser {
       start = pos + delim.length;
     }
     const rest = data.subarray(start);
-    if (!this.discarding && rest.length > this.maxFrameBytes) {
+    // The tail may end in the first bytes of a delimiter, so a frame of exactly the cap survives.
+    if (!this.discarding && rest.length > this.maxFrameBytes + delim.length - 1) {
       this.emitDrop('oversize', rest.length);
       this.discarding = true;
     }
@@ -81,7 +82,7 @@ export class CappedDelimiterParser extends DelimiterParser {
     cb();
   }
 
-  /** Bytes held for an unfinished frame: never more than maxFrameBytes. */
+  /** Bytes held for an unfinished frame: never more than maxFrameBytes + delimiter length - 1. */
   get bufferedBytes(): number {
     return this.buffer.length;
   }
