@@ -114,7 +114,8 @@ export function programTableBlocks(count: number, perRead: number): ReadBlock[] 
   const blocks: ReadBlock[] = [];
   for (let first = 1; first <= count; first += perRead) {
     const n = Math.min(perRead, count - first + 1);
-    blocks.push({ fc: 4, address: LW485.programTableAddress + (first - 1) * 8, quantity: n * 8, label: `lw485 programs ${first}-${first + n - 1}` });
+    // The table sits among the holding registers (fc03), read only.
+    blocks.push({ fc: 3, address: LW485.programTableAddress + (first - 1) * 8, quantity: n * 8, label: `lw485 programs ${first}-${first + n - 1}` });
   }
   return blocks;
 }
