@@ -21,6 +21,11 @@ export interface Rio8Options {
   firmware?: number;
   /** Where the pulse counters start at power-up; lets a test reach the 65536 wrap quickly. */
   pulseCounterStart?: number;
+  /**
+   * Sim ms per pulse-time ms. The module's pulses are real milliseconds whatever the room's time
+   * scale, so a master sees a train busy for as long as it would on site; the room passes its scale.
+   */
+  pulseScale?: number;
 }
 
 /** Only the coin machines outlive a power cut: the module itself restarts from defaults. */
@@ -71,8 +76,10 @@ export class Rio8 {
   private onMs = PULSE_DEFAULT_MS;
   private offMs = PULSE_DEFAULT_MS;
   private t = 0;
+  private readonly pulseScale: number;
 
   constructor(opts: Rio8Options, restored?: Rio8Json) {
+    this.pulseScale = opts.pulseScale ?? 1;
     if (opts.channels.length > RIO8_CHANNELS) throw new SimActionError('bad-argument', `a RIO-8 has ${RIO8_CHANNELS} channels, not ${opts.channels.length}`);
     this.firmware = opts.firmware ?? 0x0200;
     const start = (opts.pulseCounterStart ?? 0) & 0xffff;
@@ -204,7 +211,8 @@ export class Rio8 {
     if (value < 1 || value > TRAIN_MAX) return exception(6, ExceptionCode.IllegalDataValue);
     if (c.train) return exception(6, ExceptionCode.ServerDeviceBusy);
     // Times are taken when the train starts: a change mid-train applies to the next one.
-    c.train = { left: value, onMs: this.onMs, offMs: this.offMs, phase: 'on', endsAt: this.t + this.onMs };
+    const onMs = this.onMs * this.pulseScale;
+    c.train = { left: value, onMs, offMs: this.offMs * this.pulseScale, phase: 'on', endsAt: this.t + onMs };
     return ok;
   }
 

@@ -90,7 +90,7 @@ export class SimRoom implements SlaveTarget {
       const restored = entry && entry.model === u.model ? entry.state : undefined;
       if (u.model === 'rio8') {
         const rio = restored && 'machines' in restored ? restored : undefined;
-        this.devices.set(u.unit, new Rio8({ channels: u.channels, ...(u.pulseCounterStart !== undefined ? { pulseCounterStart: u.pulseCounterStart } : {}) }, rio));
+        this.devices.set(u.unit, new Rio8({ channels: u.channels, pulseScale: this.timeScale, ...(u.pulseCounterStart !== undefined ? { pulseCounterStart: u.pulseCounterStart } : {}) }, rio));
       } else {
         const lw = restored && 'kind' in restored ? restored : undefined;
         const kind = u.model === 'lw485-washer' ? 'washer' : 'dryer';

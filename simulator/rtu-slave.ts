@@ -36,7 +36,14 @@ export class RtuFrameAssembler {
     const out: Buffer[] = [];
     while (this.buf.length >= 2) {
       const len = rtuRequestLength(this.buf);
-      if (len === undefined || len === null) break;
+      if (len === undefined) break;
+      if (len === null) {
+        // Unknown function code: a real frame of unknown length, or noise in front of a known one.
+        const j = this.findValidFrame(1);
+        if (j < 0) break;
+        this.skip(j);
+        continue;
+      }
       if (len < MIN_FRAME || len > RTU_MAX_ADU) {
         this.skip(1);
         continue;
@@ -76,6 +83,16 @@ export class RtuFrameAssembler {
     this.dropped += b.length - i;
     this.buf = Buffer.alloc(0);
     return out;
+  }
+
+  /** Offset of the first whole, CRC-valid frame of known length at or after `from`, or -1. */
+  private findValidFrame(from: number): number {
+    for (let i = from; this.buf.length - i >= MIN_FRAME; i++) {
+      const rest = this.buf.subarray(i);
+      const len = rtuRequestLength(rest);
+      if (typeof len === 'number' && len >= MIN_FRAME && len <= rest.length && crcOk(rest.subarray(0, len))) return i;
+    }
+    return -1;
   }
 
   get pending(): number {
