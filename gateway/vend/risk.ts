@@ -38,6 +38,12 @@ export const riskConfigSchema = z.object({
       roomCapCents: z.number().int().min(0).default(30_000),
     })
     .prefault({}),
+  funds: z
+    .object({
+      /** The lowest an account balance may go after a hold; pass it to the ledger's hold as floorCents. */
+      floorCents: z.number().int().max(0).default(0),
+    })
+    .prefault({}),
 });
 
 export type RiskConfig = z.infer<typeof riskConfigSchema>;
@@ -91,7 +97,7 @@ export interface AssessInput {
   unsyncedCardCents: number;
   /** The same for the whole room. */
   unsyncedRoomCents: number;
-  /** Balance above its floor after other holds; omit when the vend is prepaid (QR). */
+  /** Balance minus other holds minus config.funds.floorCents; omit when the vend is prepaid (QR). */
   availableCents?: number;
 }
 

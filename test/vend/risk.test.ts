@@ -27,6 +27,8 @@ test('config: defaults fill an empty block; bad values are refused', () => {
   assert.equal(d.failures.perCard, 5);
   assert.equal(d.velocity.maxVends, 4);
   assert.equal(d.offline.roomCapCents, 30_000);
+  assert.equal(d.funds.floorCents, 0);
+  assert.throws(() => parseRiskConfig({ funds: { floorCents: 100 } }), 'a floor above zero would be a minimum balance, not a floor');
   assert.equal(parseRiskConfig({ velocity: { maxVends: 9 } }).velocity.windowMs, 60 * MIN);
   assert.throws(() => parseRiskConfig({ offline: { cardCapCents: -1 } }));
   assert.throws(() => parseRiskConfig({ failures: { perCard: 0 } }));
