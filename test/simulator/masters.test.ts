@@ -5,12 +5,14 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import ModbusRTU from 'modbus-serial';
+import ModbusSerial from 'modbus-serial';
 import { openPtyPair, type PtyPair } from '../helpers/pty.js';
 import { SimRoom } from '../../simulator/room.js';
 import { encodeMbapRequest, scanMbap } from '../../protocols/modbus/tcp.js';
 import { openTcpMaster, waitFor } from './helpers.js';
 
+// modbus-serial is CommonJS: its module object is the client class and also its own `default`.
+const ModbusRTU = ModbusSerial.default;
 const run = promisify(execFile);
 let pty: PtyPair;
 let room: SimRoom;

@@ -3,15 +3,16 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPtyPair, type PtyPair } from '../helpers/pty.js';
 import { SimRoom } from '../../simulator/room.js';
+import type { SimUnitConfig } from '../../simulator/config.js';
 import { RtuFrameAssembler } from '../../simulator/rtu-slave.js';
 import { encodeRtuRequest } from '../../protocols/modbus/rtu.js';
 import { crcOk, withCrc } from '../../protocols/modbus/crc.js';
 import { openSerialMaster, openTcpMaster, regs, waitFor, type RawMaster } from './helpers.js';
 
-const units = [
-  { unit: 3, model: 'lw485-washer', loadCell: true } as const,
-  { unit: 9, model: 'lw485-dryer' } as const,
-  { unit: 20, model: 'rio8', channels: [{ coinCents: 50, coinsPerCycle: 7, cycleMinutes: 30 }] } as const,
+const units: SimUnitConfig[] = [
+  { unit: 3, model: 'lw485-washer', loadCell: true },
+  { unit: 9, model: 'lw485-dryer' },
+  { unit: 20, model: 'rio8', channels: [{ coinCents: 50, coinsPerCycle: 7, cycleMinutes: 30 }] },
 ];
 
 test('assembler: sizes by function code, slides past noise, drops bad CRC, ends unknown codes at the gap', () => {
@@ -37,7 +38,7 @@ let serial: { master: RawMaster; close(): Promise<void> };
 
 before(async () => {
   pty = await openPtyPair();
-  room = new SimRoom({ units: [...units], timeScale: 60, replyDelayMs: 2 });
+  room = new SimRoom({ units, timeScale: 60, replyDelayMs: 2 });
   room.start();
   await room.attachSerial({ path: pty.b, baudRate: 19200, parity: 'even', stopBits: 1 });
   serial = await openSerialMaster(pty.a);
