@@ -128,7 +128,11 @@ export class SerialTransport extends EventEmitter<TransportEvents> implements Tr
       if (this.port === port) void this.lose(err ? `port closed: ${err.message}` : 'port closed');
     });
     port.open((err) => {
-      if (this.port !== port) return;
+      if (this.port !== port) {
+        // close() or a loss came while the open was in flight: do not leak the descriptor
+        if (!err) port.close(() => undefined);
+        return;
+      }
       if (err) {
         this.port = null;
         port.removeAllListeners();
