@@ -228,3 +228,25 @@ test('a listener that throws stops the loop loudly with an error event', async (
     { start: false },
   );
 });
+
+test('reconcileFromState: stored evidence parsed and checked against a fresh read-back', async () => {
+  const { commandEvidenceSchema, reconcileFromState } = await import('../../gateway/profiles/evidence.js');
+  await withPoller(async ({ poller }) => {
+    await waitFor(() => status(poller, 'W1') === 'idle' && status(poller, 'C1') === 'idle', 'idle');
+    const w = await poller.commander('W1').credit({ program: 1, amountCents: 250 });
+    assert.ok(w.status === 'accepted' && w.evidence.profile === 'lw485');
+    const stored = commandEvidenceSchema.parse(JSON.parse(JSON.stringify(w.evidence)));
+    const r = await poller.readNow('W1');
+    assert.ok(r.ok);
+    assert.equal(reconcileFromState(stored, r.state), 'executed-accepted');
+    assert.equal(reconcileFromState({ ...w.evidence, seq: w.evidence.seq + 1 }, r.state), 'not-executed');
+    assert.equal(reconcileFromState(stored, null), 'unknown');
+    assert.equal(reconcileFromState(stored, { ...r.state, status: 'offline' }), 'unknown');
+    const c = await poller.commander('C1').credit({ program: 1, amountCents: 350 });
+    assert.ok(c.status === 'accepted');
+    const rc = await poller.readNow('C1');
+    assert.ok(rc.ok);
+    assert.equal(reconcileFromState(commandEvidenceSchema.parse(c.evidence), rc.state), 'executed-accepted');
+    assert.throws(() => commandEvidenceSchema.parse({ profile: 'lw485', unit: 1, seq: 0, code: 1 }));
+  });
+});
