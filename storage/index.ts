@@ -8,6 +8,7 @@ import { appendAlert, type AlertInput } from './alerts.js';
 import { auditHead, readAudit, verifyAudit, type AuditHead, type AuditRecord, type AuditVerdict } from './audit.js';
 import { backup, integrityCheck, ledgerStats, type IntegrityResult, type LedgerStats } from './backup.js';
 import * as cards from './cards.js';
+import { selfCheck, type SelfCheckResult } from './check.js';
 import type { LedgerContext } from './context.js';
 import { openDatabase } from './db.js';
 import * as outbox from './outbox.js';
@@ -19,6 +20,7 @@ export type { AccountBalance, AccountSnapshot, TopUp } from './accounts.js';
 export type { AlertInput } from './alerts.js';
 export type { AuditHead, AuditRecord, AuditVerdict } from './audit.js';
 export type { IntegrityResult, LedgerStats } from './backup.js';
+export type { SelfCheckResult } from './check.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
 export type { OutboxBatch, OutboxRecord, OutboxStats } from './outbox.js';
 export type { CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
@@ -50,6 +52,8 @@ export interface Ledger {
   readonly gatewayId: string;
   close(): void;
   integrityCheck(): IntegrityResult;
+  /** Cross-table invariants (gap-free outbox, each vend's entries and audit match its state). */
+  selfCheck(): SelfCheckResult;
   backup(toPath: string): Promise<{ totalPages: number }>;
   stats(): LedgerStats;
 
@@ -121,6 +125,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
       if (db.open) db.close();
     },
     integrityCheck: () => integrityCheck(ctx),
+    selfCheck: () => selfCheck(db),
     backup: (toPath) => backup(ctx, toPath),
     stats: () => ledgerStats(ctx),
 

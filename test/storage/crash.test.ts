@@ -1,0 +1,137 @@
+// A real crash test: a child process works the ledger file and is killed with SIGKILL at
+// random moments, again and again on the same file. After each kill the file must be whole,
+// the audit chain must verify, the outbox seq must be gap-free, every vend must be either
+// unfinished or finished exactly once, and every fact the child reported must be there.
+// LEDGER_CRASH_ITERATIONS sets the number of kills (default 50); LEDGER_CRASH_LANES the number
+// of files worked in parallel (default 1: the next child loads while the last one runs).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { GATEWAY_ID, ROOM_SECRET, openTestLedger, tempDir } from './helpers.js';
+
+const ITERATIONS = Number(process.env.LEDGER_CRASH_ITERATIONS ?? '50');
+const LANES = Number(process.env.LEDGER_CRASH_LANES ?? '1');
+const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
+
+interface Armed {
+  /** Lets the child open the file, then kills it killAfterMs after it says ready. */
+  run(killAfterMs: number): Promise<string[]>;
+}
+
+/** Spawned ahead of time: module loading overlaps with the parent's checks of the last kill. */
+function spawnChild(path: string, seed: number): Armed {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'vends', path, GATEWAY_ID, ROOM_SECRET.toString('hex'), String(seed)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: { ...process.env, WAIT_FOR_GO: '1' },
+  });
+  let out = '';
+  let err = '';
+  let onReady: (() => void) | undefined;
+  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    out += s;
+    if (onReady && out.includes('ready\n')) {
+      onReady();
+      onReady = undefined;
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  const exited = new Promise<string[]>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (signal === 'SIGKILL') resolve(out.split('\n').filter((l) => l.length > 0));
+      else reject(new Error(`child ended by itself (code ${String(code)}): ${err}`));
+    });
+  });
+  exited.catch(() => undefined);
+  return {
+    run(killAfterMs) {
+      onReady = () => setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      child.stdin.end('go\n');
+      return exited;
+    },
+  };
+}
+
+function checkAfterCrash(path: string, lines: readonly string[], label: string): { vends: number } {
+  const l = openTestLedger(path);
+  try {
+    const integrity = l.integrityCheck();
+    assert.equal(integrity.ok, true, `${label}: integrity ${integrity.messages.join('; ')}`);
+    const audit = l.verifyAudit();
+    assert.equal(audit.ok, true, `${label}: audit ${JSON.stringify(audit)}`);
+    const self = l.selfCheck();
+    assert.deepEqual(self.problems, [], `${label}: self-check`);
+    const acked = l.outbox.stats().ackedSeq;
+    for (const line of lines) {
+      const [tag, arg] = line.split(' ');
+      if (arg === undefined) continue;
+      if (tag === 'H') assert.ok(l.getVend(arg), `${label}: reported hold ${arg} lost`);
+      if (tag === 'C') assert.equal(l.getVend(arg)?.state, 'captured', `${label}: reported capture lost`);
+      if (tag === 'R') assert.equal(l.getVend(arg)?.state, 'refunded', `${label}: reported refund lost`);
+      if (tag === 'A') assert.ok(acked >= Number(arg), `${label}: reported ack ${arg} lost (acked ${acked})`);
+    }
+    return { vends: l.stats().vends };
+  } finally {
+    l.close();
+  }
+}
+
+function checkRawFacts(path: string, lines: readonly string[], label: string): void {
+  const raw = new Database(path, { readonly: true });
+  try {
+    for (const line of lines) {
+      const [tag, arg] = line.split(' ');
+      if (tag === 'T') assert.ok(raw.prepare('SELECT 1 FROM entries WHERE cloud_id = ?').get(arg), `${label}: reported top-up ${String(arg)} lost`);
+      if (tag === 'X') assert.ok(raw.prepare('SELECT 1 FROM outbox_dead WHERE seq = ?').get(Number(arg)), `${label}: reported dead letter lost`);
+    }
+    // Money records leave the outbox only by ack or into dead letters: never dropped.
+    const dup = raw.prepare('SELECT COUNT(*) AS n FROM outbox o JOIN outbox_dead d ON d.seq = o.seq').get() as { n: number };
+    assert.equal(dup.n, 0, `${label}: a record is both queued and dead`);
+  } finally {
+    raw.close();
+  }
+}
+
+async function lane(dir: ReturnType<typeof tempDir>, laneNo: number, kills: number): Promise<{ reported: number; vends: number }> {
+  const path = dir.file(`crash-${laneNo}.db`);
+  openTestLedger(path).close();
+  let reported = 0;
+  let vends = 0;
+  let next = spawnChild(path, laneNo * 100000 + 1);
+  for (let i = 0; i < kills; i++) {
+    const label = `lane ${laneNo} kill ${i + 1}`;
+    const running = next.run(Math.floor(Math.random() * 120));
+    if (i + 1 < kills) next = spawnChild(path, laneNo * 100000 + i + 2);
+    const lines = await running;
+    reported += lines.filter((x) => /^[HCRSTAX] /.test(x)).length;
+    vends = checkAfterCrash(path, lines, label).vends;
+    checkRawFacts(path, lines, label);
+  }
+  // One last clean start reconciles everything the kills left behind.
+  const l = openTestLedger(path);
+  try {
+    for (const v of l.unfinishedVends()) assert.ok(l.refund(v.vendId, { reason: 'reconciled' }).ok);
+    assert.deepEqual(l.unfinishedVends(), []);
+    assert.deepEqual(l.selfCheck().problems, []);
+    assert.equal(l.verifyAudit().ok, true);
+  } finally {
+    l.close();
+  }
+  return { reported, vends };
+}
+
+test(`ledger survives ${ITERATIONS} SIGKILLs at random moments`, { timeout: 180_000 }, async () => {
+  const dir = tempDir('ledger-crash-');
+  try {
+    const perLane = Math.ceil(ITERATIONS / LANES);
+    const results = await Promise.all(Array.from({ length: LANES }, (_, n) => lane(dir, n, n === LANES - 1 ? ITERATIONS - perLane * (LANES - 1) : perLane)));
+    const reported = results.reduce((s, r) => s + r.reported, 0);
+    const vends = results.reduce((s, r) => s + r.vends, 0);
+    assert.ok(reported > 0, 'the children did some work before being killed');
+    assert.ok(vends > 0);
+  } finally {
+    dir.cleanup();
+  }
+});
