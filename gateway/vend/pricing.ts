@@ -77,10 +77,12 @@ export function priceVend(rules: PriceRules, input: PriceInput): PriceResult {
   let amount: number;
   let minutes: number | undefined;
   if (baseRule.kind === 'dryer') {
-    const wanted = machine.minutes ?? baseRule.minSteps * baseRule.stepMinutes;
+    // The minimum is for a new cycle; add-time tops up one that is running.
+    const minSteps = machine.addTime ? 1 : baseRule.minSteps;
+    const wanted = machine.minutes ?? minSteps * baseRule.stepMinutes;
     if (!Number.isInteger(wanted) || wanted <= 0) return fail('bad_argument', 'minutes must be a positive integer');
     // A started step is a whole step: the machine credits whole steps only.
-    const steps = Math.max(baseRule.minSteps, Math.ceil(wanted / baseRule.stepMinutes));
+    const steps = Math.max(minSteps, Math.ceil(wanted / baseRule.stepMinutes));
     if (steps > baseRule.maxSteps) return fail('bad_argument', `at most ${baseRule.maxSteps * baseRule.stepMinutes} minutes`);
     const stepCents = machine.addTime ? (baseRule.addTimeStepCents ?? baseRule.stepCents) : baseRule.stepCents;
     minutes = steps * baseRule.stepMinutes;

@@ -103,6 +103,8 @@ export interface VendSession {
   readonly evidence: unknown;
   /** How many times send-credit was issued: 0 or 1, by construction. */
   readonly creditsSent: number;
+  /** The credit command's own answer has been taken; a second one is a duplicate. */
+  readonly creditAnswered: boolean;
   readonly readbacks: number;
 }
 
@@ -124,7 +126,7 @@ export interface DurableVend {
 }
 
 export function createVendSession(request: VendRequest): VendSession {
-  return { state: 'idle', request, vendId: null, amountCents: null, reason: null, evidence: null, creditsSent: 0, readbacks: 0 };
+  return { state: 'idle', request, vendId: null, amountCents: null, reason: null, evidence: null, creditsSent: 0, creditAnswered: false, readbacks: 0 };
 }
 
 /**
@@ -133,7 +135,7 @@ export function createVendSession(request: VendRequest): VendSession {
  * crash-recovery (reconcile) verdict or a read-back moves it on.
  */
 export function recoverVendSession(d: DurableVend): VendSession {
-  return { state: 'unresolved', request: d.request, vendId: d.vendId, amountCents: d.amountCents, reason: null, evidence: d.evidence, creditsSent: d.creditSent ? 1 : 0, readbacks: 0 };
+  return { state: 'unresolved', request: d.request, vendId: d.vendId, amountCents: d.amountCents, reason: null, evidence: d.evidence, creditsSent: d.creditSent ? 1 : 0, creditAnswered: true, readbacks: 0 };
 }
 
 export function isTerminal(state: VendState): boolean {
@@ -199,14 +201,15 @@ export function stepVend(session: VendSession, event: VendEvent, options: VendMa
         case 'credit-outcome': {
           const o = event.outcome;
           if (o.status === 'accepted') {
-            return ok({ state: 'confirming', evidence: o.evidence, readbacks: 1 }, [
+            return ok({ state: 'confirming', evidence: o.evidence, creditAnswered: true, readbacks: 1 }, [
               { type: 'mark-credit-sent', vendId, evidence: o.evidence },
               { type: 'read-back', vendId, evidence: o.evidence },
             ]);
           }
-          if (o.status === 'rejected') return refund(session, vendId, reasonForRejection(o.reason));
-          if (o.status === 'unsupported') return refund(session, vendId, 'command_unsupported');
-          return uncertain(o.evidence === undefined ? session : { ...session, evidence: o.evidence }, vendId, 'credit_timeout', o.detail);
+          const answered = { ...session, creditAnswered: true };
+          if (o.status === 'rejected') return refund(answered, vendId, reasonForRejection(o.reason));
+          if (o.status === 'unsupported') return refund(answered, vendId, 'command_unsupported');
+          return uncertain(o.evidence === undefined ? answered : { ...answered, evidence: o.evidence }, vendId, 'credit_timeout', o.detail);
         }
         // Each of these may have come after the frame left: the credit may be on the machine.
         case 'timeout':
@@ -225,6 +228,7 @@ export function stepVend(session: VendSession, event: VendEvent, options: VendMa
       if (vendId === null) return ignore();
       if (event.type === 'confirm-read') return onReadback(session, vendId, event.result, options);
       if (event.type === 'crash-recovery') return onReconcile(session, vendId, event.verdict, event.reason);
+      if (event.type === 'credit-outcome') return session.creditAnswered ? ignore() : onLateOutcome(session, vendId, event.outcome);
       if (session.state === 'unresolved') return ignore();
       if (event.type === 'timeout' || event.type === 'error') {
         return onReadback(session, vendId, { verdict: 'unknown', detail: event.type === 'error' ? event.detail : 'read-back timed out' }, options);
@@ -282,6 +286,26 @@ function onReadback(session: VendSession, vendId: string, r: ReadbackResult, opt
         return unresolved(session, vendId, r.verdict === 'pending' ? 'credit still pending after every read-back' : `read-back failed: ${r.detail}`);
       }
       return { session: { ...session, readbacks: session.readbacks + 1 }, actions: [{ type: 'read-back', vendId, evidence: session.evidence }], ignored: false };
+  }
+}
+
+/**
+ * The credit command's answer arriving after the engine's watchdog gave up on it. It is still the
+ * device's own word about the one command sent: a rejection ends the vend; an acceptance is
+ * recorded (its evidence is what read-backs and a later reconcile need) but the capture still
+ * waits for a read-back.
+ */
+function onLateOutcome(session: VendSession, vendId: string, o: CreditOutcome): StepResult {
+  const answered = { ...session, creditAnswered: true };
+  switch (o.status) {
+    case 'accepted':
+      return { session: { ...answered, evidence: o.evidence }, actions: [{ type: 'mark-credit-sent', vendId, evidence: o.evidence }], ignored: false };
+    case 'rejected':
+      return refund(answered, vendId, reasonForRejection(o.reason));
+    case 'unsupported':
+      return refund(answered, vendId, 'command_unsupported');
+    case 'unknown':
+      return { session: o.evidence === undefined || session.evidence !== null ? answered : { ...answered, evidence: o.evidence }, actions: [], ignored: false };
   }
 }
 

@@ -61,6 +61,10 @@ test('dryers: minutes round up to whole steps; add-time has its own step price',
   assert.deepEqual([d(25).amountCents, d(25).minutes], [300, 30]);
   assert.deepEqual([d(undefined).amountCents, d(undefined).minutes], [100, 10]);
   assert.deepEqual([d(20, true).amountCents, d(20, true).minutes], [160, 20]);
+  const withMin = parsePriceRules(room({ base: [{ id: 'd', kind: 'dryer', program: 1, stepMinutes: 10, stepCents: 100, minSteps: 3 }] }));
+  const m = (addTime: boolean): Extract<PriceResult, { ok: true }> => ok(priceVend(withMin, { machine: { id: 'D1', kind: 'dryer', program: 1, minutes: 10, addTime }, localTime: NOON_WED }));
+  assert.deepEqual([m(false).amountCents, m(false).minutes], [300, 30], 'a new cycle buys at least minSteps');
+  assert.deepEqual([m(true).amountCents, m(true).minutes], [100, 10], 'add-time may buy one step');
 });
 
 test('time-of-day: first matching rule only; windows wrap midnight on the start day', () => {

@@ -183,6 +183,26 @@ test('late and duplicate events are ignored and flagged, never acted on twice', 
   assert.equal(refunding.ignored, 1);
 });
 
+test('the credit answer arriving after the watchdog: recorded or refunded on its word, never captured by itself', () => {
+  const timedOut = run([...toCrediting, { type: 'timeout' }]);
+  assert.equal(timedOut.session.evidence, null);
+  const acc = run([{ type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }], timedOut.session);
+  assert.deepEqual(types(acc.actions), ['mark-credit-sent']);
+  assert.equal(acc.session.state, 'confirming');
+  assert.deepEqual(acc.session.evidence, EVIDENCE);
+  const dup = run([{ type: 'credit-outcome', outcome: { status: 'rejected', reason: 'busy' } }], acc.session);
+  assert.equal(dup.ignored, 1, 'one answer per command');
+  const rej = run([{ type: 'credit-outcome', outcome: { status: 'rejected', reason: 'door_open', deviceCode: 3 } }], timedOut.session);
+  assert.deepEqual(types(rej.actions), ['refund:door_open']);
+  const unk = run([{ type: 'credit-outcome', outcome: { status: 'unknown', detail: 'x', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }], timedOut.session);
+  assert.deepEqual(types(unk.actions), ['capture']);
+  const exhausted = run([{ type: 'timeout' }, { type: 'timeout' }, { type: 'timeout' }], timedOut.session);
+  assert.equal(exhausted.session.state, 'unresolved');
+  assert.deepEqual(types(run([{ type: 'credit-outcome', outcome: { status: 'unsupported' } }], exhausted.session).actions), ['refund:command_unsupported']);
+  const normal = run([...toCrediting, { type: 'credit-outcome', outcome: { status: 'unknown', detail: 'lost' } }, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }]);
+  assert.equal(normal.ignored, 1, 'the unknown was the answer');
+});
+
 test('a free vend (0 ¢) runs the same path', () => {
   const r = run([{ type: 'begin' }, { type: 'authorized', amountCents: 0 }, { type: 'held', vendId: 'v0' }, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }]);
   assert.equal(r.session.state, 'captured');
