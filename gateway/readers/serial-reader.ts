@@ -316,6 +316,8 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
   }
 
   private present(key: string): void {
+    // A listener may have stopped the reader while a read's frames are still being handed out.
+    if (this.st !== 'up') return;
     this.counters.framesOk++;
     if (this.debouncer.observe(key, this.clock.monotonic()) === 'repeat') {
       this.counters.repeats++;
@@ -333,6 +335,7 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
   }
 
   private noise(reason: NoiseReason, bytes: number): void {
+    if (this.st !== 'up') return;
     this.noiseCounts[reason]++;
     const now = this.clock.monotonic();
     const last = this.noiseLoggedAt.get(reason);

@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ReaderEmulator } from '../../gateway/readers/reader-emulator.js';
 import { drained, harness, waitFor } from './harness.js';
 
 const UID7 = '04A2B9C1D25E80';
@@ -100,6 +101,28 @@ test('type L: 10 kB without a delimiter is dropped with bounded memory and the r
     await waitFor(() => h.swipes.length === 1, 'a swipe after the garbage');
     assert.equal(h.swipes[0]?.uid, UID4);
   } finally {
+    await h.close();
+  }
+});
+
+test('type L: a card held on a noisy cable (stray bytes between repeats) is still exactly one swipe', async () => {
+  const h = await harness('line');
+  let seed = 42;
+  const random = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const noisy = new ReaderEmulator({ path: h.pty.b, type: 'line', noiseRate: 0.7, random });
+  try {
+    await h.emu.close();
+    await noisy.open();
+    await noisy.swipe(UID7, 2000);
+    await waitFor(() => h.reader.stats().bytesIn >= noisy.bytesWritten, 'every byte read');
+    await sleep(20);
+    assert.deepEqual(h.swipes.map((s) => s.uid), [UID7]);
+    assert.ok(h.noise.length > 0, 'the noise was seen and counted');
+  } finally {
+    await noisy.close();
     await h.close();
   }
 });
