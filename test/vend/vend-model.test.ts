@@ -339,7 +339,7 @@ test('model: every hold ends in exactly one capture or refund, captures only on 
       w.checkAlways();
       w.checkEnd();
     }),
-    { numRuns: 400 },
+    { numRuns: 800 },
   );
 });
 
