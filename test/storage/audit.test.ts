@@ -70,7 +70,7 @@ test('audit verification finds edits, deletions, insertions and reordering, and 
       raw.prepare('UPDATE audit SET seq = seq + 1000 WHERE seq >= 3').run();
       raw.prepare('UPDATE audit SET seq = seq - 999 WHERE seq >= 1003').run();
       const prev = raw.prepare('SELECT * FROM audit WHERE seq = 2').get() as Row;
-      const forged = { ...prev, seq: 3, amount_cents: 0, prev_hash: prev.hash };
+      const forged: Row = { ...prev, seq: 3, amount_cents: 0, prev_hash: prev.hash };
       const content = {
         seq: 3, wallMs: Number(forged.wall_ms), monoMs: Number(forged.mono_ms), bootId: String(forged.boot_id), clockTrusted: forged.clock_trusted === 1,
         kind: String(forged.kind), method: forged.method as string | null, amountCents: 0, accountId: forged.account_id as string | null,
@@ -96,7 +96,7 @@ test('audit verification finds edits, deletions, insertions and reordering, and 
     // An appended record with a made-up hash.
     const appended = verdictAfter(t, 'append', (raw) => {
       const last = raw.prepare('SELECT * FROM audit WHERE seq = 6').get() as Row;
-      const row = { ...last, seq: 7, prev_hash: last.hash, hash: 'f'.repeat(64) };
+      const row: Row = { ...last, seq: 7, prev_hash: last.hash, hash: 'f'.repeat(64) };
       const cols = Object.keys(row);
       raw.prepare(`INSERT INTO audit (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => row[c]));
     });
