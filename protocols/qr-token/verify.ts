@@ -131,7 +131,7 @@ export function verifyToken(text: string, ctx: VerifyContext, trace?: Trace): Ve
   // 2. alg, kid, signature
   if (s1.alg !== COSE_ALG_EDDSA) return fail('bad_signature', 2, `alg ${String(s1.alg)} is not EdDSA (-8)`, trace, 'alg');
   trace?.({ step: 2, check: 'alg', pass: true, detail: 'EdDSA (-8)' });
-  const withKid = ctx.trustedKeys.filter((k) => k.kid === kidHex);
+  const withKid = ctx.trustedKeys.filter((k) => k.kid.toLowerCase() === kidHex);
   if (withKid.length === 0) return fail('unknown_key', 2, `no trusted key has kid ${kidHex}`, trace, 'kid');
   const candidates = withKid.filter((k) => keyActive(k, ctx.nowSec));
   if (candidates.length === 0) return fail('unknown_key', 2, `the key with kid ${kidHex} is outside its validity window at ${ctx.nowSec}`, trace, 'kid');

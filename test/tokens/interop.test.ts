@@ -1,9 +1,12 @@
 // Interoperability: tokens built here WITHOUT the project's codec (a minimal CBOR encoder from
-// RFC 8949, COSE_Sign1 from RFC 9052, Base45 from RFC 9285, written below from the RFCs) must
-// verify, and the project's tokens must check out with the same independent pieces.
+// RFC 8949, COSE_Sign1 from RFC 9052, Base45 from RFC 9285, written below from the RFCs, and a
+// second one in Python run as a real process) must verify, and the project's tokens must check
+// out with the same independent pieces.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { verifyToken } from '../../protocols/qr-token/verify.js';
 import { mintToken, keyPairFromSeed } from '../../protocols/qr-token/mint.js';
 
@@ -133,4 +136,24 @@ test('interop: the project minter output checks out with the independent pieces'
   const tbs = cbor({ array: [{ text: 'Signature1' }, { bytes: ph }, { bytes: new Uint8Array(0) }, { bytes: payload }] });
   assert.ok(verify(null, tbs, pubKey, sig));
   assert.ok(Buffer.from(payload).includes(Buffer.from('room-9')));
+});
+
+test('interop: a token minted by a Python process (own CBOR/COSE/Base45, `cryptography` Ed25519) verifies', (t) => {
+  const probe = spawnSync('python3', ['-c', 'import cryptography'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    t.skip('python3 with the cryptography package is not installed');
+    return;
+  }
+  const script = fileURLToPath(new URL('./py-mint.py', import.meta.url));
+  for (const tagged of [true, false]) {
+    const claims = { iss: 'laundry-cloud', aud: 'room-py', exp: NOW + 300, iat: NOW, cti: 'a1b2c3d4e5f60718', amt: 1200, m: 'W7', p: 1, acct: 'py-user', tagged };
+    const r = spawnSync('python3', [script, SEED.toString('hex'), JSON.stringify(claims)], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    const tok = r.stdout.replace(/\n$/, '');
+    const v = verifyToken(tok, { roomId: 'room-py', machineId: 'W7', priceCents: 1000, nowSec: NOW + 10, trustedKeys: [{ kid: KID.toString('hex'), publicKey: new Uint8Array(PUB), issuer: 'laundry-cloud' }], isUsed: () => false });
+    assert.ok(v.ok, v.ok ? '' : `${v.reason}: ${v.detail}`);
+    assert.equal(v.overpaidCents, 200);
+    assert.equal(v.claims.acct, 'py-user');
+    assert.equal(v.tokenId, 'a1b2c3d4e5f60718');
+  }
 });
