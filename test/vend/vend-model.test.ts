@@ -134,6 +134,11 @@ class World {
     for (const a of r.actions) this.act(machineId, a);
   }
 
+  /** A reply belongs to the vend that asked; one for an earlier vend on the machine is dropped. */
+  private reply(machineId: MachineId, vendId: string, event: VendEvent): void {
+    if (this.sessions.get(machineId)?.vendId === vendId) this.feed(machineId, event);
+  }
+
   private act(machineId: MachineId, a: VendAction): void {
     switch (a.type) {
       case 'record-hold': {
@@ -234,7 +239,7 @@ class World {
         if (already !== null && (o.fate === 'accepted' || o.fate === 'rejected' || o.fate === 'unsupported')) {
           ev = already === 'accepted' ? events.accepted : already === 'rejected' ? events.rejected : events['unknown-not'];
         }
-        this.feed(p.machineId, ev);
+        this.reply(p.machineId, p.vendId, ev);
         return;
       }
       case 'read-reply': {
@@ -248,7 +253,7 @@ class World {
           timeout: { type: 'timeout' },
           offline: { type: 'machine-offline' },
         };
-        this.feed(p.machineId, ev[o.fate]);
+        this.reply(p.machineId, p.vendId, ev[o.fate]);
         return;
       }
       case 'timeout':
