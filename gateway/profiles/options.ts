@@ -3,8 +3,12 @@
 import { z } from 'zod';
 
 export const lw485OptionsSchema = z.strictObject({
-  /** fc16 attempts of one command block with the SAME seq when the reply is lost. */
-  writeAttempts: z.int().min(1).max(10).default(3),
+  /**
+   * fc16 attempts of one command block with the SAME seq when the reply is lost. Kept below the
+   * bus breaker's failure threshold (3 by default) so the read-back of inputs 24-25 still gets on
+   * the wire after the last lost attempt.
+   */
+  writeAttempts: z.int().min(1).max(10).default(2),
   /** Pause before repeating a write whose reply was lost: lets the line go quiet. */
   retryDelayMs: z.int().min(0).max(5000).default(50),
   /** Exception 06 (EEPROM write): the datasheet says retry after 100 ms. */
