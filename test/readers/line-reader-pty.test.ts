@@ -116,7 +116,7 @@ test('type L: a card held on a noisy cable (stray bytes between repeats) is stil
   try {
     await h.emu.close();
     await noisy.open();
-    await noisy.swipe(UID7, 2000);
+    await noisy.swipe(UID7, 1200);
     await waitFor(() => h.reader.stats().bytesIn >= noisy.bytesWritten, 'every byte read');
     await sleep(20);
     assert.deepEqual(h.swipes.map((s) => s.uid), [UID7]);
