@@ -64,3 +64,14 @@ test('status warns when no key is valid or the last one ends without a successor
   assert.ok(empty.ok);
   assert.equal(keySetStatus(empty.keys, T).warnings.length, 1);
 });
+
+test('config block: parsing the parsed output again gives the same keys (the config loader embeds the schema)', async () => {
+  const { qrTokenConfigSchema } = await import('../../gateway/tokens/trusted-keys.js');
+  const input = { keys: [{ kid: k1.kid.toUpperCase(), publicKey: b64(k1.publicKey), issuer: 'c', notBefore: '2027-01-15T00:00:00+01:00', notAfter: T }] };
+  const once = qrTokenConfigSchema.parse(input);
+  const a = parseTrustedKeys(input);
+  const b = parseTrustedKeys(once);
+  assert.ok(a.ok && b.ok);
+  assert.deepEqual(b.keys.map(({ keyObject: _k, ...rest }) => rest), a.keys.map(({ keyObject: _k, ...rest }) => rest));
+  assert.equal(a.keys[0]?.notBefore, Date.parse('2027-01-14T23:00:00Z') / 1000);
+});
