@@ -103,7 +103,8 @@ type Pending =
   | { kind: 'credit'; machineId: MachineId; vendId: string; settled: boolean }
   | { kind: 'read'; machineId: MachineId; vendId: string };
 
-type CreditFate = 'accepted' | 'rejected' | 'unknown-executed' | 'unknown-not' | 'lost-executed' | 'lost-not' | 'unsupported';
+/** accepted-hollow: the device acknowledged the command but the credit did not take (a RIO-8 write acked, the pulses never counted). */
+type CreditFate = 'accepted' | 'accepted-hollow' | 'rejected' | 'unknown-executed' | 'unknown-not' | 'lost-executed' | 'lost-not' | 'unsupported';
 type ReadFate = 'truth' | 'unknown' | 'pending' | 'timeout' | 'offline';
 
 type Op =
@@ -221,6 +222,7 @@ class World {
         if (!p) return;
         const events: Record<CreditFate, VendEvent> = {
           accepted: { type: 'credit-outcome', outcome: { status: 'accepted', evidence: { vendId: p.vendId } } },
+          'accepted-hollow': { type: 'credit-outcome', outcome: { status: 'accepted', evidence: { vendId: p.vendId } } },
           rejected: { type: 'credit-outcome', outcome: { status: 'rejected', reason: 'door_open', deviceCode: 3, detail: 'door' } },
           'unknown-executed': { type: 'credit-outcome', outcome: { status: 'unknown', detail: 'reply lost' } },
           'unknown-not': { type: 'credit-outcome', outcome: { status: 'unknown', detail: 'reply lost' } },
@@ -322,7 +324,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       op: fc.constant('credit-reply' as const),
       pick: fc.nat(5),
-      fate: fc.constantFrom<CreditFate>('accepted', 'accepted', 'rejected', 'unknown-executed', 'unknown-not', 'lost-executed', 'lost-not', 'unsupported'),
+      fate: fc.constantFrom<CreditFate>('accepted', 'accepted', 'accepted-hollow', 'rejected', 'unknown-executed', 'unknown-not', 'lost-executed', 'lost-not', 'unsupported'),
     }),
   },
   { weight: 4, arbitrary: fc.record({ op: fc.constant('read-reply' as const), pick: fc.nat(5), fate: fc.constantFrom<ReadFate>('truth', 'truth', 'unknown', 'pending', 'timeout', 'offline') }) },
