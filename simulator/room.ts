@@ -1,15 +1,14 @@
 // The simulated laundry room: device models on one or more buses (serial ports, TCP listeners),
 // one clock that moves them all, wire faults injected per unit, and the EEPROM of every unit in
 // one JSON file so a power cut (or a restart of the simulator) comes back in the state it had.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { decodeRequestPdu, encodeReplyPdu, type ModbusReply, type ModbusRequest } from '../protocols/modbus/pdu.js';
 import type { LineFormat } from '../protocols/modbus/timing.js';
 import { silentLogger, type Logger } from '../gateway/core/log.js';
 import { systemClock, type Clock } from '../gateway/core/clock.js';
 import type { SimUnitConfig } from './config.js';
-import { Lw485, type Lw485Json } from './lw485.js';
-import { Rio8, type Rio8Json } from './rio8.js';
+import { Lw485 } from './lw485.js';
+import { Rio8 } from './rio8.js';
+import { readStateFile, writeStateFile, type StateFile } from './state-file.js';
 import type { ReplyPlan, SlaveTarget } from './rtu-slave.js';
 import { listenTcp, type TcpEndpoint } from './tcp-server.js';
 import { SerialLine, type SerialAttachOptions } from './serial-line.js';
@@ -33,10 +32,6 @@ export interface SimRoomOptions {
   tickMs?: number;
 }
 
-interface StateFile {
-  version: 1;
-  units: Record<string, { model: SimUnitConfig['model']; state: Lw485Json | Rio8Json }>;
-}
 
 const TICK_MS = 50;
 /** Only the countdown changed: write the file at most this often (real ms). */
@@ -87,12 +82,11 @@ export class SimRoom implements SlaveTarget {
     this.devices.clear();
     for (const u of this.opts.units) {
       const entry = saved?.units[String(u.unit)];
-      const restored = entry && entry.model === u.model ? entry.state : undefined;
       if (u.model === 'rio8') {
-        const rio = restored && 'machines' in restored ? restored : undefined;
+        const rio = entry?.model === 'rio8' ? entry.state : undefined;
         this.devices.set(u.unit, new Rio8({ channels: u.channels, pulseScale: this.timeScale, ...(u.pulseCounterStart !== undefined ? { pulseCounterStart: u.pulseCounterStart } : {}) }, rio));
       } else {
-        const lw = restored && 'kind' in restored ? restored : undefined;
+        const lw = entry && entry.model !== 'rio8' && entry.model === u.model ? entry.state : undefined;
         const kind = u.model === 'lw485-washer' ? 'washer' : 'dryer';
         const opts = {
           kind,
@@ -108,16 +102,7 @@ export class SimRoom implements SlaveTarget {
   }
 
   private readStateFile(): StateFile | null {
-    const path = this.opts.statePath;
-    if (!path || !existsSync(path)) return null;
-    try {
-      const raw: unknown = JSON.parse(readFileSync(path, 'utf8'));
-      if (typeof raw === 'object' && raw !== null && 'version' in raw && raw.version === 1 && 'units' in raw) return raw as StateFile;
-      this.logger.warn({ path }, 'state file has an unknown format, starting from factory state');
-    } catch (err) {
-      this.logger.warn({ err, path }, 'state file unreadable, starting from factory state');
-    }
-    return null;
+    return this.opts.statePath ? readStateFile(this.opts.statePath, this.logger) : null;
   }
 
   /** Starts the time tick. */
@@ -198,7 +183,8 @@ export class SimRoom implements SlaveTarget {
     const units: StateFile['units'] = {};
     for (const u of this.opts.units) {
       const d = this.devices.get(u.unit);
-      if (d) units[String(u.unit)] = { model: u.model, state: d.toJSON() };
+      if (d instanceof Rio8) units[String(u.unit)] = { model: 'rio8', state: d.toJSON() };
+      else if (d instanceof Lw485 && u.model !== 'rio8') units[String(u.unit)] = { model: u.model, state: d.toJSON() };
     }
     return { version: 1, units };
   }
@@ -214,10 +200,7 @@ export class SimRoom implements SlaveTarget {
     const now = this.clock.monotonic();
     if (!force && discrete === this.savedDiscrete && now - this.savedAt < COUNTDOWN_SAVE_MS) return;
     try {
-      mkdirSync(dirname(path), { recursive: true });
-      const tmp = `${path}.tmp`;
-      writeFileSync(tmp, full);
-      renameSync(tmp, path);
+      writeStateFile(path, full);
       this.savedFull = full;
       this.savedDiscrete = discrete;
       this.savedAt = now;

@@ -195,3 +195,26 @@ test('CLI: runs the demo room from a config file until SIGTERM; a bad config is 
     t.done();
   }
 });
+
+test('state file is outside input: garbage → factory state; one bad unit entry does not lose the others', () => {
+  const t = tmp();
+  try {
+    const statePath = join(t.dir, 'room.json');
+    writeFileSync(statePath, '{"version": 1, "units": {"1": {"model": "lw485-washer", "state": {"kind": "washer"}}');
+    assert.equal(new SimRoom({ units, statePath }).control.lw485(1).stateName, 'IDLE', 'truncated JSON');
+    const room = new SimRoom({ units, statePath });
+    room.handleRequest(1, block(1, 1, 2, 350));
+    room.handleRequest(2, block(1, 1, 2, 300, 30));
+    room.advance(1000);
+    const file = JSON.parse(readFileSync(statePath, 'utf8')) as { units: Record<string, { state: { creditCents: unknown } }> };
+    const u1 = file.units['1'];
+    assert.ok(u1);
+    u1.state.creditCents = -5;
+    writeFileSync(statePath, JSON.stringify(file));
+    const back = new SimRoom({ units, statePath });
+    assert.equal(back.control.lw485(1).stateName, 'IDLE', 'the bad entry starts from factory state');
+    assert.equal(back.control.lw485(2).creditCents, 300, 'the good one is kept');
+  } finally {
+    t.done();
+  }
+});
