@@ -110,9 +110,9 @@ export function inspectToken(text: string, ctx: InspectContext = {}): InspectRep
     const note = status === 'skip' ? ` (not checked: no ${e.check === 'aud' ? 'room' : e.check === 'cti' ? 'used-id list' : e.check === 'amount' ? 'price' : 'time'} given)` : '';
     report.steps.push({ step: e.step, check: e.check, status, detail: e.detail + note });
   }
-  if (!verdict.ok && verdict.step === 2 && keys.length === 0) {
+  if (!verdict.ok && verdict.reason === 'unknown_key' && keys.length === 0) {
     const step = report.steps[report.steps.length - 1];
-    if (step) {
+    if (step?.check === 'kid') {
       step.status = 'skip';
       step.detail = `no trusted key given: the signature and everything after it are not checked (kid ${report.header?.kid ?? '?'})`;
     }

@@ -69,3 +69,16 @@ test('cli: usage errors exit 2, bad tokens exit 1', async () => {
   assert.match(bad.out, /FAIL base45/);
   assert.equal((await run(['help'])).code, 0);
 });
+
+test('inspect without keys still reports a wrong alg as a failure', async () => {
+  const { encodeCbor } = await import('../../protocols/qr-token/cbor.js');
+  type V = import('../../protocols/qr-token/cbor.js').CborValue;
+  const { signPayload, generateKeyPair } = await import('../../protocols/qr-token/mint.js');
+  const { encodeClaims } = await import('../../protocols/qr-token/claims.js');
+  const { inspectToken } = await import('../../protocols/qr-token/inspect.js');
+  const k = generateKeyPair();
+  const tok = signPayload(encodeClaims({ iss: 'c', aud: 'r', iat: T, exp: T + 1, cti: new Uint8Array(8), amt: 1 }), k.privateKey, { protectedHeader: encodeCbor(new Map<V, V>([[1, -7], [4, new Uint8Array(8)]])) });
+  const r = inspectToken(tok);
+  const alg = r.steps.find((s) => s.check === 'alg');
+  assert.equal(alg?.status, 'fail');
+});
