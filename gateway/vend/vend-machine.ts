@@ -81,7 +81,8 @@ export type VendEvent =
   | { type: 'machine-offline' }
   | { type: 'error'; detail: string }
   | { type: 'refunded' }
-  | { type: 'crash-recovery'; verdict: ReconcileVerdict; reason?: string };
+  /** evidence: what the reconcile read, when it knows more than the ledger had. */
+  | { type: 'crash-recovery'; verdict: ReconcileVerdict; reason?: string; evidence?: unknown };
 
 export type VendAction =
   | { type: 'record-hold'; request: VendRequest; amountCents: number }
@@ -227,7 +228,7 @@ export function stepVend(session: VendSession, event: VendEvent, options: VendMa
     case 'unresolved': {
       if (vendId === null) return ignore();
       if (event.type === 'confirm-read') return onReadback(session, vendId, event.result, options);
-      if (event.type === 'crash-recovery') return onReconcile(session, vendId, event.verdict, event.reason);
+      if (event.type === 'crash-recovery') return onReconcile(event.evidence === undefined ? session : { ...session, evidence: event.evidence }, vendId, event.verdict, event.reason);
       if (event.type === 'credit-outcome') return session.creditAnswered ? ignore() : onLateOutcome(session, vendId, event.outcome);
       if (session.state === 'unresolved') return ignore();
       if (event.type === 'timeout' || event.type === 'error') {

@@ -155,6 +155,8 @@ test('crash recovery: only the device verdict resolves; unknown stays unresolved
   const u = run([{ type: 'crash-recovery', verdict: 'unknown' }, { type: 'crash-recovery', verdict: 'unknown' }], s);
   assert.equal(u.session.state, 'unresolved');
   assert.deepEqual(u.actions, []);
+  const withEvidence = run([{ type: 'crash-recovery', verdict: 'unknown', evidence: { seq: 42 } }], recoverVendSession({ ...durable, evidence: null }));
+  assert.deepEqual(withEvidence.session.evidence, { seq: 42 }, 'what the reconcile read is kept for the next try');
   const hold = recoverVendSession({ ...durable, evidence: null, creditSent: false });
   assert.equal(hold.state, 'unresolved', 'even a hold never marked sent asks the device');
   assert.equal(run([{ type: 'credit-outcome', outcome: { status: 'accepted', evidence: 1 } }], hold).ignored, 1);
