@@ -11,6 +11,8 @@ import { encodeMbap, scanMbap } from '../../protocols/modbus/tcp.js';
 const REGS = 1024;
 
 interface Faults {
+  hold: boolean;
+  held: Array<() => void>;
   offline: boolean;
   corrupt: number;
   drop: number;
@@ -32,7 +34,7 @@ export class Responder {
       const r = new Uint16Array(REGS);
       for (let i = 0; i < REGS; i++) r[i] = (u * 1000 + i) & 0xffff;
       this.regs.set(u, r);
-      this.faults.set(u, { offline: false, corrupt: 0, drop: 0, delay: { ms: 0, n: 0 } });
+      this.faults.set(u, { hold: false, held: [], offline: false, corrupt: 0, drop: 0, delay: { ms: 0, n: 0 } });
     }
   }
 
@@ -56,6 +58,18 @@ export class Responder {
   }
   delayReplies(unit: number, ms: number, n: number): void {
     this.f(unit).delay = { ms, n };
+  }
+  /**
+   * Holds the unit's next reply until the returned function is called: a late reply whose moment
+   * the test chooses, instead of a race between two timers on a busy machine.
+   */
+  holdNextReply(unit: number): () => void {
+    const f = this.f(unit);
+    f.hold = true;
+    return () => {
+      f.hold = false;
+      for (const send of f.held.splice(0)) send();
+    };
   }
   /** Raw bytes onto the line, unasked. */
   garbage(bytes: Buffer): void {
@@ -108,6 +122,11 @@ export class Responder {
       f.corrupt -= 1;
       out = Buffer.from(frame);
       out[out.length - 1] = (out.readUInt8(out.length - 1) ^ 0x5a) & 0xff;
+    }
+    if (f.hold) {
+      f.hold = false;
+      f.held.push(() => send(out));
+      return;
     }
     let delay = this.turnaroundMs;
     if (f.delay.n > 0) {

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { openPtyPair } from '../helpers/pty.js';
 import type { BusResult } from '../../gateway/bus/types.js';
 import { Responder } from './responder.js';
-import { serialBus, waitFor } from './harness.js';
+import { serialBus, SkipClock, waitFor } from './harness.js';
+import type { BusMasterOptions } from '../../gateway/bus/options.js';
 
 function regs(r: BusResult): number[] {
   assert.ok(r.ok, `expected a reply, got ${JSON.stringify(r)}`);
@@ -13,11 +14,11 @@ function regs(r: BusResult): number[] {
   return r.reply.kind === 'registers' ? r.reply.registers : [];
 }
 
-async function setup(units: number[], opts = {}) {
+async function setup(units: number[], opts: Partial<BusMasterOptions> = {}, clock?: SkipClock) {
   const pty = await openPtyPair();
   const responder = new Responder(units);
   await responder.attachSerial(pty.b);
-  const bus = await serialBus(pty.a, opts);
+  const bus = await serialBus(pty.a, opts, clock);
   return {
     pty,
     responder,
@@ -59,16 +60,17 @@ test('serial: reads, writes and an exception reply, each checked against its req
 });
 
 test('serial: a late reply after a timeout is drained, and the next request gets its own answer', async () => {
-  const t = await setup([1], { replyTimeoutMs: 100, drainQuietMs: 80 });
+  const t = await setup([1], { replyTimeoutMs: 100, drainQuietMs: 300 });
   try {
-    t.responder.delayReplies(1, 140, 1);
+    const release = t.responder.holdNextReply(1);
     const late = await t.bus.request(1, { fc: 4, address: 0, quantity: 2 });
     assert.equal(!late.ok && late.kind, 'timeout');
     assert.equal(!late.ok && late.kind === 'timeout' && late.sent, true);
+    release(); // the reply to the timed-out request goes out now, while the master drains
     // same unit, function and length: only the drain keeps [1000, 1001] from being taken for it
     assert.deepEqual(regs(await t.bus.request(1, { fc: 4, address: 10, quantity: 2 })), [1010, 1011]);
     const st = t.bus.stats();
-    assert.ok(st.drainedBytes >= 9, `late reply drained (${st.drainedBytes} bytes)`);
+    assert.equal(st.drainedBytes, 9, 'the whole late reply was drained');
     assert.equal(t.bus.unitStats(1)?.timeouts, 1);
   } finally {
     await t.close();
@@ -76,7 +78,7 @@ test('serial: a late reply after a timeout is drained, and the next request gets
 });
 
 test('serial: a corrupted frame counts as a bad frame and the noise after it is drained', async () => {
-  const t = await setup([1], { drainQuietMs: 80 });
+  const t = await setup([1], { drainQuietMs: 300 });
   try {
     t.responder.corruptReplies(1, 1);
     const bad = await t.bus.request(1, { fc: 4, address: 16, quantity: 14 });
@@ -85,7 +87,7 @@ test('serial: a corrupted frame counts as a bad frame and the noise after it is 
     t.responder.garbage(Buffer.from([0x01, 0x04, 0x1c, 0xde, 0xad]));
     assert.deepEqual(regs(await t.bus.request(1, { fc: 4, address: 16, quantity: 2 })), [1016, 1017]);
     assert.equal(t.bus.unitStats(1)?.badFrames, 1);
-    assert.ok(t.bus.stats().drainedBytes >= 5);
+    assert.equal(t.bus.stats().drainedBytes, 5);
     // bytes on an idle line are dropped, never kept for the next request
     t.responder.garbage(Buffer.from([0x01, 0x04, 0x04, 0, 1, 0, 2]));
     await waitFor(() => t.bus.stats().unsolicitedBytes >= 7, 5000, 'unsolicited bytes counted');
@@ -96,45 +98,50 @@ test('serial: a corrupted frame counts as a bad frame and the noise after it is 
 });
 
 test('serial: a unit that dies goes behind its breaker, the others are not slowed, and it comes back', async () => {
-  const t = await setup([1, 2, 3], { replyTimeoutMs: 60, drainQuietMs: 20, breaker: { failureThreshold: 3, probeInitialMs: 150, probeMaxMs: 300 } });
+  const clock = new SkipClock();
+  const t = await setup([1, 2, 3], { replyTimeoutMs: 200, drainQuietMs: 20, breaker: { failureThreshold: 3, probeInitialMs: 60_000, probeMaxMs: 120_000 } }, clock);
   const events: string[] = [];
-  t.bus.on('unit-offline', (e) => events.push(`offline ${e.unit}`));
+  t.bus.on('unit-offline', (e) => events.push(`offline ${e.unit} ${e.retryInMs}`));
   t.bus.on('unit-online', (e) => events.push(`online ${e.unit}`));
+  const heard = (): number => t.responder.requests.get(2) ?? 0;
   try {
     const cycle = () => Promise.all([1, 2, 3].map((u) => t.bus.request(u, { fc: 4, address: 16, quantity: 14 })));
     for (const r of await cycle()) assert.ok(r.ok);
     t.responder.setOffline(2, true);
-    let cycles = 0;
-    while (t.bus.unitStats(2)?.breaker === 'closed') {
-      await cycle();
-      assert.ok(++cycles < 20, 'breaker opens');
+    for (let i = 0; i < 3; i++) {
+      const r = await cycle();
+      assert.equal(((x) => !x?.ok && x?.kind)(r[1]), 'timeout');
     }
-    await waitFor(() => events.includes('offline 2'), 5000, 'unit-offline event');
-    const seenByUnit2 = t.responder.requests.get(2) ?? 0;
+    assert.equal(t.bus.unitStats(2)?.breaker, 'open');
+    await waitFor(() => events.includes('offline 2 60000'), 5000, 'unit-offline event');
+
     // while open: answered at once, without touching the wire; units 1 and 3 get every answer
-    const r = await cycle();
-    assert.ok(r[0]?.ok && r[2]?.ok);
-    const r2 = r[1];
-    if (t.bus.unitStats(2)?.breaker === 'open') {
-      assert.equal(!r2?.ok && r2?.kind, 'breaker-open');
-      assert.equal(!r2?.ok && r2?.kind === 'breaker-open' && r2.sent, false);
+    const before = heard();
+    for (let i = 0; i < 5; i++) {
+      const r = await cycle();
+      assert.ok(r[0]?.ok && r[2]?.ok);
+      assert.equal(((x) => !x?.ok && x?.kind === 'breaker-open' && !x.sent)(r[1]), true);
     }
-    assert.ok((t.responder.requests.get(2) ?? 0) <= seenByUnit2 + 1);
+    assert.equal(heard(), before, 'no request reached unit 2');
+    assert.equal(t.bus.unitStats(2)?.breakerRejected, 5);
     assert.equal(t.bus.unitStats(1)?.timeouts, 0);
     assert.equal(t.bus.unitStats(3)?.timeouts, 0);
 
+    // probe time: one request goes out, fails, and the wait doubles
+    clock.skip(60_000);
+    assert.equal(t.bus.unitStats(2)?.breaker, 'half-open');
+    assert.equal(((x) => !x?.ok && x?.kind)((await cycle())[1]), 'timeout');
+    assert.equal(heard(), before + 1);
+    assert.equal(t.bus.unitStats(2)?.breaker, 'open');
+    clock.skip(60_000);
+    assert.equal(((x) => !x?.ok && x?.kind)((await cycle())[1]), 'breaker-open');
+
     t.responder.setOffline(2, false);
-    // the poller keeps polling; the next probe gets through and closes the breaker
-    const until = Date.now() + 10_000;
-    while (t.bus.unitStats(2)?.breaker !== 'closed') {
-      assert.ok(Date.now() < until, 'unit 2 back within 10 s');
-      await cycle();
-    }
-    await waitFor(() => events.includes('online 2'), 5000, 'unit-online event');
-    assert.ok((t.bus.unitStats(2)?.breakerRejected ?? 0) >= 1, 'requests were answered breaker-open while the unit was dead');
-    const back = await t.bus.request(2, { fc: 4, address: 16, quantity: 1 });
-    assert.deepEqual(regs(back), [2016]);
+    clock.skip(60_000);
+    const back = await cycle();
+    assert.ok(back.every((r) => r.ok));
     assert.equal(t.bus.unitStats(2)?.breaker, 'closed');
+    await waitFor(() => events.includes('online 2'), 5000, 'unit-online event');
   } finally {
     await t.close();
   }
@@ -164,11 +171,12 @@ test('serial: a command overtakes the queued polls', async () => {
 test('serial: stop() lets the request on the wire finish and answers the queue with closed', async () => {
   const t = await setup([1]);
   try {
-    t.responder.delayReplies(1, 40, 1);
-    const first = t.bus.request(1, { fc: 4, address: 0, quantity: 1 });
+    const release = t.responder.holdNextReply(1);
+    const first = t.bus.request(1, { fc: 4, address: 0, quantity: 1 }, { timeoutMs: 5000 });
     await waitFor(() => (t.responder.requests.get(1) ?? 0) >= 1, 5000, 'first request on the wire');
     const rest = [1, 2, 3].map((a) => t.bus.request(1, { fc: 4, address: a, quantity: 1 }));
     const stopped = t.bus.stop();
+    release();
     assert.deepEqual(regs(await first), [1000]);
     for (const r of await Promise.all(rest)) assert.equal(!r.ok && r.kind, 'closed');
     await stopped;
