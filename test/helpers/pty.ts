@@ -44,7 +44,7 @@ export async function openPtyPair(): Promise<PtyPair> {
     if (!p || p.exitCode !== null) return;
     const exited = new Promise<void>((resolve) => p.once('exit', () => resolve()));
     p.kill('SIGTERM');
-    await Promise.race([exited, sleep(2000)]);
+    await Promise.race([exited, sleep(2000, undefined, { ref: false })]);
     await waitFor(() => !existsSync(a) && !existsSync(b), 2000, 'pty links to vanish').catch(() => undefined);
   };
 
