@@ -1,5 +1,6 @@
 // Hostile input: whatever the text, verifyToken never throws and always names a reason.
-// TOKEN_FUZZ_RUNS sets the total number of cases (default 20 000) for a longer torture run.
+// TOKEN_FUZZ_RUNS sets the total number of cases (default 20 000) for a longer torture run;
+// TOKEN_FUZZ_SEED replays a failure (fast-check prints the seed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
@@ -53,7 +54,8 @@ const cborValue: fc.Arbitrary<CborValue> = fc.letrec<{ v: CborValue }>((tie) => 
 })).v;
 
 test('fuzz: never throws, always a reason', (t) => {
-  const opts = { numRuns: PER };
+  const seed = process.env['TOKEN_FUZZ_SEED'];
+  const opts = seed === undefined ? { numRuns: PER } : { numRuns: PER, seed: Number(seed) };
   // random strings, ASCII and not
   fc.assert(fc.property(fc.string({ maxLength: 1100 }), (s) => check(s)), opts);
   fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => check(`LW1:${s}`)), opts);
