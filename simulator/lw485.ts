@@ -51,7 +51,12 @@ export class Lw485 {
   constructor(opts: Lw485Options, restored?: Lw485Json) {
     this.programs = programsFor(opts.kind);
     this.resultDelayMs = opts.resultDelayMs ?? 0;
-    this.s = restored && restored.kind === opts.kind ? { ...restored, staged: [...restored.staged] } : Lw485.factory(opts);
+    const factory = Lw485.factory(opts);
+    // The config describes the hardware: identity and fitted sensors come from it, the rest from the EEPROM.
+    this.s =
+      restored && restored.kind === opts.kind
+        ? { ...restored, staged: [...restored.staged], serial: factory.serial, loadCell: factory.loadCell, hardnessSensor: factory.hardnessSensor }
+        : factory;
   }
 
   static factory(opts: Lw485Options): Lw485Json {

@@ -1,5 +1,6 @@
 // The strict RTU slave, byte for byte, over a real socat pty and over TCP carrying raw RTU.
 import { test, after, before } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { openPtyPair, type PtyPair } from '../helpers/pty.js';
 import { SimRoom } from '../../simulator/room.js';
@@ -148,4 +149,23 @@ test('TCP with raw RTU framing: a serial-to-Ethernet converter', async () => {
   } finally {
     await tcp.close();
   }
+});
+
+test('paced replies (paceBaud) still arrive whole and correct', async () => {
+  const paced = new SimRoom({ units, replyDelayMs: 0, paceBaud: { baudRate: 9600, dataBits: 8, parity: 'even', stopBits: 1 } });
+  const { port } = await paced.listenTcp({ port: 0, framing: 'rtu' });
+  const tcp = await openTcpMaster(port);
+  try {
+    assert.equal(regs(await tcp.master.request(3, { fc: 4, address: 16, quantity: 14 })).length, 14);
+  } finally {
+    await tcp.close();
+    await paced.close();
+  }
+});
+
+test('the shipped demo config validates', async () => {
+  const { loadConfigFile } = await import('../../gateway/config/load.js');
+  const { simConfigSchema } = await import('../../simulator/config.js');
+  const r = loadConfigFile(fileURLToPath(new URL('../../simulator/demo-room.json', import.meta.url)), simConfigSchema);
+  assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
 });
