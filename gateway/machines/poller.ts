@@ -65,6 +65,8 @@ interface UnitRuntime {
   bound: BoundProfile;
   io: UnitIo;
   driver: UnitDriver | null;
+  /** Back from offline: read identity and tables again (the controller may have been swapped). */
+  rediscover: boolean;
   failedCycles: number;
   offline: boolean;
   nextDiscoveryAt: number;
@@ -100,6 +102,7 @@ export class Poller extends EventEmitter<PollerEvents> {
         bound,
         io: new UnitIo(opts.bus, cfg.unit, 'command'),
         driver: null,
+        rediscover: false,
         failedCycles: 0,
         offline: false,
         nextDiscoveryAt: 0,
@@ -231,7 +234,7 @@ export class Poller extends EventEmitter<PollerEvents> {
 
   /** One cycle's work for a unit; true when it answered. */
   private async cycleUnit(u: UnitRuntime): Promise<boolean> {
-    if (u.driver === null) {
+    if (u.driver === null || u.rediscover) {
       const found = await this.tryDiscover(u);
       if (found === 'later') {
         this.failed(u, false, u.lastProblem ?? 'not discovered yet');
@@ -259,7 +262,7 @@ export class Poller extends EventEmitter<PollerEvents> {
     u.nextDiscoveryAt = now + this.discoveryRetryMs;
     const log = this.log.child({ unit: u.cfg.unit, profile: u.cfg.profile });
     try {
-      const r = await u.bound.discover({ io: u.io, logger: log, clock: this.opts.clock, options: this.options });
+      const r = await u.bound.discover({ io: u.io, logger: log, clock: this.opts.clock, options: this.options }, u.driver);
       if (!r.ok) {
         const f = r.failure;
         if (u.lastProblem !== f.detail) log.warn({ detail: f.detail }, 'unit not discovered; will retry');
@@ -267,6 +270,7 @@ export class Poller extends EventEmitter<PollerEvents> {
         return { detail: f.detail, breakerOpen: f.kind === 'not-sent' && f.breakerOpen };
       }
       u.driver = r.driver;
+      u.rediscover = false;
       u.lastProblem = null;
       log.info({ model: r.driver.info.model, firmware: r.driver.info.firmware, machines: r.driver.info.machines.map((m) => m.machineId) }, 'unit discovered');
       this.emit('discovered', r.driver.info);
@@ -276,6 +280,8 @@ export class Poller extends EventEmitter<PollerEvents> {
       // A wrong device at this address: say so loudly, keep the machines offline, look again later.
       if (u.lastProblem !== e.message) log.error({ detail: e.message }, 'unit is not the configured device');
       u.lastProblem = e.message;
+      // Whatever was discovered before is not what answers now: no command may go to it.
+      u.driver = null;
       return { detail: e.message, breakerOpen: false };
     }
   }
@@ -321,6 +327,10 @@ export class Poller extends EventEmitter<PollerEvents> {
     u.failedCycles++;
     if (u.offline || (!breakerOpen && u.failedCycles < this.offlineAfter)) return;
     u.offline = true;
+    if (u.driver !== null) {
+      u.rediscover = true;
+      u.nextDiscoveryAt = 0;
+    }
     this.log.warn({ unit: u.cfg.unit, failedCycles: u.failedCycles, breakerOpen, detail }, 'unit offline');
     const kinds = new Map<string, MachineKind | null>(u.bound.configuredMachines().map((m) => [m.machineId, m.kind]));
     for (const m of u.driver?.info.machines ?? []) kinds.set(m.machineId, m.kind);

@@ -48,9 +48,10 @@ class Lw485Driver implements UnitDriver {
     readonly info: DiscoveredUnit,
     private readonly kind: MachineKind,
     lastSeqAtDiscovery: number,
+    lastIssuedBefore: number | null,
     private readonly deps: ProfileDeps,
   ) {
-    this.lastIssued = lastSeqAtDiscovery;
+    this.lastIssued = lastIssuedBefore ?? lastSeqAtDiscovery;
     this.deviceLast = lastSeqAtDiscovery;
     const send = (code: Lw485CommandCode, program: number, amountCents: number, minutes: number): Promise<CommandOutcome> =>
       this.queue.run('cmd', () => this.execute(code, program, amountCents, minutes));
@@ -66,6 +67,11 @@ class Lw485Driver implements UnitDriver {
       addTime: (r) =>
         this.kind === 'dryer' ? send(Lw485Command.ADD_TIME, this.lastStatus?.activeProgram ?? 0, r.amountCents, r.minutes) : unsupported(),
     };
+  }
+
+  /** The last seq this driver spent: a rediscovered unit goes on after it, never reusing one. */
+  get lastIssuedSeq(): number {
+    return this.lastIssued;
   }
 
   decode(readings: readonly BlockReading[], observedAt: number): MachineState[] {
@@ -161,7 +167,7 @@ class Lw485Driver implements UnitDriver {
   }
 }
 
-async function discover(cfg: Lw485UnitConfig, deps: ProfileDeps): ReturnType<BoundProfile['discover']> {
+async function discover(cfg: Lw485UnitConfig, deps: ProfileDeps, previous: UnitDriver | null): ReturnType<BoundProfile['discover']> {
   // Discovery runs behind polls and commands: a unit that is not there yet must not delay them.
   const io = deps.io.withPriority('probe');
   const fail = (failure: IoFailure): { ok: false; failure: IoFailure } => ({ ok: false, failure });
@@ -192,7 +198,8 @@ async function discover(cfg: Lw485UnitConfig, deps: ProfileDeps): ReturnType<Bou
     machines: [{ machineId: cfg.machineId, name: cfg.name ?? null, kind: ident.kind, capabilities: capabilitiesOf(ident.kind), programs }],
     details: { programCount: ident.programCount, lastSeqAtDiscovery: lastSeq },
   };
-  return { ok: true, driver: new Lw485Driver(cfg, info, ident.kind, lastSeq, deps) };
+  const lastIssued = previous instanceof Lw485Driver ? previous.lastIssuedSeq : null;
+  return { ok: true, driver: new Lw485Driver(cfg, info, ident.kind, lastSeq, lastIssued, deps) };
 }
 
 function readRegs(io: UnitIo, b: ReadBlock): ReturnType<UnitIo['readRegisters']> {
@@ -208,7 +215,7 @@ export const lw485Profile = {
       unit: cfg.unit,
       pollBlocks: () => [LW485.statusBlock],
       configuredMachines: () => [{ machineId: cfg.machineId, kind: cfg.kind ?? null }],
-      discover: (deps) => discover(cfg, deps),
+      discover: (deps, previous) => discover(cfg, deps, previous),
     };
   },
 } as const;

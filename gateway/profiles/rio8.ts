@@ -189,6 +189,7 @@ export const rio8Profile = {
       unit: cfg.unit,
       pollBlocks: () => [...RIO8_POLL_BLOCKS],
       configuredMachines: () => cfg.channels.map((c) => ({ machineId: c.machineId, kind: c.kind })),
+      // Nothing to carry over: the pulse counters are read fresh before every credit.
       discover: (deps) => discover(cfg, deps),
     };
   },

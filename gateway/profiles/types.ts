@@ -137,8 +137,13 @@ export interface BoundProfile {
   pollBlocks(): ReadBlock[];
   /** Machines known from config alone; kind null when only discovery can tell. */
   configuredMachines(): { machineId: string; kind: MachineKind | null }[];
-  /** Reads the unit's identity and tables; throws ProfileError on a wrong device, or returns a failure when it cannot be reached. */
-  discover(deps: ProfileDeps): Promise<{ ok: true; driver: UnitDriver } | { ok: false; failure: IoFailure }>;
+  /**
+   * Reads the unit's identity and tables; throws ProfileError on a wrong device, or returns a
+   * failure when it cannot be reached. `previous` is the driver of an earlier discovery of the
+   * same unit (rediscovery after it was offline): state that must outlive it, such as the
+   * LW-485 seqs already spent, is carried over.
+   */
+  discover(deps: ProfileDeps, previous: UnitDriver | null): Promise<{ ok: true; driver: UnitDriver } | { ok: false; failure: IoFailure }>;
 }
 
 export function unsupported(): Promise<CommandOutcome> {

@@ -11,8 +11,8 @@ import { bindProfile } from '../../gateway/profiles/registry.js';
 import type { UnitDriver } from '../../gateway/profiles/types.js';
 import type { BusClient } from '../../gateway/bus/types.js';
 
-export async function discover(bus: BusClient, cfg: UnitConfig, opts: ProfileOptionsInput = {}): Promise<UnitDriver> {
-  const r = await bindProfile(cfg).discover({ io: new UnitIo(bus, cfg.unit), logger: silentLogger(), clock: systemClock, options: profileOptions(opts) });
+export async function discover(bus: BusClient, cfg: UnitConfig, opts: ProfileOptionsInput = {}, previous: UnitDriver | null = null): Promise<UnitDriver> {
+  const r = await bindProfile(cfg).discover({ io: new UnitIo(bus, cfg.unit), logger: silentLogger(), clock: systemClock, options: profileOptions(opts) }, previous);
   assert.ok(r.ok, r.ok ? '' : r.failure.detail);
   return r.driver;
 }

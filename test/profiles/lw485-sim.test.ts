@@ -225,3 +225,21 @@ test('concurrent commands for one machine run one after another', async () => {
     assert.equal(seqOf(b), seqOf(a) + 1);
   });
 });
+
+test('rediscovery carries the spent seqs over: an unknown seq is never reused after the unit returns', async () => {
+  await withRoom(async ({ room, bus, washer }) => {
+    room.control.setOffline(1, true);
+    const lost = await washer.commands('W1').credit({ program: 1, amountCents: 250 });
+    assert.ok(lost.status === 'unknown' && lost.evidence?.profile === 'lw485');
+    room.control.setOffline(1, false);
+    const fresh = await discover(bus, { unit: 1, profile: 'lw485', machineId: 'W1' }, {}, null);
+    const carried = await discover(bus, { unit: 1, profile: 'lw485', machineId: 'W1' }, {}, washer);
+    // A driver that starts from the device alone would take the spent seq again...
+    assert.equal(fresh.info.details.lastSeqAtDiscovery, lost.evidence.seq - 1);
+    // ...the rediscovered one goes on after it.
+    const o = await carried.commands('W1').credit({ program: 1, amountCents: 250 });
+    assert.equal(o.status, 'accepted');
+    assert.equal(seqOf(o), lost.evidence.seq + 1);
+    assert.equal(reconcileLw485(lost.evidence, room.control.lw485(1)), 'not-executed');
+  });
+});

@@ -87,7 +87,7 @@ test('discovers every unit, then keeps every machine state; plan blocks come fro
 });
 
 test('a unit that fails 3 consecutive cycles goes offline, keeping its last state, and comes back', async () => {
-  await withPoller(async ({ room, poller, states, cycles }) => {
+  await withPoller(async ({ room, poller, states, cycles, discovered }) => {
     await waitFor(() => status(poller, 'W1') === 'idle', 'W1 idle');
     assert.equal((await poller.commander('W1').credit({ program: 2, amountCents: 350 })).status, 'accepted');
     await waitFor(() => status(poller, 'W1') === 'credited', 'W1 credited');
@@ -112,6 +112,8 @@ test('a unit that fails 3 consecutive cycles goes offline, keeping its last stat
     await waitFor(() => status(poller, 'W1') === 'credited', 'W1 back');
     const w1 = states.filter((s) => s.state.machineId === 'W1').map((s) => s.state.status);
     assert.deepEqual(w1.slice(-3), ['credited', 'offline', 'credited']);
+    // Back from offline, the unit is discovered again (it may be another controller now).
+    assert.equal(discovered.filter((d) => d.unit === 1).length, 2);
   });
 });
 
