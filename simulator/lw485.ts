@@ -4,7 +4,7 @@
 import { ExceptionCode, LIMITS, type ModbusReply, type ModbusRequest } from '../protocols/modbus/pdu.js';
 import { CAPACITY, DRYER_ANTI_CREASE_MS, MODEL_CODE, Phase, cyclePhase, programRegisters, programsFor, type Lw485Kind, type Lw485Program } from './lw485-programs.js';
 import { SimActionError } from './errors.js';
-import { executeCommand, LW485_STATE_NAMES, Lw485State, startCycle, type Lw485Json, type PendingCommand } from './lw485-commands.js';
+import { executeCommand, LW485_STATE_NAMES, Lw485Result, Lw485State, startCycle, type Lw485Json, type PendingCommand } from './lw485-commands.js';
 
 export { Lw485Command, Lw485Result, Lw485State, LW485_STATE_NAMES, type Lw485Json, type Lw485StateValue } from './lw485-commands.js';
 
@@ -25,6 +25,8 @@ export interface Lw485Options {
   cycleCounter?: number;
   /** Sim ms between an executing fc16 write and its result showing in inputs 24/25 (spec: < 200 ms real). */
   resultDelayMs?: number;
+  /** Sim ms the EEPROM stays busy (writes get exception 06) after each accepted command; 0 = never. */
+  eepromWriteMs?: number;
 }
 
 export interface Lw485Snapshot extends Lw485Json {
@@ -44,6 +46,7 @@ export class Lw485 {
   private s: Lw485Json;
   private readonly programs: readonly Lw485Program[];
   private readonly resultDelayMs: number;
+  private readonly eepromWriteMs: number;
   private t = 0;
   private pending: PendingCommand | null = null;
   private busyUntil = -1;
@@ -51,6 +54,7 @@ export class Lw485 {
   constructor(opts: Lw485Options, restored?: Lw485Json) {
     this.programs = programsFor(opts.kind);
     this.resultDelayMs = opts.resultDelayMs ?? 0;
+    this.eepromWriteMs = opts.eepromWriteMs ?? 0;
     const factory = Lw485.factory(opts);
     // The config describes the hardware: identity and fitted sensors come from it, the rest from the EEPROM.
     this.s =
@@ -132,6 +136,7 @@ export class Lw485 {
     this.pending = null;
     this.s.lastResult = executeCommand(this.s, this.programs, p);
     this.s.lastSeq = p.seq;
+    if (this.s.lastResult === Lw485Result.Accepted && this.eepromWriteMs > 0) this.busyUntil = Math.max(this.busyUntil, this.t + this.eepromWriteMs);
   }
 
   // ---- Modbus ----

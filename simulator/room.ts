@@ -27,6 +27,8 @@ export interface SimRoomOptions {
   paceBaud?: LineFormat;
   /** Real ms before an LW-485 command's result shows in inputs 24/25 (spec: within 200 ms). */
   commandResultDelayMs?: number;
+  /** Real ms an LW-485 EEPROM stays busy (exception 06 on writes) after each accepted command; default 0. */
+  eepromWriteMs?: number;
   clock?: Clock;
   /** Real ms between time ticks. */
   tickMs?: number;
@@ -95,6 +97,7 @@ export class SimRoom implements SlaveTarget {
           hardnessSensor: u.hardnessSensor ?? false,
           hardnessDh10: 80 + ((u.unit * 17) % 120),
           resultDelayMs: this.resultDelayMs,
+          eepromWriteMs: (this.opts.eepromWriteMs ?? 0) * this.timeScale,
         } as const;
         this.devices.set(u.unit, new Lw485(opts, lw));
       }

@@ -149,6 +149,16 @@ test('EEPROM busy: command writes get exception 06 until it is over, reads still
   assert.equal(d.handle({ fc: 16, address: 256, values: [1, C.Credit, 1, 250, 0] }).kind, 'registers-written');
 });
 
+test('with an EEPROM write time, each accepted command makes the next write busy for a while', () => {
+  const d = new Lw485({ ...washerOpts, eepromWriteMs: 100 });
+  d.handle({ fc: 16, address: 256, values: [1, C.Credit, 1, 250, 0] });
+  assert.deepEqual(d.handle({ fc: 16, address: 256, values: [2, C.Start, 0, 0, 0] }), { kind: 'exception', fc: 16, code: 6 });
+  assert.equal(state(d), S.Credited);
+  d.advance(100);
+  assert.equal(d.handle({ fc: 16, address: 256, values: [2, C.Start, 0, 0, 0] }).kind, 'registers-written');
+  assert.equal(state(d), S.Running);
+});
+
 test('CREDIT: allowed in IDLE and DONE; every rejection code', () => {
   const d = washer();
   assert.equal(cmd(d, C.Credit, 7, 350), R.UnknownProgram);

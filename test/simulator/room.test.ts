@@ -7,6 +7,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 import { SimRoom } from '../../simulator/room.js';
 import { demoRoomUnits, type SimUnitConfig } from '../../simulator/config.js';
 import { startControlServer } from '../../simulator/control-server.js';
@@ -159,7 +162,7 @@ test('CLI: runs the demo room from a config file until SIGTERM; a bad config is 
     const cfgPath = join(t.dir, 'room.json');
     const statePath = join(t.dir, 'state.json');
     writeFileSync(cfgPath, JSON.stringify({ units: 'demo', timeScale: 10, statePath, tcp: [{ port: mbap, framing: 'mbap' }], control: { port: control }, logLevel: 'warn' }));
-    const child = spawn(process.execPath, ['--import', 'tsx', 'simulator/main.ts', '--config', cfgPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'simulator/main.ts', '--config', cfgPath], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -185,7 +188,7 @@ test('CLI: runs the demo room from a config file until SIGTERM; a bad config is 
     assert.ok(readFileSync(statePath, 'utf8').includes('"version":1'));
 
     writeFileSync(cfgPath, JSON.stringify({ units: [{ unit: 300, model: 'lw485-washer' }] }));
-    const bad = spawn(process.execPath, ['--import', 'tsx', 'simulator/main.ts', '--config', cfgPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const bad = spawn(process.execPath, ['--import', 'tsx', 'simulator/main.ts', '--config', cfgPath], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     bad.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const code = await new Promise<number | null>((resolve) => bad.on('exit', (c) => resolve(c)));
