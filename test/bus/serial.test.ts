@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPtyPair } from '../helpers/pty.js';
 import type { BusResult } from '../../gateway/bus/types.js';
+import { createBus } from '../../gateway/bus/create.js';
+import { silentLogger } from '../../gateway/core/log.js';
 import { Responder } from './responder.js';
 import { serialBus, SkipClock, waitFor } from './harness.js';
 import type { BusMasterOptions } from '../../gateway/bus/options.js';
@@ -144,6 +146,23 @@ test('serial: a unit that dies goes behind its breaker, the others are not slowe
     await waitFor(() => events.includes('online 2'), 5000, 'unit-online event');
   } finally {
     await t.close();
+  }
+});
+
+test('createBus: a serial bus from its config section takes t3.5 from the port\'s line format', async () => {
+  const pty = await openPtyPair();
+  const responder = new Responder([4]);
+  await responder.attachSerial(pty.b);
+  const bus = createBus({ transport: 'serial', serial: { path: pty.a, baudRate: 9600, parity: 'none', stopBits: 2 }, master: { busId: 'room-a' } }, { logger: silentLogger() });
+  bus.start();
+  try {
+    assert.ok(Math.abs(bus.options.interFrameDelayMs - (3.5 * 11 * 1000) / 9600) < 1e-9);
+    await waitFor(() => bus.stats().portUp, 10_000, 'port up');
+    assert.deepEqual(regs(await bus.request(4, { fc: 3, address: 7, quantity: 1 }, { timeoutMs: 1000 })), [4007]);
+  } finally {
+    await bus.stop();
+    await responder.close();
+    await pty.close();
   }
 });
 

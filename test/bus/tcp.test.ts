@@ -4,6 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { BusResult } from '../../gateway/bus/types.js';
 import { scanBus } from '../../gateway/bus/bus-scan.js';
+import { createBus } from '../../gateway/bus/create.js';
+import { silentLogger } from '../../gateway/core/log.js';
 import { Responder } from './responder.js';
 import { tcpBus, waitFor } from './harness.js';
 
@@ -101,6 +103,23 @@ test('bus scan: finds the units that answer, over Modbus TCP', async () => {
       [6, 'reply', [6000]],
     ]);
     assert.deepEqual(seen, [1, 2, 3, 4, 5, 6]);
+  } finally {
+    await bus.stop();
+    await responder.close();
+  }
+});
+
+test('createBus: a Modbus TCP bus from its config section; bad config is refused', async () => {
+  const responder = new Responder([2]);
+  const port = await responder.listenTcp('mbap');
+  const bus = createBus({ transport: 'tcp', framing: 'mbap', tcp: { host: '127.0.0.1', port }, master: { busId: 'room-tcp', replyTimeoutMs: 1000 } }, { logger: silentLogger() });
+  bus.start();
+  try {
+    await waitFor(() => bus.stats().portUp, 10_000, 'connected');
+    assert.deepEqual(regs(await bus.request(2, { fc: 4, address: 0, quantity: 1 })), [2000]);
+    assert.equal(bus.options.framing, 'mbap');
+    assert.throws(() => createBus({ transport: 'tcp', framing: 'rtu', tcp: { host: '127.0.0.1', port: 0 }, master: { busId: 'x' } }, { logger: silentLogger() }));
+    assert.throws(() => createBus({ transport: 'serial', serial: { path: '' }, master: { busId: 'x' } }, { logger: silentLogger() }));
   } finally {
     await bus.stop();
     await responder.close();
