@@ -303,6 +303,27 @@ test('dryer: minutes bought, ADD_TIME while running or paused, keeps running unt
   assert.equal(inputs(d)[17], 0);
 });
 
+test('dryer ADD_TIME outside RUNNING/PAUSED: 7, in FAULT: 4', () => {
+  const idle = dryer();
+  assert.equal(cmd(idle, C.AddTime, 0, 100, 10), R.NotAllowed);
+  const svc = dryer();
+  cmd(svc, C.ServiceOn);
+  assert.equal(cmd(svc, C.AddTime, 0, 100, 10), R.NotAllowed);
+  const f = dryer();
+  cmd(f, C.Credit, 1, 100, 10);
+  cmd(f, C.Start);
+  f.injectFault(8);
+  assert.equal(cmd(f, C.AddTime, 0, 100, 10), R.Fault);
+  f.resolveFaultCondition();
+  assert.equal(cmd(f, C.ClearFault), R.Accepted);
+  const done = dryer();
+  cmd(done, C.Credit, 1, 100, 10);
+  cmd(done, C.Start);
+  done.advance(600_000);
+  assert.equal(state(done), S.Done);
+  assert.equal(cmd(done, C.AddTime, 0, 100, 10), R.NotAllowed, 'a finished cycle cannot be extended');
+});
+
 test('fault while running: remaining frozen, program kept; CLEAR_FAULT rejected while the condition lasts, then → IDLE', () => {
   const d = running();
   d.advance(60_000);
