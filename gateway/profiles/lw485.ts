@@ -13,20 +13,19 @@ import {
   decodeProgramTable,
   decodeStatus,
   encodeCommandBlock,
-  mapResult,
   nextSeq,
   programTableBlocks,
   toMachineState,
   type Lw485CommandCode,
   type Lw485Status,
 } from './lw485-codec.js';
+import { Lw485Transaction } from './lw485-transaction.js';
 import { KeyedQueue } from './serial-queue.js';
 import {
   ProfileError,
   unsupported,
   type BlockReading,
   type BoundProfile,
-  type CommandEvidence,
   type CommandOutcome,
   type DiscoveredUnit,
   type MachineCommands,
@@ -100,70 +99,32 @@ class Lw485Driver implements UnitDriver {
     }
     // From here on this seq is spent, whatever happens: it is never reused for another command.
     this.lastIssued = seq;
-    const evidence: CommandEvidence = { profile: 'lw485', unit: this.cfg.unit, seq, code };
+    const evidence = { profile: 'lw485', unit: this.cfg.unit, seq, code } as const;
     const log = logger.child({ unit: this.cfg.unit, machineId: this.cfg.machineId, seq, code });
 
-    let mayHaveArrived = false;
-    let acknowledged = false;
-    let busyLeft = o.busyAttempts;
-    let lostLeft = o.writeAttempts;
-    let lastProblem = '';
-    for (;;) {
-      const w = await io.writeRegisters(LW485.commandAddress, values);
-      if (w.ok) {
-        acknowledged = true;
-        break;
-      }
-      const f = w.failure;
-      lastProblem = f.detail;
-      if (f.kind === 'exception' && f.code === 6 && --busyLeft > 0) {
-        log.debug('controller busy writing its EEPROM; repeating the same seq');
-        await sleep(o.busyRetryDelayMs);
-        continue;
-      }
-      if (f.kind === 'lost') {
-        mayHaveArrived = true;
-        if (--lostLeft > 0) {
-          log.warn({ detail: f.detail }, 'command reply lost; repeating the same seq');
-          await sleep(o.retryDelayMs);
-          continue;
+    const tx = new Lw485Transaction(evidence, o);
+    for (let a = tx.start(); ; ) {
+      switch (a.do) {
+        case 'write':
+          a = tx.onWrite(await io.writeRegisters(LW485.commandAddress, values), clock.monotonic());
+          break;
+        case 'read-result': {
+          const { fc, address, quantity } = LW485.resultBlock;
+          a = tx.onReadResult(await io.readRegisters(fc, address, quantity), clock.monotonic());
+          if (tx.deviceLastSeq !== null) this.deviceLast = tx.deviceLastSeq;
+          break;
         }
-        break;
+        case 'sleep':
+          if (a.why === 'lost') log.warn('command reply lost; repeating the same seq');
+          else if (a.why === 'busy') log.debug('controller busy writing its EEPROM; repeating the same seq');
+          await sleep(a.ms);
+          a = tx.onSlept();
+          break;
+        case 'done':
+          if (a.outcome.status === 'unknown') log.warn({ detail: a.outcome.detail }, 'command outcome unknown');
+          return a.outcome;
       }
-      // A refusal or a request that never left. Only definite if no earlier attempt may have run.
-      if (mayHaveArrived) break;
-      if (f.kind === 'exception') {
-        return { status: 'rejected', reason: f.code === 6 ? 'busy' : 'device_exception', deviceCode: f.code, detail: `Modbus exception: ${f.detail}`, evidence };
-      }
-      return { status: 'rejected', reason: 'unreachable', deviceCode: null, detail: f.detail, evidence };
     }
-
-    const until = clock.monotonic() + o.resultDeadlineMs;
-    const maxReads = Math.ceil(o.resultDeadlineMs / o.resultPollIntervalMs) + 1;
-    let sawResult = false;
-    for (let i = 0; i < maxReads; i++) {
-      const r = await io.readRegisters(LW485.resultBlock.fc, LW485.resultBlock.address, LW485.resultBlock.quantity);
-      if (r.ok) {
-        sawResult = true;
-        const [lastSeq = 0, lastResult = 0] = r.value;
-        this.deviceLast = lastSeq;
-        if (lastSeq === seq) {
-          const m = mapResult(lastResult);
-          if (m.status === 'accepted') return { status: 'accepted', evidence };
-          if (m.status === 'rejected') return { status: 'rejected', reason: m.reason, deviceCode: m.deviceCode, detail: `result code ${lastResult}`, evidence };
-          return { status: 'unknown', detail: `seq ${seq} executed with result code ${lastResult}, which the datasheet does not list`, evidence };
-        }
-      }
-      if (clock.monotonic() >= until) break;
-      await sleep(o.resultPollIntervalMs);
-    }
-    const detail = !acknowledged
-      ? `write not acknowledged (${lastProblem}) and last seq never showed ${seq}`
-      : sawResult
-        ? `write acknowledged but last seq never showed ${seq}`
-        : `write acknowledged but inputs 24-25 could not be read`;
-    log.warn({ detail }, 'command outcome unknown');
-    return { status: 'unknown', detail, evidence };
   }
 }
 
