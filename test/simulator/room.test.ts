@@ -138,6 +138,10 @@ test('HTTP control API: snapshots, actions, 400 with a reason, 404, 409', async 
     assert.equal((await post('/units/20/start', { channel: 0 })).status, 409, 'no coins yet');
     const notJson = await fetch(`${base}/units/1/load`, { method: 'POST', body: '{' });
     assert.equal(notJson.status, 400);
+    assert.equal((await post('/power-cycle')).status, 200);
+    assert.equal(room.control.lw485(1).loadGrams, 3000, 'no state file: the power cut keeps what memory held');
+    assert.equal((await post('/reset')).status, 200);
+    assert.equal(room.control.lw485(1).loadGrams, 0);
   } finally {
     await server.close();
     await room.close();
