@@ -73,6 +73,28 @@ test('serial: adapter unplugged and replugged → port-down, reopen, polling res
   }
 });
 
+test('serial: the adapter vanishes while a request waits for its reply → port-down, sent: true', async () => {
+  const pty = await openPtyPair();
+  const responder = new Responder([1]);
+  await responder.attachSerial(pty.b);
+  const bus = await serialBus(pty.a);
+  try {
+    responder.holdNextReply(1);
+    const inFlight = bus.request(1, { fc: 16, address: 256, values: [5, 1, 1, 250, 0] }, { priority: 'command', timeoutMs: 30_000 });
+    await waitFor(() => (responder.requests.get(1) ?? 0) >= 1, 5000, 'command at the device');
+    await responder.close();
+    await pty.unplug();
+    const r = await inFlight;
+    // the device may have executed it: the vend engine must read back before anything else
+    assert.ok(!r.ok && r.kind === 'port-down' && r.sent === true, JSON.stringify(r));
+    const next = await bus.request(1, { fc: 4, address: 0, quantity: 1 });
+    assert.ok(!next.ok && next.kind === 'port-down' && next.sent === false, JSON.stringify(next));
+  } finally {
+    await bus.stop();
+    await pty.close();
+  }
+});
+
 test('serial transport: node removed → closed by us and down; node back → reopened; node replaced → reopened on the new one', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'by-id-'));
   const link = join(dir, 'usb-FTDI_FT232R_USB_UART_A10KZ1-if00-port0');
