@@ -1,8 +1,8 @@
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { prepareCrashChild, type ChildCommand } from './child.js';
 import { GATEWAY_ID, ROOM_SECRET, openTestLedger, tempDir } from './helpers.js';
 
 const UID_A = '04A2B9C1D25E80';
@@ -92,20 +92,28 @@ test('no card UID is stored in clear anywhere in the file', () => {
   }
 });
 
-const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
+let child: ChildCommand = { args: [], cleanup: () => undefined };
+before(() => {
+  child = prepareCrashChild();
+});
+after(() => child.cleanup());
 
 function runUntilKilled(args: string[], killAfterMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...child.args, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+    let armed = false;
+    proc.stdout.setEncoding('utf8').on('data', (s: string) => {
       out += s;
-      if (out.includes('ready\n') && !child.killed) setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+      if (!armed && out.includes('ready\n')) {
+        armed = true;
+        setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
+      }
     });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => (signal === 'SIGKILL' || code === 0 ? resolve(out) : reject(new Error(`child failed ${code}: ${err}`))));
+    proc.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    proc.on('error', reject);
+    proc.on('exit', (code, signal) => (signal === 'SIGKILL' || code === 0 ? resolve(out) : reject(new Error(`child failed ${code}: ${err}`))));
   });
 }
 

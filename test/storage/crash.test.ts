@@ -4,16 +4,20 @@
 // unfinished or finished exactly once, and every fact the child reported must be there.
 // LEDGER_CRASH_ITERATIONS sets the number of kills (default 50); LEDGER_CRASH_LANES the number
 // of files worked in parallel (default 1: the next child loads while the last one runs).
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { prepareCrashChild, type ChildCommand } from './child.js';
 import { GATEWAY_ID, ROOM_SECRET, openTestLedger, tempDir } from './helpers.js';
 
 const ITERATIONS = Number(process.env.LEDGER_CRASH_ITERATIONS ?? '50');
 const LANES = Number(process.env.LEDGER_CRASH_LANES ?? '1');
-const CHILD = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
+let child: ChildCommand = { args: [], cleanup: () => undefined };
+before(() => {
+  child = prepareCrashChild();
+});
+after(() => child.cleanup());
 
 interface Armed {
   /** Lets the child open the file, then kills it killAfterMs after it says ready. */
@@ -22,24 +26,24 @@ interface Armed {
 
 /** Spawned ahead of time: module loading overlaps with the parent's checks of the last kill. */
 function spawnChild(path: string, seed: number): Armed {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'vends', path, GATEWAY_ID, ROOM_SECRET.toString('hex'), String(seed)], {
+  const proc = spawn(process.execPath, [...child.args, 'vends', path, GATEWAY_ID, ROOM_SECRET.toString('hex'), String(seed)], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, WAIT_FOR_GO: '1' },
   });
   let out = '';
   let err = '';
   let onReady: (() => void) | undefined;
-  child.stdout.setEncoding('utf8').on('data', (s: string) => {
+  proc.stdout.setEncoding('utf8').on('data', (s: string) => {
     out += s;
     if (onReady && out.includes('ready\n')) {
       onReady();
       onReady = undefined;
     }
   });
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+  proc.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<string[]>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
+    proc.on('error', reject);
+    proc.on('exit', (code, signal) => {
       if (signal === 'SIGKILL') resolve(out.split('\n').filter((l) => l.length > 0));
       else reject(new Error(`child ended by itself (code ${String(code)}): ${err}`));
     });
@@ -47,8 +51,8 @@ function spawnChild(path: string, seed: number): Armed {
   exited.catch(() => undefined);
   return {
     run(killAfterMs) {
-      onReady = () => setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-      child.stdin.end('go\n');
+      onReady = () => setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
+      proc.stdin.end('go\n');
       return exited;
     },
   };
