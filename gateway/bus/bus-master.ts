@@ -66,6 +66,7 @@ export class BusMaster extends EventEmitter<BusMasterEvents> implements BusClien
   private state: 'new' | 'running' | 'stopping' | 'stopped' = 'new';
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> = Promise.resolve();
+  private stopPromise: Promise<void> | null = null;
   private readonly onData = (chunk: Buffer): void => this.handleData(chunk);
   private readonly onUp = (): void => {
     this.log.info('bus port up');
@@ -103,8 +104,12 @@ export class BusMaster extends EventEmitter<BusMasterEvents> implements BusClien
   }
 
   /** Lets the request on the wire finish, answers everything queued with 'closed', closes the port. */
-  async stop(): Promise<void> {
-    if (this.state === 'stopped' || this.state === 'stopping') return this.loopDone;
+  stop(): Promise<void> {
+    this.stopPromise ??= this.shutdown();
+    return this.stopPromise;
+  }
+
+  private async shutdown(): Promise<void> {
     const wasRunning = this.state === 'running';
     this.state = 'stopping';
     this.wake?.();
