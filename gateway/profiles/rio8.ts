@@ -5,14 +5,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { MachineState } from '../machines/state.js';
 import type { Rio8ChannelConfig, Rio8UnitConfig } from './config-schema.js';
 import type { IoResult } from './io.js';
-import { RIO8, RIO8_CAPABILITIES, RIO8_POLL_BLOCKS, channelPrograms, checkModuleType, counterDelta, decodeRio8, trainDeadlineMs } from './rio8-codec.js';
+import { RIO8, RIO8_CAPABILITIES, RIO8_POLL_BLOCKS, channelPrograms, checkModuleType, decodeRio8 } from './rio8-codec.js';
+import { Rio8Credit } from './rio8-transaction.js';
 import { KeyedQueue } from './serial-queue.js';
 import {
   ProfileError,
   unsupported,
   type BlockReading,
   type BoundProfile,
-  type CommandEvidence,
   type CommandOutcome,
   type CreditRequest,
   type DiscoveredUnit,
@@ -20,8 +20,6 @@ import {
   type ProfileDeps,
   type UnitDriver,
 } from './types.js';
-
-type Rejected = Extract<CommandOutcome, { status: 'rejected' }>;
 
 class Rio8Driver implements UnitDriver {
   readonly pollBlocks = RIO8_POLL_BLOCKS;
@@ -74,80 +72,34 @@ class Rio8Driver implements UnitDriver {
       return { status: 'rejected', reason: 'unknown_program', deviceCode: null, detail: `machine ${ch.machineId} has no program ${req.program} in the config` };
     }
     const log = this.deps.logger.child({ unit: this.cfg.unit, channel: n, machineId: ch.machineId, coins });
-    const before = await this.preflight(n);
-    if ('status' in before) return before;
-    const evidence: CommandEvidence = { profile: 'rio8', unit: this.cfg.unit, channel: n, counterBefore: before.counter, coins };
-
-    const w = await this.deps.io.writeRegister(RIO8.trainAddress + n, coins);
-    if (!w.ok) {
-      const f = w.failure;
-      if (f.kind === 'exception') {
-        return { status: 'rejected', reason: f.code === 6 ? 'busy' : 'device_exception', deviceCode: f.code, detail: `Modbus exception: ${f.detail}`, evidence };
-      }
-      if (f.kind === 'not-sent') return { status: 'rejected', reason: 'unreachable', deviceCode: null, detail: f.detail, evidence };
-      // Lost reply: the write may have started the train. Never write again: look at the counter.
-      log.warn({ detail: f.detail }, 'pulse-train write reply lost; reading the counter instead of writing again');
-      await sleep(this.deps.options.rio8.lostReplySettleMs);
-      const counter = await this.readWithRetry(RIO8.counterAddress + n);
-      const pending = await this.readWithRetry(RIO8.trainAddress + n);
-      if (!counter.ok || !pending.ok) {
-        return { status: 'unknown', detail: `write reply lost (${f.detail}) and the read-back failed`, evidence };
-      }
-      if (counterDelta(before.counter, counter.value) === 0 && pending.value === 0) {
-        return { status: 'rejected', reason: 'not_executed', deviceCode: null, detail: `write reply lost (${f.detail}); counter unchanged and nothing pending: the train never started`, evidence };
-      }
-    }
-    return this.awaitTrain(evidence, log);
-  }
-
-  /** Before writing: the machine must not be in use, no train may be running, and the counter must be known. */
-  private async preflight(n: number): Promise<Rejected | { counter: number }> {
-    const io = this.deps.io;
-    const unreachable = (detail: string): Rejected => ({ status: 'rejected', reason: 'unreachable', deviceCode: null, detail: `nothing written: ${detail}` });
-    const inUse = await io.readBits(2, n, 1);
-    if (!inUse.ok) return unreachable(inUse.failure.detail);
-    if (inUse.value[0] === true) return { status: 'rejected', reason: 'in_use', deviceCode: null, detail: `input ${n} shows the machine in use; coins would be lost` };
-    const pending = await this.readOne(RIO8.trainAddress + n);
-    if (!pending.ok) return unreachable(pending.failure.detail);
-    if (pending.value > 0) return { status: 'rejected', reason: 'busy', deviceCode: null, detail: `a train of ${pending.value} pulses is still running on relay ${n}` };
-    const counter = await this.readOne(RIO8.counterAddress + n);
-    if (!counter.ok) return unreachable(counter.failure.detail);
-    return { counter: counter.value };
-  }
-
-  private async readWithRetry(address: number): Promise<IoResult<number>> {
-    const o = this.deps.options.rio8;
-    let r = await this.readOne(address);
-    for (let i = 1; i < o.readbackAttempts && !r.ok; i++) {
-      await sleep(o.readbackDelayMs);
-      r = await this.readOne(address);
-    }
-    return r;
-  }
-
-  /** The train started: wait until the counter shows every pulse. */
-  private async awaitTrain(evidence: Extract<CommandEvidence, { profile: 'rio8' }>, log: ProfileDeps['logger']): Promise<CommandOutcome> {
-    const o = this.deps.options.rio8;
-    const { clock } = this.deps;
-    const budget = trainDeadlineMs(evidence.coins, this.pulseOnMs, this.pulseOffMs, o.pulseTimeFactor, o.pulseMarginMs);
-    const until = clock.monotonic() + budget;
-    const maxReads = Math.ceil(budget / o.pulseCheckIntervalMs) + 1;
-    let sent: number | null = null;
-    for (let i = 0; i < maxReads; i++) {
-      const c = await this.readOne(RIO8.counterAddress + evidence.channel);
-      if (c.ok) {
-        sent = counterDelta(evidence.counterBefore, c.value);
-        if (sent >= evidence.coins) {
-          if (sent > evidence.coins) log.warn({ sent }, 'counter advanced by more pulses than this credit sent');
-          return { status: 'accepted', evidence };
+    const { io, clock } = this.deps;
+    const tx = new Rio8Credit({ unit: this.cfg.unit, channel: n, coins, pulseOnMs: this.pulseOnMs, pulseOffMs: this.pulseOffMs }, this.deps.options.rio8);
+    for (let a = tx.start(); ; ) {
+      switch (a.do) {
+        case 'read-in-use': {
+          const r = await io.readBits(2, n, 1);
+          a = tx.onInUse(r.ok ? { ok: true, value: r.value[0] === true } : r);
+          break;
         }
+        case 'read-pending':
+          a = tx.onPending(await this.readOne(RIO8.trainAddress + n), clock.monotonic());
+          break;
+        case 'read-counter':
+          a = tx.onCounter(await this.readOne(RIO8.counterAddress + n), clock.monotonic());
+          break;
+        case 'write':
+          a = tx.onWrite(await io.writeRegister(RIO8.trainAddress + n, a.coins), clock.monotonic());
+          break;
+        case 'sleep':
+          if (a.why === 'settle') log.warn('pulse-train write reply lost; reading the counter instead of writing again');
+          await sleep(a.ms);
+          a = tx.onSlept();
+          break;
+        case 'done':
+          if (a.outcome.status === 'unknown') log.warn({ detail: a.outcome.detail }, 'credit outcome unknown');
+          return a.outcome;
       }
-      if (clock.monotonic() >= until) break;
-      await sleep(o.pulseCheckIntervalMs);
     }
-    const detail = sent === null ? `the train started but the counter could not be read within ${budget} ms` : `only ${sent} of ${evidence.coins} pulses counted within ${budget} ms`;
-    log.warn({ detail }, 'credit outcome unknown');
-    return { status: 'unknown', detail, evidence };
   }
 }
 
