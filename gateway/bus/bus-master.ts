@@ -45,6 +45,9 @@ interface UnitState {
   stats: UnitStatsTracker;
 }
 
+/** Same ceiling as the options schema: no exchange on a Modbus line legitimately takes longer. */
+const MAX_TIMEOUT_MS = 60_000;
+
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -131,7 +134,9 @@ export class BusMaster extends EventEmitter<BusMasterEvents> implements BusClien
       return Promise.reject(new RangeError(`unit ${unit} out of ${minUnit}..${maxUnit}`));
     }
     const timeoutMs = opts.timeoutMs ?? this.options.replyTimeoutMs;
-    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) return Promise.reject(new RangeError(`timeoutMs ${timeoutMs}`));
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0 || timeoutMs > MAX_TIMEOUT_MS) {
+      return Promise.reject(new RangeError(`timeoutMs ${timeoutMs} out of 1..${MAX_TIMEOUT_MS}`));
+    }
     try {
       encodeRequestPdu(req);
     } catch (e) {
