@@ -3,6 +3,7 @@
 // machine. Device knowledge lives in the profiles; this file only schedules, decodes through them
 // and decides what is a change and what is offline.
 import { EventEmitter } from 'node:events';
+import { z } from 'zod';
 import type { BusClient } from '../bus/types.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
@@ -26,6 +27,13 @@ export interface PollerOptions {
   /** How often a unit that has not been discovered yet is tried again. */
   discoveryRetryMs?: number;
 }
+
+/** The poller's own numbers, validated like every other options object. */
+export const pollerTuningSchema = z.strictObject({
+  intervalMs: z.int().min(10).max(600_000),
+  offlineAfterFailedCycles: z.int().min(1).max(100).default(3),
+  discoveryRetryMs: z.int().min(10).max(3_600_000).default(5000),
+});
 
 export interface StateEvent {
   state: MachineState;
@@ -81,6 +89,7 @@ export class Poller extends EventEmitter<PollerEvents> {
   private readonly unitByMachine = new Map<string, UnitRuntime>();
   private readonly latest = new Map<string, MachineState>();
   private readonly options: ProfileOptions;
+  private readonly intervalMs: number;
   private readonly offlineAfter: number;
   private readonly discoveryRetryMs: number;
   private readonly log: Logger;
@@ -92,8 +101,14 @@ export class Poller extends EventEmitter<PollerEvents> {
   constructor(private readonly opts: PollerOptions) {
     super();
     this.options = profileOptions(opts.profiles);
-    this.offlineAfter = opts.offlineAfterFailedCycles ?? 3;
-    this.discoveryRetryMs = opts.discoveryRetryMs ?? 5000;
+    const tuning = pollerTuningSchema.parse({
+      intervalMs: opts.intervalMs,
+      offlineAfterFailedCycles: opts.offlineAfterFailedCycles,
+      discoveryRetryMs: opts.discoveryRetryMs,
+    });
+    this.intervalMs = tuning.intervalMs;
+    this.offlineAfter = tuning.offlineAfterFailedCycles;
+    this.discoveryRetryMs = tuning.discoveryRetryMs;
     this.log = opts.logger.child({ feature: 'poller', bus: opts.bus.busId });
     this.units = opts.units.map((cfg) => {
       const bound = bindProfile(cfg);
@@ -207,7 +222,7 @@ export class Poller extends EventEmitter<PollerEvents> {
           at: clock.now(),
           machines: this.states().map((s) => ({ machineId: s.machineId, status: s.status, remainingSec: s.remainingSec })),
         });
-        await this.pause(Math.max(0, this.opts.intervalMs - durationMs));
+        await this.pause(Math.max(0, this.intervalMs - durationMs));
       }
     } catch (e) {
       // A throwing listener or a bug: never carry on silently with stale machine states.

@@ -202,7 +202,7 @@ test('a wrong device at a configured address is never taken for the configured o
       return { ok: true, reply: { kind: 'registers', fc: 4, registers: Array.from({ length: req.quantity }, (_, i) => (i === 0 ? 0x1234 : 1)) }, latencyMs: 1 };
     },
   };
-  const poller = new Poller({ bus: foreign, units: [{ unit: 5, profile: 'lw485', machineId: 'W5', kind: 'washer' }], intervalMs: 5, logger: silentLogger(), clock: systemClock, discoveryRetryMs: 10 });
+  const poller = new Poller({ bus: foreign, units: [{ unit: 5, profile: 'lw485', machineId: 'W5', kind: 'washer' }], intervalMs: 10, logger: silentLogger(), clock: systemClock, discoveryRetryMs: 10 });
   const discovered: DiscoveredUnit[] = [];
   poller.on('discovered', (d) => discovered.push(d));
   poller.start();
@@ -251,4 +251,13 @@ test('reconcileFromState: stored evidence parsed and checked against a fresh rea
     assert.equal(reconcileFromState(commandEvidenceSchema.parse(c.evidence), rc.state), 'executed-accepted');
     assert.throws(() => commandEvidenceSchema.parse({ profile: 'lw485', unit: 1, seq: 0, code: 1 }));
   });
+});
+
+test('poller numbers are validated up front', () => {
+  const bus: BusClient = { busId: 'x', request: () => Promise.resolve({ ok: false, kind: 'closed', detail: 'x', sent: false }) };
+  const base = { bus, units: UNITS, logger: silentLogger(), clock: systemClock };
+  assert.throws(() => new Poller({ ...base, intervalMs: 0 }));
+  assert.throws(() => new Poller({ ...base, intervalMs: 100, offlineAfterFailedCycles: 0 }));
+  assert.throws(() => new Poller({ ...base, intervalMs: 100, units: [UNITS[0], UNITS[0]].flatMap((u) => (u ? [u] : [])) }), /configured twice/);
+  assert.ok(new Poller({ ...base, intervalMs: 100 }));
 });
