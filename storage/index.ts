@@ -74,6 +74,8 @@ export interface Ledger {
   getVend(vendId: string): vends.VendRecord | undefined;
   unfinishedVends(): vends.VendRecord[];
   recentVends(n: number): vends.VendRecord[];
+  /** Cents of account-funded vends the cloud has not acknowledged: for one account and the room. */
+  unsyncedExposure(accountId: string | null): { accountCents: number; roomCents: number };
 
   verifyAudit(): AuditVerdict;
   auditHead(): AuditHead;
@@ -146,6 +148,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     getVend: (id) => vends.getVend(ctx, id),
     unfinishedVends: () => vends.unfinishedVends(ctx),
     recentVends: (n) => vends.recentVends(ctx, n),
+    unsyncedExposure: (id) => vends.unsyncedExposure(ctx, id),
 
     verifyAudit: () => verifyAudit(db, o.gatewayId),
     auditHead: () => auditHead(ctx),

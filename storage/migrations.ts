@@ -165,4 +165,13 @@ CREATE TRIGGER outbox_dead_no_delete BEFORE DELETE ON outbox_dead
   BEGIN SELECT RAISE(ABORT, 'dead letters are kept'); END;
 `,
   },
+  {
+    version: 2,
+    sql: `
+-- The seq of the vend's latest outbox record: the vend is acknowledged by the cloud once the ack
+-- watermark reaches it (offline exposure for the risk caps). Rows from before count as synced.
+ALTER TABLE vends ADD COLUMN last_outbox_seq INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX vends_last_outbox_seq ON vends(last_outbox_seq);
+`,
+  },
 ];

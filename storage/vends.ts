@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { maskUid } from '../gateway/core/log.js';
 import { accountIdSchema, addEntry, balance, ensureAccount } from './accounts.js';
 import { cardUidSchema } from './cards.js';
-import { inTx, type LedgerContext } from './context.js';
+import { META, getMetaInt, inTx, type LedgerContext } from './context.js';
 import { recordFact } from './outbox.js';
 import { claimToken, tokenIdSchema } from './tokens.js';
 
@@ -197,11 +197,17 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
         ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId,
       },
     });
+    ctx.db.prepare('UPDATE vends SET last_outbox_seq = ? WHERE vend_id = ?').run(fact.outboxSeq, vendId);
     if (h.funding === 'account' && h.accountId !== undefined) {
       addEntry(ctx, { accountId: h.accountId, kind: 'hold', amountCents: -h.amountCents, vendId, outboxSeq: fact.outboxSeq });
     }
     return { ok: true, vendId, auditSeq: fact.audit.seq, balanceCents: balanceAfter };
   });
+}
+
+/** The state was read in this same transaction, so anything but one changed row is a bug: roll back. */
+function expectOne(changes: number): void {
+  if (changes !== 1) throw new Error('ledger: vend state changed under a write transaction');
 }
 
 function refuse(v: VendRecord | undefined, allowed: readonly VendState[]): StepResult | undefined {
@@ -222,13 +228,17 @@ export function markCreditSent(ctx: LedgerContext, vendId: string, evidence: unk
     const v = getVend(ctx, vendId);
     const no = refuse(v, ['held']);
     if (no || !v) return no ?? { ok: false, reason: 'not_found' };
-    ctx.db.prepare(`UPDATE vends SET state = 'credit_sent', credit_evidence = ?, credit_sent_ms = ? WHERE vend_id = ? AND state = 'held'`).run(json, Math.floor(ctx.clock.now()), vendId);
     const fact = recordFact(ctx, {
       type: 'vend.credit_sent',
       money: true,
       audit: { kind: 'credit_sent', result: 'sent', method: v.method, amountCents: v.amountCents, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: JSON.parse(json) as unknown },
       payload: { vendId, evidence: JSON.parse(json) as unknown },
     });
+    expectOne(
+      ctx.db
+        .prepare(`UPDATE vends SET state = 'credit_sent', credit_evidence = ?, credit_sent_ms = ?, last_outbox_seq = ? WHERE vend_id = ? AND state = 'held'`)
+        .run(json, Math.floor(ctx.clock.now()), fact.outboxSeq, vendId).changes,
+    );
     return { ok: true, auditSeq: fact.audit.seq };
   });
 }
@@ -241,16 +251,17 @@ export function capture(ctx: LedgerContext, vendId: string, input: CaptureInput 
     if (no || !v) return no ?? { ok: false, reason: 'not_found' };
     const captured = c.amountCents ?? v.amountCents;
     if (captured > v.amountCents) return { ok: false, reason: 'over_hold' };
-    const changed = ctx.db
-      .prepare(`UPDATE vends SET state = 'captured', captured_cents = ?, finished_ms = ? WHERE vend_id = ? AND state = 'credit_sent'`)
-      .run(captured, Math.floor(ctx.clock.now()), vendId).changes;
-    if (changed !== 1) return { ok: false, reason: 'already_finished' };
     const fact = recordFact(ctx, {
       type: 'vend.capture',
       money: true,
       audit: { kind: 'capture', result: 'captured', method: v.method, amountCents: captured, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: c.detail },
       payload: { vendId, capturedCents: captured, heldCents: v.amountCents, points: c.points ?? 0 },
     });
+    expectOne(
+      ctx.db
+        .prepare(`UPDATE vends SET state = 'captured', captured_cents = ?, finished_ms = ?, last_outbox_seq = ? WHERE vend_id = ? AND state = 'credit_sent'`)
+        .run(captured, Math.floor(ctx.clock.now()), fact.outboxSeq, vendId).changes,
+    );
     if (v.funding === 'account' && v.accountId !== null) {
       // The hold took the full amount; the capture gives back what was not spent.
       addEntry(ctx, { accountId: v.accountId, kind: 'capture', amountCents: v.amountCents - captured, points: c.points ?? 0, vendId, outboxSeq: fact.outboxSeq });
@@ -269,16 +280,17 @@ export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): 
     if (no || !v) return no ?? { ok: false, reason: 'not_found' };
     const refunded = r.amountCents ?? v.amountCents;
     if (refunded > v.amountCents) return { ok: false, reason: 'over_hold' };
-    const changed = ctx.db
-      .prepare(`UPDATE vends SET state = 'refunded', refunded_cents = ?, finish_reason = ?, finished_ms = ? WHERE vend_id = ? AND state IN ('held', 'credit_sent')`)
-      .run(refunded, r.reason, Math.floor(ctx.clock.now()), vendId).changes;
-    if (changed !== 1) return { ok: false, reason: 'already_finished' };
     const fact = recordFact(ctx, {
       type: 'vend.refund',
       money: true,
       audit: { kind: 'refund', result: 'refunded', reason: r.reason, method: v.method, amountCents: refunded, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: r.detail },
       payload: { vendId, refundedCents: refunded, heldCents: v.amountCents, reason: r.reason, funding: v.funding },
     });
+    expectOne(
+      ctx.db
+        .prepare(`UPDATE vends SET state = 'refunded', refunded_cents = ?, finish_reason = ?, finished_ms = ?, last_outbox_seq = ? WHERE vend_id = ? AND state IN ('held', 'credit_sent')`)
+        .run(refunded, r.reason, Math.floor(ctx.clock.now()), fact.outboxSeq, vendId).changes,
+    );
     if (v.funding === 'account' && v.accountId !== null) {
       addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: refunded, vendId, outboxSeq: fact.outboxSeq });
     }
@@ -290,6 +302,24 @@ export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): 
 export function unfinishedVends(ctx: LedgerContext): VendRecord[] {
   const rows = ctx.db.prepare(`SELECT ${VEND_COLUMNS} FROM vends WHERE state IN ('held', 'credit_sent') ORDER BY rowid`).all() as VendRecord[];
   return rows.map(toVend);
+}
+
+/**
+ * Money authorized offline that the cloud has not acknowledged yet: account-funded vends with a
+ * record past the ack watermark, at what they cost (held amount while unfinished, captured
+ * amount, or held minus refunded). For the risk rules' per-account and per-room caps.
+ */
+export function unsyncedExposure(ctx: LedgerContext, accountId: string | null): { accountCents: number; roomCents: number } {
+  const acked = getMetaInt(ctx.db, META.outboxAckedSeq);
+  const row = ctx.db
+    .prepare(
+      `SELECT COALESCE(SUM(CASE WHEN account_id = ? THEN cost END), 0) AS accountCents, COALESCE(SUM(cost), 0) AS roomCents
+         FROM (SELECT account_id,
+                 CASE state WHEN 'captured' THEN captured_cents WHEN 'refunded' THEN amount_cents - refunded_cents ELSE amount_cents END AS cost
+                 FROM vends WHERE funding = 'account' AND last_outbox_seq > ?)`,
+    )
+    .get(accountId, acked) as { accountCents: number; roomCents: number };
+  return row;
 }
 
 export function recentVends(ctx: LedgerContext, n: number): VendRecord[] {

@@ -83,3 +83,27 @@ test('roomSecret must be a real key', () => {
     t.cleanup();
   }
 });
+
+test('a file at an older schema version is upgraded in place, data kept', () => {
+  const t = tempDir();
+  try {
+    const path = t.file('l.db');
+    const first = MIGRATIONS.slice(0, 1);
+    const db = openDatabase({ path, logger: silentLogger(), migrations: first });
+    assert.equal(readPragmas(db).userVersion, 1);
+    db.prepare("INSERT INTO settings (key, value, updated_ms) VALUES ('kept', 'yes', 0)").run();
+    db.close();
+    const l = openTestLedger(path);
+    try {
+      assert.equal(l.getSetting('kept'), 'yes');
+      assert.equal(l.hold({ method: 'service', funding: 'none', machineId: 'W1', amountCents: 0, ruleSetVersion: '1', ruleId: 's' }).ok, true);
+    } finally {
+      l.close();
+    }
+    const raw = new Database(path, { readonly: true });
+    assert.equal(raw.pragma('user_version', { simple: true }), MIGRATIONS.length);
+    raw.close();
+  } finally {
+    t.cleanup();
+  }
+});

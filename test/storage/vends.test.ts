@@ -175,3 +175,28 @@ test('declines, alerts, recent vends; audit records carry boot, clock and masked
     t.cleanup();
   }
 });
+
+test('offline exposure counts account-funded vends until the cloud acks their latest record', () => {
+  const t = tempDir();
+  const l = openTestLedger(t.file('l.db'));
+  try {
+    l.applyTopUp({ cloudId: 's', accountId: 'a', amountCents: 5000 });
+    l.applyTopUp({ cloudId: 't', accountId: 'b', amountCents: 5000 });
+    const a1 = l.hold(cardHold('a', 300));
+    const b1 = l.hold(cardHold('b', 200));
+    assert.ok(a1.ok && b1.ok);
+    l.hold({ method: 'qr', funding: 'token', machineId: 'D1', amountCents: 999, tokenId: 'abcd', tokenExpiresAt: 2_000_000_000, ruleSetVersion: '1', ruleId: 'q' });
+    assert.deepEqual(l.unsyncedExposure('a'), { accountCents: 300, roomCents: 500 });
+    assert.deepEqual(l.unsyncedExposure(null), { accountCents: 0, roomCents: 500 });
+    l.outbox.ack(l.outbox.stats().lastSeq);
+    assert.deepEqual(l.unsyncedExposure('a'), { accountCents: 0, roomCents: 0 });
+    // A later step puts the vend back in flight at what it now costs.
+    assert.ok(l.markCreditSent(a1.vendId, { seq: 1 }).ok);
+    assert.ok(l.capture(a1.vendId, { amountCents: 250 }).ok);
+    assert.ok(l.refund(b1.vendId, { reason: 'x', amountCents: 50 }).ok);
+    assert.deepEqual(l.unsyncedExposure('a'), { accountCents: 250, roomCents: 400 });
+  } finally {
+    l.close();
+    t.cleanup();
+  }
+});
