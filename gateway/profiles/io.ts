@@ -83,3 +83,12 @@ export class UnitIo {
     return { ok: true, value: null };
   }
 }
+
+/**
+ * A unit that answers its identity read with "illegal function" or "illegal data address" is
+ * there, but is not the device its profile expects: a wiring or DIP-switch mistake an installer
+ * must hear about, not a unit to wait for.
+ */
+export function isForeignDeviceAnswer(f: IoFailure): boolean {
+  return f.kind === 'exception' && (f.code === 1 || f.code === 2);
+}

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MachineKind, MachineState } from '../machines/state.js';
 import type { Lw485UnitConfig } from './config-schema.js';
-import type { IoFailure, UnitIo } from './io.js';
+import { isForeignDeviceAnswer, type IoFailure, type UnitIo } from './io.js';
 import {
   LW485,
   Lw485Command,
@@ -133,7 +133,10 @@ async function discover(cfg: Lw485UnitConfig, deps: ProfileDeps, previous: UnitD
   const io = deps.io.withPriority('probe');
   const fail = (failure: IoFailure): { ok: false; failure: IoFailure } => ({ ok: false, failure });
   const id = await readRegs(io, LW485.identityBlock);
-  if (!id.ok) return fail(id.failure);
+  if (!id.ok) {
+    if (isForeignDeviceAnswer(id.failure)) throw new ProfileError(`unit ${cfg.unit} refuses the LW-485 identity read (${id.failure.detail}): another device at this address?`);
+    return fail(id.failure);
+  }
   const ident = decodeIdentity(id.value);
   if (cfg.kind !== undefined && cfg.kind !== ident.kind) {
     throw new ProfileError(`unit ${cfg.unit} is configured as a ${cfg.kind} but its model register says ${ident.kind}`);

@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { MachineState } from '../machines/state.js';
 import type { Rio8ChannelConfig, Rio8UnitConfig } from './config-schema.js';
-import type { IoResult } from './io.js';
+import { isForeignDeviceAnswer, type IoResult } from './io.js';
 import { RIO8, RIO8_CAPABILITIES, RIO8_POLL_BLOCKS, channelPrograms, checkModuleType, decodeRio8 } from './rio8-codec.js';
 import { Rio8Credit } from './rio8-transaction.js';
 import { KeyedQueue } from './serial-queue.js';
@@ -107,7 +107,10 @@ async function discover(cfg: Rio8UnitConfig, deps: ProfileDeps): ReturnType<Boun
   // Discovery runs behind polls and commands: a unit that is not there yet must not delay them.
   const io = deps.io.withPriority('probe');
   const id = await io.readRegisters(3, RIO8.identityBlock.address, RIO8.identityBlock.quantity);
-  if (!id.ok) return id;
+  if (!id.ok) {
+    if (isForeignDeviceAnswer(id.failure)) throw new ProfileError(`unit ${cfg.unit} refuses the RIO-8 identity read (${id.failure.detail}): another device at this address?`);
+    return id;
+  }
   const [type = 0, fw = 0] = id.value;
   checkModuleType(type);
   const times = await io.readRegisters(3, RIO8.pulseTimeBlock.address, RIO8.pulseTimeBlock.quantity);

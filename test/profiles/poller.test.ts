@@ -261,3 +261,43 @@ test('poller numbers are validated up front', () => {
   assert.throws(() => new Poller({ ...base, intervalMs: 100, units: [UNITS[0], UNITS[0]].flatMap((u) => (u ? [u] : [])) }), /configured twice/);
   assert.ok(new Poller({ ...base, intervalMs: 100 }));
 });
+
+test('profiles swapped in the config: both units refused loudly, never discovered', async () => {
+  const { Writable } = await import('node:stream');
+  const { createLogger } = await import('../../gateway/core/log.js');
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
+  const room = new SimRoom({ units: [{ unit: 1, model: 'lw485-washer' }, { unit: 20, model: 'rio8', channels: [{ coinCents: 50, coinsPerCycle: 7, cycleMinutes: 30 }] }] });
+  const poller = new Poller({
+    bus: new SimBus(room),
+    units: [
+      { unit: 20, profile: 'lw485', machineId: 'W1', kind: 'washer' },
+      { unit: 1, profile: 'rio8', channels: [{ channel: 0, machineId: 'C1', kind: 'washer', coinCents: 50, coinsPerProgram: { '1': 7 }, cycleMinutes: 30 }] },
+    ],
+    intervalMs: 10,
+    logger: createLogger({ level: 'error', destination: sink }),
+    clock: systemClock,
+    discoveryRetryMs: 10,
+  });
+  poller.on('error', (e) => {
+    throw e;
+  });
+  poller.start();
+  try {
+    await waitFor(() => status(poller, 'W1') === 'offline' && status(poller, 'C1') === 'offline', 'both offline');
+    assert.equal(poller.discoveredUnits().length, 0);
+    const errors = lines.map((l) => JSON.parse(l) as { msg: string; detail: string; unit: number });
+    assert.ok(errors.some((e) => e.unit === 20 && /refuses the LW-485 identity read/.test(e.detail)), lines.join(''));
+    assert.ok(errors.some((e) => e.unit === 1 && /refuses the RIO-8 identity read/.test(e.detail)), lines.join(''));
+    // Logged once per problem, not once per retry.
+    assert.equal(errors.filter((e) => e.unit === 20).length, 1);
+  } finally {
+    await poller.stop();
+    await room.close();
+  }
+});
