@@ -146,6 +146,15 @@ export class Poller extends EventEmitter<PollerEvents> {
     this.loopDone = null;
   }
 
+  hasMachine(machineId: string): boolean {
+    return this.unitByMachine.has(machineId);
+  }
+
+  /** Every configured machine on this bus, discovered or not. */
+  machineIds(): string[] {
+    return [...this.unitByMachine.keys()];
+  }
+
   states(): MachineState[] {
     return [...this.latest.values()];
   }

@@ -25,6 +25,7 @@ import {
   ProfileError,
   unsupported,
   type BlockReading,
+  type BeforeSend,
   type BoundProfile,
   type CommandOutcome,
   type DiscoveredUnit,
@@ -52,11 +53,11 @@ class Lw485Driver implements UnitDriver {
   ) {
     this.lastIssued = lastIssuedBefore ?? lastSeqAtDiscovery;
     this.deviceLast = lastSeqAtDiscovery;
-    const send = (code: Lw485CommandCode, program: number, amountCents: number, minutes: number): Promise<CommandOutcome> =>
-      this.queue.run('cmd', () => this.execute(code, program, amountCents, minutes));
+    const send = (code: Lw485CommandCode, program: number, amountCents: number, minutes: number, beforeSend?: BeforeSend): Promise<CommandOutcome> =>
+      this.queue.run('cmd', () => this.execute(code, program, amountCents, minutes, beforeSend));
     this.commander = {
       machineId: cfg.machineId,
-      credit: (r) => send(Lw485Command.CREDIT, r.program, r.amountCents, r.minutes ?? 0),
+      credit: (r) => send(Lw485Command.CREDIT, r.program, r.amountCents, r.minutes ?? 0, r.beforeSend),
       start: () => send(Lw485Command.START, 0, 0, 0),
       pause: () => send(Lw485Command.PAUSE, 0, 0, 0),
       resume: () => send(Lw485Command.RESUME, 0, 0, 0),
@@ -64,7 +65,7 @@ class Lw485Driver implements UnitDriver {
       // The sheet names only minutes and amount for ADD_TIME; the active program goes along so a
       // controller that checks the program field sees the cycle it extends.
       addTime: (r) =>
-        this.kind === 'dryer' ? send(Lw485Command.ADD_TIME, this.lastStatus?.activeProgram ?? 0, r.amountCents, r.minutes) : unsupported(),
+        this.kind === 'dryer' ? send(Lw485Command.ADD_TIME, this.lastStatus?.activeProgram ?? 0, r.amountCents, r.minutes, r.beforeSend) : unsupported(),
     };
   }
 
@@ -87,7 +88,7 @@ class Lw485Driver implements UnitDriver {
     return this.commander;
   }
 
-  private async execute(code: Lw485CommandCode, program: number, amountCents: number, minutes: number): Promise<CommandOutcome> {
+  private async execute(code: Lw485CommandCode, program: number, amountCents: number, minutes: number, beforeSend?: BeforeSend): Promise<CommandOutcome> {
     const { io, logger, clock } = this.deps;
     const o = this.deps.options.lw485;
     const seq = nextSeq(this.lastIssued, this.deviceLast);
@@ -102,6 +103,8 @@ class Lw485Driver implements UnitDriver {
     const evidence = { profile: 'lw485', unit: this.cfg.unit, seq, code } as const;
     const log = logger.child({ unit: this.cfg.unit, machineId: this.cfg.machineId, seq, code });
 
+    // Write-ahead: the caller stores the seq before the block can execute. A throw stops here.
+    await beforeSend?.(evidence);
     const tx = new Lw485Transaction(evidence, o);
     for (let a = tx.start(); ; ) {
       switch (a.do) {

@@ -87,9 +87,14 @@ class Rio8Driver implements UnitDriver {
         case 'read-counter':
           a = tx.onCounter(await this.readOne(RIO8.counterAddress + n), clock.monotonic());
           break;
-        case 'write':
+        case 'write': {
+          // Write-ahead: the caller stores the counter reading before the train can start.
+          const ev = tx.currentEvidence;
+          if (ev === null) throw new Error('RIO-8 credit reached its write without a counter reading');
+          await req.beforeSend?.(ev);
           a = tx.onWrite(await io.writeRegister(RIO8.trainAddress + n, a.coins), clock.monotonic());
           break;
+        }
         case 'sleep':
           if (a.why === 'settle') log.warn('pulse-train write reply lost; reading the counter instead of writing again');
           await sleep(a.ms);

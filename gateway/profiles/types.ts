@@ -88,16 +88,26 @@ export type CommandOutcome =
 
 export type ReconcileResult = 'executed-accepted' | 'executed-rejected' | 'not-executed' | 'unknown';
 
+/**
+ * Called with the command's evidence after everything is known and before the frame that may
+ * execute it leaves, so the caller can make the evidence durable first (write-ahead): a crash
+ * between the write and the answer can then always be reconciled. If it throws (or rejects),
+ * nothing is written and the command's promise rejects with that error.
+ */
+export type BeforeSend = (evidence: CommandEvidence) => void | Promise<void>;
+
 export interface CreditRequest {
   program: number;
   amountCents: number;
   /** Dryers on the LW-485: minutes bought. Must be absent for washers. */
   minutes?: number;
+  beforeSend?: BeforeSend;
 }
 
 export interface AddTimeRequest {
   minutes: number;
   amountCents: number;
+  beforeSend?: BeforeSend;
 }
 
 export interface MachineCommands {

@@ -243,3 +243,33 @@ test('rediscovery carries the spent seqs over: an unknown seq is never reused af
     assert.equal(reconcileLw485(lost.evidence, room.control.lw485(1)), 'not-executed');
   });
 });
+
+test('beforeSend gets the evidence before the block leaves; if it throws nothing is written', async () => {
+  await withRoom(async ({ room, bus, washer }) => {
+    const seen: { seq: number; writesSoFar: number }[] = [];
+    const o = await washer.commands('W1').credit({
+      program: 1,
+      amountCents: 250,
+      beforeSend: (ev) => {
+        assert.equal(ev.profile, 'lw485');
+        if (ev.profile === 'lw485') seen.push({ seq: ev.seq, writesSoFar: bus.count(1, 16) });
+      },
+    });
+    assert.equal(o.status, 'accepted');
+    assert.deepEqual(seen, [{ seq: 1, writesSoFar: 0 }]);
+    await assert.rejects(
+      washer.commands('W1').cancel().then(() =>
+        washer.commands('W1').credit({
+          program: 1,
+          amountCents: 250,
+          beforeSend: () => {
+            throw new Error('ledger refused');
+          },
+        }),
+      ),
+      /ledger refused/,
+    );
+    assert.equal(bus.count(1, 16), 2);
+    assert.equal(room.control.lw485(1).stateName, 'IDLE');
+  });
+});

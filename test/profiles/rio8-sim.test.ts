@@ -193,3 +193,29 @@ test('the counter wraps at 65536 and the credit still completes', async () => {
     assert.equal(reconcileRio8(o.evidence, 4), 'executed-accepted');
   }, 65533);
 });
+
+test('beforeSend gets the counter before the train can start; if it throws nothing is written', async () => {
+  await withRio(async ({ room, bus, rio }) => {
+    const seen: unknown[] = [];
+    const o = await rio.commands('C1').credit({
+      program: 1,
+      amountCents: 350,
+      beforeSend: async (ev) => {
+        await Promise.resolve();
+        seen.push({ ...ev, writesSoFar: bus.count(20, 6) });
+      },
+    });
+    assert.equal(o.status, 'accepted');
+    assert.deepEqual(seen, [{ profile: 'rio8', unit: 20, channel: 0, counterBefore: 0, coins: 7, writesSoFar: 0 }]);
+    await assert.rejects(
+      rio.commands('C1').credit({
+        program: 1,
+        amountCents: 350,
+        beforeSend: () => Promise.reject(new Error('ledger refused')),
+      }),
+      /ledger refused/,
+    );
+    assert.equal(bus.count(20, 6), 1);
+    assert.equal(channel(room, 0).pulseCounter, 7);
+  });
+});
