@@ -174,3 +174,33 @@ test('reconcileLw485: by last seq and last result', () => {
   assert.equal(reconcileLw485(ev, null), 'unknown');
   assert.equal(reconcileLw485({ profile: 'rio8', unit: 3, channel: 0, counterBefore: 0, coins: 1 }, { lastSeq: 500, lastResult: 1 }), 'unknown');
 });
+
+test('every combination of state × phase × door × fault decodes each field independently', () => {
+  const statuses = ['idle', 'credited', 'running', 'paused', 'done', 'fault', 'service'];
+  const phases = { washer: [0, 1, 2, 3, 4, 5], dryer: [0, 11, 12, 13] } as const;
+  let n = 0;
+  for (const kind of ['washer', 'dryer'] as const) {
+    for (let st = 0; st <= 6; st++) {
+      for (const ph of phases[kind]) {
+        for (let door = 0; door <= 3; door++) {
+          for (let fault = 0; fault <= 8; fault++) {
+            const regs = status({ 16: st, 17: ph, 18: 600 + st, 19: st === 0 ? 0 : 2, 21: door, 22: fault, 23: st === 1 ? 350 : 0 });
+            const d = decodeStatus(regs, kind);
+            const s = toMachineState('M', kind, d, 7);
+            assert.equal(s.status, statuses[st]);
+            assert.equal(d.phase, ph);
+            assert.ok(!d.phaseName.startsWith('unknown'));
+            assert.deepEqual(s.door, { closed: (door & 1) === 1, locked: (door & 2) === 2 });
+            assert.equal(s.faultCode, fault);
+            assert.equal(s.remainingSec, 600 + st);
+            assert.equal(s.program, st === 0 ? null : 2);
+            assert.equal(s.creditCents, st === 1 ? 350 : 0);
+            assert.equal(s.kind, kind);
+            n++;
+          }
+        }
+      }
+    }
+  }
+  assert.equal(n, 7 * (6 + 4) * 4 * 9);
+});
