@@ -89,6 +89,10 @@ export function selfCheck(db: Db): SelfCheckResult {
   const problems: string[] = [];
   checkOutbox(db, problems);
   checkVends(db, problems);
+  const stray = db
+    .prepare("SELECT COUNT(*) AS n FROM entries WHERE (kind = 'topup' AND cloud_id IS NULL) OR (kind != 'topup' AND vend_id IS NULL)")
+    .get() as { n: number };
+  if (stray.n > 0) problems.push(`${stray.n} balance entries belong to no vend and no top-up`);
   const orphanTokens = db.prepare('SELECT COUNT(*) AS n FROM used_tokens t WHERE NOT EXISTS (SELECT 1 FROM vends v WHERE v.vend_id = t.vend_id)').get() as { n: number };
   if (orphanTokens.n > 0) problems.push(`${orphanTokens.n} used token ids point at no vend`);
   return { ok: problems.length === 0, problems };

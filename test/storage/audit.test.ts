@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { auditHash } from '../../storage/audit.js';
+import { auditHash, genesisHash, type AuditRecord } from '../../storage/audit.js';
 import { cardHold, openTestLedger, tempDir } from './helpers.js';
 
 type Raw = InstanceType<typeof Database>;
@@ -141,6 +141,35 @@ test('the audit head moves with every record and survives reopen', () => {
       l.appendAlert({ code: 'x' });
       assert.equal(l.auditHead().seq, head.seq + 1);
       assert.equal(l.readAudit(head.seq + 1, 1)[0]?.prevHash, head.hash);
+    } finally {
+      l.close();
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('the cloud can check the chain from the outbox records alone', () => {
+  const t = tempDir();
+  try {
+    const path = t.file('l.db');
+    const { head } = buildLedger(path);
+    const l = openTestLedger(path);
+    try {
+      l.enqueueEvent('machine_state', { machineId: 'W1' });
+      const batch = l.outbox.nextBatch({ maxCount: 100, maxBytes: 1 << 20 });
+      const audits = batch.records
+        .map((r) => (r.payload as { audit?: AuditRecord }).audit)
+        .filter((a): a is AuditRecord => a !== undefined);
+      assert.equal(audits.length, head.seq, 'one audit record per fact, none for plain events');
+      let prev = genesisHash('gw-test');
+      for (const a of audits) {
+        assert.equal(a.prevHash, prev);
+        const { prevHash: _p, hash: _h, ...content } = a;
+        assert.equal(auditHash(prev, content), a.hash);
+        prev = a.hash;
+      }
+      assert.equal(prev, batch.auditHead.hash);
     } finally {
       l.close();
     }
