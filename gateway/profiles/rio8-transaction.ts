@@ -10,16 +10,18 @@ export type Rio8Action =
   | { do: 'read-in-use' }
   | { do: 'read-pending' }
   | { do: 'read-counter' }
+  | { do: 'read-pulse-times' }
   | { do: 'write'; coins: number }
   | { do: 'sleep'; ms: number; why: 'settle' | 'readback-retry' | 'train' }
   | { do: 'done'; outcome: CommandOutcome };
 
-type Phase = 'in-use' | 'pending' | 'counter' | 'write' | 'settle' | 'rb-counter' | 'rb-pending' | 'train' | 'done';
+type Phase = 'in-use' | 'pending' | 'counter' | 'pulse-times' | 'write' | 'settle' | 'rb-counter' | 'rb-pending' | 'train' | 'done';
 
 export interface Rio8CreditParams {
   unit: number;
   channel: number;
   coins: number;
+  /** As read at discovery; used when the fresh read before the write fails. */
   pulseOnMs: number;
   pulseOffMs: number;
 }
@@ -37,12 +39,16 @@ export class Rio8Credit {
   private trainReadsLeft = 0;
   private budget = 0;
   private sent: number | null = null;
+  private onMs: number;
+  private offMs: number;
 
   constructor(
     private readonly p: Rio8CreditParams,
     private readonly o: Rio8Options,
   ) {
     this.rbLeft = o.readbackAttempts;
+    this.onMs = p.pulseOnMs;
+    this.offMs = p.pulseOffMs;
   }
 
   start(): Rio8Action {
@@ -80,8 +86,8 @@ export class Rio8Credit {
       case 'counter':
         if (!r.ok) return this.unreachable(r.failure.detail);
         this.evidence = { profile: 'rio8', unit: this.p.unit, channel: this.p.channel, counterBefore: r.value, coins: this.p.coins };
-        this.phase = 'write';
-        return { do: 'write', coins: this.p.coins };
+        this.phase = 'pulse-times';
+        return { do: 'read-pulse-times' };
       case 'rb-counter':
         if (!r.ok) return this.readbackFailed(r.failure.detail);
         this.rbCounter = r.value;
@@ -103,6 +109,23 @@ export class Rio8Credit {
       default:
         throw new Error(`counter read while ${this.phase}`);
     }
+  }
+
+  /**
+   * Registers 32-33. Someone may have changed the pulse timing since discovery; the module times
+   * each train with the values it has when the train starts, so the deadline follows them.
+   */
+  onPulseTimes(r: IoResult<number[]>): Rio8Action {
+    this.expect('pulse-times');
+    if (r.ok) {
+      const [on, off] = r.value;
+      if (on !== undefined && off !== undefined && on > 0 && off > 0) {
+        this.onMs = on;
+        this.offMs = off;
+      }
+    }
+    this.phase = 'write';
+    return { do: 'write', coins: this.p.coins };
   }
 
   onWrite(w: IoResult<null>, now: number): Rio8Action {
@@ -155,7 +178,7 @@ export class Rio8Credit {
 
   private startTrain(now: number): Rio8Action {
     this.phase = 'train';
-    this.budget = trainDeadlineMs(this.p.coins, this.p.pulseOnMs, this.p.pulseOffMs, this.o.pulseTimeFactor, this.o.pulseMarginMs);
+    this.budget = trainDeadlineMs(this.p.coins, this.onMs, this.offMs, this.o.pulseTimeFactor, this.o.pulseMarginMs);
     this.trainUntil = now + this.budget;
     // Bounded by count as well as by time, so a clock that stands still cannot loop forever.
     this.trainReadsLeft = Math.ceil(this.budget / this.o.pulseCheckIntervalMs) + 1;

@@ -87,6 +87,9 @@ class Rio8Driver implements UnitDriver {
         case 'read-counter':
           a = tx.onCounter(await this.readOne(RIO8.counterAddress + n), clock.monotonic());
           break;
+        case 'read-pulse-times':
+          a = tx.onPulseTimes(await io.readRegisters(3, RIO8.pulseTimeBlock.address, RIO8.pulseTimeBlock.quantity));
+          break;
         case 'write': {
           // Write-ahead: the caller stores the counter reading before the train can start.
           const ev = tx.currentEvidence;

@@ -15,6 +15,7 @@ const fail = (failure: IoFailure): { ok: false; failure: IoFailure } => ({ ok: f
 const LOST: IoFailure = { kind: 'lost', detail: 'timeout' };
 
 interface Script {
+  pulseTimes?: IoResult<number[]>;
   inUse?: IoResult<boolean>[];
   pending?: IoResult<number>[];
   counter?: IoResult<number>[];
@@ -41,6 +42,9 @@ function run(s: Script): { outcome: CommandOutcome; actions: Rio8Action['do'][];
       case 'read-counter':
         a = tx.onCounter(q.counter.shift() ?? fail(LOST), now);
         break;
+      case 'read-pulse-times':
+        a = tx.onPulseTimes(s.pulseTimes ?? ok([60, 60]));
+        break;
       case 'write':
         writes++;
         a = tx.onWrite(s.write ?? ok(null), now);
@@ -58,7 +62,7 @@ function run(s: Script): { outcome: CommandOutcome; actions: Rio8Action['do'][];
 test('the happy path: checks, one write, counter followed to the last pulse', () => {
   const r = run({ pending: [ok(0)], counter: [ok(100), ok(100), ok(103), ok(107)] });
   assert.deepEqual(r.outcome, { status: 'accepted', evidence: { profile: 'rio8', unit: 20, channel: 3, counterBefore: 100, coins: 7 } });
-  assert.deepEqual(r.actions.slice(0, 5), ['read-in-use', 'read-pending', 'read-counter', 'write', 'read-counter']);
+  assert.deepEqual(r.actions.slice(0, 6), ['read-in-use', 'read-pending', 'read-counter', 'read-pulse-times', 'write', 'read-counter']);
   assert.equal(r.writes, 1);
 });
 
@@ -87,7 +91,7 @@ test('lost write reply: settle, then counter and pending decide; never a second 
   const started = run({ pending: [ok(0), ok(4)], counter: [ok(65534), ok(65535), ok(5)], write: fail(LOST) });
   assert.equal(started.outcome.status, 'accepted');
   assert.equal(started.writes, 1);
-  assert.deepEqual(started.actions.slice(3, 7), ['write', 'sleep', 'read-counter', 'read-pending']);
+  assert.deepEqual(started.actions.slice(4, 8), ['write', 'sleep', 'read-counter', 'read-pending']);
   const never = run({ pending: [ok(0), ok(0)], counter: [ok(9), ok(9)], write: fail(LOST) });
   assert.ok(never.outcome.status === 'rejected' && never.outcome.reason === 'not_executed', JSON.stringify(never.outcome));
   const justStarted = run({ pending: [ok(0), ok(7)], counter: [ok(9), ok(9), ok(16)], write: fail(LOST) });
@@ -99,8 +103,14 @@ test('lost write reply: settle, then counter and pending decide; never a second 
 });
 
 test('a train that never completes within its deadline: unknown with how far it got', () => {
-  const r = run({ pending: [ok(0)], counter: [ok(0), ...Array.from({ length: 200 }, () => ok(3))] });
-  assert.ok(r.outcome.status === 'unknown' && /only 3 of 7 pulses/.test(r.outcome.detail), JSON.stringify(r.outcome));
+  const stuck = Array.from({ length: 400 }, () => ok(3));
+  const r = run({ pending: [ok(0)], counter: [ok(0), ...stuck] });
+  assert.ok(r.outcome.status === 'unknown' && /only 3 of 7 pulses counted within 1760 ms/.test(r.outcome.detail), JSON.stringify(r.outcome));
+  // The timing is read fresh before each write: slower pulses, a longer wait.
+  const slow = run({ pulseTimes: ok([500, 500]), pending: [ok(0)], counter: [ok(0), ...stuck] });
+  assert.ok(slow.outcome.status === 'unknown' && /within 11000 ms/.test(slow.outcome.detail), JSON.stringify(slow.outcome));
+  const unread = run({ pulseTimes: fail(LOST), pending: [ok(0)], counter: [ok(0), ...stuck] });
+  assert.ok(unread.outcome.status === 'unknown' && /within 1760 ms/.test(unread.outcome.detail), JSON.stringify(unread.outcome));
 });
 
 type Ev = { kind: 'ok' | 'lost' | 'not-sent' | 'exc6' | 'exc3'; value: number; bit: boolean };
@@ -143,6 +153,9 @@ test('property: whatever the wire answers, at most one write, always an outcome,
               if (writes === 0) before = e.value;
             }
             a = tx.onCounter(e.kind === 'ok' ? ok(e.value) : fail(failureOf(e)), now);
+            break;
+          case 'read-pulse-times':
+            a = tx.onPulseTimes(e.kind === 'ok' ? ok([20 + (e.value % 481), 20 + ((e.value >> 4) % 481)]) : fail(failureOf(e)));
             break;
           case 'write':
             writes++;
