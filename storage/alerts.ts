@@ -20,7 +20,7 @@ export function appendAlert(ctx: LedgerContext, input: AlertInput): { auditSeq: 
     const fact = recordFact(ctx, {
       type: 'alert',
       money: false,
-      audit: { kind: 'alert', result: 'raised', reason: a.code, machineId: a.machineId, vendId: a.vendId, amountCents: a.amountCents, detail: { message: a.message ?? null, ...a.detail } },
+      audit: { kind: 'alert', result: 'raised', reason: a.code, machineId: a.machineId, vendId: a.vendId, amountCents: a.amountCents, detail: { ...a.detail, message: a.message ?? null } },
       payload: { code: a.code, message: a.message ?? null, machineId: a.machineId ?? null, vendId: a.vendId ?? null, amountCents: a.amountCents ?? null, detail: a.detail ?? null },
     });
     return { auditSeq: fact.audit.seq };

@@ -189,7 +189,7 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
       audit: {
         kind: 'hold', result: 'accepted', method: h.method, amountCents: h.amountCents, accountId: h.accountId, cardMask,
         machineId: h.machineId, program: h.program, vendId,
-        detail: { funding: h.funding, ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId, tokenId: h.tokenId ?? null, ...h.detail },
+        detail: { ...h.detail, funding: h.funding, ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId, tokenId: h.tokenId ?? null },
       },
       payload: {
         vendId, method: h.method, funding: h.funding, machineId: h.machineId, program: h.program ?? null, amountCents: h.amountCents,
