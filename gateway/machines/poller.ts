@@ -75,6 +75,7 @@ interface UnitRuntime {
   driver: UnitDriver | null;
   /** Back from offline: read identity and tables again (the controller may have been swapped). */
   rediscover: boolean;
+  discovering: Promise<null | { detail: string; breakerOpen: boolean }> | null;
   failedCycles: number;
   offline: boolean;
   nextDiscoveryAt: number;
@@ -118,6 +119,7 @@ export class Poller extends EventEmitter<PollerEvents> {
         io: new UnitIo(opts.bus, cfg.unit, 'command'),
         driver: null,
         rediscover: false,
+        discovering: null,
         failedCycles: 0,
         offline: false,
         nextDiscoveryAt: 0,
@@ -200,11 +202,19 @@ export class Poller extends EventEmitter<PollerEvents> {
     };
   }
 
-  /** A fresh read of the machine's unit, ahead of polls: the vend engine's read-back. */
+  /**
+   * A fresh read of the machine's unit, ahead of polls: the vend engine's read-back. A unit not
+   * discovered yet is discovered first, so a start-up reconcile need not wait for the loop.
+   */
   async readNow(machineId: string): Promise<ReadNowResult> {
     const u = this.unitFor(machineId);
-    if (u.driver === null) return { ok: false, detail: `unit ${u.cfg.unit} has not been discovered yet` };
-    const r = await this.readUnit(u, u.driver, u.io);
+    if (u.driver === null) {
+      const failed = await this.discoverNow(u);
+      if (failed !== null) return { ok: false, detail: `unit ${u.cfg.unit} not discovered: ${failed.detail}` };
+    }
+    const d = u.driver;
+    if (d === null) return { ok: false, detail: `unit ${u.cfg.unit} has not been discovered yet` };
+    const r = await this.readUnit(u, d, u.io);
     if (!r.ok) return { ok: false, detail: r.detail };
     const s = r.states.find((x) => x.machineId === machineId);
     return s === undefined ? { ok: false, detail: `unit ${u.cfg.unit} reported no state for ${machineId}` } : { ok: true, state: s };
@@ -284,6 +294,20 @@ export class Poller extends EventEmitter<PollerEvents> {
     const now = this.opts.clock.monotonic();
     if (now < u.nextDiscoveryAt) return 'later';
     u.nextDiscoveryAt = now + this.discoveryRetryMs;
+    return this.discoverNow(u);
+  }
+
+  /** One discovery at a time per unit: the loop and readNow may both want one. */
+  private discoverNow(u: UnitRuntime): Promise<null | { detail: string; breakerOpen: boolean }> {
+    if (u.discovering === null) {
+      u.discovering = this.runDiscovery(u).finally(() => {
+        u.discovering = null;
+      });
+    }
+    return u.discovering;
+  }
+
+  private async runDiscovery(u: UnitRuntime): Promise<null | { detail: string; breakerOpen: boolean }> {
     const log = this.log.child({ unit: u.cfg.unit, profile: u.cfg.profile });
     try {
       const r = await u.bound.discover({ io: u.io, logger: log, clock: this.opts.clock, options: this.options }, u.driver);

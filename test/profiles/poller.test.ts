@@ -137,7 +137,8 @@ test('a unit absent at start-up is retried until found; a configured kind shows 
       assert.deepEqual(poller.programs('D1'), []);
       const o = await poller.commander('D1').credit({ program: 1, amountCents: 100, minutes: 10 });
       assert.ok(o.status === 'rejected' && o.reason === 'unreachable');
-      assert.deepEqual(await poller.readNow('D1'), { ok: false, detail: 'unit 9 has not been discovered yet' });
+      const rn = await poller.readNow('D1');
+      assert.ok(!rn.ok && /unit 9 not discovered: timeout/.test(rn.detail), JSON.stringify(rn));
       room.control.setOffline(9, false);
       await waitFor(() => status(poller, 'D1') === 'idle', 'D1 discovered');
       assert.ok(discovered.some((d) => d.unit === 9));
@@ -300,4 +301,19 @@ test('profiles swapped in the config: both units refused loudly, never discovere
     await poller.stop();
     await room.close();
   }
+});
+
+test('readNow before the loop runs discovers the unit itself, once, even racing the loop', async () => {
+  await withPoller(
+    async ({ poller, discovered }) => {
+      const [a, b] = await Promise.all([poller.readNow('W1'), poller.readNow('W1')]);
+      assert.ok(a.ok && b.ok);
+      assert.equal(a.state.status, 'idle');
+      assert.equal(discovered.filter((d) => d.unit === 1).length, 1);
+      poller.start();
+      await waitFor(() => status(poller, 'C1') === 'idle', 'loop running');
+      assert.equal(discovered.filter((d) => d.unit === 1).length, 1);
+    },
+    { start: false },
+  );
 });
