@@ -22,7 +22,7 @@ export type { AuditHead, AuditRecord, AuditVerdict } from './audit.js';
 export type { IntegrityResult, LedgerStats } from './backup.js';
 export type { SelfCheckResult } from './check.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
-export type { OutboxBatch, OutboxRecord, OutboxStats } from './outbox.js';
+export type { DeadLetter, OutboxBatch, OutboxRecord, OutboxStats } from './outbox.js';
 export type { CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
 
@@ -45,6 +45,7 @@ export interface LedgerOutbox {
   ack(upToSeq: number): { retired: number; ackedSeq: number };
   deadLetter(seqs: readonly number[], reason: string): { moved: number[]; alertSeq: number | null };
   stats(): outbox.OutboxStats;
+  deadLetters(limit: number): outbox.DeadLetter[];
 }
 
 export interface Ledger {
@@ -171,6 +172,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
       ack: (seq) => outbox.ack(ctx, seq),
       deadLetter: (seqs, reason) => outbox.deadLetter(ctx, seqs, reason),
       stats: () => outbox.outboxStats(ctx),
+      deadLetters: (limit) => outbox.listDeadLetters(ctx, limit),
     },
     enqueueEvent: (type, payload) => outbox.enqueueEvent(ctx, type, payload),
   };

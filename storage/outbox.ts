@@ -142,6 +142,27 @@ export function deadLetter(ctx: LedgerContext, seqs: readonly number[], reason: 
   });
 }
 
+export interface DeadLetter extends OutboxRecord {
+  deadMs: number;
+  reason: string;
+}
+
+/** The newest dead letters first, for the status page and the CLI. */
+export function listDeadLetters(ctx: LedgerContext, limit: number): DeadLetter[] {
+  const n = z.number().int().positive().max(10000).parse(limit);
+  const rows = ctx.db.prepare('SELECT * FROM outbox_dead ORDER BY seq DESC LIMIT ?').all(n) as Array<OutboxRow & { dead_ms: number; reason: string }>;
+  return rows.map((row) => ({
+    seq: row.seq,
+    id: row.id,
+    type: row.type,
+    money: row.money === 1,
+    createdMs: row.created_ms,
+    payload: JSON.parse(row.payload) as unknown,
+    deadMs: row.dead_ms,
+    reason: row.reason,
+  }));
+}
+
 export function outboxStats(ctx: LedgerContext): OutboxStats {
   const row = ctx.db.prepare('SELECT COUNT(*) AS depth, MIN(created_ms) AS oldest FROM outbox').get() as { depth: number; oldest: number | null };
   const dead = ctx.db.prepare('SELECT COUNT(*) AS n FROM outbox_dead').get() as { n: number };

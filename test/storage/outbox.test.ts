@@ -71,6 +71,9 @@ test('a rejected batch goes to dead letters with an alert, and the rest flows on
     assert.equal(l.balance('a')?.balanceCents, 300);
     assert.equal(l.readAudit(1, 100).at(-1)?.reason, 'outbox_dead_letter');
     assert.deepEqual(l.outbox.deadLetter([], 'nothing'), { moved: [], alertSeq: null });
+    const dead = l.outbox.deadLetters(10);
+    assert.deepEqual(dead.map((d) => [d.seq, d.type, d.money, d.reason]), [[2, 'vend.hold', true, 'schema rejected']]);
+    assert.equal((dead[0]?.payload as { vendId: string }).vendId, h.vendId);
     l.outbox.ack(4);
     assert.equal(l.outbox.stats().depth, 0);
     assert.deepEqual(l.selfCheck().problems, []);
