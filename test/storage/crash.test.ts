@@ -22,6 +22,8 @@ after(() => child.cleanup());
 interface Armed {
   /** Lets the child open the file, then kills it killAfterMs after it says ready. */
   run(killAfterMs: number): Promise<string[]>;
+  /** Kills a child that was never run (a failed check must not leave it waiting). */
+  dispose(): void;
 }
 
 /** Spawned ahead of time: module loading overlaps with the parent's checks of the last kill. */
@@ -54,6 +56,9 @@ function spawnChild(path: string, seed: number): Armed {
       onReady = () => setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
       proc.stdin.end('go\n');
       return exited;
+    },
+    dispose() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     },
   };
 }
@@ -104,14 +109,18 @@ async function lane(dir: ReturnType<typeof tempDir>, laneNo: number, kills: numb
   let reported = 0;
   let vends = 0;
   let next = spawnChild(path, laneNo * 100000 + 1);
-  for (let i = 0; i < kills; i++) {
-    const label = `lane ${laneNo} kill ${i + 1}`;
-    const running = next.run(Math.floor(Math.random() * 120));
-    if (i + 1 < kills) next = spawnChild(path, laneNo * 100000 + i + 2);
-    const lines = await running;
-    reported += lines.filter((x) => /^[HCRSTAX] /.test(x)).length;
-    vends = checkAfterCrash(path, lines, label).vends;
-    checkRawFacts(path, lines, label);
+  try {
+    for (let i = 0; i < kills; i++) {
+      const label = `lane ${laneNo} kill ${i + 1}`;
+      const running = next.run(Math.floor(Math.random() * 120));
+      if (i + 1 < kills) next = spawnChild(path, laneNo * 100000 + i + 2);
+      const lines = await running;
+      reported += lines.filter((x) => /^[HCRSTAX] /.test(x)).length;
+      vends = checkAfterCrash(path, lines, label).vends;
+      checkRawFacts(path, lines, label);
+    }
+  } finally {
+    next.dispose();
   }
   // One last clean start reconciles everything the kills left behind.
   const l = openTestLedger(path);
