@@ -6,7 +6,7 @@ import { SimRoom } from '../../simulator/index.js';
 import { reconcileLw485 } from '../../gateway/profiles/lw485-codec.js';
 import type { CommandOutcome, UnitDriver } from '../../gateway/profiles/types.js';
 import { SimBus } from './sim-bus.js';
-import { discover } from './fixtures.js';
+import { discover, waitFor } from './fixtures.js';
 
 async function withRoom(fn: (ctx: { room: SimRoom; bus: SimBus; washer: UnitDriver; dryer: UnitDriver }) => Promise<void>): Promise<void> {
   const room = new SimRoom({ units: [{ unit: 1, model: 'lw485-washer' }, { unit: 9, model: 'lw485-dryer' }], timeScale: 1, commandResultDelayMs: 30 });
@@ -206,8 +206,7 @@ test('the seq is seeded from the device and wraps 65535 → 1', async () => {
   await withRoom(async ({ room, bus }) => {
     // Another master (a service tool) left last seq at 65535.
     await bus.request(1, { fc: 16, address: 256, values: [65535, 2, 0, 0, 0] });
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(room.control.lw485(1).lastSeq, 65535);
+    await waitFor(() => room.control.lw485(1).lastSeq === 65535, 'the service tool command executed');
     const again = await discover(bus, { unit: 1, profile: 'lw485', machineId: 'W1' });
     assert.equal(again.info.details.lastSeqAtDiscovery, 65535);
     const o = await again.commands('W1').credit({ program: 1, amountCents: 250 });

@@ -157,13 +157,13 @@ test('state events only on meaningful change; a tick every cycle carries the sec
       await waitFor(() => (poller.state('W1')?.remainingSec ?? 0) > 0, 'W1 running');
       const mark = states.length;
       const tickMark = ticks.length;
-      // At 600× a sim minute is 100 ms real: a few minutes of countdown.
-      await waitFor(() => (poller.state('W1')?.remainingSec ?? 9999) < 20 * 60 - 4 * 60, 'four minutes counted down');
-      const during = states.slice(mark).filter((s) => s.state.machineId === 'W1');
+      const during = () => states.slice(mark).filter((s) => s.state.machineId === 'W1');
+      // At 120× a sim minute is 500 ms real: wait for three whole minutes to be crossed.
+      await waitFor(() => during().filter((e) => e.changed.includes('remainingMinute')).length >= 3, 'three minute crossings');
+      const events = during();
       const tickCount = ticks.length - tickMark;
-      assert.ok(during.length >= 3, `${during.length} state events`);
-      assert.ok(tickCount > during.length, `${tickCount} ticks vs ${during.length} state events`);
-      for (const e of during) {
+      assert.ok(tickCount > events.length, `${tickCount} ticks vs ${events.length} state events`);
+      for (const e of events) {
         assert.ok(e.changed.length > 0);
         if (e.changed.length === 1 && e.changed[0] === 'remainingMinute') {
           assert.notEqual(Math.floor((e.previous?.remainingSec ?? 0) / 60), Math.floor((e.state.remainingSec ?? 0) / 60));
@@ -174,7 +174,7 @@ test('state events only on meaningful change; a tick every cycle carries the sec
       const t = ticks[ticks.length - 1];
       assert.ok(t?.machines.some((m) => m.machineId === 'W1' && m.status === 'running' && (m.remainingSec ?? 0) > 0));
     },
-    { timeScale: 600 },
+    { timeScale: 120 },
   );
 });
 
