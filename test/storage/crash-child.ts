@@ -2,7 +2,8 @@
 // SIGKILL. Each fact is printed only after its transaction committed (stdout on a pipe is
 // synchronous on Linux), so the parent can check that nothing reported was lost.
 //   cardlist <path> <gatewayId> <secretHex>          apply one big full list (version 2)
-//   vends    <path> <gatewayId> <secretHex> <seed>   vends, top-ups, declines, acks forever
+//   vends    <path> <gatewayId> <secretHex> <seed>   vends, top-ups, snapshots, card diffs,
+//                                                    declines, acks, dead letters, until killed
 // With WAIT_FOR_GO=1 it loads its modules, then waits for a line on stdin before it opens the
 // file: the parent starts the next child while it is still checking the last one.
 import { randomUUID } from 'node:crypto';
@@ -114,8 +115,23 @@ while (Date.now() < deadline) {
     if (res.applied) say(`T ${cloudId}`);
   } else if (r < 0.88) {
     ledger.recordDecline({ method: 'card', reason: 'card_blocked', machineId: 'W0', cardUid: '0A1B2C3D' });
-  } else if (r < 0.92) {
+  } else if (r < 0.90) {
     ledger.enqueueEvent('machine.state', { machineId: 'W1', state: 'running' });
+  } else if (r < 0.91) {
+    // The cloud's view: a snapshot covering everything sent so far, at the balance we derive.
+    const acct = pick(ACCOUNTS) ?? 'acct-a';
+    const b = ledger.balance(acct);
+    const version = (b?.snapshotVersion ?? 0) + 1;
+    const res = ledger.applyAccountSnapshot({ accountId: acct, version, balanceCents: b?.balanceCents ?? 0, points: b?.points ?? 0, tier: 'std', coveredSeq: ledger.outbox.stats().lastSeq });
+    if (!res.applied) fail('a newer snapshot was not applied');
+    if (ledger.balance(acct)?.balanceCents !== (b?.balanceCents ?? 0)) fail('a covering snapshot changed the balance');
+    say(`P ${acct}:${version}`);
+  } else if (r < 0.92) {
+    const base = ledger.cardListVersion();
+    const uid = `CC${String(Math.floor(rnd() * 50)).padStart(6, '0')}`;
+    const res = ledger.applyCardList({ kind: 'diff', version: base + 1, baseVersion: base, cards: [rnd() < 0.7 ? { uid, accountId: pick(ACCOUNTS) ?? 'acct-a', status: 'active' } : { uid, remove: true }] });
+    if (!res.ok) fail(`card diff refused: ${res.reason}`);
+    say(`L ${base + 1}`);
   } else if (r < 0.97) {
     const batch = ledger.outbox.nextBatch({ maxCount: 20, maxBytes: 64 * 1024 });
     const lastRec = batch.records.at(-1);

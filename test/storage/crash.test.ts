@@ -80,6 +80,11 @@ function checkAfterCrash(path: string, lines: readonly string[], label: string):
       if (tag === 'C') assert.equal(l.getVend(arg)?.state, 'captured', `${label}: reported capture lost`);
       if (tag === 'R') assert.equal(l.getVend(arg)?.state, 'refunded', `${label}: reported refund lost`);
       if (tag === 'A') assert.ok(acked >= Number(arg), `${label}: reported ack ${arg} lost (acked ${acked})`);
+      if (tag === 'L') assert.ok(l.cardListVersion() >= Number(arg), `${label}: reported card list ${arg} lost`);
+      if (tag === 'P') {
+        const [acct = '', version = '0'] = arg.split(':');
+        assert.ok((l.balance(acct)?.snapshotVersion ?? 0) >= Number(version), `${label}: reported snapshot ${arg} lost`);
+      }
     }
     return { vends: l.stats().vends };
   } finally {
@@ -115,7 +120,7 @@ async function lane(dir: ReturnType<typeof tempDir>, laneNo: number, kills: numb
       const running = next.run(Math.floor(Math.random() * 120));
       if (i + 1 < kills) next = spawnChild(path, laneNo * 100000 + i + 2);
       const lines = await running;
-      reported += lines.filter((x) => /^[HCRSTAX] /.test(x)).length;
+      reported += lines.filter((x) => /^[HCRSTAXLP] /.test(x)).length;
       vends = checkAfterCrash(path, lines, label).vends;
       checkRawFacts(path, lines, label);
     }
