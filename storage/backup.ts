@@ -9,9 +9,11 @@ export interface IntegrityResult {
   foreignKeyViolations: number;
 }
 
-export function integrityCheck(ctx: LedgerContext): IntegrityResult {
-  const rows = ctx.db.pragma('integrity_check') as Array<{ integrity_check: string }>;
-  const messages = rows.map((r) => r.integrity_check);
+/** quick: PRAGMA quick_check (skips index-vs-table checks), for a fast start-up on a big file. */
+export function integrityCheck(ctx: LedgerContext, opts: { quick?: boolean } = {}): IntegrityResult {
+  const pragma = opts.quick === true ? 'quick_check' : 'integrity_check';
+  const rows = ctx.db.pragma(pragma) as Array<Record<string, string>>;
+  const messages = rows.map((r) => r[pragma] ?? '');
   const fk = ctx.db.pragma('foreign_key_check') as unknown[];
   const ok = messages.length === 1 && messages[0] === 'ok' && fk.length === 0;
   return { ok, messages, foreignKeyViolations: fk.length };

@@ -52,7 +52,7 @@ export interface Ledger {
   readonly path: string;
   readonly gatewayId: string;
   close(): void;
-  integrityCheck(): IntegrityResult;
+  integrityCheck(opts?: { quick?: boolean }): IntegrityResult;
   /** Cross-table invariants (gap-free outbox, each vend's entries and audit match its state). */
   selfCheck(): SelfCheckResult;
   backup(toPath: string): Promise<{ totalPages: number }>;
@@ -127,7 +127,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     close: () => {
       if (db.open) db.close();
     },
-    integrityCheck: () => integrityCheck(ctx),
+    integrityCheck: (opts) => integrityCheck(ctx, opts),
     selfCheck: () => selfCheck(db),
     backup: (toPath) => backup(ctx, toPath),
     stats: () => ledgerStats(ctx),

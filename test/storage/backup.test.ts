@@ -38,6 +38,7 @@ test('integrity check and stats', () => {
   const l = openTestLedger(path);
   try {
     assert.deepEqual(l.integrityCheck(), { ok: true, messages: ['ok'], foreignKeyViolations: 0 });
+    assert.deepEqual(l.integrityCheck({ quick: true }), { ok: true, messages: ['ok'], foreignKeyViolations: 0 });
     l.hold(cardHold('a', 0));
     const s = l.stats();
     assert.equal(s.vends, 1);
