@@ -66,22 +66,26 @@ export function unitMachineIds(u: UnitConfig): string[] {
 type IssueSink = { addIssue(issue: { code: 'custom'; message: string; path: (string | number)[] }): void };
 
 /**
- * Reports duplicate machine ids across several buses (each a list of units). The integrator calls
- * it from the superRefine of the whole config, with the path prefix of each bus's unit list.
+ * Reports machine ids used on more than one bus (each a list of units). The integrator calls it
+ * from the superRefine of the whole config, with the path prefix of each bus's unit list.
+ * Duplicates within one bus are `busUnitsSchema`'s to report, so nothing is reported twice.
  */
 export function checkUniqueMachineIds(buses: readonly { path: (string | number)[]; units: readonly UnitConfig[] }[], ctx: IssueSink): void {
-  const seen = new Map<string, string>();
-  for (const bus of buses) {
+  reportDuplicateIds(buses, ctx, false);
+}
+
+function reportDuplicateIds(buses: readonly { path: (string | number)[]; units: readonly UnitConfig[] }[], ctx: IssueSink, withinBus: boolean): void {
+  const seen = new Map<string, { bus: number; at: string }>();
+  buses.forEach((bus, bi) => {
     bus.units.forEach((u, ui) => {
-      const ids = unitMachineIds(u);
-      ids.forEach((id, ci) => {
+      unitMachineIds(u).forEach((id, ci) => {
         const path = u.profile === 'lw485' ? [...bus.path, ui, 'machineId'] : [...bus.path, ui, 'channels', ci, 'machineId'];
         const first = seen.get(id);
-        if (first !== undefined) ctx.addIssue({ code: 'custom', message: `machine id "${id}" is already used at ${first}`, path });
-        else seen.set(id, path.join('.'));
+        if (first === undefined) seen.set(id, { bus: bi, at: path.join('.') });
+        else if (withinBus || first.bus !== bi) ctx.addIssue({ code: 'custom', message: `machine id "${id}" is already used at ${first.at}`, path });
       });
     });
-  }
+  });
 }
 
 /** The units on one bus: unique unit ids, unique machine ids, each RIO-8 channel once. */
@@ -100,7 +104,7 @@ export const busUnitsSchema = z.array(unitConfigSchema).superRefine((units, ctx)
       });
     }
   });
-  checkUniqueMachineIds([{ path: [], units }], ctx);
+  reportDuplicateIds([{ path: [], units }], ctx, true);
 });
 
 /**

@@ -39,6 +39,8 @@ test('machine ids unique on a bus and across the room', () => {
     { busId: 'b', units: [{ unit: 1, profile: 'lw485', machineId: 'W1' }] },
   ]);
   assert.deepEqual(issues(room), ['1.units.0.machineId: machine id "W1" is already used at 0.units.0.machineId']);
+  const sameBus = roomUnitsSchema.safeParse([{ busId: 'a', units: [{ unit: 1, profile: 'lw485', machineId: 'W1' }, { unit: 2, profile: 'lw485', machineId: 'W1' }] }]);
+  assert.equal(issues(sameBus).length, 1, 'reported once, not by both the bus and the room check');
   assert.equal(busUnitsSchema.safeParse([{ unit: 1, profile: 'lw485', machineId: 'bad id!' }]).success, false);
 });
 
