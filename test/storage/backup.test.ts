@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, openSync, writeSync } from 'node:fs';
 import { cardHold, manualClock, openTestLedger, tempDir } from './helpers.js';
 
 test('an online backup is an openable, consistent copy', async () => {
@@ -81,6 +81,39 @@ test('settings: strings, numbers, counters and a time floor that never goes back
     assert.throws(() => l.setNumberSetting('x', Number.NaN));
   } finally {
     l.close();
+    t.cleanup();
+  }
+});
+
+test('a damaged file does not pass the integrity check', () => {
+  const t = tempDir();
+  try {
+    const path = t.file('l.db');
+    const l = openTestLedger(path);
+    l.applyCardList({ kind: 'full', version: 1, cards: Array.from({ length: 2000 }, (_, n) => ({ uid: `DD${String(n).padStart(6, '0')}`, accountId: `a${n % 7}`, status: 'active' as const })) });
+    const pageSize = l.stats().pageSize;
+    const pages = l.stats().pageCount;
+    l.close();
+    const fd = openSync(path, 'r+');
+    try {
+      // Scribble over one of the last pages (the card list's), b-tree page header included.
+      writeSync(fd, Buffer.alloc(pageSize / 2, 0xa5), 0, pageSize / 2, (pages - 3) * pageSize);
+    } finally {
+      closeSync(fd);
+    }
+    let verdict: boolean;
+    try {
+      const damaged = openTestLedger(path);
+      try {
+        verdict = damaged.integrityCheck().ok;
+      } finally {
+        damaged.close();
+      }
+    } catch {
+      verdict = false; // refusing to open is also an acceptable way to say it
+    }
+    assert.equal(verdict, false);
+  } finally {
     t.cleanup();
   }
 });
