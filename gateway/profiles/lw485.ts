@@ -35,26 +35,33 @@ import {
   type UnitDriver,
 } from './types.js';
 
+/**
+ * What a unit's commands share across rediscoveries: the seqs spent and seen, and the queue that
+ * keeps its commands one at a time. A rediscovered unit gets the same object, so a command still
+ * queued on the old driver and one sent through the new never pick seqs independently.
+ */
+class Lw485SeqState {
+  readonly queue = new KeyedQueue();
+  constructor(
+    public lastIssued: number,
+    public deviceLast: number,
+  ) {}
+}
+
 class Lw485Driver implements UnitDriver {
   readonly pollBlocks: readonly ReadBlock[] = [LW485.statusBlock];
-  private lastIssued: number;
-  private deviceLast: number;
   private lastStatus: Lw485Status | null = null;
-  private readonly queue = new KeyedQueue();
   private readonly commander: MachineCommands;
 
   constructor(
     private readonly cfg: Lw485UnitConfig,
     readonly info: DiscoveredUnit,
     private readonly kind: MachineKind,
-    lastSeqAtDiscovery: number,
-    lastIssuedBefore: number | null,
+    readonly seqs: Lw485SeqState,
     private readonly deps: ProfileDeps,
   ) {
-    this.lastIssued = lastIssuedBefore ?? lastSeqAtDiscovery;
-    this.deviceLast = lastSeqAtDiscovery;
     const send = (code: Lw485CommandCode, program: number, amountCents: number, minutes: number, beforeSend?: BeforeSend): Promise<CommandOutcome> =>
-      this.queue.run('cmd', () => this.execute(code, program, amountCents, minutes, beforeSend));
+      seqs.queue.run('cmd', () => this.execute(code, program, amountCents, minutes, beforeSend));
     this.commander = {
       machineId: cfg.machineId,
       credit: (r) => send(Lw485Command.CREDIT, r.program, r.amountCents, r.minutes ?? 0, r.beforeSend),
@@ -69,16 +76,11 @@ class Lw485Driver implements UnitDriver {
     };
   }
 
-  /** The last seq this driver spent: a rediscovered unit goes on after it, never reusing one. */
-  get lastIssuedSeq(): number {
-    return this.lastIssued;
-  }
-
   decode(readings: readonly BlockReading[], observedAt: number): MachineState[] {
     const r = readings[0];
     if (r === undefined || r.kind !== 'registers') throw new ProfileError('lw485 poll needs the status block registers');
     const s = decodeStatus(r.registers, this.kind);
-    this.deviceLast = s.lastSeq;
+    this.seqs.deviceLast = s.lastSeq;
     this.lastStatus = s;
     return [toMachineState(this.cfg.machineId, this.kind, s, observedAt)];
   }
@@ -91,7 +93,7 @@ class Lw485Driver implements UnitDriver {
   private async execute(code: Lw485CommandCode, program: number, amountCents: number, minutes: number, beforeSend?: BeforeSend): Promise<CommandOutcome> {
     const { io, logger, clock } = this.deps;
     const o = this.deps.options.lw485;
-    const seq = nextSeq(this.lastIssued, this.deviceLast);
+    const seq = nextSeq(this.seqs.lastIssued, this.seqs.deviceLast);
     let values: number[];
     try {
       values = encodeCommandBlock({ seq, code, program, amountCents, minutes });
@@ -99,7 +101,7 @@ class Lw485Driver implements UnitDriver {
       return { status: 'rejected', reason: 'bad_argument', deviceCode: null, detail: e instanceof Error ? e.message : String(e) };
     }
     // From here on this seq is spent, whatever happens: it is never reused for another command.
-    this.lastIssued = seq;
+    this.seqs.lastIssued = seq;
     const evidence = { profile: 'lw485', unit: this.cfg.unit, seq, code } as const;
     const log = logger.child({ unit: this.cfg.unit, machineId: this.cfg.machineId, seq, code });
 
@@ -114,7 +116,7 @@ class Lw485Driver implements UnitDriver {
         case 'read-result': {
           const { fc, address, quantity } = LW485.resultBlock;
           a = tx.onReadResult(await io.readRegisters(fc, address, quantity), clock.monotonic());
-          if (tx.deviceLastSeq !== null) this.deviceLast = tx.deviceLastSeq;
+          if (tx.deviceLastSeq !== null) this.seqs.deviceLast = tx.deviceLastSeq;
           break;
         }
         case 'sleep':
@@ -165,8 +167,13 @@ async function discover(cfg: Lw485UnitConfig, deps: ProfileDeps, previous: UnitD
     machines: [{ machineId: cfg.machineId, name: cfg.name ?? null, kind: ident.kind, capabilities: capabilitiesOf(ident.kind), programs }],
     details: { programCount: ident.programCount, lastSeqAtDiscovery: lastSeq },
   };
-  const lastIssued = previous instanceof Lw485Driver ? previous.lastIssuedSeq : null;
-  return { ok: true, driver: new Lw485Driver(cfg, info, ident.kind, lastSeq, lastIssued, deps) };
+  let seqs: Lw485SeqState;
+  if (previous instanceof Lw485Driver) {
+    // Spent seqs stay spent; the device's own last seq is the fresh one.
+    seqs = previous.seqs;
+    seqs.deviceLast = lastSeq;
+  } else seqs = new Lw485SeqState(lastSeq, lastSeq);
+  return { ok: true, driver: new Lw485Driver(cfg, info, ident.kind, seqs, deps) };
 }
 
 function readRegs(io: UnitIo, b: ReadBlock): ReturnType<UnitIo['readRegisters']> {

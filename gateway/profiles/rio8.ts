@@ -23,7 +23,6 @@ import {
 
 class Rio8Driver implements UnitDriver {
   readonly pollBlocks = RIO8_POLL_BLOCKS;
-  private readonly queue = new KeyedQueue();
   private readonly commanders = new Map<string, MachineCommands>();
 
   constructor(
@@ -32,6 +31,8 @@ class Rio8Driver implements UnitDriver {
     private readonly pulseOnMs: number,
     private readonly pulseOffMs: number,
     private readonly deps: ProfileDeps,
+    /** Shared with the driver of an earlier discovery: one credit at a time per channel, always. */
+    readonly queue: KeyedQueue,
   ) {
     for (const ch of cfg.channels) {
       this.commanders.set(ch.machineId, {
@@ -111,7 +112,7 @@ class Rio8Driver implements UnitDriver {
   }
 }
 
-async function discover(cfg: Rio8UnitConfig, deps: ProfileDeps): ReturnType<BoundProfile['discover']> {
+async function discover(cfg: Rio8UnitConfig, deps: ProfileDeps, previous: UnitDriver | null): ReturnType<BoundProfile['discover']> {
   // Discovery runs behind polls and commands: a unit that is not there yet must not delay them.
   const io = deps.io.withPriority('probe');
   const id = await io.readRegisters(3, RIO8.identityBlock.address, RIO8.identityBlock.quantity);
@@ -141,7 +142,8 @@ async function discover(cfg: Rio8UnitConfig, deps: ProfileDeps): ReturnType<Boun
     })),
     details: { pulseOnMs: onMs, pulseOffMs: offMs },
   };
-  return { ok: true, driver: new Rio8Driver(cfg, info, onMs, offMs, deps) };
+  const queue = previous instanceof Rio8Driver ? previous.queue : new KeyedQueue();
+  return { ok: true, driver: new Rio8Driver(cfg, info, onMs, offMs, deps, queue) };
 }
 
 export const rio8Profile = {
@@ -152,8 +154,8 @@ export const rio8Profile = {
       unit: cfg.unit,
       pollBlocks: () => [...RIO8_POLL_BLOCKS],
       configuredMachines: () => cfg.channels.map((c) => ({ machineId: c.machineId, kind: c.kind })),
-      // Nothing to carry over: the pulse counters are read fresh before every credit.
-      discover: (deps) => discover(cfg, deps),
+      // Only the queue carries over: the pulse counters are read fresh before every credit.
+      discover: (deps, previous) => discover(cfg, deps, previous),
     };
   },
 } as const;

@@ -272,3 +272,15 @@ test('beforeSend gets the evidence before the block leaves; if it throws nothing
     assert.equal(room.control.lw485(1).stateName, 'IDLE');
   });
 });
+
+test('old and rediscovered drivers share one queue and one seq counter', async () => {
+  await withRoom(async ({ bus, washer }) => {
+    const first = washer.commands('W1').credit({ program: 1, amountCents: 250 });
+    const again = await discover(bus, { unit: 1, profile: 'lw485', machineId: 'W1' }, {}, washer);
+    const queuedOld = washer.commands('W1').start();
+    const viaNew = again.commands('W1').pause();
+    const [a, b, c] = await Promise.all([first, queuedOld, viaNew]);
+    assert.deepEqual([a.status, b.status, c.status], ['accepted', 'accepted', 'accepted']);
+    assert.deepEqual([seqOf(a), seqOf(b), seqOf(c)], [1, 2, 3]);
+  });
+});
