@@ -317,3 +317,13 @@ test('readNow before the loop runs discovers the unit itself, once, even racing 
     { start: false },
   );
 });
+
+test('planBlocks feeds the bus poll-plan check as is', async () => {
+  const { planPoll } = await import('../../gateway/bus/poll-plan.js');
+  const bus: BusClient = { busId: 'x', request: () => Promise.resolve({ ok: false, kind: 'closed', detail: 'x', sent: false }) };
+  const poller = new Poller({ bus, units: UNITS, intervalMs: 1000, logger: silentLogger(), clock: systemClock });
+  const plan = planPoll({ blocks: poller.planBlocks(), line: { baudRate: 19200, dataBits: 8, parity: 'even', stopBits: 1 }, intervalMs: 1000 });
+  assert.equal(plan.units, 3);
+  assert.equal(plan.blocks.length, 5);
+  assert.equal(plan.fits, true);
+});
