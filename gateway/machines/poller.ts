@@ -45,6 +45,8 @@ export class Poller extends EventEmitter<PollerEvents> {
   private loopDone: Promise<void> | null = null;
   private wake: (() => void) | null = null;
   private cycleNo = 0;
+  /** Bumped by each start(): a loop from an earlier start() ends instead of running alongside. */
+  private generation = 0;
 
   constructor(private readonly opts: PollerOptions) {
     super();
@@ -85,14 +87,18 @@ export class Poller extends EventEmitter<PollerEvents> {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loopDone = this.loop();
+    const gen = ++this.generation;
+    // A loop still finishing a cycle after stop() ends first: cycles never overlap.
+    const previous = this.loopDone ?? Promise.resolve();
+    this.loopDone = previous.then(() => this.loop(gen));
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
-    await this.loopDone;
-    this.loopDone = null;
+    const done = this.loopDone;
+    await done;
+    if (this.loopDone === done) this.loopDone = null;
   }
 
   hasMachine(machineId: string): boolean {
@@ -173,14 +179,15 @@ export class Poller extends EventEmitter<PollerEvents> {
     return u;
   }
 
-  private async loop(): Promise<void> {
+  private async loop(gen: number): Promise<void> {
     const { clock } = this.opts;
+    const live = (): boolean => this.running && gen === this.generation;
     try {
-      while (this.running) {
+      while (live()) {
         const t0 = clock.monotonic();
         // Every unit's reads are queued at once; the bus master serializes them on the wire.
         const ok = await Promise.all(this.units.map((u) => this.cycleUnit(u)));
-        if (!this.running) break;
+        if (!live()) break;
         const durationMs = clock.monotonic() - t0;
         this.cycleNo++;
         this.emit('cycle', { cycle: this.cycleNo, durationMs, failedUnits: this.units.filter((_, i) => ok[i] !== true).map((u) => u.cfg.unit) });
@@ -192,7 +199,7 @@ export class Poller extends EventEmitter<PollerEvents> {
       }
     } catch (e) {
       // A throwing listener or a bug: never carry on silently with stale machine states.
-      this.running = false;
+      if (gen === this.generation) this.running = false;
       const err = e instanceof Error ? e : new Error(String(e));
       this.log.fatal({ err }, 'poll loop stopped');
       this.emit('error', err);

@@ -327,3 +327,42 @@ test('planBlocks feeds the bus poll-plan check as is', async () => {
   assert.equal(plan.blocks.length, 5);
   assert.equal(plan.fits, true);
 });
+
+test('stop() and start() without waiting never make two loops poll side by side', async () => {
+  const room = new SimRoom({ units: [{ unit: 1, model: 'lw485-washer' }] });
+  const sim = new SimBus(room);
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const bus: BusClient = {
+    busId: 'count',
+    request: async (unit, req, opts) => {
+      const poll = opts?.priority === 'poll';
+      if (poll) maxInFlight = Math.max(maxInFlight, ++inFlight);
+      try {
+        // Slow enough that a second loop, if there were one, would overlap.
+        await new Promise((r) => setTimeout(r, 2));
+        return await sim.request(unit, req, opts);
+      } finally {
+        if (poll) inFlight--;
+      }
+    },
+  };
+  const poller = new Poller({ bus, units: [{ unit: 1, profile: 'lw485', machineId: 'W1' }], intervalMs: 10, logger: silentLogger(), clock: systemClock });
+  let cycles = 0;
+  poller.on('cycle', () => cycles++);
+  poller.start();
+  try {
+    await waitFor(() => cycles >= 2, 'polling');
+    for (let i = 0; i < 20; i++) {
+      void poller.stop();
+      poller.start();
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const mark = cycles;
+    await waitFor(() => cycles >= mark + 5, 'still polling');
+    assert.equal(maxInFlight, 1);
+  } finally {
+    await poller.stop();
+    await room.close();
+  }
+});
