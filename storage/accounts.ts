@@ -85,10 +85,11 @@ export function applyAccountSnapshot(ctx: LedgerContext, input: AccountSnapshot)
   const s = accountSnapshotSchema.parse(input);
   return inTx(ctx.db, () => {
     ensureAccount(ctx, s.accountId);
+    // Coverage never goes back: the cloud cannot un-process a record (and retention relies on it).
     const covered = s.coveredSeq ?? getMetaInt(ctx.db, META.outboxAckedSeq);
     const changes = ctx.db
       .prepare(
-        `UPDATE accounts SET version = ?, balance_cents = ?, points = ?, tier = ?, covered_seq = ?, snapshot_ms = ?
+        `UPDATE accounts SET version = ?, balance_cents = ?, points = ?, tier = ?, covered_seq = MAX(covered_seq, ?), snapshot_ms = ?
           WHERE account_id = ? AND version < ?`,
       )
       .run(s.version, s.balanceCents, s.points, s.tier, covered, Math.floor(ctx.clock.now()), s.accountId, s.version).changes;

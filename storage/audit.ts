@@ -47,7 +47,7 @@ export interface AuditHead {
 }
 
 export type AuditVerdict =
-  | { ok: true; count: number; head: AuditHead }
+  | { ok: true; count: number; head: AuditHead; anchorSeq: number }
   | { ok: false; atSeq: number; problem: string };
 
 interface AuditRow {
@@ -119,7 +119,8 @@ export function auditHead(ctx: LedgerContext): AuditHead {
 }
 
 /** Must be called inside the transaction of the fact it records. */
-export function appendAudit(ctx: LedgerContext, input: AuditInput): AuditRecord {
+/** outboxSeq: the seq of the outbox record that will carry this one (see recordFact). */
+export function appendAudit(ctx: LedgerContext, input: AuditInput, outboxSeq: number): AuditRecord {
   const head = auditHead(ctx);
   const content: Content = {
     seq: head.seq + 1,
@@ -143,22 +144,28 @@ export function appendAudit(ctx: LedgerContext, input: AuditInput): AuditRecord 
   ctx.db
     .prepare(
       `INSERT INTO audit (seq, wall_ms, mono_ms, boot_id, clock_trusted, kind, method, amount_cents, account_id,
-         card_mask, machine_id, program, result, reason, vend_id, detail, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         card_mask, machine_id, program, result, reason, vend_id, detail, prev_hash, hash, outbox_seq)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(
       content.seq, content.wallMs, content.monoMs, content.bootId, content.clockTrusted ? 1 : 0, content.kind,
       content.method, content.amountCents, content.accountId, content.cardMask, content.machineId, content.program,
-      content.result, content.reason, content.vendId, content.detail, head.hash, hash,
+      content.result, content.reason, content.vendId, content.detail, head.hash, hash, outboxSeq,
     );
   setMeta(ctx.db, META.auditHeadSeq, String(content.seq));
   setMeta(ctx.db, META.auditHeadHash, hash);
   return { ...content, prevHash: head.hash, hash };
 }
 
+/** Where verification starts: the genesis, or the last record retention removed. */
+export function auditAnchor(db: Db, gatewayId: string): AuditHead {
+  return { seq: getMetaInt(db, META.auditAnchorSeq), hash: getMeta(db, META.auditAnchorHash) ?? genesisHash(gatewayId) };
+}
+
 export function verifyAudit(db: Db, gatewayId: string): AuditVerdict {
-  let prev = genesisHash(gatewayId);
-  let expectSeq = 1;
+  const anchor = auditAnchor(db, gatewayId);
+  let prev = anchor.hash;
+  let expectSeq = anchor.seq + 1;
   const rows = db.prepare('SELECT * FROM audit ORDER BY seq').iterate() as IterableIterator<AuditRow>;
   for (const row of rows) {
     const rec = fromRow(row);
@@ -170,12 +177,13 @@ export function verifyAudit(db: Db, gatewayId: string): AuditVerdict {
     prev = rec.hash;
     expectSeq += 1;
   }
-  const count = expectSeq - 1;
+  const last = expectSeq - 1;
+  const count = last - anchor.seq;
   const headSeq = getMetaInt(db, META.auditHeadSeq);
   const headHash = getMeta(db, META.auditHeadHash) ?? genesisHash(gatewayId);
-  if (headSeq !== count) return { ok: false, atSeq: Math.min(headSeq, count) + 1, problem: `stored head is seq ${headSeq} but the trail ends at ${count} (records cut off or added at the end)` };
-  if (headHash !== prev) return { ok: false, atSeq: count, problem: 'stored head hash does not match the last record' };
-  return { ok: true, count, head: { seq: count, hash: prev } };
+  if (headSeq !== last) return { ok: false, atSeq: Math.min(headSeq, last) + 1, problem: `stored head is seq ${headSeq} but the trail ends at ${last} (records cut off or added at the end)` };
+  if (headHash !== prev) return { ok: false, atSeq: last, problem: 'stored head hash does not match the last record' };
+  return { ok: true, count, head: { seq: last, hash: prev }, anchorSeq: anchor.seq };
 }
 
 export function readAudit(db: Db, fromSeq: number, limit: number): AuditRecord[] {

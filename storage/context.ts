@@ -36,6 +36,9 @@ export const META = {
   auditHeadSeq: 'audit_head_seq',
   auditHeadHash: 'audit_head_hash',
   cardListVersion: 'card_list_version',
+  auditAnchorSeq: 'audit_anchor_seq',
+  auditAnchorHash: 'audit_anchor_hash',
+  pruning: 'pruning',
 } as const;
 
 /** Runs fn in a BEGIN IMMEDIATE transaction: the write lock is taken up front, never upgraded. */

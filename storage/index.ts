@@ -12,6 +12,7 @@ import { selfCheck, type SelfCheckResult } from './check.js';
 import type { LedgerContext } from './context.js';
 import { openDatabase } from './db.js';
 import * as outbox from './outbox.js';
+import { pruneHistory, type PruneResult } from './retention.js';
 import * as settings from './settings.js';
 import * as tokens from './tokens.js';
 import * as vends from './vends.js';
@@ -21,6 +22,7 @@ export type { AlertInput } from './alerts.js';
 export type { AuditHead, AuditRecord, AuditVerdict } from './audit.js';
 export type { IntegrityResult, LedgerStats } from './backup.js';
 export type { SelfCheckResult } from './check.js';
+export type { PruneResult } from './retention.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
 export type { DeadLetter, OutboxBatch, OutboxRecord, OutboxStats } from './outbox.js';
 export type { CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
@@ -57,6 +59,8 @@ export interface Ledger {
   selfCheck(): SelfCheckResult;
   backup(toPath: string): Promise<{ totalPages: number }>;
   stats(): LedgerStats;
+  /** Removes settled history older than beforeMs (wall ms) that the cloud holds; see retention.ts. */
+  pruneHistory(opts: { beforeMs: number }): PruneResult;
 
   applyAccountSnapshot(snapshot: accounts.AccountSnapshot): { applied: boolean };
   applyTopUp(topUp: accounts.TopUp): { applied: boolean };
@@ -131,6 +135,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     selfCheck: () => selfCheck(db),
     backup: (toPath) => backup(ctx, toPath),
     stats: () => ledgerStats(ctx),
+    pruneHistory: (o) => pruneHistory(ctx, o),
 
     applyAccountSnapshot: (s) => accounts.applyAccountSnapshot(ctx, s),
     applyTopUp: (t) => accounts.applyTopUp(ctx, t),

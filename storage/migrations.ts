@@ -174,4 +174,29 @@ ALTER TABLE vends ADD COLUMN last_outbox_seq INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX vends_last_outbox_seq ON vends(last_outbox_seq);
 `,
   },
+  {
+    version: 3,
+    sql: `
+-- Retention (storage/retention.ts): the outbox record that carried each audit record, so the
+-- acknowledged prefix of the trail is known; the trail is then verified from an anchor
+-- (meta audit_anchor_seq / audit_anchor_hash) instead of the genesis. Not part of the hash.
+ALTER TABLE audit ADD COLUMN outbox_seq INTEGER;
+CREATE INDEX audit_vend ON audit(vend_id) WHERE vend_id IS NOT NULL;
+CREATE INDEX audit_outbox_seq ON audit(outbox_seq);
+-- Deletes stay impossible except below the anchor (audit) or inside pruneHistory (meta
+-- 'pruning' is set only within its own transaction, never committed).
+DROP TRIGGER audit_no_delete;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  WHEN OLD.seq > COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'audit_anchor_seq'), 0)
+  BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+DROP TRIGGER entries_no_delete;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'pruning' AND value = '1')
+  BEGIN SELECT RAISE(ABORT, 'entries are append-only'); END;
+DROP TRIGGER vends_no_delete;
+CREATE TRIGGER vends_no_delete BEFORE DELETE ON vends
+  WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'pruning' AND value = '1')
+  BEGIN SELECT RAISE(ABORT, 'vends are never deleted'); END;
+`,
+  },
 ];

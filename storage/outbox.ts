@@ -59,8 +59,10 @@ export interface FactResult {
  * upstream, so the cloud can check the chain too. Call inside the fact's transaction.
  */
 export function recordFact(ctx: LedgerContext, fact: { type: string; money: boolean; audit: AuditInput; payload: Record<string, unknown> }): FactResult {
-  const audit = appendAudit(ctx, fact.audit);
+  const nextSeq = getMetaInt(ctx.db, META.outboxLastSeq) + 1;
+  const audit = appendAudit(ctx, fact.audit, nextSeq);
   const { seq, id } = enqueue(ctx, { type: fact.type, money: fact.money, payload: { ...fact.payload, audit } });
+  if (seq !== nextSeq) throw new Error('ledger: outbox seq moved while recording a fact');
   return { audit, outboxSeq: seq, outboxId: id };
 }
 
