@@ -3,7 +3,7 @@
 // synchronous on Linux), so the parent can check that nothing reported was lost.
 //   cardlist <path> <gatewayId> <secretHex>          apply one big full list (version 2)
 //   vends    <path> <gatewayId> <secretHex> <seed>   vends, top-ups, snapshots, card diffs,
-//                                                    declines, acks, dead letters, until killed
+//                                                    declines, acks, dead letters, pruning, until killed
 // With WAIT_FOR_GO=1 it loads its modules, then waits for a line on stdin before it opens the
 // file: the parent starts the next child while it is still checking the last one.
 import { randomUUID } from 'node:crypto';
@@ -126,6 +126,19 @@ while (Date.now() < deadline) {
     if (!res.applied) fail('a newer snapshot was not applied');
     if (ledger.balance(acct)?.balanceCents !== (b?.balanceCents ?? 0)) fail('a covering snapshot changed the balance');
     say(`P ${acct}:${version}`);
+  } else if (r < 0.915) {
+    // The cloud catches up (everything acked, covering snapshots), then settled history goes.
+    say('Q');
+    const last = ledger.outbox.stats().lastSeq;
+    ledger.outbox.ack(last);
+    for (const acct of ACCOUNTS) {
+      const b = ledger.balance(acct);
+      ledger.applyAccountSnapshot({ accountId: acct, version: (b?.snapshotVersion ?? 0) + 1, balanceCents: b?.balanceCents ?? 0, points: b?.points ?? 0, tier: 'std', coveredSeq: last });
+      if (ledger.balance(acct)?.balanceCents !== (b?.balanceCents ?? 0)) fail('a covering snapshot changed the balance');
+    }
+    const before = ACCOUNTS.map((a) => ledger.balance(a)?.balanceCents ?? 0);
+    ledger.pruneHistory({ beforeMs: Date.now() + 1 });
+    if (ACCOUNTS.some((a, i) => (ledger.balance(a)?.balanceCents ?? 0) !== before[i])) fail('pruning changed a balance');
   } else if (r < 0.92) {
     const base = ledger.cardListVersion();
     const uid = `CC${String(Math.floor(rnd() * 50)).padStart(6, '0')}`;
