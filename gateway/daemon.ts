@@ -1,0 +1,152 @@
+// The composition root: builds every part from the config and passes each its logger, clock and
+// options. Start order: ledger, buses and pollers, then the vend engine settles what a crash left
+// unfinished, then the readers open. Stop order is the reverse, so no vend is left half-done.
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { GatewayConfig } from './config/schema.js';
+import type { Clock } from './core/clock.js';
+import { maskUid, type Logger } from './core/log.js';
+import { loadOrCreateRoomSecret } from './core/room-secret.js';
+import { openLedger, type Ledger } from '../storage/index.js';
+import { buildRoomBus, type RoomBus } from './machines/room-bus.js';
+import { machinesOf, type MachineAccess } from './engine/machine-access.js';
+import { VendEngine, type VendOutcome } from './engine/vend-engine.js';
+import { qrVend } from './engine/qr-vend.js';
+import { SerialReader } from './readers/serial-reader.js';
+import type { AttachedTo } from './readers/config-schema.js';
+import { ClockFloor } from './tokens/clock-floor.js';
+import { parseTrustedKeys } from './tokens/trusted-keys.js';
+import type { TrustedKey } from '../protocols/qr-token/verify.js';
+import { ledgerExposure } from './engine/exposure.js';
+
+export interface DaemonDeps {
+  logger: Logger;
+  clock: Clock;
+  /** Path of the room secret; default: beside the database. */
+  roomSecretPath?: string;
+}
+
+export class Daemon {
+  readonly bootId = randomUUID();
+  readonly ledger: Ledger;
+  readonly buses: RoomBus[];
+  readonly machines: MachineAccess;
+  readonly engine: VendEngine;
+  readonly readers: SerialReader[];
+  readonly clockFloor: ClockFloor;
+  private readonly log: Logger;
+  private keys: TrustedKey[];
+  private readonly skewSec: number;
+
+  constructor(
+    readonly config: GatewayConfig,
+    deps: DaemonDeps,
+  ) {
+    const { logger, clock } = deps;
+    this.log = logger;
+    const secret = loadOrCreateRoomSecret(deps.roomSecretPath ?? join(dirname(config.database.path), 'room-secret'));
+    let floor: ClockFloor | null = null;
+    this.ledger = openLedger({
+      path: config.database.path,
+      roomSecret: secret,
+      gatewayId: config.room.id,
+      bootId: this.bootId,
+      clock,
+      logger,
+      clockTrusted: () => floor?.status().trusted ?? false,
+    });
+    const ledger = this.ledger;
+    floor = new ClockFloor({
+      clock,
+      persistedSec: Math.floor(ledger.timeFloorMs() / 1000),
+      persist: (sec) => {
+        ledger.raiseTimeFloor(sec * 1000);
+      },
+      // systemd-timesyncd creates this file once the clock is synchronized.
+      isNtpSynchronized: () => existsSync('/run/systemd/timesync/synchronized'),
+      logger,
+    });
+    this.clockFloor = floor;
+    const keys = parseTrustedKeys(config.qrTokens);
+    if (!keys.ok) throw new Error(keys.errors.join('; '));
+    this.keys = keys.keys;
+    this.skewSec = keys.skewSec;
+
+    this.buses = config.buses.map((b) => buildRoomBus(b, { logger, clock }));
+    this.machines = machinesOf(this.buses.map((b) => b.poller));
+    this.engine = new VendEngine({
+      roomId: config.room.id,
+      ledger,
+      machines: this.machines,
+      pricing: config.pricing,
+      risk: config.risk,
+      exposure: (accountId) => ledgerExposure(ledger, accountId),
+      logger,
+      clock,
+    });
+    this.readers = config.readers.map((r) => new SerialReader(r, { logger, clock }));
+    for (const bus of this.buses) {
+      bus.poller.on('state', (e) => {
+        this.log.info({ machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, changed: e.changed }, 'machine state');
+        ledger.enqueueEvent('machine_state', { machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, faultCode: e.state.faultCode, door: e.state.door, at: e.state.observedAt });
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    this.clockFloor.start();
+    for (const bus of this.buses) bus.start();
+    await this.waitForDiscovery(5000);
+    await this.engine.start();
+    for (const reader of this.readers) {
+      reader.on('swipe', (e) => {
+        this.log.info({ reader: e.readerId, card: maskUid(e.uid) }, 'card presented');
+        void this.report(this.engine.cardSwipe({ readerId: e.readerId, uid: e.uid, machineId: attached(e.attachedTo) }));
+      });
+      reader.on('scan', (e) => {
+        this.log.info({ reader: e.readerId }, 'code scanned');
+        void this.report(this.scan({ readerId: e.readerId, text: e.text, machineId: attached(e.attachedTo) }));
+      });
+      await reader.start();
+    }
+    this.log.info({ room: this.config.room.id, buses: this.buses.length, machines: this.machines.machineIds().length, readers: this.readers.length }, 'gateway started');
+  }
+
+  /** A scanned code, as from a QR scanner. */
+  scan(s: { readerId: string; text: string; machineId: string | null }): Promise<VendOutcome> {
+    return qrVend({ roomId: this.config.room.id, keys: () => this.keys, skewSec: this.skewSec, nowSec: () => this.clockFloor.nowSec(), ledger: this.ledger, engine: this.engine, logger: this.log }, s);
+  }
+
+  private async report(p: Promise<VendOutcome>): Promise<void> {
+    try {
+      const o = await p;
+      this.log.info({ ...o }, `vend ${o.result}`);
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'vend failed unexpectedly');
+    }
+  }
+
+  private async waitForDiscovery(maxMs: number): Promise<void> {
+    const until = Date.now() + maxMs;
+    const expected = this.buses.reduce((n, b) => n + b.config.units.length, 0);
+    while (Date.now() < until) {
+      const found = this.buses.reduce((n, b) => n + b.poller.discoveredUnits().length, 0);
+      if (found >= expected) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const reader of this.readers) await reader.stop();
+    await this.engine.stop();
+    for (const bus of this.buses) await bus.stop();
+    this.clockFloor.stop();
+    this.ledger.close();
+    this.log.info('gateway stopped');
+  }
+}
+
+function attached(a: AttachedTo): string | null {
+  return a === 'kiosk' ? null : a.machineId;
+}

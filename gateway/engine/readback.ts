@@ -1,0 +1,56 @@
+// Turns a fresh read of a machine into the vend state machine's read-back or reconcile verdict,
+// through the device profile's own reconcile function: only the device's word decides whether a
+// credit executed.
+import { reconcileLw485 } from '../profiles/lw485-codec.js';
+import { reconcileRio8 } from '../profiles/rio8-codec.js';
+import type { CommandEvidence, ReconcileResult } from '../profiles/types.js';
+import type { MachineState } from '../machines/state.js';
+import type { ReadbackResult } from '../vend/vend-machine.js';
+import { z } from 'zod';
+
+/** Evidence comes back from the ledger as JSON: parse it before trusting its shape. */
+export const commandEvidenceSchema = z.discriminatedUnion('profile', [
+  z.object({ profile: z.literal('lw485'), unit: z.number().int(), seq: z.number().int(), code: z.number().int() }),
+  z.object({ profile: z.literal('rio8'), unit: z.number().int(), channel: z.number().int(), counterBefore: z.number().int(), coins: z.number().int() }),
+]);
+
+export function parseEvidence(raw: unknown): CommandEvidence | null {
+  const r = commandEvidenceSchema.safeParse(raw);
+  return r.success ? r.data : null;
+}
+
+export function reconcileFromState(evidence: CommandEvidence, state: MachineState): ReconcileResult {
+  const c = state.confirm;
+  if (evidence.profile === 'lw485') {
+    const lastSeq = c.lastSeq;
+    const lastResult = c.lastResult;
+    return reconcileLw485(evidence, lastSeq === undefined || lastResult === undefined ? null : { lastSeq, lastResult });
+  }
+  return reconcileRio8(evidence, c.pulseCounter ?? null, c.pendingPulses);
+}
+
+/**
+ * A read-back right after the command. A RIO-8 train still running (pulses pending, counter not
+ * yet advanced by all coins) is 'pending', not 'unknown': the module times the pulses itself.
+ */
+export function readbackFromState(evidence: CommandEvidence, state: MachineState): ReadbackResult {
+  if (evidence.profile === 'rio8') {
+    const pending = state.confirm.pendingPulses ?? 0;
+    const verdict = reconcileFromState(evidence, state);
+    if (verdict === 'executed-accepted') return pending > 0 ? { verdict: 'pending' } : { verdict: 'confirmed' };
+    if (verdict === 'not-executed') return { verdict: 'not-executed' };
+    return pending > 0 ? { verdict: 'pending' } : { verdict: 'unknown', detail: 'pulse counter does not match the coins sent' };
+  }
+  const verdict = reconcileFromState(evidence, state);
+  switch (verdict) {
+    case 'executed-accepted':
+      return { verdict: 'confirmed' };
+    case 'executed-rejected':
+      return { verdict: 'rejected', reason: 'credit_rejected' };
+    case 'not-executed':
+      // Read right after the write: the LW-485 shows the result within 200 ms, so ask again.
+      return { verdict: 'pending' };
+    case 'unknown':
+      return { verdict: 'unknown', detail: 'the machine did not report its last command' };
+  }
+}

@@ -1,0 +1,391 @@
+// The vend engine: carries out what the pure vend state machine decides. A swipe or a scan
+// becomes a session; the engine prices it, asks the risk rules, writes the hold (one ledger
+// transaction, before any byte goes to the machine), records the command's evidence before the
+// command leaves, sends it, reads the machine back and captures or refunds. One vend at a time
+// per machine. At start-up every unfinished vend is settled by asking its machine.
+import type { Clock } from '../core/clock.js';
+import { maskUid, type Logger } from '../core/log.js';
+import type { Ledger } from '../../storage/index.js';
+import type { MachineState } from '../machines/state.js';
+import type { CommandEvidence } from '../profiles/types.js';
+import { priceVend, toLocalTime, type PriceResult } from '../vend/pricing.js';
+import type { PriceRules } from '../vend/pricing-schema.js';
+import { assess, emptyRiskState, recordOutcome, type RiskConfig, type RiskState } from '../vend/risk.js';
+import { countsAsFailure, type ReasonCode } from '../vend/reasons.js';
+import { createVendSession, recoverVendSession, stepVend, type VendAction, type VendEvent, type VendRequest, type VendSession } from '../vend/vend-machine.js';
+import type { MachineAccess } from './machine-access.js';
+import { parseEvidence, readbackFromState, reconcileFromState } from './readback.js';
+import { admissionReason, chooseProgram } from './admission.js';
+
+export interface VendEngineOptions {
+  roomId: string;
+  ledger: Ledger;
+  machines: MachineAccess;
+  pricing: PriceRules;
+  risk: RiskConfig;
+  /** Cents not yet acknowledged by the cloud, for one account and for the room (offline exposure). */
+  exposure: (accountId: string | null) => { accountCents: number; roomCents: number };
+  logger: Logger;
+  clock: Clock;
+  /** Wait before each read-back: the LW-485 shows a command's result within 200 ms. */
+  readbackDelayMs?: number;
+  /** How often unsettled vends are tried again. */
+  reconcileEveryMs?: number;
+}
+
+export type VendOutcome =
+  | { result: 'captured'; vendId: string; amountCents: number; machineId: string; program: number }
+  | { result: 'refunded'; vendId: string; amountCents: number; machineId: string; reason: ReasonCode | null }
+  | { result: 'declined'; reason: ReasonCode; machineId: string | null }
+  | { result: 'unresolved'; vendId: string; machineId: string };
+
+/** What the session needs to write the ledger records of one vend. */
+interface VendContext {
+  method: 'card' | 'qr' | 'remote' | 'service';
+  machineId: string;
+  program: number;
+  readerId?: string;
+  cardUid?: string;
+  accountId?: string;
+  price: Extract<PriceResult, { ok: true }>;
+  token?: { tokenId: string; expiresAt: number; amountCents: number };
+  declineRecorded: boolean;
+}
+
+export class VendEngine {
+  private readonly log: Logger;
+  private readonly busy = new Set<string>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly blocked = new Set<string>();
+  private risk: RiskState = emptyRiskState();
+  private stopping = false;
+  private reconciling = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly o: VendEngineOptions) {
+    this.log = o.logger.child({ component: 'vend' });
+  }
+
+  /**
+   * Settles unfinished vends by their machine's answer: those a crash left behind, and those whose
+   * machine went silent mid-vend. A machine with an unsettled vend takes no new vend, since a new
+   * command would overwrite the evidence (the LW-485's last seq) the old one is settled by.
+   */
+  async reconcileUnfinished(): Promise<{ settled: number; open: string[] }> {
+    const open: string[] = [];
+    let settled = 0;
+    for (const v of this.o.ledger.unfinishedVends()) {
+      if (this.busy.has(v.machineId) && !this.blocked.has(v.machineId)) continue; // its own session is still running
+      const request: VendRequest = { machineId: v.machineId, command: 'credit', program: v.program ?? 0 };
+      let session = recoverVendSession({ vendId: v.vendId, request, amountCents: v.amountCents, evidence: v.creditEvidence, creditSent: v.state === 'credit_sent' });
+      const verdictEvent = await this.reconcileEvent(v.state, v.machineId, v.creditEvidence);
+      session = await this.drive(session, verdictEvent, { declineRecorded: true, machineId: v.machineId });
+      const verdict = verdictEvent.type === 'crash-recovery' ? verdictEvent.verdict : null;
+      if (session.state === 'captured' || session.state === 'refunded') {
+        settled++;
+        this.unblock(v.machineId);
+        this.log.info({ vendId: v.vendId, machineId: v.machineId, verdict, state: session.state }, 'unfinished vend settled');
+      } else {
+        open.push(v.vendId);
+        this.block(v.machineId);
+        this.log.warn({ vendId: v.vendId, machineId: v.machineId, verdict }, 'unfinished vend still unsettled: machine blocked until it answers');
+      }
+    }
+    return { settled, open };
+  }
+
+  /** Settles what a crash left, then keeps retrying unsettled vends while running. */
+  async start(): Promise<void> {
+    await this.reconcileUnfinished();
+    this.retryTimer = setInterval(() => {
+      if (this.blocked.size === 0 || this.reconciling) return;
+      this.reconciling = true;
+      void this.reconcileUnfinished()
+        .catch((e: unknown) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'reconcile failed'))
+        .finally(() => {
+          this.reconciling = false;
+        });
+    }, this.o.reconcileEveryMs ?? 5000);
+    this.retryTimer.unref();
+  }
+
+  /** Machines that take no vend until an earlier one is settled. */
+  blockedMachines(): string[] {
+    return [...this.blocked];
+  }
+
+  private block(machineId: string): void {
+    this.blocked.add(machineId);
+    this.busy.add(machineId);
+  }
+
+  private unblock(machineId: string): void {
+    if (this.blocked.delete(machineId)) this.busy.delete(machineId);
+  }
+
+  private async reconcileEvent(state: string, machineId: string, rawEvidence: unknown): Promise<VendEvent> {
+    // The evidence is written before the command leaves: a vend still 'held' never reached the wire.
+    if (state === 'held') return { type: 'crash-recovery', verdict: 'not-executed' };
+    const evidence = parseEvidence(rawEvidence);
+    if (evidence === null || !this.o.machines.has(machineId)) return { type: 'crash-recovery', verdict: 'unknown' };
+    const read = await this.o.machines.readNow(machineId);
+    if (!read.ok) return { type: 'crash-recovery', verdict: 'unknown' };
+    return { type: 'crash-recovery', verdict: reconcileFromState(evidence, read.state), reason: 'credit_rejected' };
+  }
+
+  /** A card presented at a reader. */
+  cardSwipe(ev: { readerId: string; uid: string; machineId: string | null }): Promise<VendOutcome> {
+    return this.track(this.cardVend(ev));
+  }
+
+  private async cardVend(ev: { readerId: string; uid: string; machineId: string | null }): Promise<VendOutcome> {
+    const { ledger, clock } = this.o;
+    const now = clock.now();
+    const declineEarly = (reason: ReasonCode, machineId: string | null, extra: { accountId?: string } = {}): VendOutcome => {
+      ledger.recordDecline({ method: 'card', reason, cardUid: ev.uid, ...(machineId ? { machineId } : {}), ...extra, detail: { readerId: ev.readerId } });
+      if (countsAsFailure(reason)) this.noteFailure(ev.uid, ev.readerId, now);
+      this.log.info({ reader: ev.readerId, card: maskUid(ev.uid), machineId, reason }, 'card vend declined');
+      return { result: 'declined', reason, machineId };
+    };
+    if (ev.machineId === null) return declineEarly('not_allowed', null);
+    const machineId = ev.machineId;
+    const gate = this.admit(machineId);
+    if (gate.reason !== null) return declineEarly(gate.reason, machineId);
+    const state = gate.state;
+    try {
+      const card = ledger.lookupCard(ev.uid);
+      const program = chooseProgram(state, this.o.machines.programs(machineId));
+      const balance = card ? ledger.balance(card.accountId) : undefined;
+      const price = priceVend(this.o.pricing, {
+        machine: { id: machineId, kind: state.kind, program },
+        ...(balance ? { account: { tier: balance.tier } } : {}),
+        localTime: toLocalTime(now, this.o.pricing.timeZone),
+        loadWeightGrams: state.sensors.loadWeightGrams,
+        waterHardnessDh: state.sensors.waterHardnessDh,
+      });
+      if (!price.ok) return declineEarly(price.reason, machineId);
+      const exposure = this.o.exposure(card?.accountId ?? null);
+      const verdict = assess(this.o.risk, this.risk, {
+        now,
+        cardId: ev.uid,
+        readerId: ev.readerId,
+        cardStatus: card ? card.status : 'unknown',
+        amountCents: price.amountCents,
+        unsyncedCardCents: exposure.accountCents,
+        unsyncedRoomCents: exposure.roomCents,
+        ...(balance ? { availableCents: balance.balanceCents - this.o.risk.funds.floorCents } : {}),
+      });
+      if (!verdict.allow) {
+        if (verdict.alert) ledger.appendAlert({ code: verdict.alert.code, message: verdict.alert.detail, machineId, detail: { readerId: ev.readerId } });
+        return declineEarly(verdict.reason, machineId, card ? { accountId: card.accountId } : {});
+      }
+      const ctx: VendContext = { method: 'card', machineId, program, readerId: ev.readerId, cardUid: ev.uid, price, declineRecorded: false, ...(card ? { accountId: card.accountId } : {}) };
+      const outcome = await this.runVend(ctx, { machineId, command: 'credit', program, ...(price.minutes !== undefined ? { minutes: price.minutes } : {}) });
+      if (outcome.result === 'captured' || outcome.result === 'unresolved') this.risk = recordOutcome(this.o.risk, this.risk, { now, cardId: ev.uid, readerId: ev.readerId, outcome: 'vend' }).state;
+      return outcome;
+    } finally {
+      this.release(machineId);
+    }
+  }
+
+  /** A QR vend token already verified by the caller (gateway/engine/qr-vend.ts). */
+  tokenVend(v: { readerId: string; machineId: string; program: number | undefined; tokenId: string; expiresAt: number; amountCents: number; accountId?: string }): Promise<VendOutcome> {
+    return this.track(this.qrVend(v));
+  }
+
+  private async qrVend(v: { readerId: string; machineId: string; program: number | undefined; tokenId: string; expiresAt: number; amountCents: number; accountId?: string }): Promise<VendOutcome> {
+    const { ledger, clock } = this.o;
+    const decline = (reason: ReasonCode): VendOutcome => {
+      ledger.recordDecline({ method: 'qr', reason, machineId: v.machineId, tokenId: v.tokenId, amountCents: v.amountCents, detail: { readerId: v.readerId } });
+      this.log.info({ reader: v.readerId, machineId: v.machineId, reason }, 'qr vend declined');
+      return { result: 'declined', reason, machineId: v.machineId };
+    };
+    const gate = this.admit(v.machineId);
+    if (gate.reason !== null) return decline(gate.reason);
+    try {
+      const state = gate.state;
+      const program = v.program ?? chooseProgram(state, this.o.machines.programs(v.machineId));
+      const price = priceVend(this.o.pricing, {
+        machine: { id: v.machineId, kind: state.kind, program },
+        localTime: toLocalTime(clock.now(), this.o.pricing.timeZone),
+        loadWeightGrams: state.sensors.loadWeightGrams,
+      });
+      if (!price.ok) return decline(price.reason);
+      if (price.amountCents > v.amountCents) return decline('over_amount');
+      const ctx: VendContext = {
+        method: 'qr', machineId: v.machineId, program, readerId: v.readerId, price, declineRecorded: false,
+        token: { tokenId: v.tokenId, expiresAt: v.expiresAt, amountCents: v.amountCents },
+        ...(v.accountId !== undefined ? { accountId: v.accountId } : {}),
+      };
+      return await this.runVend(ctx, { machineId: v.machineId, command: 'credit', program, ...(price.minutes !== undefined ? { minutes: price.minutes } : {}) });
+    } finally {
+      this.release(v.machineId);
+    }
+  }
+
+  /** Claims the machine for one vend, or says why it cannot take one now. */
+  private admit(machineId: string): { reason: ReasonCode; state: null } | { reason: null; state: MachineState } {
+    if (this.stopping) return { reason: 'machine_busy', state: null };
+    if (!this.o.machines.has(machineId)) return { reason: 'not_allowed', state: null };
+    if (this.busy.has(machineId)) return { reason: 'machine_busy', state: null };
+    const state = this.o.machines.state(machineId);
+    const reason = admissionReason(state);
+    if (reason !== null || state === null) return { reason: reason ?? 'machine_offline', state: null };
+    this.busy.add(machineId);
+    return { reason: null, state };
+  }
+
+  private async runVend(ctx: VendContext, request: VendRequest): Promise<VendOutcome> {
+    let session = createVendSession(request);
+    session = await this.drive(session, { type: 'begin' }, ctx);
+    session = await this.drive(session, { type: 'authorized', amountCents: ctx.price.amountCents }, ctx);
+    const vendId = session.vendId;
+    switch (session.state) {
+      case 'captured':
+        return { result: 'captured', vendId: vendId ?? '', amountCents: ctx.price.amountCents, machineId: ctx.machineId, program: ctx.program };
+      case 'refunded':
+        return { result: 'refunded', vendId: vendId ?? '', amountCents: ctx.price.amountCents, machineId: ctx.machineId, reason: session.reason };
+      case 'declined':
+        return { result: 'declined', reason: session.reason ?? 'internal_error', machineId: ctx.machineId };
+      default:
+        this.block(ctx.machineId);
+        return { result: 'unresolved', vendId: vendId ?? '', machineId: ctx.machineId };
+    }
+  }
+
+  private release(machineId: string): void {
+    if (!this.blocked.has(machineId)) this.busy.delete(machineId);
+  }
+
+  /** Feeds one event and then every event the resulting actions produce, until none is left. */
+  private async drive(start: VendSession, first: VendEvent, ctx: Partial<VendContext> & { machineId: string; declineRecorded: boolean }): Promise<VendSession> {
+    let session = start;
+    const queue: VendEvent[] = [first];
+    for (let ev = queue.shift(); ev !== undefined; ev = queue.shift()) {
+      const step = stepVend(session, ev);
+      if (step.ignored) this.log.debug({ event: ev.type, state: session.state }, 'vend event ignored');
+      session = step.session;
+      for (const action of step.actions) {
+        const next = await this.perform(action, session, ctx);
+        if (next !== null) queue.push(next);
+      }
+    }
+    return session;
+  }
+
+  private async perform(a: VendAction, session: VendSession, ctx: Partial<VendContext> & { machineId: string; declineRecorded: boolean }): Promise<VendEvent | null> {
+    const { ledger, machines } = this.o;
+    try {
+      switch (a.type) {
+        case 'record-hold': {
+          const price = ctx.price;
+          if (price === undefined || ctx.method === undefined) return { type: 'error', detail: 'hold without a priced context' };
+          const r = ledger.hold({
+            method: ctx.method,
+            funding: ctx.token ? 'token' : ctx.accountId ? 'account' : 'none',
+            machineId: ctx.machineId,
+            program: a.request.program,
+            amountCents: a.amountCents,
+            floorCents: this.o.risk.funds.floorCents,
+            ruleSetVersion: price.ruleSetVersion,
+            ruleId: price.ruleId,
+            ...(ctx.accountId !== undefined ? { accountId: ctx.accountId } : {}),
+            ...(ctx.cardUid !== undefined ? { cardUid: ctx.cardUid } : {}),
+            ...(ctx.token ? { tokenId: ctx.token.tokenId, tokenExpiresAt: ctx.token.expiresAt, tokenAmountCents: ctx.token.amountCents } : {}),
+            detail: { readerId: ctx.readerId ?? null, breakdown: price.breakdown, advice: price.advice.map((x) => x.message) },
+          });
+          if (r.ok) {
+            this.log.info({ vendId: r.vendId, machineId: ctx.machineId, amountCents: a.amountCents, method: ctx.method }, 'vend held');
+            return { type: 'held', vendId: r.vendId };
+          }
+          ctx.declineRecorded = true; // the ledger wrote the declined attempt in the same transaction
+          return { type: 'declined', reason: r.outcome };
+        }
+        case 'send-credit': {
+          const commander = machines.commander(a.request.machineId);
+          // The evidence (seq, pulse counter) is committed before the frame leaves, so a crash
+          // between the two can be settled by asking the machine.
+          const beforeSend = (evidence: CommandEvidence): void => {
+            const r = ledger.markCreditSent(a.vendId, evidence);
+            if (!r.ok && r.reason !== 'already_sent') throw new Error(`ledger refused credit evidence: ${r.reason}`);
+          };
+          const outcome =
+            a.request.command === 'add-time'
+              ? await commander.addTime({ minutes: a.request.minutes ?? 0, amountCents: a.amountCents, beforeSend })
+              : await commander.credit({ program: a.request.program, amountCents: a.amountCents, ...(a.request.minutes !== undefined ? { minutes: a.request.minutes } : {}), beforeSend });
+          this.log.info({ vendId: a.vendId, machineId: a.request.machineId, outcome: outcome.status, reason: outcome.status === 'rejected' ? outcome.reason : undefined }, 'credit command');
+          return { type: 'credit-outcome', outcome };
+        }
+        case 'mark-credit-sent': {
+          const v = ledger.getVend(a.vendId);
+          if (v?.state === 'held') ledger.markCreditSent(a.vendId, a.evidence);
+          return null;
+        }
+        case 'read-back': {
+          await delay(this.o.readbackDelayMs ?? 150);
+          const evidence = parseEvidence(a.evidence ?? ledger.getVend(a.vendId)?.creditEvidence);
+          if (evidence === null) return { type: 'confirm-read', result: { verdict: 'unknown', detail: 'no command evidence to compare' } };
+          const read = await machines.readNow(ctx.machineId);
+          if (!read.ok) return { type: 'confirm-read', result: { verdict: 'unknown', detail: read.detail } };
+          return { type: 'confirm-read', result: readbackFromState(evidence, read.state) };
+        }
+        case 'capture': {
+          const r = ledger.capture(a.vendId);
+          if (!r.ok) this.log.error({ vendId: a.vendId, reason: r.reason }, 'ledger refused capture');
+          else this.log.info({ vendId: a.vendId, machineId: ctx.machineId }, 'vend captured');
+          return null;
+        }
+        case 'refund': {
+          const r = ledger.refund(a.vendId, { reason: a.reason });
+          if (!r.ok) this.log.error({ vendId: a.vendId, reason: r.reason }, 'ledger refused refund');
+          else this.log.warn({ vendId: a.vendId, machineId: ctx.machineId, reason: a.reason }, 'vend refunded');
+          return { type: 'refunded' };
+        }
+        case 'record-decline': {
+          if (!ctx.declineRecorded) {
+            ledger.recordDecline({
+              method: ctx.method ?? 'card', reason: a.reason, machineId: ctx.machineId, program: session.request.program,
+              ...(ctx.cardUid !== undefined ? { cardUid: ctx.cardUid } : {}),
+              ...(ctx.accountId !== undefined ? { accountId: ctx.accountId } : {}),
+              ...(ctx.token ? { tokenId: ctx.token.tokenId } : {}),
+            });
+            ctx.declineRecorded = true;
+          }
+          return null;
+        }
+        case 'alert': {
+          ledger.appendAlert({ code: a.alert.code, message: a.alert.detail, machineId: ctx.machineId, ...(session.vendId ? { vendId: session.vendId } : {}), detail: { severity: a.alert.severity } });
+          this.log.warn({ machineId: ctx.machineId, vendId: session.vendId, code: a.alert.code }, a.alert.detail);
+          return null;
+        }
+      }
+    } catch (e) {
+      const detail = e instanceof Error ? e.message : String(e);
+      this.log.error({ action: a.type, vendId: session.vendId, err: detail }, 'vend action failed');
+      return { type: 'error', detail };
+    }
+  }
+
+  private noteFailure(uid: string, readerId: string, now: number): void {
+    const r = recordOutcome(this.o.risk, this.risk, { now, cardId: uid, readerId, outcome: 'failure' });
+    this.risk = r.state;
+    for (const alert of r.alerts) this.o.ledger.appendAlert({ code: alert.code, message: alert.detail, detail: { readerId } });
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  /** Refuses new vends and waits for those in flight: none is left half-done. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.retryTimer) clearInterval(this.retryTimer);
+    await Promise.allSettled([...this.inFlight]);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
