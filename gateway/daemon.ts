@@ -20,6 +20,8 @@ import { parseTrustedKeys } from './tokens/trusted-keys.js';
 import type { TrustedKey } from '../protocols/qr-token/verify.js';
 import { ledgerExposure } from './engine/exposure.js';
 
+const MAINTENANCE_EVERY_MS = 24 * 3600_000;
+
 export interface DaemonDeps {
   logger: Logger;
   clock: Clock;
@@ -37,6 +39,7 @@ export class Daemon {
   readonly clockFloor: ClockFloor;
   private readonly log: Logger;
   private keys: TrustedKey[];
+  private maintenanceTimer: NodeJS.Timeout | null = null;
   private readonly skewSec: number;
 
   constructor(
@@ -110,6 +113,9 @@ export class Daemon {
       });
       await reader.start();
     }
+    this.maintenance();
+    this.maintenanceTimer = setInterval(() => this.maintenance(), MAINTENANCE_EVERY_MS);
+    this.maintenanceTimer.unref();
     this.log.info({ room: this.config.room.id, buses: this.buses.length, machines: this.machines.machineIds().length, readers: this.readers.length }, 'gateway started');
   }
 
@@ -137,7 +143,20 @@ export class Daemon {
     }
   }
 
+  /** Keeps the database bounded: expired token ids and settled, acknowledged, old history. */
+  private maintenance(): void {
+    try {
+      const now = this.clockFloor.nowSec();
+      const tokens = this.ledger.pruneUsedTokens(now, this.skewSec);
+      const history = this.ledger.pruneHistory({ beforeMs: (now - this.config.database.retentionDays * 86_400) * 1000 });
+      this.log.info({ tokens, vends: history.vends, auditRecords: history.auditRecords }, 'ledger maintenance');
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'ledger maintenance failed');
+    }
+  }
+
   async stop(): Promise<void> {
+    if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
     for (const reader of this.readers) await reader.stop();
     await this.engine.stop();
     for (const bus of this.buses) await bus.stop();

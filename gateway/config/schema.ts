@@ -55,7 +55,11 @@ export const gatewayConfigSchema = z
       name: z.string().max(120).optional(),
     }),
     /** Where the ledger lives; the service unit's StateDirectory on a Pi. */
-    database: z.strictObject({ path: z.string().min(1) }),
+    database: z.strictObject({
+      path: z.string().min(1),
+      /** Settled, acknowledged history older than this is pruned daily; the cloud has it. */
+      retentionDays: z.number().int().min(1).max(3650).default(90),
+    }),
     buses: z.array(busConfigSchema).min(1, 'at least one bus'),
     readers: readersConfigSchema.default([]),
     pricing: priceRulesSchema,
