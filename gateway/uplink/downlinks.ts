@@ -1,0 +1,209 @@
+// Downlinks from the cloud: each is size-checked, parsed as JSON, validated with its zod schema
+// (strict: unknown fields are refused), signature-checked where signed, version-checked, and
+// only then applied through the ledger's domain API. A refused message changes nothing and is
+// reported on up/reject with a reason code. Acks are handled by the uplink loop, not here.
+import type { KeyObject } from 'node:crypto';
+import { z } from 'zod';
+import type { Ledger } from '../../storage/index.js';
+import type { Logger } from '../core/log.js';
+import type { CommandOutcome } from '../profiles/types.js';
+import { DOWN_SCHEMAS, describeIssues, remoteCommandSchema, type CommandResult, type RejectReasonCode, type RemoteCommand, type RemoteCommandKind } from '../../protocols/mqtt/payloads.js';
+import type { DownName } from '../../protocols/mqtt/topics.js';
+import { persistRoomConfig, roomConfigSchema, verifySigned, type RoomConfig } from './room-config.js';
+import type { MqttConfig } from './config-schema.js';
+
+/** Implemented by the integrator over MachineAccess: `machines.commander(id).start()` etc. */
+export interface RemoteCommandTarget {
+  command(machineId: string, kind: RemoteCommandKind, args: { minutes: number; amountCents: number } | undefined): Promise<CommandOutcome>;
+}
+
+export type DownlinkLedger = Pick<Ledger, 'applyCardList' | 'applyAccountSnapshot' | 'applyTopUp' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
+
+export interface DownlinkDeps {
+  roomId: string;
+  gatewayId: string;
+  ledger: DownlinkLedger;
+  logger: Logger;
+  configKey: KeyObject | null;
+  commands: MqttConfig['commands'];
+  nowSec: () => number;
+  nowMs: () => number;
+  onRoomConfig?: (cfg: RoomConfig, info: { source: 'cloud' | 'persisted'; version: number }) => void | Promise<void>;
+  commandTarget?: RemoteCommandTarget;
+  reject(r: { topic: string; reason: RejectReasonCode; detail: string; ref?: string }): void;
+  commandResult(r: Omit<CommandResult, 'v' | 'gatewayId' | 'at'>): void;
+}
+
+export const ROOM_CONFIG_VERSION_KEY = 'uplink.roomConfigVersion';
+const USED_COMMANDS_KEY = 'uplink.usedCommandIds';
+const MAX_USED_COMMANDS = 1000;
+
+class Refusal extends Error {
+  constructor(
+    readonly reason: RejectReasonCode,
+    detail: string,
+    readonly ref?: string,
+  ) {
+    super(detail);
+  }
+}
+
+export class Downlinks {
+  private readonly log: Logger;
+  /** Commands run one at a time, in arrival order: two starts for one machine must not interleave. */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private readonly d: DownlinkDeps) {
+    this.log = d.logger.child({ component: 'uplink-downlinks' });
+  }
+
+  /** Never throws: every failure becomes a reject report. Resolves when the message is fully handled. */
+  async handle(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown): Promise<void> {
+    try {
+      await this.dispatch(name, raw);
+    } catch (e) {
+      if (e instanceof Refusal) {
+        this.log.warn({ topic, reason: e.reason, detail: e.message, ref: e.ref }, 'downlink refused');
+        this.d.reject({ topic, reason: e.reason, detail: e.message, ref: e.ref });
+      } else {
+        const detail = e instanceof Error ? e.message : String(e);
+        this.log.error({ topic, err: detail }, 'downlink could not be applied');
+        this.d.reject({ topic, reason: 'apply_failed', detail: detail.slice(0, 500) });
+      }
+    }
+  }
+
+  private async dispatch(name: Exclude<DownName, 'ack'>, raw: unknown): Promise<void> {
+    switch (name) {
+      case 'cards':
+        return this.cards(parse(DOWN_SCHEMAS.cards, raw));
+      case 'accounts':
+        return this.accounts(parse(DOWN_SCHEMAS.accounts, raw));
+      case 'topups':
+        return this.topUps(parse(DOWN_SCHEMAS.topups, raw));
+      case 'config':
+        return this.config(parse(DOWN_SCHEMAS.config, raw));
+      case 'commands':
+        return this.command(parse(DOWN_SCHEMAS.commands, raw));
+    }
+  }
+
+  private cards(list: z.infer<(typeof DOWN_SCHEMAS)['cards']>): void {
+    const { v: _v, ...input } = list;
+    const r = this.d.ledger.applyCardList(input);
+    if (!r.ok) {
+      const reason = r.reason === 'stale' ? 'old_version' : r.reason === 'base_mismatch' ? 'base_mismatch' : 'schema';
+      throw new Refusal(reason, `card list ${list.version} refused (${r.reason}); current version ${r.currentVersion}`, String(list.version));
+    }
+  }
+
+  private accounts(msg: z.infer<(typeof DOWN_SCHEMAS)['accounts']>): void {
+    let applied = 0;
+    for (const s of msg.snapshots) if (this.d.ledger.applyAccountSnapshot(s).applied) applied++;
+    // An older snapshot is normal after reordering (the newer one already won); not a refusal.
+    this.log.info({ snapshots: msg.snapshots.length, applied }, 'account snapshots');
+  }
+
+  private topUps(msg: z.infer<(typeof DOWN_SCHEMAS)['topups']>): void {
+    let applied = 0;
+    for (const t of msg.topUps) if (this.d.ledger.applyTopUp(t).applied) applied++;
+    this.log.info({ topUps: msg.topUps.length, applied }, 'top-ups');
+  }
+
+  private key(): KeyObject {
+    if (this.d.configKey === null) throw new Refusal('no_key', 'no configPublicKey configured: signed downlinks cannot be checked');
+    return this.d.configKey;
+  }
+
+  private async config(env: z.infer<(typeof DOWN_SCHEMAS)['config']>): Promise<void> {
+    const r = verifySigned(env.config, env.sig, this.key(), roomConfigSchema, this.d.roomId);
+    if (!r.ok) throw new Refusal(r.reason, r.detail);
+    const cfg = r.value;
+    const current = this.d.ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY) ?? 0;
+    if (cfg.version === current) {
+      this.log.debug({ version: cfg.version }, 'room config re-delivered; already applied');
+      return;
+    }
+    if (cfg.version < current) throw new Refusal('old_version', `room config version ${cfg.version} is not newer than ${current}`, String(cfg.version));
+    // Applied first, persisted second: a callback that fails leaves the old version current,
+    // so a re-delivery is tried again rather than skipped as already seen.
+    await this.d.onRoomConfig?.(cfg, { source: 'cloud', version: cfg.version });
+    persistRoomConfig(this.d.ledger, env);
+    this.d.ledger.setNumberSetting(ROOM_CONFIG_VERSION_KEY, cfg.version);
+    this.log.info({ version: cfg.version, pricing: cfg.pricing !== undefined, risk: cfg.risk !== undefined, qrTokens: cfg.qrTokens !== undefined }, 'room config applied');
+  }
+
+  private async command(env: z.infer<(typeof DOWN_SCHEMAS)['commands']>): Promise<void> {
+    const r = verifySigned(env.command, env.sig, this.key(), remoteCommandSchema, this.d.roomId);
+    if (!r.ok) throw new Refusal(r.reason, r.detail);
+    const cmd = r.value;
+    const { maxTtlSec, skewSec } = this.d.commands;
+    const now = this.d.nowSec();
+    if (cmd.expiresAtSec - cmd.issuedAtSec > maxTtlSec) throw new Refusal('schema', `command valid for longer than ${maxTtlSec} s`, cmd.id);
+    if (now > cmd.expiresAtSec + skewSec) throw new Refusal('expired', 'command expired', cmd.id);
+    if (cmd.issuedAtSec > now + skewSec) throw new Refusal('not_yet_valid', 'command issued in the future', cmd.id);
+    this.consumeCommandId(cmd, now);
+    const run = this.chain.then(() => this.execute(cmd));
+    this.chain = run.catch(() => undefined);
+    await run;
+  }
+
+  /** Write-ahead: the id is spent before the machine is touched, so a crash cannot run it twice. */
+  private consumeCommandId(cmd: RemoteCommand, now: number): void {
+    const used = readUsed(this.d.ledger.getSetting(USED_COMMANDS_KEY));
+    if (used.some((u) => u.id === cmd.id)) throw new Refusal('replayed', 'command id already used', cmd.id);
+    // An id only needs remembering while its command could still pass the expiry check.
+    const live = used.filter((u) => u.exp + this.d.commands.skewSec >= now);
+    if (live.length >= MAX_USED_COMMANDS) throw new Refusal('apply_failed', 'too many live commands; try again later', cmd.id);
+    live.push({ id: cmd.id, exp: cmd.expiresAtSec });
+    this.d.ledger.setSetting(USED_COMMANDS_KEY, JSON.stringify(live));
+  }
+
+  private async execute(cmd: RemoteCommand): Promise<void> {
+    let result: Omit<CommandResult, 'v' | 'gatewayId' | 'at'>;
+    const base = { commandId: cmd.id, machineId: cmd.machineId, kind: cmd.kind };
+    if (this.d.commandTarget === undefined) {
+      result = { ...base, outcome: 'failed', reason: 'no_target', detail: 'this gateway takes no remote commands' };
+    } else {
+      try {
+        const o = await this.d.commandTarget.command(cmd.machineId, cmd.kind, cmd.args);
+        result = { ...base, outcome: o.status, reason: o.status === 'rejected' ? o.reason : null, detail: 'detail' in o ? o.detail.slice(0, 500) : null };
+      } catch (e) {
+        result = { ...base, outcome: 'failed', reason: 'error', detail: (e instanceof Error ? e.message : String(e)).slice(0, 500) };
+      }
+    }
+    this.log.info({ ...result }, 'remote command done');
+    // Durable record too: the result reaches the cloud through the outbox even if the live publish is lost.
+    this.d.ledger.enqueueEvent('remote_command', { ...result, at: this.d.nowMs() });
+    this.d.commandResult(result);
+  }
+}
+
+function parse<T>(schema: z.ZodType<T>, raw: unknown): T {
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new Refusal('schema', describeIssues(r.error), refOf(raw));
+  return r.data;
+}
+
+function refOf(raw: unknown): string | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const o = raw as Record<string, unknown>;
+  const v = o.id ?? o.version;
+  return typeof v === 'string' || typeof v === 'number' ? String(v).slice(0, 128) : undefined;
+}
+
+const usedSchema = z.array(z.object({ id: z.string(), exp: z.number() }));
+
+/** Fails closed: an unreadable list of spent ids refuses commands rather than allowing replays. */
+function readUsed(text: string | undefined): { id: string; exp: number }[] {
+  if (text === undefined) return [];
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    raw = undefined;
+  }
+  const r = usedSchema.safeParse(raw);
+  if (!r.success) throw new Refusal('apply_failed', 'the list of used command ids is unreadable');
+  return r.data;
+}

@@ -1,0 +1,349 @@
+// Store-and-forward to the cloud. The ledger's outbox is the truth: records leave it in seq
+// order, one batch in flight, and are retired only when the cloud's application-level ack on
+// down/ack says it stored them (never on the broker's PUBACK). No ack → the same bytes go again
+// after a growing timeout, forever. Everything here is asynchronous to the vend path: the
+// engine only writes the ledger; this feature reads it on its own timers.
+import type { KeyObject } from 'node:crypto';
+import type { Ledger } from '../../storage/index.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import type { MachineState } from '../machines/state.js';
+import { MAX_DOWNLINK_BYTES, WIRE_VERSION, ackSchema, describeIssues, type CommandResult, type Health, type MachineSnapshot, type Reject, type Status } from '../../protocols/mqtt/payloads.js';
+import { parseTopic, roomTopics, type RoomTopics } from '../../protocols/mqtt/topics.js';
+import { publicKeyFromBase64url } from '../../protocols/mqtt/signing.js';
+import { ackRetires, ackTimeoutMs, encodeBatch, planAck, waitBeforeSending, type InFlight } from './batcher.js';
+import type { MqttConfig } from './config-schema.js';
+import { Downlinks, ROOM_CONFIG_VERSION_KEY, type RemoteCommandTarget } from './downlinks.js';
+import { Link } from './link.js';
+import { loadRoomConfig, type RoomConfig } from './room-config.js';
+
+export type UplinkLedger = Pick<Ledger, 'gatewayId' | 'outbox' | 'applyCardList' | 'applyAccountSnapshot' | 'applyTopUp' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
+
+export interface UplinkOptions {
+  /** The parsed `mqtt` config block (mqttConfigSchema). */
+  config: MqttConfig;
+  roomId: string;
+  ledger: UplinkLedger;
+  logger: Logger;
+  clock: Clock;
+  /** Machine state changes; returns an unsubscribe function. */
+  subscribeStates?: (listener: (s: MachineState) => void) => () => void;
+  /** Bus master statistics for the health message, keyed by bus id. */
+  busStats?: () => Record<string, unknown>;
+  /** A newer verified room config (and the persisted one at start). A throw refuses the config. */
+  onRoomConfig?: (cfg: RoomConfig, info: { source: 'cloud' | 'persisted'; version: number }) => void | Promise<void>;
+  /** The cloud's clock from an ack (seconds): feed it to the clock floor. */
+  onCloudTime?: (sec: number) => void;
+  commandTarget?: RemoteCommandTarget;
+  /** Trusted wall time for command expiry (the clock floor); default clock.now(). */
+  nowSec?: () => number;
+  random?: () => number;
+}
+
+export interface UplinkStatus {
+  connected: boolean;
+  connects: number;
+  inFlight: { batchId: string; fromSeq: number; toSeq: number; attempts: number } | null;
+  batchesAcked: number;
+  resends: number;
+  rejectsSent: number;
+}
+
+export class Uplink {
+  private readonly log: Logger;
+  private readonly topics: RoomTopics;
+  private readonly link: Link;
+  private readonly downlinks: Downlinks;
+  private readonly configKey: KeyObject | null;
+  private readonly random: () => number;
+  private inFlight: InFlight | null = null;
+  private ackTimer: NodeJS.Timeout | null = null;
+  private pumpTimer: NodeJS.Timeout | null = null;
+  private healthTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private readonly latest = new Map<string, MachineState>();
+  private readonly dirty = new Set<string>();
+  private running = false;
+  private startedMono = 0;
+  private readonly counters = { batchesAcked: 0, resends: 0, rejectsSent: 0 };
+
+  constructor(private readonly o: UplinkOptions) {
+    this.log = o.logger.child({ component: 'uplink' });
+    this.topics = roomTopics(o.roomId, o.config.topicPrefix);
+    this.random = o.random ?? Math.random;
+    this.configKey = o.config.configPublicKey ? publicKeyFromBase64url(o.config.configPublicKey) : null;
+    const gatewayId = o.ledger.gatewayId;
+    this.link = new Link({
+      config: o.config,
+      clientId: o.config.clientId ?? o.roomId,
+      subscribe: this.topics.downFilter,
+      will: { topic: this.topics.up('status'), payload: JSON.stringify({ v: WIRE_VERSION, gatewayId, state: 'offline' } satisfies Status) },
+      logger: o.logger,
+      clock: o.clock,
+      random: this.random,
+      onConnect: () => this.connected(),
+      onDisconnect: () => this.disconnected(),
+      onMessage: (topic, payload) => this.message(topic, payload),
+    });
+    this.downlinks = new Downlinks({
+      roomId: o.roomId,
+      gatewayId,
+      ledger: o.ledger,
+      logger: o.logger,
+      configKey: this.configKey,
+      commands: o.config.commands,
+      nowSec: o.nowSec ?? (() => Math.floor(o.clock.now() / 1000)),
+      nowMs: () => Math.floor(o.clock.now()),
+      onRoomConfig: o.onRoomConfig,
+      commandTarget: o.commandTarget,
+      reject: (r) => this.publishReject(r),
+      commandResult: (r) => this.publishCommandResult(r),
+    });
+  }
+
+  /** Hands the persisted room config (re-verified) to onRoomConfig, then connects in the background. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.startedMono = this.o.clock.monotonic();
+    if (this.configKey && this.o.onRoomConfig) {
+      const cfg = loadRoomConfig(this.o.ledger, this.configKey, this.o.roomId);
+      if (cfg) await this.o.onRoomConfig(cfg, { source: 'persisted', version: this.o.ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY) ?? cfg.version });
+    }
+    this.unsubscribe = this.o.subscribeStates?.((s) => this.stateChanged(s)) ?? null;
+    this.healthTimer = setInterval(() => this.publishHealth(), this.o.config.healthIntervalSec * 1000);
+    this.healthTimer.unref();
+    this.link.start();
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    for (const t of [this.ackTimer, this.pumpTimer]) if (t) clearTimeout(t);
+    if (this.healthTimer) clearInterval(this.healthTimer);
+    this.ackTimer = this.pumpTimer = this.healthTimer = null;
+    await this.link.stop({ topic: this.topics.up('status'), payload: JSON.stringify(this.status('offline')) });
+    this.log.info('uplink stopped');
+  }
+
+  /** Wakes the sender now (after a vend, say) instead of at the next poll. */
+  kick(): void {
+    if (this.running && this.inFlight === null) this.schedulePump(0);
+  }
+
+  stats(): UplinkStatus {
+    const f = this.inFlight;
+    return {
+      connected: this.link.connected,
+      connects: this.link.connects,
+      inFlight: f ? { batchId: f.batchId, fromSeq: f.fromSeq, toSeq: f.toSeq, attempts: f.attempts } : null,
+      ...this.counters,
+    };
+  }
+
+  // ---- connection ----------------------------------------------------------------------------
+
+  private connected(): void {
+    if (!this.running) return;
+    this.publish(this.topics.up('status'), JSON.stringify(this.status('online')), 1, true);
+    for (const id of this.latest.keys()) this.dirty.add(id);
+    this.flushStates();
+    this.publishHealth();
+    // A batch in flight when the link dropped may never have reached the broker: send it again.
+    if (this.inFlight) this.sendInFlight();
+    else this.schedulePump(0);
+  }
+
+  private disconnected(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+  }
+
+  private status(state: 'online' | 'offline'): Status {
+    return { v: WIRE_VERSION, gatewayId: this.o.ledger.gatewayId, state, at: Math.floor(this.o.clock.now()) };
+  }
+
+  private publish(topic: string, payload: string | Buffer, qos: 0 | 1, retain = false): void {
+    this.link.publish(topic, payload, { qos, retain }).catch((e: unknown) => {
+      this.log.debug({ topic, err: e instanceof Error ? e.message : String(e) }, 'publish not delivered to the broker');
+    });
+  }
+
+  // ---- batches -------------------------------------------------------------------------------
+
+  private schedulePump(ms: number): void {
+    if (!this.running) return;
+    if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.pumpTimer = setTimeout(() => {
+      this.pumpTimer = null;
+      this.pump();
+    }, ms);
+  }
+
+  private pump(): void {
+    if (!this.running || this.inFlight !== null || !this.link.connected) return;
+    const b = this.o.config.batch;
+    let ob;
+    try {
+      ob = this.o.ledger.outbox.nextBatch({ maxCount: b.maxCount, maxBytes: b.maxBytes });
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'outbox read failed');
+      this.schedulePump(b.pollMs);
+      return;
+    }
+    const wait = waitBeforeSending(ob, b, this.o.clock.now());
+    if (wait > 0) {
+      this.schedulePump(Math.min(wait, b.pollMs));
+      return;
+    }
+    this.inFlight = encodeBatch(ob, this.o.clock.now());
+    this.sendInFlight();
+  }
+
+  private sendInFlight(): void {
+    const f = this.inFlight;
+    if (f === null || !this.link.connected) return;
+    f.attempts++;
+    if (f.attempts > 1) {
+      this.counters.resends++;
+      this.log.warn({ batchId: f.batchId, attempts: f.attempts }, 'batch resent: no ack yet');
+    } else {
+      this.log.debug({ batchId: f.batchId, records: f.count }, 'batch sent');
+    }
+    this.publish(this.topics.up('batch'), f.payload, 1);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      this.sendInFlight();
+    }, ackTimeoutMs(f.attempts, this.o.config.batch, this.random));
+  }
+
+  private handleAck(raw: unknown, topic: string): void {
+    const parsed = ackSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.publishReject({ topic, reason: 'schema', detail: describeIssues(parsed.error) });
+      return;
+    }
+    const ack = parsed.data;
+    if (ack.gatewayId !== this.o.ledger.gatewayId) {
+      this.publishReject({ topic, reason: 'wrong_room', detail: 'ack names another gateway', ref: ack.batchId });
+      return;
+    }
+    const plan = planAck(ack);
+    if (plan.ignoredRejections > 0) this.log.warn({ batchId: ack.batchId, ignored: plan.ignoredRejections }, 'ack rejects records above its upToSeq; ignored');
+    let ackedSeq: number;
+    try {
+      // Dead letters first: ack() retires everything up to upToSeq, the rejected records too.
+      for (const d of plan.deadLetters) this.o.ledger.outbox.deadLetter(d.seqs, d.reason);
+      ackedSeq = this.o.ledger.outbox.ack(plan.upToSeq).ackedSeq;
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e), batchId: ack.batchId }, 'ack could not be applied; the batch will be resent');
+      return;
+    }
+    if (ack.cloudTimeSec !== undefined) this.o.onCloudTime?.(ack.cloudTimeSec);
+    if (ackRetires(this.inFlight, ackedSeq)) {
+      this.counters.batchesAcked++;
+      this.inFlight = null;
+      if (this.ackTimer) clearTimeout(this.ackTimer);
+      this.ackTimer = null;
+      this.schedulePump(0);
+    }
+  }
+
+  // ---- downlinks -----------------------------------------------------------------------------
+
+  private message(topic: string, payload: Buffer): void {
+    const t = parseTopic(topic, this.topics.prefix);
+    if (t === null || t.direction !== 'down' || t.roomId !== this.o.roomId) return;
+    const limit = Math.min(this.o.config.maxDownlinkBytes, MAX_DOWNLINK_BYTES);
+    if (payload.length > limit) {
+      this.publishReject({ topic, reason: 'oversized', detail: `${payload.length} bytes; the limit is ${limit}` });
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.publishReject({ topic, reason: 'malformed_json', detail: 'payload is not JSON' });
+      return;
+    }
+    if (t.name === 'ack') this.handleAck(raw, topic);
+    else void this.downlinks.handle(t.name, topic, raw);
+  }
+
+  private publishReject(r: { topic: string; reason: Reject['reason']; detail: string; ref?: string }): void {
+    this.counters.rejectsSent++;
+    const msg: Reject = { v: WIRE_VERSION, gatewayId: this.o.ledger.gatewayId, topic: r.topic.slice(0, 256), reason: r.reason, detail: r.detail.slice(0, 1000), ref: r.ref, at: Math.floor(this.o.clock.now()) };
+    this.publish(this.topics.up('reject'), JSON.stringify(msg), 1);
+  }
+
+  private publishCommandResult(r: Omit<CommandResult, 'v' | 'gatewayId' | 'at'>): void {
+    const msg: CommandResult = { v: WIRE_VERSION, gatewayId: this.o.ledger.gatewayId, ...r, at: Math.floor(this.o.clock.now()) };
+    this.publish(this.topics.up('command-result'), JSON.stringify(msg), 1);
+  }
+
+  // ---- telemetry -----------------------------------------------------------------------------
+
+  private stateChanged(s: MachineState): void {
+    this.latest.set(s.machineId, s);
+    this.dirty.add(s.machineId);
+    this.flushStates();
+  }
+
+  /** Retained, so a dashboard that subscribes later sees each machine's last state at once. */
+  private flushStates(): void {
+    if (!this.link.connected) return;
+    for (const id of this.dirty) {
+      const s = this.latest.get(id);
+      if (s === undefined) continue;
+      const snap: MachineSnapshot = {
+        v: WIRE_VERSION,
+        gatewayId: this.o.ledger.gatewayId,
+        machineId: s.machineId,
+        kind: s.kind,
+        status: s.status,
+        program: s.program,
+        selectedProgram: s.selectedProgram,
+        remainingSec: s.remainingSec,
+        door: s.door,
+        faultCode: s.faultCode,
+        creditCents: s.creditCents,
+        sensors: s.sensors,
+        observedAt: Math.floor(s.observedAt),
+      };
+      this.publish(this.topics.state(id), JSON.stringify(snap), 1, true);
+    }
+    this.dirty.clear();
+  }
+
+  health(): Health {
+    const st = this.o.ledger.outbox.stats();
+    const f = this.inFlight;
+    let bus: Record<string, unknown> = {};
+    try {
+      bus = this.o.busStats?.() ?? {};
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'bus stats unavailable');
+    }
+    return {
+      v: WIRE_VERSION,
+      gatewayId: this.o.ledger.gatewayId,
+      at: Math.floor(this.o.clock.now()),
+      uptimeSec: Math.max(0, Math.floor((this.o.clock.monotonic() - this.startedMono) / 1000)),
+      outbox: { depth: st.depth, oldestAgeMs: st.oldestAgeMs, lastSeq: st.lastSeq, ackedSeq: st.ackedSeq, deadLetters: st.deadLetters },
+      link: { connects: this.link.connects, inFlight: f ? { batchId: f.batchId, fromSeq: f.fromSeq, toSeq: f.toSeq, attempts: Math.max(1, f.attempts) } : null },
+      bus,
+    };
+  }
+
+  private publishHealth(): void {
+    if (!this.link.connected) return;
+    try {
+      this.publish(this.topics.up('health'), JSON.stringify(this.health()), 0);
+    } catch (e) {
+      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'health not published');
+    }
+  }
+}

@@ -1,0 +1,190 @@
+// The reference cloud consumer: what the cloud side of the MQTT contract must do, small enough
+// to read in one sitting. It stores every batch record in SQLite (deduped by gateway and seq),
+// acks ONLY after the transaction is durably committed, and can publish signed downlinks.
+// The tests drive it (with per-test ack policies) and so will the demo.
+import type { KeyObject } from 'node:crypto';
+import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from '../../gateway/core/log.js';
+import { silentLogger } from '../../gateway/core/log.js';
+import { UP_SCHEMAS, WIRE_VERSION, batchSchema, type Ack, type Accounts, type Batch, type CardList, type RemoteCommand, type TopUps, type UpPayloads } from '../../protocols/mqtt/payloads.js';
+import { DEFAULT_TOPIC_PREFIX, allUplinksFilter, parseTopic, roomTopics, type DownName } from '../../protocols/mqtt/topics.js';
+import { signText } from '../../protocols/mqtt/signing.js';
+
+/** What to do with a batch once its records are stored. */
+export type AckDecision = 'ack' | 'ignore' | { reject: { seq: number; reason: string }[] };
+
+export interface CloudConsumerOptions {
+  url: string;
+  protocolVersion?: 4 | 5;
+  clientId?: string;
+  /** SQLite file for the stored records. */
+  dbPath: string;
+  prefix?: string;
+  /** The cloud's Ed25519 config/command private key, for signed downlinks. */
+  signingKey?: KeyObject;
+  logger?: Logger;
+  /** Per-test behaviour; default: ack every batch. Runs after the records are committed. */
+  policy?: (batch: Batch) => AckDecision;
+  /** Sent with each ack; default: the local clock. */
+  cloudTimeSec?: () => number;
+}
+
+export interface StoredRecord {
+  gatewayId: string;
+  seq: number;
+  id: string;
+  type: string;
+  money: boolean;
+  payload: unknown;
+}
+
+type Received = { [K in keyof UpPayloads]: { roomId: string; machineId: string | null; payload: UpPayloads[K]; retained: boolean }[] };
+
+export class CloudConsumer {
+  private client: MqttClient | null = null;
+  private readonly db: Database.Database;
+  private readonly log: Logger;
+  private readonly prefix: string;
+  readonly stats = { batches: 0, stored: 0, duplicates: 0, acks: 0, invalid: 0 };
+  readonly received: Received = { batch: [], state: [], health: [], status: [], reject: [], 'command-result': [] };
+  policy: (batch: Batch) => AckDecision;
+
+  constructor(private readonly o: CloudConsumerOptions) {
+    this.log = (o.logger ?? silentLogger()).child({ component: 'cloud-consumer' });
+    this.prefix = o.prefix ?? DEFAULT_TOPIC_PREFIX;
+    this.policy = o.policy ?? (() => 'ack');
+    this.db = new Database(o.dbPath);
+    this.db.pragma('journal_mode = WAL');
+    // An ack promises durability: the commit must be on disk before the ack leaves.
+    this.db.pragma('synchronous = FULL');
+    this.db.exec(`CREATE TABLE IF NOT EXISTS records (
+      gateway TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, money INTEGER NOT NULL,
+      created_ms INTEGER NOT NULL, payload TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (gateway, seq))`);
+  }
+
+  async start(): Promise<void> {
+    const c = mqtt.connect(this.o.url, { clientId: this.o.clientId ?? `cloud-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, protocolVersion: this.o.protocolVersion ?? 5, clean: true, reconnectPeriod: 200 });
+    this.client = c;
+    c.on('message', (topic, payload, packet) => this.message(topic, payload, packet.retain));
+    c.on('error', (e) => this.log.warn({ err: e.message }, 'cloud mqtt error'));
+    c.on('connect', () => {
+      c.subscribe(allUplinksFilter(this.prefix), { qos: 1 });
+    });
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', () => resolve());
+      c.once('error', reject);
+    });
+    await c.subscribeAsync(allUplinksFilter(this.prefix), { qos: 1 });
+  }
+
+  async stop(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (c) await c.endAsync(true);
+    if (this.db.open) this.db.close();
+  }
+
+  /** Stored records of one gateway in seq order. */
+  records(gatewayId: string): StoredRecord[] {
+    const rows = this.db.prepare('SELECT gateway, seq, id, type, money, payload FROM records WHERE gateway = ? ORDER BY seq').all(gatewayId) as { gateway: string; seq: number; id: string; type: string; money: number; payload: string }[];
+    return rows.map((r) => ({ gatewayId: r.gateway, seq: r.seq, id: r.id, type: r.type, money: r.money === 1, payload: JSON.parse(r.payload) as unknown }));
+  }
+
+  count(gatewayId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM records WHERE gateway = ?').get(gatewayId) as { n: number }).n;
+  }
+
+  private message(topic: string, payload: Buffer, retained: boolean): void {
+    const t = parseTopic(topic, this.prefix);
+    if (t === null || t.direction !== 'up') return;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(payload.toString('utf8'));
+    } catch {
+      this.stats.invalid++;
+      return;
+    }
+    if (t.name === 'batch') {
+      this.batch(t.roomId, raw);
+      return;
+    }
+    const parsed = UP_SCHEMAS[t.name].safeParse(raw);
+    if (!parsed.success) {
+      this.stats.invalid++;
+      this.log.warn({ topic }, 'invalid uplink');
+      return;
+    }
+    (this.received[t.name] as { roomId: string; machineId: string | null; payload: unknown; retained: boolean }[]).push({ roomId: t.roomId, machineId: t.machineId, payload: parsed.data, retained });
+  }
+
+  private batch(roomId: string, raw: unknown): void {
+    const parsed = batchSchema.safeParse(raw);
+    if (!parsed.success) {
+      this.stats.invalid++;
+      return;
+    }
+    const b = parsed.data;
+    this.stats.batches++;
+    const insert = this.db.prepare('INSERT OR IGNORE INTO records (gateway, seq, id, type, money, created_ms, payload, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const now = Date.now();
+    let stored = 0;
+    this.db.transaction(() => {
+      for (const r of b.records) stored += insert.run(b.gatewayId, r.seq, r.id, r.type, r.money ? 1 : 0, r.createdMs, JSON.stringify(r.payload), now).changes;
+    })();
+    this.stats.stored += stored;
+    this.stats.duplicates += b.records.length - stored;
+    const decision = this.policy(b);
+    if (decision === 'ignore') return;
+    const ack: Ack = { v: WIRE_VERSION, gatewayId: b.gatewayId, batchId: b.batchId, upToSeq: b.toSeq, cloudTimeSec: Math.floor(this.o.cloudTimeSec?.() ?? now / 1000) };
+    if (decision !== 'ack') ack.rejected = decision.reject;
+    this.sendAck(roomId, ack);
+  }
+
+  sendAck(roomId: string, ack: Ack): void {
+    this.stats.acks++;
+    this.publishDown(roomId, 'ack', JSON.stringify(ack));
+  }
+
+  publishDown(roomId: string, name: DownName, payload: string | Buffer, opts: { retain?: boolean } = {}): Promise<void> {
+    const c = this.client;
+    if (c === null) return Promise.reject(new Error('consumer not started'));
+    return c.publishAsync(roomTopics(roomId, this.prefix).down(name), payload, { qos: 1, retain: opts.retain ?? false }).then(() => undefined);
+  }
+
+  publishCards(roomId: string, list: Omit<CardList, 'v'>): Promise<void> {
+    return this.publishDown(roomId, 'cards', JSON.stringify({ v: WIRE_VERSION, ...list }));
+  }
+
+  publishTopUps(roomId: string, topUps: TopUps['topUps']): Promise<void> {
+    return this.publishDown(roomId, 'topups', JSON.stringify({ v: WIRE_VERSION, topUps }));
+  }
+
+  publishAccounts(roomId: string, snapshots: Accounts['snapshots']): Promise<void> {
+    return this.publishDown(roomId, 'accounts', JSON.stringify({ v: WIRE_VERSION, snapshots }));
+  }
+
+  /** Signs the exact JSON text it sends. `config` is the room config object (type/roomId added). */
+  signedConfig(roomId: string, config: Record<string, unknown>): string {
+    const text = JSON.stringify({ type: 'room-config', roomId, ...config });
+    return JSON.stringify({ v: WIRE_VERSION, config: text, sig: signText(this.key(), text) });
+  }
+
+  publishConfig(roomId: string, config: Record<string, unknown>, opts: { retain?: boolean } = {}): Promise<void> {
+    return this.publishDown(roomId, 'config', this.signedConfig(roomId, config), opts);
+  }
+
+  signedCommand(roomId: string, cmd: Omit<RemoteCommand, 'type' | 'roomId'>): string {
+    const text = JSON.stringify({ type: 'remote-command', roomId, ...cmd });
+    return JSON.stringify({ v: WIRE_VERSION, command: text, sig: signText(this.key(), text) });
+  }
+
+  publishCommand(roomId: string, cmd: Omit<RemoteCommand, 'type' | 'roomId'>): Promise<void> {
+    return this.publishDown(roomId, 'commands', this.signedCommand(roomId, cmd));
+  }
+
+  private key(): KeyObject {
+    if (!this.o.signingKey) throw new Error('consumer has no signing key');
+    return this.o.signingKey;
+  }
+}
