@@ -1,0 +1,63 @@
+// The StatusSource of a running Daemon, from its public parts only. Kept apart from the server
+// so the web feature does not import the daemon (nothing depends back on a feature).
+import type { Daemon } from '../daemon.js';
+import type { TickEvent } from '../machines/poller-types.js';
+import type { MachineState } from '../machines/state.js';
+import { unitMachineIds } from '../profiles/config-schema.js';
+import type { MachineInfo, StatusSource } from './status-source.js';
+
+export function statusSourceFromDaemon(daemon: Daemon): StatusSource {
+  const { ledger, buses, machines, engine, clockFloor } = daemon;
+  const infoOf = (machineId: string): MachineInfo => {
+    for (const bus of buses) {
+      for (const u of bus.config.units) {
+        if (!unitMachineIds(u).includes(machineId)) continue;
+        const kind = u.profile === 'lw485' ? (u.kind ?? null) : (u.channels.find((c) => c.machineId === machineId)?.kind ?? null);
+        const discovered = bus.poller
+          .discoveredUnits()
+          .find((d) => d.unit === u.unit)
+          ?.machines.find((m) => m.machineId === machineId);
+        return { name: discovered?.name ?? null, kind: discovered?.kind ?? kind, busId: bus.config.id, unit: u.unit };
+      }
+    }
+    return { name: null, kind: null, busId: null, unit: null };
+  };
+  return {
+    room: () => ({ id: daemon.config.room.id, name: daemon.config.room.name ?? null }),
+    machineIds: () => machines.machineIds(),
+    machine: (id) => machines.state(id),
+    machineInfo: infoOf,
+    programs: (id) => machines.programs(id),
+    blockedMachines: () => engine.blockedMachines(),
+    buses: () => buses.map((b) => b.master.stats()),
+    clock: () => clockFloor.status(),
+    outbox: () => ledger.outbox.stats(),
+    // No uplink feature exists yet: say so rather than guess.
+    uplink: () => ({ state: 'unknown', lastAckAt: null }),
+    recentVends: (n) => ledger.recentVends(n),
+    getVend: (id) => ledger.getVend(id),
+    auditHeadSeq: () => ledger.auditHead().seq,
+    readAudit: (from, limit) => ledger.readAudit(from, limit),
+    appendAlert: (a) => {
+      ledger.appendAlert(a);
+    },
+    enqueueEvent: (type, payload) => {
+      ledger.enqueueEvent(type, payload);
+    },
+    blockCard: (uid) => ledger.setCardStatus(uid, 'blocked'),
+    onMachineState: (listener) => {
+      const on = (e: { state: MachineState }): void => listener(e.state);
+      for (const b of buses) b.poller.on('state', on);
+      return () => {
+        for (const b of buses) b.poller.off('state', on);
+      };
+    },
+    onTick: (listener) => {
+      const on = (t: TickEvent): void => listener(t);
+      for (const b of buses) b.poller.on('tick', on);
+      return () => {
+        for (const b of buses) b.poller.off('tick', on);
+      };
+    },
+  };
+}
