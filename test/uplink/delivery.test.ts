@@ -34,3 +34,185 @@ test('vends queued while the broker is down are all delivered once, in order, wh
     t.cleanup();
   }
 });
+
+test('the broker killed mid-batch (before the ack): the batch is resent and every record lands once, in order', async () => {
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  enqueue(ledger, 1000);
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'));
+  let killed = false;
+  let killing: Promise<void> | null = null;
+  cloud.policy = (b) => {
+    if (!killed && b.fromSeq > 300) {
+      killed = true;
+      killing = broker.kill().then(() => broker.start());
+      return 'ignore';
+    }
+    return 'ack';
+  };
+  const up = makeUplink(ledger, broker.url, {}, { batch: { maxCount: 100 } });
+  await up.start();
+  try {
+    await waitFor(() => killing !== null, 'the kill');
+    await killing;
+    await waitFor(() => ledger.outbox.stats().depth === 0, 'outbox drained');
+    assert.ok(storedInOrder(cloud, 1000));
+    assert.ok(up.stats().connects >= 2);
+  } finally {
+    await up.stop();
+    await cloud.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
+
+test('the consumer restarting before it acks: the batch is resent, the new consumer dedupes and acks', async () => {
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  enqueue(ledger, 40);
+  let first = await makeConsumer(broker.url, t.file('cloud.db'), { policy: () => 'ignore' });
+  const up = makeUplink(ledger, broker.url, {}, { batch: { maxCount: 25 } });
+  await up.start();
+  try {
+    await waitFor(() => first.stats.batches >= 1, 'first batch stored, not acked');
+    await first.stop();
+    assert.equal(ledger.outbox.stats().ackedSeq, 0, 'nothing retired without the cloud ack');
+    first = await makeConsumer(broker.url, t.file('cloud.db'));
+    await waitFor(() => ledger.outbox.stats().depth === 0, 'outbox drained');
+    assert.ok(storedInOrder(first, 40));
+    assert.ok(first.stats.duplicates >= 25, 'the resent batch was recognised as already stored');
+    assert.ok(up.stats().resends >= 1);
+  } finally {
+    await up.stop();
+    await first.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
+
+test('duplicate, old and out-of-order acks are harmless; only an ack covering the batch in flight moves on', async () => {
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  enqueue(ledger, 30);
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'), { policy: () => 'ignore' });
+  const up = makeUplink(ledger, broker.url, {}, { batch: { maxCount: 10, ackTimeoutMs: 200 } });
+  const ack = (upToSeq: number, batchId?: string): void => cloud.sendAck(ROOM, { v: 1, gatewayId: ROOM, upToSeq, batchId });
+  const inFlight = (): string | null => up.stats().inFlight?.batchId ?? null;
+  await up.start();
+  try {
+    await waitFor(() => inFlight() === '1-10', 'batch 1-10 in flight');
+    ack(5, 'old-partial');
+    await waitFor(() => ledger.outbox.stats().ackedSeq === 5, 'partial ack applied');
+    // A partial ack ends the batch; the rest goes again as the next one.
+    await waitFor(() => inFlight() === '6-15', 'batch 6-15 in flight');
+    ack(15, '6-15');
+    ack(15, '6-15');
+    ack(3, 'stale');
+    await waitFor(() => inFlight() === '16-25', 'batch 16-25 in flight');
+    ack(10, 'late duplicate');
+    ack(15, 'late duplicate');
+    // Resends of 16-25 keep going (ack timeout 200 ms) and the stale acks do not move it on.
+    await waitFor(() => up.stats().resends >= 3, 'resends of 16-25');
+    assert.equal(inFlight(), '16-25');
+    assert.equal(ledger.outbox.stats().ackedSeq, 15);
+    ack(30, 'from the future');
+    await waitFor(() => ledger.outbox.stats().depth === 0 && inFlight() === null, 'all retired');
+    assert.equal(ledger.outbox.stats().ackedSeq, 30);
+    // The cloud claimed 26-30 too, so they were retired unsent: the ack is the cloud's word.
+    assert.ok(storedInOrder(cloud, 25));
+  } finally {
+    await up.stop();
+    await cloud.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
+
+test('a flapping link: every record still lands exactly once, in order', async () => {
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'));
+  const up = makeUplink(ledger, broker.url, {}, { batch: { maxCount: 50 } });
+  await up.start();
+  try {
+    let n = 0;
+    for (let flap = 0; flap < 6; flap++) {
+      enqueue(ledger, 100, n);
+      n += 100;
+      await waitFor(() => ledger.outbox.stats().ackedSeq > 0 || flap > 0, 'some progress');
+      await broker.kill();
+      enqueue(ledger, 20, n);
+      n += 20;
+      await broker.start();
+      await waitFor(() => up.stats().connected, 'reconnected');
+    }
+    await waitFor(() => ledger.outbox.stats().depth === 0, 'outbox drained');
+    assert.ok(storedInOrder(cloud, n));
+    assert.ok(up.stats().connects >= 7);
+  } finally {
+    await up.stop();
+    await cloud.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
+
+test('a record the cloud rejects as invalid is dead-lettered with an alert; the rest flows', async () => {
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  enqueue(ledger, 20);
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'), {
+    policy: (b) => (b.fromSeq <= 7 && b.toSeq >= 7 ? { reject: [{ seq: 7, reason: 'payload fails cloud validation' }] } : 'ack'),
+  });
+  const up = makeUplink(ledger, broker.url);
+  await up.start();
+  try {
+    await waitFor(() => ledger.outbox.stats().depth === 0 && cloud.records(ROOM).some((r) => r.type === 'alert'), 'drained with the alert delivered');
+    const dead = ledger.outbox.deadLetters(10);
+    assert.deepEqual(dead.map((d) => d.seq), [7]);
+    assert.equal(dead[0]?.reason, 'payload fails cloud validation');
+    const alert = cloud.records(ROOM).find((r) => r.type === 'alert');
+    assert.deepEqual((alert?.payload as { seqs: number[] }).seqs, [7]);
+    assert.equal(ledger.outbox.stats().deadLetters, 1);
+  } finally {
+    await up.stop();
+    await cloud.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
+
+test('status is retained online on connect and offline on stop; health and machine snapshots are published', async () => {
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'));
+  let listener: ((s: import('../../gateway/machines/state.js').MachineState) => void) | null = null;
+  const up = makeUplink(ledger, broker.url, {
+    subscribeStates: (l) => {
+      listener = l;
+      return () => (listener = null);
+    },
+    busStats: () => ({ bus1: { portUp: true, queueLength: 0 } }),
+  });
+  await up.start();
+  try {
+    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online status');
+    listener?.({ machineId: 'W1', kind: 'washer', status: 'running', program: 2, selectedProgram: 2, remainingSec: 1800, door: { closed: true, locked: true }, faultCode: null, creditCents: 0, sensors: { loadWeightGrams: null, waterHardnessDh: null }, confirm: { lastSeq: 3 }, observedAt: Date.now() });
+    await waitFor(() => cloud.received.state.some((s) => s.machineId === 'W1' && s.payload.status === 'running'), 'W1 snapshot');
+    await waitFor(() => cloud.received.health.length >= 1, 'health');
+    const h = cloud.received.health[0]?.payload;
+    assert.deepEqual(h?.bus, { bus1: { portUp: true, queueLength: 0 } });
+    assert.equal(typeof h?.outbox.depth, 'number');
+    await up.stop();
+    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'offline'), 'offline status');
+    // Retained: a late subscriber sees the last state of W1 and the gateway's offline status.
+    const late = await makeConsumer(broker.url, t.file('late.db'));
+    await waitFor(() => late.received.state.some((s) => s.retained && s.machineId === 'W1') && late.received.status.some((s) => s.retained && s.payload.state === 'offline'), 'retained messages');
+    await late.stop();
+  } finally {
+    await up.stop();
+    await cloud.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
