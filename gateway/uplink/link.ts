@@ -90,8 +90,10 @@ export class Link {
       );
     }
     await withTimeout(c.endAsync(false).catch(() => undefined), 2000);
-    c.end(true);
     c.removeAllListeners();
+    // MQTT.js may still emit (a connack timeout of an attempt cut short): never unhandled.
+    c.on('error', () => undefined);
+    c.end(true);
     this.connectedAt = null;
   }
 
