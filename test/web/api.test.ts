@@ -1,0 +1,245 @@
+// The JSON API, live events and /metrics against a real Daemon polling the simulated demo room.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DEMO_CARDS } from '../../gateway/demo/room.js';
+import { sseEventSchemas, statusSchema, PROMETHEUS_CONTENT_TYPE } from '../../gateway/web/index.js';
+import { OPERATOR_TOKEN, startCycle, startWebRoom, waitFor, type WebRoom } from './harness.js';
+import { parsePrometheus } from './prom-parser.js';
+import { SseReader } from './sse.js';
+
+let r: WebRoom;
+let vendId = '';
+const ALL_UIDS = DEMO_CARDS.map((c) => c.uid);
+
+before(async () => {
+  r = await startWebRoom({ timeScale: 20 });
+  vendId = await startCycle(r, 'W1', 1, 2);
+});
+after(async () => {
+  await r.close();
+});
+
+async function get(path: string): Promise<{ status: number; text: string; headers: Headers }> {
+  const res = await fetch(r.base + path);
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown>; text: string; headers: Headers }> {
+  const res = await fetch(r.base + path, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await res.text();
+  let json: Record<string, unknown> = {};
+  try {
+    json = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // not JSON: the test looks at text
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
+const auth = { authorization: `Bearer ${OPERATOR_TOKEN}` };
+
+function assertNoSecrets(text: string): void {
+  for (const uid of ALL_UIDS) assert.ok(!text.toUpperCase().includes(uid), 'a full card UID leaked');
+  assert.ok(!text.includes(OPERATOR_TOKEN), 'the operator token leaked');
+}
+
+function alertsSince(seq: number, code: string): { seq: number; reason: string | null; detail: string | null }[] {
+  return r.daemon.ledger.readAudit(seq + 1, 1000).filter((a) => a.kind === 'alert' && a.reason === code);
+}
+
+test('/api/status matches its schema and shows the running machine, its vend and masked card', async () => {
+  const res = await get('/api/status');
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  const s = statusSchema.parse(JSON.parse(res.text));
+  assert.equal(s.machines.length, 16);
+  const w1 = s.machines.find((m) => m.machineId === 'W1');
+  assert.equal(w1?.status, 'running');
+  assert.equal(w1?.programName, 'NORMAL');
+  assert.ok((w1?.remainingSec ?? 0) > 0);
+  assert.deepEqual(w1?.door, { closed: true, locked: true });
+  const v = s.vends.find((x) => x.vendId === vendId);
+  assert.equal(v?.state, 'captured');
+  assert.equal(v?.cardMask, `${'*'.repeat(10)}5E80`);
+  assert.equal(s.uplink.state, 'unknown');
+  assert.deepEqual(s.buses.map((b) => b.units.length), [13]);
+  assert.equal(s.actions.enabled, true);
+  assert.deepEqual(s.actions.supported, { blockCard: true, refund: false, serviceMode: false, clearFault: false });
+  assertNoSecrets(res.text);
+});
+
+test('a fault shows with its panel code and text', async () => {
+  r.room.control.injectFault(8, 1);
+  const w8 = await waitFor('W8 fault in /api/status', async () => {
+    const s = statusSchema.parse(JSON.parse((await get('/api/status')).text));
+    const m = s.machines.find((x) => x.machineId === 'W8');
+    return m?.status === 'fault' ? m : undefined;
+  });
+  assert.deepEqual(w8.fault, { code: 1, panel: 'E01', text: 'no water inlet' });
+});
+
+test('/api/events sends a status snapshot, then ticks, machine changes and new alerts', async () => {
+  const sse = new SseReader(`${r.base}/api/events`);
+  await sse.open();
+  try {
+    const first = await sse.next(() => true);
+    assert.equal(first.event, 'status');
+    sseEventSchemas.status.parse(first.data);
+    const tick = sseEventSchemas.tick.parse((await sse.next((m) => m.event === 'tick')).data);
+    assert.ok(tick.machines.some((m) => m.machineId === 'W1'));
+    sseEventSchemas.health.parse((await sse.next((m) => m.event === 'health')).data);
+    r.room.control.setDoor(2, true);
+    const m = await sse.next((x) => x.event === 'machine' && (x.data as { machineId?: string }).machineId === 'W2');
+    assert.equal(sseEventSchemas.machine.parse(m.data).door?.closed, false);
+    r.room.control.setDoor(2, false);
+    const { auditSeq } = r.daemon.ledger.appendAlert({ code: 'test_alert', message: 'raised by the API test', machineId: 'W3' });
+    const a = sseEventSchemas.alert.parse((await sse.next((x) => x.event === 'alert' && (x.data as { seq?: number }).seq === auditSeq)).data);
+    assert.deepEqual({ code: a.code, message: a.message, machineId: a.machineId }, { code: 'test_alert', message: 'raised by the API test', machineId: 'W3' });
+  } finally {
+    await sse.close();
+  }
+});
+
+test('/metrics is valid Prometheus text with bus histograms, vend counts, outbox, clock and memory', async () => {
+  const res = await get('/metrics');
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), PROMETHEUS_CONTENT_TYPE);
+  const fams = parsePrometheus(res.text);
+  const fam = (name: string) => {
+    const f = fams.get(name);
+    assert.ok(f, `missing ${name}`);
+    return f;
+  };
+  const hist = fam('laundry_bus_request_duration_seconds');
+  assert.equal(hist.type, 'histogram');
+  const count1 = hist.samples.find((s) => s.name.endsWith('_count') && s.labels.unit === '1' && s.labels.bus === 'bus1');
+  assert.ok((count1?.value ?? 0) > 0);
+  for (const [name, type] of [
+    ['laundry_bus_requests_total', 'counter'],
+    ['laundry_bus_errors_total', 'counter'],
+    ['laundry_bus_breaker_state', 'gauge'],
+    ['laundry_outbox_depth', 'gauge'],
+    ['laundry_outbox_oldest_age_seconds', 'gauge'],
+    ['laundry_clock_trusted', 'gauge'],
+    ['process_resident_memory_bytes', 'gauge'],
+    ['nodejs_heap_used_bytes', 'gauge'],
+    ['laundry_machines', 'gauge'],
+  ] as const) {
+    assert.equal(fam(name).type, type, name);
+    assert.ok(fam(name).help.length > 0);
+  }
+  assert.deepEqual(new Set(fam('laundry_bus_errors_total').samples.map((s) => s.labels.kind)), new Set(['timeout', 'bad_frame', 'exception', 'breaker_rejected', 'port_down']));
+  assert.equal(fam('laundry_vends_captured_total').samples.find((s) => s.labels.method === 'card')?.value, 1);
+  assert.equal(fam('laundry_vends_captured_cents_total').samples.find((s) => s.labels.method === 'card')?.value, 350);
+  assert.equal(fam('laundry_machines').samples.find((s) => s.labels.status === 'running')?.value, 1);
+  assert.ok((fam('laundry_outbox_depth').samples[0]?.value ?? 0) > 0, 'the vend is still in the outbox: no uplink here');
+  assert.ok((fam('process_resident_memory_bytes').samples[0]?.value ?? 0) > 0);
+  assertNoSecrets(res.text);
+});
+
+test('actions without the token are refused with 401 and audited; with it, a card is blocked', async () => {
+  const head = r.daemon.ledger.auditHead().seq;
+  const uid = DEMO_CARDS[1].uid;
+  const none = await post('/api/actions/block-card', { uid });
+  assert.equal(none.status, 401);
+  assert.match(none.headers.get('www-authenticate') ?? '', /^Bearer/);
+  const wrong = await post('/api/actions/block-card', { uid }, { authorization: 'Bearer not-the-operator-token' });
+  assert.equal(wrong.status, 401);
+  assert.equal(r.daemon.ledger.lookupCard(uid)?.status, 'active');
+  const refused = alertsSince(head, 'web_action_refused');
+  assert.equal(refused.length, 2);
+  assert.match(refused[0]?.detail ?? '', /"why":"no bearer token"/);
+  assert.match(refused[1]?.detail ?? '', /"why":"wrong token"/);
+
+  const ok = await post('/api/actions/block-card', { uid }, auth);
+  assert.equal(ok.status, 200, ok.text);
+  assert.deepEqual(ok.json, { ok: true, action: 'block-card', cardMask: `${'*'.repeat(10)}F501`, status: 'blocked' });
+  assert.equal(r.daemon.ledger.lookupCard(uid)?.status, 'blocked');
+  const done = alertsSince(head, 'web_action');
+  assert.equal(done.length, 1);
+  assert.ok(r.daemon.ledger.readAudit(head + 1, 100).some((a) => a.kind === 'card_status' && a.result === 'blocked'));
+  for (const res of [none, wrong, ok]) assertNoSecrets(res.text);
+  for (const a of r.daemon.ledger.readAudit(head + 1, 100)) assertNoSecrets(JSON.stringify(a));
+
+  const bad = await post('/api/actions/block-card', { uid: 'not hex!' }, auth);
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error, 'invalid');
+});
+
+test('refund of a captured vend and device commands answer 501 with the reason; unknown ids 404', async () => {
+  const refund = await post('/api/actions/refund', { vendId }, auth);
+  assert.equal(refund.status, 501);
+  assert.match(String(refund.json.reason), /cannot refund a captured vend/);
+  assert.equal((await post('/api/actions/refund', { vendId: 'no-such-vend' }, auth)).status, 404);
+  const service = await post('/api/actions/service-mode', { machineId: 'W2', on: true }, auth);
+  assert.equal(service.status, 501);
+  assert.match(String(service.json.reason), /not supported by this device profile yet/);
+  assert.equal((await post('/api/actions/clear-fault', { machineId: 'W8' }, auth)).status, 501);
+  assert.equal((await post('/api/actions/clear-fault', { machineId: 'X9' }, auth)).status, 404);
+  assert.equal((await post('/api/actions/clear-fault', '{"machineId":', auth)).status, 400);
+  assert.equal(r.daemon.ledger.getVend(vendId)?.state, 'captured');
+});
+
+test('problem reports: validated, queued upstream, listed without the contact, rate-limited per client', async () => {
+  const before = r.daemon.ledger.outbox.stats().lastSeq;
+  const ok = await post('/api/feedback', { machineId: 'W4', message: 'Door handle is loose', contact: 'me@example.org' });
+  assert.equal(ok.status, 202, ok.text);
+  const batch = r.daemon.ledger.outbox.nextBatch({ maxCount: 10_000, maxBytes: 10_000_000 });
+  const rec = batch.records.find((x) => x.seq > before && x.type === 'feedback');
+  assert.deepEqual(rec?.payload, { id: ok.json.id, at: (rec?.payload as { at: number }).at, machineId: 'W4', message: 'Door handle is loose', contact: 'me@example.org' });
+  const s = statusSchema.parse(JSON.parse((await get('/api/status')).text));
+  assert.deepEqual(
+    s.feedback.map((f) => ({ machineId: f.machineId, message: f.message, hasContact: f.hasContact })),
+    [{ machineId: 'W4', message: 'Door handle is loose', hasContact: true }],
+  );
+  assert.ok(!JSON.stringify(s).includes('me@example.org'));
+
+  const badJson = await post('/api/feedback', '{"message": "x",');
+  assert.equal(badJson.status, 400);
+  assert.equal(badJson.json.error, 'bad_json');
+  assert.match(String(badJson.json.reason), /not valid JSON/);
+  assert.equal((await post('/api/feedback', { message: 'hi there', machineId: 'nope' })).status, 400);
+  assert.equal((await post('/api/feedback', { message: '' })).status, 400);
+  assert.equal((await post('/api/feedback', { message: 'fine text', extra: 1 })).status, 400);
+  const big = await post('/api/feedback', { message: 'x'.repeat(9000) });
+  assert.equal(big.status, 413);
+  const form = await fetch(`${r.base}/api/feedback`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'message=hello' });
+  assert.equal(form.status, 415);
+
+  // 5 per client per 10 minutes: one used above, four more, then refused.
+  for (let i = 0; i < 4; i++) assert.equal((await post('/api/feedback', { machineId: null, message: `report number ${i}` })).status, 202);
+  const limited = await post('/api/feedback', { message: 'one too many' });
+  assert.equal(limited.status, 429);
+  assert.ok(Number(limited.headers.get('retry-after')) > 0);
+});
+
+test('odd requests get an answer and never take the server down', async () => {
+  assert.equal((await get('/nope')).status, 404);
+  assert.equal((await fetch(`${r.base}/api/status`, { method: 'DELETE' })).status, 405);
+  assert.equal((await fetch(`${r.base}/api/feedback`)).status, 405);
+  assert.equal((await get('/%E0%A4%A')).status, 404);
+  const { connect } = await import('node:net');
+  const addr = r.web.address();
+  assert.ok(addr);
+  await new Promise<void>((resolve) => {
+    const sock = connect(addr.port, addr.host, () => sock.end('GARBAGE \u0000\u0001 NOT HTTP\r\n\r\n'));
+    sock.on('data', () => undefined);
+    sock.on('close', () => resolve());
+    sock.on('error', () => resolve());
+  });
+  const head = await fetch(`${r.base}/`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  const page = await get('/');
+  assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
+  assert.match(page.text, /<script nonce="/);
+  assert.equal((await get('/healthz')).status, 200);
+});
+
+test('too many wrong tokens lock the address out, even with the right token, for a while', async () => {
+  let status = 0;
+  for (let i = 0; i < 12 && status !== 429; i++) {
+    status = (await post('/api/actions/block-card', { uid: '0011223344' }, { authorization: `Bearer wrong-${i}` })).status;
+  }
+  assert.equal(status, 429);
+  assert.equal((await post('/api/actions/block-card', { uid: '0011223344' }, auth)).status, 429);
+});
