@@ -152,7 +152,7 @@ export class CloudConsumer {
     return c.publishAsync(roomTopics(roomId, this.prefix).down(name), payload, { qos: 1, retain: opts.retain ?? false }).then(() => undefined);
   }
 
-  publishCards(roomId: string, list: Omit<CardList, 'v'>): Promise<void> {
+  publishCards(roomId: string, list: CardList extends infer T ? (T extends unknown ? Omit<T, 'v'> : never) : never): Promise<void> {
     return this.publishDown(roomId, 'cards', JSON.stringify({ v: WIRE_VERSION, ...list }));
   }
 

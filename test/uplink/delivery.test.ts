@@ -2,6 +2,7 @@
 // out-of-order acks. The cloud side is the reference consumer with per-test ack policies.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import type { MachineState } from '../../gateway/machines/state.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { ROOM, enqueue, makeConsumer, makeUplink, storedInOrder, tempDir, testLedger, waitFor } from './helpers.js';
 
@@ -186,18 +187,18 @@ test('status is retained online on connect and offline on stop; health and machi
   const t = tempDir();
   const ledger = testLedger(t.file('ledger.db'));
   const cloud = await makeConsumer(broker.url, t.file('cloud.db'));
-  let listener: ((s: import('../../gateway/machines/state.js').MachineState) => void) | null = null;
+  const hub: { listener: ((s: MachineState) => void) | null } = { listener: null };
   const up = makeUplink(ledger, broker.url, {
     subscribeStates: (l) => {
-      listener = l;
-      return () => (listener = null);
+      hub.listener = l;
+      return () => (hub.listener = null);
     },
     busStats: () => ({ bus1: { portUp: true, queueLength: 0 } }),
   });
   await up.start();
   try {
     await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online status');
-    listener?.({ machineId: 'W1', kind: 'washer', status: 'running', program: 2, selectedProgram: 2, remainingSec: 1800, door: { closed: true, locked: true }, faultCode: null, creditCents: 0, sensors: { loadWeightGrams: null, waterHardnessDh: null }, confirm: { lastSeq: 3 }, observedAt: Date.now() });
+    hub.listener?.({ machineId: 'W1', kind: 'washer', status: 'running', program: 2, selectedProgram: 2, remainingSec: 1800, door: { closed: true, locked: true }, faultCode: null, creditCents: 0, sensors: { loadWeightGrams: null, waterHardnessDh: null }, confirm: { lastSeq: 3 }, observedAt: Date.now() });
     await waitFor(() => cloud.received.state.some((s) => s.machineId === 'W1' && s.payload.status === 'running'), 'W1 snapshot');
     await waitFor(() => cloud.received.health.length >= 1, 'health');
     const h = cloud.received.health[0]?.payload;
