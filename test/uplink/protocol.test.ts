@@ -1,0 +1,108 @@
+// The wire contract without a broker: topics, payload schemas, signing, the batch state logic
+// (when to send, what an ack means, how long to wait) and the reconnect backoff.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { generateKeyPairSync } from 'node:crypto';
+import { z } from 'zod';
+import { DOWN_NAMES, UP_NAMES, parseTopic, roomTopics, allUplinksFilter } from '../../protocols/mqtt/topics.js';
+import { DOWN_SCHEMAS, UP_SCHEMAS, ackSchema, batchSchema, remoteCommandSchema } from '../../protocols/mqtt/payloads.js';
+import { signText, verifyText } from '../../protocols/mqtt/signing.js';
+import { ackRetires, ackTimeoutMs, encodeBatch, planAck, waitBeforeSending, type InFlight } from '../../gateway/uplink/batcher.js';
+import { reconnectDelayMs } from '../../gateway/uplink/link.js';
+import { mqttConfigSchema } from '../../gateway/uplink/config-schema.js';
+import type { OutboxBatch } from '../../storage/index.js';
+import { checkSchemas } from '../../scripts/gen-schemas.js';
+
+const cfg = mqttConfigSchema.parse({ url: 'mqtt://127.0.0.1:1883' });
+
+test('topics: built and parsed back; wildcards and foreign layouts are refused', () => {
+  const t = roomTopics('room-1');
+  assert.equal(t.up('batch'), 'laundry/v1/room-1/up/batch');
+  assert.equal(t.state('W1'), 'laundry/v1/room-1/up/state/W1');
+  assert.equal(t.downFilter, 'laundry/v1/room-1/down/+');
+  assert.equal(allUplinksFilter(), 'laundry/v1/+/up/#');
+  for (const n of DOWN_NAMES) assert.deepEqual(parseTopic(t.down(n)), { direction: 'down', roomId: 'room-1', name: n });
+  for (const n of UP_NAMES) if (n !== 'state') assert.deepEqual(parseTopic(t.up(n)), { direction: 'up', roomId: 'room-1', name: n, machineId: null });
+  assert.deepEqual(parseTopic(t.state('D2')), { direction: 'up', roomId: 'room-1', name: 'state', machineId: 'D2' });
+  assert.throws(() => roomTopics('room/+'));
+  assert.throws(() => t.state('#'));
+  for (const bad of ['laundry/v1/room-1/down/ack/x', 'laundry/v1/room-1/down/nope', 'laundry/v2/room-1/down/ack', 'laundry/v1/room-1/up/state', 'laundry/v1/+/down/ack', 'x']) assert.equal(parseTopic(bad), null, bad);
+  fc.assert(fc.property(fc.string(), (s) => parseTopic(s) === null || typeof parseTopic(s) === 'object'));
+});
+
+test('every payload schema converts to JSON Schema, and the committed docs/schemas match', () => {
+  for (const s of [...Object.values(UP_SCHEMAS), ...Object.values(DOWN_SCHEMAS), remoteCommandSchema]) assert.equal(typeof z.toJSONSchema(s), 'object');
+  assert.deepEqual(checkSchemas(), [], 'run: node --import tsx scripts/gen-schemas.ts');
+});
+
+test('payloads are strict: unknown fields, fractional cents and negative seqs are refused', () => {
+  assert.equal(ackSchema.safeParse({ v: 1, gatewayId: 'g', upToSeq: 3 }).success, true);
+  assert.equal(ackSchema.safeParse({ v: 1, gatewayId: 'g', upToSeq: 3, extra: 1 }).success, false);
+  assert.equal(ackSchema.safeParse({ v: 2, gatewayId: 'g', upToSeq: 3 }).success, false);
+  assert.equal(ackSchema.safeParse({ v: 1, gatewayId: 'g', upToSeq: -1 }).success, false);
+  assert.equal(DOWN_SCHEMAS.topups.safeParse({ v: 1, topUps: [{ cloudId: 'c', accountId: 'a', amountCents: 1.5 }] }).success, false);
+  const rec = (seq: number) => ({ seq, id: `id${seq}`, type: 't', money: false, createdMs: 1, payload: {} });
+  const b = { v: 1, gatewayId: 'g', batchId: '1-2', fromSeq: 1, toSeq: 2, records: [rec(1), rec(2)], auditHead: { seq: 0, hash: '' }, sentAt: 1 };
+  assert.equal(batchSchema.safeParse(b).success, true);
+  assert.equal(batchSchema.safeParse({ ...b, records: [rec(2), rec(1)], fromSeq: 2, toSeq: 1 }).success, false);
+  const cmd = { type: 'remote-command', roomId: 'r', id: 'c1', machineId: 'W1', kind: 'addTime', issuedAtSec: 10, expiresAtSec: 20 };
+  assert.equal(remoteCommandSchema.safeParse(cmd).success, false, 'addTime needs args');
+  assert.equal(remoteCommandSchema.safeParse({ ...cmd, args: { minutes: 5, amountCents: 50 } }).success, true);
+  assert.equal(remoteCommandSchema.safeParse({ ...cmd, kind: 'start' }).success, true);
+  assert.equal(remoteCommandSchema.safeParse({ ...cmd, kind: 'start', type: 'room-config' }).success, false);
+});
+
+test('signing: exact bytes verify; any change, another key or a malformed signature does not', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const other = generateKeyPairSync('ed25519').publicKey;
+  const text = '{"type":"room-config","version":1,"name":"Wäscherei"}';
+  const sig = signText(privateKey, text);
+  assert.equal(verifyText(publicKey, text, sig), true);
+  assert.equal(verifyText(publicKey, text.replace('1', '2'), sig), false);
+  assert.equal(verifyText(publicKey, `${text} `, sig), false);
+  assert.equal(verifyText(other, text, sig), false);
+  assert.equal(verifyText(publicKey, text, 'AAAA'), false);
+});
+
+function outbox(seqs: number[], createdMs = 1000, payload: unknown = { x: 1 }): OutboxBatch {
+  return { gatewayId: 'g', auditHead: { seq: 4, hash: 'ab' }, records: seqs.map((seq) => ({ seq, id: `id-${seq}`, type: 't', money: true, createdMs, payload })) };
+}
+
+test('batcher: a full batch goes now, a small one waits for its oldest record to age; encoding is the wire schema', () => {
+  const limits = { ...cfg.batch, maxCount: 3, maxWaitMs: 500 };
+  assert.equal(waitBeforeSending(outbox([]), limits, 1000), Infinity);
+  assert.equal(waitBeforeSending(outbox([1, 2, 3]), limits, 1000), 0);
+  assert.equal(waitBeforeSending(outbox([1]), limits, 1100), 400);
+  assert.equal(waitBeforeSending(outbox([1]), limits, 9999), 0);
+  assert.equal(waitBeforeSending(outbox([1], 1000, { big: 'x'.repeat(limits.maxBytes) }), limits, 1000), 0);
+  const f = encodeBatch(outbox([5, 6, 8]), 1234);
+  assert.equal(f.batchId, '5-8');
+  const parsed = batchSchema.parse(JSON.parse(f.payload.toString()));
+  assert.deepEqual(parsed.records.map((r) => r.seq), [5, 6, 8]);
+  assert.deepEqual(parsed.auditHead, { seq: 4, hash: 'ab' });
+});
+
+test('batcher: which acks retire the batch in flight; dead letters only at or below upToSeq', () => {
+  const f: InFlight = { batchId: '11-20', fromSeq: 11, toSeq: 20, count: 10, attempts: 1, payload: Buffer.alloc(0) };
+  assert.equal(ackRetires(f, 10), false, 'an older ack');
+  assert.equal(ackRetires(f, 11), true, 'partial: the rest goes again');
+  assert.equal(ackRetires(f, 20), true);
+  assert.equal(ackRetires(f, 99), true);
+  assert.equal(ackRetires(null, 20), false);
+  const plan = planAck({ v: 1, gatewayId: 'g', upToSeq: 20, rejected: [{ seq: 12, reason: 'a' }, { seq: 14, reason: 'a' }, { seq: 15, reason: 'b' }, { seq: 30, reason: 'a' }] });
+  assert.deepEqual(plan.deadLetters, [{ reason: 'a', seqs: [12, 14] }, { reason: 'b', seqs: [15] }]);
+  assert.equal(plan.ignoredRejections, 1);
+});
+
+test('timeouts: ack waits double up to the cap; reconnect delays grow, cap and jitter downwards', () => {
+  const limits = { ...cfg.batch, ackTimeoutMs: 1000, ackTimeoutMaxMs: 8000 };
+  assert.deepEqual([1, 2, 3, 4, 5, 50].map((a) => ackTimeoutMs(a, limits, () => 0)), [1000, 2000, 4000, 8000, 8000, 8000]);
+  assert.equal(ackTimeoutMs(1, limits, () => 1), 1200);
+  const r = { ...cfg.reconnect, minMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 };
+  assert.deepEqual([0, 1, 2, 3, 4, 100].map((a) => reconnectDelayMs(a, r, () => 0)), [100, 200, 400, 800, 1000, 1000]);
+  fc.assert(fc.property(fc.nat(200), fc.double({ min: 0, max: 1, noNaN: true }), (a, x) => {
+    const d = reconnectDelayMs(a, r, () => x);
+    return d >= 50 && d <= 1000;
+  }));
+});
