@@ -60,11 +60,14 @@ export const PAGE_SCRIPT = String.raw`
     card.appendChild(ops);
     return card;
   }
+  var IDLE_WORDS = { idle: 'free', credited: 'paid: press Start', done: 'done', offline: 'offline', service: 'in service' };
   function paintRemaining(entry) {
     var el = entry.card && entry.card.querySelector('[data-remaining]');
     if (!el) return;
-    var r = remainingNow(entry);
-    el.textContent = r === null ? '' : mmss(r);
+    var v = entry.view; var r = remainingNow(entry);
+    var timed = r !== null && (v.status === 'running' || v.status === 'paused' || (v.status === 'fault' && r > 0));
+    el.textContent = timed ? mmss(r) : (IDLE_WORDS[v.status] || '');
+    el.className = 'remaining' + (timed ? '' : ' word');
   }
   function upsertMachine(v) {
     var old = machines.get(v.machineId);

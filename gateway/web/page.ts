@@ -17,6 +17,7 @@ section{margin:0 0 1rem}h2{font-size:1rem;margin:.5rem 0;color:var(--muted);text
 .machine.s-running{border-left-color:var(--run)}.machine.s-fault,.machine.s-offline{border-left-color:var(--bad)}.machine.s-done,.machine.s-credited{border-left-color:var(--ok)}.machine.s-service,.machine.s-paused{border-left-color:var(--warn)}
 .machine .top{display:flex;justify-content:space-between;align-items:baseline;gap:.3rem}.machine .id{font-weight:700;font-size:1.1rem}
 .machine .remaining{font-size:1.6rem;font-variant-numeric:tabular-nums;font-weight:700;margin:.15rem 0}
+.machine .remaining.word{font-size:1.1rem;color:var(--muted);font-weight:600;min-height:2.2rem;display:flex;align-items:center}
 .machine .line{color:var(--muted);font-size:.85rem}.machine .fault{color:var(--bad);font-weight:600}
 .machine .ops{display:none;gap:.3rem;margin-top:.35rem;flex-wrap:wrap}body.operator .machine .ops{display:flex}
 .panel{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.6rem .75rem;overflow-x:auto}

@@ -75,12 +75,17 @@ function busHealth(b: BusStats): BusHealth {
       exceptions: u.exceptions,
       breakerRejected: u.breakerRejected,
       portDown: u.portDown,
-      latencyMs: { last: u.latencyMs.last, avg: u.latencyMs.avg === null ? null : Math.round(u.latencyMs.avg * 10) / 10, max: u.latencyMs.max },
+      latencyMs: { last: tenths(u.latencyMs.last), avg: tenths(u.latencyMs.avg), max: tenths(u.latencyMs.max) },
       breaker: u.breaker,
       consecutiveFailures: u.consecutiveFailures,
       lastOkAt: u.lastOkAt,
     })),
   };
+}
+
+/** Latency to a tenth of a millisecond: finer is noise on a status page. */
+function tenths(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms * 10) / 10;
 }
 
 export function healthView(source: StatusSource, now: number): HealthView {
