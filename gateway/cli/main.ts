@@ -1,10 +1,13 @@
 // `laundry-gateway <command>`: the daemon (`run`) and the tools an operator or integrator uses
 // over SSH. Output is for people (or JSON with --json); the daemon itself logs through pino.
-import { gatewayConfigSchema } from '../config/schema.js';
+// Exit codes: 0 ok, 1 failed (or a check failed), 2 usage or config error, 3 daemon not running.
 import { loadConfigFile } from '../config/load.js';
-import { createLogger } from '../core/log.js';
-import { systemClock } from '../core/clock.js';
 import { runTokenCommand } from '../tokens/cli.js';
+import { EXIT, UsageError, parseArgs } from './args.js';
+import * as commands from './commands.js';
+import { configPathOf, resolveEndpoints, runConfigSchema } from './config.js';
+import { doctor, formatDoctor } from './doctor.js';
+import { runDaemon } from './run.js';
 
 const out = (s: string): void => {
   process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
@@ -13,88 +16,122 @@ const err = (s: string): void => {
   process.stderr.write(s.endsWith('\n') ? s : `${s}\n`);
 };
 
-const USAGE = `usage: laundry-gateway <command>
+const USAGE = `usage: laundry-gateway <command> [--config FILE] [--socket PATH] [--json]
 
-  run --config FILE            run the gateway daemon
-  config check --config FILE   validate a config file and exit (0 good, 2 bad)
-  token keygen|mint|inspect    QR vend token tools (laundry-gateway token --help)
+  run --config FILE              run the gateway daemon (systemd starts it so)
+  config check --config FILE     validate a config file and exit (0 good, 2 bad)
+
+  status                         daemon, buses, machines, outbox, ledger (exit 3: not running)
+  machines                       every machine's last polled state
+  bus scan [--from N --to N --timeout MS] [--bus ID]
+                                 who answers on the bus (through the daemon's bus master)
+  bus read <unit> <fc> <addr> <count> [--bus ID]
+                                 read coils (1), inputs (2), holding (3) or input registers (4)
+  bus write <unit> <addr> <value> [--bus ID]
+                                 write one holding register (recorded as an alert)
+  tx [--limit N]                 recent transactions
+  outbox [--dead N]              uplink outbox depth and dead letters
+  audit verify                   check the hash chain of the audit trail (exit 1: broken)
+  card show|block|unblock <uid>  a card's list entry and balance; a local block
+  db backup <path> [--force]     consistent copy of the ledger, checked after copying
+  doctor                         devices, database, disk, clock, broker, service
+  token keygen|mint|inspect      QR vend token tools (laundry-gateway token --help)
+
+The config defaults to $LAUNDRY_GATEWAY_CONFIG or /etc/laundry-gateway/config.json.
+status, tx, outbox, audit verify and card show read the ledger file when the daemon is down;
+machines, bus and card block|unblock need the running daemon.
 `;
 
-function option(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name);
-  return i >= 0 ? args[i + 1] : undefined;
-}
-
-async function run(args: string[]): Promise<number> {
-  const file = option(args, '--config') ?? process.env.LAUNDRY_GATEWAY_CONFIG;
-  if (file === undefined) {
-    err('run: --config FILE is required');
-    return 2;
-  }
-  const loaded = loadConfigFile(file, gatewayConfigSchema);
-  if (!loaded.ok) {
-    for (const e of loaded.errors) err(e);
-    err(`config ${file} is not valid: nothing was started`);
-    return 2;
-  }
-  const logger = createLogger({ level: loaded.config.log.level });
-  const { Daemon } = await import('../daemon.js');
-  const daemon = new Daemon(loaded.config, { logger, clock: systemClock });
-  await daemon.start();
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      logger.info({ signal }, 'stopping');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  await daemon.stop();
-  return 0;
-}
-
 function configCheck(args: string[]): number {
-  const file = option(args, '--config');
+  const parsed = parseArgs(args, { values: ['--config'], bools: [] });
+  const file = parsed.values.get('--config');
   if (file === undefined) {
     err('config check: --config FILE is required');
-    return 2;
+    return EXIT.usage;
   }
-  const loaded = loadConfigFile(file, gatewayConfigSchema);
+  const loaded = loadConfigFile(file, runConfigSchema);
   if (!loaded.ok) {
     for (const e of loaded.errors) err(e);
-    return 2;
+    return EXIT.usage;
   }
   const c = loaded.config;
   const machines = c.buses.reduce((n, b) => n + b.units.length, 0);
-  out(`${file}: ok (room ${c.room.id}, ${c.buses.length} bus(es), ${machines} unit(s), ${c.readers.length} reader(s), price rules ${c.pricing.version})`);
-  return 0;
+  out(`${file}: ok (room ${c.room.id}, ${c.buses.length} bus(es), ${machines} unit(s), ${c.readers.length} reader(s), price rules ${c.pricing.version}, control socket ${c.control.socketPath})`);
+  return EXIT.ok;
+}
+
+const CLIENT_COMMANDS = {
+  status: commands.status,
+  machines: commands.machines,
+  bus: commands.bus,
+  tx: commands.tx,
+  outbox: commands.outbox,
+  audit: commands.audit,
+  card: commands.card,
+  db: commands.dbBackup,
+} as const;
+
+function isClientCommand(c: string): c is keyof typeof CLIENT_COMMANDS {
+  return Object.hasOwn(CLIENT_COMMANDS, c);
+}
+
+const VALUE_FLAGS = ['--config', '--socket', '--bus', '--limit', '--from', '--to', '--timeout', '--dead'] as const;
+const BOOL_FLAGS = ['--json', '--force'] as const;
+
+async function clientCommand(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { values: VALUE_FLAGS, bools: BOOL_FLAGS });
+  const cmd = args.positional[0] ?? '';
+  const socketFlag = args.values.get('--socket');
+  const endpoints = resolveEndpoints({ configFlag: args.values.get('--config'), ...(socketFlag !== undefined ? { socketFlag } : {}) });
+  const json = args.bools.has('--json');
+  if (cmd === 'doctor') {
+    const results = await doctor({ endpoints });
+    out(json ? JSON.stringify(results, null, 2) : formatDoctor(results));
+    return results.some((r) => r.level === 'fail') ? EXIT.failed : EXIT.ok;
+  }
+  if (!isClientCommand(cmd)) {
+    err(`unknown command "${cmd}"\n${USAGE}`);
+    return EXIT.usage;
+  }
+  return CLIENT_COMMANDS[cmd]({ io: { out, err }, args, json, endpoints });
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'run':
-      return run(rest);
-    case 'config':
-      if (rest[0] === 'check') return configCheck(rest.slice(1));
-      err(USAGE);
-      return 2;
-    case 'token':
-      return runTokenCommand(rest, { out, err });
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      out(USAGE);
-      return cmd === undefined ? 2 : 0;
-    default:
-      err(`unknown command "${cmd}"\n${USAGE}`);
-      return 2;
+  try {
+    switch (cmd) {
+      case 'run': {
+        const parsed = parseArgs(rest, { values: ['--config'], bools: [] });
+        return await runDaemon(configPathOf(parsed.values.get('--config')), { err });
+      }
+      case 'config':
+        if (rest[0] === 'check') return configCheck(rest.slice(1));
+        err(USAGE);
+        return EXIT.usage;
+      case 'token':
+        return await runTokenCommand(rest, { out, err });
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return cmd === undefined ? EXIT.usage : EXIT.ok;
+      default:
+        return await clientCommand(argv);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`${e.message}\n(laundry-gateway --help for usage)`);
+      return EXIT.usage;
+    }
+    throw e;
   }
 }
 
 main(process.argv.slice(2)).then(
   (code) => {
+    // The daemon exits as soon as it has stopped: a stray timer must not outlast the stop timeout.
+    if (process.argv[2] === 'run') process.exit(code);
     process.exitCode = code;
   },
   (e: unknown) => {

@@ -1,0 +1,183 @@
+// The control socket: a Unix stream socket speaking one JSON request per line, one JSON response
+// per line. File permissions are the access control (0660, the service user and group), as with
+// the Docker or libvirt sockets. A feature with start()/stop(), built from a ControlTarget.
+import { existsSync, lstatSync, mkdirSync, chmodSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import { ControlError, handle } from './handlers.js';
+import { MAX_REQUEST_BYTES, controlRequestSchema, type ControlResponse } from './protocol.js';
+import type { ControlTarget } from './target.js';
+
+export const controlServerOptionsSchema = z.strictObject({
+  socketPath: z.string().startsWith('/'),
+  /** 0660: the service user and its group (operators are added to it). */
+  mode: z.int().min(0).max(0o777).default(0o660),
+  maxConnections: z.int().min(1).max(64).default(8),
+  /** A client that sends nothing for this long is dropped. */
+  idleTimeoutMs: z.int().min(100).max(3_600_000).default(300_000),
+});
+export type ControlServerOptions = z.input<typeof controlServerOptionsSchema>;
+
+function probe(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    const done = (alive: boolean): void => {
+      s.destroy();
+      resolve(alive);
+    };
+    s.once('connect', () => done(true));
+    s.once('error', () => done(false));
+    s.setTimeout(1000, () => done(false));
+  });
+}
+
+export class ControlServer {
+  private readonly o: z.output<typeof controlServerOptionsSchema>;
+  private readonly log: Logger;
+  private server: Server | null = null;
+  private readonly conns = new Set<Socket>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly scan = { running: false };
+  private stopping = false;
+  private startedAtMs = 0;
+
+  constructor(
+    private readonly target: ControlTarget,
+    options: ControlServerOptions,
+    private readonly deps: { logger: Logger; clock: Clock },
+  ) {
+    this.o = controlServerOptionsSchema.parse(options);
+    this.log = deps.logger.child({ component: 'control' });
+  }
+
+  get socketPath(): string {
+    return this.o.socketPath;
+  }
+
+  async start(): Promise<void> {
+    if (this.server) return;
+    this.stopping = false;
+    this.startedAtMs = this.deps.clock.now();
+    const path = this.o.socketPath;
+    mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+    if (existsSync(path)) {
+      if (!lstatSync(path).isSocket()) throw new Error(`control: ${path} exists and is not a socket; not touching it`);
+      if (await probe(path)) throw new Error(`control: another process is listening on ${path} (is the gateway already running?)`);
+      // left behind by a crash: nobody answers on it
+      unlinkSync(path);
+    }
+    const server = createServer((c) => this.accept(c));
+    server.maxConnections = this.o.maxConnections;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    chmodSync(path, this.o.mode);
+    server.on('error', (e) => this.log.error({ err: e.message }, 'control socket error'));
+    this.server = server;
+    this.log.info({ path, mode: this.o.mode.toString(8) }, 'control socket listening');
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.stopping = true;
+    this.server = null;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Commands under way finish (a bus request is short; a scan ends after its current unit).
+    await Promise.allSettled([...this.inFlight]);
+    for (const c of this.conns) c.destroy();
+    await closed;
+    try {
+      unlinkSync(this.o.socketPath);
+    } catch {
+      // already gone (net usually unlinks it on close)
+    }
+    this.log.info('control socket closed');
+  }
+
+  private accept(c: Socket): void {
+    this.conns.add(c);
+    let buf = '';
+    let gone = false;
+    let chain = Promise.resolve();
+    c.setEncoding('utf8');
+    c.setTimeout(this.o.idleTimeoutMs, () => c.destroy());
+    c.on('close', () => {
+      gone = true;
+      this.conns.delete(c);
+    });
+    c.on('error', () => undefined);
+    const send = (r: ControlResponse): void => {
+      if (!c.destroyed) c.write(`${JSON.stringify(r)}\n`);
+    };
+    c.on('data', (chunk: string) => {
+      buf += chunk;
+      let nl: number;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) return this.refuseTooLarge(c, send);
+        if (line.trim() === '') continue;
+        // one request at a time per connection, answered in order
+        const p = chain.then(() => this.serve(line, send, () => gone || this.stopping));
+        chain = p;
+        this.inFlight.add(p);
+        void p.finally(() => this.inFlight.delete(p));
+      }
+      if (Buffer.byteLength(buf) > MAX_REQUEST_BYTES) this.refuseTooLarge(c, send);
+    });
+  }
+
+  private refuseTooLarge(c: Socket, send: (r: ControlResponse) => void): void {
+    this.log.warn({ limit: MAX_REQUEST_BYTES }, 'control request too large: connection closed');
+    send({ id: null, ok: false, error: { code: 'too_large', message: `a request line is at most ${MAX_REQUEST_BYTES} bytes` } });
+    c.end();
+    c.pause();
+  }
+
+  private async serve(line: string, send: (r: ControlResponse) => void, aborted: () => boolean): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(line);
+    } catch {
+      send({ id: null, ok: false, error: { code: 'bad_request', message: 'not a JSON line' } });
+      return;
+    }
+    const parsed = controlRequestSchema.safeParse(raw);
+    const rawId = typeof raw === 'object' && raw !== null && 'id' in raw ? raw.id : undefined;
+    const id = typeof rawId === 'number' || typeof rawId === 'string' ? rawId : null;
+    if (!parsed.success) {
+      const message = parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ');
+      send({ id, ok: false, error: { code: 'bad_request', message } });
+      return;
+    }
+    const req = parsed.data;
+    if (this.stopping) {
+      send({ id, ok: false, error: { code: 'shutting_down', message: 'the gateway is stopping' } });
+      return;
+    }
+    try {
+      const result = await handle({ target: this.target, logger: this.log, clock: this.deps.clock, startedAtMs: this.startedAtMs, aborted, scan: this.scan }, req);
+      send({ id, ok: true, result });
+    } catch (e) {
+      if (e instanceof ControlError) {
+        send({ id, ok: false, error: { code: e.code, message: e.message } });
+        return;
+      }
+      if (e instanceof z.ZodError) {
+        send({ id, ok: false, error: { code: 'bad_request', message: e.issues.map((i) => i.message).join('; ') } });
+        return;
+      }
+      const message = e instanceof Error ? e.message : String(e);
+      this.log.error({ cmd: req.cmd, err: message }, 'control command failed');
+      send({ id, ok: false, error: { code: 'failed', message } });
+    }
+  }
+}
