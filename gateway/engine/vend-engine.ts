@@ -31,6 +31,10 @@ export interface VendEngineOptions {
   readbackDelayMs?: number;
   /** How often unsettled vends are tried again. */
   reconcileEveryMs?: number;
+  /** How long a reconcile waits for a RIO-8 pulse train still running to end. */
+  trainSettleMs?: number;
+  /** Within this long after a vend on a machine, its polled state may predate that vend: read it afresh. */
+  freshReadAfterVendMs?: number;
 }
 
 export type VendOutcome =
@@ -57,6 +61,8 @@ export class VendEngine {
   private readonly busy = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly blocked = new Set<string>();
+  /** Monotonic ms when this engine last finished a vend on each machine. */
+  private readonly lastVendAt = new Map<string, number>();
   private risk: RiskState = emptyRiskState();
   private stopping = false;
   private reconciling = false;
@@ -128,9 +134,18 @@ export class VendEngine {
     if (state === 'held') return { type: 'crash-recovery', verdict: 'not-executed' };
     const evidence = parseEvidence(rawEvidence);
     if (evidence === null || !this.o.machines.has(machineId)) return { type: 'crash-recovery', verdict: 'unknown' };
-    const read = await this.o.machines.readNow(machineId);
-    if (!read.ok) return { type: 'crash-recovery', verdict: 'unknown' };
-    return { type: 'crash-recovery', verdict: reconcileFromState(evidence, read.state), reason: 'credit_rejected' };
+    // A RIO-8 train may still be running: its pending and counter registers are read one after
+    // the other, so mid-train they can disagree by a pulse. Ask again until the train is over
+    // (it is bounded: coins x pulse period) rather than leave the machine blocked.
+    const until = this.o.clock.monotonic() + (this.o.trainSettleMs ?? 10_000);
+    for (;;) {
+      const read = await this.o.machines.readNow(machineId);
+      if (!read.ok) return { type: 'crash-recovery', verdict: 'unknown' };
+      const verdict = reconcileFromState(evidence, read.state);
+      const running = evidence.profile === 'rio8' && (read.state.confirm.pendingPulses ?? 0) > 0;
+      if (verdict !== 'unknown' || !running || this.o.clock.monotonic() > until) return { type: 'crash-recovery', verdict, reason: 'credit_rejected' };
+      await delay(100);
+    }
   }
 
   /** A card presented at a reader. */
@@ -149,7 +164,7 @@ export class VendEngine {
     };
     if (ev.machineId === null) return declineEarly('not_allowed', null);
     const machineId = ev.machineId;
-    const gate = this.admit(machineId);
+    const gate = await this.claim(machineId);
     if (gate.reason !== null) return declineEarly(gate.reason, machineId);
     const state = gate.state;
     try {
@@ -200,7 +215,7 @@ export class VendEngine {
       this.log.info({ reader: v.readerId, machineId: v.machineId, reason }, 'qr vend declined');
       return { result: 'declined', reason, machineId: v.machineId };
     };
-    const gate = this.admit(v.machineId);
+    const gate = await this.claim(v.machineId);
     if (gate.reason !== null) return decline(gate.reason);
     try {
       const state = gate.state;
@@ -223,6 +238,26 @@ export class VendEngine {
     }
   }
 
+  /**
+   * admit(), and when this engine finished a vend on the machine moments ago, a fresh read: the
+   * last poll may predate that vend (a credited machine still shown idle), and a hold on it would
+   * only end in a refund.
+   */
+  private async claim(machineId: string): Promise<{ reason: ReasonCode; state: null } | { reason: null; state: MachineState }> {
+    const gate = this.admit(machineId);
+    if (gate.reason !== null) return gate;
+    const last = this.lastVendAt.get(machineId);
+    if (last === undefined || this.o.clock.monotonic() - last > (this.o.freshReadAfterVendMs ?? 5000)) return gate;
+    const read = await this.o.machines.readNow(machineId);
+    const state = read.ok ? read.state : null;
+    const reason = admissionReason(state);
+    if (reason !== null || state === null) {
+      this.release(machineId);
+      return { reason: reason ?? 'machine_offline', state: null };
+    }
+    return { reason: null, state };
+  }
+
   /** Claims the machine for one vend, or says why it cannot take one now. */
   private admit(machineId: string): { reason: ReasonCode; state: null } | { reason: null; state: MachineState } {
     if (this.stopping) return { reason: 'machine_busy', state: null };
@@ -237,8 +272,12 @@ export class VendEngine {
 
   private async runVend(ctx: VendContext, request: VendRequest): Promise<VendOutcome> {
     let session = createVendSession(request);
-    session = await this.drive(session, { type: 'begin' }, ctx);
-    session = await this.drive(session, { type: 'authorized', amountCents: ctx.price.amountCents }, ctx);
+    try {
+      session = await this.drive(session, { type: 'begin' }, ctx);
+      session = await this.drive(session, { type: 'authorized', amountCents: ctx.price.amountCents }, ctx);
+    } finally {
+      this.lastVendAt.set(ctx.machineId, this.o.clock.monotonic());
+    }
     const vendId = session.vendId;
     switch (session.state) {
       case 'captured':
