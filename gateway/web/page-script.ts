@@ -6,6 +6,8 @@ export const PAGE_SCRIPT = String.raw`
   'use strict';
   var machines = new Map(); // machineId -> { view, receivedAt }
   var vends = [];
+  var supported = { blockCard: true, refund: true, serviceMode: true, clearFault: true };
+  var SUPPORT_KEY = { 'block-card': 'blockCard', refund: 'refund', 'service-mode': 'serviceMode', 'clear-fault': 'clearFault' };
   var TOKEN_KEY = 'laundry-operator-token';
   var $ = function (id) { return document.getElementById(id); };
 
@@ -147,6 +149,7 @@ export const PAGE_SCRIPT = String.raw`
   }
 
   function renderAll(s) {
+    supported = s.actions.supported;
     $('room').textContent = s.room.name || s.room.id;
     document.title = (s.room.name || s.room.id) + ' · status';
     $('machines').textContent = ''; machines.clear();
@@ -180,6 +183,11 @@ export const PAGE_SCRIPT = String.raw`
   }
   function opButton(label, action, body) {
     var b = h('button', { type: 'button', cls: 'small ghost', 'data-action': action, text: label });
+    if (!supported[SUPPORT_KEY[action]]) {
+      // Shown so the operator knows it exists, greyed until the gateway can do it.
+      b.disabled = true; b.title = 'not supported by this gateway yet';
+      return b;
+    }
     b.addEventListener('click', function () { runAction(action, body); });
     return b;
   }

@@ -28,7 +28,7 @@ ul.feed{list-style:none;margin:0;padding:0;max-height:320px;overflow-y:auto}ul.f
 dl{display:grid;grid-template-columns:auto 1fr;gap:.15rem .8rem;margin:0;font-size:.9rem}dt{color:var(--muted)}dd{margin:0}
 form{display:grid;gap:.45rem}label{font-size:.85rem;color:var(--muted);display:grid;gap:.15rem}
 input,select,textarea,button{font:inherit;padding:.45rem .55rem;border:1px solid var(--line);border-radius:6px;background:#fff;color:var(--ink)}
-textarea{min-height:4.5rem;resize:vertical}button{background:#1f5fbf;color:#fff;border:0;font-weight:600;cursor:pointer}button.small{padding:.2rem .5rem;font-size:.8rem}button.ghost{background:#e7eaef;color:var(--ink)}
+textarea{min-height:4.5rem;resize:vertical}button{background:#1f5fbf;color:#fff;border:0;font-weight:600;cursor:pointer}button.small{padding:.2rem .5rem;font-size:.8rem}button.ghost{background:#e7eaef;color:var(--ink)}button:disabled{opacity:.45;cursor:not-allowed}
 .msg{font-size:.88rem;min-height:1.2em}.msg.ok{color:var(--ok)}.msg.bad{color:var(--bad)}
 .opOnly{display:none}body.operator .opOnly{display:revert}
 `;

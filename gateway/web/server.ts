@@ -204,7 +204,7 @@ export class WebServer {
       return;
     }
     if (path === '/api/events') {
-      only('GET');
+      if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'use GET', { allow: 'GET' });
       if (!this.hub.attach(req, res, () => ({ event: 'status', data: this.status() }))) {
         throw new HttpError(503, 'too_many_clients', 'too many open status pages; try again later', { 'retry-after': '30' });
       }

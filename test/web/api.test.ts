@@ -1,6 +1,7 @@
 // The JSON API, live events and /metrics against a real Daemon polling the simulated demo room.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { DEMO_CARDS } from '../../gateway/demo/room.js';
 import { sseEventSchemas, statusSchema, PROMETHEUS_CONTENT_TYPE } from '../../gateway/web/index.js';
 import { OPERATOR_TOKEN, startCycle, startWebRoom, waitFor, type WebRoom } from './harness.js';
@@ -233,6 +234,37 @@ test('odd requests get an answer and never take the server down', async () => {
   assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
   assert.match(page.text, /<script nonce="/);
   assert.equal((await get('/healthz')).status, 200);
+});
+
+test('random requests (fast-check) always get an HTTP answer and leak nothing', async () => {
+  const paths = ['/', '/api/status', '/metrics', '/healthz', '/api/feedback', '/api/actions/block-card', '/api/actions/refund', '/api/actions/service-mode', '/api/actions/clear-fault', '/api/actions/nope', '/api/../metrics', '/x?y=%00'];
+  const body = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    fc.json({ maxDepth: 3 }),
+    fc.record({ uid: fc.string({ maxLength: 40 }), vendId: fc.string({ maxLength: 80 }), machineId: fc.string({ maxLength: 80 }), message: fc.string({ maxLength: 1200 }), on: fc.anything() }, { requiredKeys: [] }).map((o) => JSON.stringify(o)),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'),
+      fc.constantFrom(...paths),
+      fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain', 'APPLICATION/JSON', ''),
+      fc.option(fc.constantFrom(`Bearer ${OPERATOR_TOKEN}`, 'Bearer x', 'Basic Zm9vOmJhcg==', 'Bearer', ''), { nil: undefined }),
+      body,
+      async (method, path, type, authorization, text) => {
+        const headers: Record<string, string> = {};
+        if (type) headers['content-type'] = type;
+        if (authorization !== undefined) headers.authorization = authorization;
+        const res = await fetch(r.base + path, { method, headers, ...(method === 'GET' ? {} : { body: text }) });
+        const out = await res.text();
+        assert.ok(res.status >= 200 && res.status < 600);
+        if (res.status >= 400) assert.doesNotThrow(() => JSON.parse(out), `${method} ${path} -> ${res.status}: ${out.slice(0, 100)}`);
+        assertNoSecrets(out);
+      },
+    ),
+    { numRuns: 150 },
+  );
+  assert.equal((await get('/healthz')).status, 200);
+  statusSchema.parse(JSON.parse((await get('/api/status')).text));
 });
 
 test('too many wrong tokens lock the address out, even with the right token, for a while', async () => {
