@@ -1,13 +1,27 @@
 // The StatusSource of a running Daemon, from its public parts only. Kept apart from the server
 // so the web feature does not import the daemon (nothing depends back on a feature).
+import { systemClock, type Clock } from '../core/clock.js';
 import type { Daemon } from '../daemon.js';
 import type { TickEvent } from '../machines/poller-types.js';
 import type { MachineState } from '../machines/state.js';
 import { unitMachineIds } from '../profiles/config-schema.js';
 import type { MachineInfo, StatusSource } from './status-source.js';
 
-export function statusSourceFromDaemon(daemon: Daemon): StatusSource {
+/** What the page needs of the uplink part (gateway/uplink Uplink.stats() has it), kept structural. */
+export interface UplinkProbe {
+  stats(): { connected: boolean };
+}
+
+export function statusSourceFromDaemon(daemon: Daemon, extras: { uplink?: UplinkProbe | null; clock?: Clock } = {}): StatusSource {
   const { ledger, buses, machines, engine, clockFloor } = daemon;
+  const clock = extras.clock ?? systemClock;
+  // The ledger keeps the acked seq, not when it moved: note the time we first see it move.
+  let acked: { seq: number; at: number | null } | null = null;
+  const lastAckAt = (ackedSeq: number): number | null => {
+    if (acked === null) acked = { seq: ackedSeq, at: null };
+    else if (ackedSeq > acked.seq) acked = { seq: ackedSeq, at: clock.now() };
+    return acked.at;
+  };
   const infoOf = (machineId: string): MachineInfo => {
     for (const bus of buses) {
       for (const u of bus.config.units) {
@@ -32,8 +46,12 @@ export function statusSourceFromDaemon(daemon: Daemon): StatusSource {
     buses: () => buses.map((b) => b.master.stats()),
     clock: () => clockFloor.status(),
     outbox: () => ledger.outbox.stats(),
-    // No uplink feature exists yet: say so rather than guess.
-    uplink: () => ({ state: 'unknown', lastAckAt: null }),
+    // Without an uplink part wired in, say so rather than guess.
+    uplink: () => {
+      const at = lastAckAt(ledger.outbox.stats().ackedSeq);
+      const up = extras.uplink;
+      return { state: up ? (up.stats().connected ? 'online' : 'offline') : 'unknown', lastAckAt: at };
+    },
     recentVends: (n) => ledger.recentVends(n),
     getVend: (id) => ledger.getVend(id),
     auditHeadSeq: () => ledger.auditHead().seq,

@@ -1,6 +1,6 @@
 // The web feature's public face, for the daemon (composition root) and the tests.
 export { WebServer, type WebServerOptions } from './server.js';
-export { statusSourceFromDaemon } from './from-daemon.js';
+export { statusSourceFromDaemon, type UplinkProbe } from './from-daemon.js';
 export { webConfigSchema, type WebConfig, type WebConfigInput } from './config-schema.js';
 export type { ActionOutcome, MachineInfo, StatusSource, UplinkStatus } from './status-source.js';
 export * from './status-schema.js';

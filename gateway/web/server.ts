@@ -97,13 +97,19 @@ export class WebServer {
       else socket.destroy();
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.cfg.port, this.cfg.host, () => {
-        server.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.cfg.port, this.cfg.host, () => {
+          server.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (e) {
+      // Port taken or address missing: leave nothing running behind a failed start.
+      await this.stop();
+      throw e;
+    }
     server.on('error', (e) => this.log.error({ err: e.message }, 'web: server error'));
     const a = server.address() as AddressInfo;
     this.bound = { host: a.address, port: a.port };

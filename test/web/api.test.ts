@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DEMO_CARDS } from '../../gateway/demo/room.js';
-import { sseEventSchemas, statusSchema, PROMETHEUS_CONTENT_TYPE } from '../../gateway/web/index.js';
+import { silentLogger } from '../../gateway/core/log.js';
+import { WebServer, sseEventSchemas, statusSchema, statusSourceFromDaemon, PROMETHEUS_CONTENT_TYPE } from '../../gateway/web/index.js';
 import { OPERATOR_TOKEN, startCycle, startWebRoom, waitFor, type WebRoom } from './harness.js';
 import { parsePrometheus } from './prom-parser.js';
 import { SseReader } from './sse.js';
@@ -274,4 +275,25 @@ test('too many wrong tokens lock the address out, even with the right token, for
   }
   assert.equal(status, 429);
   assert.equal((await post('/api/actions/block-card', { uid: '0011223344' }, auth)).status, 429);
+});
+
+test('the uplink shows online/offline from an uplink probe, and the last ack once the acked seq moves', () => {
+  let connected = true;
+  const src = statusSourceFromDaemon(r.daemon, { uplink: { stats: () => ({ connected }) } });
+  assert.deepEqual(src.uplink(), { state: 'online', lastAckAt: null });
+  connected = false;
+  assert.equal(src.uplink().state, 'offline');
+  const acked = r.daemon.ledger.outbox.stats().ackedSeq;
+  r.daemon.ledger.outbox.ack(acked + 1);
+  assert.equal(typeof src.uplink().lastAckAt, 'number');
+  assert.equal(statusSourceFromDaemon(r.daemon).uplink().state, 'unknown');
+});
+
+test('a second server on a port in use fails to start, cleanly', async () => {
+  const addr = r.web.address();
+  assert.ok(addr);
+  const dup = new WebServer({ config: { host: addr.host, port: addr.port }, source: statusSourceFromDaemon(r.daemon), logger: silentLogger() });
+  await assert.rejects(dup.start(), /EADDRINUSE/);
+  assert.equal(dup.address(), null);
+  await dup.stop();
 });
