@@ -15,7 +15,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { openLedger } from '../../storage/index.js';
 import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
@@ -23,7 +22,7 @@ import { silentLogger } from '../../gateway/core/log.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { SimActionError } from '../../simulator/index.js';
 import { prepareGatewayChild, type ChildCommand } from './child.js';
-import { CARDS, MACHINES, ROOM_ID, seedCards, startRoom, tempDir, type TestRoom } from './harness.js';
+import { MACHINES, ROOM_ID, seedCards, startRoom, tempDir, type TestRoom } from './harness.js';
 
 const ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? '200');
 const KILL_MAX_MS = Number(process.env.CRASH_KILL_MAX_MS ?? '700');
@@ -276,5 +275,4 @@ test(`gateway killed with SIGKILL ${ITERATIONS} times mid-vend: every vend settl
   assert.deepEqual(violations, []);
   assert.equal(figures.unfinished, 0);
   assert.ok(figures.captured > 0, 'vends were captured');
-  void CARDS;
 });
