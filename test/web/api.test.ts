@@ -3,7 +3,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { DEMO_CARDS } from '../../gateway/demo/room.js';
-import { silentLogger } from '../../gateway/core/log.js';
+import { PassThrough } from 'node:stream';
+import { createLogger, silentLogger } from '../../gateway/core/log.js';
 import { WebServer, sseEventSchemas, statusSchema, statusSourceFromDaemon, PROMETHEUS_CONTENT_TYPE } from '../../gateway/web/index.js';
 import { OPERATOR_TOKEN, startCycle, startWebRoom, waitFor, type WebRoom } from './harness.js';
 import { parsePrometheus } from './prom-parser.js';
@@ -13,8 +14,13 @@ let r: WebRoom;
 let vendId = '';
 const ALL_UIDS = DEMO_CARDS.map((c) => c.uid);
 
+const logLines: string[] = [];
+
 before(async () => {
-  r = await startWebRoom({ timeScale: 20 });
+  // Every log line of the daemon and the web feature is kept, to check none carries a secret.
+  const sink = new PassThrough();
+  sink.on('data', (d: Buffer) => logLines.push(d.toString()));
+  r = await startWebRoom({ timeScale: 20, logger: createLogger({ level: 'debug', destination: sink }) });
   vendId = await startCycle(r, 'W1', 1, 2);
 });
 after(async () => {
@@ -296,4 +302,10 @@ test('a second server on a port in use fails to start, cleanly', async () => {
   await assert.rejects(dup.start(), /EADDRINUSE/);
   assert.equal(dup.address(), null);
   await dup.stop();
+});
+
+test('no log line carries a card UID or the operator token', () => {
+  assert.ok(logLines.some((l) => l.includes('operator action refused')));
+  assert.ok(logLines.some((l) => l.includes('problem reported')));
+  for (const l of logLines) assertNoSecrets(l);
 });
