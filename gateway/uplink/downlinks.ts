@@ -50,15 +50,25 @@ class Refusal extends Error {
 
 export class Downlinks {
   private readonly log: Logger;
-  /** Commands run one at a time, in arrival order: two starts for one machine must not interleave. */
-  private chain: Promise<void> = Promise.resolve();
+  /**
+   * Messages of one topic are handled one at a time, in arrival order: two configs must not
+   * both pass the version check before either is persisted, and two starts for one machine
+   * must not interleave. Topics do not wait for each other.
+   */
+  private readonly chains = new Map<string, Promise<void>>();
 
   constructor(private readonly d: DownlinkDeps) {
     this.log = d.logger.child({ component: 'uplink-downlinks' });
   }
 
-  /** Never throws: every failure becomes a reject report. Resolves when the message is fully handled. */
-  async handle(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown): Promise<void> {
+  /** Never rejects: every failure becomes a reject report. Resolves when the message is fully handled. */
+  handle(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown): Promise<void> {
+    const next = (this.chains.get(name) ?? Promise.resolve()).then(() => this.handleOne(name, topic, raw));
+    this.chains.set(name, next);
+    return next;
+  }
+
+  private async handleOne(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown): Promise<void> {
     try {
       await this.dispatch(name, raw);
     } catch (e) {
@@ -143,9 +153,7 @@ export class Downlinks {
     if (now > cmd.expiresAtSec + skewSec) throw new Refusal('expired', 'command expired', cmd.id);
     if (cmd.issuedAtSec > now + skewSec) throw new Refusal('not_yet_valid', 'command issued in the future', cmd.id);
     this.consumeCommandId(cmd, now);
-    const run = this.chain.then(() => this.execute(cmd));
-    this.chain = run.catch(() => undefined);
-    await run;
+    await this.execute(cmd);
   }
 
   /** Write-ahead: the id is spent before the machine is touched, so a crash cannot run it twice. */

@@ -252,3 +252,47 @@ test('without a configured key, signed downlinks are refused as no_key', async (
     await r.close();
   }
 });
+
+test('configs arriving back to back are applied in order, even when applying one takes a while', async () => {
+  const t = tempDir();
+  const keys = cloudKeys();
+  const ledger = testLedger(t.file('ledger.db'));
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'), { signingKey: keys.privateKey });
+  const applied: number[] = [];
+  const up = makeUplink(ledger, broker.url, { onRoomConfig: async (c) => (await sleep(c.version === 3 ? 150 : 0), void applied.push(c.version)) }, { configPublicKey: keys.publicB64 });
+  await up.start();
+  try {
+    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online');
+    await cloud.publishConfig(ROOM, { version: 3, issuedAtSec: 1, pricing: PRICING });
+    await cloud.publishConfig(ROOM, { version: 4, issuedAtSec: 2, pricing: PRICING });
+    await waitFor(() => applied.length === 2, 'both applied');
+    assert.deepEqual(applied, [3, 4]);
+    assert.equal(ledger.getNumberSetting('uplink.roomConfigVersion'), 4);
+  } finally {
+    await up.stop();
+    await cloud.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
+
+test('persistent session: a top-up sent while the gateway is offline arrives when it reconnects', async () => {
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'));
+  let up = makeUplink(ledger, broker.url);
+  await up.start();
+  try {
+    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online (session created)');
+    await up.stop();
+    await cloud.publishTopUps(ROOM, [{ cloudId: 'while-away', accountId: 'acc-9', amountCents: 700 }]);
+    up = makeUplink(ledger, broker.url);
+    await up.start();
+    await waitFor(() => ledger.balance('acc-9')?.balanceCents === 700, 'queued top-up applied after reconnect');
+  } finally {
+    await up.stop();
+    await cloud.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
