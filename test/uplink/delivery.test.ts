@@ -1,6 +1,7 @@
 // Store-and-forward against a real Mosquitto: outages, restarts, lost acks, duplicate and
 // out-of-order acks. The cloud side is the reference consumer with per-test ack policies.
 import { test, before, after } from 'node:test';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import type { MachineState } from '../../gateway/machines/state.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
@@ -214,6 +215,26 @@ test('status is retained online on connect and offline on stop; health and machi
     await up.stop();
     await cloud.stop();
     ledger.close();
+    t.cleanup();
+  }
+});
+
+test('a gateway process killed outright: the broker publishes its retained last will, offline', async () => {
+  const t = tempDir();
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'));
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/uplink/child-uplink.ts', broker.url, t.file('ledger.db')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes('connected'), 'child connected');
+    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online');
+    child.kill('SIGKILL');
+    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'offline'), 'the will');
+    const will = cloud.received.status.find((s) => s.payload.state === 'offline')?.payload;
+    assert.deepEqual(will, { v: 1, gatewayId: ROOM, state: 'offline' });
+  } finally {
+    child.kill('SIGKILL');
+    await cloud.stop();
     t.cleanup();
   }
 });
