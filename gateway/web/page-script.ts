@@ -97,7 +97,7 @@ export const PAGE_SCRIPT = String.raw`
     [['uplink', u.state], ['last ack', time(u.lastAckAt)], ['outbox depth', String(u.outbox.depth)], ['oldest unsent', age(u.outbox.oldestAgeMs)],
      ['acked / last seq', u.outbox.ackedSeq + ' / ' + u.outbox.lastSeq], ['dead letters', String(u.outbox.deadLetters)],
      ['clock', c.trusted ? 'trusted' : 'behind the floor: token times judged by the floor'], ['system time', new Date(c.systemSec * 1000).toISOString()],
-     ['time floor', new Date(c.floorSec * 1000).toISOString() + ' (' + c.source + ')']
+     ['time floor', c.source === 'none' ? 'none yet (no persisted, NTP or cloud time)' : new Date(c.floorSec * 1000).toISOString() + ' (' + c.source + ')']
     ].forEach(function (p) { sys.appendChild(h('dt', { text: p[0] })); sys.appendChild(h('dd', { text: p[1] })); });
     var tb = $('buses'); tb.textContent = '';
     var byUnit = {};
