@@ -40,6 +40,8 @@ interface VendCheckRow {
   hold_audits: number;
   capture_audits: number;
   refund_audits: number;
+  adj_cents: number | null;
+  adj_audits: number;
 }
 
 function checkVends(db: Db, problems: string[]): void {
@@ -52,15 +54,16 @@ function checkVends(db: Db, problems: string[]): void {
            SUM(kind = 'refund') AS refund_entries, SUM(CASE WHEN kind = 'refund' THEN amount_cents END) AS refund_sum
          FROM entries WHERE vend_id IS NOT NULL GROUP BY vend_id),
        a AS (
-         SELECT vend_id, SUM(kind = 'hold') AS hold_audits, SUM(kind = 'capture') AS capture_audits, SUM(kind = 'refund') AS refund_audits
+         SELECT vend_id, SUM(kind = 'hold') AS hold_audits, SUM(kind = 'capture') AS capture_audits, SUM(kind = 'refund') AS refund_audits, SUM(kind = 'fault_refund') AS adj_audits
          FROM audit WHERE vend_id IS NOT NULL GROUP BY vend_id)
        SELECT v.vend_id, v.funding, v.state, v.amount_cents, v.captured_cents, v.refunded_cents,
          COALESCE(e.hold_entries, 0) AS hold_entries, e.hold_sum,
          COALESCE(e.capture_entries, 0) AS capture_entries, e.capture_sum,
          COALESCE(e.refund_entries, 0) AS refund_entries, e.refund_sum,
          COALESCE(a.hold_audits, 0) AS hold_audits, COALESCE(a.capture_audits, 0) AS capture_audits,
-         COALESCE(a.refund_audits, 0) AS refund_audits
-       FROM vends v LEFT JOIN e ON e.vend_id = v.vend_id LEFT JOIN a ON a.vend_id = v.vend_id`,
+         COALESCE(a.refund_audits, 0) AS refund_audits, j.amount_cents AS adj_cents, COALESCE(a.adj_audits, 0) AS adj_audits
+       FROM vends v LEFT JOIN e ON e.vend_id = v.vend_id LEFT JOIN a ON a.vend_id = v.vend_id
+         LEFT JOIN vend_adjustments j ON j.vend_id = v.vend_id`,
     )
     .iterate() as IterableIterator<VendCheckRow>;
   for (const v of rows) {
@@ -73,15 +76,21 @@ function checkVends(db: Db, problems: string[]): void {
     if (v.refund_audits !== refunded) problems.push(`vend ${id}: ${v.refund_audits} refund audit records in state ${v.state}`);
     if (captured && v.captured_cents === null) problems.push(`vend ${id}: captured without an amount`);
     if (refunded && v.refunded_cents === null) problems.push(`vend ${id}: refunded without an amount`);
+    // A fault refund (refundCaptured) gives back part of a captured vend, once.
+    const adjusted = v.adj_cents === null ? 0 : 1;
+    if (v.adj_audits !== adjusted) problems.push(`vend ${id}: ${v.adj_audits} fault refund audit records for ${adjusted} fault refunds`);
+    if (adjusted && !captured) problems.push(`vend ${id}: fault refund on a vend in state ${v.state}`);
+    if (adjusted && (v.adj_cents ?? 0) > (v.captured_cents ?? 0)) problems.push(`vend ${id}: fault refund above the captured amount`);
     if (v.funding !== 'account') {
       if (v.hold_entries + v.capture_entries + v.refund_entries !== 0) problems.push(`vend ${id}: ${v.funding}-funded vend has balance entries`);
       continue;
     }
     if (v.hold_entries !== 1 || v.hold_sum !== -v.amount_cents) problems.push(`vend ${id}: hold entries ${v.hold_entries} summing ${v.hold_sum ?? 0}, expected one of ${-v.amount_cents}`);
     if (v.capture_entries !== captured) problems.push(`vend ${id}: ${v.capture_entries} capture entries in state ${v.state}`);
-    if (v.refund_entries !== refunded) problems.push(`vend ${id}: ${v.refund_entries} refund entries in state ${v.state}`);
+    if (v.refund_entries !== refunded + adjusted) problems.push(`vend ${id}: ${v.refund_entries} refund entries in state ${v.state}`);
     if (captured && v.capture_sum !== v.amount_cents - (v.captured_cents ?? 0)) problems.push(`vend ${id}: capture entry does not give back the unspent hold`);
     if (refunded && v.refund_sum !== v.refunded_cents) problems.push(`vend ${id}: refund entry does not match the refunded amount`);
+    if (adjusted && v.refund_sum !== v.adj_cents) problems.push(`vend ${id}: refund entry does not match the fault refund`);
   }
 }
 

@@ -25,7 +25,7 @@ export type { SelfCheckResult } from './check.js';
 export type { PruneResult } from './retention.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
 export type { DeadLetter, OutboxBatch, OutboxRecord, OutboxStats } from './outbox.js';
-export type { CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
+export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
 
 export interface OpenLedgerOptions {
@@ -75,6 +75,9 @@ export interface Ledger {
   markCreditSent(vendId: string, evidence: unknown): vends.StepResult;
   capture(vendId: string, details?: vends.CaptureInput): vends.StepResult;
   refund(vendId: string, details: vends.RefundInput): vends.StepResult;
+  /** Part of a captured vend back (a fault cut its cycle short): at most once, at most what was captured. */
+  refundCaptured(vendId: string, details: vends.CapturedRefundInput): vends.CapturedRefundResult;
+  capturedRefundOf(vendId: string): number | null;
   recordDecline(input: vends.DeclineInput): { auditSeq: number };
   getVend(vendId: string): vends.VendRecord | undefined;
   unfinishedVends(): vends.VendRecord[];
@@ -150,6 +153,8 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     markCreditSent: (id, ev) => vends.markCreditSent(ctx, id, ev),
     capture: (id, d) => vends.capture(ctx, id, d),
     refund: (id, d) => vends.refund(ctx, id, d),
+    refundCaptured: (id, d) => vends.refundCaptured(ctx, id, d),
+    capturedRefundOf: (id) => vends.capturedRefundOf(ctx, id),
     recordDecline: (i) => vends.recordDecline(ctx, i),
     getVend: (id) => vends.getVend(ctx, id),
     unfinishedVends: () => vends.unfinishedVends(ctx),

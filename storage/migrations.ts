@@ -199,4 +199,21 @@ CREATE TRIGGER vends_no_delete BEFORE DELETE ON vends
   BEGIN SELECT RAISE(ABORT, 'vends are never deleted'); END;
 `,
   },
+  {
+    version: 4,
+    sql: `
+-- Part of a captured vend's price given back when a machine fault cut its cycle short
+-- (refundCaptured). At most one per vend (the primary key); the vend row itself stays frozen.
+-- No foreign key: retention may prune the vend, which leaves a row no query reads.
+CREATE TABLE vend_adjustments (
+  vend_id      TEXT PRIMARY KEY,
+  amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+  reason       TEXT NOT NULL,
+  created_ms   INTEGER NOT NULL,
+  outbox_seq   INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TRIGGER vend_adjustments_no_update BEFORE UPDATE ON vend_adjustments
+  BEGIN SELECT RAISE(ABORT, 'a fault refund is final'); END;
+`,
+  },
 ];

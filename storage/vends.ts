@@ -298,6 +298,51 @@ export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): 
   });
 }
 
+export const capturedRefundSchema = z.object({
+  reason: z.string().min(1).max(64),
+  amountCents: z.number().int().positive(),
+  detail: detailSchema.optional(),
+});
+export type CapturedRefundInput = z.input<typeof capturedRefundSchema>;
+export type CapturedRefundResult =
+  | { ok: true; auditSeq: number; refundedCents: number }
+  | { ok: false; reason: 'not_found' | 'not_captured' | 'already_refunded' | 'over_capture' };
+
+/**
+ * Gives back part of what a captured vend cost (a fault cut the paid cycle short). One transaction
+ * with its audit record ('fault_refund'), outbox record and balance entry; never more than was
+ * captured, and at most once per vend. The vend itself stays captured and frozen.
+ */
+export function refundCaptured(ctx: LedgerContext, vendId: string, input: CapturedRefundInput): CapturedRefundResult {
+  const r = capturedRefundSchema.parse(input);
+  return inTx(ctx.db, (): CapturedRefundResult => {
+    const v = getVend(ctx, vendId);
+    if (!v) return { ok: false, reason: 'not_found' };
+    if (v.state !== 'captured') return { ok: false, reason: 'not_captured' };
+    if (ctx.db.prepare('SELECT 1 FROM vend_adjustments WHERE vend_id = ?').get(vendId) !== undefined) return { ok: false, reason: 'already_refunded' };
+    if (r.amountCents > (v.capturedCents ?? 0)) return { ok: false, reason: 'over_capture' };
+    const fact = recordFact(ctx, {
+      type: 'vend.fault_refund',
+      money: true,
+      audit: { kind: 'fault_refund', result: 'refunded', reason: r.reason, method: v.method, amountCents: r.amountCents, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: r.detail },
+      payload: { vendId, refundedCents: r.amountCents, capturedCents: v.capturedCents, reason: r.reason, funding: v.funding },
+    });
+    ctx.db
+      .prepare('INSERT INTO vend_adjustments (vend_id, amount_cents, reason, created_ms, outbox_seq) VALUES (?, ?, ?, ?, ?)')
+      .run(vendId, r.amountCents, r.reason, Math.floor(ctx.clock.now()), fact.outboxSeq);
+    if (v.funding === 'account' && v.accountId !== null) {
+      addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: r.amountCents, vendId, outboxSeq: fact.outboxSeq });
+    }
+    return { ok: true, auditSeq: fact.audit.seq, refundedCents: r.amountCents };
+  });
+}
+
+/** Cents given back on a captured vend by refundCaptured, or null when none was. */
+export function capturedRefundOf(ctx: LedgerContext, vendId: string): number | null {
+  const row = ctx.db.prepare('SELECT amount_cents AS c FROM vend_adjustments WHERE vend_id = ?').get(vendId) as { c: number } | undefined;
+  return row ? row.c : null;
+}
+
 /** Vends held or credited but not finished: start-up reconciliation reads each device for them. */
 export function unfinishedVends(ctx: LedgerContext): VendRecord[] {
   const rows = ctx.db.prepare(`SELECT ${VEND_COLUMNS} FROM vends WHERE state IN ('held', 'credit_sent') ORDER BY rowid`).all() as VendRecord[];
