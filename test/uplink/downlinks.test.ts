@@ -55,7 +55,7 @@ async function rig(opts: { key?: 'right' | 'none'; target?: RemoteCommandTarget 
   await up.start();
   await waitFor(() => up.stats().connected, 'connected');
   // The subscription is in place once our own status has made the round trip.
-  await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online');
+  await waitFor(() => cloud.received.status.some((s) => !s.retained && s.payload.state === 'online'), 'online');
   return {
     ledger,
     cloud,
@@ -136,7 +136,7 @@ test('the persisted config is handed over again at start, re-verified', async ()
   let up = mk();
   await up.start();
   try {
-    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online');
+    await waitFor(() => cloud.received.status.some((s) => !s.retained && s.payload.state === 'online'), 'online');
     await cloud.publishConfig(ROOM, { version: 7, issuedAtSec: 1, pricing: PRICING });
     await waitFor(() => seen.length === 1, 'applied');
     await up.stop();
@@ -219,7 +219,7 @@ test('the used command ids survive a restart: a replay after restart is refused'
   let up = mk();
   await up.start();
   try {
-    await waitFor(() => cloud.received.status.filter((s) => s.payload.state === 'online').length === 1, 'online');
+    await waitFor(() => cloud.received.status.filter((s) => !s.retained && s.payload.state === 'online').length === 1, 'online');
     const now = Math.floor(Date.now() / 1000);
     const cmd = { id: 'once', machineId: 'D1', kind: 'pause' as const, issuedAtSec: now, expiresAtSec: now + 120 };
     await cloud.publishCommand(ROOM, cmd);
@@ -227,7 +227,7 @@ test('the used command ids survive a restart: a replay after restart is refused'
     await up.stop();
     up = mk();
     await up.start();
-    await waitFor(() => cloud.received.status.filter((s) => s.payload.state === 'online').length === 2, 'online again');
+    await waitFor(() => cloud.received.status.filter((s) => !s.retained && s.payload.state === 'online').length === 2, 'online again');
     await cloud.publishCommand(ROOM, cmd);
     await waitFor(() => cloud.received.reject.length === 1, 'refused');
     assert.equal(cloud.received.reject[0]?.payload.reason, 'replayed');
@@ -262,7 +262,7 @@ test('configs arriving back to back are applied in order, even when applying one
   const up = makeUplink(ledger, broker.url, { onRoomConfig: async (c) => (await sleep(c.version === 3 ? 150 : 0), void applied.push(c.version)) }, { configPublicKey: keys.publicB64 });
   await up.start();
   try {
-    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online');
+    await waitFor(() => cloud.received.status.some((s) => !s.retained && s.payload.state === 'online'), 'online');
     await cloud.publishConfig(ROOM, { version: 3, issuedAtSec: 1, pricing: PRICING });
     await cloud.publishConfig(ROOM, { version: 4, issuedAtSec: 2, pricing: PRICING });
     await waitFor(() => applied.length === 2, 'both applied');
@@ -283,7 +283,7 @@ test('persistent session: a top-up sent while the gateway is offline arrives whe
   let up = makeUplink(ledger, broker.url);
   await up.start();
   try {
-    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online (session created)');
+    await waitFor(() => cloud.received.status.some((s) => !s.retained && s.payload.state === 'online'), 'online (session created)');
     await up.stop();
     await cloud.publishTopUps(ROOM, [{ cloudId: 'while-away', accountId: 'acc-9', amountCents: 700 }]);
     up = makeUplink(ledger, broker.url);

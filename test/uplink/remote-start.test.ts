@@ -54,7 +54,7 @@ test('a signed remote start runs on a simulated LW-485 through the real bus mast
     bus.start();
     await waitFor(() => bus.poller.discoveredUnits().length === 1 && machines.state('W1')?.status === 'idle', 'W1 discovered and idle');
     await up.start();
-    await waitFor(() => cloud.received.status.some((s) => s.payload.state === 'online'), 'online');
+    await waitFor(() => cloud.received.status.some((s) => !s.retained && s.payload.state === 'online'), 'online');
     const credit = await machines.commander('W1').credit({ program: 2, amountCents: 350 });
     assert.equal(credit.status, 'accepted');
     await waitFor(() => room.control.lw485(1).stateName === 'CREDITED', 'W1 credited');
