@@ -71,6 +71,24 @@ test('a running machine counts down without a reload', async () => {
   assert.deepEqual(navigations, []);
 });
 
+test('between updates the page counts down by itself', async () => {
+  // A stream that sends one snapshot and then nothing: every second lost is the page's own doing.
+  const status = (await (await fetch(`${r.base}/api/status`)).json()) as { machines: { machineId: string; status: string; remainingSec: number | null }[] };
+  for (const m of status.machines) if (m.machineId === 'W2') Object.assign(m, { status: 'running', remainingSec: 125 });
+  const quiet = await browser.newPage();
+  try {
+    await quiet.route('**/api/events', (route) =>
+      route.fulfill({ status: 200, headers: { 'content-type': 'text/event-stream' }, body: `retry: 600000\n\nevent: status\ndata: ${JSON.stringify(status)}\n\n` }),
+    );
+    await quiet.goto(r.base);
+    const remaining = quiet.locator('[data-machine="W2"] [data-remaining]');
+    await waitFor('W2 shown with 2:05 or less', async () => /^2:0[0-5]$/.test((await remaining.textContent()) ?? ''));
+    await waitFor('W2 counted down by the page', async () => seconds((await remaining.textContent()) ?? '') <= 123);
+  } finally {
+    await quiet.close();
+  }
+});
+
 test('a new alert appears without a reload', async () => {
   r.daemon.ledger.appendAlert({ code: 'page_test_alert', message: 'raised by the page test', machineId: 'W5' });
   const li = page.locator('#alerts li[data-code="page_test_alert"]');
