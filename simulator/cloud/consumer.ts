@@ -11,6 +11,8 @@ import { UP_SCHEMAS, WIRE_VERSION, batchSchema, type Ack, type Accounts, type Ba
 import { DEFAULT_TOPIC_PREFIX, allUplinksFilter, parseTopic, roomTopics, type DownName } from '../../protocols/mqtt/topics.js';
 import { signText } from '../../protocols/mqtt/signing.js';
 
+const MAX_KEPT = 10_000;
+
 /** What to do with a batch once its records are stored. */
 export type AckDecision = 'ack' | 'ignore' | { reject: { seq: number; reason: string }[] };
 
@@ -115,7 +117,10 @@ export class CloudConsumer {
       this.log.warn({ topic }, 'invalid uplink');
       return;
     }
-    (this.received[t.name] as { roomId: string; machineId: string | null; payload: unknown; retained: boolean }[]).push({ roomId: t.roomId, machineId: t.machineId, payload: parsed.data, retained });
+    const list = this.received[t.name] as { roomId: string; machineId: string | null; payload: unknown; retained: boolean }[];
+    list.push({ roomId: t.roomId, machineId: t.machineId, payload: parsed.data, retained });
+    // A long-running demo consumer must not grow without bound.
+    if (list.length > MAX_KEPT) list.splice(0, list.length - MAX_KEPT);
   }
 
   private batch(roomId: string, raw: unknown): void {
