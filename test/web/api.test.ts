@@ -103,10 +103,16 @@ test('/api/events sends a status snapshot, then ticks, machine changes and new a
     const { auditSeq } = r.daemon.ledger.appendAlert({ code: 'test_alert', message: 'raised by the API test', machineId: 'W3' });
     const a = sseEventSchemas.alert.parse((await sse.next((x) => x.event === 'alert' && (x.data as { seq?: number }).seq === auditSeq)).data);
     assert.deepEqual({ code: a.code, message: a.message, machineId: a.machineId }, { code: 'test_alert', message: 'raised by the API test', machineId: 'W3' });
+    assert.equal(await eventClients(), 1);
   } finally {
     await sse.close();
   }
+  await waitFor('the closed stream to be forgotten', async () => (await eventClients()) === 0);
 });
+
+async function eventClients(): Promise<number | undefined> {
+  return parsePrometheus((await get('/metrics')).text).get('laundry_web_event_clients')?.samples[0]?.value;
+}
 
 test('/metrics is valid Prometheus text with bus histograms, vend counts, outbox, clock and memory', async () => {
   const res = await get('/metrics');
