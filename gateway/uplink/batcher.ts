@@ -20,15 +20,19 @@ type BatchLimits = MqttConfig['batch'];
 /**
  * Milliseconds to wait before sending this batch (0: send now). A full batch goes at once; a
  * small one waits until its oldest record is maxWaitMs old, so a burst of vends shares a batch.
+ * `waitedMs` is how long (monotonic) the uplink has already seen this oldest record: the wait
+ * never exceeds maxWaitMs from then, so a wall clock set back (createdMs in the future) cannot
+ * hold the batch.
  */
-export function waitBeforeSending(ob: OutboxBatch, limits: BatchLimits, nowMs: number): number {
+export function waitBeforeSending(ob: OutboxBatch, limits: BatchLimits, nowMs: number, waitedMs = 0): number {
   const first = ob.records[0];
   if (first === undefined) return Infinity;
   if (ob.records.length >= limits.maxCount) return 0;
   let bytes = 0;
   for (const r of ob.records) bytes += JSON.stringify(r.payload).length;
   if (bytes >= limits.maxBytes * 0.75) return 0;
-  return Math.max(0, first.createdMs + limits.maxWaitMs - nowMs);
+  const byAge = first.createdMs + limits.maxWaitMs - nowMs;
+  return Math.max(0, Math.min(byAge, limits.maxWaitMs - waitedMs));
 }
 
 export function encodeBatch(ob: OutboxBatch, sentAt: number): InFlight {

@@ -57,6 +57,8 @@ export class Uplink {
   private readonly configKey: KeyObject | null;
   private readonly random: () => number;
   private inFlight: InFlight | null = null;
+  /** The oldest unsent seq and when (monotonic) it was first seen: bounds the batching wait. */
+  private firstSeen: { seq: number; mono: number } | null = null;
   private ackTimer: NodeJS.Timeout | null = null;
   private pumpTimer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
@@ -193,7 +195,10 @@ export class Uplink {
       this.schedulePump(b.pollMs);
       return;
     }
-    const wait = waitBeforeSending(ob, b, this.o.clock.now());
+    const first = ob.records[0];
+    const mono = this.o.clock.monotonic();
+    if (first !== undefined && this.firstSeen?.seq !== first.seq) this.firstSeen = { seq: first.seq, mono };
+    const wait = waitBeforeSending(ob, b, this.o.clock.now(), this.firstSeen ? mono - this.firstSeen.mono : 0);
     if (wait > 0) {
       this.schedulePump(Math.min(wait, b.pollMs));
       return;

@@ -76,6 +76,9 @@ test('batcher: a full batch goes now, a small one waits for its oldest record to
   assert.equal(waitBeforeSending(outbox([1]), limits, 1100), 400);
   assert.equal(waitBeforeSending(outbox([1]), limits, 9999), 0);
   assert.equal(waitBeforeSending(outbox([1], 1000, { big: 'x'.repeat(limits.maxBytes) }), limits, 1000), 0);
+  // Wall clock set back an hour: createdMs is in the future, yet the wait stays bounded.
+  assert.equal(waitBeforeSending(outbox([1], 1000 + 3_600_000), limits, 1000, 0), 500);
+  assert.equal(waitBeforeSending(outbox([1], 1000 + 3_600_000), limits, 1000, 500), 0);
   const f = encodeBatch(outbox([5, 6, 8]), 1234);
   assert.equal(f.batchId, '5-8');
   const parsed = batchSchema.parse(JSON.parse(f.payload.toString()));
