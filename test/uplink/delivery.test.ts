@@ -239,3 +239,36 @@ test('a gateway process killed outright: the broker publishes its retained last 
     t.cleanup();
   }
 });
+
+test('real vends made offline reach the cloud with their audit records; acks clear the unsynced exposure', async () => {
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  await broker.kill();
+  const up = makeUplink(ledger, broker.url);
+  await up.start();
+  ledger.applyTopUp({ cloudId: 'seed', accountId: 'acc-1', amountCents: 2000 });
+  for (let i = 0; i < 3; i++) {
+    const h = ledger.hold({ method: 'card', funding: 'account', machineId: 'W1', program: 2, amountCents: 350, accountId: 'acc-1', cardUid: '04A2B9C1D25E80', ruleSetVersion: 'rs-1', ruleId: 'w' });
+    assert.ok(h.ok);
+    assert.ok(ledger.markCreditSent(h.vendId, { profile: 'lw485', unit: 1, seq: i + 1, code: 1 }).ok);
+    assert.ok(ledger.capture(h.vendId).ok);
+  }
+  assert.equal(ledger.unsyncedExposure('acc-1').accountCents, 1050);
+  await broker.start();
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'));
+  try {
+    await waitFor(() => ledger.outbox.stats().depth === 0, 'drained');
+    const recs = cloud.records(ROOM);
+    assert.deepEqual(recs.map((r) => r.seq), recs.map((_, i) => i + 1));
+    const money = recs.filter((r) => r.money);
+    assert.ok(money.length >= 7, 'the top-up and each hold and capture');
+    for (const r of money) assert.equal(typeof (r.payload as { audit?: { hash?: unknown } }).audit?.hash, 'string');
+    assert.ok(!JSON.stringify(recs).includes('04A2B9C1D25E80'), 'no full card UID upstream');
+    assert.equal(ledger.unsyncedExposure('acc-1').accountCents, 0);
+  } finally {
+    await up.stop();
+    await cloud.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
