@@ -17,7 +17,7 @@ import { Downlinks, ROOM_CONFIG_VERSION_KEY, type RemoteCommandTarget } from './
 import { Link } from './link.js';
 import { loadRoomConfig, type RoomConfig } from './room-config.js';
 
-export type UplinkLedger = Pick<Ledger, 'gatewayId' | 'outbox' | 'applyCardList' | 'applyAccountSnapshot' | 'applyTopUp' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
+export type UplinkLedger = Pick<Ledger, 'gatewayId' | 'outbox' | 'appendAlert' | 'applyCardList' | 'applyAccountSnapshot' | 'applyTopUp' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
 
 export interface UplinkOptions {
   /** The parsed `mqtt` config block (mqttConfigSchema). */
@@ -110,7 +110,17 @@ export class Uplink {
     this.startedMono = this.o.clock.monotonic();
     if (this.configKey && this.o.onRoomConfig) {
       const cfg = loadRoomConfig(this.o.ledger, this.configKey, this.o.roomId);
-      if (cfg) await this.o.onRoomConfig(cfg, { source: 'persisted', version: this.o.ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY) ?? cfg.version });
+      // A persisted config that no longer applies must not keep the uplink down: the cloud's
+      // next config is the way out. Loud, though: an alert goes upstream.
+      if (cfg) {
+        try {
+          await this.o.onRoomConfig(cfg, { source: 'persisted', version: this.o.ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY) ?? cfg.version });
+        } catch (e) {
+          const message = (e instanceof Error ? e.message : String(e)).slice(0, 400);
+          this.log.error({ version: cfg.version, err: message }, 'persisted room config could not be applied');
+          this.o.ledger.appendAlert({ code: 'room_config_unusable', message, detail: { version: cfg.version } });
+        }
+      }
     }
     this.unsubscribe = this.o.subscribeStates?.((s) => this.stateChanged(s)) ?? null;
     this.healthTimer = setInterval(() => this.publishHealth(), this.o.config.healthIntervalSec * 1000);
