@@ -2,6 +2,7 @@
 // state, a fresh read, the programs, and the command object. Pollers of every bus together
 // implement it, so the engine never knows about buses.
 import type { Poller, ReadNowResult } from '../machines/poller.js';
+import type { StateEvent } from '../machines/poller-types.js';
 import type { MachineState, ProgramInfo } from '../machines/state.js';
 import type { MachineCommands } from '../profiles/types.js';
 
@@ -12,6 +13,8 @@ export interface MachineAccess {
   programs(machineId: string): ProgramInfo[];
   commander(machineId: string): MachineCommands;
   machineIds(): string[];
+  /** Every polled state change of every machine; returns the unsubscribe. */
+  onState(listener: (e: StateEvent) => void): () => void;
 }
 
 export function machinesOf(pollers: readonly Poller[]): MachineAccess {
@@ -28,5 +31,11 @@ export function machinesOf(pollers: readonly Poller[]): MachineAccess {
     programs: (id) => owner(id)?.programs(id) ?? [],
     commander: (id) => must(id).commander(id),
     machineIds: () => pollers.flatMap((p) => p.machineIds()),
+    onState: (listener) => {
+      for (const p of pollers) p.on('state', listener);
+      return () => {
+        for (const p of pollers) p.off('state', listener);
+      };
+    },
   };
 }

@@ -7,15 +7,17 @@ import type { Clock } from '../core/clock.js';
 import { maskUid, type Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
 import type { MachineState } from '../machines/state.js';
-import type { CommandEvidence } from '../profiles/types.js';
-import { priceVend, toLocalTime, type PriceResult } from '../vend/pricing.js';
+import { priceVend, toLocalTime } from '../vend/pricing.js';
 import type { PriceRules } from '../vend/pricing-schema.js';
 import { assess, emptyRiskState, recordOutcome, type RiskConfig, type RiskState } from '../vend/risk.js';
 import { countsAsFailure, type ReasonCode } from '../vend/reasons.js';
-import { createVendSession, recoverVendSession, stepVend, type VendAction, type VendEvent, type VendRequest, type VendSession } from '../vend/vend-machine.js';
+import { createVendSession, recoverVendSession, stepVend, type VendEvent, type VendRequest, type VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
-import { parseEvidence, readbackFromState, reconcileFromState } from './readback.js';
+import { parseEvidence, reconcileFromState } from './readback.js';
 import { admissionReason, chooseProgram } from './admission.js';
+import { FaultWatch } from './fault-watch.js';
+import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
+import { performAction, type ActionContext, type ActionDeps, type VendContext } from './actions.js';
 
 export interface VendEngineOptions {
   roomId: string;
@@ -33,6 +35,8 @@ export interface VendEngineOptions {
   reconcileEveryMs?: number;
   /** How long a reconcile waits for a RIO-8 pulse train still running to end. */
   trainSettleMs?: number;
+  /** What a fault that cuts a paid cycle short gives back; default: the schema's defaults. */
+  faultRefund?: FaultRefundPolicy;
   /** Within this long after a vend on a machine, its polled state may predate that vend: read it afresh. */
   freshReadAfterVendMs?: number;
 }
@@ -42,19 +46,6 @@ export type VendOutcome =
   | { result: 'refunded'; vendId: string; amountCents: number; machineId: string; reason: ReasonCode | null }
   | { result: 'declined'; reason: ReasonCode; machineId: string | null }
   | { result: 'unresolved'; vendId: string; machineId: string };
-
-/** What the session needs to write the ledger records of one vend. */
-interface VendContext {
-  method: 'card' | 'qr' | 'remote' | 'service';
-  machineId: string;
-  program: number;
-  readerId?: string;
-  cardUid?: string;
-  accountId?: string;
-  price: Extract<PriceResult, { ok: true }>;
-  token?: { tokenId: string; expiresAt: number; amountCents: number };
-  declineRecorded: boolean;
-}
 
 export class VendEngine {
   private readonly log: Logger;
@@ -68,8 +59,14 @@ export class VendEngine {
   private reconciling = false;
   private retryTimer: NodeJS.Timeout | null = null;
 
+  private readonly actionDeps: ActionDeps;
+  /** Refunds paid cycles cut short by a machine fault. */
+  readonly faults: FaultWatch;
+
   constructor(private readonly o: VendEngineOptions) {
     this.log = o.logger.child({ component: 'vend' });
+    this.faults = new FaultWatch({ ledger: o.ledger, machines: o.machines, policy: o.faultRefund ?? faultRefundPolicySchema.parse({}), logger: o.logger });
+    this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: o.readbackDelayMs ?? 150, log: this.log };
   }
 
   /**
@@ -102,6 +99,7 @@ export class VendEngine {
 
   /** Settles what a crash left, then keeps retrying unsettled vends while running. */
   async start(): Promise<void> {
+    this.faults.start();
     await this.reconcileUnfinished();
     this.retryTimer = setInterval(() => {
       if (this.blocked.size === 0 || this.reconciling) return;
@@ -297,7 +295,7 @@ export class VendEngine {
   }
 
   /** Feeds one event and then every event the resulting actions produce, until none is left. */
-  private async drive(start: VendSession, first: VendEvent, ctx: Partial<VendContext> & { machineId: string; declineRecorded: boolean }): Promise<VendSession> {
+  private async drive(start: VendSession, first: VendEvent, ctx: ActionContext): Promise<VendSession> {
     let session = start;
     const queue: VendEvent[] = [first];
     for (let ev = queue.shift(); ev !== undefined; ev = queue.shift()) {
@@ -305,104 +303,11 @@ export class VendEngine {
       if (step.ignored) this.log.debug({ event: ev.type, state: session.state }, 'vend event ignored');
       session = step.session;
       for (const action of step.actions) {
-        const next = await this.perform(action, session, ctx);
+        const next = await performAction(this.actionDeps, action, session, ctx);
         if (next !== null) queue.push(next);
       }
     }
     return session;
-  }
-
-  private async perform(a: VendAction, session: VendSession, ctx: Partial<VendContext> & { machineId: string; declineRecorded: boolean }): Promise<VendEvent | null> {
-    const { ledger, machines } = this.o;
-    try {
-      switch (a.type) {
-        case 'record-hold': {
-          const price = ctx.price;
-          if (price === undefined || ctx.method === undefined) return { type: 'error', detail: 'hold without a priced context' };
-          const r = ledger.hold({
-            method: ctx.method,
-            funding: ctx.token ? 'token' : ctx.accountId ? 'account' : 'none',
-            machineId: ctx.machineId,
-            program: a.request.program,
-            amountCents: a.amountCents,
-            floorCents: this.o.risk.funds.floorCents,
-            ruleSetVersion: price.ruleSetVersion,
-            ruleId: price.ruleId,
-            ...(ctx.accountId !== undefined ? { accountId: ctx.accountId } : {}),
-            ...(ctx.cardUid !== undefined ? { cardUid: ctx.cardUid } : {}),
-            ...(ctx.token ? { tokenId: ctx.token.tokenId, tokenExpiresAt: ctx.token.expiresAt, tokenAmountCents: ctx.token.amountCents } : {}),
-            detail: { readerId: ctx.readerId ?? null, breakdown: price.breakdown, advice: price.advice.map((x) => x.message) },
-          });
-          if (r.ok) {
-            this.log.info({ vendId: r.vendId, machineId: ctx.machineId, amountCents: a.amountCents, method: ctx.method }, 'vend held');
-            return { type: 'held', vendId: r.vendId };
-          }
-          ctx.declineRecorded = true; // the ledger wrote the declined attempt in the same transaction
-          return { type: 'declined', reason: r.outcome };
-        }
-        case 'send-credit': {
-          const commander = machines.commander(a.request.machineId);
-          // The evidence (seq, pulse counter) is committed before the frame leaves, so a crash
-          // between the two can be settled by asking the machine.
-          const beforeSend = (evidence: CommandEvidence): void => {
-            const r = ledger.markCreditSent(a.vendId, evidence);
-            if (!r.ok && r.reason !== 'already_sent') throw new Error(`ledger refused credit evidence: ${r.reason}`);
-          };
-          const outcome =
-            a.request.command === 'add-time'
-              ? await commander.addTime({ minutes: a.request.minutes ?? 0, amountCents: a.amountCents, beforeSend })
-              : await commander.credit({ program: a.request.program, amountCents: a.amountCents, ...(a.request.minutes !== undefined ? { minutes: a.request.minutes } : {}), beforeSend });
-          this.log.info({ vendId: a.vendId, machineId: a.request.machineId, outcome: outcome.status, reason: outcome.status === 'rejected' ? outcome.reason : undefined }, 'credit command');
-          return { type: 'credit-outcome', outcome };
-        }
-        case 'mark-credit-sent': {
-          const v = ledger.getVend(a.vendId);
-          if (v?.state === 'held') ledger.markCreditSent(a.vendId, a.evidence);
-          return null;
-        }
-        case 'read-back': {
-          await delay(this.o.readbackDelayMs ?? 150);
-          const evidence = parseEvidence(a.evidence ?? ledger.getVend(a.vendId)?.creditEvidence);
-          if (evidence === null) return { type: 'confirm-read', result: { verdict: 'unknown', detail: 'no command evidence to compare' } };
-          const read = await machines.readNow(ctx.machineId);
-          if (!read.ok) return { type: 'confirm-read', result: { verdict: 'unknown', detail: read.detail } };
-          return { type: 'confirm-read', result: readbackFromState(evidence, read.state) };
-        }
-        case 'capture': {
-          const r = ledger.capture(a.vendId);
-          if (!r.ok) this.log.error({ vendId: a.vendId, reason: r.reason }, 'ledger refused capture');
-          else this.log.info({ vendId: a.vendId, machineId: ctx.machineId }, 'vend captured');
-          return null;
-        }
-        case 'refund': {
-          const r = ledger.refund(a.vendId, { reason: a.reason });
-          if (!r.ok) this.log.error({ vendId: a.vendId, reason: r.reason }, 'ledger refused refund');
-          else this.log.warn({ vendId: a.vendId, machineId: ctx.machineId, reason: a.reason }, 'vend refunded');
-          return { type: 'refunded' };
-        }
-        case 'record-decline': {
-          if (!ctx.declineRecorded) {
-            ledger.recordDecline({
-              method: ctx.method ?? 'card', reason: a.reason, machineId: ctx.machineId, program: session.request.program,
-              ...(ctx.cardUid !== undefined ? { cardUid: ctx.cardUid } : {}),
-              ...(ctx.accountId !== undefined ? { accountId: ctx.accountId } : {}),
-              ...(ctx.token ? { tokenId: ctx.token.tokenId } : {}),
-            });
-            ctx.declineRecorded = true;
-          }
-          return null;
-        }
-        case 'alert': {
-          ledger.appendAlert({ code: a.alert.code, message: a.alert.detail, machineId: ctx.machineId, ...(session.vendId ? { vendId: session.vendId } : {}), detail: { severity: a.alert.severity } });
-          this.log.warn({ machineId: ctx.machineId, vendId: session.vendId, code: a.alert.code }, a.alert.detail);
-          return null;
-        }
-      }
-    } catch (e) {
-      const detail = e instanceof Error ? e.message : String(e);
-      this.log.error({ action: a.type, vendId: session.vendId, err: detail }, 'vend action failed');
-      return { type: 'error', detail };
-    }
   }
 
   private noteFailure(uid: string, readerId: string, now: number): void {
@@ -420,6 +325,7 @@ export class VendEngine {
   /** Refuses new vends and waits for those in flight: none is left half-done. */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.faults.stop();
     if (this.retryTimer) clearInterval(this.retryTimer);
     await Promise.allSettled([...this.inFlight]);
   }

@@ -1,0 +1,97 @@
+// Fault refunds: a paid cycle cut short by a machine fault gives money back by the room's policy,
+// decided from the poller's state events and written through the ledger's refundCaptured. The
+// parts are composed by hand here (ledger, buildRoomBus, VendEngine) to set the policy.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openLedger, type Ledger } from '../../storage/index.js';
+import { gatewayConfigSchema } from '../../gateway/config/schema.js';
+import { systemClock } from '../../gateway/core/clock.js';
+import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
+import { buildRoomBus, type RoomBus } from '../../gateway/machines/room-bus.js';
+import { machinesOf } from '../../gateway/engine/machine-access.js';
+import { VendEngine } from '../../gateway/engine/vend-engine.js';
+import { ledgerExposure } from '../../gateway/engine/exposure.js';
+import { faultRefund, faultRefundPolicySchema } from '../../gateway/vend/fault-refund.js';
+import { CARDS, ROOM_ID, seedCards, startRoom, tempDir, testConfig, testLogger, waitFor, type TestRoom } from './harness.js';
+
+const policy = faultRefundPolicySchema.parse({ mode: 'prorated', withinShare: 0.5 });
+let sim: TestRoom;
+let ledger: Ledger;
+let bus: RoomBus;
+let engine: VendEngine;
+const tmp = tempDir();
+
+before(async () => {
+  // 1 real second = 10 sim minutes: a 30-minute wash lasts 3 s.
+  sim = await startRoom({ timeScale: 600 });
+  const cfg = gatewayConfigSchema.parse(testConfig({ port: sim.port, dbPath: tmp.file('ledger.db') }));
+  const logger = testLogger();
+  ledger = openLedger({ path: cfg.database.path, roomSecret: loadOrCreateRoomSecret(tmp.file('room-secret')), gatewayId: ROOM_ID, bootId: 'b1', clock: systemClock, logger });
+  seedCards(ledger);
+  const [busCfg] = cfg.buses;
+  if (!busCfg) throw new Error('no bus');
+  bus = buildRoomBus(busCfg, { logger, clock: systemClock });
+  const machines = machinesOf([bus.poller]);
+  engine = new VendEngine({ roomId: ROOM_ID, ledger, machines, pricing: cfg.pricing, risk: cfg.risk, exposure: (a) => ledgerExposure(ledger, a), logger, clock: systemClock, faultRefund: policy });
+  bus.start();
+  await waitFor(() => ['W1', 'W2', 'D1'].every((id) => machines.state(id)?.status === 'idle'), 'machines idle');
+  await engine.start();
+});
+
+after(async () => {
+  await engine.stop();
+  await bus.stop();
+  ledger.close();
+  await sim.close();
+  tmp.cleanup();
+});
+
+async function paidCycle(machineId: string, unit: number): Promise<{ vendId: string; paid: number }> {
+  const o = await engine.cardSwipe({ readerId: 'r', uid: CARDS.alice.uid, machineId });
+  assert.equal(o.result, 'captured', JSON.stringify(o));
+  if (o.result !== 'captured') throw new Error('not captured');
+  sim.room.control.pressStart(unit);
+  return { vendId: o.vendId, paid: o.amountCents };
+}
+
+const decision = (machineId: string) => engine.faults.decided.find((d) => d.machineId === machineId);
+
+test('a washer faulted early in its cycle: the unused share refunded, by the remaining time it froze', async () => {
+  const balance = ledger.balance(CARDS.alice.accountId)?.balanceCents ?? 0;
+  const { vendId, paid } = await paidCycle('W1', 1);
+  await waitFor(() => bus.poller.state('W1')?.status === 'running', 'W1 running');
+  sim.room.control.injectFault(1, 2);
+  await waitFor(() => decision('W1') !== undefined, 'the fault refund decision');
+  const frozen = sim.room.control.lw485(1).remainingSec;
+  const expected = faultRefund(policy, { paidCents: paid, durationSec: 30 * 60, remainingSec: frozen });
+  assert.equal(expected.rule, 'prorated');
+  assert.ok(expected.refundCents > 0 && expected.refundCents <= paid);
+  assert.equal(decision('W1')?.refundedCents, expected.refundCents);
+  assert.equal(ledger.capturedRefundOf(vendId), expected.refundCents);
+  assert.equal(ledger.balance(CARDS.alice.accountId)?.balanceCents, balance - paid + expected.refundCents);
+  assert.equal(ledger.getVend(vendId)?.state, 'captured');
+  assert.deepEqual(ledger.selfCheck().problems, []);
+  assert.equal(ledger.verifyAudit().ok, true);
+});
+
+test('a dryer faulted early: its length is the minutes bought', async () => {
+  const { vendId, paid } = await paidCycle('D1', 9);
+  await waitFor(() => bus.poller.state('D1')?.status === 'running', 'D1 running');
+  sim.room.control.injectFault(9, 3);
+  await waitFor(() => decision('D1') !== undefined, 'the fault refund decision');
+  const expected = faultRefund(policy, { paidCents: paid, durationSec: 30 * 60, remainingSec: sim.room.control.lw485(9).remainingSec });
+  assert.equal(ledger.capturedRefundOf(vendId), expected.refundCents);
+  assert.ok(expected.refundCents > 0);
+});
+
+test('a fault past the policy share of the cycle: no refund', async () => {
+  const { vendId } = await paidCycle('W2', 2);
+  // Past half of the 30 minutes (the policy's withinShare 0.5), with a margin.
+  await waitFor(() => bus.poller.state('W2')?.status === 'running' && (bus.poller.state('W2')?.remainingSec ?? 1800) < 600, 'W2 two thirds through');
+  sim.room.control.injectFault(2, 2);
+  await waitFor(() => decision('W2') !== undefined, 'the fault refund decision');
+  assert.equal(decision('W2')?.rule, 'too-late');
+  assert.equal(decision('W2')?.refundedCents, 0);
+  assert.equal(ledger.capturedRefundOf(vendId), null);
+  assert.deepEqual(ledger.selfCheck().problems, []);
+});
