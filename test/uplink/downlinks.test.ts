@@ -296,3 +296,42 @@ test('persistent session: a top-up sent while the gateway is offline arrives whe
     t.cleanup();
   }
 });
+
+test('a config the callback refuses is reported apply_failed and not persisted; a persisted one that fails at start raises an alert', async () => {
+  const t = tempDir();
+  const keys = cloudKeys();
+  const ledger = testLedger(t.file('ledger.db'));
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'), { signingKey: keys.privateKey });
+  let refuse = (v: number): boolean => v === 2;
+  const mk = () =>
+    makeUplink(
+      ledger,
+      broker.url,
+      {
+        onRoomConfig: (c) => {
+          if (refuse(c.version)) throw new Error(`engine cannot take version ${c.version}`);
+        },
+      },
+      { configPublicKey: keys.publicB64 },
+    );
+  let up = mk();
+  await up.start();
+  try {
+    await waitFor(() => cloud.received.status.some((s) => !s.retained && s.payload.state === 'online'), 'online');
+    await cloud.publishConfig(ROOM, { version: 1, issuedAtSec: 1, pricing: PRICING });
+    await cloud.publishConfig(ROOM, { version: 2, issuedAtSec: 2, pricing: PRICING });
+    await waitFor(() => cloud.received.reject.length === 1, 'v2 refused');
+    assert.equal(cloud.received.reject[0]?.payload.reason, 'apply_failed');
+    assert.equal(ledger.getNumberSetting('uplink.roomConfigVersion'), 1);
+    await up.stop();
+    refuse = () => true;
+    up = mk();
+    await up.start();
+    await waitFor(() => cloud.records(ROOM).some((r) => r.type === 'alert' && (r.payload as { code: string }).code === 'room_config_unusable'), 'alert upstream');
+  } finally {
+    await up.stop();
+    await cloud.stop();
+    ledger.close();
+    t.cleanup();
+  }
+});
