@@ -6,7 +6,7 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { SdNotifier } from '../core/sd-notify.js';
-import { ControlServer } from '../control/server.js';
+import { ControlServer, ControlSocketInUseError } from '../control/server.js';
 import { controlTargetOf } from '../control/target.js';
 import type { Daemon } from '../daemon.js';
 import { loadRunConfig, type RunConfig } from './config.js';
@@ -68,12 +68,20 @@ export async function runDaemon(configFile: string, io: RunIo, deps: { clock?: C
   const notifier = new SdNotifier({ logger, healthy: () => health.check() });
   const signal = waitForSignal(logger);
 
+  let controlUp = false;
   try {
     await control.start();
+    controlUp = true;
   } catch (e) {
-    logger.fatal({ err: e instanceof Error ? e.message : String(e) }, 'control socket could not be opened: not starting');
-    daemon.ledger.close();
-    return 1;
+    const err = e instanceof Error ? e.message : String(e);
+    if (e instanceof ControlSocketInUseError) {
+      // a second instance would fight the first over the bus port and the ledger
+      logger.fatal({ err }, 'another gateway is running: not starting');
+      daemon.ledger.close();
+      return 1;
+    }
+    // Vending matters more than diagnostics: run on, without the socket, and say so.
+    logger.error({ err, socket: config.control.socketPath }, 'control socket could not be opened: running without it (the CLI falls back to read-only)');
   }
   try {
     await notifier.status('starting: discovering machines, settling unfinished vends');
@@ -86,9 +94,9 @@ export async function runDaemon(configFile: string, io: RunIo, deps: { clock?: C
     return 1;
   }
   health.start();
-  await notifier.ready(`running: ${daemon.machines.machineIds().length} machines on ${daemon.buses.length} bus(es)`);
+  await notifier.ready(`running: ${daemon.machines.machineIds().length} machines on ${daemon.buses.length} bus(es)${controlUp ? '' : '; NO control socket'}`);
   notifier.startWatchdog();
-  logger.info({ socket: control.socketPath, watchdogMs: notifier.watchdogIntervalMs, notify: notifier.enabled }, 'ready');
+  logger.info({ socket: controlUp ? control.socketPath : null, watchdogMs: notifier.watchdogIntervalMs, notify: notifier.enabled }, 'ready');
 
   const sig = await signal;
   logger.info({ signal: sig }, 'stopping: finishing vends and bus requests in flight');

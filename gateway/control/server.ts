@@ -34,6 +34,14 @@ function probe(path: string): Promise<boolean> {
   });
 }
 
+/** Another live process answers on the socket path: almost surely a second gateway instance. */
+export class ControlSocketInUseError extends Error {
+  constructor(path: string) {
+    super(`control: another process is listening on ${path} (is the gateway already running?)`);
+    this.name = 'ControlSocketInUseError';
+  }
+}
+
 export class ControlServer {
   private readonly o: z.output<typeof controlServerOptionsSchema>;
   private readonly log: Logger;
@@ -65,7 +73,7 @@ export class ControlServer {
     mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
     if (existsSync(path)) {
       if (!lstatSync(path).isSocket()) throw new Error(`control: ${path} exists and is not a socket; not touching it`);
-      if (await probe(path)) throw new Error(`control: another process is listening on ${path} (is the gateway already running?)`);
+      if (await probe(path)) throw new ControlSocketInUseError(path);
       // left behind by a crash: nobody answers on it
       unlinkSync(path);
     }

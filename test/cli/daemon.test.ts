@@ -10,7 +10,7 @@ import { CMD_BLOCK } from '../../simulator/index.js';
 import { DEMO_CARDS } from '../../gateway/demo/room.js';
 import { MAX_REQUEST_BYTES } from '../../gateway/control/protocol.js';
 import { startNotifyReceiver, type NotifyReceiver } from '../systemd/notify-receiver.js';
-import { startGateway, type Gateway } from './harness.js';
+import { runCli, startGateway, type Gateway } from './harness.js';
 
 const ALICE = DEMO_CARDS[0].uid;
 const BOB = DEMO_CARDS[1].uid;
@@ -182,6 +182,16 @@ describe('the CLI against a running daemon, then a stopped one', () => {
     assert.equal(b?.error?.code, 'bad_request');
     assert.equal(c?.ok, true);
     assert.equal(c?.id, 7);
+  });
+
+  test('a second daemon on the same config refuses to start and leaves the first alone', async () => {
+    const second = await runCli(['run', '--config', gw.configPath]);
+    assert.equal(second.code, 1);
+    assert.match(second.stdout, /another gateway is running: not starting/);
+    assert.ok(!/gateway started/.test(second.stdout), 'it never touched the bus');
+    const status = await gw.cli('status', '--json');
+    assert.equal(status.code, 0);
+    assert.equal((JSON.parse(status.stdout) as { daemon: { pid: number } }).daemon.pid, gw.child.pid);
   });
 
   test('SIGTERM: STOPPING=1, exit 0, the socket is gone', async () => {
