@@ -301,10 +301,15 @@ export class Uplink {
 
   // ---- telemetry -----------------------------------------------------------------------------
 
+  /** Called from the poller's event: must never throw back into the poll loop. */
   private stateChanged(s: MachineState): void {
-    this.latest.set(s.machineId, s);
-    this.dirty.add(s.machineId);
-    this.flushStates();
+    try {
+      this.latest.set(s.machineId, s);
+      this.dirty.add(s.machineId);
+      this.flushStates();
+    } catch (e) {
+      this.log.warn({ machineId: s.machineId, err: e instanceof Error ? e.message : String(e) }, 'machine snapshot not published');
+    }
   }
 
   /** Retained, so a dashboard that subscribes later sees each machine's last state at once. */
