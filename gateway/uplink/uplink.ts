@@ -333,7 +333,11 @@ export class Uplink {
         sensors: s.sensors,
         observedAt: Math.floor(s.observedAt),
       };
-      this.publish(this.topics.state(id), JSON.stringify(snap), 1, true);
+      try {
+        this.publish(this.topics.state(id), JSON.stringify(snap), 1, true);
+      } catch (e) {
+        this.log.warn({ machineId: id, err: e instanceof Error ? e.message : String(e) }, 'machine snapshot not published');
+      }
     }
     this.dirty.clear();
   }
