@@ -8,7 +8,7 @@ import type { Ledger } from '../../storage/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { MachineState } from '../machines/state.js';
-import { MAX_DOWNLINK_BYTES, WIRE_VERSION, ackSchema, describeIssues, type CommandResult, type Health, type MachineSnapshot, type Reject, type Status } from '../../protocols/mqtt/payloads.js';
+import { MAX_DOWNLINK_BYTES, WIRE_VERSION, ackSchema, describeIssues, type CommandResult, type Health, type Reject, type Status } from '../../protocols/mqtt/payloads.js';
 import { parseTopic, roomTopics, type RoomTopics } from '../../protocols/mqtt/topics.js';
 import { publicKeyFromBase64url } from '../../protocols/mqtt/signing.js';
 import { ackRetires, ackTimeoutMs, encodeBatch, planAck, waitBeforeSending, type InFlight } from './batcher.js';
@@ -16,6 +16,7 @@ import type { MqttConfig } from './config-schema.js';
 import { Downlinks, ROOM_CONFIG_VERSION_KEY, type RemoteCommandTarget } from './downlinks.js';
 import { Link } from './link.js';
 import { loadRoomConfig, type RoomConfig } from './room-config.js';
+import { Telemetry } from './telemetry.js';
 
 export type UplinkLedger = Pick<Ledger, 'gatewayId' | 'outbox' | 'appendAlert' | 'applyCardList' | 'applyAccountSnapshot' | 'applyTopUp' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
 
@@ -63,10 +64,8 @@ export class Uplink {
   private pumpTimer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
-  private readonly latest = new Map<string, MachineState>();
-  private readonly dirty = new Set<string>();
+  private readonly telemetry: Telemetry;
   private running = false;
-  private startedMono = 0;
   private readonly counters = { batchesAcked: 0, resends: 0, rejectsSent: 0 };
 
   constructor(private readonly o: UplinkOptions) {
@@ -101,13 +100,30 @@ export class Uplink {
       reject: (r) => this.publishReject(r),
       commandResult: (r) => this.publishCommandResult(r),
     });
+    this.telemetry = new Telemetry({
+      gatewayId,
+      topics: this.topics,
+      logger: this.log,
+      clock: o.clock,
+      outbox: o.ledger.outbox,
+      busStats: o.busStats,
+      link: () => {
+        const s = this.stats();
+        return { connected: s.connected, connects: s.connects, inFlight: s.inFlight ? { ...s.inFlight, attempts: Math.max(1, s.inFlight.attempts) } : null };
+      },
+      publish: (topic, payload, qos, retain) => this.publish(topic, payload, qos, retain),
+    });
+  }
+
+  /** The health payload, for the status page. */
+  health(): Health {
+    return this.telemetry.health();
   }
 
   /** Hands the persisted room config (re-verified) to onRoomConfig, then connects in the background. */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.startedMono = this.o.clock.monotonic();
     if (this.configKey && this.o.onRoomConfig) {
       const cfg = loadRoomConfig(this.o.ledger, this.configKey, this.o.roomId);
       // A persisted config that no longer applies must not keep the uplink down: the cloud's
@@ -122,8 +138,8 @@ export class Uplink {
         }
       }
     }
-    this.unsubscribe = this.o.subscribeStates?.((s) => this.stateChanged(s)) ?? null;
-    this.healthTimer = setInterval(() => this.publishHealth(), this.o.config.healthIntervalSec * 1000);
+    this.unsubscribe = this.o.subscribeStates?.((s) => this.telemetry.stateChanged(s)) ?? null;
+    this.healthTimer = setInterval(() => this.telemetry.publishHealth(), this.o.config.healthIntervalSec * 1000);
     this.healthTimer.unref();
     this.link.start();
   }
@@ -160,9 +176,7 @@ export class Uplink {
   private connected(): void {
     if (!this.running) return;
     this.publish(this.topics.up('status'), JSON.stringify(this.status('online')), 1, true);
-    for (const id of this.latest.keys()) this.dirty.add(id);
-    this.flushStates();
-    this.publishHealth();
+    this.telemetry.connected();
     // A batch in flight when the link dropped may never have reached the broker: send it again.
     if (this.inFlight) this.sendInFlight();
     else this.schedulePump(0);
@@ -297,77 +311,5 @@ export class Uplink {
   private publishCommandResult(r: Omit<CommandResult, 'v' | 'gatewayId' | 'at'>): void {
     const msg: CommandResult = { v: WIRE_VERSION, gatewayId: this.o.ledger.gatewayId, ...r, at: Math.floor(this.o.clock.now()) };
     this.publish(this.topics.up('command-result'), JSON.stringify(msg), 1);
-  }
-
-  // ---- telemetry -----------------------------------------------------------------------------
-
-  /** Called from the poller's event: must never throw back into the poll loop. */
-  private stateChanged(s: MachineState): void {
-    try {
-      this.latest.set(s.machineId, s);
-      this.dirty.add(s.machineId);
-      this.flushStates();
-    } catch (e) {
-      this.log.warn({ machineId: s.machineId, err: e instanceof Error ? e.message : String(e) }, 'machine snapshot not published');
-    }
-  }
-
-  /** Retained, so a dashboard that subscribes later sees each machine's last state at once. */
-  private flushStates(): void {
-    if (!this.link.connected) return;
-    for (const id of this.dirty) {
-      const s = this.latest.get(id);
-      if (s === undefined) continue;
-      const snap: MachineSnapshot = {
-        v: WIRE_VERSION,
-        gatewayId: this.o.ledger.gatewayId,
-        machineId: s.machineId,
-        kind: s.kind,
-        status: s.status,
-        program: s.program,
-        selectedProgram: s.selectedProgram,
-        remainingSec: s.remainingSec,
-        door: s.door,
-        faultCode: s.faultCode,
-        creditCents: s.creditCents,
-        sensors: s.sensors,
-        observedAt: Math.floor(s.observedAt),
-      };
-      try {
-        this.publish(this.topics.state(id), JSON.stringify(snap), 1, true);
-      } catch (e) {
-        this.log.warn({ machineId: id, err: e instanceof Error ? e.message : String(e) }, 'machine snapshot not published');
-      }
-    }
-    this.dirty.clear();
-  }
-
-  health(): Health {
-    const st = this.o.ledger.outbox.stats();
-    const f = this.inFlight;
-    let bus: Record<string, unknown> = {};
-    try {
-      bus = this.o.busStats?.() ?? {};
-    } catch (e) {
-      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'bus stats unavailable');
-    }
-    return {
-      v: WIRE_VERSION,
-      gatewayId: this.o.ledger.gatewayId,
-      at: Math.floor(this.o.clock.now()),
-      uptimeSec: Math.max(0, Math.floor((this.o.clock.monotonic() - this.startedMono) / 1000)),
-      outbox: { depth: st.depth, oldestAgeMs: st.oldestAgeMs, lastSeq: st.lastSeq, ackedSeq: st.ackedSeq, deadLetters: st.deadLetters },
-      link: { connects: this.link.connects, inFlight: f ? { batchId: f.batchId, fromSeq: f.fromSeq, toSeq: f.toSeq, attempts: Math.max(1, f.attempts) } : null },
-      bus,
-    };
-  }
-
-  private publishHealth(): void {
-    if (!this.link.connected) return;
-    try {
-      this.publish(this.topics.up('health'), JSON.stringify(this.health()), 0);
-    } catch (e) {
-      this.log.warn({ err: e instanceof Error ? e.message : String(e) }, 'health not published');
-    }
   }
 }
