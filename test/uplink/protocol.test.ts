@@ -16,6 +16,18 @@ import { checkSchemas } from '../../scripts/gen-schemas.js';
 
 const cfg = mqttConfigSchema.parse({ url: 'mqtt://127.0.0.1:1883' });
 
+test('mqtt config: defaults, protocol 4 or 5 only, a config key of the wrong length is refused', () => {
+  assert.equal(cfg.protocolVersion, 5);
+  assert.equal(cfg.batch.maxCount, 500);
+  assert.equal(mqttConfigSchema.safeParse({ url: 'mqtt://h', protocolVersion: 3 }).success, false);
+  assert.equal(mqttConfigSchema.safeParse({ url: 'http://h' }).success, false);
+  assert.equal(mqttConfigSchema.safeParse({ url: 'mqtt://h', extra: 1 }).success, false);
+  const { publicKey } = generateKeyPairSync('ed25519');
+  const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  assert.equal(mqttConfigSchema.safeParse({ url: 'mqtts://h', configPublicKey: Buffer.from(raw).toString('base64url') }).success, true);
+  assert.equal(mqttConfigSchema.safeParse({ url: 'mqtts://h', configPublicKey: 'A'.repeat(44) }).success, false);
+});
+
 test('topics: built and parsed back; wildcards and foreign layouts are refused', () => {
   const t = roomTopics('room-1');
   assert.equal(t.up('batch'), 'laundry/v1/room-1/up/batch');
