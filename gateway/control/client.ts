@@ -21,7 +21,12 @@ export interface ClientOptions {
 }
 
 export function controlRequest<C extends ControlCommand>(opts: ClientOptions, request: RequestFor<C>): Promise<ClientResult<C>> {
-  const req = controlRequestSchema.parse(request);
+  const parsed = controlRequestSchema.safeParse(request);
+  if (!parsed.success) {
+    const message = parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ');
+    return Promise.resolve({ kind: 'error', code: 'bad_request', message });
+  }
+  const req = parsed.data;
   return new Promise((resolve) => {
     let buf = '';
     let settled = false;

@@ -107,7 +107,7 @@ describe('the CLI against a running daemon, then a stopped one', () => {
     assert.equal(refused.code, 1);
     assert.match(refused.stdout, /exception 2 \(illegal data address\)/);
 
-    const scan = await gw.cli('bus', 'scan', '--from', '8', '--to', '14', '--json');
+    const scan = await gw.cli('bus', 'scan', '--from', '8', '--to', '14', '--timeout', '1000', '--json');
     assert.equal(scan.code, 0, scan.stderr);
     assert.deepEqual((JSON.parse(scan.stdout) as { hits: Array<{ unit: number }> }).hits.map((h) => h.unit), [8, 9, 10, 11, 12]);
 

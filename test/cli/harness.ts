@@ -98,8 +98,11 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
   const dbPath = join(dir, 'state', 'ledger.db');
   const socketPath = join(dir, 'run', 'control.sock');
   const qr = keyPairFromSeed(new Uint8Array(32).fill(7));
+  const demo = demoGatewayConfig({ tcpPort: port, dbPath, qrPublicKey: Buffer.from(qr.publicKey).toString('base64url') });
   const config = {
-    ...demoGatewayConfig({ tcpPort: port, dbPath, qrPublicKey: Buffer.from(qr.publicKey).toString('base64url') }),
+    ...demo,
+    // generous: the simulator shares this process's CPU with a busy test run
+    buses: demo.buses.map((b) => ({ ...b, replyTimeoutMs: 1000 })),
     readers: [{ id: 'r-w1', type: 'line', path: reader.a, attachedTo: { machineId: 'W1' }, pollMs: 50 }],
     control: { socketPath },
   };
