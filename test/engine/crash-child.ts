@@ -9,7 +9,7 @@
 import { Daemon } from '../../gateway/daemon.js';
 import { gatewayConfigSchema } from '../../gateway/config/schema.js';
 import { systemClock } from '../../gateway/core/clock.js';
-import { silentLogger } from '../../gateway/core/log.js';
+import { createLogger, silentLogger } from '../../gateway/core/log.js';
 import { CARDS, testConfig } from './harness.js';
 
 function say(line: string): void {
@@ -46,7 +46,9 @@ const rnd = (): number => {
 
 await heard('go');
 const config = gatewayConfigSchema.parse(testConfig({ port: Number(portArg), dbPath, pollIntervalMs: 50 }));
-const daemon = new Daemon(config, { logger: silentLogger(), clock: systemClock });
+// CRASH_CHILD_LOG=<level>: the daemon's log on stderr, which the parent keeps for a failed check.
+const level = process.env.CRASH_CHILD_LOG;
+const daemon = new Daemon(config, { logger: level ? createLogger({ level, destination: 2 }) : silentLogger(), clock: systemClock });
 await daemon.start();
 say(`ready ${daemon.engine.blockedMachines().join(',')}`);
 await heard('vend');
@@ -59,6 +61,8 @@ async function worker(machineId: string): Promise<void> {
       const o = await daemon.engine.cardSwipe({ readerId: `r-${machineId}`, uid: CARDS.alice.uid, machineId });
       const reason = o.result === 'declined' || o.result === 'refunded' ? String(o.reason) : '-';
       say(`vend ${o.result} ${machineId} ${reason}`);
+      // A person takes a moment before the next one pays at the same machine.
+      await new Promise((r) => setTimeout(r, 60));
     }
     await new Promise((r) => setTimeout(r, 5 + Math.floor(rnd() * 30)));
   }

@@ -16,64 +16,45 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { openLedger } from '../../storage/index.js';
 import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
 import { silentLogger } from '../../gateway/core/log.js';
 import { systemClock } from '../../gateway/core/clock.js';
-import { SimActionError } from '../../simulator/index.js';
 import { prepareGatewayChild, type ChildCommand } from './child.js';
-import { MACHINES, ROOM_ID, seedCards, startRoom, tempDir, type TestRoom } from './harness.js';
+import { MACHINES, ROOM_ID, seedCards, startAttendant, startRoom, tempDir, type TestRoom } from './harness.js';
 
 const ITERATIONS = Number(process.env.CRASH_ITERATIONS ?? '200');
 const KILL_MAX_MS = Number(process.env.CRASH_KILL_MAX_MS ?? '700');
 const STARTUP_KILL_SHARE = 0.2;
 const READY_DEADLINE_MS = 30_000;
+/** A failed start's daemon log (CRASH_CHILD_LOG=<level>) is kept here. */
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+mkdirSync(ARTIFACTS, { recursive: true });
 
 let child: ChildCommand = { args: [], compiled: false, cleanup: () => undefined };
 let sim: TestRoom;
 const tmp = tempDir('engine-crash-');
 const dbPath = tmp.file('ledger.db');
-let attendant: NodeJS.Timeout | null = null;
+let stopAttendant: (() => void) | null = null;
 
 const LW_UNITS = Object.entries(MACHINES).filter(([, m]) => m.channel === undefined);
 const COIN_CHANNELS = Object.entries(MACHINES).filter(([, m]) => m.channel !== undefined);
-
-/** Starts credited machines, empties finished ones, presses Start on coin machines with enough coins. */
-function attend(): void {
-  const c = sim.room.control;
-  const quiet = (fn: () => void): void => {
-    try {
-      fn();
-    } catch (e) {
-      if (!(e instanceof SimActionError)) throw e;
-    }
-  };
-  for (const [, m] of LW_UNITS) {
-    const s = c.lw485(m.unit);
-    if (s.stateName === 'CREDITED' && s.doorClosed) quiet(() => c.pressStart(m.unit));
-    else if (s.stateName === 'DONE') {
-      quiet(() => c.setDoor(m.unit, true));
-      quiet(() => c.setDoor(m.unit, false));
-    }
-  }
-  const rio = c.rio8(20);
-  for (const [, m] of COIN_CHANNELS) {
-    if (rio.channels[m.channel ?? -1]?.machine?.ready === true) quiet(() => c.pressStart(m.unit, m.channel));
-  }
-}
 
 before(async () => {
   child = prepareGatewayChild();
   // Cycles of 30-60 minutes last ~0.1-0.2 s: machines come free between kills.
   sim = await startRoom({ timeScale: 20_000 });
-  attendant = setInterval(attend, 20);
+  stopAttendant = startAttendant(sim.room);
   const l = openLedger({ path: dbPath, roomSecret: loadOrCreateRoomSecret(tmp.file('room-secret')), gatewayId: ROOM_ID, bootId: 'seed', clock: systemClock, logger: silentLogger() });
   seedCards(l, { alice: 100_000_000 });
   l.close();
 });
 
 after(async () => {
-  if (attendant) clearInterval(attendant);
+  stopAttendant?.();
   await sim.close();
   child.cleanup();
   tmp.cleanup();
@@ -86,6 +67,7 @@ interface Armed {
   ready: Promise<string>;
   exited: Promise<void>;
   lines(): string[];
+  stderr(): string;
 }
 
 function spawnChild(seed: number): Armed {
@@ -123,6 +105,7 @@ function spawnChild(seed: number): Armed {
     ready,
     exited,
     lines: () => out.split('\n').filter((l) => l.length > 0),
+    stderr: () => err,
   };
 }
 
@@ -232,8 +215,10 @@ test(`gateway killed with SIGKILL ${ITERATIONS} times mid-vend: every vend settl
       }
       const blocked = await withDeadline(cur.ready, READY_DEADLINE_MS, `child ${i} ready`);
       if (blocked !== '') violations.push(`start ${i}: machines left blocked: ${blocked}`);
+      const seen = violations.length;
       checkFile(`start ${i}`, violations);
       checkSettled(`start ${i}`, base, violations);
+      if (violations.length > seen || blocked !== '') writeFileSync(join(ARTIFACTS, `engine-crash-start-${i}.log`), cur.stderr());
       if (last) {
         cur.kill();
         await cur.exited;

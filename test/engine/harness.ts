@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { SimRoom, type SimUnitConfig } from '../../simulator/index.js';
+import { SimActionError, SimRoom, type SimUnitConfig } from '../../simulator/index.js';
 import { Daemon } from '../../gateway/daemon.js';
 import { gatewayConfigSchema, type GatewayConfigInput } from '../../gateway/config/schema.js';
 import { systemClock } from '../../gateway/core/clock.js';
@@ -194,4 +194,34 @@ export function auditKinds(ledger: Ledger, vendId: string): string[] {
 export function outboxRecords(ledger: Ledger): { type: string; payload: Record<string, unknown> }[] {
   const b = ledger.outbox.nextBatch({ maxCount: 100_000, maxBytes: 100_000_000 });
   return b.records.map((r) => ({ type: r.type, payload: r.payload as Record<string, unknown> }));
+}
+
+/**
+ * The room's customers between vends: start credited machines, empty finished ones (door open
+ * and shut: DONE -> IDLE), press Start on coin machines that have their coins. Every `everyMs`.
+ */
+export function startAttendant(room: SimRoom, everyMs = 20): () => void {
+  const c = room.control;
+  const quiet = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof SimActionError)) throw e;
+    }
+  };
+  const timer = setInterval(() => {
+    for (const m of Object.values(MACHINES)) {
+      if (m.channel !== undefined) {
+        if (c.rio8(m.unit).channels[m.channel]?.machine?.ready === true) quiet(() => c.pressStart(m.unit, m.channel));
+        continue;
+      }
+      const s = c.lw485(m.unit);
+      if (s.stateName === 'CREDITED' && s.doorClosed) quiet(() => c.pressStart(m.unit));
+      else if (s.stateName === 'DONE') {
+        quiet(() => c.setDoor(m.unit, true));
+        quiet(() => c.setDoor(m.unit, false));
+      }
+    }
+  }, everyMs);
+  return () => clearInterval(timer);
 }
