@@ -214,6 +214,14 @@ describe('the CLI against a running daemon, then a stopped one', () => {
     assert.match(card.stdout, /balance +17\.50/);
     assert.equal(outbox.code, 0);
 
+    // the config from the environment, as an operator's profile may set it
+    const fromEnv = await runCli(['audit', 'verify'], { LAUNDRY_GATEWAY_CONFIG: gw.configPath });
+    assert.equal(fromEnv.code, 0, fromEnv.stderr);
+    // an explicit --socket wins over the config's
+    const elsewhere = await gw.cli('machines', '--socket', join(gw.dir, 'other.sock'));
+    assert.equal(elsewhere.code, 3);
+    assert.match(elsewhere.stderr, /other\.sock/);
+
     for (const args of [['machines'], ['bus', 'scan'], ['bus', 'read', '1', '4', '0', '1'], ['card', 'block', BOB]]) {
       const r = await gw.cli(...args);
       assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
