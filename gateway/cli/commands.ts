@@ -112,6 +112,7 @@ export async function status(ctx: CommandContext): Promise<number> {
   }
   if (r.kind !== 'not-running') return failure(ctx, r);
   // Degraded: what the ledger file can tell, and exit 3 like `systemctl status` of a stopped unit.
+  ctx.io.err(`daemon not running: ${r.detail}`);
   const ledger = openReadOnly(ctx);
   if (ledger === null) {
     ctx.io.out(ctx.json ? JSON.stringify({ daemon: null }) : 'daemon      NOT RUNNING');

@@ -206,6 +206,7 @@ describe('the CLI against a running daemon, then a stopped one', () => {
     const [status, tx, audit, card, outbox] = await Promise.all([gw.cli('status'), gw.cli('tx', '--json'), gw.cli('audit', 'verify'), gw.cli('card', 'show', ALICE), gw.cli('outbox', '--json')]);
     assert.equal(status.code, 3);
     assert.match(status.stdout, /NOT RUNNING/);
+    assert.match(status.stderr, /daemon not running/);
     assert.match(status.stdout, /1 vends, 0 unfinished/);
     assert.equal(tx.code, 0, tx.stderr);
     assert.equal((JSON.parse(tx.stdout) as { vends: unknown[] }).vends.length, 1);
