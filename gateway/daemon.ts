@@ -19,6 +19,12 @@ import { ClockFloor } from './tokens/clock-floor.js';
 import { parseTrustedKeys } from './tokens/trusted-keys.js';
 import type { TrustedKey } from '../protocols/qr-token/verify.js';
 import { ledgerExposure } from './engine/exposure.js';
+import { Uplink } from './uplink/uplink.js';
+import type { RemoteCommandTarget } from './uplink/downlinks.js';
+import type { RoomConfig } from './uplink/room-config.js';
+import { WebServer } from './web/server.js';
+import { statusSourceFromDaemon } from './web/from-daemon.js';
+import type { MachineState } from './machines/state.js';
 
 const MAINTENANCE_EVERY_MS = 24 * 3600_000;
 
@@ -37,6 +43,8 @@ export class Daemon {
   readonly engine: VendEngine;
   readonly readers: SerialReader[];
   readonly clockFloor: ClockFloor;
+  readonly uplink: Uplink | null;
+  readonly web: WebServer;
   private readonly log: Logger;
   private keys: TrustedKey[];
   private maintenanceTimer: NodeJS.Timeout | null = null;
@@ -92,9 +100,62 @@ export class Daemon {
     for (const bus of this.buses) {
       bus.poller.on('state', (e) => {
         this.log.info({ machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, changed: e.changed }, 'machine state');
-        ledger.enqueueEvent('machine_state', { machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, faultCode: e.state.faultCode, door: e.state.door, at: e.state.observedAt });
+        // Status and fault changes are facts the cloud keeps; the countdown is only telemetry
+        // (the uplink's retained snapshot), and writing it would wear the SD card.
+        if (e.changed.includes('status') || e.changed.includes('fault')) {
+          ledger.enqueueEvent('machine_state', { machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, faultCode: e.state.faultCode, door: e.state.door, at: e.state.observedAt });
+        }
       });
     }
+    this.uplink = config.mqtt
+      ? new Uplink({
+          config: config.mqtt,
+          roomId: config.room.id,
+          ledger,
+          logger,
+          clock,
+          subscribeStates: (listener) => this.subscribeStates(listener),
+          busStats: () => Object.fromEntries(this.buses.map((b) => [b.config.id, b.master.stats()])),
+          onRoomConfig: (cfg) => this.applyRoomConfig(cfg),
+          onCloudTime: (sec) => {
+            floor?.advance(sec, 'cloud');
+          },
+          commandTarget: this.remoteTarget(),
+          nowSec: () => this.clockFloor.nowSec(),
+        })
+      : null;
+    this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink }), logger, clock });
+  }
+
+  private subscribeStates(listener: (s: MachineState) => void): () => void {
+    const handler = (e: { state: MachineState }): void => listener(e.state);
+    for (const bus of this.buses) bus.poller.on('state', handler);
+    return () => {
+      for (const bus of this.buses) bus.poller.off('state', handler);
+    };
+  }
+
+  /** Remote commands from the app, onto the machines' own commands. */
+  private remoteTarget(): RemoteCommandTarget {
+    return {
+      command: (machineId, kind, args) => {
+        if (!this.machines.has(machineId)) return Promise.resolve({ status: 'rejected', reason: 'unreachable', deviceCode: null, detail: `no machine ${machineId} in this room` });
+        const c = this.machines.commander(machineId);
+        if (kind === 'addTime') return args ? c.addTime(args) : Promise.resolve({ status: 'rejected', reason: 'bad_argument', deviceCode: null, detail: 'addTime needs minutes and amountCents' });
+        return c[kind]();
+      },
+    };
+  }
+
+  /** A newer signed room configuration from the cloud (or the persisted one at start). */
+  private applyRoomConfig(cfg: RoomConfig): void {
+    if (cfg.qrTokens) {
+      const keys = parseTrustedKeys(cfg.qrTokens);
+      if (!keys.ok) throw new Error(keys.errors.join('; '));
+      this.keys = keys.keys;
+    }
+    this.engine.updateRules({ ...(cfg.pricing ? { pricing: cfg.pricing } : {}), ...(cfg.risk ? { risk: cfg.risk } : {}) });
+    this.log.info({ pricing: cfg.pricing?.version ?? null, risk: cfg.risk !== undefined, keys: cfg.qrTokens?.keys.length ?? null }, 'room configuration applied');
   }
 
   async start(): Promise<void> {
@@ -113,6 +174,9 @@ export class Daemon {
       });
       await reader.start();
     }
+    await this.uplink?.start();
+    const web = await this.web.start();
+    this.log.info({ url: `http://${web.host}:${web.port}/` }, 'status page');
     this.maintenance();
     this.maintenanceTimer = setInterval(() => this.maintenance(), MAINTENANCE_EVERY_MS);
     this.maintenanceTimer.unref();
@@ -157,8 +221,10 @@ export class Daemon {
 
   async stop(): Promise<void> {
     if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
+    await this.web.stop();
     for (const reader of this.readers) await reader.stop();
     await this.engine.stop();
+    await this.uplink?.stop();
     for (const bus of this.buses) await bus.stop();
     this.clockFloor.stop();
     this.ledger.close();

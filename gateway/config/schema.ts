@@ -8,6 +8,9 @@ import { priceRulesSchema } from '../vend/pricing-schema.js';
 import { riskConfigSchema } from '../vend/risk.js';
 import { faultRefundPolicySchema } from '../vend/fault-refund.js';
 import { qrTokenConfigSchema } from '../tokens/trusted-keys.js';
+import { webConfigSchema } from '../web/config-schema.js';
+import { mqttConfigSchema } from '../uplink/config-schema.js';
+import { controlConfigSchema } from '../control/config-schema.js';
 
 /** The LW-485 and RIO-8 speak 9600, 19200 (default) and 38400 baud. */
 export const BUS_BAUD_RATES = [9600, 19200, 38400] as const;
@@ -66,6 +69,10 @@ export const gatewayConfigSchema = z
     risk: riskConfigSchema.prefault({}),
     faultRefund: faultRefundPolicySchema.prefault({}),
     qrTokens: qrTokenConfigSchema.prefault({ keys: [] }),
+    /** The cloud uplink; absent: the room runs offline only. */
+    mqtt: mqttConfigSchema.optional(),
+    web: webConfigSchema.prefault({}),
+    control: controlConfigSchema,
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   })
   .superRefine((c, ctx) => {

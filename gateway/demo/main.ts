@@ -1,9 +1,15 @@
 // `npm run demo`: a whole simulated laundry room on this machine, nothing to install. The
 // simulator serves 8 washers, 4 dryers and a RIO-8 with 4 coin machines over TCP (RTU framing);
-// the gateway polls them, and a scripted customer swipes cards, scans a QR token, presses Start
-// and opens doors, so every path shows in the log: decision, hold, credit, start, countdown,
-// done, and a refund when a machine refuses. Type `help` for commands. Ctrl-C stops it.
+// an in-process MQTT broker (aedes) and the reference cloud consumer stand in for the cloud; the
+// gateway polls the machines, serves its status page, and a scripted customer swipes cards,
+// scans a QR token, presses Start and opens doors, so every path shows in the log: decision,
+// hold, credit, start, countdown, done, a refund when a machine refuses, batches acknowledged
+// by the cloud, a top-up and a remote start from the app. Type `help` for commands.
 import { mkdirSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { Aedes } from 'aedes';
+import { CloudConsumer } from '../../simulator/cloud/consumer.js';
+import { ed25519PrivateKey } from '../../protocols/qr-token/cose.js';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SimRoom, demoRoomUnits, startControlServer, type ControlServer } from '../../simulator/index.js';
@@ -37,9 +43,36 @@ async function main(): Promise<void> {
     logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'simulator control API not started');
   }
 
+  // The cloud: an in-process broker and the reference consumer, which stores batches, acks them
+  // and publishes signed downlinks with its configuration key.
+  const broker = await Aedes.createBroker();
+  const mqttServer = createServer(broker.handle);
+  await new Promise<void>((resolve) => mqttServer.listen(Number(process.env.DEMO_MQTT_PORT ?? 0), '127.0.0.1', () => resolve()));
+  const mqttUrl = `mqtt://127.0.0.1:${(mqttServer.address() as AddressInfo).port}`;
+  const cloudKey = keyPairFromSeed(new Uint8Array(32).fill(11));
+  const cloudLog = logger.child({ component: 'cloud' });
+  const cloud = new CloudConsumer({
+    url: mqttUrl,
+    protocolVersion: 4,
+    dbPath: join(dir, 'cloud.db'),
+    signingKey: ed25519PrivateKey(cloudKey.privateKey),
+    logger: cloudLog,
+    policy: (b) => {
+      cloudLog.info({ batchId: b.batchId, records: b.records.length, types: [...new Set(b.records.map((r) => r.type))].join(',') }, 'cloud: batch stored, acknowledging');
+      return 'ack';
+    },
+  });
+  await cloud.start();
+
   const qrKey = keyPairFromSeed(new Uint8Array(32).fill(7));
   const config = gatewayConfigSchema.parse(
-    demoGatewayConfig({ tcpPort: port, dbPath: join(dir, 'ledger.db'), qrPublicKey: Buffer.from(qrKey.publicKey).toString('base64url') }),
+    demoGatewayConfig({
+      tcpPort: port,
+      dbPath: join(dir, 'ledger.db'),
+      qrPublicKey: Buffer.from(qrKey.publicKey).toString('base64url'),
+      mqtt: { url: mqttUrl, configPublicKey: Buffer.from(cloudKey.publicKey).toString('base64url') },
+      webPort: Number(process.env.DEMO_WEB_PORT ?? 8080),
+    }),
   );
   const daemon = new Daemon(config, { logger, clock: systemClock });
   // The cloud would send these: account snapshots and the card list.
@@ -47,7 +80,9 @@ async function main(): Promise<void> {
   daemon.ledger.applyCardList({ kind: 'full', version: 1, cards: DEMO_CARDS.map((c) => ({ uid: c.uid, accountId: c.accountId, status: 'active' as const })) });
   await daemon.start();
 
-  say(`\n  Simulated room on tcp://127.0.0.1:${port} (RTU framing), time x${timeScale}; simulator control API ${control ? `http://127.0.0.1:${control.port}/units` : 'off'}.`);
+  const web = daemon.web.address();
+  say(`\n  Status page: http://127.0.0.1:${web?.port ?? '?'}/   (API /api/status, metrics /metrics; operator token demo-operator-token-0001)`);
+  say(`  Simulated room on tcp://127.0.0.1:${port} (RTU framing), time x${timeScale}; simulator control API ${control ? `http://127.0.0.1:${control.port}/units` : 'off'}; MQTT broker ${mqttUrl}.`);
   say('  The gateway polls 13 units (16 machines). Type "help" for commands; Ctrl-C to stop.\n');
 
   const mint = (machineId: string, amountCents: number): string => {
@@ -57,7 +92,7 @@ async function main(): Promise<void> {
       qrKey.privateKey,
     );
   };
-  const script = new DemoScript({ daemon, room, logger, mint });
+  const script = new DemoScript({ daemon, room, logger, mint, cloud });
   if (process.env.DEMO_SCRIPT !== 'off') script.start();
 
   const rl = createInterface({ input: process.stdin });
@@ -72,6 +107,9 @@ async function main(): Promise<void> {
     rl.close();
     script.stop();
     await daemon.stop();
+    await cloud.stop();
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    mqttServer.close();
     await control?.close();
     await room.close();
     process.exit(0);

@@ -4,7 +4,7 @@ import type { GatewayConfigInput } from '../config/schema.js';
 
 export const DEMO_ROOM_ID = 'demo-room';
 
-export function demoGatewayConfig(o: { tcpPort: number; dbPath: string; qrPublicKey: string }): GatewayConfigInput {
+export function demoGatewayConfig(o: { tcpPort: number; dbPath: string; qrPublicKey: string; mqtt?: { url: string; configPublicKey: string }; webPort?: number }): GatewayConfigInput {
   const washers = Array.from({ length: 8 }, (_, i) => ({ unit: i + 1, profile: 'lw485' as const, machineId: `W${i + 1}`, kind: 'washer' as const }));
   const dryers = Array.from({ length: 4 }, (_, i) => ({ unit: 9 + i, profile: 'lw485' as const, machineId: `D${i + 1}`, kind: 'dryer' as const }));
   return {
@@ -49,6 +49,9 @@ export function demoGatewayConfig(o: { tcpPort: number; dbPath: string; qrPublic
       advice: [{ id: 'light-load', kinds: ['washer'], maxLoadGrams: 2500, message: 'light load: QUICK (program 1) is enough', suggestProgram: 1 }],
     },
     qrTokens: { keys: [{ publicKey: o.qrPublicKey, issuer: 'laundry-cloud', label: 'demo key' }] },
+    // aedes, the demo's in-process broker, speaks MQTT 3.1.1 only.
+    ...(o.mqtt ? { mqtt: { url: o.mqtt.url, protocolVersion: 4 as const, configPublicKey: o.mqtt.configPublicKey, batch: { maxWaitMs: 500 } } } : {}),
+    web: { host: '127.0.0.1', port: o.webPort ?? 0, operatorToken: 'demo-operator-token-0001' },
     log: { level: 'info' },
   };
 }

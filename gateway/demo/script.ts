@@ -1,10 +1,11 @@
 // The demo's customer: a fixed story first (every path of a vend once), then a steady trickle of
 // swipes, with doors opened when cycles finish. Also the demo's typed commands.
 import type { SimRoom } from '../../simulator/index.js';
+import type { CloudConsumer } from '../../simulator/cloud/consumer.js';
 import type { Logger } from '../core/log.js';
 import type { Daemon } from '../daemon.js';
 import type { VendOutcome } from '../engine/vend-engine.js';
-import { DEMO_CARDS } from './room.js';
+import { DEMO_CARDS, DEMO_ROOM_ID } from './room.js';
 
 export function unitOf(machineId: string): { unit: number; channel?: number } | null {
   const m = /^([WDC])(\d+)$/.exec(machineId);
@@ -31,6 +32,7 @@ interface Deps {
   room: SimRoom;
   logger: Logger;
   mint: (machineId: string, amountCents: number) => string;
+  cloud: CloudConsumer;
 }
 
 export class DemoScript {
@@ -112,6 +114,20 @@ export class DemoScript {
         this.log.info({ machineId: 'W8' }, 'demo: W8 faults (E01 no water) just as carol pays');
         await this.swipe('W8', 'carol');
         return true;
+      case 8:
+        this.log.info({ accountId: 'acct-bob', amountCents: 1000 }, 'demo: bob tops up 10.00 in the app; the cloud sends it down');
+        await this.d.cloud.publishTopUps(DEMO_ROOM_ID, [{ cloudId: `topup-bob-${Date.now()}`, accountId: 'acct-bob', amountCents: 1000 }]);
+        return true;
+      case 9: {
+        // Paid at the machine, started from the phone: the app's remote start.
+        const o = await this.swipe('W4', 'bob');
+        if (o.result === 'captured') {
+          const now = Math.floor(Date.now() / 1000);
+          this.log.info({ machineId: 'W4' }, 'demo: bob presses Start in the app; the cloud sends a signed remote start');
+          await this.d.cloud.publishCommand(DEMO_ROOM_ID, { id: `cmd-${Date.now()}`, machineId: 'W4', kind: 'start', issuedAtSec: now, expiresAtSec: now + 120 });
+        }
+        return true;
+      }
       default:
         return false;
     }

@@ -33,6 +33,8 @@ export interface VendEngineOptions {
   readbackDelayMs?: number;
   /** How often unsettled vends are tried again. */
   reconcileEveryMs?: number;
+  /** Reads a reconcile tries before it leaves a vend unresolved until the next periodic try. */
+  reconcileReads?: number;
   /** How long a reconcile waits for a RIO-8 pulse train still running to end. */
   trainSettleMs?: number;
   /** What a fault that cuts a paid cycle short gives back; default: the schema's defaults. */
@@ -59,11 +61,15 @@ export class VendEngine {
   private reconciling = false;
   private retryTimer: NodeJS.Timeout | null = null;
 
-  private readonly actionDeps: ActionDeps;
+  private actionDeps: ActionDeps;
   /** Refunds paid cycles cut short by a machine fault. */
   readonly faults: FaultWatch;
 
+  /** Prices and risk limits in force: from the config file, then from signed cloud configs. */
+  private rules: { pricing: PriceRules; risk: RiskConfig };
+
   constructor(private readonly o: VendEngineOptions) {
+    this.rules = { pricing: o.pricing, risk: o.risk };
     this.log = o.logger.child({ component: 'vend' });
     this.faults = new FaultWatch({ ledger: o.ledger, machines: o.machines, policy: o.faultRefund ?? faultRefundPolicySchema.parse({}), logger: o.logger });
     this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: o.readbackDelayMs ?? 150, log: this.log };
@@ -86,6 +92,8 @@ export class VendEngine {
       const verdict = verdictEvent.type === 'crash-recovery' ? verdictEvent.verdict : null;
       if (session.state === 'captured' || session.state === 'refunded') {
         settled++;
+        // The polled state may predate the settle (a train still running): read afresh before the next vend.
+        this.lastVendAt.set(v.machineId, this.o.clock.monotonic());
         this.unblock(v.machineId);
         this.log.info({ vendId: v.vendId, machineId: v.machineId, verdict, state: session.state }, 'unfinished vend settled');
       } else {
@@ -136,9 +144,15 @@ export class VendEngine {
     // the other, so mid-train they can disagree by a pulse. Ask again until the train is over
     // (it is bounded: coins x pulse period) rather than leave the machine blocked.
     const until = this.o.clock.monotonic() + (this.o.trainSettleMs ?? 10_000);
+    // One lost reply on a busy bus is no reason to block a machine until the next periodic try.
+    let readsLeft = this.o.reconcileReads ?? 3;
     for (;;) {
       const read = await this.o.machines.readNow(machineId);
-      if (!read.ok) return { type: 'crash-recovery', verdict: 'unknown' };
+      if (!read.ok) {
+        if (--readsLeft <= 0) return { type: 'crash-recovery', verdict: 'unknown' };
+        await delay(200);
+        continue;
+      }
       const verdict = reconcileFromState(evidence, read.state);
       const running = evidence.profile === 'rio8' && (read.state.confirm.pendingPulses ?? 0) > 0;
       if (verdict !== 'unknown' || !running || this.o.clock.monotonic() > until) return { type: 'crash-recovery', verdict, reason: 'credit_rejected' };
@@ -169,16 +183,16 @@ export class VendEngine {
       const card = ledger.lookupCard(ev.uid);
       const program = chooseProgram(state, this.o.machines.programs(machineId));
       const balance = card ? ledger.balance(card.accountId) : undefined;
-      const price = priceVend(this.o.pricing, {
+      const price = priceVend(this.rules.pricing, {
         machine: { id: machineId, kind: state.kind, program },
         ...(balance ? { account: { tier: balance.tier } } : {}),
-        localTime: toLocalTime(now, this.o.pricing.timeZone),
+        localTime: toLocalTime(now, this.rules.pricing.timeZone),
         loadWeightGrams: state.sensors.loadWeightGrams,
         waterHardnessDh: state.sensors.waterHardnessDh,
       });
       if (!price.ok) return declineEarly(price.reason, machineId);
       const exposure = this.o.exposure(card?.accountId ?? null);
-      const verdict = assess(this.o.risk, this.risk, {
+      const verdict = assess(this.rules.risk, this.risk, {
         now,
         cardId: ev.uid,
         readerId: ev.readerId,
@@ -186,7 +200,7 @@ export class VendEngine {
         amountCents: price.amountCents,
         unsyncedCardCents: exposure.accountCents,
         unsyncedRoomCents: exposure.roomCents,
-        ...(balance ? { availableCents: balance.balanceCents - this.o.risk.funds.floorCents } : {}),
+        ...(balance ? { availableCents: balance.balanceCents - this.rules.risk.funds.floorCents } : {}),
       });
       if (!verdict.allow) {
         if (verdict.alert) ledger.appendAlert({ code: verdict.alert.code, message: verdict.alert.detail, machineId, detail: { readerId: ev.readerId } });
@@ -194,7 +208,7 @@ export class VendEngine {
       }
       const ctx: VendContext = { method: 'card', machineId, program, readerId: ev.readerId, cardUid: ev.uid, price, declineRecorded: false, ...(card ? { accountId: card.accountId } : {}) };
       const outcome = await this.runVend(ctx, { machineId, command: 'credit', program, ...(price.minutes !== undefined ? { minutes: price.minutes } : {}) });
-      if (outcome.result === 'captured' || outcome.result === 'unresolved') this.risk = recordOutcome(this.o.risk, this.risk, { now, cardId: ev.uid, readerId: ev.readerId, outcome: 'vend' }).state;
+      if (outcome.result === 'captured' || outcome.result === 'unresolved') this.risk = recordOutcome(this.rules.risk, this.risk, { now, cardId: ev.uid, readerId: ev.readerId, outcome: 'vend' }).state;
       return outcome;
     } finally {
       this.release(machineId);
@@ -218,9 +232,9 @@ export class VendEngine {
     try {
       const state = gate.state;
       const program = v.program ?? chooseProgram(state, this.o.machines.programs(v.machineId));
-      const price = priceVend(this.o.pricing, {
+      const price = priceVend(this.rules.pricing, {
         machine: { id: v.machineId, kind: state.kind, program },
-        localTime: toLocalTime(clock.now(), this.o.pricing.timeZone),
+        localTime: toLocalTime(clock.now(), this.rules.pricing.timeZone),
         loadWeightGrams: state.sensors.loadWeightGrams,
       });
       if (!price.ok) return decline(price.reason);
@@ -311,7 +325,7 @@ export class VendEngine {
   }
 
   private noteFailure(uid: string, readerId: string, now: number): void {
-    const r = recordOutcome(this.o.risk, this.risk, { now, cardId: uid, readerId, outcome: 'failure' });
+    const r = recordOutcome(this.rules.risk, this.risk, { now, cardId: uid, readerId, outcome: 'failure' });
     this.risk = r.state;
     for (const alert of r.alerts) this.o.ledger.appendAlert({ code: alert.code, message: alert.detail, detail: { readerId } });
   }
@@ -320,6 +334,13 @@ export class VendEngine {
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
     return p;
+  }
+
+  /** New rules apply from the next vend; a vend in flight keeps the price it was held at. */
+  updateRules(r: { pricing?: PriceRules; risk?: RiskConfig }): void {
+    this.rules = { pricing: r.pricing ?? this.rules.pricing, risk: r.risk ?? this.rules.risk };
+    this.actionDeps = { ...this.actionDeps, floorCents: this.rules.risk.funds.floorCents };
+    this.log.info({ pricing: this.rules.pricing.version }, 'vend rules updated');
   }
 
   /** Refuses new vends and waits for those in flight: none is left half-done. */

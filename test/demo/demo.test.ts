@@ -19,7 +19,7 @@ const MACHINES = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'D1', 'D2', 'D
 test('the demo polls all 16 machines, vends on a typed swipe and stops on SIGINT', { timeout: 90_000 }, async () => {
   const t0 = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/demo/main.ts'], {
-    env: { ...process.env, DEMO_SCRIPT: 'off', DEMO_SIM_CONTROL_PORT: '0', LOG_LEVEL: 'info' },
+    env: { ...process.env, DEMO_SCRIPT: 'off', DEMO_SIM_CONTROL_PORT: '0', DEMO_WEB_PORT: '0', LOG_LEVEL: 'info' },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   const polled = new Map<string, number>();
