@@ -8,7 +8,9 @@ export function admissionReason(state: MachineState | null): ReasonCode | null {
   switch (state.status) {
     case 'idle':
     case 'done':
-      return null;
+      // A RIO-8 channel still pulsing (an earlier credit, e.g. one settled at start-up while its
+      // train ran on) shows idle, yet the module refuses a second train: not free.
+      return (state.confirm.pendingPulses ?? 0) > 0 ? 'machine_busy' : null;
     case 'offline':
       return 'machine_offline';
     case 'fault':
