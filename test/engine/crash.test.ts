@@ -91,6 +91,10 @@ function spawnChild(seed: number): Armed {
   });
   proc.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
   const exited = new Promise<void>((resolve) => {
+    proc.on('error', (e) => {
+      onFail?.(e);
+      resolve();
+    });
     proc.on('exit', (code, signal) => {
       if (signal !== 'SIGKILL' && onFail) onFail(new Error(`child ended by itself (code ${String(code)}): ${err}`));
       resolve();
