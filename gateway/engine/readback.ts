@@ -1,7 +1,7 @@
 // Turns a fresh read of a machine into the vend state machine's read-back or reconcile verdict,
 // through the device profile's own reconcile function: only the device's word decides whether a
 // credit executed.
-import { reconcileLw485 } from '../profiles/lw485-codec.js';
+import { mapResult, reconcileLw485 } from '../profiles/lw485-codec.js';
 import { reconcileRio8 } from '../profiles/rio8-codec.js';
 import type { CommandEvidence, ReconcileResult } from '../profiles/types.js';
 import type { MachineState } from '../machines/state.js';
@@ -53,4 +53,12 @@ export function readbackFromState(evidence: CommandEvidence, state: MachineState
     case 'unknown':
       return { verdict: 'unknown', detail: 'the machine did not report its last command' };
   }
+}
+
+/** Why an executed credit was rejected, in the profile's words (for reasonForRejection), from a fresh state. */
+export function rejectionFromState(evidence: CommandEvidence, state: MachineState): string {
+  const code = state.confirm.lastResult;
+  if (evidence.profile !== 'lw485' || code === undefined) return 'credit_rejected';
+  const m = mapResult(code);
+  return m.status === 'rejected' ? m.reason : 'credit_rejected';
 }

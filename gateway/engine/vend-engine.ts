@@ -13,7 +13,7 @@ import { assess, emptyRiskState, recordOutcome, type RiskConfig, type RiskState 
 import { countsAsFailure, type ReasonCode } from '../vend/reasons.js';
 import { createVendSession, recoverVendSession, stepVend, type VendEvent, type VendRequest, type VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
-import { parseEvidence, reconcileFromState } from './readback.js';
+import { parseEvidence, reconcileFromState, rejectionFromState } from './readback.js';
 import { admissionReason, chooseProgram } from './admission.js';
 import { FaultWatch } from './fault-watch.js';
 import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
@@ -155,7 +155,7 @@ export class VendEngine {
       }
       const verdict = reconcileFromState(evidence, read.state);
       const running = evidence.profile === 'rio8' && (read.state.confirm.pendingPulses ?? 0) > 0;
-      if (verdict !== 'unknown' || !running || this.o.clock.monotonic() > until) return { type: 'crash-recovery', verdict, reason: 'credit_rejected' };
+      if (verdict !== 'unknown' || !running || this.o.clock.monotonic() > until) return { type: 'crash-recovery', verdict, reason: rejectionFromState(evidence, read.state) };
       await delay(100);
     }
   }
