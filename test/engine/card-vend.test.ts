@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Daemon } from '../../gateway/daemon.js';
-import { CARDS, auditKinds, outboxRecords, seedCards, startDaemon, startRoom, tempDir, testConfig, waitStatus, type TestRoom } from './harness.js';
+import { CARDS, auditKinds, outboxRecords, seedCards, startDaemon, startRoom, tempDir, testConfig, waitFor, waitStatus, type TestRoom } from './harness.js';
 
 let sim: TestRoom;
 let daemon: Daemon;
@@ -41,8 +41,7 @@ function moneyRecords(vendId: string): string[] {
 
 test('LW-485 washer: the program chosen on the panel is held, credited, read back and captured', async () => {
   sim.room.control.selectProgram(1, 2);
-  await waitStatus(daemon, 'W1', ['idle']);
-  await new Promise((r) => setTimeout(r, 250)); // at least one poll sees the selection
+  await waitFor(() => daemon.machines.state('W1')?.selectedProgram === 2, 'a poll to see the selection on W1');
   const o = await swipe('alice', 'W1');
   assert.equal(o.result, 'captured', JSON.stringify(o));
   if (o.result !== 'captured') return;
