@@ -92,6 +92,7 @@ export class Daemon {
       machines: this.machines,
       pricing: config.pricing,
       risk: config.risk,
+      faultRefund: config.faultRefund,
       exposure: (accountId) => ledgerExposure(ledger, accountId),
       logger,
       clock,

@@ -152,6 +152,8 @@ export class Poller extends EventEmitter<PollerEvents> {
       resume: () => via((c) => c.resume()),
       cancel: () => via((c) => c.cancel()),
       addTime: (r) => via((c) => c.addTime(r)),
+      clearFault: () => via((c) => c.clearFault()),
+      serviceMode: (on) => via((c) => c.serviceMode(on)),
     };
   }
 

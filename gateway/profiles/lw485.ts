@@ -73,6 +73,8 @@ class Lw485Driver implements UnitDriver {
       // controller that checks the program field sees the cycle it extends.
       addTime: (r) =>
         this.kind === 'dryer' ? send(Lw485Command.ADD_TIME, this.lastStatus?.activeProgram ?? 0, r.amountCents, r.minutes, r.beforeSend) : unsupported(),
+      clearFault: () => send(Lw485Command.CLEAR_FAULT, 0, 0, 0),
+      serviceMode: (on) => send(on ? Lw485Command.SERVICE_ON : Lw485Command.SERVICE_OFF, 0, 0, 0),
     };
   }
 

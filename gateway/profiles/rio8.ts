@@ -43,6 +43,8 @@ class Rio8Driver implements UnitDriver {
         resume: unsupported,
         cancel: unsupported,
         addTime: unsupported,
+        clearFault: unsupported,
+        serviceMode: unsupported,
       });
     }
   }

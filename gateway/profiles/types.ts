@@ -118,6 +118,9 @@ export interface MachineCommands {
   resume(): Promise<CommandOutcome>;
   cancel(): Promise<CommandOutcome>;
   addTime(req: AddTimeRequest): Promise<CommandOutcome>;
+  /** A technician's actions (LW-485 CLEAR_FAULT, SERVICE_ON, SERVICE_OFF). */
+  clearFault(): Promise<CommandOutcome>;
+  serviceMode(on: boolean): Promise<CommandOutcome>;
 }
 
 // ---- the profile contract --------------------------------------------------------------------

@@ -5,7 +5,23 @@ import type { Daemon } from '../daemon.js';
 import type { TickEvent } from '../machines/poller-types.js';
 import type { MachineState } from '../machines/state.js';
 import { unitMachineIds } from '../profiles/config-schema.js';
-import type { MachineInfo, StatusSource } from './status-source.js';
+import type { CommandOutcome } from '../profiles/types.js';
+import type { ActionOutcome, MachineInfo, StatusSource } from './status-source.js';
+
+/** A device command's outcome as an HTTP action answer: a refusal by the device is a 409. */
+async function commandOutcome(p: Promise<CommandOutcome>): Promise<ActionOutcome> {
+  const o = await p;
+  switch (o.status) {
+    case 'accepted':
+      return { ok: true, detail: { outcome: 'accepted' } };
+    case 'rejected':
+      return { ok: false, status: 409, error: o.reason, reason: o.detail };
+    case 'unknown':
+      return { ok: false, status: 502, error: 'unknown', reason: o.detail };
+    case 'unsupported':
+      return { ok: false, status: 422, error: 'unsupported', reason: 'this machine cannot do that' };
+  }
+}
 
 /** What the page needs of the uplink part (gateway/uplink Uplink.stats() has it), kept structural. */
 export interface UplinkProbe {
@@ -63,6 +79,17 @@ export function statusSourceFromDaemon(daemon: Daemon, extras: { uplink?: Uplink
       ledger.enqueueEvent(type, payload);
     },
     blockCard: (uid) => ledger.setCardStatus(uid, 'blocked'),
+    refundCaptured: (vendId, reason) => {
+      const v = ledger.getVend(vendId);
+      if (!v) return { ok: false, status: 404, error: 'not_found', reason: `no vend ${vendId}` };
+      if (v.state !== 'captured') return { ok: false, status: 409, error: 'not_captured', reason: 'only a captured vend is refunded here; the engine settles vends in progress' };
+      if ((v.capturedCents ?? 0) === 0) return { ok: false, status: 409, error: 'nothing_to_refund', reason: 'the vend cost nothing' };
+      const r = ledger.refundCaptured(vendId, { reason: 'operator_refund', amountCents: v.capturedCents ?? 0, detail: { note: reason } });
+      if (!r.ok) return { ok: false, status: 409, error: r.reason, reason: `the ledger refused: ${r.reason}` };
+      return { ok: true, detail: { vendId, refundedCents: r.refundedCents } };
+    },
+    setServiceMode: (machineId, on) => commandOutcome(machines.commander(machineId).serviceMode(on)),
+    clearFault: (machineId) => commandOutcome(machines.commander(machineId).clearFault()),
     onMachineState: (listener) => {
       const on = (e: { state: MachineState }): void => listener(e.state);
       for (const b of buses) b.poller.on('state', on);

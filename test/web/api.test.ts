@@ -72,7 +72,7 @@ test('/api/status matches its schema and shows the running machine, its vend and
   assert.equal(s.uplink.state, 'unknown');
   assert.deepEqual(s.buses.map((b) => b.units.length), [13]);
   assert.equal(s.actions.enabled, true);
-  assert.deepEqual(s.actions.supported, { blockCard: true, refund: false, serviceMode: false, clearFault: false });
+  assert.deepEqual(s.actions.supported, { blockCard: true, refund: true, serviceMode: true, clearFault: true });
   assertNoSecrets(res.text);
 });
 
@@ -180,18 +180,27 @@ test('actions without the token are refused with 401 and audited; with it, a car
   assert.equal(bad.json.error, 'invalid');
 });
 
-test('refund of a captured vend and device commands answer 501 with the reason; unknown ids 404', async () => {
+test('operator actions: refund of a captured vend, service mode and clear fault reach the ledger and the device', async () => {
+  const v = r.daemon.ledger.getVend(vendId);
+  assert.equal(v?.state, 'captured');
   const refund = await post('/api/actions/refund', { vendId }, auth);
-  assert.equal(refund.status, 501);
-  assert.match(String(refund.json.reason), /cannot refund a captured vend/);
+  assert.equal(refund.status, 200, refund.text);
+  assert.equal((refund.json.detail as Record<string, unknown> | undefined)?.refundedCents ?? refund.json.refundedCents, v?.capturedCents);
+  const again = await post('/api/actions/refund', { vendId }, auth);
+  assert.equal(again.status, 409, again.text);
   assert.equal((await post('/api/actions/refund', { vendId: 'no-such-vend' }, auth)).status, 404);
-  const service = await post('/api/actions/service-mode', { machineId: 'W2', on: true }, auth);
-  assert.equal(service.status, 501);
-  assert.match(String(service.json.reason), /not supported by this device profile yet/);
-  assert.equal((await post('/api/actions/clear-fault', { machineId: 'W8' }, auth)).status, 501);
+
+  const on = await post('/api/actions/service-mode', { machineId: 'W2', on: true }, auth);
+  assert.equal(on.status, 200, on.text);
+  await waitFor('W2 in service', () => r.daemon.machines.state('W2')?.status === 'service');
+  const off = await post('/api/actions/service-mode', { machineId: 'W2', on: false }, auth);
+  assert.equal(off.status, 200, off.text);
+  await waitFor('W2 idle again', () => r.daemon.machines.state('W2')?.status === 'idle');
+  // CLEAR_FAULT on a machine without a fault: the device refuses (result 7), and says so.
+  const clear = await post('/api/actions/clear-fault', { machineId: 'W8' }, auth);
+  assert.equal(clear.status, 409, clear.text);
   assert.equal((await post('/api/actions/clear-fault', { machineId: 'X9' }, auth)).status, 404);
   assert.equal((await post('/api/actions/clear-fault', '{"machineId":', auth)).status, 400);
-  assert.equal(r.daemon.ledger.getVend(vendId)?.state, 'captured');
 });
 
 test('problem reports: validated, queued upstream, listed without the contact, rate-limited per client', async () => {
