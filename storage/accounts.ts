@@ -17,6 +17,11 @@ export const accountSnapshotSchema = z.object({
    * Omitted: the acked watermark at the time of applying (the cloud has stored those records).
    */
   coveredSeq: z.number().int().nonnegative().optional(),
+  /**
+   * When the membership (a tenant's lease) began, wall ms: tenure discounts count from it. A
+   * snapshot is the cloud's whole view of the account, so one without it clears it (unknown).
+   */
+  memberSinceMs: z.number().int().nonnegative().optional(),
 });
 export type AccountSnapshot = z.infer<typeof accountSnapshotSchema>;
 
@@ -89,10 +94,10 @@ export function applyAccountSnapshot(ctx: LedgerContext, input: AccountSnapshot)
     const covered = s.coveredSeq ?? getMetaInt(ctx.db, META.outboxAckedSeq);
     const changes = ctx.db
       .prepare(
-        `UPDATE accounts SET version = ?, balance_cents = ?, points = ?, tier = ?, covered_seq = MAX(covered_seq, ?), snapshot_ms = ?
+        `UPDATE accounts SET version = ?, balance_cents = ?, points = ?, tier = ?, covered_seq = MAX(covered_seq, ?), snapshot_ms = ?, member_since_ms = ?
           WHERE account_id = ? AND version < ?`,
       )
-      .run(s.version, s.balanceCents, s.points, s.tier, covered, Math.floor(ctx.clock.now()), s.accountId, s.version).changes;
+      .run(s.version, s.balanceCents, s.points, s.tier, covered, Math.floor(ctx.clock.now()), s.memberSinceMs ?? null, s.accountId, s.version).changes;
     return { applied: changes === 1 };
   });
 }

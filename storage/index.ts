@@ -15,9 +15,11 @@ import * as outbox from './outbox.js';
 import { pruneHistory, type PruneResult } from './retention.js';
 import * as settings from './settings.js';
 import * as tokens from './tokens.js';
+import { accountUsage, accountUsagePlan, type AccountUsage } from './usage.js';
 import * as vends from './vends.js';
 
 export type { AccountBalance, AccountSnapshot, TopUp } from './accounts.js';
+export type { AccountUsage } from './usage.js';
 export type { AlertInput } from './alerts.js';
 export type { AuditHead, AuditRecord, AuditVerdict } from './audit.js';
 export type { IntegrityResult, LedgerStats } from './backup.js';
@@ -65,6 +67,15 @@ export interface Ledger {
   applyAccountSnapshot(snapshot: accounts.AccountSnapshot): { applied: boolean };
   applyTopUp(topUp: accounts.TopUp): { applied: boolean };
   balance(accountId: string): accounts.AccountBalance | undefined;
+  /** Captured vends of the account for pricing (storage/usage.ts says what counts); monthStartMs: the room's local month start. */
+  accountUsage(accountId: string, opts: { monthStartMs: number }): AccountUsage;
+  /** EXPLAIN QUERY PLAN of accountUsage, for tests and the doctor. */
+  accountUsagePlan(): string[];
+  /**
+   * A stable stand-in for a card UID (HMAC with the room secret, hex) for state kept outside the
+   * card table, such as the persisted risk state: the file then holds no card numbers.
+   */
+  cardKey(uid: string): string;
 
   applyCardList(list: cards.CardListInput): cards.CardListResult;
   lookupCard(uid: string): cards.CardInfo | undefined;
@@ -143,6 +154,9 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     applyAccountSnapshot: (s) => accounts.applyAccountSnapshot(ctx, s),
     applyTopUp: (t) => accounts.applyTopUp(ctx, t),
     balance: (id) => accounts.balance(ctx, accounts.accountIdSchema.parse(id)),
+    accountUsage: (id, u) => accountUsage(ctx, accounts.accountIdSchema.parse(id), u),
+    accountUsagePlan: () => accountUsagePlan(ctx),
+    cardKey: (uid) => cards.hashUid(ctx.roomSecret, uid).toString('hex').slice(0, 32),
 
     applyCardList: (l) => cards.applyCardList(ctx, l),
     lookupCard: (uid) => cards.lookupCard(ctx, uid),

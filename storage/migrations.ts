@@ -216,4 +216,17 @@ CREATE TRIGGER vend_adjustments_no_update BEFORE UPDATE ON vend_adjustments
   BEGIN SELECT RAISE(ABORT, 'a fault refund is final'); END;
 `,
   },
+  {
+    version: 5,
+    sql: `
+-- Pricing reads an account's usage (accountUsage): when the tenant's lease began (from the
+-- cloud's snapshot; NULL = not known), and the machine kind each vend was for, so washes can be
+-- told from dryer vends. Rows from before this migration have no kind and count as neither.
+ALTER TABLE accounts ADD COLUMN member_since_ms INTEGER;
+ALTER TABLE vends ADD COLUMN machine_kind TEXT CHECK (machine_kind IS NULL OR machine_kind IN ('washer', 'dryer'));
+-- A swipe counts the account's captured vends: this index covers that query (vend_id for the
+-- fault-refund check), so it reads only that account's captured rows however long the history.
+CREATE INDEX vends_account_usage ON vends(account_id, machine_kind, created_ms, vend_id) WHERE state = 'captured';
+`,
+  },
 ];

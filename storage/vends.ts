@@ -17,6 +17,7 @@ export type Funding = z.infer<typeof fundingSchema>;
 export type VendState = 'held' | 'credit_sent' | 'captured' | 'refunded';
 
 const machineIdSchema = z.string().min(1).max(64);
+export const machineKindSchema = z.enum(['washer', 'dryer']);
 const detailSchema = z.record(z.string(), z.unknown());
 
 export const holdSchema = z
@@ -26,6 +27,8 @@ export const holdSchema = z
     funding: fundingSchema,
     machineId: machineIdSchema,
     program: z.number().int().nonnegative().optional(),
+    /** What the machine is: a captured washer vend counts as a wash in accountUsage. */
+    machineKind: machineKindSchema.optional(),
     amountCents: z.number().int().nonnegative(),
     accountId: accountIdSchema.optional(),
     cardUid: cardUidSchema.optional(),
@@ -175,13 +178,13 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
     ctx.db
       .prepare(
         `INSERT INTO vends (vend_id, created_ms, created_mono_ms, boot_id, method, funding, machine_id, program, account_id, card_mask,
-           amount_cents, token_id, token_amount_cents, rule_set_version, rule_id, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')`,
+           amount_cents, token_id, token_amount_cents, rule_set_version, rule_id, state, machine_kind)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?)`,
       )
       .run(
         vendId, Math.floor(ctx.clock.now()), Math.floor(ctx.clock.monotonic()), ctx.bootId, h.method, h.funding, h.machineId,
         h.program ?? null, h.accountId ?? null, cardMask, h.amountCents, h.tokenId ?? null, h.tokenAmountCents ?? null,
-        h.ruleSetVersion, h.ruleId,
+        h.ruleSetVersion, h.ruleId, h.machineKind ?? null,
       );
     const fact = recordFact(ctx, {
       type: 'vend.hold',
