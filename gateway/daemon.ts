@@ -176,8 +176,13 @@ export class Daemon {
       await reader.start();
     }
     await this.uplink?.start();
-    const web = await this.web.start();
-    this.log.info({ url: `http://${web.host}:${web.port}/` }, 'status page');
+    // The status page is for people; a port already taken must not stop the room from vending.
+    try {
+      const web = await this.web.start();
+      this.log.info({ url: `http://${web.host}:${web.port}/` }, 'status page');
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e), port: this.config.web.port }, 'status page not started');
+    }
     this.maintenance();
     this.maintenanceTimer = setInterval(() => this.maintenance(), MAINTENANCE_EVERY_MS);
     this.maintenanceTimer.unref();

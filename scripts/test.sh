@@ -14,4 +14,5 @@ mapfile -t files < <(find test -name '*.test.ts' -not -path '*/node_modules/*' |
 if [ "${#files[@]}" -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
 mkdir -p test-artifacts
 echo "== node --test on $(node --version): ${#files[@]} files"
-exec node --import tsx --test --test-reporter=spec --test-concurrency="${TEST_CONCURRENCY:-2}" "${files[@]}"
+# A test that hangs fails after 10 minutes instead of holding CI to its limit.
+exec node --import tsx --test --test-reporter=spec --test-concurrency="${TEST_CONCURRENCY:-2}" --test-timeout="${TEST_TIMEOUT_MS:-600000}" "${files[@]}"

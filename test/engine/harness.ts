@@ -73,6 +73,8 @@ export function testConfig(o: ConfigOptions): GatewayConfigInput {
   return {
     room: { id: o.roomId ?? ROOM_ID },
     database: { path: o.dbPath },
+    // Tests run side by side: the status page takes any free port.
+    web: { port: 0 },
     buses: [
       {
         id: 'bus1',
