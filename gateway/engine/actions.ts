@@ -4,6 +4,7 @@
 // error never escapes: it becomes an 'error' event, so the session refunds or stays unresolved.
 import type { Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
+import type { MachineKind } from '../machines/state.js';
 import type { CommandEvidence } from '../profiles/types.js';
 import type { PriceResult } from '../vend/pricing.js';
 import type { VendAction, VendEvent, VendSession } from '../vend/vend-machine.js';
@@ -24,6 +25,8 @@ export interface ActionDeps {
 export interface VendContext {
   method: 'card' | 'qr' | 'remote' | 'service';
   machineId: string;
+  /** Stored with the hold: a captured washer vend counts as a wash for the account's usage. */
+  machineKind?: MachineKind;
   program: number;
   readerId?: string;
   cardUid?: string;
@@ -48,6 +51,7 @@ const { ledger, machines } = d;
           funding: ctx.token ? 'token' : ctx.accountId ? 'account' : 'none',
           machineId: ctx.machineId,
           program: a.request.program,
+          ...(ctx.machineKind !== undefined ? { machineKind: ctx.machineKind } : {}),
           amountCents: a.amountCents,
           floorCents: d.floorCents,
           ruleSetVersion: price.ruleSetVersion,
@@ -75,7 +79,7 @@ const { ledger, machines } = d;
         const outcome =
           a.request.command === 'add-time'
             ? await commander.addTime({ minutes: a.request.minutes ?? 0, amountCents: a.amountCents, beforeSend })
-            : await commander.credit({ program: a.request.program, amountCents: a.amountCents, ...(a.request.minutes !== undefined ? { minutes: a.request.minutes } : {}), beforeSend });
+            : await commander.credit({ program: a.request.program, amountCents: machineCreditCents(a.amountCents), ...(a.request.minutes !== undefined ? { minutes: a.request.minutes } : {}), beforeSend });
         d.log.info({ vendId: a.vendId, machineId: a.request.machineId, outcome: outcome.status, reason: outcome.status === 'rejected' ? outcome.reason : undefined }, 'credit command');
         return { type: 'credit-outcome', outcome };
       }
@@ -127,6 +131,15 @@ const { ledger, machines } = d;
     d.log.error({ action: a.type, vendId: session.vendId, err: detail }, 'vend action failed');
     return { type: 'error', detail };
   }
+}
+
+/**
+ * What the machine is told was paid. A free vend (an included wash, every-Nth-free) is held and
+ * captured at 0, but the LW-485 refuses a CREDIT of 0 as a bad argument: it is credited 1 cent,
+ * which its panel and totalizer show. The ledger stays the truth. RIO-8 pulses by program anyway.
+ */
+export function machineCreditCents(amountCents: number): number {
+  return amountCents > 0 ? amountCents : 1;
 }
 
 function delay(ms: number): Promise<void> {

@@ -15,6 +15,7 @@ import { createVendSession, recoverVendSession, stepVend, type VendEvent, type V
 import type { MachineAccess } from './machine-access.js';
 import { parseEvidence, reconcileFromState, rejectionFromState } from './readback.js';
 import { admissionReason, chooseProgram } from './admission.js';
+import { localMonthStartMs, priceAccount } from './account-pricing.js';
 import { FaultWatch } from './fault-watch.js';
 import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
 import { performAction, type ActionContext, type ActionDeps, type VendContext } from './actions.js';
@@ -183,9 +184,12 @@ export class VendEngine {
       const card = ledger.lookupCard(ev.uid);
       const program = chooseProgram(state, this.o.machines.programs(machineId));
       const balance = card ? ledger.balance(card.accountId) : undefined;
-      const price = priceVend(this.rules.pricing, {
+      const pricing = this.rules.pricing;
+      // Included washes, tenure and every-Nth-free come from the ledger's count of this account's vends.
+      const account = card && balance ? priceAccount(pricing, balance.tier, ledger.accountUsage(card.accountId, { monthStartMs: localMonthStartMs(now, pricing.timeZone) }), now) : undefined;
+      const price = priceVend(pricing, {
         machine: { id: machineId, kind: state.kind, program },
-        ...(balance ? { account: { tier: balance.tier } } : {}),
+        ...(account ? { account } : {}),
         localTime: toLocalTime(now, this.rules.pricing.timeZone),
         loadWeightGrams: state.sensors.loadWeightGrams,
         waterHardnessDh: state.sensors.waterHardnessDh,
@@ -206,7 +210,7 @@ export class VendEngine {
         if (verdict.alert) ledger.appendAlert({ code: verdict.alert.code, message: verdict.alert.detail, machineId, detail: { readerId: ev.readerId } });
         return declineEarly(verdict.reason, machineId, card ? { accountId: card.accountId } : {});
       }
-      const ctx: VendContext = { method: 'card', machineId, program, readerId: ev.readerId, cardUid: ev.uid, price, declineRecorded: false, ...(card ? { accountId: card.accountId } : {}) };
+      const ctx: VendContext = { method: 'card', machineId, machineKind: state.kind, program, readerId: ev.readerId, cardUid: ev.uid, price, declineRecorded: false, ...(card ? { accountId: card.accountId } : {}) };
       const outcome = await this.runVend(ctx, { machineId, command: 'credit', program, ...(price.minutes !== undefined ? { minutes: price.minutes } : {}) });
       if (outcome.result === 'captured' || outcome.result === 'unresolved') this.risk = recordOutcome(this.rules.risk, this.risk, { now, cardId: ev.uid, readerId: ev.readerId, outcome: 'vend' }).state;
       return outcome;
@@ -240,7 +244,7 @@ export class VendEngine {
       if (!price.ok) return decline(price.reason);
       if (price.amountCents > v.amountCents) return decline('over_amount');
       const ctx: VendContext = {
-        method: 'qr', machineId: v.machineId, program, readerId: v.readerId, price, declineRecorded: false,
+        method: 'qr', machineId: v.machineId, machineKind: state.kind, program, readerId: v.readerId, price, declineRecorded: false,
         token: { tokenId: v.tokenId, expiresAt: v.expiresAt, amountCents: v.amountCents },
         ...(v.accountId !== undefined ? { accountId: v.accountId } : {}),
       };
