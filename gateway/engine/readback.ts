@@ -1,32 +1,18 @@
 // Turns a fresh read of a machine into the vend state machine's read-back or reconcile verdict,
 // through the device profile's own reconcile function: only the device's word decides whether a
 // credit executed.
-import { mapResult, reconcileLw485 } from '../profiles/lw485-codec.js';
-import { reconcileRio8 } from '../profiles/rio8-codec.js';
-import type { CommandEvidence, ReconcileResult } from '../profiles/types.js';
+import { mapResult } from '../profiles/lw485-codec.js';
+import { commandEvidenceSchema, reconcileFromState } from '../profiles/evidence.js';
+import type { CommandEvidence } from '../profiles/types.js';
 import type { MachineState } from '../machines/state.js';
 import type { ReadbackResult } from '../vend/vend-machine.js';
-import { z } from 'zod';
 
-/** Evidence comes back from the ledger as JSON: parse it before trusting its shape. */
-export const commandEvidenceSchema = z.discriminatedUnion('profile', [
-  z.object({ profile: z.literal('lw485'), unit: z.number().int(), seq: z.number().int(), code: z.number().int() }),
-  z.object({ profile: z.literal('rio8'), unit: z.number().int(), channel: z.number().int(), counterBefore: z.number().int(), coins: z.number().int() }),
-]);
+export { reconcileFromState };
 
+/** Evidence comes back from the ledger as JSON: parse it (the profiles' schema) before trusting its shape. */
 export function parseEvidence(raw: unknown): CommandEvidence | null {
   const r = commandEvidenceSchema.safeParse(raw);
   return r.success ? r.data : null;
-}
-
-export function reconcileFromState(evidence: CommandEvidence, state: MachineState): ReconcileResult {
-  const c = state.confirm;
-  if (evidence.profile === 'lw485') {
-    const lastSeq = c.lastSeq;
-    const lastResult = c.lastResult;
-    return reconcileLw485(evidence, lastSeq === undefined || lastResult === undefined ? null : { lastSeq, lastResult });
-  }
-  return reconcileRio8(evidence, c.pulseCounter ?? null, c.pendingPulses);
 }
 
 /**
