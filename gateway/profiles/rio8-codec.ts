@@ -2,7 +2,7 @@
 // decoders and the arithmetic of its wrapping pulse counter. No I/O.
 import type { MachineCapabilities, MachineState, ProgramInfo } from '../machines/state.js';
 import type { Rio8ChannelConfig } from './config-schema.js';
-import { ProfileError, type CommandEvidence, type ReadBlock, type ReconcileResult } from './types.js';
+import { ProfileError, blankState, type CommandEvidence, type ReadBlock, type ReconcileResult } from './types.js';
 
 export const RIO8 = {
   moduleType: 0x5208,
@@ -64,19 +64,11 @@ export interface Rio8Readings {
 /** One MachineState per configured channel; everything the module cannot know is null. */
 export function decodeRio8(channels: readonly Rio8ChannelConfig[], r: Rio8Readings, observedAt: number): MachineState[] {
   if (r.inUse.length < 8 || r.pending.length !== 8 || r.counters.length !== 8) throw new ProfileError('rio8 poll needs 8 inputs, 8 pending and 8 counter registers');
+  // Everything but running/idle and the counters is beyond what a coin retrofit can know.
   return channels.map((ch) => ({
-    machineId: ch.machineId,
-    kind: ch.kind,
+    ...blankState(ch.machineId, ch.kind, observedAt),
     status: r.inUse[ch.channel] === true ? 'running' : 'idle',
-    program: null,
-    selectedProgram: null,
-    remainingSec: null,
-    door: null,
-    faultCode: null,
-    creditCents: null,
-    sensors: { loadWeightGrams: null, waterHardnessDh: null },
     confirm: { pulseCounter: r.counters[ch.channel] ?? 0, pendingPulses: r.pending[ch.channel] ?? 0 },
-    observedAt,
   }));
 }
 

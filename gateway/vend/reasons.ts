@@ -124,15 +124,8 @@ export const FAILURE_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'card_blocked',
   'card_lost',
   'insufficient_funds',
-  'bad_format',
-  'bad_signature',
-  'unknown_key',
-  'wrong_room',
-  'not_yet_valid',
-  'expired',
-  'replayed',
-  'wrong_machine',
-  'over_amount',
+  // Every QR rejection counts: a forged or replayed token is the presenter's doing.
+  ...QR_REJECT_REASONS,
 ]);
 
 export function countsAsFailure(reason: ReasonCode): boolean {
