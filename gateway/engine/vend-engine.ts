@@ -9,7 +9,8 @@ import type { Ledger } from '../../storage/index.js';
 import type { MachineState } from '../machines/state.js';
 import { priceVend, toLocalTime } from '../vend/pricing.js';
 import type { PriceRules } from '../vend/pricing-schema.js';
-import { assess, emptyRiskState, recordOutcome, type RiskConfig, type RiskState } from '../vend/risk.js';
+import { assess, recordOutcome, type RiskConfig, type RiskState } from '../vend/risk.js';
+import { loadRiskState, saveRiskState } from './risk-store.js';
 import { countsAsFailure, type ReasonCode } from '../vend/reasons.js';
 import { createVendSession, recoverVendSession, stepVend, type VendEvent, type VendRequest, type VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
@@ -57,7 +58,8 @@ export class VendEngine {
   private readonly blocked = new Set<string>();
   /** Monotonic ms when this engine last finished a vend on each machine. */
   private readonly lastVendAt = new Map<string, number>();
-  private risk: RiskState = emptyRiskState();
+  /** Persisted in the ledger after each change (risk-store.ts); cards keyed by ledger.cardKey. */
+  private risk: RiskState;
   private stopping = false;
   private reconciling = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -74,6 +76,8 @@ export class VendEngine {
     this.log = o.logger.child({ component: 'vend' });
     this.faults = new FaultWatch({ ledger: o.ledger, machines: o.machines, policy: o.faultRefund ?? faultRefundPolicySchema.parse({}), logger: o.logger });
     this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: o.readbackDelayMs ?? 150, log: this.log };
+    // Loaded before any swipe can come: a lockout outlives a restart.
+    this.risk = loadRiskState(o.ledger, o.risk, o.clock.now(), this.log);
   }
 
   /**
@@ -169,9 +173,10 @@ export class VendEngine {
   private async cardVend(ev: { readerId: string; uid: string; machineId: string | null }): Promise<VendOutcome> {
     const { ledger, clock } = this.o;
     const now = clock.now();
+    const cardKey = ledger.cardKey(ev.uid);
     const declineEarly = (reason: ReasonCode, machineId: string | null, extra: { accountId?: string } = {}): VendOutcome => {
       ledger.recordDecline({ method: 'card', reason, cardUid: ev.uid, ...(machineId ? { machineId } : {}), ...extra, detail: { readerId: ev.readerId } });
-      if (countsAsFailure(reason)) this.noteFailure(ev.uid, ev.readerId, now);
+      if (countsAsFailure(reason)) this.noteFailure(cardKey, ev.readerId, now);
       this.log.info({ reader: ev.readerId, card: maskUid(ev.uid), machineId, reason }, 'card vend declined');
       return { result: 'declined', reason, machineId };
     };
@@ -198,7 +203,7 @@ export class VendEngine {
       const exposure = this.o.exposure(card?.accountId ?? null);
       const verdict = assess(this.rules.risk, this.risk, {
         now,
-        cardId: ev.uid,
+        cardId: cardKey,
         readerId: ev.readerId,
         cardStatus: card ? card.status : 'unknown',
         amountCents: price.amountCents,
@@ -212,7 +217,7 @@ export class VendEngine {
       }
       const ctx: VendContext = { method: 'card', machineId, machineKind: state.kind, program, readerId: ev.readerId, cardUid: ev.uid, price, declineRecorded: false, ...(card ? { accountId: card.accountId } : {}) };
       const outcome = await this.runVend(ctx, { machineId, command: 'credit', program, ...(price.minutes !== undefined ? { minutes: price.minutes } : {}) });
-      if (outcome.result === 'captured' || outcome.result === 'unresolved') this.risk = recordOutcome(this.rules.risk, this.risk, { now, cardId: ev.uid, readerId: ev.readerId, outcome: 'vend' }).state;
+      if (outcome.result === 'captured' || outcome.result === 'unresolved') this.setRisk(recordOutcome(this.rules.risk, this.risk, { now, cardId: cardKey, readerId: ev.readerId, outcome: 'vend' }).state, now);
       return outcome;
     } finally {
       this.release(machineId);
@@ -328,10 +333,14 @@ export class VendEngine {
     return session;
   }
 
-  private noteFailure(uid: string, readerId: string, now: number): void {
-    const r = recordOutcome(this.rules.risk, this.risk, { now, cardId: uid, readerId, outcome: 'failure' });
-    this.risk = r.state;
+  private noteFailure(cardKey: string, readerId: string, now: number): void {
+    const r = recordOutcome(this.rules.risk, this.risk, { now, cardId: cardKey, readerId, outcome: 'failure' });
+    this.setRisk(r.state, now);
     for (const alert of r.alerts) this.o.ledger.appendAlert({ code: alert.code, message: alert.detail, detail: { readerId } });
+  }
+
+  private setRisk(state: RiskState, now: number): void {
+    this.risk = saveRiskState(this.o.ledger, this.rules.risk, state, now, this.log);
   }
 
   private track<T>(p: Promise<T>): Promise<T> {
