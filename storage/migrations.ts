@@ -229,4 +229,18 @@ ALTER TABLE vends ADD COLUMN machine_kind TEXT CHECK (machine_kind IS NULL OR ma
 CREATE INDEX vends_account_usage ON vends(account_id, machine_kind, created_ms, vend_id) WHERE state = 'captured';
 `,
   },
+  {
+    version: 6,
+    sql: `
+-- Retention deletes old vends, and accountUsage counts vends: what pruning removes that would
+-- have counted is tallied here per account and kind ('' = no kind, rows from before migration
+-- 5), so lifetime counts (every-Nth-free) survive pruning.
+CREATE TABLE account_usage_pruned (
+  account_id   TEXT NOT NULL,
+  machine_kind TEXT NOT NULL CHECK (machine_kind IN ('washer', 'dryer', '')),
+  vends        INTEGER NOT NULL CHECK (vends >= 0),
+  PRIMARY KEY (account_id, machine_kind)
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];

@@ -36,9 +36,18 @@ export function pruneHistory(ctx: LedgerContext, opts: { beforeMs: number }): Pr
         .all(beforeMs, acked) as Array<{ id: string }>
     ).map((r) => r.id);
     let entries = 0;
+    // Same rule as accountUsage (usage.ts): captured, with an account, not cut short by a fault.
+    const tally = ctx.db.prepare(
+      `INSERT INTO account_usage_pruned (account_id, machine_kind, vends)
+       SELECT v.account_id, COALESCE(v.machine_kind, ''), 1 FROM vends v
+        WHERE v.vend_id = ? AND v.state = 'captured' AND v.account_id IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM vend_adjustments a WHERE a.vend_id = v.vend_id)
+       ON CONFLICT (account_id, machine_kind) DO UPDATE SET vends = vends + excluded.vends`,
+    );
     const delEntries = ctx.db.prepare('DELETE FROM entries WHERE vend_id = ?');
     const delVend = ctx.db.prepare('DELETE FROM vends WHERE vend_id = ?');
     for (const id of ids) {
+      tally.run(id);
       entries += delEntries.run(id).changes;
       delVend.run(id);
     }

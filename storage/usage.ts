@@ -7,7 +7,7 @@ import type { LedgerContext } from './context.js';
 export interface AccountUsage {
   /** Captured washer vends created at or after monthStartMs. */
   washesThisMonth: number;
-  /** Captured vends of every kind, ever (as far as retention has kept them). */
+  /** Captured vends of every kind, ever; those retention pruned are kept as a tally (migration 6). */
   lifetimeVends: number;
   /** The same by machine kind; vends from before migration 5 have no kind and are in neither. */
   lifetimeByKind: { washer: number; dryer: number };
@@ -29,17 +29,23 @@ const optsSchema = z.object({ monthStartMs: z.number().int() });
  * A vend counts when it is captured and carries this account id (card vends, and QR vends whose
  * token named the account). Refunded vends do not count, nor captured ones a machine fault cut
  * short (refundCaptured gave money back): the customer did not get the wash they paid for.
- * The month is by the vend's created_ms (when it was bought), against the caller's local month.
+ * The month is by the vend's created_ms (when it was bought), against the caller's local month;
+ * only vends still in the file count there, so pruning inside the month (retentionDays under
+ * about 32) would lower it.
  */
 export function accountUsage(ctx: LedgerContext, accountId: string, opts: { monthStartMs: number }): AccountUsage {
   const { monthStartMs } = optsSchema.parse(opts);
   // Served by vends_account_usage (migration 5): only this account's captured rows are read.
   const row = ctx.db.prepare(USAGE_SQL).get(monthStartMs, accountId) as { lifetimeVends: number; washer: number; dryer: number; washesThisMonth: number };
+  const pruned = ctx.db
+    .prepare(`SELECT machine_kind AS kind, vends FROM account_usage_pruned WHERE account_id = ?`)
+    .all(accountId) as Array<{ kind: string; vends: number }>;
+  const prunedOf = (kind: string): number => pruned.find((p) => p.kind === kind)?.vends ?? 0;
   const acct = ctx.db.prepare('SELECT member_since_ms AS m FROM accounts WHERE account_id = ?').get(accountId) as { m: number | null } | undefined;
   return {
     washesThisMonth: row.washesThisMonth,
-    lifetimeVends: row.lifetimeVends,
-    lifetimeByKind: { washer: row.washer, dryer: row.dryer },
+    lifetimeVends: row.lifetimeVends + pruned.reduce((n, p) => n + p.vends, 0),
+    lifetimeByKind: { washer: row.washer + prunedOf('washer'), dryer: row.dryer + prunedOf('dryer') },
     memberSinceMs: acct?.m ?? null,
   };
 }

@@ -93,3 +93,37 @@ test('the usage query stays on its index (a swipe reads only that account\'s cap
     t.cleanup();
   }
 });
+
+test('lifetime counts survive retention: pruned vends that counted are tallied', () => {
+  const t = tempDir();
+  const clock = manualClock();
+  const l = openTestLedger(t.file('l.db'), { clock });
+  try {
+    l.applyTopUp({ cloudId: 'tu', accountId: 'a', amountCents: 100_000 });
+    captured(l, 'a', 'washer');
+    captured(l, 'a', 'washer');
+    captured(l, 'a', 'dryer');
+    const cut = captured(l, 'a', 'washer');
+    assert.ok(l.refundCaptured(cut, { reason: 'machine_fault', amountCents: 100 }).ok);
+    const r = l.hold(cardHold('a', 300, { machineKind: 'washer' }));
+    assert.ok(r.ok && l.refund(r.vendId, { reason: 'machine_busy' }).ok);
+    const before = l.accountUsage('a', { monthStartMs: 0 });
+    assert.deepEqual([before.lifetimeVends, before.lifetimeByKind], [3, { washer: 2, dryer: 1 }]);
+
+    // The cloud acknowledges and its snapshot covers everything; two days later it is pruned.
+    l.outbox.ack(l.outbox.stats().lastSeq);
+    assert.ok(l.applyAccountSnapshot({ accountId: 'a', version: 1, balanceCents: 0, points: 0, tier: '', coveredSeq: l.outbox.stats().lastSeq }).applied);
+    clock.advance(2 * DAY);
+    assert.equal(l.pruneHistory({ beforeMs: clock.now() - DAY }).vends, 5);
+    const after = l.accountUsage('a', { monthStartMs: 0 });
+    assert.deepEqual([after.lifetimeVends, after.lifetimeByKind], [3, { washer: 2, dryer: 1 }]);
+    // New vends add to the tally.
+    l.applyTopUp({ cloudId: 'tu-2', accountId: 'a', amountCents: 1000 });
+    captured(l, 'a', 'washer');
+    assert.equal(l.accountUsage('a', { monthStartMs: 0 }).lifetimeByKind.washer, 3);
+    assert.deepEqual(l.selfCheck().problems, []);
+  } finally {
+    l.close();
+    t.cleanup();
+  }
+});
