@@ -184,6 +184,8 @@ export const accountSnapshotSchema = z.strictObject({
   tier: z.string().max(64),
   /** Highest outbox seq of this gateway the snapshot includes; absent: the gateway's acked watermark. */
   coveredSeq: watermark.optional(),
+  /** When the member joined (tenants' tenure discounts); absent: unknown, no tenure step applies. */
+  memberSinceMs: epochMs.optional(),
 });
 
 export const accountsSchema = z.strictObject({ v, snapshots: z.array(accountSnapshotSchema).min(1).max(10_000) });
