@@ -16,9 +16,7 @@ import { qrVend } from './engine/qr-vend.js';
 import { SerialReader } from './readers/serial-reader.js';
 import type { AttachedTo } from './readers/config-schema.js';
 import { ClockFloor } from './tokens/clock-floor.js';
-import { parseTrustedKeys } from './tokens/trusted-keys.js';
-import type { TrustedKey } from '../protocols/qr-token/verify.js';
-import { ledgerExposure } from './engine/exposure.js';
+import { TokenVerifier } from './tokens/token-verifier.js';
 import { Uplink } from './uplink/uplink.js';
 import type { RemoteCommandTarget } from './uplink/downlinks.js';
 import type { RoomConfig } from './uplink/room-config.js';
@@ -46,9 +44,8 @@ export class Daemon {
   readonly uplink: Uplink | null;
   readonly web: WebServer;
   private readonly log: Logger;
-  private keys: TrustedKey[];
+  readonly tokens: TokenVerifier;
   private maintenanceTimer: NodeJS.Timeout | null = null;
-  private readonly skewSec: number;
 
   constructor(
     readonly config: GatewayConfig,
@@ -79,10 +76,7 @@ export class Daemon {
       logger,
     });
     this.clockFloor = floor;
-    const keys = parseTrustedKeys(config.qrTokens);
-    if (!keys.ok) throw new Error(keys.errors.join('; '));
-    this.keys = keys.keys;
-    this.skewSec = keys.skewSec;
+    this.tokens = new TokenVerifier({ roomId: config.room.id, floor, config: config.qrTokens, logger });
 
     this.buses = config.buses.map((b) => buildRoomBus(b, { logger, clock }));
     this.machines = machinesOf(this.buses.map((b) => b.poller));
@@ -93,7 +87,7 @@ export class Daemon {
       pricing: config.pricing,
       risk: config.risk,
       faultRefund: config.faultRefund,
-      exposure: (accountId) => ledgerExposure(ledger, accountId),
+      exposure: (accountId) => ledger.unsyncedExposure(accountId),
       logger,
       clock,
     });
@@ -151,9 +145,8 @@ export class Daemon {
   /** A newer signed room configuration from the cloud (or the persisted one at start). */
   private applyRoomConfig(cfg: RoomConfig): void {
     if (cfg.qrTokens) {
-      const keys = parseTrustedKeys(cfg.qrTokens);
-      if (!keys.ok) throw new Error(keys.errors.join('; '));
-      this.keys = keys.keys;
+      const r = this.tokens.setConfig(cfg.qrTokens);
+      if (!r.ok) throw new Error(r.errors.join('; '));
     }
     this.engine.updateRules({ ...(cfg.pricing ? { pricing: cfg.pricing } : {}), ...(cfg.risk ? { risk: cfg.risk } : {}) });
     this.log.info({ pricing: cfg.pricing?.version ?? null, risk: cfg.risk !== undefined, keys: cfg.qrTokens?.keys.length ?? null }, 'room configuration applied');
@@ -191,7 +184,7 @@ export class Daemon {
 
   /** A scanned code, as from a QR scanner. */
   scan(s: { readerId: string; text: string; machineId: string | null }): Promise<VendOutcome> {
-    return qrVend({ roomId: this.config.room.id, keys: () => this.keys, skewSec: this.skewSec, nowSec: () => this.clockFloor.nowSec(), ledger: this.ledger, engine: this.engine, logger: this.log }, s);
+    return qrVend({ verifier: this.tokens, ledger: this.ledger, engine: this.engine }, s);
   }
 
   private async report(p: Promise<VendOutcome>): Promise<void> {
@@ -217,7 +210,7 @@ export class Daemon {
   private maintenance(): void {
     try {
       const now = this.clockFloor.nowSec();
-      const tokens = this.ledger.pruneUsedTokens(now, this.skewSec);
+      const tokens = this.ledger.pruneUsedTokens(now, this.tokens.skew);
       const history = this.ledger.pruneHistory({ beforeMs: (now - this.config.database.retentionDays * 86_400) * 1000 });
       this.log.info({ tokens, vends: history.vends, auditRecords: history.auditRecords }, 'ledger maintenance');
     } catch (e) {

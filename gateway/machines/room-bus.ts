@@ -1,11 +1,9 @@
 // One configured bus, built: its transport, the bus master that owns it, and the poller that
 // keeps every machine on it known. Also checks, before the first poll, whether the line can carry
 // the poll plan in the requested interval, and says so with numbers.
-import { BusMaster } from '../bus/bus-master.js';
+import type { BusMaster } from '../bus/bus-master.js';
+import { createBus } from '../bus/create.js';
 import { planPoll, type PollPlan } from '../bus/poll-plan.js';
-import { SerialTransport } from '../bus/serial-transport.js';
-import { TcpTransport } from '../bus/tcp-transport.js';
-import type { Transport } from '../bus/transport.js';
 import type { BusConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
@@ -36,16 +34,13 @@ export function lineFormatOf(cfg: BusConfig): LineFormat | undefined {
 export function buildRoomBus(cfg: BusConfig, deps: { logger: Logger; clock: Clock }): RoomBus {
   const log = deps.logger.child({ bus: cfg.id });
   const t = cfg.transport;
-  const transport: Transport =
+  const master = createBus(
     t.type === 'serial'
-      ? new SerialTransport({ path: t.path, baudRate: t.baudRate, parity: t.parity, stopBits: t.stopBits, dataBits: t.dataBits }, { logger: log })
-      : new TcpTransport({ host: t.host, port: t.port }, { logger: log });
-  const line = lineFormatOf(cfg);
-  const master = new BusMaster(
-    transport,
-    { busId: cfg.id, framing: t.type === 'tcp' ? t.framing : 'rtu', replyTimeoutMs: cfg.replyTimeoutMs, ...(line ? { line } : {}) },
+      ? { transport: 'serial', serial: { path: t.path, baudRate: t.baudRate, parity: t.parity, stopBits: t.stopBits, dataBits: t.dataBits }, master: { busId: cfg.id, replyTimeoutMs: cfg.replyTimeoutMs } }
+      : { transport: 'tcp', framing: t.framing, tcp: { host: t.host, port: t.port }, master: { busId: cfg.id, replyTimeoutMs: cfg.replyTimeoutMs } },
     { logger: deps.logger, clock: deps.clock },
   );
+  const line = lineFormatOf(cfg);
   const poller = new Poller({ bus: master, units: cfg.units, intervalMs: cfg.pollIntervalMs, logger: log, clock: deps.clock, discoveryRetryMs: DISCOVERY_RETRY_MS });
   const plan = planPoll({
     blocks: poller.planBlocks(),

@@ -67,6 +67,11 @@ export class TokenVerifier {
     return r;
   }
 
+  /** The allowed clock skew in force: used ids are kept until exp plus this. */
+  get skew(): number {
+    return this.skewSec;
+  }
+
   status(): { keys: KeySetStatus; clock: ClockFloorStatus } {
     return { keys: keySetStatus(this.keys, this.floor.nowSec()), clock: this.floor.status() };
   }

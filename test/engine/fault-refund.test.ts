@@ -10,7 +10,6 @@ import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
 import { buildRoomBus, type RoomBus } from '../../gateway/machines/room-bus.js';
 import { machinesOf } from '../../gateway/engine/machine-access.js';
 import { VendEngine } from '../../gateway/engine/vend-engine.js';
-import { ledgerExposure } from '../../gateway/engine/exposure.js';
 import { faultRefund, faultRefundPolicySchema } from '../../gateway/vend/fault-refund.js';
 import { CARDS, ROOM_ID, seedCards, startRoom, tempDir, testConfig, testLogger, waitFor, type TestRoom } from './harness.js';
 
@@ -32,7 +31,7 @@ before(async () => {
   if (!busCfg) throw new Error('no bus');
   bus = buildRoomBus(busCfg, { logger, clock: systemClock });
   const machines = machinesOf([bus.poller]);
-  engine = new VendEngine({ roomId: ROOM_ID, ledger, machines, pricing: cfg.pricing, risk: cfg.risk, exposure: (a) => ledgerExposure(ledger, a), logger, clock: systemClock, faultRefund: policy });
+  engine = new VendEngine({ roomId: ROOM_ID, ledger, machines, pricing: cfg.pricing, risk: cfg.risk, exposure: (a) => ledger.unsyncedExposure(a), logger, clock: systemClock, faultRefund: policy });
   bus.start();
   await waitFor(() => ['W1', 'W2', 'D1'].every((id) => machines.state(id)?.status === 'idle'), 'machines idle');
   await engine.start();
