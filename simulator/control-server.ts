@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Logger } from '../gateway/core/log.js';
 import { SimActionError } from './errors.js';
 import type { SimControl } from './control.js';
+import { listen } from './listen.js';
 
 export interface ControlServer {
   port: number;
@@ -127,15 +128,7 @@ export async function startControlServer(control: SimControl, o: { port: number;
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : o.port;
+  const port = await listen(server, o.port, o.host);
   o.logger.info({ port }, 'simulator control API listening');
   return {
     port,

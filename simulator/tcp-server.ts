@@ -5,6 +5,7 @@ import { encodeMbap, scanMbap } from '../protocols/modbus/tcp.js';
 import type { Logger } from '../gateway/core/log.js';
 import { RtuSlave, type SlaveTarget } from './rtu-slave.js';
 import type { LineFormat } from '../protocols/modbus/timing.js';
+import { listen } from './listen.js';
 
 export interface TcpListenOptions {
   host?: string;
@@ -71,15 +72,7 @@ export async function listenTcp(target: SlaveTarget, o: TcpListenOptions, logger
       sockets.delete(socket);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : o.port;
+  const port = await listen(server, o.port, o.host);
   logger.info({ port, framing: o.framing }, 'simulator listening on TCP');
   return {
     port,
