@@ -109,7 +109,12 @@ export interface RtuSlaveOptions {
   logger: Logger;
   /** Silence that ends a frame, ms. Above t3.5 because a busy event loop delivers bytes late. */
   idleGapMs?: number;
-  /** When set, each reply is held back by its time on the wire at this line format. */
+  /**
+   * When set, the slave keeps the line's clock at this format: a request is only taken as
+   * received once its own characters would have crossed the wire, the frame end is seen after
+   * t3.5 of silence, and the reply is held back by its own time on the wire. A pty delivers the
+   * master's bytes at once; without the request side a paced cycle would beat the line.
+   */
   pace?: LineFormat;
 }
 
@@ -120,6 +125,8 @@ export class RtuSlave {
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly idleGapMs: number;
   private closed = false;
+  /** performance.now() at which the last byte received so far would have finished on the wire. */
+  private rxLineEnd = 0;
 
   constructor(
     private readonly target: SlaveTarget,
@@ -131,6 +138,7 @@ export class RtuSlave {
 
   onData(chunk: Buffer): void {
     if (this.closed) return;
+    if (this.opts.pace) this.rxLineEnd = Math.max(performance.now(), this.rxLineEnd) + chunk.length * charTime(this.opts.pace) * 1000;
     for (const frame of this.asm.push(chunk)) this.frame(frame);
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
@@ -153,7 +161,9 @@ export class RtuSlave {
       reply[i] = (reply.readUInt8(i) ^ 0x10) & 0xff;
     }
     const bytes = plan.garbage ? Buffer.concat([plan.garbage, reply]) : reply;
-    const wire = this.opts.pace ? bytes.length * charTime(this.opts.pace) * 1000 : 0;
+    // Paced: the request's remaining wire time and the t3.5 that ends it, then the reply's own.
+    const pace = this.opts.pace;
+    const wire = pace ? Math.max(0, this.rxLineEnd - performance.now()) + t35(pace) * 1000 + bytes.length * charTime(pace) * 1000 : 0;
     const send = (): void => {
       if (this.closed) return;
       try {
