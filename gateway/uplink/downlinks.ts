@@ -63,14 +63,24 @@ export class Downlinks {
 
   /** Never rejects: every failure becomes a reject report. Resolves when the message is fully handled. */
   handle(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown): Promise<void> {
-    const next = (this.chains.get(name) ?? Promise.resolve()).then(() => this.handleOne(name, topic, raw));
-    this.chains.set(name, next);
-    return next;
+    return this.receive(name, topic, raw).done;
   }
 
-  private async handleOne(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown): Promise<void> {
+  /**
+   * As handle; `stored` resolves as soon as the message's effect is durable (for a command: its id
+   * spent, before the machine is touched), which is when the broker may be told it arrived.
+   */
+  receive(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown): { done: Promise<void>; stored: Promise<void> } {
+    let stored: () => void = () => undefined;
+    const storedP = new Promise<void>((resolve) => (stored = resolve));
+    const done = (this.chains.get(name) ?? Promise.resolve()).then(() => this.handleOne(name, topic, raw, stored)).finally(stored);
+    this.chains.set(name, done);
+    return { done, stored: storedP };
+  }
+
+  private async handleOne(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown, stored: () => void): Promise<void> {
     try {
-      await this.dispatch(name, raw);
+      await this.dispatch(name, raw, stored);
     } catch (e) {
       if (e instanceof Refusal) {
         this.log.warn({ topic, reason: e.reason, detail: e.message, ref: e.ref }, 'downlink refused');
@@ -83,7 +93,7 @@ export class Downlinks {
     }
   }
 
-  private async dispatch(name: Exclude<DownName, 'ack'>, raw: unknown): Promise<void> {
+  private async dispatch(name: Exclude<DownName, 'ack'>, raw: unknown, stored: () => void): Promise<void> {
     switch (name) {
       case 'cards':
         return this.cards(parse(DOWN_SCHEMAS.cards, raw));
@@ -94,7 +104,7 @@ export class Downlinks {
       case 'config':
         return this.config(parse(DOWN_SCHEMAS.config, raw));
       case 'commands':
-        return this.command(parse(DOWN_SCHEMAS.commands, raw));
+        return this.command(parse(DOWN_SCHEMAS.commands, raw), stored);
     }
   }
 
@@ -143,7 +153,7 @@ export class Downlinks {
     this.log.info({ version: cfg.version, pricing: cfg.pricing !== undefined, risk: cfg.risk !== undefined, qrTokens: cfg.qrTokens !== undefined }, 'room config applied');
   }
 
-  private async command(env: z.infer<(typeof DOWN_SCHEMAS)['commands']>): Promise<void> {
+  private async command(env: z.infer<(typeof DOWN_SCHEMAS)['commands']>, stored: () => void): Promise<void> {
     const r = verifySigned(env.command, env.sig, this.key(), remoteCommandSchema, this.d.roomId);
     if (!r.ok) throw new Refusal(r.reason, r.detail);
     const cmd = r.value;
@@ -153,6 +163,8 @@ export class Downlinks {
     if (now > cmd.expiresAtSec + skewSec) throw new Refusal('expired', 'command expired', cmd.id);
     if (cmd.issuedAtSec > now + skewSec) throw new Refusal('not_yet_valid', 'command issued in the future', cmd.id);
     this.consumeCommandId(cmd, now);
+    // At most once: spent is durable, so the broker may forget it before the (slow) machine command.
+    stored();
     await this.execute(cmd);
   }
 

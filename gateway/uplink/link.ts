@@ -20,7 +20,11 @@ export interface LinkOptions {
   random?: () => number;
   onConnect(info: { sessionPresent: boolean }): void;
   onDisconnect(): void;
-  onMessage(topic: string, payload: Buffer): void;
+  /**
+   * A downlink. The broker's PUBACK waits until the returned promise settles: a QoS 1 message
+   * is acknowledged only once its effect is stored, so a crash before that gets it redelivered.
+   */
+  onMessage(topic: string, payload: Buffer): void | Promise<void>;
 }
 
 /** Delay before reconnect attempt n (0-based): exponential, capped, with jitter taken off the top. */
@@ -132,9 +136,22 @@ export class Link {
       });
       this.o.onConnect({ sessionPresent: connack.sessionPresent });
     });
-    c.on('message', (topic, payload) => {
-      if (this.client === c) this.o.onMessage(topic, payload);
-    });
+    // MQTT.js sends the PUBACK as soon as this callback is called; its default calls it at once,
+    // before anything was stored. One message at a time, in order, as the broker sent them.
+    c.handleMessage = (packet, callback) => {
+      if (this.client !== c) return callback();
+      const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+      let handled: void | Promise<void> = undefined;
+      try {
+        handled = this.o.onMessage(packet.topic, payload);
+      } catch (e) {
+        this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'downlink handler threw');
+      }
+      void Promise.resolve(handled).then(
+        () => callback(),
+        () => callback(),
+      );
+    };
     c.on('error', (err) => {
       this.log.warn({ err: err.message }, 'mqtt error');
     });

@@ -283,7 +283,8 @@ export class Uplink {
 
   // ---- downlinks -----------------------------------------------------------------------------
 
-  private message(topic: string, payload: Buffer): void {
+  /** Resolves once the message's effect is stored (the link acknowledges it to the broker then). */
+  private message(topic: string, payload: Buffer): void | Promise<void> {
     const t = parseTopic(topic, this.topics.prefix);
     if (t === null || t.direction !== 'down' || t.roomId !== this.o.roomId) return;
     const limit = Math.min(this.o.config.maxDownlinkBytes, MAX_DOWNLINK_BYTES);
@@ -299,7 +300,7 @@ export class Uplink {
       return;
     }
     if (t.name === 'ack') this.handleAck(raw, topic);
-    else void this.downlinks.handle(t.name, topic, raw);
+    else return this.downlinks.receive(t.name, topic, raw).stored;
   }
 
   private publishReject(r: { topic: string; reason: Reject['reason']; detail: string; ref?: string }): void {
