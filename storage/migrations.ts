@@ -1,6 +1,7 @@
 // Numbered schema migrations. Each runs in its own transaction together with the bump of
 // PRAGMA user_version, so a crash mid-migration leaves the previous schema whole.
 // Never edit a migration that has shipped: add the next one.
+import { migration7 } from './migration-7-outbox-id.js';
 
 export interface Migration {
   version: number;
@@ -243,4 +244,5 @@ CREATE TABLE account_usage_pruned (
 ) STRICT, WITHOUT ROWID;
 `,
   },
+  migration7,
 ];
