@@ -26,7 +26,7 @@ export type { IntegrityResult, LedgerStats } from './backup.js';
 export type { SelfCheckResult } from './check.js';
 export type { PruneResult } from './retention.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
-export type { DeadLetter, OutboxBatch, OutboxRecord, OutboxStats } from './outbox.js';
+export type { BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
 
@@ -45,7 +45,9 @@ export interface OpenLedgerOptions {
 }
 
 export interface LedgerOutbox {
-  nextBatch(opts: { maxCount: number; maxBytes: number }): outbox.OutboxBatch;
+  nextBatch(opts: outbox.BatchReadOptions): outbox.OutboxBatch;
+  /** nextBatch with each payload as its stored JSON text (the uplink copies it verbatim). */
+  nextBatchJson(opts: outbox.BatchReadOptions): outbox.OutboxBatchJson;
   ack(upToSeq: number): { retired: number; ackedSeq: number };
   deadLetter(seqs: readonly number[], reason: string): { moved: number[]; alertSeq: number | null };
   stats(): outbox.OutboxStats;
@@ -193,6 +195,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
 
     outbox: {
       nextBatch: (b) => outbox.nextBatch(ctx, b),
+      nextBatchJson: (b) => outbox.nextBatchJson(ctx, b),
       ack: (seq) => outbox.ack(ctx, seq),
       deadLetter: (seqs, reason) => outbox.deadLetter(ctx, seqs, reason),
       stats: () => outbox.outboxStats(ctx),

@@ -69,31 +69,56 @@ export function recordFact(ctx: LedgerContext, fact: { type: string; money: bool
 const batchOpts = z.object({
   maxCount: z.number().int().positive(),
   maxBytes: z.number().int().positive(),
+  afterSeq: z.number().int().nonnegative().optional(),
 });
 
+export interface BatchReadOptions {
+  maxCount: number;
+  maxBytes: number;
+  /** Only records above this seq (the uplink reads the next batch while others are in flight). */
+  afterSeq?: number;
+}
+
+/** A record with its payload as the JSON text stored, for senders that copy it verbatim. */
+export interface OutboxRecordJson extends Omit<OutboxRecord, 'payload'> {
+  payloadJson: string;
+}
+
+export interface OutboxBatchJson {
+  gatewayId: string;
+  records: OutboxRecordJson[];
+  auditHead: AuditHead;
+  /** The ack watermark when the batch was read: every seq at or below it is retired. */
+  ackedSeq: number;
+}
+
 /**
- * The oldest unsent records in seq order. The first record is always returned even if it is
- * larger than maxBytes: a big record must not block the queue forever.
+ * The oldest unsent records (above afterSeq, if given) in seq order, payloads as their stored
+ * JSON text. The first record is always returned even if it is larger than maxBytes: a big
+ * record must not block the queue forever.
  */
-export function nextBatch(ctx: LedgerContext, opts: { maxCount: number; maxBytes: number }): OutboxBatch {
+export function nextBatchJson(ctx: LedgerContext, opts: BatchReadOptions): OutboxBatchJson {
   const o = batchOpts.parse(opts);
-  const rows = ctx.db.prepare('SELECT * FROM outbox ORDER BY seq LIMIT ?').all(o.maxCount) as OutboxRow[];
-  const records: OutboxRecord[] = [];
+  const rows = ctx.db.prepare('SELECT seq, id, type, money, created_ms, payload FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?').all(o.afterSeq ?? 0, o.maxCount) as OutboxRow[];
+  const records: OutboxRecordJson[] = [];
   let bytes = 0;
   for (const row of rows) {
     const size = Buffer.byteLength(row.payload);
     if (records.length > 0 && bytes + size > o.maxBytes) break;
     bytes += size;
-    records.push({
-      seq: row.seq,
-      id: row.id,
-      type: row.type,
-      money: row.money === 1,
-      createdMs: row.created_ms,
-      payload: JSON.parse(row.payload) as unknown,
-    });
+    records.push({ seq: row.seq, id: row.id, type: row.type, money: row.money === 1, createdMs: row.created_ms, payloadJson: row.payload });
   }
-  return { gatewayId: ctx.gatewayId, records, auditHead: auditHead(ctx) };
+  return { gatewayId: ctx.gatewayId, records, auditHead: auditHead(ctx), ackedSeq: getMetaInt(ctx.db, META.outboxAckedSeq) };
+}
+
+/** nextBatchJson with the payloads parsed. */
+export function nextBatch(ctx: LedgerContext, opts: BatchReadOptions): OutboxBatch {
+  const b = nextBatchJson(ctx, opts);
+  return {
+    gatewayId: b.gatewayId,
+    auditHead: b.auditHead,
+    records: b.records.map(({ payloadJson, ...r }) => ({ ...r, payload: JSON.parse(payloadJson) as unknown })),
+  };
 }
 
 /** Retires every record up to upToSeq. Repeated, old or out-of-range acks are harmless. */
