@@ -1,0 +1,410 @@
+// Footprint (issue 8, item 4): resident memory and CPU of the daemon polling 32 LW-485 units at
+// 1 Hz, idle otherwise, and of Node-RED with node-red-contrib-modbus doing the same poll, one
+// after the other in the same run, against the same simulator over the same transport.
+//
+// - Transport: Modbus TCP (MBAP) on loopback. Both masters speak it natively (the daemon's
+//   `framing: "mbap"`, the contrib's tcpType DEFAULT), so neither pays for a converter shim.
+// - The daemon is the real one: `node bin/laundry-gateway.mjs run --config <file>` (tsx is
+//   registered inside that process, there is no separate launcher), 32 units on one bus, no
+//   readers, no MQTT, the status page on loopback (it cannot be switched off), log level info,
+//   its stdout to a file (journald's place on a Pi).
+// - Node-RED: one modbus-client, 32 modbus-read nodes (fc 4, registers 16-29, every 1000 ms),
+//   editor and admin API off, its stdout to a file.
+// - Reads achieved are counted AT THE SIMULATOR: status-block reads answered, per unit, over the
+//   measured window. Both masters are counted the same way.
+// - RSS (VmRSS) is sampled once a second from /proc over the window; CPU is utime+stime from
+//   /proc/<pid>/stat across the window, both summed over the process and any descendants. The
+//   window starts after every unit has been read once and a warm-up has passed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SimRoom, type SimUnitConfig } from '../../simulator/index.js';
+import { listenTcp, type TcpEndpoint } from '../../simulator/tcp-server.js';
+import type { SlaveTarget } from '../../simulator/rtu-slave.js';
+import { silentLogger } from '../../gateway/core/log.js';
+import type { GatewayConfigInput } from '../../gateway/config/schema.js';
+import { numParam } from '../torture/types.js';
+import { ensureNodeRed, CONTRIB_MODBUS_VERSION, NODE_RED_VERSION, type NodeRedInstall } from './node-red/install.js';
+import { pollFlow } from './node-red/flow.js';
+import { settingsJs } from './node-red/settings.js';
+import type { BenchModule, BenchOptions, BenchResult, Figure } from './types.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const BIN = join(ROOT, 'bin', 'laundry-gateway.mjs');
+
+const UNIT_COUNT = 32;
+const UNITS = Array.from({ length: UNIT_COUNT }, (_, i) => i + 1);
+/** Units above this are dryers: a room is mostly washers. */
+const LAST_WASHER = 24;
+/** The LW-485 status block, as the daemon's profile reads it (gateway/profiles/lw485-codec.ts). */
+const STATUS = { fc: 4, address: 16, quantity: 14 } as const;
+const POLL_MS = 1000;
+/** Generous for both masters: the simulator shares 2 cores with the master under test. */
+const REPLY_TIMEOUT_MS = 1000;
+
+const RSS_TARGET_MB = 80;
+const CPU_TARGET_PCT = 1;
+const RSS_RATIO_TARGET = 0.5;
+
+// ---- the simulator, counting what it answers ----------------------------------------------------
+
+interface CountingSim {
+  port: number;
+  /** Status-block reads answered per unit since the last reset. */
+  statusReads: Map<number, number>;
+  otherRequests: number;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+async function startSim(): Promise<CountingSim> {
+  const units: SimUnitConfig[] = UNITS.map((unit) => ({ unit, model: unit <= LAST_WASHER ? 'lw485-washer' : 'lw485-dryer' }));
+  const room = new SimRoom({ units, timeScale: 1, logger: silentLogger() });
+  room.start();
+  const statusReads = new Map<number, number>();
+  const sim: CountingSim = {
+    port: 0,
+    statusReads,
+    otherRequests: 0,
+    reset: () => {
+      statusReads.clear();
+      sim.otherRequests = 0;
+    },
+    close: async () => {
+      await endpoint.close();
+      await room.close();
+    },
+  };
+  const counting: SlaveTarget = {
+    serve: (unit, pdu) => {
+      const plan = room.serve(unit, pdu);
+      if (plan !== null) {
+        const isStatus = pdu.length === 5 && pdu[0] === STATUS.fc && pdu.readUInt16BE(1) === STATUS.address && pdu.readUInt16BE(3) === STATUS.quantity;
+        if (isStatus) statusReads.set(unit, (statusReads.get(unit) ?? 0) + 1);
+        else sim.otherRequests++;
+      }
+      return plan;
+    },
+  };
+  const endpoint: TcpEndpoint = await listenTcp(counting, { host: '127.0.0.1', port: 0, framing: 'mbap' }, silentLogger());
+  sim.port = endpoint.port;
+  return sim;
+}
+
+// ---- /proc sampling -------------------------------------------------------------------------------
+
+function clockTicksPerSecond(): number {
+  // Linux reports utime/stime in USER_HZ, 100 on every architecture Linux runs on today.
+  return 100;
+}
+
+/** The process and every descendant still alive. */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const p = out[i] ?? pid;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${p}/task`);
+    } catch {
+      continue;
+    }
+    for (const t of tasks) {
+      try {
+        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c !== '') out.push(Number(c));
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+  }
+  return out;
+}
+
+function rssKb(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function cpuTicks(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // the command name may hold spaces and parentheses: count fields after the last ')'
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+const treeRssKb = (pid: number): number => processTree(pid).reduce((s, p) => s + rssKb(p), 0);
+const treeCpuTicks = (pid: number): number => processTree(pid).reduce((s, p) => s + cpuTicks(p), 0);
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return 0;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
+}
+
+// ---- one measured run -----------------------------------------------------------------------------
+
+interface Phase {
+  label: string;
+  processes: number;
+  startupS: number;
+  rssMedianMb: number;
+  rssMaxMb: number;
+  cpuPct: number;
+  readsPerS: number;
+  slowestUnitReadsPerS: number;
+  otherRequests: number;
+  /** The bench process (simulator) CPU over the window, % of a core: context for machine load. */
+  simCpuPct: number;
+  load: string;
+}
+
+interface Started {
+  child: ChildProcess;
+  exited: Promise<void>;
+  logFile: string;
+}
+
+function spawnLogged(cmd: string, args: string[], cwd: string, logFile: string, env: NodeJS.ProcessEnv): Started {
+  const fd = openSync(logFile, 'a');
+  const child = spawn(cmd, args, { cwd, env, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return { child, exited, logFile };
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-3000);
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function stop(s: Started): Promise<void> {
+  if (s.child.exitCode !== null || s.child.signalCode !== null) return;
+  s.child.kill('SIGTERM');
+  const done = await Promise.race([s.exited.then(() => true), sleep(15_000).then(() => false)]);
+  if (!done) {
+    s.child.kill('SIGKILL');
+    await s.exited;
+  }
+}
+
+async function measure(label: string, sim: CountingSim, start: () => Started, o: { warmupS: number; durationS: number; log: (l: string) => void }): Promise<Phase> {
+  sim.reset();
+  const t0 = performance.now();
+  const s = start();
+  let dead = false;
+  void s.exited.then(() => (dead = true));
+  try {
+    const pid = s.child.pid;
+    if (pid === undefined) throw new Error(`${label} did not start`);
+    // polling has begun once every unit's status block has been read
+    const until = performance.now() + 90_000;
+    while (sim.statusReads.size < UNIT_COUNT) {
+      if (dead) throw new Error(`${label} exited during start-up:\n${tail(s.logFile)}`);
+      if (performance.now() > until) throw new Error(`${label} did not poll all ${UNIT_COUNT} units within 90 s (${sim.statusReads.size} so far):\n${tail(s.logFile)}`);
+      await sleep(50);
+    }
+    const startupS = (performance.now() - t0) / 1000;
+    o.log(`${label}: polling all units ${startupS.toFixed(1)} s after spawn; warm-up ${o.warmupS} s, then ${o.durationS} s measured`);
+    await sleep(o.warmupS * 1000);
+
+    const tree = processTree(pid);
+    sim.reset();
+    const simCpu0 = process.cpuUsage();
+    const cpu0 = treeCpuTicks(pid);
+    const w0 = performance.now();
+    const rss: number[] = [];
+    const end = w0 + o.durationS * 1000;
+    for (let next = w0; next < end; next += 1000) {
+      await sleep(Math.max(0, next - performance.now()));
+      if (dead) throw new Error(`${label} exited during the measurement:\n${tail(s.logFile)}`);
+      rss.push(treeRssKb(pid) / 1024);
+    }
+    await sleep(Math.max(0, end - performance.now()));
+    const cpu1 = treeCpuTicks(pid);
+    const simCpu = process.cpuUsage(simCpu0);
+    const windowS = (performance.now() - w0) / 1000;
+    const reads = [...UNITS].map((u) => sim.statusReads.get(u) ?? 0);
+    const total = reads.reduce((a, b) => a + b, 0);
+    const [l1, l5] = loadavg();
+    return {
+      label,
+      processes: tree.length,
+      startupS,
+      rssMedianMb: median(rss),
+      rssMaxMb: Math.max(...rss),
+      cpuPct: ((cpu1 - cpu0) / clockTicksPerSecond() / windowS) * 100,
+      readsPerS: total / windowS,
+      slowestUnitReadsPerS: Math.min(...reads) / windowS,
+      otherRequests: sim.otherRequests,
+      simCpuPct: ((simCpu.user + simCpu.system) / 1e6 / windowS) * 100,
+      load: `load ${(l1 ?? 0).toFixed(2)} / ${(l5 ?? 0).toFixed(2)} (1/5 min) on ${cpus().length} cores`,
+    };
+  } finally {
+    await stop(s);
+  }
+}
+
+// ---- the two contenders -----------------------------------------------------------------------------
+
+function daemonConfig(dir: string, port: number): GatewayConfigInput & { control: { socketPath: string } } {
+  return {
+    room: { id: 'bench-footprint', name: 'footprint bench' },
+    database: { path: join(dir, 'ledger.db') },
+    buses: [
+      {
+        id: 'bus1',
+        transport: { type: 'tcp', host: '127.0.0.1', port, framing: 'mbap' },
+        pollIntervalMs: POLL_MS,
+        replyTimeoutMs: REPLY_TIMEOUT_MS,
+        units: UNITS.map((unit) => ({ unit, profile: 'lw485' as const, machineId: `${unit <= LAST_WASHER ? 'W' : 'D'}${unit}`, kind: unit <= LAST_WASHER ? ('washer' as const) : ('dryer' as const) })),
+      },
+    ],
+    readers: [],
+    pricing: {
+      version: 'bench-1',
+      timeZone: 'UTC',
+      base: [
+        { id: 'w', kind: 'washer', program: 1, priceCents: 250 },
+        { id: 'd', kind: 'dryer', program: 1, stepMinutes: 10, stepCents: 100, minSteps: 3, maxSteps: 6 },
+      ],
+    },
+    web: { host: '127.0.0.1', port: 0 },
+    control: { socketPath: join(dir, 'control.sock') },
+    log: { level: 'info' },
+  };
+}
+
+function startDaemon(dir: string, port: number): Started {
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify(daemonConfig(dir, port), null, 2));
+  const env = { ...process.env };
+  delete env.LOG_LEVEL;
+  delete env.NODE_OPTIONS;
+  return spawnLogged(process.execPath, [BIN, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startNodeRed(dir: string, simPort: number, nr: NodeRedInstall): Promise<() => Started> {
+  const userDir = join(dir, 'node-red');
+  const flows = pollFlow({ host: '127.0.0.1', port: simPort, units: UNITS, fc: STATUS.fc, address: STATUS.address, quantity: STATUS.quantity, rateMs: POLL_MS, timeoutMs: REPLY_TIMEOUT_MS });
+  mkdirSync(userDir, { recursive: true });
+  writeFileSync(join(userDir, 'flows.json'), JSON.stringify(flows, null, 2));
+  const settings = join(userDir, 'settings.js');
+  writeFileSync(settings, settingsJs({ userDir, flowFile: 'flows.json', port: await freePort() }));
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS;
+  return () => spawnLogged(nr.node, [nr.redJs, '--settings', settings, '--userDir', userDir], userDir, join(dir, 'node-red.log'), env);
+}
+
+// ---- the benchmark ------------------------------------------------------------------------------------
+
+const mb = (v: number): number => Math.round(v * 10) / 10;
+
+function phaseFigures(p: Phase, withTargets: boolean): Figure[] {
+  const who = p.label;
+  const figs: Figure[] = [
+    { label: `${who}: RSS median`, value: mb(p.rssMedianMb), unit: 'MiB' },
+    withTargets
+      ? { label: `${who}: RSS max`, value: mb(p.rssMaxMb), unit: 'MiB', target: `≤ ${RSS_TARGET_MB} MiB`, pass: p.rssMaxMb <= RSS_TARGET_MB }
+      : { label: `${who}: RSS max`, value: mb(p.rssMaxMb), unit: 'MiB' },
+    withTargets
+      ? { label: `${who}: CPU, % of one core`, value: Math.round(p.cpuPct * 100) / 100, unit: '%', target: `≤ ${CPU_TARGET_PCT} %`, pass: p.cpuPct <= CPU_TARGET_PCT }
+      : { label: `${who}: CPU, % of one core`, value: Math.round(p.cpuPct * 100) / 100, unit: '%' },
+    { label: `${who}: status reads achieved (${UNIT_COUNT}/s requested)`, value: Math.round(p.readsPerS * 100) / 100, unit: 'reads/s' },
+    { label: `${who}: slowest unit (1/s requested)`, value: Math.round(p.slowestUnitReadsPerS * 1000) / 1000, unit: 'reads/s' },
+  ];
+  return figs;
+}
+
+function phaseNote(p: Phase): string {
+  return `${p.label}: ${p.processes} process(es) measured, polling ${p.startupS.toFixed(1)} s after spawn, ${p.otherRequests} other requests in the window (discovery, command results), simulator+bench used ${p.simCpuPct.toFixed(1)} % of a core, ${p.load}`;
+}
+
+const footprint: BenchModule = {
+  name: 'footprint',
+  title: 'Footprint: RSS and CPU polling 32 units at 1 Hz, against Node-RED',
+  async run(opts: BenchOptions): Promise<BenchResult> {
+    const durationS = numParam(opts, 'duration', 300, 20);
+    const warmupS = numParam(opts, 'warmup', 15, 10);
+    const skipNodeRed = opts.params.get('nodeRed') === 'skip';
+    const notes: string[] = [];
+    const figures: Figure[] = [];
+    const dir = mkdtempSync(join(tmpdir(), 'lgw-fp-'));
+    const sim = await startSim();
+    try {
+      notes.push(
+        `${UNIT_COUNT} LW-485 units (${LAST_WASHER} washers, ${UNIT_COUNT - LAST_WASHER} dryers) in the simulator, Modbus TCP (MBAP) on loopback, status block fc 4 registers 16-29 every ${POLL_MS} ms per unit, reply timeout ${REPLY_TIMEOUT_MS} ms; warm-up ${warmupS} s, window ${durationS} s each, run one after the other`,
+      );
+      notes.push(`daemon: bin/laundry-gateway.mjs run on Node ${process.version}, no readers, no MQTT, status page on 127.0.0.1 (ephemeral port), log level info to a file`);
+
+      let nr: NodeRedInstall | null = null;
+      let nrProblem: string | null = skipNodeRed ? 'skipped (--set footprint.nodeRed=skip)' : null;
+      if (!skipNodeRed) {
+        try {
+          nr = await ensureNodeRed(opts.log);
+          notes.push(`Node-RED ${NODE_RED_VERSION} + node-red-contrib-modbus ${CONTRIB_MODBUS_VERSION} on Node ${nr.nodeVersion.slice(1)}, from ${nr.prefix}; install: ${nr.commands.join(' && ')}${nr.ran.length === 0 ? ' (already in the cache)' : ''}`);
+        } catch (e) {
+          const why = e instanceof Error ? e.message : String(e);
+          if (!opts.quick) throw new Error(`Node-RED could not be installed, so the comparison cannot run: ${why}`);
+          nrProblem = `NOT MEASURED: Node-RED could not be installed (${why.split('\n')[0] ?? why})`;
+        }
+      }
+
+      const daemonDir = join(dir, 'daemon');
+      mkdirSync(daemonDir, { recursive: true });
+      const ours = await measure('daemon', sim, () => startDaemon(daemonDir, sim.port), { warmupS, durationS, log: opts.log });
+      opts.log(`daemon: RSS median ${ours.rssMedianMb.toFixed(1)} MiB, max ${ours.rssMaxMb.toFixed(1)} MiB, CPU ${ours.cpuPct.toFixed(2)} %, ${ours.readsPerS.toFixed(2)} reads/s`);
+      figures.push(...phaseFigures(ours, true));
+      notes.push(phaseNote(ours));
+
+      if (nr !== null) {
+        const startNr = await startNodeRed(dir, sim.port, nr);
+        const theirs = await measure('Node-RED', sim, startNr, { warmupS, durationS, log: opts.log });
+        opts.log(`Node-RED: RSS median ${theirs.rssMedianMb.toFixed(1)} MiB, max ${theirs.rssMaxMb.toFixed(1)} MiB, CPU ${theirs.cpuPct.toFixed(2)} %, ${theirs.readsPerS.toFixed(2)} reads/s`);
+        figures.push(...phaseFigures(theirs, false));
+        const ratio = ours.rssMedianMb / theirs.rssMedianMb;
+        figures.push({ label: 'RSS median, daemon / Node-RED', value: Math.round(ratio * 1000) / 1000, unit: 'ratio', target: `≤ ${RSS_RATIO_TARGET}`, pass: ratio <= RSS_RATIO_TARGET });
+        figures.push({ label: 'RSS max, daemon / Node-RED', value: Math.round((ours.rssMaxMb / theirs.rssMaxMb) * 1000) / 1000, unit: 'ratio' });
+        figures.push({ label: 'CPU, daemon / Node-RED', value: Math.round((ours.cpuPct / theirs.cpuPct) * 1000) / 1000, unit: 'ratio' });
+        notes.push(phaseNote(theirs));
+        notes.push('Node-RED flow: one modbus-client (tcp, DEFAULT = MBAP, queue on, commandDelay 1 ms), one modbus-read per unit, outputs unwired (no decoding, no debug), editor and admin API off');
+      } else {
+        notes.push(`Node-RED: ${nrProblem ?? 'not run'}`);
+      }
+      notes.push('RSS is VmRSS summed over the process tree, sampled each second in the window (MiB); CPU is utime+stime over the window / wall time; reads counted at the simulator');
+    } finally {
+      await sim.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    return { name: 'footprint', figures, notes };
+  },
+};
+
+export default footprint;
