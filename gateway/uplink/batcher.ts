@@ -1,8 +1,8 @@
 // The batch side of the uplink without I/O: when a batch is worth sending, how it is encoded,
 // how long to wait for the cloud's ack, and what an ack means for the batch in flight. The
 // uplink loop feeds it outbox reads and acks; the timeout logic is tested without a broker.
-import type { OutboxBatch } from '../../storage/index.js';
-import { WIRE_VERSION, type Ack, type Batch } from '../../protocols/mqtt/payloads.js';
+import type { OutboxBatch, OutboxBatchJson } from '../../storage/index.js';
+import { WIRE_VERSION, type Ack } from '../../protocols/mqtt/payloads.js';
 import type { MqttConfig } from './config-schema.js';
 
 export interface InFlight {
@@ -10,6 +10,8 @@ export interface InFlight {
   fromSeq: number;
   toSeq: number;
   count: number;
+  /** The seq this batch continues the stream after (see the batch's afterSeq). */
+  afterSeq: number;
   attempts: number;
   /** The exact bytes sent: a resend is byte-identical, so the cloud can dedupe either way. */
   payload: Buffer;
@@ -24,32 +26,49 @@ type BatchLimits = MqttConfig['batch'];
  * never exceeds maxWaitMs from then, so a wall clock set back (createdMs in the future) cannot
  * hold the batch.
  */
-export function waitBeforeSending(ob: OutboxBatch, limits: BatchLimits, nowMs: number, waitedMs = 0): number {
+export function waitBeforeSending(ob: { records: ReadonlyArray<SizedRecord> }, limits: BatchLimits, nowMs: number, waitedMs = 0): number {
   const first = ob.records[0];
   if (first === undefined) return Infinity;
   if (ob.records.length >= limits.maxCount) return 0;
   let bytes = 0;
-  for (const r of ob.records) bytes += JSON.stringify(r.payload).length;
+  for (const r of ob.records) bytes += 'payloadJson' in r ? r.payloadJson.length : JSON.stringify(r.payload).length;
   if (bytes >= limits.maxBytes * 0.75) return 0;
   const byAge = first.createdMs + limits.maxWaitMs - nowMs;
   return Math.max(0, Math.min(byAge, limits.maxWaitMs - waitedMs));
 }
 
-export function encodeBatch(ob: OutboxBatch, sentAt: number): InFlight {
+type SizedRecord = { createdMs: number } & ({ payload: unknown } | { payloadJson: string });
+
+/**
+ * The batch as wire JSON (batchSchema), built as text around each record's stored payload JSON:
+ * a backlog of records is not parsed and serialized again on its way out. `after` is the seq the
+ * batch continues the stream after (default: the watermark the batch was read at).
+ */
+export function encodeBatchJson(ob: OutboxBatchJson, sentAt: number, after = ob.ackedSeq): InFlight {
   const first = ob.records[0];
   const last = ob.records[ob.records.length - 1];
   if (first === undefined || last === undefined) throw new Error('uplink: cannot encode an empty batch');
-  const batch: Batch = {
-    v: WIRE_VERSION,
-    gatewayId: ob.gatewayId,
-    batchId: `${first.seq}-${last.seq}`,
-    fromSeq: first.seq,
-    toSeq: last.seq,
-    records: ob.records.map((r) => ({ seq: r.seq, id: r.id, type: r.type, money: r.money, createdMs: r.createdMs, payload: r.payload })),
-    auditHead: { seq: ob.auditHead.seq, hash: ob.auditHead.hash },
-    sentAt: Math.floor(sentAt),
-  };
-  return { batchId: batch.batchId, fromSeq: first.seq, toSeq: last.seq, count: ob.records.length, attempts: 0, payload: Buffer.from(JSON.stringify(batch)) };
+  const afterSeq = Math.max(after, ob.ackedSeq);
+  if (afterSeq >= first.seq) throw new Error('uplink: a batch must start above the seq it follows');
+  const batchId = `${first.seq}-${last.seq}`;
+  const s = JSON.stringify;
+  const parts: string[] = [];
+  for (const r of ob.records) {
+    parts.push(`{"seq":${r.seq},"id":${s(r.id)},"type":${s(r.type)},"money":${r.money},"createdMs":${r.createdMs},"payload":${r.payloadJson}}`);
+  }
+  const text =
+    `{"v":${WIRE_VERSION},"gatewayId":${s(ob.gatewayId)},"batchId":"${batchId}","fromSeq":${first.seq},"toSeq":${last.seq},` +
+    `"afterSeq":${afterSeq},"ackedSeq":${ob.ackedSeq},"records":[${parts.join(',')}],` +
+    `"auditHead":{"seq":${ob.auditHead.seq},"hash":${s(ob.auditHead.hash)}},"sentAt":${Math.floor(sentAt)}}`;
+  return { batchId, fromSeq: first.seq, toSeq: last.seq, count: ob.records.length, afterSeq, attempts: 0, payload: Buffer.from(text) };
+}
+
+/** encodeBatchJson for a batch whose payloads are parsed values. */
+export function encodeBatch(ob: OutboxBatch, sentAt: number, ackedSeq = 0): InFlight {
+  return encodeBatchJson(
+    { gatewayId: ob.gatewayId, auditHead: ob.auditHead, ackedSeq, records: ob.records.map(({ payload, ...r }) => ({ ...r, payloadJson: JSON.stringify(payload) ?? 'null' })) },
+    sentAt,
+  );
 }
 
 /** Ack wait for the given attempt (1-based): doubles each time up to the cap, with jitter added. */
@@ -88,4 +107,31 @@ export function planAck(ack: Ack): AckPlan {
  */
 export function ackRetires(inFlight: InFlight | null, ackedSeq: number): boolean {
   return inFlight !== null && ackedSeq >= inFlight.fromSeq;
+}
+
+export interface WindowAfterAck {
+  /** Batches the watermark covers whole. */
+  retired: number;
+  /** The batches still in flight, oldest first. */
+  keep: InFlight[];
+  /**
+   * The watermark fell inside a batch (the cloud acked part of it): the rest of the window is
+   * dropped and read again from the ledger, so the next batch starts right above the watermark.
+   */
+  dropped: number;
+}
+
+/**
+ * What the ledger's new watermark (after an ack) does to the window of batches in flight. An ack
+ * at or below the oldest batch's start changes nothing (a duplicate or one overtaken); one at a
+ * batch boundary retires the batches below it; one inside a batch retires what it covers and
+ * drops the rest of the window (those records are read, encoded and sent again).
+ */
+export function ackWindow(window: readonly InFlight[], ackedSeq: number): WindowAfterAck {
+  let i = 0;
+  while (i < window.length && (window[i]?.toSeq ?? Infinity) <= ackedSeq) i++;
+  const rest = window.slice(i);
+  const head = rest[0];
+  if (head !== undefined && head.fromSeq <= ackedSeq) return { retired: i, keep: [], dropped: rest.length };
+  return { retired: i, keep: rest, dropped: 0 };
 }

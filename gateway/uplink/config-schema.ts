@@ -47,6 +47,12 @@ export const mqttConfigSchema = z.strictObject({
       /** No cloud ack within this → resend; doubles per attempt up to ackTimeoutMaxMs, forever. */
       ackTimeoutMs: z.number().int().min(50).default(15_000),
       ackTimeoutMaxMs: z.number().int().min(50).default(300_000),
+      /**
+       * Batches in flight at once (sent, not yet acked). 1 is one batch per ack round trip; more
+       * keep the link busy while the cloud stores and acks. The cloud must follow the batches'
+       * afterSeq chain (docs/mqtt-contract.md) when this is above 1.
+       */
+      window: z.number().int().min(1).max(64).default(4),
       /** Checks the outbox for new records this often when nothing else wakes the uplink. */
       pollMs: z.number().int().min(10).max(60_000).default(1000),
     })

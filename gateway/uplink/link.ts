@@ -128,6 +128,7 @@ export class Link {
     this.client = c;
     c.on('connect', (connack) => {
       if (this.client !== c) return;
+      noDelay(c);
       this.connectedAt = this.o.clock.monotonic();
       this.connects++;
       this.log.info({ sessionPresent: connack.sessionPresent, attempt: this.attempt }, 'mqtt connected');
@@ -179,6 +180,16 @@ export class Link {
     this.log.debug({ delayMs: delay, attempt: this.attempt }, 'mqtt reconnect scheduled');
     this.timer = setTimeout(() => this.connect(), delay);
   }
+}
+
+/**
+ * Nagle off on the client's socket (TCP and TLS; a WebSocket stream has no such call). Without
+ * it a small publish written just after a PUBACK (an ack after a batch, the short tail of a
+ * batch) waits for the broker's delayed ACK: ~40 ms per batch round trip.
+ */
+export function noDelay(c: MqttClient): void {
+  const stream = c.stream as unknown as { setNoDelay?: (on: boolean) => unknown };
+  if (typeof stream.setNoDelay === 'function') stream.setNoDelay(true);
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {

@@ -1,17 +1,19 @@
 // Store-and-forward to the cloud. The ledger's outbox is the truth: records leave it in seq
-// order, one batch in flight, and are retired only when the cloud's application-level ack on
-// down/ack says it stored them (never on the broker's PUBACK). No ack → the same bytes go again
-// after a growing timeout, forever. Everything here is asynchronous to the vend path: the
+// order, in a window of up to batch.window batches in flight (each chained to the one before by
+// afterSeq), and are retired only when the cloud's application-level ack on down/ack says it
+// stored them (never on the broker's PUBACK). Acks are watermarks: one retires every batch
+// below it. No ack → the whole window goes again, byte for byte, from the oldest batch, after a
+// growing timeout, forever. Everything here is asynchronous to the vend path: the
 // engine only writes the ledger; this feature reads it on its own timers.
 import type { KeyObject } from 'node:crypto';
-import type { Ledger } from '../../storage/index.js';
+import type { Ledger, OutboxBatchJson } from '../../storage/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { MachineState } from '../machines/state.js';
 import { MAX_DOWNLINK_BYTES, WIRE_VERSION, ackSchema, describeIssues, type CommandResult, type Health, type Reject, type Status } from '../../protocols/mqtt/payloads.js';
 import { parseTopic, roomTopics, type RoomTopics } from '../../protocols/mqtt/topics.js';
 import { publicKeyFromBase64url } from '../../protocols/mqtt/signing.js';
-import { ackRetires, ackTimeoutMs, encodeBatch, planAck, waitBeforeSending, type InFlight } from './batcher.js';
+import { ackTimeoutMs, ackWindow, encodeBatchJson, planAck, waitBeforeSending, type InFlight } from './batcher.js';
 import type { MqttConfig } from './config-schema.js';
 import { Downlinks, ROOM_CONFIG_VERSION_KEY, type RemoteCommandTarget } from './downlinks.js';
 import { Link } from './link.js';
@@ -44,7 +46,12 @@ export interface UplinkOptions {
 export interface UplinkStatus {
   connected: boolean;
   connects: number;
+  /** The oldest batch in flight. */
   inFlight: { batchId: string; fromSeq: number; toSeq: number; attempts: number } | null;
+  /** Batches in flight (at most batch.window). */
+  inFlightBatches: number;
+  /** The ledger's ack watermark as the uplink last saw it (0 before its first read or ack). */
+  ackedSeq: number;
   batchesAcked: number;
   resends: number;
   rejectsSent: number;
@@ -57,7 +64,12 @@ export class Uplink {
   private readonly downlinks: Downlinks;
   private readonly configKey: KeyObject | null;
   private readonly random: () => number;
-  private inFlight: InFlight | null = null;
+  /** Batches sent and not yet acked, oldest first, each continuing the one before. */
+  private window: InFlight[] = [];
+  private ackedSeq = 0;
+  /** Acks that arrived in one turn of the event loop are applied as one ledger write. */
+  private pendingAck: { upToSeq: number; cloudTimeSec?: number } | null = null;
+  private ackImmediate: NodeJS.Immediate | null = null;
   /** The oldest unsent seq and when (monotonic) it was first seen: bounds the batching wait. */
   private firstSeen: { seq: number; mono: number } | null = null;
   private ackTimer: NodeJS.Timeout | null = null;
@@ -151,6 +163,10 @@ export class Uplink {
     this.unsubscribe = null;
     for (const t of [this.ackTimer, this.pumpTimer]) if (t) clearTimeout(t);
     if (this.healthTimer) clearInterval(this.healthTimer);
+    // An ack not yet applied is dropped: those records go again and the cloud dedupes them.
+    if (this.ackImmediate) clearImmediate(this.ackImmediate);
+    this.ackImmediate = null;
+    this.pendingAck = null;
     this.ackTimer = this.pumpTimer = this.healthTimer = null;
     await this.link.stop({ topic: this.topics.up('status'), payload: JSON.stringify(this.status('offline')) });
     this.log.info('uplink stopped');
@@ -158,15 +174,17 @@ export class Uplink {
 
   /** Wakes the sender now (after a vend, say) instead of at the next poll. */
   kick(): void {
-    if (this.running && this.inFlight === null) this.schedulePump(0);
+    if (this.running && this.window.length < this.o.config.batch.window) this.schedulePump(0);
   }
 
   stats(): UplinkStatus {
-    const f = this.inFlight;
+    const f = this.window[0];
     return {
       connected: this.link.connected,
       connects: this.link.connects,
       inFlight: f ? { batchId: f.batchId, fromSeq: f.fromSeq, toSeq: f.toSeq, attempts: f.attempts } : null,
+      inFlightBatches: this.window.length,
+      ackedSeq: this.ackedSeq,
       ...this.counters,
     };
   }
@@ -177,9 +195,9 @@ export class Uplink {
     if (!this.running) return;
     this.publish(this.topics.up('status'), JSON.stringify(this.status('online')), 1, true);
     this.telemetry.connected();
-    // A batch in flight when the link dropped may never have reached the broker: send it again.
-    if (this.inFlight) this.sendInFlight();
-    else this.schedulePump(0);
+    // Batches in flight when the link dropped may never have reached the broker: send them again.
+    this.resendWindow();
+    this.schedulePump(0);
   }
 
   private disconnected(): void {
@@ -209,31 +227,35 @@ export class Uplink {
   }
 
   private pump(): void {
-    if (!this.running || this.inFlight !== null || !this.link.connected) return;
+    if (!this.running || !this.link.connected) return;
     const b = this.o.config.batch;
-    let ob;
-    try {
-      ob = this.o.ledger.outbox.nextBatch({ maxCount: b.maxCount, maxBytes: b.maxBytes });
-    } catch (e) {
-      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'outbox read failed');
-      this.schedulePump(b.pollMs);
-      return;
+    while (this.window.length < b.window) {
+      const last = this.window[this.window.length - 1];
+      let ob: OutboxBatchJson;
+      try {
+        ob = this.o.ledger.outbox.nextBatchJson({ maxCount: b.maxCount, maxBytes: b.maxBytes, afterSeq: last?.toSeq });
+      } catch (e) {
+        this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'outbox read failed');
+        this.schedulePump(b.pollMs);
+        return;
+      }
+      this.ackedSeq = Math.max(this.ackedSeq, ob.ackedSeq);
+      const first = ob.records[0];
+      const mono = this.o.clock.monotonic();
+      if (first !== undefined && this.firstSeen?.seq !== first.seq) this.firstSeen = { seq: first.seq, mono };
+      const wait = waitBeforeSending(ob, b, this.o.clock.now(), this.firstSeen ? mono - this.firstSeen.mono : 0);
+      if (wait > 0) {
+        this.schedulePump(Math.min(wait, b.pollMs));
+        return;
+      }
+      const f = encodeBatchJson(ob, this.o.clock.now(), last?.toSeq ?? ob.ackedSeq);
+      this.window.push(f);
+      this.send(f);
+      if (this.ackTimer === null) this.startAckTimer();
     }
-    const first = ob.records[0];
-    const mono = this.o.clock.monotonic();
-    if (first !== undefined && this.firstSeen?.seq !== first.seq) this.firstSeen = { seq: first.seq, mono };
-    const wait = waitBeforeSending(ob, b, this.o.clock.now(), this.firstSeen ? mono - this.firstSeen.mono : 0);
-    if (wait > 0) {
-      this.schedulePump(Math.min(wait, b.pollMs));
-      return;
-    }
-    this.inFlight = encodeBatch(ob, this.o.clock.now());
-    this.sendInFlight();
   }
 
-  private sendInFlight(): void {
-    const f = this.inFlight;
-    if (f === null || !this.link.connected) return;
+  private send(f: InFlight): void {
     f.attempts++;
     if (f.attempts > 1) {
       this.counters.resends++;
@@ -242,11 +264,25 @@ export class Uplink {
       this.log.debug({ batchId: f.batchId, records: f.count }, 'batch sent');
     }
     this.publish(this.topics.up('batch'), f.payload, 1);
+  }
+
+  /** The whole window again, oldest first: the cloud acks only a stream without a hole. */
+  private resendWindow(): void {
+    if (this.window.length === 0 || !this.link.connected) return;
+    for (const f of this.window) this.send(f);
+    this.startAckTimer();
+  }
+
+  /** The ack wait of the oldest batch in flight (restarted whenever the window moves on). */
+  private startAckTimer(): void {
     if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = null;
+    const oldest = this.window[0];
+    if (oldest === undefined || !this.running) return;
     this.ackTimer = setTimeout(() => {
       this.ackTimer = null;
-      this.sendInFlight();
-    }, ackTimeoutMs(f.attempts, this.o.config.batch, this.random));
+      this.resendWindow();
+    }, ackTimeoutMs(oldest.attempts, this.o.config.batch, this.random));
   }
 
   private handleAck(raw: unknown, topic: string): void {
@@ -262,23 +298,47 @@ export class Uplink {
     }
     const plan = planAck(ack);
     if (plan.ignoredRejections > 0) this.log.warn({ batchId: ack.batchId, ignored: plan.ignoredRejections }, 'ack rejects records above its upToSeq; ignored');
-    let ackedSeq: number;
-    try {
-      // Dead letters first: ack() retires everything up to upToSeq, the rejected records too.
-      for (const d of plan.deadLetters) this.o.ledger.outbox.deadLetter(d.seqs, d.reason);
-      ackedSeq = this.o.ledger.outbox.ack(plan.upToSeq).ackedSeq;
-    } catch (e) {
-      this.log.error({ err: e instanceof Error ? e.message : String(e), batchId: ack.batchId }, 'ack could not be applied; the batch will be resent');
+    const p = this.pendingAck;
+    this.pendingAck = { upToSeq: Math.max(p?.upToSeq ?? 0, plan.upToSeq), cloudTimeSec: ack.cloudTimeSec ?? p?.cloudTimeSec };
+    if (plan.deadLetters.length > 0) {
+      // Rare: dead letters first, then the watermark (ack() retires the rejected records too).
+      try {
+        for (const d of plan.deadLetters) this.o.ledger.outbox.deadLetter(d.seqs, d.reason);
+      } catch (e) {
+        this.pendingAck = p;
+        this.log.error({ err: e instanceof Error ? e.message : String(e), batchId: ack.batchId }, 'ack could not be applied; the batch will be resent');
+        return;
+      }
+      this.applyAcks();
       return;
     }
-    if (ack.cloudTimeSec !== undefined) this.o.onCloudTime?.(ack.cloudTimeSec);
-    if (ackRetires(this.inFlight, ackedSeq)) {
-      this.counters.batchesAcked++;
-      this.inFlight = null;
-      if (this.ackTimer) clearTimeout(this.ackTimer);
-      this.ackTimer = null;
-      this.schedulePump(0);
+    this.ackImmediate ??= setImmediate(() => {
+      this.ackImmediate = null;
+      this.applyAcks();
+    });
+  }
+
+  private applyAcks(): void {
+    if (this.ackImmediate) clearImmediate(this.ackImmediate);
+    this.ackImmediate = null;
+    const p = this.pendingAck;
+    this.pendingAck = null;
+    if (p === null || !this.running) return;
+    let ackedSeq: number;
+    try {
+      ackedSeq = this.o.ledger.outbox.ack(p.upToSeq).ackedSeq;
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e), upToSeq: p.upToSeq }, 'ack could not be applied; the batches will be resent');
+      return;
     }
+    this.ackedSeq = ackedSeq;
+    if (p.cloudTimeSec !== undefined) this.o.onCloudTime?.(p.cloudTimeSec);
+    const w = ackWindow(this.window, ackedSeq);
+    if (w.retired === 0 && w.dropped === 0) return;
+    this.counters.batchesAcked += w.retired;
+    this.window = w.keep;
+    this.startAckTimer();
+    this.schedulePump(0);
   }
 
   // ---- downlinks -----------------------------------------------------------------------------

@@ -43,6 +43,15 @@ export const batchSchema = z
     batchId: z.string().min(1).max(64),
     fromSeq: seq,
     toSeq: seq,
+    /**
+     * The batch continues the stream after this seq: the previous batch's toSeq, or the
+     * gateway's ack watermark for the first batch after an ack, a timeout or a reconnect. With
+     * several batches in flight, the cloud acks only a stream it holds without a hole: see
+     * docs/mqtt-contract.md. Absent: the batch stands alone (one batch in flight).
+     */
+    afterSeq: watermark.optional(),
+    /** The gateway's ack watermark when the batch was read: every seq at or below it is retired. */
+    ackedSeq: watermark.optional(),
     records: z.array(batchRecordSchema).min(1),
     /** The audit chain head when the batch was read: lets the cloud notice a cut-off tail. */
     auditHead: auditHeadSchema,
@@ -52,6 +61,8 @@ export const batchSchema = z
     const first = b.records[0];
     const last = b.records[b.records.length - 1];
     if (first?.seq !== b.fromSeq || last?.seq !== b.toSeq) ctx.addIssue({ code: 'custom', message: 'fromSeq/toSeq must be the first and last record seq' });
+    if (b.afterSeq !== undefined && b.afterSeq >= b.fromSeq) ctx.addIssue({ code: 'custom', path: ['afterSeq'], message: 'afterSeq must be below fromSeq' });
+    if (b.ackedSeq !== undefined && b.afterSeq !== undefined && b.ackedSeq > b.afterSeq) ctx.addIssue({ code: 'custom', path: ['ackedSeq'], message: 'ackedSeq must not be above afterSeq' });
     for (let i = 1; i < b.records.length; i++) {
       const prev = b.records[i - 1];
       const cur = b.records[i];

@@ -1,6 +1,9 @@
 // The reference cloud consumer: what the cloud side of the MQTT contract must do, small enough
 // to read in one sitting. It stores every batch record in SQLite (deduped by gateway and seq),
-// acks ONLY after the transaction is durably committed, and can publish signed downlinks.
+// follows each gateway's stream of batches (afterSeq) and acks ONLY the watermark of a stream it
+// holds without a hole, and only after the transaction is durably committed. Batches that arrive
+// in one turn of the event loop share one transaction (one fsync) and one ack per gateway. It
+// can publish signed downlinks.
 // The tests drive it (with per-test ack policies) and so will the demo.
 import type { KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -30,6 +33,8 @@ export interface CloudConsumerOptions {
   policy?: (batch: Batch) => AckDecision;
   /** Sent with each ack; default: the local clock. */
   cloudTimeSec?: () => number;
+  /** Sees the raw bytes of every batch message as received (benchmarks replay them). */
+  onBatchPayload?: (payload: Buffer) => void;
 }
 
 export interface StoredRecord {
@@ -48,9 +53,15 @@ export class CloudConsumer {
   private readonly db: Database.Database;
   private readonly log: Logger;
   private readonly prefix: string;
-  readonly stats = { batches: 0, stored: 0, duplicates: 0, acks: 0, invalid: 0 };
+  /** outOfStream: batches kept but not acked because an earlier one of the stream is missing. */
+  readonly stats = { batches: 0, stored: 0, duplicates: 0, acks: 0, invalid: 0, outOfStream: 0, commits: 0 };
   readonly received: Received = { batch: [], state: [], health: [], status: [], reject: [], 'command-result': [] };
   policy: (batch: Batch) => AckDecision;
+  /** Valid batches received and not yet committed (group commit). */
+  private queue: { roomId: string; batch: Batch }[] = [];
+  private flushing: NodeJS.Immediate | null = null;
+  /** Per gateway: every seq at or below it is stored (the acked watermark), mirrored in `streams`. */
+  private readonly streams = new Map<string, number>();
 
   constructor(private readonly o: CloudConsumerOptions) {
     this.log = (o.logger ?? silentLogger()).child({ component: 'cloud-consumer' });
@@ -62,7 +73,9 @@ export class CloudConsumer {
     this.db.pragma('synchronous = FULL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS records (
       gateway TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, money INTEGER NOT NULL,
-      created_ms INTEGER NOT NULL, payload TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (gateway, seq))`);
+      created_ms INTEGER NOT NULL, payload TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (gateway, seq));
+      CREATE TABLE IF NOT EXISTS streams (gateway TEXT PRIMARY KEY, stored_seq INTEGER NOT NULL)`);
+    for (const r of this.db.prepare('SELECT gateway, stored_seq FROM streams').all() as { gateway: string; stored_seq: number }[]) this.streams.set(r.gateway, r.stored_seq);
   }
 
   async start(): Promise<void> {
@@ -71,6 +84,9 @@ export class CloudConsumer {
     c.on('message', (topic, payload, packet) => this.message(topic, payload, packet.retain));
     c.on('error', (e) => this.log.warn({ err: e.message }, 'cloud mqtt error'));
     c.on('connect', () => {
+      // Nagle off: an ack written just after a PUBACK would otherwise wait for the broker's
+      // delayed ACK (~40 ms per batch).
+      (c.stream as unknown as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
       c.subscribe(allUplinksFilter(this.prefix), { qos: 1 });
     });
     await new Promise<void>((resolve, reject) => {
@@ -83,6 +99,10 @@ export class CloudConsumer {
   async stop(): Promise<void> {
     const c = this.client;
     this.client = null;
+    // Received but not committed: never acked, so the gateway sends it again.
+    if (this.flushing) clearImmediate(this.flushing);
+    this.flushing = null;
+    this.queue = [];
     if (c) await c.endAsync(true);
     if (this.db.open) this.db.close();
   }
@@ -108,6 +128,7 @@ export class CloudConsumer {
       return;
     }
     if (t.name === 'batch') {
+      this.o.onBatchPayload?.(payload);
       this.batch(t.roomId, raw);
       return;
     }
@@ -129,21 +150,61 @@ export class CloudConsumer {
       this.stats.invalid++;
       return;
     }
-    const b = parsed.data;
     this.stats.batches++;
+    this.queue.push({ roomId, batch: parsed.data });
+    this.flushing ??= setImmediate(() => this.flush());
+  }
+
+  /** The batches received in this turn: one transaction, then the acks. */
+  private flush(): void {
+    this.flushing = null;
+    const group = this.queue;
+    this.queue = [];
+    if (group.length === 0 || !this.db.open) return;
     const insert = this.db.prepare('INSERT OR IGNORE INTO records (gateway, seq, id, type, money, created_ms, payload, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const setStream = this.db.prepare('INSERT INTO streams (gateway, stored_seq) VALUES (?, ?) ON CONFLICT (gateway) DO UPDATE SET stored_seq = excluded.stored_seq');
     const now = Date.now();
+    const accepted: { roomId: string; batch: Batch; upToSeq: number }[] = [];
     let stored = 0;
+    let received = 0;
+    const moved = new Map<string, number>();
     this.db.transaction(() => {
-      for (const r of b.records) stored += insert.run(b.gatewayId, r.seq, r.id, r.type, r.money ? 1 : 0, r.createdMs, JSON.stringify(r.payload), now).changes;
+      for (const { roomId, batch: b } of group) {
+        received += b.records.length;
+        for (const r of b.records) stored += insert.run(b.gatewayId, r.seq, r.id, r.type, r.money ? 1 : 0, r.createdMs, JSON.stringify(r.payload), now).changes;
+        const w = moved.get(b.gatewayId) ?? this.streams.get(b.gatewayId) ?? 0;
+        // The batch continues what we hold whole (or the gateway's own acked watermark, which
+        // only a cloud ack moved): the watermark moves to its end. A batch after a hole (an
+        // earlier one lost on the way) is kept but not acked; the gateway resends from the hole.
+        // A batch without afterSeq stands alone (a gateway with one batch in flight).
+        if (b.afterSeq !== undefined && b.afterSeq > Math.max(w, b.ackedSeq ?? 0)) {
+          this.stats.outOfStream++;
+          continue;
+        }
+        const upToSeq = Math.max(w, b.toSeq);
+        if (upToSeq !== w) moved.set(b.gatewayId, upToSeq);
+        accepted.push({ roomId, batch: b, upToSeq: b.afterSeq === undefined ? b.toSeq : upToSeq });
+      }
+      for (const [g, seq] of moved) setStream.run(g, seq);
     })();
+    for (const [g, seq] of moved) this.streams.set(g, seq);
+    this.stats.commits++;
     this.stats.stored += stored;
-    this.stats.duplicates += b.records.length - stored;
-    const decision = this.policy(b);
-    if (decision === 'ignore') return;
-    const ack: Ack = { v: WIRE_VERSION, gatewayId: b.gatewayId, batchId: b.batchId, upToSeq: b.toSeq, cloudTimeSec: Math.floor(this.o.cloudTimeSec?.() ?? now / 1000) };
-    if (decision !== 'ack') ack.rejected = decision.reject;
-    this.sendAck(roomId, ack);
+    this.stats.duplicates += received - stored;
+    const acks: { roomId: string; ack: Ack }[] = [];
+    for (const { roomId, batch: b, upToSeq } of accepted) {
+      const decision = this.policy(b);
+      if (decision === 'ignore') continue;
+      const ack: Ack = { v: WIRE_VERSION, gatewayId: b.gatewayId, batchId: b.batchId, upToSeq, cloudTimeSec: Math.floor(this.o.cloudTimeSec?.() ?? now / 1000) };
+      if (decision !== 'ack') ack.rejected = decision.reject;
+      acks.push({ roomId, ack });
+    }
+    // Acks are watermarks: a plain ack followed by a later one for the same gateway says nothing more.
+    acks.forEach((a, i) => {
+      const later = acks.slice(i + 1).some((x) => x.ack.gatewayId === a.ack.gatewayId && x.ack.upToSeq >= a.ack.upToSeq);
+      if (a.ack.rejected === undefined && later) return;
+      this.sendAck(a.roomId, a.ack);
+    });
   }
 
   sendAck(roomId: string, ack: Ack): void {

@@ -97,7 +97,8 @@ test('duplicate, old and out-of-order acks are harmless; only an ack covering th
   const ledger = testLedger(t.file('ledger.db'));
   enqueue(ledger, 30);
   const cloud = await makeConsumer(broker.url, t.file('cloud.db'), { policy: () => 'ignore' });
-  const up = makeUplink(ledger, broker.url, {}, { batch: { maxCount: 10, ackTimeoutMs: 200 } });
+  // One batch in flight, so "the batch in flight" is one; the window's own test is in window.test.ts.
+  const up = makeUplink(ledger, broker.url, {}, { batch: { maxCount: 10, ackTimeoutMs: 200, window: 1 } });
   const ack = (upToSeq: number, batchId?: string): void => cloud.sendAck(ROOM, { v: 1, gatewayId: ROOM, upToSeq, batchId });
   const inFlight = (): string | null => up.stats().inFlight?.batchId ?? null;
   await up.start();

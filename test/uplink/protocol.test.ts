@@ -99,7 +99,7 @@ test('batcher: a full batch goes now, a small one waits for its oldest record to
 });
 
 test('batcher: which acks retire the batch in flight; dead letters only at or below upToSeq', () => {
-  const f: InFlight = { batchId: '11-20', fromSeq: 11, toSeq: 20, count: 10, attempts: 1, payload: Buffer.alloc(0) };
+  const f: InFlight = { batchId: '11-20', fromSeq: 11, toSeq: 20, count: 10, afterSeq: 10, attempts: 1, payload: Buffer.alloc(0) };
   assert.equal(ackRetires(f, 10), false, 'an older ack');
   assert.equal(ackRetires(f, 11), true, 'partial: the rest goes again');
   assert.equal(ackRetires(f, 20), true);
