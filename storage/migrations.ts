@@ -2,6 +2,7 @@
 // PRAGMA user_version, so a crash mid-migration leaves the previous schema whole.
 // Never edit a migration that has shipped: add the next one.
 import { migration7 } from './migration-7-outbox-id.js';
+import { migration8 } from './migration-8-exposure-index.js';
 
 export interface Migration {
   version: number;
@@ -245,4 +246,5 @@ CREATE TABLE account_usage_pruned (
 `,
   },
   migration7,
+  migration8,
 ];
