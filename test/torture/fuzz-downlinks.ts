@@ -146,11 +146,13 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
   const topic = (name: string, room = ROOM): string => `${PREFIX}/${room}/down/${name}`;
   let deliveries = 0;
   let cloudIds = 0;
+  /** Cloud ids of top-ups the ledger took: a replay repeats one of these. */
+  const appliedCloudIds: string[] = [];
   let commandIds = 0;
   const sentCommands: Json[] = [];
 
   /** One message through the uplink's entry; checks the verdict and returns the refusal reason, if any. */
-  const deliver = async (t: string, payload: Buffer, expect: Effect | null, mustRefuse: boolean): Promise<void> => {
+  const deliver = async (t: string, payload: Buffer, expect: Effect | null, mustRefuse: boolean): Promise<'taken' | 'refused' | 'ignored'> => {
     nowMs += 1000;
     // The full figures on one message in eight: they cost far more than the data_version watch.
     const deep = deliveries++ % 8 === 0;
@@ -174,14 +176,14 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
       must(expect === null, () => `a valid message was refused: ${r.data.reason}: ${r.data.detail}`);
       extra['refusals checked unchanged']++;
       tally.reject(r.data.reason);
-      return;
+      return 'refused';
     }
     const ours = t.startsWith(`${PREFIX}/${ROOM}/down/`) && (DOWN_NAMES as readonly string[]).includes(t.slice(`${PREFIX}/${ROOM}/down/`.length));
     if (!ours) {
       must(published.length === 0 && snapshot() === before, 'a message on a foreign topic was acted on');
       extra['messages ignored (not a downlink topic)']++;
       tally.reject('ignored: not a downlink topic of this room');
-      return;
+      return 'ignored';
     }
     must(!mustRefuse, 'a message that must be refused was taken');
     if (expect !== null) {
@@ -211,17 +213,20 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
       extra['valid messages applied']++;
     }
     tally.accept();
+    return 'taken';
   };
 
   /** Builds the message a recipe describes against the ledger's state now. */
-  const build = (r: Recipe): { name: Kind; payload: Json; expect: Effect | null; mustRefuse: boolean } => {
+  const build = (r: Recipe): { name: Kind; payload: Json; expect: Effect | null; mustRefuse: boolean; cloudIds?: string[] } => {
     const acct = ACCOUNTS[r.pick % ACCOUNTS.length] ?? 'acct-1';
     const edited = r.outer.length > 0 || r.inner.length > 0;
     const stats = ledger.outbox.stats();
     switch (r.kind) {
       case 'ack': {
         const upTo = r.a % (stats.lastSeq + 3);
-        const msg: Json = { v: 1, gatewayId: r.twist === 'room' ? 'room-2' : ROOM, upToSeq: upTo, batchId: `${upTo}`, ...(r.b % 4 === 0 ? { cloudTimeSec: nowSec() } : {}) };
+        // Now and then the cloud refuses a record of the batch: it goes to the dead letters.
+        const rejected: Json[] = r.b % 6 === 1 && upTo > stats.ackedSeq ? [{ seq: upTo, reason: 'invalid record' }] : [];
+        const msg: Json = { v: 1, gatewayId: r.twist === 'room' ? 'room-2' : ROOM, upToSeq: upTo, batchId: `${upTo}`, ...(r.b % 4 === 0 ? { cloudTimeSec: nowSec() } : {}), ...(rejected.length > 0 ? { rejected } : {}) };
         const expect: Effect = { kind: 'ackedSeq', value: Math.max(stats.ackedSeq, Math.min(upTo, stats.lastSeq)) };
         return { name: 'ack', payload: msg, expect: edited || r.twist === 'room' ? null : expect, mustRefuse: !edited && r.twist === 'room' };
       }
@@ -239,13 +244,27 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
         return { name: 'accounts', payload: msg, expect: edited ? null : { kind: 'none' }, mustRefuse: false };
       }
       case 'topups': {
-        const cents = 1 + (r.a % 10_000);
-        const cloudId = r.twist === 'replay' && cloudIds > 0 ? `topup-${cloudIds}` : `topup-${++cloudIds}`;
-        const msg: Json = { v: 1, topUps: [{ cloudId, accountId: acct, amountCents: cents }] };
-        const fresh = r.twist !== 'replay';
-        return { name: 'topups', payload: msg, expect: edited ? null : fresh ? { kind: 'topUp', accountId: acct, cents } : { kind: 'none' }, mustRefuse: false };
+        // One to three top-ups of one account; a replay repeats an earlier cloud id (credited once).
+        const count = 1 + (r.b % 3);
+        const entries: { cloudId: string; accountId: string; amountCents: number }[] = [];
+        const fresh: number[] = [];
+        for (let k = 0; k < count; k++) {
+          const earlier = appliedCloudIds[r.b % Math.max(1, appliedCloudIds.length)];
+          const replay = r.twist === 'replay' && k === 0 && earlier !== undefined;
+          const cloudId = replay && earlier !== undefined ? earlier : `topup-${++cloudIds}`;
+          const amountCents = 1 + ((r.a * (k + 1)) % 10_000);
+          entries.push({ cloudId, accountId: acct, amountCents });
+          if (!replay) fresh.push(amountCents);
+        }
+        const msg: Json = { v: 1, topUps: entries };
+        const cents = fresh.reduce((n, c) => n + c, 0);
+        return { name: 'topups', payload: msg, expect: edited ? null : { kind: 'topUp', accountId: acct, cents }, mustRefuse: false, cloudIds: entries.map((e) => e.cloudId) };
       }
       case 'config': {
+        // An edited config the cloud key signed may have taken the version to the top of the
+        // range, after which no config is newer: start the count again (a harness write, made
+        // before the message's own before/after watch).
+        if ((ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY) ?? 0) > 2 ** 40) ledger.setNumberSetting(ROOM_CONFIG_VERSION_KEY, 1);
         const cur = ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY) ?? 0;
         const version = r.twist === 'old' ? Math.max(1, cur - 1) : cur + 1;
         let inner: Json = {
@@ -263,7 +282,7 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
         const twisted = r.twist === 'type' || r.twist === 'room' || (r.twist === 'old' && cur > 1);
         const damaged = r.afterSign !== 'none';
         const unusable = r.b % 7 === 1;
-        const valid = !edited && !twisted && !damaged && !unusable && r.twist !== 'old';
+        const valid = !edited && !twisted && !damaged && !unusable && r.twist !== 'old' && Number.isSafeInteger(version);
         return { name: 'config', payload: msg, expect: valid ? { kind: 'configVersion', value: version } : null, mustRefuse: r.outer.length === 0 && ((r.inner.length === 0 && (twisted || (unusable && version > cur))) || damaged) };
       }
       case 'commands': {
@@ -310,7 +329,8 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
           const m = build(r);
           let payload = m.payload;
           for (const e of r.outer) payload = applyJsonEdit(payload, e);
-          await deliver(topic(m.name), Buffer.from(JSON.stringify(payload)), m.expect, m.mustRefuse);
+          const verdict = await deliver(topic(m.name), Buffer.from(JSON.stringify(payload)), m.expect, m.mustRefuse);
+          if (verdict === 'taken' && r.outer.length === 0 && r.inner.length === 0 && m.cloudIds) appliedCloudIds.push(...m.cloudIds);
           return true;
         }),
     },
