@@ -16,7 +16,7 @@
 //   /proc/<pid>/stat across the window, both summed over the process and any descendants. The
 //   window starts after every unit has been read once and a warm-up has passed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -124,12 +124,15 @@ function processTree(pid: number): number[] {
   return out;
 }
 
-function rssKb(pid: number): number {
+/** VmRSS, and its anonymous part (heap, stacks: the process's own memory; the rest is mostly the node binary's pages). */
+function rssKb(pid: number): { rss: number; anon: number } {
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
+    const anon = /^RssAnon:\s+(\d+) kB/m.exec(status);
+    return { rss: rss ? Number(rss[1]) : 0, anon: anon ? Number(anon[1]) : 0 };
   } catch {
-    return 0;
+    return { rss: 0, anon: 0 };
   }
 }
 
@@ -144,7 +147,15 @@ function cpuTicks(pid: number): number {
   }
 }
 
-const treeRssKb = (pid: number): number => processTree(pid).reduce((s, p) => s + rssKb(p), 0);
+function treeRssKb(pid: number): { rss: number; anon: number } {
+  const sum = { rss: 0, anon: 0 };
+  for (const p of processTree(pid)) {
+    const r = rssKb(p);
+    sum.rss += r.rss;
+    sum.anon += r.anon;
+  }
+  return sum;
+}
 const treeCpuTicks = (pid: number): number => processTree(pid).reduce((s, p) => s + cpuTicks(p), 0);
 
 function median(xs: readonly number[]): number {
@@ -162,6 +173,7 @@ interface Phase {
   startupS: number;
   rssMedianMb: number;
   rssMaxMb: number;
+  anonMedianMb: number;
   cpuPct: number;
   readsPerS: number;
   slowestUnitReadsPerS: number;
@@ -229,11 +241,14 @@ async function measure(label: string, sim: CountingSim, start: () => Started, o:
     const cpu0 = treeCpuTicks(pid);
     const w0 = performance.now();
     const rss: number[] = [];
+    const anon: number[] = [];
     const end = w0 + o.durationS * 1000;
     for (let next = w0; next < end; next += 1000) {
       await sleep(Math.max(0, next - performance.now()));
       if (dead) throw new Error(`${label} exited during the measurement:\n${tail(s.logFile)}`);
-      rss.push(treeRssKb(pid) / 1024);
+      const m = treeRssKb(pid);
+      rss.push(m.rss / 1024);
+      anon.push(m.anon / 1024);
     }
     await sleep(Math.max(0, end - performance.now()));
     const cpu1 = treeCpuTicks(pid);
@@ -248,6 +263,7 @@ async function measure(label: string, sim: CountingSim, start: () => Started, o:
       startupS,
       rssMedianMb: median(rss),
       rssMaxMb: Math.max(...rss),
+      anonMedianMb: median(anon),
       cpuPct: ((cpu1 - cpu0) / clockTicksPerSecond() / windowS) * 100,
       readsPerS: total / windowS,
       slowestUnitReadsPerS: Math.min(...reads) / windowS,
@@ -299,6 +315,37 @@ function startDaemon(dir: string, port: number): Started {
   return spawnLogged(process.execPath, [BIN, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
 }
 
+/**
+ * The same daemon compiled by tsc (`tsconfig.build.json`) and run without tsx: what the tsx
+ * loader (a module-hooks worker thread with its own heap, plus source maps) costs. Built into a
+ * temporary folder beside a node_modules link, so the repository's dist/ is left alone.
+ */
+async function buildCompiled(dir: string, log: (l: string) => void): Promise<string> {
+  const out = join(dir, 'compiled');
+  mkdirSync(out, { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'), 'dir');
+  writeFileSync(join(out, 'package.json'), readFileSync(join(ROOT, 'package.json')));
+  log('compiling the daemon with tsc for the compiled variant');
+  await new Promise<void>((resolve, reject) => {
+    // type errors (another part mid-edit) do not stop tsc from emitting: only a missing file matters
+    const p = spawn(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(out, 'dist'), '--sourceMap', 'false'], { cwd: ROOT, stdio: 'ignore' });
+    p.once('error', reject);
+    p.once('exit', () => resolve());
+  });
+  const main = join(out, 'dist', 'gateway', 'cli', 'main.js');
+  if (!existsSync(main)) throw new Error(`tsc did not emit ${main}`);
+  return main;
+}
+
+function startCompiled(main: string, dir: string, port: number): Started {
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify(daemonConfig(dir, port), null, 2));
+  const env = { ...process.env };
+  delete env.LOG_LEVEL;
+  delete env.NODE_OPTIONS;
+  return spawnLogged(process.execPath, [main, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -329,18 +376,15 @@ const mb = (v: number): number => Math.round(v * 10) / 10;
 
 function phaseFigures(p: Phase, withTargets: boolean): Figure[] {
   const who = p.label;
-  const figs: Figure[] = [
-    { label: `${who}: RSS median`, value: mb(p.rssMedianMb), unit: 'MiB' },
-    withTargets
-      ? { label: `${who}: RSS max`, value: mb(p.rssMaxMb), unit: 'MiB', target: `≤ ${RSS_TARGET_MB} MiB`, pass: p.rssMaxMb <= RSS_TARGET_MB }
-      : { label: `${who}: RSS max`, value: mb(p.rssMaxMb), unit: 'MiB' },
-    withTargets
-      ? { label: `${who}: CPU, % of one core`, value: Math.round(p.cpuPct * 100) / 100, unit: '%', target: `≤ ${CPU_TARGET_PCT} %`, pass: p.cpuPct <= CPU_TARGET_PCT }
-      : { label: `${who}: CPU, % of one core`, value: Math.round(p.cpuPct * 100) / 100, unit: '%' },
+  const target = <T extends Figure>(f: T, t: string, pass: boolean): Figure => (withTargets ? { ...f, target: t, pass } : f);
+  return [
+    target({ label: `${who}: RSS median`, value: mb(p.rssMedianMb), unit: 'MiB' }, `≤ ${RSS_TARGET_MB} MiB`, p.rssMedianMb <= RSS_TARGET_MB),
+    target({ label: `${who}: RSS max`, value: mb(p.rssMaxMb), unit: 'MiB' }, `≤ ${RSS_TARGET_MB} MiB`, p.rssMaxMb <= RSS_TARGET_MB),
+    { label: `${who}: anonymous RSS median (RSS less the node binary's pages)`, value: mb(p.anonMedianMb), unit: 'MiB' },
+    target({ label: `${who}: CPU, % of one core`, value: Math.round(p.cpuPct * 100) / 100, unit: '%' }, `≤ ${CPU_TARGET_PCT} %`, p.cpuPct <= CPU_TARGET_PCT),
     { label: `${who}: status reads achieved (${UNIT_COUNT}/s requested)`, value: Math.round(p.readsPerS * 100) / 100, unit: 'reads/s' },
     { label: `${who}: slowest unit (1/s requested)`, value: Math.round(p.slowestUnitReadsPerS * 1000) / 1000, unit: 'reads/s' },
   ];
-  return figs;
 }
 
 function phaseNote(p: Phase): string {
@@ -354,6 +398,7 @@ const footprint: BenchModule = {
     const durationS = numParam(opts, 'duration', 300, 20);
     const warmupS = numParam(opts, 'warmup', 15, 10);
     const skipNodeRed = opts.params.get('nodeRed') === 'skip';
+    const compiled = numParam(opts, 'compiled', 0, 0) === 1;
     const notes: string[] = [];
     const figures: Figure[] = [];
     const dir = mkdtempSync(join(tmpdir(), 'lgw-fp-'));
@@ -384,12 +429,23 @@ const footprint: BenchModule = {
       figures.push(...phaseFigures(ours, true));
       notes.push(phaseNote(ours));
 
+      if (compiled) {
+        const cDir = join(dir, 'compiled-run');
+        mkdirSync(cDir, { recursive: true });
+        const main = await buildCompiled(dir, opts.log);
+        const c = await measure('daemon compiled (no tsx)', sim, () => startCompiled(main, cDir, sim.port), { warmupS, durationS, log: opts.log });
+        opts.log(`daemon compiled: RSS median ${c.rssMedianMb.toFixed(1)} MiB, max ${c.rssMaxMb.toFixed(1)} MiB, CPU ${c.cpuPct.toFixed(2)} %, ${c.readsPerS.toFixed(2)} reads/s`);
+        figures.push(...phaseFigures(c, false));
+        notes.push(phaseNote(c));
+      }
+
       if (nr !== null) {
         const startNr = await startNodeRed(dir, sim.port, nr);
         const theirs = await measure('Node-RED', sim, startNr, { warmupS, durationS, log: opts.log });
         opts.log(`Node-RED: RSS median ${theirs.rssMedianMb.toFixed(1)} MiB, max ${theirs.rssMaxMb.toFixed(1)} MiB, CPU ${theirs.cpuPct.toFixed(2)} %, ${theirs.readsPerS.toFixed(2)} reads/s`);
         figures.push(...phaseFigures(theirs, false));
         const ratio = ours.rssMedianMb / theirs.rssMedianMb;
+        figures.push({ label: 'anonymous RSS median, daemon / Node-RED', value: Math.round((ours.anonMedianMb / theirs.anonMedianMb) * 1000) / 1000, unit: 'ratio' });
         figures.push({ label: 'RSS median, daemon / Node-RED', value: Math.round(ratio * 1000) / 1000, unit: 'ratio', target: `≤ ${RSS_RATIO_TARGET}`, pass: ratio <= RSS_RATIO_TARGET });
         figures.push({ label: 'RSS max, daemon / Node-RED', value: Math.round((ours.rssMaxMb / theirs.rssMaxMb) * 1000) / 1000, unit: 'ratio' });
         figures.push({ label: 'CPU, daemon / Node-RED', value: Math.round((ours.cpuPct / theirs.cpuPct) * 1000) / 1000, unit: 'ratio' });
@@ -398,6 +454,7 @@ const footprint: BenchModule = {
       } else {
         notes.push(`Node-RED: ${nrProblem ?? 'not run'}`);
       }
+      notes.push(`machine: ${cpus()[0]?.model ?? 'unknown CPU'} × ${cpus().length}; other work on the machine is not stopped (see the load figures)`);
       notes.push('RSS is VmRSS summed over the process tree, sampled each second in the window (MiB); CPU is utime+stime over the window / wall time; reads counted at the simulator');
     } finally {
       await sim.close();
