@@ -28,6 +28,16 @@ export interface Rio8CreditParams {
 
 type Rio8Evidence = { profile: 'rio8'; unit: number; channel: number; counterBefore: number; coins: number };
 
+/**
+ * Registers 32-33 hold 20-500 ms (datasheet). A reading outside that is not the module's timing
+ * (a wrong device, a corrupted read): trusted, 65535 ms would stretch one train's deadline to
+ * hours of counter polling with the machine held. Fresh readings outside it are ignored, and the
+ * timing from discovery is clamped into it.
+ */
+export const RIO8_PULSE_MS = { min: 20, max: 500 } as const;
+const pulseInRange = (ms: number): boolean => Number.isInteger(ms) && ms >= RIO8_PULSE_MS.min && ms <= RIO8_PULSE_MS.max;
+const clampPulse = (ms: number): number => (Number.isFinite(ms) ? Math.min(RIO8_PULSE_MS.max, Math.max(RIO8_PULSE_MS.min, ms)) : RIO8_PULSE_MS.max);
+
 export class Rio8Credit {
   private phase: Phase = 'in-use';
   private evidence: Rio8Evidence | null = null;
@@ -47,8 +57,8 @@ export class Rio8Credit {
     private readonly o: Rio8Options,
   ) {
     this.rbLeft = o.readbackAttempts;
-    this.onMs = p.pulseOnMs;
-    this.offMs = p.pulseOffMs;
+    this.onMs = clampPulse(p.pulseOnMs);
+    this.offMs = clampPulse(p.pulseOffMs);
   }
 
   start(): Rio8Action {
@@ -119,7 +129,7 @@ export class Rio8Credit {
     this.expect('pulse-times');
     if (r.ok) {
       const [on, off] = r.value;
-      if (on !== undefined && off !== undefined && on > 0 && off > 0) {
+      if (on !== undefined && off !== undefined && pulseInRange(on) && pulseInRange(off)) {
         this.onMs = on;
         this.offMs = off;
       }

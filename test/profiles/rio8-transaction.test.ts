@@ -113,6 +113,38 @@ test('a train that never completes within its deadline: unknown with how far it 
   assert.ok(unread.outcome.status === 'unknown' && /within 1760 ms/.test(unread.outcome.detail), JSON.stringify(unread.outcome));
 });
 
+test('pulse timing outside the datasheet range (20-500 ms) never stretches the deadline: fresh readings ignored, discovery values clamped', () => {
+  // Found by the torture fuzz: a module reporting 65535 ms held the machine for hours of counter polling.
+  const stuck = Array.from({ length: 400 }, () => ok(3));
+  const wild = run({ pulseTimes: ok([65535, 65535]), pending: [ok(0)], counter: [ok(0), ...stuck] });
+  assert.ok(wild.outcome.status === 'unknown' && /within 1760 ms/.test(wild.outcome.detail), JSON.stringify(wild.outcome));
+  const zero = run({ pulseTimes: ok([0, 19]), pending: [ok(0)], counter: [ok(0), ...stuck] });
+  assert.ok(zero.outcome.status === 'unknown' && /within 1760 ms/.test(zero.outcome.detail), JSON.stringify(zero.outcome));
+  // Discovery read garbage and the fresh read fails: the clamp bounds it at 500 ms per edge.
+  for (const [on, off, within] of [[65535, 65535, 11000], [0, 0, 920]] as const) {
+    const tx = new Rio8Credit({ ...P, pulseOnMs: on, pulseOffMs: off }, O);
+    let a = tx.start();
+    a = tx.onInUse(ok(false));
+    a = tx.onPending(ok(0), 0);
+    a = tx.onCounter(ok(0), 0);
+    a = tx.onPulseTimes(fail(LOST));
+    assert.equal(a.do, 'write');
+    a = tx.onWrite(ok(null), 0);
+    let reads = 0;
+    for (let now = 0; a.do !== 'done'; ) {
+      if (a.do === 'sleep') {
+        now += a.ms;
+        a = tx.onSlept();
+      } else {
+        reads++;
+        a = tx.onCounter(ok(3), now);
+      }
+    }
+    assert.ok(a.outcome.status === 'unknown' && a.outcome.detail.includes(`within ${within} ms`), JSON.stringify(a.outcome));
+    assert.ok(reads <= Math.ceil(within / O.pulseCheckIntervalMs) + 1, `${reads} counter reads`);
+  }
+});
+
 type Ev = { kind: 'ok' | 'lost' | 'not-sent' | 'exc6' | 'exc3'; value: number; bit: boolean };
 const evArb: fc.Arbitrary<Ev> = fc.record({
   kind: fc.constantFrom<Ev['kind']>('ok', 'ok', 'ok', 'lost', 'not-sent', 'exc6', 'exc3'),
