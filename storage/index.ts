@@ -26,7 +26,7 @@ export type { IntegrityResult, LedgerStats } from './backup.js';
 export type { SelfCheckResult } from './check.js';
 export type { PruneResult } from './retention.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
-export type { BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
+export type { BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
 
@@ -48,6 +48,8 @@ export interface LedgerOutbox {
   nextBatch(opts: outbox.BatchReadOptions): outbox.OutboxBatch;
   /** nextBatch with each payload as its stored JSON text (the uplink copies it verbatim). */
   nextBatchJson(opts: outbox.BatchReadOptions): outbox.OutboxBatchJson;
+  /** The same selection serialized by SQLite: the records as JSON text (the uplink's backlog path). */
+  nextBatchText(opts: outbox.BatchReadOptions): outbox.OutboxBatchText;
   ack(upToSeq: number): { retired: number; ackedSeq: number };
   deadLetter(seqs: readonly number[], reason: string): { moved: number[]; alertSeq: number | null };
   stats(): outbox.OutboxStats;
@@ -196,6 +198,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     outbox: {
       nextBatch: (b) => outbox.nextBatch(ctx, b),
       nextBatchJson: (b) => outbox.nextBatchJson(ctx, b),
+      nextBatchText: (b) => outbox.nextBatchText(ctx, b),
       ack: (seq) => outbox.ack(ctx, seq),
       deadLetter: (seqs, reason) => outbox.deadLetter(ctx, seqs, reason),
       stats: () => outbox.outboxStats(ctx),

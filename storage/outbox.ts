@@ -4,7 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { appendAudit, auditHead, type AuditHead, type AuditInput, type AuditRecord } from './audit.js';
+import type { Statement } from 'better-sqlite3';
 import { META, getMetaInt, inTx, setMeta, type LedgerContext } from './context.js';
+import type { Db } from './db.js';
 
 export interface OutboxRecord {
   seq: number;
@@ -109,6 +111,94 @@ export function nextBatchJson(ctx: LedgerContext, opts: BatchReadOptions): Outbo
     records.push({ seq: row.seq, id: row.id, type: row.type, money: row.money === 1, createdMs: row.created_ms, payloadJson: row.payload });
   }
   return { gatewayId: ctx.gatewayId, records, auditHead: auditHead(ctx), ackedSeq: getMetaInt(ctx.db, META.outboxAckedSeq) };
+}
+
+/** The next batch as JSON text built by SQLite, for a sender that only wraps it. */
+export interface OutboxBatchText {
+  gatewayId: string;
+  /** Records in the batch (0: nothing to send). */
+  count: number;
+  fromSeq: number;
+  toSeq: number;
+  /** createdMs of the first record (0 when empty). */
+  firstCreatedMs: number;
+  /** UTF-8 bytes of the records' payloads (what maxBytes bounds). */
+  payloadBytes: number;
+  /**
+   * The records as the inside of a JSON array, in seq order: each an OutboxRecord object
+   * `{"seq","id","type","money","createdMs","payload"}` with the stored payload text verbatim.
+   */
+  recordsJson: string;
+  auditHead: AuditHead;
+  ackedSeq: number;
+}
+
+// The same selection as nextBatchJson (above afterSeq, at most maxCount, a prefix within
+// maxBytes of payload but always the first record), serialized in one statement: a backlog read
+// costs one string crossing into JavaScript instead of an object per record. The common case
+// (maxCount records fit in maxBytes) needs no running sum; only a batch over the byte bound
+// takes the window-function statement that cuts it.
+const RECORD_JSON = `'{"seq":' || seq || ',"id":' || json_quote(id) || ',"type":' || json_quote(type) ||
+  ',"money":' || iif(money = 1, 'true', 'false') || ',"createdMs":' || created_ms || ',"payload":' || payload || '}'`;
+const BATCH_TEXT_SQL = `
+SELECT count(*) AS n, coalesce(min(seq), 0) AS from_seq, coalesce(max(seq), 0) AS to_seq,
+       coalesce(sum(len), 0) AS bytes, coalesce(min(iif(seq = first, created_ms, NULL)), 0) AS first_created,
+       coalesce(group_concat(r, ',' ORDER BY seq), '') AS records
+FROM (SELECT seq, created_ms, octet_length(payload) AS len, ${RECORD_JSON} AS r,
+             (SELECT min(seq) FROM outbox WHERE seq > @after) AS first
+      FROM outbox WHERE seq > @after ORDER BY seq LIMIT @count)`;
+const BATCH_TEXT_CUT_SQL = `
+SELECT count(*) AS n, coalesce(min(seq), 0) AS from_seq, coalesce(max(seq), 0) AS to_seq,
+       coalesce(sum(len), 0) AS bytes, coalesce(min(iif(rn = 1, created_ms, NULL)), 0) AS first_created,
+       coalesce(group_concat(r, ',' ORDER BY seq), '') AS records
+FROM (
+  SELECT seq, created_ms, len, rn, r FROM (
+    SELECT seq, created_ms, octet_length(payload) AS len, ${RECORD_JSON} AS r,
+           row_number() OVER w AS rn, sum(octet_length(payload)) OVER w AS cum
+    FROM (SELECT * FROM outbox WHERE seq > @after ORDER BY seq LIMIT @count)
+    WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING)
+  ) WHERE rn = 1 OR cum <= @bytes
+)`;
+
+// Compiling these long statements cost about as much as running them; a drain runs them
+// hundreds of times on the one connection.
+const batchTextStatements = new WeakMap<Db, { plain: Statement; cut: Statement }>();
+
+function batchTextStatementsOf(db: Db): { plain: Statement; cut: Statement } {
+  let st = batchTextStatements.get(db);
+  if (st === undefined) {
+    st = { plain: db.prepare(BATCH_TEXT_SQL), cut: db.prepare(BATCH_TEXT_CUT_SQL) };
+    batchTextStatements.set(db, st);
+  }
+  return st;
+}
+
+interface BatchTextRow {
+  n: number;
+  from_seq: number;
+  to_seq: number;
+  bytes: number;
+  first_created: number;
+  records: string;
+}
+
+export function nextBatchText(ctx: LedgerContext, opts: BatchReadOptions): OutboxBatchText {
+  const o = batchOpts.parse(opts);
+  const params = { after: o.afterSeq ?? 0, count: o.maxCount, bytes: o.maxBytes };
+  const st = batchTextStatementsOf(ctx.db);
+  let row = st.plain.get({ after: params.after, count: params.count }) as BatchTextRow;
+  if (row.n > 1 && row.bytes > o.maxBytes) row = st.cut.get(params) as BatchTextRow;
+  return {
+    gatewayId: ctx.gatewayId,
+    count: row.n,
+    fromSeq: row.from_seq,
+    toSeq: row.to_seq,
+    firstCreatedMs: row.first_created,
+    payloadBytes: row.bytes,
+    recordsJson: row.records,
+    auditHead: auditHead(ctx),
+    ackedSeq: getMetaInt(ctx.db, META.outboxAckedSeq),
+  };
 }
 
 /** nextBatchJson with the payloads parsed. */

@@ -1,7 +1,7 @@
 // The batch side of the uplink without I/O: when a batch is worth sending, how it is encoded,
 // how long to wait for the cloud's ack, and what an ack means for the batch in flight. The
 // uplink loop feeds it outbox reads and acks; the timeout logic is tested without a broker.
-import type { OutboxBatch, OutboxBatchJson } from '../../storage/index.js';
+import type { OutboxBatch, OutboxBatchJson, OutboxBatchText } from '../../storage/index.js';
 import { WIRE_VERSION, type Ack } from '../../protocols/mqtt/payloads.js';
 import type { MqttConfig } from './config-schema.js';
 
@@ -26,41 +26,67 @@ type BatchLimits = MqttConfig['batch'];
  * never exceeds maxWaitMs from then, so a wall clock set back (createdMs in the future) cannot
  * hold the batch.
  */
-export function waitBeforeSending(ob: { records: ReadonlyArray<SizedRecord> }, limits: BatchLimits, nowMs: number, waitedMs = 0): number {
-  const first = ob.records[0];
-  if (first === undefined) return Infinity;
-  if (ob.records.length >= limits.maxCount) return 0;
-  let bytes = 0;
-  for (const r of ob.records) bytes += 'payloadJson' in r ? r.payloadJson.length : JSON.stringify(r.payload).length;
-  if (bytes >= limits.maxBytes * 0.75) return 0;
-  const byAge = first.createdMs + limits.maxWaitMs - nowMs;
+export function waitBeforeSending(ob: BatchShape | { records: ReadonlyArray<SizedRecord> }, limits: BatchLimits, nowMs: number, waitedMs = 0): number {
+  const b = 'records' in ob ? shapeOf(ob) : ob;
+  if (b.count === 0) return Infinity;
+  if (b.count >= limits.maxCount) return 0;
+  if (b.payloadBytes >= limits.maxBytes * 0.75) return 0;
+  const byAge = b.firstCreatedMs + limits.maxWaitMs - nowMs;
   return Math.max(0, Math.min(byAge, limits.maxWaitMs - waitedMs));
+}
+
+/** What the batching wait looks at. */
+export interface BatchShape {
+  count: number;
+  payloadBytes: number;
+  firstCreatedMs: number;
 }
 
 type SizedRecord = { createdMs: number } & ({ payload: unknown } | { payloadJson: string });
 
+export function shapeOf(ob: { records: ReadonlyArray<SizedRecord> }): BatchShape {
+  let payloadBytes = 0;
+  for (const r of ob.records) payloadBytes += Buffer.byteLength('payloadJson' in r ? r.payloadJson : (JSON.stringify(r.payload) ?? ''));
+  return { count: ob.records.length, payloadBytes, firstCreatedMs: ob.records[0]?.createdMs ?? 0 };
+}
+
 /**
- * The batch as wire JSON (batchSchema), built as text around each record's stored payload JSON:
- * a backlog of records is not parsed and serialized again on its way out. `after` is the seq the
- * batch continues the stream after (default: the watermark the batch was read at).
+ * The batch as wire JSON (batchSchema), built as text around the records' JSON as the ledger
+ * serialized them (OutboxBatchText: each record is the wire's batch record): a backlog is not
+ * parsed and serialized again on its way out. `after` is the seq the batch continues the
+ * stream after (default: the watermark the batch was read at).
  */
+export function encodeBatchText(ob: OutboxBatchText, sentAt: number, after = ob.ackedSeq): InFlight {
+  if (ob.count === 0) throw new Error('uplink: cannot encode an empty batch');
+  const afterSeq = Math.max(after, ob.ackedSeq);
+  if (afterSeq >= ob.fromSeq) throw new Error('uplink: a batch must start above the seq it follows');
+  const batchId = `${ob.fromSeq}-${ob.toSeq}`;
+  const s = JSON.stringify;
+  const text =
+    `{"v":${WIRE_VERSION},"gatewayId":${s(ob.gatewayId)},"batchId":"${batchId}","fromSeq":${ob.fromSeq},"toSeq":${ob.toSeq},` +
+    `"afterSeq":${afterSeq},"ackedSeq":${ob.ackedSeq},"records":[${ob.recordsJson}],` +
+    `"auditHead":{"seq":${ob.auditHead.seq},"hash":${s(ob.auditHead.hash)}},"sentAt":${Math.floor(sentAt)}}`;
+  return { batchId, fromSeq: ob.fromSeq, toSeq: ob.toSeq, count: ob.count, afterSeq, attempts: 0, payload: Buffer.from(text) };
+}
+
+/** encodeBatchText for a batch read with its records as objects (payloads as stored JSON text). */
 export function encodeBatchJson(ob: OutboxBatchJson, sentAt: number, after = ob.ackedSeq): InFlight {
+  const s = JSON.stringify;
   const first = ob.records[0];
   const last = ob.records[ob.records.length - 1];
-  if (first === undefined || last === undefined) throw new Error('uplink: cannot encode an empty batch');
-  const afterSeq = Math.max(after, ob.ackedSeq);
-  if (afterSeq >= first.seq) throw new Error('uplink: a batch must start above the seq it follows');
-  const batchId = `${first.seq}-${last.seq}`;
-  const s = JSON.stringify;
-  const parts: string[] = [];
-  for (const r of ob.records) {
-    parts.push(`{"seq":${r.seq},"id":${s(r.id)},"type":${s(r.type)},"money":${r.money},"createdMs":${r.createdMs},"payload":${r.payloadJson}}`);
-  }
-  const text =
-    `{"v":${WIRE_VERSION},"gatewayId":${s(ob.gatewayId)},"batchId":"${batchId}","fromSeq":${first.seq},"toSeq":${last.seq},` +
-    `"afterSeq":${afterSeq},"ackedSeq":${ob.ackedSeq},"records":[${parts.join(',')}],` +
-    `"auditHead":{"seq":${ob.auditHead.seq},"hash":${s(ob.auditHead.hash)}},"sentAt":${Math.floor(sentAt)}}`;
-  return { batchId, fromSeq: first.seq, toSeq: last.seq, count: ob.records.length, afterSeq, attempts: 0, payload: Buffer.from(text) };
+  return encodeBatchText(
+    {
+      gatewayId: ob.gatewayId,
+      auditHead: ob.auditHead,
+      ackedSeq: ob.ackedSeq,
+      ...shapeOf(ob),
+      fromSeq: first?.seq ?? 0,
+      toSeq: last?.seq ?? 0,
+      recordsJson: ob.records.map((r) => `{"seq":${r.seq},"id":${s(r.id)},"type":${s(r.type)},"money":${r.money},"createdMs":${r.createdMs},"payload":${r.payloadJson}}`).join(','),
+    },
+    sentAt,
+    after,
+  );
 }
 
 /** encodeBatchJson for a batch whose payloads are parsed values. */

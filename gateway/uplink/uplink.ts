@@ -6,14 +6,14 @@
 // growing timeout, forever. Everything here is asynchronous to the vend path: the
 // engine only writes the ledger; this feature reads it on its own timers.
 import type { KeyObject } from 'node:crypto';
-import type { Ledger, OutboxBatchJson } from '../../storage/index.js';
+import type { Ledger, OutboxBatchText } from '../../storage/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { MachineState } from '../machines/state.js';
 import { MAX_DOWNLINK_BYTES, WIRE_VERSION, ackSchema, describeIssues, type CommandResult, type Health, type Reject, type Status } from '../../protocols/mqtt/payloads.js';
 import { parseTopic, roomTopics, type RoomTopics } from '../../protocols/mqtt/topics.js';
 import { publicKeyFromBase64url } from '../../protocols/mqtt/signing.js';
-import { ackTimeoutMs, ackWindow, encodeBatchJson, planAck, waitBeforeSending, type InFlight } from './batcher.js';
+import { ackTimeoutMs, ackWindow, encodeBatchText, planAck, waitBeforeSending, type InFlight } from './batcher.js';
 import type { MqttConfig } from './config-schema.js';
 import { Downlinks, ROOM_CONFIG_VERSION_KEY, type RemoteCommandTarget } from './downlinks.js';
 import { Link } from './link.js';
@@ -231,24 +231,23 @@ export class Uplink {
     const b = this.o.config.batch;
     while (this.window.length < b.window) {
       const last = this.window[this.window.length - 1];
-      let ob: OutboxBatchJson;
+      let ob: OutboxBatchText;
       try {
-        ob = this.o.ledger.outbox.nextBatchJson({ maxCount: b.maxCount, maxBytes: b.maxBytes, afterSeq: last?.toSeq });
+        ob = this.o.ledger.outbox.nextBatchText({ maxCount: b.maxCount, maxBytes: b.maxBytes, afterSeq: last?.toSeq });
       } catch (e) {
         this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'outbox read failed');
         this.schedulePump(b.pollMs);
         return;
       }
       this.ackedSeq = Math.max(this.ackedSeq, ob.ackedSeq);
-      const first = ob.records[0];
       const mono = this.o.clock.monotonic();
-      if (first !== undefined && this.firstSeen?.seq !== first.seq) this.firstSeen = { seq: first.seq, mono };
+      if (ob.count > 0 && this.firstSeen?.seq !== ob.fromSeq) this.firstSeen = { seq: ob.fromSeq, mono };
       const wait = waitBeforeSending(ob, b, this.o.clock.now(), this.firstSeen ? mono - this.firstSeen.mono : 0);
       if (wait > 0) {
         this.schedulePump(Math.min(wait, b.pollMs));
         return;
       }
-      const f = encodeBatchJson(ob, this.o.clock.now(), last?.toSeq ?? ob.ackedSeq);
+      const f = encodeBatchText(ob, this.o.clock.now(), last?.toSeq ?? ob.ackedSeq);
       this.window.push(f);
       this.send(f);
       if (this.ackTimer === null) this.startAckTimer();

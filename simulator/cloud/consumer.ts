@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../../gateway/core/log.js';
 import { silentLogger } from '../../gateway/core/log.js';
-import { UP_SCHEMAS, WIRE_VERSION, batchSchema, type Ack, type Accounts, type Batch, type CardList, type RemoteCommand, type TopUps, type UpPayloads } from '../../protocols/mqtt/payloads.js';
+import { UP_SCHEMAS, WIRE_VERSION, parseBatch, type Ack, type Accounts, type Batch, type CardList, type RemoteCommand, type TopUps, type UpPayloads } from '../../protocols/mqtt/payloads.js';
 import { DEFAULT_TOPIC_PREFIX, allUplinksFilter, parseTopic, roomTopics, type DownName } from '../../protocols/mqtt/topics.js';
 import { signText } from '../../protocols/mqtt/signing.js';
 
@@ -73,7 +73,7 @@ export class CloudConsumer {
     this.db.pragma('synchronous = FULL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS records (
       gateway TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, money INTEGER NOT NULL,
-      created_ms INTEGER NOT NULL, payload TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (gateway, seq));
+      created_ms INTEGER NOT NULL, payload TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (gateway, seq)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS streams (gateway TEXT PRIMARY KEY, stored_seq INTEGER NOT NULL)`);
     for (const r of this.db.prepare('SELECT gateway, stored_seq FROM streams').all() as { gateway: string; stored_seq: number }[]) this.streams.set(r.gateway, r.stored_seq);
   }
@@ -145,7 +145,7 @@ export class CloudConsumer {
   }
 
   private batch(roomId: string, raw: unknown): void {
-    const parsed = batchSchema.safeParse(raw);
+    const parsed = parseBatch(raw);
     if (!parsed.success) {
       this.stats.invalid++;
       return;

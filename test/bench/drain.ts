@@ -4,7 +4,9 @@
 // batch payloads on the same broker in the same run. Parameters (--set drain.<key>=v):
 //   records   queued records (default 100000; quick 10000)
 //   tmpfs     1 (default): ledger and cloud database on /dev/shm; 0: on the real disk (os.tmpdir)
-//   window    batches in flight (default: the config default)
+//   window    batches in flight (default: the config default, batch.window)
+//   cloud     1 (default): the cloud consumer in a process of its own, as in production;
+//             0: in the bench's process, sharing its event loop with the gateway
 //   rawRounds raw loop repetitions, median reported (default 3)
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { drainOnce } from '../uplink/drain-run.js';
@@ -22,11 +24,13 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const records = num(opts.params, 'records', opts.quick ? 10_000 : 100_000);
   const tmpfs = num(opts.params, 'tmpfs', 1) !== 0;
   const window = opts.params.has('window') ? num(opts.params, 'window', 1) : undefined;
+  const cloudProcess = num(opts.params, 'cloud', 1) !== 0;
   const broker = await startMosquitto();
   try {
     const r = await drainOnce(broker, {
       records,
       tmpfs,
+      cloudProcess,
       rawRounds: num(opts.params, 'rawRounds', 3),
       batch: window === undefined ? {} : { window },
       log: opts.log,
@@ -41,7 +45,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       ],
       notes: [
         `${r.batches} batches, ${(r.bytes / 1e6).toFixed(1)} MB; ours ${r.oursMs.toFixed(0)} ms, raw ${r.rawMs.toFixed(0)} ms (median of the raw rounds)`,
-        `ledger and cloud database on ${tmpfs ? '/dev/shm (tmpfs)' : 'the real disk'}, both synchronous=FULL; Mosquitto with set_tcp_nodelay; gateway, cloud consumer and raw loop in one Node process`,
+        `ledger and cloud database on ${tmpfs ? '/dev/shm (tmpfs)' : 'the real disk'}, both synchronous=FULL; Mosquitto with set_tcp_nodelay; ${cloudProcess ? 'gateway and raw loop in the bench process, the cloud consumer in a process of its own' : 'gateway, cloud consumer and raw loop in one Node process'}; batch.window ${window ?? 'default'}`,
         `duplicates stored by the cloud: ${r.duplicates}; batch resends: ${r.resends}`,
       ],
     };

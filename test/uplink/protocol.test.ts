@@ -6,13 +6,14 @@ import fc from 'fast-check';
 import { generateKeyPairSync } from 'node:crypto';
 import { z } from 'zod';
 import { DOWN_NAMES, UP_NAMES, parseTopic, roomTopics, allUplinksFilter } from '../../protocols/mqtt/topics.js';
-import { DOWN_SCHEMAS, UP_SCHEMAS, ackSchema, batchSchema, remoteCommandSchema } from '../../protocols/mqtt/payloads.js';
+import { DOWN_SCHEMAS, UP_SCHEMAS, ackSchema, batchSchema, parseBatch, remoteCommandSchema } from '../../protocols/mqtt/payloads.js';
 import { signText, verifyText } from '../../protocols/mqtt/signing.js';
-import { ackRetires, ackTimeoutMs, encodeBatch, planAck, waitBeforeSending, type InFlight } from '../../gateway/uplink/batcher.js';
+import { ackRetires, ackTimeoutMs, ackWindow, encodeBatch, encodeBatchText, planAck, waitBeforeSending, type InFlight } from '../../gateway/uplink/batcher.js';
 import { reconnectDelayMs } from '../../gateway/uplink/link.js';
 import { mqttConfigSchema } from '../../gateway/uplink/config-schema.js';
 import type { OutboxBatch } from '../../storage/index.js';
 import { checkSchemas } from '../../scripts/gen-schemas.js';
+import { tempDir, testLedger } from './helpers.js';
 
 const cfg = mqttConfigSchema.parse({ url: 'mqtt://127.0.0.1:1883' });
 
@@ -120,4 +121,88 @@ test('timeouts: ack waits double up to the cap; reconnect delays grow, cap and j
     const d = reconnectDelayMs(a, r, () => x);
     return d >= 50 && d <= 1000;
   }));
+});
+
+function inFlight(fromSeq: number, toSeq: number): InFlight {
+  return { batchId: `${fromSeq}-${toSeq}`, fromSeq, toSeq, count: toSeq - fromSeq + 1, afterSeq: fromSeq - 1, attempts: 1, payload: Buffer.alloc(0) };
+}
+
+test('window: a watermark ack retires the batches it covers whole; inside a batch it drops the rest of the window', () => {
+  const w = [inFlight(1, 10), inFlight(11, 20), inFlight(21, 30)];
+  assert.deepEqual(ackWindow(w, 0), { retired: 0, keep: w, dropped: 0 }, 'stale');
+  assert.deepEqual(ackWindow(w, 10), { retired: 1, keep: w.slice(1), dropped: 0 });
+  assert.deepEqual(ackWindow(w, 20), { retired: 2, keep: w.slice(2), dropped: 0 });
+  assert.deepEqual(ackWindow(w, 99), { retired: 3, keep: [], dropped: 0 }, 'above the window');
+  assert.deepEqual(ackWindow(w, 15), { retired: 1, keep: [], dropped: 2 }, 'inside 11-20');
+  assert.deepEqual(ackWindow(w, 1), { retired: 0, keep: [], dropped: 3 }, 'inside the oldest');
+  assert.deepEqual(ackWindow([], 5), { retired: 0, keep: [], dropped: 0 });
+});
+
+test('outbox: the batch text SQLite builds holds the same records as the row read, cut at the same byte bound, and encodes to the wire schema', () => {
+  const t = tempDir(true);
+  const l = testLedger(t.file('ledger.db'));
+  try {
+    l.enqueueEvent('test.vend', { n: 0, s: 'é"\\\u2028\u0000x', big: 'y'.repeat(300) });
+    for (let i = 1; i < 60; i++) l.enqueueEvent('test.vend', { n: i, nested: { a: [1, 2.5, null, true] } });
+    for (const [maxCount, maxBytes, afterSeq] of [[500, 1 << 20, 0], [10, 1, 0], [10, 100, 5], [20, 400, 0], [50, 1 << 20, 55], [5, 1000, 60]] as const) {
+      const rows = l.outbox.nextBatchJson({ maxCount, maxBytes, afterSeq });
+      const text = l.outbox.nextBatchText({ maxCount, maxBytes, afterSeq });
+      const fromText: unknown[] = text.count > 0 ? (JSON.parse(`[${text.recordsJson}]`) as unknown[]) : [];
+      const fromRows = rows.records.map(({ payloadJson, ...r }) => ({ ...r, payload: JSON.parse(payloadJson) as unknown }));
+      assert.deepEqual(fromText, fromRows, `${maxCount}/${maxBytes}/${afterSeq}`);
+      assert.equal(text.count, rows.records.length);
+      assert.equal(text.firstCreatedMs, rows.records[0]?.createdMs ?? 0);
+      assert.equal(text.payloadBytes, rows.records.reduce((n, r) => n + Buffer.byteLength(r.payloadJson), 0));
+      if (text.count === 0) continue;
+      const f = encodeBatchText(text, 1234, afterSeq);
+      const b = batchSchema.parse(JSON.parse(f.payload.toString('utf8')));
+      assert.deepEqual(b.records, fromRows);
+      assert.equal(b.afterSeq, afterSeq);
+      assert.equal(b.ackedSeq, 0);
+      assert.equal(f.batchId, `${text.fromSeq}-${text.toSeq}`);
+    }
+  } finally {
+    l.close();
+    t.cleanup();
+  }
+});
+
+test('parseBatch, the fast path of the consumer, gives the same verdict and data as batchSchema on generated batches', () => {
+  // Mostly valid records (so whole batches pass often), now and then one breaking a rule.
+  const often = <T, U>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<U>): fc.Arbitrary<T | U> => fc.oneof({ arbitrary: good, weight: 30 }, { arbitrary: bad, weight: 1 });
+  const record = fc.record({
+    seq: often(fc.integer({ min: 1, max: 50 }), fc.constantFrom(0, -1, 2 ** 53, 1.5)),
+    id: often(fc.string({ minLength: 1, maxLength: 64 }), fc.oneof(fc.constant(''), fc.string({ minLength: 65, maxLength: 70 }), fc.integer())),
+    type: often(fc.string({ minLength: 1, maxLength: 3 }), fc.constant('')),
+    money: often(fc.boolean(), fc.constant(0)),
+    createdMs: often(fc.nat(), fc.constant(-1)),
+    payload: fc.jsonValue(),
+  }, { requiredKeys: ['seq', 'id', 'type', 'money', 'createdMs'] });
+  const extra = often(fc.constant(undefined), fc.constantFrom('extra', '__proto__', 'Seq'));
+  const outcomes = { pass: 0, fail: 0 };
+  const batch = fc.record({ recs: fc.array(fc.tuple(record, extra), { minLength: 0, maxLength: 8 }), sorted: fc.boolean(), fromDelta: often(fc.constant(0), fc.constantFrom(-1, 1)), after: often(fc.constantFrom('before', 'none'), fc.integer({ min: -1, max: 200 })) });
+  fc.assert(
+    fc.property(batch, ({ recs, sorted, fromDelta, after }) => {
+      const records = recs.map(([r, k]) => (k === undefined ? r : JSON.parse(JSON.stringify({ ...r }).replace(/^\{/, `{"${k}":1,`)) as unknown));
+      // Usually a well-formed stream: seqs renumbered upwards (a bad seq kept where one was drawn).
+      if (sorted) records.forEach((r, i) => {
+        const o = r as { seq: unknown };
+        if (typeof o.seq === 'number' && Number.isSafeInteger(o.seq) && o.seq > 0) o.seq = 10 + 2 * i;
+      });
+      const first = records[0] as { seq?: unknown } | undefined;
+      const last = records[records.length - 1] as { seq?: unknown } | undefined;
+      const fromSeq = Number(first?.seq ?? 1) + fromDelta;
+      const afterSeq = after === 'none' ? undefined : after === 'before' ? fromSeq - 1 : after;
+      const raw = { v: 1, gatewayId: 'g', batchId: 'b', fromSeq, toSeq: last?.seq ?? 1, afterSeq, ackedSeq: afterSeq === undefined ? undefined : 0, records, auditHead: { seq: 0, hash: '' }, sentAt: 1 };
+      const wire = JSON.parse(JSON.stringify(raw)) as unknown;
+      const slow = batchSchema.safeParse(wire);
+      const fast = parseBatch(wire);
+      assert.equal(fast.success, slow.success);
+      if (fast.success && slow.success) assert.deepEqual(fast.data, slow.data);
+      if (records.length >= 3) outcomes[slow.success ? 'pass' : 'fail']++;
+    }),
+    { numRuns: 3000 },
+  );
+  // Both verdicts were exercised on batches large enough for the fast path.
+  assert.ok(outcomes.pass > 100 && outcomes.fail > 100, JSON.stringify(outcomes));
 });
