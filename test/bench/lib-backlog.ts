@@ -1,0 +1,67 @@
+// A week offline, made in seconds: unsent outbox records written into a ledger file through the
+// ledger's own storage functions (so every row, index, audit record and meta value is what the
+// daemon would have written), in one transaction with synchronous=OFF, before the daemon opens
+// the file. The mix is a room's: each vend leaves its hold, credit-sent and capture records and
+// about four machine_state events (credited, running, done, idle); the vends are account-funded
+// and spread over many accounts, so the risk rules' unsynced exposure has real rows to sum.
+import { dirname, join } from 'node:path';
+import { systemClock } from '../../gateway/core/clock.js';
+import { silentLogger } from '../../gateway/core/log.js';
+import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
+import { applyTopUp } from '../../storage/accounts.js';
+import type { LedgerContext } from '../../storage/context.js';
+import { openDatabase } from '../../storage/db.js';
+import { enqueueEvent } from '../../storage/outbox.js';
+import { capture, hold, markCreditSent } from '../../storage/vends.js';
+import { ROOM_ID } from '../engine/harness.js';
+
+/** Outbox records one vend of the backlog leaves: 3 of the vend, 4 machine_state events. */
+export const RECORDS_PER_VEND = 7;
+
+export interface Backlog {
+  records: number;
+  vends: number;
+  accounts: number;
+  seconds: number;
+}
+
+export function fillBacklog(dbPath: string, records: number, accounts = 200): Backlog {
+  const t0 = performance.now();
+  const db = openDatabase({ path: dbPath, logger: silentLogger() });
+  try {
+    // Only for the fill: the daemon opens the file again at synchronous=FULL.
+    db.pragma('synchronous = OFF');
+    const ctx: LedgerContext = {
+      db,
+      clock: systemClock,
+      logger: silentLogger(),
+      gatewayId: ROOM_ID,
+      bootId: 'bench-backlog',
+      roomSecret: loadOrCreateRoomSecret(join(dirname(dbPath), 'room-secret')),
+      clockTrusted: () => true,
+    };
+    const vends = Math.floor(records / RECORDS_PER_VEND);
+    const events = records - vends * 3;
+    db.transaction(() => {
+      for (let a = 0; a < accounts; a++) applyTopUp(ctx, { cloudId: `backlog-topup-${a}`, accountId: `acct-backlog-${a}`, amountCents: 10_000_000 });
+      let ev = 0;
+      for (let i = 0; i < vends; i++) {
+        const machineId = `M${(i % 24) + 1}`;
+        const h = hold(ctx, { method: 'card', funding: 'account', machineId, program: 1, machineKind: 'washer', amountCents: 250, accountId: `acct-backlog-${i % accounts}`, ruleSetVersion: 'demo-1', ruleId: 'w-quick' });
+        if (!h.ok) throw new Error(`backlog hold refused: ${h.outcome}`);
+        markCreditSent(ctx, h.vendId, { profile: 'lw485', seq: (i % 65_000) + 1 });
+        capture(ctx, h.vendId);
+        for (const status of ['credited', 'running', 'done', 'idle']) {
+          if (ev >= events) break;
+          enqueueEvent(ctx, 'machine_state', { machineId, status, program: 1, remainingSec: 0, faultCode: null, door: 'closed', at: Date.now() });
+          ev++;
+        }
+      }
+      for (; ev < events; ev++) enqueueEvent(ctx, 'machine_state', { machineId: 'M1', status: 'idle', program: null, remainingSec: 0, faultCode: null, door: 'closed', at: Date.now() });
+    })();
+    db.pragma('wal_checkpoint(TRUNCATE)');
+    return { records, vends, accounts, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    db.close();
+  }
+}
