@@ -15,7 +15,15 @@ const seq = z.number().int().positive();
 const watermark = z.number().int().nonnegative();
 const epochMs = z.number().int().nonnegative();
 const epochSec = z.number().int().nonnegative();
-const cents = z.number().int();
+/**
+ * Money and points bounds: a balance at most 10^12 cents either way, one top-up at most 10^9.
+ * Far beyond any laundry account, and far below 2^53, so sums of them stay exact in a JS number:
+ * an out-of-range value (a corrupted or edited message) is refused as a schema error instead of
+ * turning balances into rounded floats.
+ */
+export const MAX_BALANCE_CENTS = 1_000_000_000_000;
+export const MAX_TOP_UP_CENTS = 1_000_000_000;
+const cents = z.number().int().min(-MAX_BALANCE_CENTS).max(MAX_BALANCE_CENTS);
 const machineId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/);
 const accountId = z.string().min(1).max(128);
 const b64urlSig = z.string().regex(/^[A-Za-z0-9_-]{86}$/, 'an Ed25519 signature: 64 bytes in base64url (86 characters)');
@@ -235,7 +243,7 @@ export const accountSnapshotSchema = z.strictObject({
   accountId,
   version: seq,
   balanceCents: cents,
-  points: z.number().int(),
+  points: z.number().int().min(-MAX_BALANCE_CENTS).max(MAX_BALANCE_CENTS),
   tier: z.string().max(64),
   /** Highest outbox seq of this gateway the snapshot includes; absent: the gateway's acked watermark. */
   coveredSeq: watermark.optional(),
@@ -249,7 +257,7 @@ export const topUpSchema = z.strictObject({
   /** The cloud's id of the top-up: a re-delivery with the same id credits once. */
   cloudId: z.string().min(1).max(128),
   accountId,
-  amountCents: z.number().int().positive(),
+  amountCents: z.number().int().positive().max(MAX_TOP_UP_CENTS),
   accountVersion: seq.optional(),
 });
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { silentLogger } from '../../gateway/core/log.js';
 import { Downlinks } from '../../gateway/uplink/downlinks.js';
+import { MAX_BALANCE_CENTS, MAX_TOP_UP_CENTS } from '../../protocols/mqtt/payloads.js';
 import { publicKeyFromBase64url, signText } from '../../protocols/mqtt/signing.js';
 import { cloudKeys, tempDir, testLedger, ROOM } from './helpers.js';
 
@@ -49,6 +50,41 @@ test('arbitrary JSON on every downlink topic: never throws, always reported, led
     assert.deepEqual(rejects.slice(-2), ['schema', 'schema'], 'a signed config never passes as a command');
     assert.equal(ran, 0);
     assert.equal(JSON.stringify({ s: ledger.outbox.stats(), c: ledger.cardListVersion() }), before);
+  } finally {
+    ledger.close();
+    t.cleanup();
+  }
+});
+
+test('money beyond the contract bounds is refused as schema, before anything is applied (balances stay exact)', async () => {
+  // Found by the torture fuzz: a snapshot near 2^53 cents plus top-ups made balances rounded floats.
+  const t = tempDir(true);
+  const ledger = testLedger(t.file('ledger.db'));
+  const rejects: string[] = [];
+  const d = new Downlinks({
+    roomId: ROOM,
+    gatewayId: ROOM,
+    ledger,
+    logger: silentLogger(),
+    configKey: null,
+    commands: { maxTtlSec: 900, skewSec: 30 },
+    nowSec: () => Math.floor(Date.now() / 1000),
+    nowMs: () => Date.now(),
+    reject: (r) => void rejects.push(r.reason),
+    commandResult: () => undefined,
+  });
+  try {
+    await d.handle('accounts', 'x', { v: 1, snapshots: [{ accountId: 'a1', version: 1, balanceCents: 100, points: 0, tier: 't' }] });
+    const before = ledger.balance('a1');
+    await d.handle('accounts', 'x', { v: 1, snapshots: [{ accountId: 'a1', version: 2, balanceCents: Number.MAX_SAFE_INTEGER, points: 0, tier: 't' }] });
+    await d.handle('accounts', 'x', { v: 1, snapshots: [{ accountId: 'a1', version: 3, balanceCents: 0, points: -(2 ** 53 - 1), tier: 't' }] });
+    await d.handle('topups', 'x', { v: 1, topUps: [{ cloudId: 'c1', accountId: 'a1', amountCents: 500 }, { cloudId: 'c2', accountId: 'a1', amountCents: MAX_TOP_UP_CENTS + 1 }] });
+    assert.deepEqual(rejects, ['schema', 'schema', 'schema']);
+    assert.deepEqual(ledger.balance('a1'), before, 'nothing of a refused message is applied, not even its valid first top-up');
+    await d.handle('topups', 'x', { v: 1, topUps: [{ cloudId: 'c3', accountId: 'a1', amountCents: MAX_TOP_UP_CENTS }] });
+    await d.handle('accounts', 'x', { v: 1, snapshots: [{ accountId: 'a2', version: 1, balanceCents: -MAX_BALANCE_CENTS, points: MAX_BALANCE_CENTS, tier: 't' }] });
+    assert.equal(rejects.length, 3, 'the bounds themselves are accepted');
+    assert.equal(ledger.balance('a1')?.balanceCents, 100 + MAX_TOP_UP_CENTS);
   } finally {
     ledger.close();
     t.cleanup();
