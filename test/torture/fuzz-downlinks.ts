@@ -158,7 +158,8 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
     const deep = deliveries++ % 8 === 0;
     const before = snapshot();
     const figuresBefore = deep ? figures() : '';
-    const balanceBefore = expect?.kind === 'topUp' ? (ledger.balance(expect.accountId)?.balanceCents ?? 0) : 0;
+    const accountBefore = expect?.kind === 'topUp' ? ledger.balance(expect.accountId) : undefined;
+    const balanceBefore = accountBefore?.balanceCents ?? 0;
     published.length = 0;
     internals.message(t, payload);
     await settle();
@@ -186,6 +187,13 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
       return 'ignored';
     }
     must(!mustRefuse, 'a message that must be refused was taken');
+    if (t.endsWith('/topups') || t.endsWith('/accounts')) {
+      // Money stays exact: every balance a taken message touched is a safe integer.
+      for (const a of ACCOUNTS) {
+        const b = ledger.balance(a);
+        must(b === undefined || (Number.isSafeInteger(b.balanceCents) && Number.isSafeInteger(b.points)), () => `balance of ${a} is no longer exact: ${JSON.stringify(b)}`);
+      }
+    }
     if (expect !== null) {
       switch (expect.kind) {
         case 'ackedSeq':
@@ -196,7 +204,7 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
           break;
         case 'topUp': {
           const after = ledger.balance(expect.accountId)?.balanceCents ?? 0;
-          must(after - balanceBefore === expect.cents, `top-up of ${expect.cents} moved the balance by ${after - balanceBefore}`);
+          must(after - balanceBefore === expect.cents, () => `top-up of ${expect.cents} moved the balance by ${after - balanceBefore}: ${JSON.stringify(accountBefore)} -> ${JSON.stringify(ledger.balance(expect.accountId))}`);
           break;
         }
         case 'configVersion':

@@ -13,11 +13,14 @@ import { Exchange, type FeedResult, type Framing } from '../../gateway/bus/excha
 import type { BusClient, BusResult } from '../../gateway/bus/types.js';
 import type { UnitConfig } from '../../gateway/profiles/config-schema.js';
 import { UnitIo } from '../../gateway/profiles/io.js';
-import { LW485 } from '../../gateway/profiles/lw485-codec.js';
+import { LW485, LW485_REJECTIONS } from '../../gateway/profiles/lw485-codec.js';
+import { Lw485Transaction } from '../../gateway/profiles/lw485-transaction.js';
+import type { IoFailure, IoResult } from '../../gateway/profiles/io.js';
 import { profileOptions } from '../../gateway/profiles/options.js';
 import { bindProfile } from '../../gateway/profiles/registry.js';
-import { RIO8 } from '../../gateway/profiles/rio8-codec.js';
-import { ProfileError, type BlockReading } from '../../gateway/profiles/types.js';
+import { RIO8, counterDelta } from '../../gateway/profiles/rio8-codec.js';
+import { Rio8Credit } from '../../gateway/profiles/rio8-transaction.js';
+import { ProfileError, type BlockReading, type CommandOutcome } from '../../gateway/profiles/types.js';
 import type { MachineState } from '../../gateway/machines/state.js';
 import { crc16 } from '../../protocols/modbus/crc.js';
 import { encodeReplyPdu, type ModbusReply, type ModbusRequest } from '../../protocols/modbus/pdu.js';
@@ -353,9 +356,122 @@ function deviceIsValid(d: Device): boolean {
   return kind !== null && (d.config.kind === undefined || d.config.kind === kind) && reg(5) >= 1 && reg(5) <= 16 && reg(16) <= 6;
 }
 
+// ---- (c) the replies a command flow gets -------------------------------------------------------
+
+/** What the device answers one request of a command flow with. */
+type Answer = { ok: true; a: number; b: number } | { ok: false; failure: IoFailure };
+const ioFailure: fc.Arbitrary<IoFailure> = fc.oneof(
+  fc.record({ kind: fc.constant<'exception'>('exception'), code: fc.oneof(fc.constantFrom(1, 2, 3, 4, 6, 6, 6), fc.nat(255)), detail: fc.constant('exception') }),
+  fc.record({ kind: fc.constant<'lost'>('lost'), detail: fc.constant('timeout: no reply') }),
+  fc.record({ kind: fc.constant<'not-sent'>('not-sent'), detail: fc.constant('breaker-open'), breakerOpen: fc.boolean() }),
+);
+const answerArb = (seqish: fc.Arbitrary<number>): fc.Arbitrary<Answer> =>
+  fc.oneof(
+    { weight: 3, arbitrary: fc.record({ ok: fc.constant<true>(true), a: seqish, b: fc.oneof(fc.integer({ min: 0, max: 9 }), u16) }) },
+    { weight: 1, arbitrary: ioFailure.map((failure): Answer => ({ ok: false, failure })) },
+  );
+const commandCase = fc.record({
+  profile: fc.constantFrom<'lw485' | 'rio8'>('lw485', 'rio8'),
+  seq: fc.integer({ min: 1, max: 0xffff }),
+  coins: fc.integer({ min: 1, max: 50 }),
+  before: u16,
+  answers: fc.array(answerArb(fc.oneof(fc.constant(-1), u16)), { maxLength: 40 }),
+  steps: fc.array(fc.oneof(fc.constant(0), fc.nat(400)), { maxLength: 40 }),
+});
+
+/** A bound the flows must keep whatever the device answers (the longest RIO-8 train: 50 coins at the
+ * datasheet's slowest 500 + 500 ms, polled every 50 ms, is about 3 000 steps). */
+const MAX_ACTIONS = 5000;
+
+function runLw485(c: { seq: number; answers: readonly Answer[]; steps: readonly number[] }): { outcome: CommandOutcome; log: string[] } {
+  const tx = new Lw485Transaction({ profile: 'lw485', unit: 1, seq: c.seq, code: 1 }, profileOptions().lw485);
+  const log: string[] = [];
+  let now = 0;
+  let i = 0;
+  const next = (): Answer => c.answers[i++] ?? { ok: false, failure: { kind: 'lost', detail: 'timeout: no reply' } };
+  let a = tx.start();
+  for (let n = 0; n < MAX_ACTIONS; n++) {
+    now += c.steps[n % Math.max(1, c.steps.length)] ?? 0;
+    switch (a.do) {
+      case 'write': {
+        const r = next();
+        const w: IoResult<null> = r.ok ? { ok: true, value: null } : r;
+        log.push(r.ok ? 'write ok' : `write ${r.failure.kind}`);
+        a = tx.onWrite(w, now);
+        break;
+      }
+      case 'read-result': {
+        const r = next();
+        // -1 stands for "our seq": the device shows the command it executed.
+        const value = r.ok ? [r.a === -1 ? c.seq : r.a, r.b] : null;
+        log.push(value === null || !r.ok ? `read ${r.ok ? '' : r.failure.kind}` : `read ${value[0]}/${value[1]}`);
+        a = tx.onReadResult(value === null || !r.ok ? (r.ok ? { ok: false, failure: { kind: 'lost', detail: 'x' } } : r) : { ok: true, value }, now);
+        break;
+      }
+      case 'sleep':
+        now += a.ms;
+        a = tx.onSlept();
+        break;
+      case 'done':
+        return { outcome: a.outcome, log };
+    }
+  }
+  throw new Error(`LW-485 command did not end within ${MAX_ACTIONS} steps`);
+}
+
+function runRio8(c: { coins: number; before: number; answers: readonly Answer[]; steps: readonly number[] }): { outcome: CommandOutcome; log: string[]; writes: number; counters: number[] } {
+  const tx = new Rio8Credit({ unit: 20, channel: 3, coins: c.coins, pulseOnMs: 50, pulseOffMs: 50 }, profileOptions().rio8);
+  const log: string[] = [];
+  const counters: number[] = [];
+  let now = 0;
+  let i = 0;
+  let wrote = false;
+  const next = (): Answer => c.answers[i++] ?? { ok: false, failure: { kind: 'lost', detail: 'timeout: no reply' } };
+  // -1 stands for "the counter as it was before" (reads before the write) or "moved by the coins".
+  const value = (r: { a: number }, what: 'counter' | 'other'): number => (r.a !== -1 ? r.a : what === 'counter' ? (wrote ? (c.before + c.coins) & 0xffff : c.before) : 0);
+  let a = tx.start();
+  for (let n = 0; n < MAX_ACTIONS; n++) {
+    now += c.steps[n % Math.max(1, c.steps.length)] ?? 0;
+    const r = a.do === 'sleep' || a.do === 'done' ? null : next();
+    const fail = r !== null && !r.ok ? r : null;
+    switch (a.do) {
+      case 'read-in-use':
+        log.push('in-use');
+        a = tx.onInUse(fail ?? { ok: true, value: r !== null && r.ok ? r.b % 2 === 1 && r.b > 5 : false });
+        break;
+      case 'read-pending':
+        log.push('pending');
+        a = tx.onPending(fail ?? { ok: true, value: r !== null && r.ok ? (r.a === -1 ? 0 : r.b > 7 ? r.b : 0) : 0 }, now);
+        break;
+      case 'read-counter': {
+        const v = r !== null && r.ok ? value(r, 'counter') : 0;
+        if (fail === null) counters.push(v);
+        log.push(fail === null ? `counter ${v}` : `counter ${fail.failure.kind}`);
+        a = tx.onCounter(fail ?? { ok: true, value: v }, now);
+        break;
+      }
+      case 'read-pulse-times':
+        a = tx.onPulseTimes(fail ?? { ok: true, value: r !== null && r.ok ? [r.b, r.a === -1 ? 50 : r.a] : [50, 50] });
+        break;
+      case 'write':
+        wrote = true;
+        log.push(fail === null ? 'write ok' : `write ${fail.failure.kind}`);
+        a = tx.onWrite(fail ?? { ok: true, value: null }, now);
+        break;
+      case 'sleep':
+        now += a.ms;
+        a = tx.onSlept();
+        break;
+      case 'done':
+        return { outcome: a.outcome, log, writes: tx.writeCount, counters };
+    }
+  }
+  throw new Error(`RIO-8 credit did not end within ${MAX_ACTIONS} steps`);
+}
+
 export async function fuzzModbus(env: FuzzEnv): Promise<InputReport> {
   const tally = new Tally();
-  const extra = { 'frames fed': 0, 'valid replies taken': 0, 'exception replies taken': 0, 'units discovered': 0, 'machine states decoded': 0 };
+  const extra = { 'command flows run': 0, 'frames fed': 0, 'valid replies taken': 0, 'exception replies taken': 0, 'units discovered': 0, 'machine states decoded': 0 };
   const t0 = performance.now();
 
   const frames: FuzzProperty = {
@@ -463,6 +579,49 @@ export async function fuzzModbus(env: FuzzEnv): Promise<InputReport> {
       }),
   };
 
-  const { runs, violations } = await runProperties(env, [frames, profiles]);
+  const commands: FuzzProperty = {
+    id: 'modbus.commands',
+    weight: 2,
+    // What the device answers a credit decides money: a credit is taken as done only when the
+    // device showed it (LW-485: its last seq and result 1; RIO-8: the counter moved by the coins),
+    // refused (and so refunded) only when it certainly did not run, and a RIO-8 train is written
+    // at most once.
+    property: () =>
+      fc.property(commandCase, (c) => {
+        if (c.profile === 'lw485') {
+          const { outcome, log } = runLw485(c);
+          const trace = (): string => log.join(', ');
+          const ours = (code: number): boolean => log.includes(`read ${c.seq}/${code}`);
+          const lost = log.some((l) => l === 'write lost');
+          if (outcome.status === 'accepted') must(ours(1), () => `accepted without the device showing seq ${c.seq} result 1: ${trace()}`);
+          if (outcome.status === 'rejected') {
+            const byResult = Object.entries(LW485_REJECTIONS).some(([code, reason]) => reason === outcome.reason && ours(Number(code)));
+            must(byResult || !lost, () => `refused (${outcome.reason}) although an earlier write may have run: ${trace()}`);
+            must(outcome.detail.length > 0, 'a refusal without a detail');
+          }
+          if (outcome.status === 'unknown') must(outcome.detail.length > 0, 'unknown without a detail');
+          tallyOutcome(outcome);
+        } else {
+          const { outcome, log, writes, counters } = runRio8(c);
+          const trace = (): string => log.join(', ');
+          must(writes <= 1, () => `the pulse train was written ${writes} times: ${trace()}`);
+          if (outcome.status === 'accepted') {
+            const ev = outcome.evidence.profile === 'rio8' ? outcome.evidence : null;
+            must(ev !== null && writes === 1 && counters.some((v) => counterDelta(ev.counterBefore, v) >= c.coins), () => `accepted without the counter moving by ${c.coins}: ${trace()}`);
+          }
+          if (outcome.status === 'rejected' && outcome.reason === 'not_executed') must(log.includes('write lost'), () => `not_executed without a lost write: ${trace()}`);
+          if (outcome.status === 'rejected' && writes === 1) must(outcome.reason === 'not_executed' || log.some((l) => l === 'write exception' || l === 'write not-sent'), () => `refused after a write that may have run: ${trace()}`);
+          tallyOutcome(outcome);
+        }
+        return true;
+      }),
+  };
+  const tallyOutcome = (o: CommandOutcome): void => {
+    extra['command flows run']++;
+    if (o.status === 'accepted') tally.accept();
+    else tally.reject(o.status === 'rejected' ? `command-rejected-${o.reason}` : `command-${o.status}`);
+  };
+
+  const { runs, violations } = await runProperties(env, [frames, profiles, commands]);
   return { input: 'modbus', title: 'Modbus replies: reply frames through Exchange, register values through the LW-485 and RIO-8 profiles', runs, seconds: (performance.now() - t0) / 1000, tally, extra, violations };
 }
