@@ -109,6 +109,15 @@ export class Rio8 {
       }
       if (next > end) break;
       this.step(next - this.t);
+      // Train edges compare against absolute times: land on the event exactly.
+      this.t = next;
+      // Far into a run (t ~ 1e10 sim ms at a high time scale) t + remaining can round back to t,
+      // leaving a remainder below t's resolution that no step can take off: end that cycle now,
+      // or this loop never moves again.
+      for (const c of this.ch) {
+        const m = c.machine?.nextEventIn();
+        if (m !== undefined && m !== null && this.t + m <= this.t) c.machine?.advance(m);
+      }
       for (const c of this.ch) this.trainEdge(c);
     }
     this.step(end - this.t);
