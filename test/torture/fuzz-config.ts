@@ -178,7 +178,7 @@ export async function fuzzConfig(env: FuzzEnv): Promise<InputReport> {
       weight: 2,
       property: () =>
         fc.property(
-          fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 200 }), fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'), fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.from(b).toString('latin1'))),
+          fc.oneof(fc.string({ maxLength: 300, size: 'max' }), fc.string({ unit: 'binary', maxLength: 200, size: 'max' }), fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v) ?? 'null'), fc.uint8Array({ maxLength: 200, size: 'max' }).map((b) => Buffer.from(b).toString('latin1'))),
           (text) => {
             const { name, r } = load(text, runConfigSchema);
             checkErrors(name, text, r, tally);

@@ -358,8 +358,8 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
         fc.asyncProperty(
           fc.oneof(fc.constantFrom(...DOWN_NAMES).map((n) => topic(n)), fc.constantFrom(topic('cards', 'room-2'), `${PREFIX}/${ROOM}/up/batch`, `${PREFIX}/${ROOM}/down/other`, `${PREFIX}/${ROOM}/down`, '', '#', `${PREFIX}/${ROOM}/down/cards/x`), fc.string({ maxLength: 60 })),
           fc.oneof(
-            fc.uint8Array({ maxLength: 300 }),
-            fc.string({ unit: 'binary', maxLength: 300 }).map((s) => new TextEncoder().encode(s)),
+            fc.uint8Array({ maxLength: 300, size: 'max' }),
+            fc.string({ unit: 'binary', maxLength: 300, size: 'max' }).map((s) => new TextEncoder().encode(s)),
             fc.integer({ min: MAX_BYTES - 2, max: MAX_BYTES + 4 }).map((n) => new TextEncoder().encode(`"${'x'.repeat(n - 2)}"`)),
           ),
           async (t, bytes) => {

@@ -50,7 +50,7 @@ const requestArb: fc.Arbitrary<ModbusRequest> = fc.oneof(
   fc.record({ fc: fc.constantFrom<3 | 4>(3, 4), address: u16, quantity: fc.oneof(fc.integer({ min: 1, max: 125 }), fc.integer({ min: 1, max: 10 })) }),
   fc.record({ fc: fc.constant<5>(5), address: u16, value: fc.boolean() }),
   fc.record({ fc: fc.constant<6>(6), address: u16, value: u16 }),
-  fc.record({ fc: fc.constant<16>(16), address: u16, values: fc.array(u16, { minLength: 1, maxLength: 123 }) }),
+  fc.record({ fc: fc.constant<16>(16), address: u16, values: fc.array(u16, { minLength: 1, maxLength: 123, size: 'max' }) }),
 );
 
 /** A valid normal reply to `req` with arbitrary data, from a seed array of values. */
@@ -484,10 +484,10 @@ export async function fuzzModbus(env: FuzzEnv): Promise<InputReport> {
         requestArb,
         fc.nat(0xffff),
         fc.oneof(
-          { weight: 2, arbitrary: fc.array(u16, { maxLength: 130 }).map((data) => ({ kind: 'data' as const, data })) },
+          { weight: 2, arbitrary: fc.array(u16, { maxLength: 130, size: 'max' }).map((data) => ({ kind: 'data' as const, data })) },
           { weight: 1, arbitrary: fc.oneof(fc.integer({ min: 1, max: 11 }), fc.nat(255)).map((code) => ({ kind: 'exception' as const, code })) },
-          { weight: 5, arbitrary: fc.record({ kind: fc.constant<'mutated'>('mutated'), data: fc.array(u16, { maxLength: 130 }), muts: fc.array(mutation, { minLength: 1, maxLength: 3 }), crcOk: fc.boolean(), unit: sometimes(fc.nat(255), 8), header: sometimes(fc.record({ protocol: fc.oneof(fc.constant(0), u16), length: fc.option(u16, { nil: null }) }), 6) }) },
-          { weight: 2, arbitrary: fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 700 })).map((bytes) => ({ kind: 'random' as const, bytes })) },
+          { weight: 5, arbitrary: fc.record({ kind: fc.constant<'mutated'>('mutated'), data: fc.array(u16, { maxLength: 130, size: 'max' }), muts: fc.array(mutation, { minLength: 1, maxLength: 3 }), crcOk: fc.boolean(), unit: sometimes(fc.nat(255), 8), header: sometimes(fc.record({ protocol: fc.oneof(fc.constant(0), u16), length: fc.option(u16, { nil: null }) }), 6) }) },
+          { weight: 2, arbitrary: fc.oneof(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 700, size: 'max' })).map((bytes) => ({ kind: 'random' as const, bytes })) },
         ),
         sometimes(fc.record({ tid: fc.nat(0xffff), pdu: fc.uint8Array({ minLength: 1, maxLength: 20 }) }), 3),
         fc.array(fc.nat(), { maxLength: 6 }),

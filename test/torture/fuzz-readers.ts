@@ -123,8 +123,8 @@ const family = fc.constantFrom<Family>('line', 'em4100', 'qr');
 // Bytes skewed towards the ones the framers act on, so frames and near-frames occur.
 const lineByte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x0d, 0x0a, 0x41, 0x30, 0x46, 0x39, 0x02, 0x03, 0x61));
 const noiseBytes = fc.oneof(
-  { weight: 4, arbitrary: fc.array(lineByte, { maxLength: 300 }) },
-  { weight: 1, arbitrary: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 3000 }) },
+  { weight: 4, arbitrary: fc.array(lineByte, { maxLength: 300, size: 'max' }) },
+  { weight: 1, arbitrary: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 3000, size: 'max' }) },
 ).map((a) => Uint8Array.from(a));
 const gap = fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 400 }));
 
@@ -132,7 +132,7 @@ const hex = (n: number, alphabet = '0123456789ABCDEF'): fc.Arbitrary<string> => 
 const lineUid = fc.constantFrom(...LINE_READER_UID_LENGTHS).chain((n) => hex(n));
 const emUid = hex(10, '0123456789ABCDEFabcdef');
 const qrText = fc
-  .string({ unit: fc.oneof(fc.constantFrom(...'LW1:0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), minLength: 1, maxLength: 300 })
+  .string({ unit: fc.oneof(fc.constantFrom(...'LW1:0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./'), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 1 })), minLength: 1, maxLength: 300, size: 'max' })
   .filter((s) => !CONTROL.test(s) && s.length > 0 && Buffer.byteLength(s) <= QR_MAX_TEXT_BYTES);
 
 interface Item {
@@ -168,7 +168,7 @@ function em4100Items(): fc.Arbitrary<Item[]> {
     return { bytes: cat(cut, encodeEm4100Frame(b)), expect: b.toUpperCase(), stub: false };
   });
   const overlong = fc
-    .array(fc.integer({ min: 0, max: 255 }).filter((b) => b !== EM4100_STX && b !== EM4100_ETX), { minLength: EM4100_MAX_FRAME_BYTES, maxLength: 2000 })
+    .array(fc.integer({ min: 0, max: 255 }).filter((b) => b !== EM4100_STX && b !== EM4100_ETX), { minLength: EM4100_MAX_FRAME_BYTES, maxLength: 2000, size: 'max' })
     .map((a): Item => ({ bytes: cat(Uint8Array.of(EM4100_STX), Uint8Array.from(a), Uint8Array.of(EM4100_ETX)), expect: null, stub: false }));
   return fc.array(fc.oneof({ weight: 4, arbitrary: frame }, { weight: 2, arbitrary: stray }, { weight: 2, arbitrary: cutThenFrame }, { weight: 1, arbitrary: overlong }), { maxLength: 12 });
 }

@@ -414,10 +414,10 @@ export async function fuzzTokens(env: FuzzEnv): Promise<InputReport> {
       property: () =>
         fc.property(
           fc.oneof(
-            fc.string({ maxLength: 1100 }),
-            fc.string({ unit: 'binary', maxLength: 300 }).map((s) => `${TOKEN_PREFIX}${s}`),
-            fc.string({ unit: fc.constantFrom(...BASE45_ALPHABET), maxLength: 1100 }).map((s) => `${TOKEN_PREFIX}${s}`),
-            fc.uint8Array({ maxLength: 700 }).map(tok),
+            fc.string({ maxLength: 1100, size: 'max' }),
+            fc.string({ unit: 'binary', maxLength: 300, size: 'max' }).map((s) => `${TOKEN_PREFIX}${s}`),
+            fc.string({ unit: fc.constantFrom(...BASE45_ALPHABET), maxLength: 1100, size: 'max' }).map((s) => `${TOKEN_PREFIX}${s}`),
+            fc.uint8Array({ maxLength: 700, size: 'max' }).map(tok),
             cborValue.map((v) => tok(encodeCbor(v))),
             cborValue.map((v) => tok(Uint8Array.from([0xd2, ...encodeCbor(v)]))),
             fc.tuple(fc.integer({ min: 1, max: 700 }), fc.constantFrom(0x81, 0xa1, 0x9f, 0xbf, 0xd2, 0xc1, 0x5f, 0x7f, 0x84), fc.uint8Array({ maxLength: 8 })).map(([depth, opener, tail]) => tok(Uint8Array.from([...new Array<number>(depth).fill(opener), ...tail]))),
