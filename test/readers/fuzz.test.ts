@@ -10,7 +10,8 @@ import { CappedDelimiterParser, type DelimitedOutput } from '../../gateway/reade
 
 // Bytes skewed towards the ones that matter to the framers, so frames and near-frames occur.
 const lineByte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x0d, 0x0a, 0x41, 0x30, 0x46, 0x39, 0x02, 0x03));
-const bytes = (max: number) => fc.array(lineByte, { maxLength: max }).map((a) => Uint8Array.from(a));
+// size 'max': fast-check otherwise caps an array at about ten elements, whatever maxLength says.
+const bytes = (max: number) => fc.array(lineByte, { maxLength: max, size: 'max' }).map((a) => Uint8Array.from(a));
 /** Splits data at random points, as reads from a port do. */
 const chunked = (max: number) =>
   fc.tuple(bytes(max), fc.array(fc.nat(), { maxLength: 20 })).map(([data, cuts]) => {
@@ -54,7 +55,7 @@ test('fuzz EM4100 framer: random bytes never throw, never exceed the cap, yield 
 });
 
 test('fuzz EM4100 framer: frames among junk without STX all come out, in order, however the bytes are split', () => {
-  const junk = fc.array(fc.integer({ min: 0, max: 255 }).filter((b) => b !== EM4100_STX), { maxLength: 30 });
+  const junk = fc.array(fc.integer({ min: 0, max: 255 }).filter((b) => b !== EM4100_STX), { maxLength: 30, size: 'max' });
   fc.assert(
     fc.property(fc.array(fc.tuple(junk, hexUid), { maxLength: 8 }), junk, fc.array(fc.nat(), { maxLength: 10 }), (items, tail, cuts) => {
       const data = Buffer.concat([...items.flatMap(([j, uid]) => [Buffer.from(j), Buffer.from(encodeEm4100Frame(uid))]), Buffer.from(tail)]);
@@ -84,7 +85,7 @@ test('fuzz line and QR validation: random bytes never throw; a pass is exactly w
     { numRuns: 1000 },
   );
   fc.assert(
-    fc.property(fc.oneof(bytes(64), fc.string({ unit: 'binary', maxLength: 700 }).map((s) => new TextEncoder().encode(s))), (raw) => {
+    fc.property(fc.oneof(bytes(64), fc.string({ unit: 'binary', maxLength: 700, size: 'max' }).map((s) => new TextEncoder().encode(s))), (raw) => {
       const r = parseQrText(raw);
       if (r.ok) {
         assert.ok(r.text.length > 0);

@@ -56,11 +56,11 @@ const cborValue: fc.Arbitrary<CborValue> = fc.letrec<{ v: CborValue }>((tie) => 
 test('fuzz: never throws, always a reason', (t) => {
   const seed = process.env['TOKEN_FUZZ_SEED'];
   const opts = seed === undefined ? { numRuns: PER } : { numRuns: PER, seed: Number(seed) };
-  // random strings, ASCII and not
-  fc.assert(fc.property(fc.string({ maxLength: 1100 }), (s) => check(s)), opts);
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), (s) => check(`LW1:${s}`)), opts);
+  // random strings, ASCII and not (size 'max': fast-check otherwise caps them at about ten characters)
+  fc.assert(fc.property(fc.string({ maxLength: 1100 , size: 'max' }), (s) => check(s)), opts);
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 , size: 'max' }), (s) => check(`LW1:${s}`)), opts);
   // Base45-alphabet strings of every length (random CBOR)
-  fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:'), maxLength: 400 }), (s) => check(`LW1:${s}`)), opts);
+  fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...'0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:'), maxLength: 400 , size: 'max' }), (s) => check(`LW1:${s}`)), opts);
   // truncated good tokens, text and bytes
   fc.assert(fc.property(fc.nat(good.length - 1), (n) => check(good.slice(0, n), true)), opts);
   fc.assert(fc.property(fc.nat(goodBytes.length - 1), (n) => check(tok(goodBytes.subarray(0, n)), true)), opts);
@@ -74,7 +74,7 @@ test('fuzz: never throws, always a reason', (t) => {
     opts,
   );
   // random bytes, random nesting and oversized lengths
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 700 }), (b) => check(tok(b))), opts);
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 700 , size: 'max' }), (b) => check(tok(b))), opts);
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 600 }), fc.constantFrom(0x81, 0xa1, 0x9f, 0xbf, 0xd2, 0xc1, 0x5f, 0x7f), fc.uint8Array({ maxLength: 8 }), (depth, opener, tail) => {
       check(tok(Uint8Array.from([...new Array<number>(depth).fill(opener), ...tail])));
@@ -99,7 +99,7 @@ test('fuzz: never throws, always a reason', (t) => {
   check(`LW1:${'0'.repeat(5000)}`);
   check(`LW1:${'0'.repeat(1020)}`);
   // inspect must not throw either
-  fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => void inspectToken(s, { trustedKeys: ctx.trustedKeys, roomId: 'room-1', nowSec: NOW })), { numRuns: 200 });
+  fc.assert(fc.property(fc.string({ maxLength: 300 , size: 'max' }), (s) => void inspectToken(s, { trustedKeys: ctx.trustedKeys, roomId: 'room-1', nowSec: NOW })), { numRuns: 200 });
   t.diagnostic(`token fuzz: ${cases} cases; verdicts ${JSON.stringify(Object.fromEntries(seen))}`);
   assert.ok(cases >= TOTAL * 0.95);
 });
