@@ -42,6 +42,10 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         { label: `backlog drain, ours (${records} records, full path with acks)`, value: Math.round(r.oursPerSec), unit: 'records/s' },
         { label: 'raw MQTT.js QoS 1 loop, same payloads, same broker', value: Math.round(r.rawPerSec), unit: 'records/s' },
         { label: 'drain ratio ours / raw', value: r.ratio, unit: 'ratio', target: '≥ 0.5', pass: r.ratio >= 0.5 },
+        // CPU per record holds better than rates on a shared machine: where the time goes.
+        { label: `CPU per record, ${cloudProcess ? 'gateway process' : 'gateway + cloud (one process)'}`, value: r.oursCpuUsPerRecord, unit: 'µs' },
+        ...(cloudProcess ? [{ label: 'CPU per record, cloud consumer process', value: r.cloudCpuUsPerRecord, unit: 'µs' }] : []),
+        { label: 'CPU per record, raw loop', value: r.rawCpuUsPerRecord, unit: 'µs' },
       ],
       notes: [
         `${r.batches} batches, ${(r.bytes / 1e6).toFixed(1)} MB; ours ${r.oursMs.toFixed(0)} ms, raw ${r.rawMs.toFixed(0)} ms (median of the raw rounds)`,
