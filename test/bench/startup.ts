@@ -59,7 +59,7 @@ function writeConfig(dir: string, busPath: string, units: number): string {
 }
 
 /** One cold start: seconds from spawn to the last unit's first status read, or null on failure. */
-async function oneStart(v: Variant, units: number, paced: boolean, log: (l: string) => void): Promise<{ seconds: number; discoverySeconds: number } | { error: string }> {
+async function oneStart(v: Variant, units: number, paced: boolean, log: (l: string) => void): Promise<{ seconds: number; discoverySeconds: number; ranTsx: boolean } | { error: string }> {
   const tmp = artifactsDir('bench-startup-');
   const pty = await openPtyPair();
   const simUnits: SimUnitConfig[] = Array.from({ length: units }, (_, i) => ({ unit: i + 1, model: i % 3 === 2 ? 'lw485-dryer' : 'lw485-washer' }));
@@ -114,7 +114,8 @@ async function oneStart(v: Variant, units: number, paced: boolean, log: (l: stri
       }
     }
     log(`startup: ${v.id}${paced ? ' paced' : ''}: ${((end - t0) / 1000).toFixed(3)} s (first request answered at ${((firstByte - t0) / 1000).toFixed(3)} s)`);
-    return { seconds: (end - t0) / 1000, discoverySeconds: (firstByte - t0) / 1000 };
+    // The bin says so on stderr when it falls back from a stale dist/ to tsx.
+    return { seconds: (end - t0) / 1000, discoverySeconds: (firstByte - t0) / 1000, ranTsx: stderr.includes('through tsx') };
   } finally {
     await room.close();
     await pty.close();
@@ -139,7 +140,8 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const prof = process.env.BENCH_STARTUP_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_STARTUP_PROF}`] : [];
   const built = existsSync(DIST_MAIN);
   const variants: Variant[] = [
-    { id: 'bin', label: `bin/laundry-gateway.mjs as the unit runs it (${built ? 'dist/ is built' : 'no dist/: tsx'})`, args: [...prof, BIN], freshTmp: true },
+    { id: 'bin', label: 'bin/laundry-gateway.mjs as the unit runs it', args: [...prof, BIN], freshTmp: true },
+    ...(built ? [{ id: 'dist', label: 'compiled dist/gateway/cli/main.js', args: [DIST_MAIN], freshTmp: true }] : []),
     // What the bin did before it preferred dist/, and still does without a build.
     { id: 'tsx', label: 'the TypeScript through tsx, empty compile cache', args: ['--import', 'tsx', TS_MAIN], freshTmp: true },
   ];
@@ -150,6 +152,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       if (paced && (opts.quick || v.id !== 'bin')) continue;
       const xs: number[] = [];
       const firsts: number[] = [];
+      let tsxStarts = 0;
       for (let i = 0; i < starts; i++) {
         const r = await oneStart(v, units, paced, opts.log);
         if ('error' in r) {
@@ -158,9 +161,11 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         }
         xs.push(r.seconds);
         firsts.push(r.discoverySeconds);
+        if (r.ranTsx) tsxStarts++;
       }
       if (xs.length === 0) continue;
       const m = median(xs);
+      if (v.id === 'bin') notes.push(`bin: ${tsxStarts} of ${xs.length} ${paced ? 'paced ' : ''}starts ran the TypeScript through tsx (${built ? 'dist/ older than a source: rebuild with npm run build' : 'no dist/'}), the others the compiled dist/`);
       if (!paced) {
         figures.push({
           label: `start → first full poll cycle, ${v.label} (median of ${xs.length})`,
