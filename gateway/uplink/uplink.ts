@@ -311,6 +311,9 @@ export class Uplink {
       this.applyAcks();
       return;
     }
+    // The broker has this ack's PUBACK before the ledger applies it (next turn): an ack lost to
+    // a crash in between only means the window is resent and acked again. Waiting for the
+    // write would hand acks to the ledger one per turn, and they would no longer coalesce.
     this.ackImmediate ??= setImmediate(() => {
       this.ackImmediate = null;
       this.applyAcks();
