@@ -1,6 +1,6 @@
 // The batch side of the uplink without I/O: when a batch is worth sending, how it is encoded,
-// how long to wait for the cloud's ack, and what an ack means for the batch in flight. The
-// uplink loop feeds it outbox reads and acks; the timeout logic is tested without a broker.
+// how long to wait for the cloud's ack, and what an ack does to the window of batches in
+// flight. The uplink loop feeds it outbox reads and acks; this logic is tested without a broker.
 import type { OutboxBatch, OutboxBatchJson, OutboxBatchText } from '../../storage/index.js';
 import { WIRE_VERSION, type Ack } from '../../protocols/mqtt/payloads.js';
 import type { MqttConfig } from './config-schema.js';
@@ -124,15 +124,6 @@ export function planAck(ack: Ack): AckPlan {
     byReason.set(r.reason, list);
   }
   return { deadLetters: [...byReason].map(([reason, seqs]) => ({ reason, seqs })), upToSeq: ack.upToSeq, ignoredRejections: ignored };
-}
-
-/**
- * Whether an ack, after the ledger applied it (ackedSeq is the ledger's new watermark), ends the
- * batch in flight. An ack for an older batch (a duplicate or one overtaken) leaves it in flight;
- * one covering part of it ends it, and the rest goes out again as the next batch.
- */
-export function ackRetires(inFlight: InFlight | null, ackedSeq: number): boolean {
-  return inFlight !== null && ackedSeq >= inFlight.fromSeq;
 }
 
 export interface WindowAfterAck {

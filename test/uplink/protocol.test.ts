@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { DOWN_NAMES, UP_NAMES, parseTopic, roomTopics, allUplinksFilter } from '../../protocols/mqtt/topics.js';
 import { DOWN_SCHEMAS, UP_SCHEMAS, ackSchema, batchSchema, parseBatch, remoteCommandSchema } from '../../protocols/mqtt/payloads.js';
 import { signText, verifyText } from '../../protocols/mqtt/signing.js';
-import { ackRetires, ackTimeoutMs, ackWindow, encodeBatch, encodeBatchText, planAck, waitBeforeSending, type InFlight } from '../../gateway/uplink/batcher.js';
+import { ackTimeoutMs, ackWindow, encodeBatch, encodeBatchText, planAck, waitBeforeSending, type InFlight } from '../../gateway/uplink/batcher.js';
 import { reconnectDelayMs } from '../../gateway/uplink/link.js';
 import { mqttConfigSchema } from '../../gateway/uplink/config-schema.js';
 import type { OutboxBatch } from '../../storage/index.js';
@@ -101,11 +101,11 @@ test('batcher: a full batch goes now, a small one waits for its oldest record to
 
 test('batcher: which acks retire the batch in flight; dead letters only at or below upToSeq', () => {
   const f: InFlight = { batchId: '11-20', fromSeq: 11, toSeq: 20, count: 10, afterSeq: 10, attempts: 1, payload: Buffer.alloc(0) };
-  assert.equal(ackRetires(f, 10), false, 'an older ack');
-  assert.equal(ackRetires(f, 11), true, 'partial: the rest goes again');
-  assert.equal(ackRetires(f, 20), true);
-  assert.equal(ackRetires(f, 99), true);
-  assert.equal(ackRetires(null, 20), false);
+  assert.deepEqual(ackWindow([f], 10), { retired: 0, keep: [f], dropped: 0 }, 'an older ack');
+  assert.deepEqual(ackWindow([f], 11), { retired: 0, keep: [], dropped: 1 }, 'partial: the rest goes again');
+  assert.deepEqual(ackWindow([f], 20), { retired: 1, keep: [], dropped: 0 });
+  assert.deepEqual(ackWindow([f], 99), { retired: 1, keep: [], dropped: 0 });
+  assert.deepEqual(ackWindow([], 20), { retired: 0, keep: [], dropped: 0 });
   const plan = planAck({ v: 1, gatewayId: 'g', upToSeq: 20, rejected: [{ seq: 12, reason: 'a' }, { seq: 14, reason: 'a' }, { seq: 15, reason: 'b' }, { seq: 30, reason: 'a' }] });
   assert.deepEqual(plan.deadLetters, [{ reason: 'a', seqs: [12, 14] }, { reason: 'b', seqs: [15] }]);
   assert.equal(plan.ignoredRejections, 1);
