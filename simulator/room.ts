@@ -140,7 +140,9 @@ export class SimRoom implements SlaveTarget {
     if (!d || this.faults.get(unit)?.offline) return null;
     this.sync();
     const reply = d.handle(req);
-    if (req.fc === 5 || req.fc === 6 || req.fc === 16) this.persist(true);
+    // What a master has seen must survive a power cut (the LW-485 keeps its credit; spec): a
+    // command that took effect during this request's catch-up is written before the reply leaves.
+    this.persist(req.fc === 5 || req.fc === 6 || req.fc === 16);
     return reply;
   }
 
