@@ -1,0 +1,86 @@
+// The end of a crash or power-cut run: one last gateway start that is not killed until it has
+// settled everything, applied every downlink the cloud sent and drained its outbox; then the
+// last checks of the file, and the vend figures.
+import Database from 'better-sqlite3';
+import type { CloudDriver } from './lib-cloud.js';
+import type { LedgerChecker, MachineCounts } from './lib-checks.js';
+import type { GatewayChild } from './lib-gateway.js';
+import { delay, withDeadline } from './lib-room.js';
+
+const DRAIN_DEADLINE_MS = 90_000;
+
+interface DrainState {
+  queued: number;
+  unfinished: number;
+  topUpsMissing: number;
+  cardVersion: number;
+  configVersion: number;
+}
+
+function drainState(dbPath: string, driver: CloudDriver, seedTopUps: number): DrainState {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  try {
+    const n = (sql: string): number => Number((db.prepare(sql).get() as { n: number | string | null } | undefined)?.n ?? 0);
+    const applied = n(`SELECT COUNT(*) AS n FROM entries WHERE kind = 'topup'`);
+    return {
+      queued: n('SELECT COUNT(*) AS n FROM outbox'),
+      unfinished: n(`SELECT COUNT(*) AS n FROM vends WHERE state IN ('held', 'credit_sent')`),
+      topUpsMissing: driver.topUps.length + seedTopUps - applied,
+      cardVersion: n(`SELECT value AS n FROM meta WHERE key = 'card_list_version'`),
+      configVersion: n(`SELECT value AS n FROM settings WHERE key = 'uplink.roomConfigVersion'`),
+    };
+  } finally {
+    db.close();
+  }
+}
+
+export async function drainAndFinish(o: {
+  next: GatewayChild;
+  simPort: number;
+  checker: LedgerChecker;
+  dbPath: string;
+  driver: CloudDriver;
+  seedTopUps: number;
+  counts: () => Promise<MachineCounts | null>;
+  violations: string[];
+  log: (line: string) => void;
+}): Promise<{ child: GatewayChild; stderr: string; drainMs: number }> {
+  const t0 = Date.now();
+  const c = o.next;
+  c.go(o.simPort);
+  await withDeadline(c.ready, 30_000, 'final child ready');
+  const until = Date.now() + DRAIN_DEADLINE_MS;
+  let s = drainState(o.dbPath, o.driver, o.seedTopUps);
+  const done = (x: DrainState): boolean => x.queued === 0 && x.unfinished === 0 && x.topUpsMissing === 0 && x.cardVersion === o.driver.cardVersion && x.configVersion === o.driver.configVersion;
+  while (!done(s) && Date.now() < until) {
+    await delay(100);
+    s = drainState(o.dbPath, o.driver, o.seedTopUps);
+  }
+  if (!done(s)) o.violations.push(`final drain incomplete after ${DRAIN_DEADLINE_MS / 1000} s: ${JSON.stringify(s)}; cloud sent card list ${o.driver.cardVersion}, config ${o.driver.configVersion}`);
+  const drainMs = Date.now() - t0;
+  o.log(`final drain: ${drainMs} ms`);
+  c.kill();
+  await c.exited;
+  o.checker.afterKill('final', o.violations);
+  o.checker.afterStart('final', o.violations, await o.counts());
+  o.checker.fullAudit('final', o.violations);
+  return { child: c, stderr: done(s) ? '' : c.stderr(), drainMs };
+}
+
+export function vendFigures(db: Database.Database): Record<string, number | string> {
+  const byState = db.prepare('SELECT state, COUNT(*) AS n FROM vends GROUP BY state').all() as { state: string; n: number }[];
+  const count = (s: string): number => byState.find((x) => x.state === s)?.n ?? 0;
+  const reasons = db.prepare(`SELECT finish_reason AS r, COUNT(*) AS n FROM vends WHERE state = 'refunded' GROUP BY finish_reason ORDER BY n DESC`).all() as { r: string | null; n: number }[];
+  const adj = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(amount_cents), 0) AS c FROM vend_adjustments').get() as { n: number; c: number };
+  const declines = (db.prepare(`SELECT COUNT(*) AS n FROM audit WHERE kind = 'decline'`).get() as { n: number }).n;
+  return {
+    vends: byState.reduce((n, x) => n + x.n, 0),
+    captured: count('captured'),
+    refunded: count('refunded'),
+    refundReasons: reasons.map((x) => `${x.r ?? 'none'}:${x.n}`).join(' '),
+    faultRefunds: adj.n,
+    faultRefundCents: adj.c,
+    declines,
+    unfinished: count('held') + count('credit_sent'),
+  };
+}
