@@ -6,7 +6,6 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
 import type { Broker } from '../helpers/mosquitto.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -64,21 +63,6 @@ export class ConsumerProcess {
     const t = setTimeout(() => p.kill('SIGKILL'), 10_000);
     await gone;
     clearTimeout(t);
-  }
-}
-
-/** What the consumer stored so far for one gateway: count and highest seq (read-only, beside the writer). */
-export function consumerProgress(dbPath: string, gatewayId: string): { count: number; maxSeq: number } {
-  let db: Database.Database | null = null;
-  try {
-    db = new Database(dbPath, { readonly: true, fileMustExist: true });
-    const r = db.prepare('SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS m FROM records WHERE gateway = ?').get(gatewayId) as { n: number; m: number };
-    return { count: r.n, maxSeq: r.m };
-  } catch {
-    // not created yet, or the table is still being made
-    return { count: 0, maxSeq: 0 };
-  } finally {
-    db?.close();
   }
 }
 
@@ -164,9 +148,10 @@ export function startChaos(broker: Broker, consumer: ConsumerProcess, timing: Ch
   };
 }
 
-export async function waitUntil(cond: () => boolean, ms: number): Promise<boolean> {
+/** Polls an async condition every 100 ms until it holds (true) or `ms` pass (false). */
+export async function waitUntil(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > until) return false;
     await sleep(100);
   }

@@ -19,16 +19,12 @@ import { ROOM_ID } from '../engine/harness.js';
 import { numParam, type TortureModule, type TortureOptions, type TortureResult } from './types.js';
 import { seededRandom } from './lib-rng.js';
 import { MQTT_TIMING, startCustomers, startOutageRoom } from './lib-outage-room.js';
-import { ConsumerProcess, consumerProgress, startChaos, waitUntil, type ChaosTiming } from './lib-outage-cloud.js';
+import { ConsumerProcess, startChaos, waitUntil, type ChaosTiming } from './lib-outage-cloud.js';
+import { SqliteProbe, consumerProgress, ledgerProgress } from './lib-outage-probe.js';
 import { compareStores, readLedgerSide } from './lib-outage-check.js';
 
 const FULL: ChaosTiming = { brokerUpMs: [5_000, 40_000], brokerDownMs: [1_000, 30_000], consumerUpMs: [5_000, 60_000], consumerDownMs: [200, 5_000] };
 const QUICK: ChaosTiming = { brokerUpMs: [2_000, 6_000], brokerDownMs: [500, 4_000], consumerUpMs: [3_000, 8_000], consumerDownMs: [200, 2_000] };
-
-function ledgerNow(dbPath: string): { lastSeq: number; ackedSeq: number; unfinished: number } {
-  const s = readLedgerSide(dbPath);
-  return { lastSeq: s.lastSeq, ackedSeq: s.ackedSeq, unfinished: s.unfinishedVends };
-}
 
 async function run(opts: TortureOptions): Promise<TortureResult> {
   const durationSec = numParam(opts, 'duration', 600, 30);
@@ -43,6 +39,9 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   const broker = await startMosquitto();
   const consumer = new ConsumerProcess(broker.url, cloudDb);
   consumer.start();
+  const probe = new SqliteProbe();
+  const ledgerNow = async (): Promise<{ lastSeq: number; ackedSeq: number; unfinished: number }> => (await ledgerProgress(probe, room.dbPath)) ?? { lastSeq: -1, ackedSeq: -1, unfinished: -1 };
+  const consumerNow = (): Promise<{ count: number; maxSeq: number }> => consumerProgress(probe, cloudDb, ROOM_ID);
   const started = Date.now();
   // warn and above: resends, broker errors, and anything unexpected
   const room = await startOutageRoom({ dir, brokerUrl: broker.url, keep: /"level":(40|50|60)/, timeScale: 2000 });
@@ -54,35 +53,36 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
     const chaosUntil = Date.now() + durationSec * 1000;
     while (Date.now() < chaosUntil) {
       await sleep(Math.min(10_000, chaosUntil - Date.now()));
-      const l = ledgerNow(room.dbPath);
-      opts.log(`outage: ${Math.round((Date.now() - started) / 1000)} s: ${customers.swipes()} swipes, outbox ${l.ackedSeq}/${l.lastSeq} acked, consumer holds ${consumerProgress(cloudDb, ROOM_ID).count}`);
+      const l = await ledgerNow();
+      opts.log(`outage: ${Math.round((Date.now() - started) / 1000)} s: ${customers.swipes()} swipes, outbox ${l.ackedSeq}/${l.lastSeq} acked, consumer holds ${(await consumerNow()).count}`);
       if (room.daemon.exitCode !== null || room.daemon.signalCode !== null) break;
     }
     // The last outage ends here: from now on the broker and the consumer stay up.
     const lastOutageEnded = await chaos.stop();
-    const backlog = ledgerNow(room.dbPath).lastSeq;
-    const drained = await waitUntil(() => {
-      const p = consumerProgress(cloudDb, ROOM_ID);
+    let backlog = -1;
+    for (let i = 0; backlog < 0 && i < 50; i++) backlog = (await ledgerNow()).lastSeq;
+    const drained = await waitUntil(async () => {
+      const p = await consumerNow();
       return p.maxSeq >= backlog && p.count === p.maxSeq;
     }, drainDeadlineMs);
     const drainMs = Date.now() - lastOutageEnded;
-    if (!drained) violations.push(`the backlog of ${backlog} records did not drain within ${drainDeadlineMs / 1000} s after the last outage (consumer holds ${consumerProgress(cloudDb, ROOM_ID).count})`);
+    if (!drained) violations.push(`the backlog of ${backlog} records did not drain within ${drainDeadlineMs / 1000} s after the last outage (consumer holds ${(await consumerNow()).count})`);
     opts.log(`outage: backlog up to seq ${backlog} drained ${drained ? 'in' : 'NOT within'} ${drainMs} ms`);
 
     // Customers leave; vends settle, machines finish, and the last records go up.
     await customers.stop();
     opts.log('outage: customers gone; waiting for the room to settle and the outbox to empty');
-    const settled = await waitUntil(() => ledgerNow(room.dbPath).unfinished === 0, 30_000);
+    const settled = await waitUntil(async () => (await ledgerNow()).unfinished === 0, 30_000);
     if (!settled) violations.push('vends were left unfinished with every machine reachable');
     let stableSince = Date.now();
     let lastSeen = -1;
-    const quiet = await waitUntil(() => {
-      const l = ledgerNow(room.dbPath);
+    const quiet = await waitUntil(async () => {
+      const l = await ledgerNow();
       if (l.lastSeq !== lastSeen) {
         lastSeen = l.lastSeq;
         stableSince = Date.now();
       }
-      return l.ackedSeq === l.lastSeq && consumerProgress(cloudDb, ROOM_ID).count === l.lastSeq && Date.now() - stableSince > 2000;
+      return l.lastSeq >= 0 && l.ackedSeq === l.lastSeq && (await consumerNow()).count === l.lastSeq && Date.now() - stableSince > 2000;
     }, 60_000);
     if (!quiet) notes.push('the outbox was still moving 60 s after the customers left; compared as it stood');
 
@@ -112,6 +112,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
       errors.set(msg, (errors.get(msg) ?? 0) + 1);
     }
     for (const [msg, n] of errors) notes.push(`daemon logged ${n}× error "${msg}"`);
+    if (probe.stuckReads > 0) notes.push(`${probe.stuckReads} progress reads of a SQLite file did not answer within 5 s`);
     if (consumer.unexpectedExits > 0) notes.push(`the consumer CLI exited on its own ${consumer.unexpectedExits}× (a first connect refused while the broker was down) and was started again`);
     notes.push(`uplink timing: ${JSON.stringify(MQTT_TIMING)} (a tenth of the defaults)`);
     const captured = ledger.vends.captured ?? 0;
@@ -142,6 +143,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
       notes,
     };
   } finally {
+    await probe.close();
     if (!closed) await room.close();
     await consumer.stop('SIGKILL');
     await broker.close();
