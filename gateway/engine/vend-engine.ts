@@ -18,6 +18,7 @@ import { parseEvidence, reconcileFromState, rejectionFromState } from './readbac
 import { admissionReason, chooseProgram } from './admission.js';
 import { localMonthStartMs, priceAccount } from './account-pricing.js';
 import { FaultWatch } from './fault-watch.js';
+import { rio8CounterRestarted } from '../profiles/rio8-codec.js';
 import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
 import { performAction, type ActionContext, type ActionDeps, type VendContext } from './actions.js';
 
@@ -159,6 +160,12 @@ export class VendEngine {
         continue;
       }
       const verdict = reconcileFromState(evidence, read.state);
+      const counter = read.state.confirm.pulseCounter;
+      if (counter !== undefined && rio8CounterRestarted(evidence, counter, read.state.confirm.pendingPulses ?? 0)) {
+        // Refunded, but some of the coins may be in the machine: the operator should look.
+        this.log.warn({ machineId, counterBefore: evidence.profile === 'rio8' ? evidence.counterBefore : null, counterNow: counter }, 'RIO-8 pulse counter restarted under an unsettled vend: refunded');
+        this.o.ledger.appendAlert({ code: 'rio8_counter_restarted', message: 'the RIO-8 restarted (power cut?) during a coin train: the vend is refunded; the machine may hold some of its coins', machineId });
+      }
       const running = evidence.profile === 'rio8' && (read.state.confirm.pendingPulses ?? 0) > 0;
       if (verdict !== 'unknown' || !running || this.o.clock.monotonic() > until) return { type: 'crash-recovery', verdict, reason: rejectionFromState(evidence, read.state) };
       await delay(100);

@@ -80,8 +80,11 @@ export function trainDeadlineMs(coins: number, onMs: number, offMs: number, fact
 /**
  * At start-up, for a credit whose outcome was never recorded: did the train go out? The counter
  * is the only proof. `pendingNow` (register 16+n), when known, recognises a train still running.
- * A counter that moved by more than the coins, or partly without a running train, means other
- * pulses or a module restart (the counter restarts at power-up): that is for a person to judge.
+ * A counter behind where our train could have left it (moved by more than the coins, nothing
+ * running) restarted: it counts since power-up, so the module lost power (a power cut of the
+ * room) and with it the count of our train and the rest of that train. How many coins reached
+ * the machine cannot be known; the customer gets the money back (`not-executed`) and the vend
+ * engine raises an alert. Partly moved with nothing running is for a person to judge.
  */
 export function reconcileRio8(evidence: CommandEvidence, counterNow: number | null, pendingNow?: number): ReconcileResult {
   if (evidence.profile !== 'rio8' || counterNow === null) return 'unknown';
@@ -89,5 +92,11 @@ export function reconcileRio8(evidence: CommandEvidence, counterNow: number | nu
   const pending = pendingNow ?? 0;
   if (delta === 0 && pending === 0) return 'not-executed';
   if (delta === evidence.coins || delta + pending === evidence.coins) return 'executed-accepted';
+  if (rio8CounterRestarted(evidence, counterNow, pending)) return 'not-executed';
   return 'unknown';
+}
+
+/** The pulse counter went back since `evidence` was taken: the module restarted (see reconcileRio8). */
+export function rio8CounterRestarted(evidence: CommandEvidence, counterNow: number, pendingNow: number): boolean {
+  return evidence.profile === 'rio8' && pendingNow === 0 && counterDelta(evidence.counterBefore, counterNow) > evidence.coins;
 }

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RIO8_CAPABILITIES, channelPrograms, checkModuleType, counterDelta, decodeRio8, reconcileRio8, trainDeadlineMs } from '../../gateway/profiles/rio8-codec.js';
+import { RIO8_CAPABILITIES, channelPrograms, checkModuleType, counterDelta, decodeRio8, reconcileRio8, rio8CounterRestarted, trainDeadlineMs } from '../../gateway/profiles/rio8-codec.js';
 import type { Rio8ChannelConfig } from '../../gateway/profiles/config-schema.js';
 import { ProfileError } from '../../gateway/profiles/types.js';
 
@@ -73,7 +73,14 @@ test('reconcileRio8: the counter is the proof', () => {
   assert.equal(reconcileRio8(ev, 65533, 7), 'executed-accepted'); // train just started
   assert.equal(reconcileRio8(ev, 1, 3), 'executed-accepted'); // 4 sent, 3 to go
   assert.equal(reconcileRio8(ev, 1), 'unknown'); // partial, nothing running: a module restart?
-  assert.equal(reconcileRio8(ev, 10), 'unknown'); // more than ours
+  // More than ours, nothing running: the counter restarted (power cut of the room, found by the
+  // power-cut torture); the train's fate cannot be known, the customer is refunded. It used to
+  // be 'unknown', which blocked the coin machine for good.
+  assert.equal(reconcileRio8(ev, 10), 'not-executed');
+  assert.equal(reconcileRio8({ ...ev, counterBefore: 7 }, 0), 'not-executed');
+  assert.equal(reconcileRio8(ev, 10, 2), 'unknown'); // someone else's train running
+  assert.equal(rio8CounterRestarted({ ...ev, counterBefore: 7 }, 0, 0), true);
+  assert.equal(rio8CounterRestarted(ev, 65533, 0), false);
   assert.equal(reconcileRio8(ev, null), 'unknown');
   assert.equal(reconcileRio8({ profile: 'lw485', unit: 1, seq: 1, code: 1 }, 4), 'unknown');
 });
