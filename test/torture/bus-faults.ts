@@ -197,6 +197,9 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
           deadUnitSlowdownRatioMedian: r2(median(dead) / (median(baseline) * (planLive / planAll))),
           deadWindowSec: deadSec,
           breakerProbesInDeadWindow: probes,
+          // What the probes cost the line, counted rather than timed: each waits out the reply
+          // timeout and the drain after it.
+          deadUnitLineShare: r2((probes * (replyTimeoutMs + master.options.drainQuietMs)) / (deadSec * 1000)),
         });
         const msg = `live units' cycle ${r2(mean(dead))} ms with unit ${unit} dead vs ${r2(without)} ms without it: ratio ${r2(ratio)}`;
         opts.log(`bus-faults: ${msg}`);
