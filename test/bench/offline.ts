@@ -83,7 +83,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       // (their coverage is the ack watermark), and the daily retention runs.
       const stats = ledger.outbox.stats();
       acked = ledger.outbox.ack(stats.lastSeq).retired;
-      for (let a = 0; a < filled.accounts; a++) ledger.applyAccountSnapshot({ accountId: `acct-backlog-${a}`, version: 2, balanceCents: 0, points: 0, tier: 'standard' });
+      for (let a = 0; a < filled.accounts; a++) ledger.applyAccountSnapshot({ accountId: `acct-backlog-${a}`, version: 2, balanceCents: 10_000_000, points: 0, tier: 'standard' });
       const alice = ledger.balance(CARDS.alice.accountId);
       ledger.applyAccountSnapshot({ accountId: CARDS.alice.accountId, version: (alice?.snapshotVersion ?? 0) + 1, balanceCents: alice?.balanceCents ?? 0, points: 0, tier: 'standard' });
       pruned = ledger.pruneHistory({ beforeMs: Date.now() + 1 });
@@ -126,8 +126,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         { label: `ledger file after ${Math.floor(records / 10)} new records written after the prune`, value: mb(afterRefillBytes.db), unit: 'MB' },
         { label: 'that / after prune (≤ 1: freed pages reused, no growth)', value: round(afterRefillBytes.db / afterPruneBytes.db, 3), unit: 'ratio' },
         { label: 'ledger file after checkpoint', value: mb(afterCheckpointBytes.db), unit: 'MB' },
-        { label: 'ledger file after VACUUM', value: mb(afterVacuumBytes.db), unit: 'MB' },
-        { label: 'after VACUUM / empty room', value: round(afterVacuumBytes.db / emptyBytes, 2), unit: 'ratio' },
+        { label: `ledger file after VACUUM (still holding the ${Math.floor(records / 10)} new, unacknowledged records)`, value: mb(afterVacuumBytes.db), unit: 'MB' },
       ],
       notes: [
         `backlog: ${filled.records} outbox records = ${filled.vends} account-funded card vends (hold, credit_sent, capture) over ${filled.accounts} accounts + machine_state events, written through the storage functions in one transaction before the daemon opened the file`,
