@@ -1,4 +1,4 @@
-// The quick power-cut torture (5 cuts) in `npm test`; `npm run torture` runs the full one.
+// The quick power-cut torture (8 cuts) in `npm test`; `npm run torture` runs the full one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import powerCut from './power-cut.js';

@@ -34,7 +34,7 @@ const TIME_SCALE = 20_000;
 
 async function run(opts: TortureOptions): Promise<TortureResult> {
   const started = Date.now();
-  const cuts = numParam(opts, 'cuts', 50, 5);
+  const cuts = numParam(opts, 'cuts', 50, 8);
   const cutMaxMs = numParam(opts, 'cutMaxMs', 1500, 1500);
   const startupShare = numParam(opts, 'startupShare', 0.2, 0.2);
   const random = seededRandom(opts.seed);
