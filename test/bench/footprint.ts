@@ -358,9 +358,9 @@ function freePort(): Promise<number> {
   });
 }
 
-async function startNodeRed(dir: string, simPort: number, nr: NodeRedInstall): Promise<() => Started> {
+async function startNodeRed(dir: string, simPort: number, nr: NodeRedInstall, parallelUnits: boolean): Promise<() => Started> {
   const userDir = join(dir, 'node-red');
-  const flows = pollFlow({ host: '127.0.0.1', port: simPort, units: UNITS, fc: STATUS.fc, address: STATUS.address, quantity: STATUS.quantity, rateMs: POLL_MS, timeoutMs: REPLY_TIMEOUT_MS });
+  const flows = pollFlow({ host: '127.0.0.1', port: simPort, units: UNITS, fc: STATUS.fc, address: STATUS.address, quantity: STATUS.quantity, rateMs: POLL_MS, timeoutMs: REPLY_TIMEOUT_MS, parallelUnits });
   mkdirSync(userDir, { recursive: true });
   writeFileSync(join(userDir, 'flows.json'), JSON.stringify(flows, null, 2));
   const settings = join(userDir, 'settings.js');
@@ -399,6 +399,7 @@ const footprint: BenchModule = {
     const warmupS = numParam(opts, 'warmup', 15, 10);
     const skipNodeRed = opts.params.get('nodeRed') === 'skip';
     const compiled = numParam(opts, 'compiled', 0, 0) === 1;
+    const parallelUnits = numParam(opts, 'nodeRedParallel', 1, 1) === 1;
     const notes: string[] = [];
     const figures: Figure[] = [];
     const dir = mkdtempSync(join(tmpdir(), 'lgw-fp-'));
@@ -440,7 +441,7 @@ const footprint: BenchModule = {
       }
 
       if (nr !== null) {
-        const startNr = await startNodeRed(dir, sim.port, nr);
+        const startNr = await startNodeRed(dir, sim.port, nr, parallelUnits);
         const theirs = await measure('Node-RED', sim, startNr, { warmupS, durationS, log: opts.log });
         opts.log(`Node-RED: RSS median ${theirs.rssMedianMb.toFixed(1)} MiB, max ${theirs.rssMaxMb.toFixed(1)} MiB, CPU ${theirs.cpuPct.toFixed(2)} %, ${theirs.readsPerS.toFixed(2)} reads/s`);
         figures.push(...phaseFigures(theirs, false));
@@ -450,7 +451,9 @@ const footprint: BenchModule = {
         figures.push({ label: 'RSS max, daemon / Node-RED', value: Math.round((ours.rssMaxMb / theirs.rssMaxMb) * 1000) / 1000, unit: 'ratio' });
         figures.push({ label: 'CPU, daemon / Node-RED', value: Math.round((ours.cpuPct / theirs.cpuPct) * 1000) / 1000, unit: 'ratio' });
         notes.push(phaseNote(theirs));
-        notes.push('Node-RED flow: one modbus-client (tcp, DEFAULT = MBAP, queue on, commandDelay 1 ms), one modbus-read per unit, outputs unwired (no decoding, no debug), editor and admin API off');
+        notes.push(
+          `Node-RED flow: one modbus-client (tcp, DEFAULT = MBAP, queue on, commandDelay 1 ms, parallelUnitIdsAllowed ${String(parallelUnits)}: ${parallelUnits ? "the contrib's TCP default, up to one request in flight per unit, 32 at once; the daemon keeps ONE in flight, as an RS-485 line needs (--set footprint.nodeRedParallel=0 makes Node-RED do the same)" : 'one request in flight, like the daemon'}), one modbus-read per unit, outputs unwired (no decoding, no debug), editor and admin API off`,
+        );
       } else {
         notes.push(`Node-RED: ${nrProblem ?? 'not run'}`);
       }

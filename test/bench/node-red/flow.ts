@@ -14,6 +14,12 @@ export interface PollFlowOptions {
   rateMs: number;
   /** The same reply timeout the daemon is given. */
   timeoutMs: number;
+  /**
+   * The contrib's TCP default (true) keeps one request in flight PER UNIT, so 32 go out at once;
+   * false keeps one in flight on the whole connection, as the daemon's bus master (and an RS-485
+   * line) does.
+   */
+  parallelUnits: boolean;
 }
 
 export type FlowNode = Record<string, string | number | boolean | null | unknown[]>;
@@ -75,7 +81,7 @@ export function pollFlow(o: PollFlowOptions): FlowNode[] {
       clientTimeout: String(o.timeoutMs),
       reconnectOnTimeout: true,
       reconnectTimeout: '2000',
-      parallelUnitIdsAllowed: true,
+      parallelUnitIdsAllowed: o.parallelUnits,
     },
     ...reads,
   ];
