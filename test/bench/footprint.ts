@@ -376,7 +376,7 @@ const mb = (v: number): number => Math.round(v * 10) / 10;
 
 function phaseFigures(p: Phase, withTargets: boolean): Figure[] {
   const who = p.label;
-  const target = <T extends Figure>(f: T, t: string, pass: boolean): Figure => (withTargets ? { ...f, target: t, pass } : f);
+  const target = (f: Figure, t: string, pass: boolean): Figure => (withTargets ? { ...f, target: t, pass } : f);
   return [
     target({ label: `${who}: RSS median`, value: mb(p.rssMedianMb), unit: 'MiB' }, `≤ ${RSS_TARGET_MB} MiB`, p.rssMedianMb <= RSS_TARGET_MB),
     target({ label: `${who}: RSS max`, value: mb(p.rssMaxMb), unit: 'MiB' }, `≤ ${RSS_TARGET_MB} MiB`, p.rssMaxMb <= RSS_TARGET_MB),
