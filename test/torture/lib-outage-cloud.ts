@@ -86,7 +86,15 @@ export interface ChaosTiming {
  * Runs both schedules until stop(); stop() brings both back up and resolves once they are,
  * with the moment the last outage ended.
  */
-export function startChaos(broker: Broker, consumer: ConsumerProcess, timing: ChaosTiming, rnd: () => number, log: (s: string) => void): { stop(): Promise<number>; figures: ChaosFigures } {
+export function startChaos(
+  broker: Broker,
+  consumer: ConsumerProcess,
+  timing: ChaosTiming,
+  rnd: () => number,
+  log: (s: string) => void,
+  /** Called each time the broker is back; `down()` says whether it went down again since. */
+  onBrokerBack?: (down: () => boolean) => void,
+): { stop(): Promise<number>; figures: ChaosFigures } {
   const figures: ChaosFigures = { brokerRestarts: 0, consumerRestarts: 0, longestBrokerOutageMs: 0, longestConsumerOutageMs: 0, brokerDownMs: 0 };
   let running = true;
   const pick = ([lo, hi]: [number, number]): number => lo + Math.floor(rnd() * (hi - lo));
@@ -113,6 +121,8 @@ export function startChaos(broker: Broker, consumer: ConsumerProcess, timing: Ch
       const down = Date.now();
       await nap(pick(timing.brokerDownMs));
       await broker.start();
+      const restarts = figures.brokerRestarts + 1;
+      onBrokerBack?.(() => figures.brokerRestarts > restarts || !broker.running);
       const ms = Date.now() - down;
       figures.brokerRestarts++;
       figures.brokerDownMs += ms;

@@ -49,7 +49,27 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   try {
     opts.log(`outage: daemon up after ${Date.now() - started} ms; ${durationSec} s of broker and consumer chaos`);
     const customers = startCustomers(room, customerRnd);
-    const chaos = startChaos(broker, consumer, opts.quick ? QUICK : FULL, chaosRnd, (s) => opts.log(`outage: ${s}`));
+    // After each outage: how long until the consumer holds every record the ledger had when the
+    // broker came back (cut short, and not counted, if the broker goes down again first).
+    const drains: number[] = [];
+    const last: { drain: { ms: number | null; records: number } | null } = { drain: null };
+    const watchDrain = async (downAgain: () => boolean): Promise<void> => {
+      const back = Date.now();
+      const { lastSeq: target, ackedSeq: acked } = await ledgerNow();
+      if (target < 0) return;
+      const entry = { ms: null as number | null, records: target - acked };
+      last.drain = entry;
+      while (!downAgain()) {
+        const p = await consumerNow();
+        if (p.maxSeq >= target && p.count === p.maxSeq) {
+          entry.ms = Date.now() - back;
+          drains.push(entry.ms);
+          return;
+        }
+        await sleep(100);
+      }
+    };
+    const chaos = startChaos(broker, consumer, opts.quick ? QUICK : FULL, chaosRnd, (s) => opts.log(`outage: ${s}`), (downAgain) => void watchDrain(downAgain));
     const chaosUntil = Date.now() + durationSec * 1000;
     while (Date.now() < chaosUntil) {
       await sleep(Math.min(10_000, chaosUntil - Date.now()));
@@ -135,8 +155,13 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
         longestOutageSec: Number((chaos.figures.longestBrokerOutageMs / 1000).toFixed(1)),
         consumerRestarts: chaos.figures.consumerRestarts,
         longestConsumerOutageSec: Number((chaos.figures.longestConsumerOutageMs / 1000).toFixed(1)),
-        drainSec: Number((drainMs / 1000).toFixed(1)),
-        drainedRecords: backlog,
+        drainSecAtEnd: Number((drainMs / 1000).toFixed(1)),
+        drainedRecordsAtEnd: backlog,
+        outagesDrained: drains.length,
+        drainSecAfterOutageMax: drains.length ? Number((Math.max(...drains) / 1000).toFixed(1)) : 'n/a',
+        drainSecAfterOutageMean: drains.length ? Number((drains.reduce((a, b) => a + b, 0) / drains.length / 1000).toFixed(1)) : 'n/a',
+        drainSecAfterLastOutage: typeof last.drain?.ms === 'number' ? Number((last.drain.ms / 1000).toFixed(1)) : 'n/a',
+        backlogAtLastOutageEnd: last.drain?.records ?? 'n/a',
         batchResends: resends,
         seconds: Math.round((Date.now() - started) / 1000),
       },
