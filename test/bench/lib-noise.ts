@@ -14,11 +14,12 @@ const tick = () => {
   const t = performance.now();
   setTimeout(() => {
     xs.push(performance.now() - t - 10);
-    if (Date.now() < until) tick(); else process.stdout.write(JSON.stringify(xs));
+    if (Date.now() < until) tick(); else process.stdout.write(JSON.stringify(xs), () => process.exit(0));
   }, 10);
 };
 tick();
-process.on('SIGTERM', () => { process.stdout.write(JSON.stringify(xs)); process.exit(0); });
+// stdout to a pipe is asynchronous: exit only once the whole array is written.
+process.on('SIGTERM', () => process.stdout.write(JSON.stringify(xs), () => process.exit(0)));
 `;
 
 const COMMITTER = `
