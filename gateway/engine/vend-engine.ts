@@ -162,9 +162,10 @@ export class VendEngine {
       const verdict = reconcileFromState(evidence, read.state);
       const counter = read.state.confirm.pulseCounter;
       if (counter !== undefined && rio8CounterRestarted(evidence, counter, read.state.confirm.pendingPulses ?? 0)) {
-        // Refunded, but some of the coins may be in the machine: the operator should look.
-        this.log.warn({ machineId, counterBefore: evidence.profile === 'rio8' ? evidence.counterBefore : null, counterNow: counter }, 'RIO-8 pulse counter restarted under an unsettled vend: refunded');
-        this.o.ledger.appendAlert({ code: 'rio8_counter_restarted', message: 'the RIO-8 restarted (power cut?) during a coin train: the vend is refunded; the machine may hold some of its coins', machineId });
+        // Settled by the in-use input alone (reconcileRio8): the operator should look at the machine.
+        const settled = verdict === 'executed-accepted' ? 'captured: the machine runs' : 'refunded: the machine may hold some of its coins';
+        this.log.warn({ machineId, counterBefore: evidence.profile === 'rio8' ? evidence.counterBefore : null, counterNow: counter, verdict }, 'RIO-8 pulse counter restarted under an unsettled vend');
+        this.o.ledger.appendAlert({ code: 'rio8_counter_restarted', message: `the RIO-8 restarted (power cut?) during a coin train; the vend is ${settled}`, machineId });
       }
       const running = evidence.profile === 'rio8' && (read.state.confirm.pendingPulses ?? 0) > 0;
       if (verdict !== 'unknown' || !running || this.o.clock.monotonic() > until) return { type: 'crash-recovery', verdict, reason: rejectionFromState(evidence, read.state) };

@@ -26,5 +26,5 @@ export function reconcileFromState(evidence: CommandEvidence, state: MachineStat
     return lastSeq === undefined || lastResult === undefined ? 'unknown' : reconcileLw485(evidence, { lastSeq, lastResult });
   }
   const counter = c.pulseCounter;
-  return counter === undefined ? 'unknown' : reconcileRio8(evidence, counter, c.pendingPulses);
+  return counter === undefined ? 'unknown' : reconcileRio8(evidence, counter, c.pendingPulses, state.status === 'running');
 }

@@ -82,17 +82,19 @@ export function trainDeadlineMs(coins: number, onMs: number, offMs: number, fact
  * is the only proof. `pendingNow` (register 16+n), when known, recognises a train still running.
  * A counter behind where our train could have left it (moved by more than the coins, nothing
  * running) restarted: it counts since power-up, so the module lost power (a power cut of the
- * room) and with it the count of our train and the rest of that train. How many coins reached
- * the machine cannot be known; the customer gets the money back (`not-executed`) and the vend
- * engine raises an alert. Partly moved with nothing running is for a person to judge.
+ * room) and with it the count of our train and the rest of that train. If the machine now runs
+ * (`inUseNow`), it was idle when the coins were sent (admission checks that) and has started a
+ * cycle since, so it had its coins: `executed-accepted`. Otherwise how many coins reached it
+ * cannot be known; the customer gets the money back (`not-executed`). Either way the vend engine
+ * raises an alert. Partly moved with nothing running is for a person to judge.
  */
-export function reconcileRio8(evidence: CommandEvidence, counterNow: number | null, pendingNow?: number): ReconcileResult {
+export function reconcileRio8(evidence: CommandEvidence, counterNow: number | null, pendingNow?: number, inUseNow?: boolean): ReconcileResult {
   if (evidence.profile !== 'rio8' || counterNow === null) return 'unknown';
   const delta = counterDelta(evidence.counterBefore, counterNow);
   const pending = pendingNow ?? 0;
   if (delta === 0 && pending === 0) return 'not-executed';
   if (delta === evidence.coins || delta + pending === evidence.coins) return 'executed-accepted';
-  if (rio8CounterRestarted(evidence, counterNow, pending)) return 'not-executed';
+  if (rio8CounterRestarted(evidence, counterNow, pending)) return inUseNow === true ? 'executed-accepted' : 'not-executed';
   return 'unknown';
 }
 

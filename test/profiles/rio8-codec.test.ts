@@ -78,6 +78,9 @@ test('reconcileRio8: the counter is the proof', () => {
   // be 'unknown', which blocked the coin machine for good.
   assert.equal(reconcileRio8(ev, 10), 'not-executed');
   assert.equal(reconcileRio8({ ...ev, counterBefore: 7 }, 0), 'not-executed');
+  assert.equal(reconcileRio8(ev, 10, 0, true), 'executed-accepted'); // ... and the machine has started since: it had its coins
+  assert.equal(reconcileRio8(ev, 10, 0, false), 'not-executed');
+  assert.equal(reconcileRio8(ev, 65533, 0, true), 'not-executed'); // in use, but not on our coins
   assert.equal(reconcileRio8(ev, 10, 2), 'unknown'); // someone else's train running
   assert.equal(rio8CounterRestarted({ ...ev, counterBefore: 7 }, 0, 0), true);
   assert.equal(rio8CounterRestarted(ev, 65533, 0), false);
