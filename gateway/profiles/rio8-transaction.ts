@@ -109,7 +109,10 @@ export class Rio8Credit {
         this.trainReadsLeft--;
         if (r.ok) {
           this.sent = counterDelta(ev.counterBefore, r.value);
-          if (this.sent >= ev.coins) return this.finish({ status: 'accepted', evidence: ev });
+          if (this.sent === ev.coins) return this.finish({ status: 'accepted', evidence: ev });
+          // More than ours: the counter went back (it restarts at the module's power-up), so the
+          // train was cut at a point nobody can read. Not proof of delivery: the read-back decides.
+          if (this.sent > ev.coins) return this.finish({ status: 'unknown', detail: `the pulse counter went back (${ev.counterBefore} -> ${r.value}): the module restarted mid-train`, evidence: ev });
         }
         if (now < this.trainUntil && this.trainReadsLeft > 0) return { do: 'sleep', ms: this.o.pulseCheckIntervalMs, why: 'train' };
         const detail =

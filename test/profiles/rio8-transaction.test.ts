@@ -102,6 +102,13 @@ test('lost write reply: settle, then counter and pending decide; never a second 
   assert.ok(blind.outcome.status === 'unknown' && blind.outcome.evidence?.profile === 'rio8' && /read-back failed/.test(blind.outcome.detail));
 });
 
+test('the module restarts mid-train (its counter goes back): unknown, never taken as delivered', () => {
+  // It used to be accepted (delta >= coins), charging for a train the power cut had stopped.
+  const r = run({ pending: [ok(0)], counter: [ok(100), ok(102), ok(1)] });
+  assert.ok(r.outcome.status === 'unknown' && /went back \(100 -> 1\)/.test(r.outcome.detail) && r.outcome.evidence?.profile === 'rio8', JSON.stringify(r.outcome));
+  assert.equal(r.writes, 1);
+});
+
 test('a train that never completes within its deadline: unknown with how far it got', () => {
   const stuck = Array.from({ length: 400 }, () => ok(3));
   const r = run({ pending: [ok(0)], counter: [ok(0), ...stuck] });
