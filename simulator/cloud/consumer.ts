@@ -78,7 +78,12 @@ export class CloudConsumer {
     for (const r of this.db.prepare('SELECT gateway, stored_seq FROM streams').all() as { gateway: string; stored_seq: number }[]) this.streams.set(r.gateway, r.stored_seq);
   }
 
-  async start(): Promise<void> {
+  /**
+   * Connects and subscribes. By default the first connection error rejects (a test wants to
+   * know at once); `untilConnected` keeps retrying instead, as a long-running consumer must
+   * when it starts before its broker.
+   */
+  async start(opts: { untilConnected?: boolean } = {}): Promise<void> {
     const c = mqtt.connect(this.o.url, { clientId: this.o.clientId ?? `cloud-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, protocolVersion: this.o.protocolVersion ?? 5, clean: true, reconnectPeriod: 200 });
     this.client = c;
     c.on('message', (topic, payload, packet) => this.message(topic, payload, packet.retain));
@@ -91,7 +96,7 @@ export class CloudConsumer {
     });
     await new Promise<void>((resolve, reject) => {
       c.once('connect', () => resolve());
-      c.once('error', reject);
+      if (opts.untilConnected !== true) c.once('error', reject);
     });
     await c.subscribeAsync(allUplinksFilter(this.prefix), { qos: 1 });
   }

@@ -49,7 +49,9 @@ async function main(): Promise<void> {
       return 'ack';
     },
   });
-  await consumer.start();
+  // A consumer started before its broker (or across a broker restart) waits for it instead of
+  // exiting: mqtt.js reconnects every 200 ms and each refusal is logged as a warning.
+  await consumer.start({ untilConnected: true });
   logger.info({ url: values.url, db: values.db }, 'cloud consumer running');
   const stop = (): void => {
     void consumer.stop().then(() => process.exit(0));

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { startMosquitto } from '../helpers/mosquitto.js';
+import { freePort, startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { ROOM, enqueue, makeUplink, tempDir, testLedger, waitFor } from './helpers.js';
 
 test('the cloud consumer CLI stores and acks a gateway backlog', async () => {
@@ -33,6 +33,34 @@ test('the cloud consumer CLI stores and acks a gateway backlog', async () => {
     await up.stop();
     ledger.close();
     await broker.close();
+    t.cleanup();
+  }
+});
+
+test('the cloud consumer CLI started before its broker waits for it instead of exiting', async () => {
+  const port = await freePort();
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  enqueue(ledger, 50);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'simulator/cloud/main.ts', '--url', `mqtt://127.0.0.1:${port}`, '--db', t.file('cloud.db')], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info' } });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  let broker: Broker | null = null;
+  let up: ReturnType<typeof makeUplink> | null = null;
+  try {
+    await waitFor(() => out.includes('cloud mqtt error'), 'the consumer met a refused connection');
+    assert.equal(child.exitCode, null, 'still running');
+    broker = await startMosquitto({ port });
+    await waitFor(() => out.includes('cloud consumer running'), 'consumer connected once the broker came');
+    up = makeUplink(ledger, broker.url, {}, { batch: { maxCount: 20 } });
+    await up.start();
+    await waitFor(() => ledger.outbox.stats().depth === 0, 'drained through the late consumer');
+  } finally {
+    child.kill('SIGKILL');
+    await up?.stop();
+    ledger.close();
+    await broker?.close();
     t.cleanup();
   }
 });
