@@ -429,6 +429,10 @@ const footprint: BenchModule = {
       opts.log(`daemon: RSS median ${ours.rssMedianMb.toFixed(1)} MiB, max ${ours.rssMaxMb.toFixed(1)} MiB, CPU ${ours.cpuPct.toFixed(2)} %, ${ours.readsPerS.toFixed(2)} reads/s`);
       figures.push(...phaseFigures(ours, true));
       notes.push(phaseNote(ours));
+      // The bin runs dist/ when it is built and current (npm run bench builds it), else tsx and,
+      // when dist/ is stale, says so on stderr: name the path that was measured.
+      const ranCompiled = existsSync(join(ROOT, 'dist', 'gateway', 'cli', 'main.js')) && !readFileSync(join(daemonDir, 'daemon.log'), 'utf8').includes('through tsx');
+      notes.push(`daemon ran ${ranCompiled ? 'the compiled dist/ (as the unit does after npm run build)' : 'the TypeScript sources through tsx (no current dist/: run npm run build)'}`);
 
       if (compiled) {
         const cDir = join(dir, 'compiled-run');
