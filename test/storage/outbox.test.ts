@@ -120,3 +120,30 @@ test('the outbox survives reopen with its seq counter', () => {
     t.cleanup();
   }
 });
+
+test('stats: the depth (computed without a scan) equals the rows waiting, through dead letters and acks', async () => {
+  const t = tempDir();
+  const l = openTestLedger(t.file('l.db'));
+  const Database = (await import('better-sqlite3')).default;
+  const peek = new Database(t.file('l.db'), { readonly: true });
+  const rows = (): number => (peek.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+  try {
+    assert.equal(l.outbox.stats().depth, 0);
+    assert.equal(l.outbox.stats().oldestAgeMs, null);
+    for (let i = 0; i < 10; i++) l.enqueueEvent('machine.state', { machineId: `W${i}`, state: 'running' });
+    assert.equal(l.outbox.stats().depth, rows());
+    l.outbox.deadLetter([4, 7], 'rejected');
+    assert.equal(l.outbox.stats().depth, rows());
+    assert.equal(rows(), 9, "two moved out, one alert about them added");
+    l.outbox.ack(5);
+    assert.equal(l.outbox.stats().depth, rows());
+    l.outbox.ack(11);
+    assert.equal(l.outbox.stats().depth, 0);
+    assert.equal(rows(), 0);
+    assert.ok(l.outbox.stats().deadLetters >= 2);
+  } finally {
+    peek.close();
+    l.close();
+    t.cleanup();
+  }
+});
