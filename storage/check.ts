@@ -24,6 +24,23 @@ function checkOutbox(db: Db, problems: string[]): void {
   if (pending.n !== last - acked) problems.push(`outbox: ${last - acked - pending.n} seqs between ${acked + 1} and ${last} are missing`);
 }
 
+/** The running exposure tally (migration 9) against the sum over the vends it stands for. */
+function checkExposure(db: Db, problems: string[]): void {
+  const acked = getMetaInt(db, META.outboxAckedSeq);
+  const summed = db
+    .prepare(
+      `SELECT IFNULL(account_id, '') AS account, SUM(CASE state WHEN 'captured' THEN captured_cents WHEN 'refunded' THEN amount_cents - refunded_cents ELSE amount_cents END) AS cents
+         FROM vends WHERE funding = 'account' AND last_outbox_seq > ? GROUP BY 1`,
+    )
+    .all(acked) as Array<{ account: string; cents: number }>;
+  const tally = new Map((db.prepare('SELECT account_id AS account, cents FROM unsynced_exposure').all() as Array<{ account: string; cents: number }>).map((r) => [r.account, r.cents]));
+  for (const r of summed) {
+    if ((tally.get(r.account) ?? 0) !== r.cents) problems.push(`exposure: account ${r.account || '(none)'} tallies ${tally.get(r.account) ?? 0} cents unsynced, its vends sum to ${r.cents}`);
+    tally.delete(r.account);
+  }
+  for (const [account, cents] of tally) if (cents !== 0) problems.push(`exposure: account ${account || '(none)'} tallies ${cents} cents unsynced with no unsynced vend`);
+}
+
 interface VendCheckRow {
   vend_id: string;
   funding: string;
@@ -97,6 +114,7 @@ function checkVends(db: Db, problems: string[]): void {
 export function selfCheck(db: Db): SelfCheckResult {
   const problems: string[] = [];
   checkOutbox(db, problems);
+  checkExposure(db, problems);
   checkVends(db, problems);
   const stray = db
     .prepare("SELECT COUNT(*) AS n FROM entries WHERE (kind = 'topup' AND cloud_id IS NULL) OR (kind != 'topup' AND vend_id IS NULL)")

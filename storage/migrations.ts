@@ -3,6 +3,7 @@
 // Never edit a migration that has shipped: add the next one.
 import { migration7 } from './migration-7-outbox-id.js';
 import { migration8 } from './migration-8-exposure-index.js';
+import { migration9 } from './migration-9-exposure-tally.js';
 
 export interface Migration {
   version: number;
@@ -247,4 +248,5 @@ CREATE TABLE account_usage_pruned (
   },
   migration7,
   migration8,
+  migration9,
 ];

@@ -7,6 +7,7 @@ import { appendAudit, auditHead, type AuditHead, type AuditInput, type AuditReco
 import type { Statement } from 'better-sqlite3';
 import { META, getMetaInt, inTx, setMeta, type LedgerContext } from './context.js';
 import type { Db } from './db.js';
+import { exposureLeaving } from './exposure.js';
 
 export interface OutboxRecord {
   seq: number;
@@ -220,7 +221,10 @@ export function ack(ctx: LedgerContext, upToSeq: number): { retired: number; ack
     const target = Math.min(upTo, last);
     const retired = ctx.db.prepare('DELETE FROM outbox WHERE seq <= ?').run(target).changes;
     const acked = Math.max(prevAcked, target);
-    if (acked !== prevAcked) setMeta(ctx.db, META.outboxAckedSeq, String(acked));
+    if (acked !== prevAcked) {
+      exposureLeaving(ctx, prevAcked, acked);
+      setMeta(ctx.db, META.outboxAckedSeq, String(acked));
+    }
     return { retired, ackedSeq: acked };
   });
 }

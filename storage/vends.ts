@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { maskUid } from '../gateway/core/log.js';
 import { accountIdSchema, addEntry, balance, ensureAccount } from './accounts.js';
 import { cardUidSchema } from './cards.js';
-import { META, getMetaInt, inTx, type LedgerContext } from './context.js';
+import { inTx, type LedgerContext } from './context.js';
 import { recordFact } from './outbox.js';
 import { claimToken, tokenIdSchema } from './tokens.js';
 
@@ -352,26 +352,7 @@ export function unfinishedVends(ctx: LedgerContext): VendRecord[] {
   return rows.map(toVend);
 }
 
-const UNSYNCED_EXPOSURE_SQL = `SELECT COALESCE(SUM(CASE WHEN account_id = ? THEN cost END), 0) AS accountCents, COALESCE(SUM(cost), 0) AS roomCents
-         FROM (SELECT account_id,
-                 CASE state WHEN 'captured' THEN captured_cents WHEN 'refunded' THEN amount_cents - refunded_cents ELSE amount_cents END AS cost
-                 FROM vends WHERE funding = 'account' AND last_outbox_seq > ?)`;
-
-/**
- * Money authorized offline that the cloud has not acknowledged yet: account-funded vends with a
- * record past the ack watermark, at what they cost (held amount while unfinished, captured
- * amount, or held minus refunded). For the risk rules' per-account and per-room caps.
- */
-export function unsyncedExposure(ctx: LedgerContext, accountId: string | null): { accountCents: number; roomCents: number } {
-  const acked = getMetaInt(ctx.db, META.outboxAckedSeq);
-  return ctx.db.prepare(UNSYNCED_EXPOSURE_SQL).get(accountId, acked) as { accountCents: number; roomCents: number };
-}
-
-/** The plan SQLite picks for unsyncedExposure (read on every swipe): a test keeps it index-only. */
-export function unsyncedExposurePlan(ctx: LedgerContext): string[] {
-  const rows = ctx.db.prepare(`EXPLAIN QUERY PLAN ${UNSYNCED_EXPOSURE_SQL}`).all('x', 0) as Array<{ detail: string }>;
-  return rows.map((r) => r.detail);
-}
+export { unsyncedExposure, unsyncedExposurePlan, unsyncedExposureScan } from './exposure.js';
 
 export function recentVends(ctx: LedgerContext, n: number): VendRecord[] {
   const limit = z.number().int().positive().max(10000).parse(n);

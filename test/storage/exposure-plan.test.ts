@@ -1,6 +1,6 @@
-// unsyncedExposure runs on every card swipe (the risk rules' offline caps). After a long time
-// offline thousands of account-funded vends are unacknowledged: the sum must read the covering
-// index only (migration 8), never the vends rows themselves (test/bench/offline.ts measures it).
+// The sum over the vends behind the unsynced exposure (what the self-check holds the running
+// tally of migration 9 to, storage/check.ts) must read its covering index only (migration 8),
+// never the vends rows themselves: the self-check runs at every start-up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../gateway/core/log.js';
