@@ -50,7 +50,8 @@ export type AuditVerdict =
   | { ok: true; count: number; head: AuditHead; anchorSeq: number }
   | { ok: false; atSeq: number; problem: string };
 
-interface AuditRow {
+/** An audit row as SQLite returns it (tests that read the file directly use it too). */
+export interface AuditRow {
   seq: number;
   wall_ms: number;
   mono_ms: number;

@@ -9,7 +9,7 @@
 //     with the same content (audit hash) as the ledger's; every top-up applied exactly once;
 //     balances = top-ups − captured + refunds.
 import Database from 'better-sqlite3';
-import { auditHash, genesisHash, verifyAudit } from '../../storage/audit.js';
+import { auditHash, genesisHash, verifyAudit, type AuditRow } from '../../storage/audit.js';
 import { selfCheck } from '../../storage/check.js';
 
 /** The machines' own word: LW-485 credits executed, coins that reached each coin machine. */
@@ -20,26 +20,6 @@ export interface MachineCounts {
   coins: Map<string, number>;
 }
 
-interface AuditRow {
-  seq: number;
-  wall_ms: number;
-  mono_ms: number;
-  boot_id: string;
-  clock_trusted: number;
-  kind: string;
-  method: string | null;
-  amount_cents: number | null;
-  account_id: string | null;
-  card_mask: string | null;
-  machine_id: string | null;
-  program: number | null;
-  result: string;
-  reason: string | null;
-  vend_id: string | null;
-  detail: string | null;
-  prev_hash: string;
-  hash: string;
-}
 
 export class LedgerChecker {
   private verified: { seq: number; hash: string };

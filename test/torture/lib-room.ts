@@ -27,17 +27,7 @@ export function cloudRoomConfig(version: number): Record<string, unknown> {
   };
 }
 
-/** mulberry32: small, seeded, good enough to place kills. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from './lib-rng.js';
 
 export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
