@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Daemon } from '../../gateway/daemon.js';
 import { ReaderEmulator } from '../../gateway/readers/reader-emulator.js';
-import { SimActionError, SimRoom, type ReplyPlan, type SimUnitConfig } from '../../simulator/index.js';
-import { CARDS, seedCards, startDaemon, testConfig, waitStatus } from '../engine/harness.js';
+import { SimRoom, type ReplyPlan, type SimUnitConfig } from '../../simulator/index.js';
+import { CARDS, seedCards, startAttendant, startDaemon, testConfig, waitStatus } from '../engine/harness.js';
 import { openPtyPair, type PtyPair } from '../helpers/pty.js';
 
 const CREDIT_CODE = 1;
@@ -59,27 +59,6 @@ export interface VendRigOptions {
   beforeStart?: (dbPath: string) => void | Promise<void>;
 }
 
-/** Customers between vends: start a credited machine, empty a finished one (door open, shut). */
-function attendant(room: SimRoom, units: readonly number[], everyMs = 10): () => void {
-  const quiet = (fn: () => void): void => {
-    try {
-      fn();
-    } catch (e) {
-      if (!(e instanceof SimActionError)) throw e;
-    }
-  };
-  const timer = setInterval(() => {
-    for (const u of units) {
-      const s = room.control.lw485(u);
-      if (s.stateName === 'CREDITED' && s.doorClosed) quiet(() => room.control.pressStart(u));
-      else if (s.stateName === 'DONE') {
-        quiet(() => room.control.setDoor(u, true));
-        quiet(() => room.control.setDoor(u, false));
-      }
-    }
-  }, everyMs);
-  return () => clearInterval(timer);
-}
 
 interface RigMachine {
   unit: number;
@@ -131,7 +110,7 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
       await e.open();
       emulators.push(e);
     }
-    stopAttendant = attendant(room, list.map((m) => m.unit));
+    stopAttendant = startAttendant(room, 10, list.map((m) => ({ unit: m.unit })));
     for (const m of list) await waitStatus(daemon, m.machineId, ['idle']);
   } catch (e) {
     stopAttendant();

@@ -200,9 +200,10 @@ export function outboxRecords(ledger: Ledger): { type: string; payload: Record<s
 
 /**
  * The room's customers between vends: start credited machines, empty finished ones (door open
- * and shut: DONE -> IDLE), press Start on coin machines that have their coins. Every `everyMs`.
+ * and shut: DONE -> IDLE), press Start on coin machines that have their coins. Every `everyMs`,
+ * over `machines` (default: this harness's room).
  */
-export function startAttendant(room: SimRoom, everyMs = 20): () => void {
+export function startAttendant(room: SimRoom, everyMs = 20, machines: Iterable<{ unit: number; channel?: number }> = Object.values(MACHINES)): () => void {
   const c = room.control;
   const quiet = (fn: () => void): void => {
     try {
@@ -212,7 +213,7 @@ export function startAttendant(room: SimRoom, everyMs = 20): () => void {
     }
   };
   const timer = setInterval(() => {
-    for (const m of Object.values(MACHINES)) {
+    for (const m of machines) {
       if (m.channel !== undefined) {
         if (c.rio8(m.unit).channels[m.channel]?.machine?.ready === true) quiet(() => c.pressStart(m.unit, m.channel));
         continue;

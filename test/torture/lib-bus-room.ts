@@ -6,13 +6,13 @@
 import { rmSync, symlinkSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SimActionError, SimRoom, type SimUnitConfig } from '../../simulator/index.js';
+import { SimRoom, type SimUnitConfig } from '../../simulator/index.js';
 import { Daemon } from '../../gateway/daemon.js';
 import { gatewayConfigSchema } from '../../gateway/config/schema.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { createLogger, silentLogger } from '../../gateway/core/log.js';
 import { openPtyPair, type PtyPair } from '../helpers/pty.js';
-import { tempDir, testConfig } from '../engine/harness.js';
+import { startAttendant, tempDir, testConfig } from '../engine/harness.js';
 
 export const LINE = { baudRate: 19200, dataBits: 8, parity: 'even', stopBits: 1 } as const;
 
@@ -124,29 +124,7 @@ export async function startBusRoom(o: { replyTimeoutMs: number; pollIntervalMs: 
 
 /** Presses Start on credited machines and empties finished ones, every `everyMs`. */
 export function startBusAttendant(room: SimRoom, everyMs = 20): () => void {
-  const c = room.control;
-  const quiet = (fn: () => void): void => {
-    try {
-      fn();
-    } catch (e) {
-      if (!(e instanceof SimActionError)) throw e;
-    }
-  };
-  const timer = setInterval(() => {
-    for (const m of Object.values(BUS_MACHINES)) {
-      if (m.channel !== undefined) {
-        if (c.rio8(m.unit).channels[m.channel]?.machine?.ready === true) quiet(() => c.pressStart(m.unit, m.channel));
-        continue;
-      }
-      const s = c.lw485(m.unit);
-      if (s.stateName === 'CREDITED' && s.doorClosed) quiet(() => c.pressStart(m.unit));
-      else if (s.stateName === 'DONE') {
-        quiet(() => c.setDoor(m.unit, true));
-        quiet(() => c.setDoor(m.unit, false));
-      }
-    }
-  }, everyMs);
-  return () => clearInterval(timer);
+  return startAttendant(room, everyMs, Object.values(BUS_MACHINES));
 }
 
 export interface Customers {
