@@ -14,7 +14,6 @@
 import { fileURLToPath } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { openLedger } from '../../storage/index.js';
 import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
 import { silentLogger } from '../../gateway/core/log.js';
@@ -23,11 +22,11 @@ import { SimActionError, type SimRoom } from '../../simulator/index.js';
 import { prepareGatewayChild } from '../engine/child.js';
 import { CARDS, MACHINES, ROOM_ID, seedCards, startAttendant, startRoom, tempDir } from '../engine/harness.js';
 import { numParam, type TortureModule, type TortureOptions, type TortureResult } from './types.js';
-import { checkDelivery, LedgerChecker, type MachineCounts } from './lib-checks.js';
+import { LedgerChecker, type MachineCounts } from './lib-checks.js';
 import { CloudDriver, startCloud } from './lib-cloud.js';
 import { spawnGateway, tallyOutcomes, type GatewayChild } from './lib-gateway.js';
 import { delay, seededRandom, withDeadline } from './lib-room.js';
-import { drainAndFinish, vendFigures } from './lib-finish.js';
+import { finishAndCheck } from './lib-finish.js';
 
 const CHILD_SOURCE = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -174,14 +173,11 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
       if ((i + 1) % 100 === 0) opts.log(`crash: ${i + 1} kills, ${Math.round((Date.now() - started) / 1000)} s, ${violations.length} violations`);
     }
     await driver.stop();
-    const fin = await drainAndFinish({ next, simPort: sim.port, checker, dbPath, driver, seedTopUps: SEED_TOP_UPS.length, counts: () => Promise.resolve(counts()), violations, log: opts.log });
+    const fin = await finishAndCheck({
+      next, simPort: sim.port, checker, dbPath, driver, seedTopUps: SEED_TOP_UPS.length, counts: () => Promise.resolve(counts()), violations, log: opts.log,
+      logName: 'torture-crash-final.log', consumerDb: cloud.consumerDb, gatewayId: ROOM_ID, topUps: [...SEED_TOP_UPS, ...driver.topUps], outOfOrder: cloud.arrivals.outOfOrder,
+    });
     next = fin.child;
-    if (fin.stderr !== '') writeFileSync(join(ARTIFACTS, 'torture-crash-final.log'), fin.stderr);
-    const delivery = checkDelivery({ ledgerPath: dbPath, consumerPath: cloud.consumerDb, gatewayId: ROOM_ID, topUps: [...SEED_TOP_UPS, ...driver.topUps] }, violations);
-    for (const x of cloud.arrivals.outOfOrder) violations.push(`consumer: ${x}`);
-    const raw = new Database(dbPath, { readonly: true });
-    const vf = vendFigures(raw);
-    raw.close();
     return {
       name: 'crash',
       violations,
@@ -189,18 +185,10 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
         kills,
         startupKills,
         lateSettles,
-        ...vf,
+        ...fin.figures,
         faultsInjected: faults.injected(),
-        topUpsPublished: driver.topUps.length,
-        topUpsApplied: delivery.topUpsApplied - SEED_TOP_UPS.length,
-        cardListsPublished: driver.figures().cardLists,
-        configsPublished: driver.figures().configs,
-        recordsDelivered: delivery.recordsDelivered,
-        recordsStillQueued: delivery.stillQueued,
         batchesReceived: cloud.arrivals.batches,
-        outboxLastSeq: delivery.lastSeq,
         childOutcomes: JSON.stringify(Object.fromEntries(outcomes)),
-        finalDrainMs: fin.drainMs,
         readyMsAvg: Math.round(ms.ready / Math.max(1, ms.readyN)),
         checkMsAvg: Math.round(ms.checks / Math.max(1, ms.checksN)),
         seconds: Math.round((Date.now() - started) / 1000),

@@ -1,9 +1,12 @@
 // The end of a crash or power-cut run: one last gateway start that is not killed until it has
 // settled everything, applied every downlink the cloud sent and drained its outbox; then the
 // last checks of the file, and the vend figures.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import type { CloudDriver } from './lib-cloud.js';
-import type { LedgerChecker, MachineCounts } from './lib-checks.js';
+import type { CloudDriver, PublishedTopUp } from './lib-cloud.js';
+import { checkDelivery, type LedgerChecker, type MachineCounts } from './lib-checks.js';
 import type { GatewayChild } from './lib-gateway.js';
 import { delay, withDeadline } from './lib-room.js';
 
@@ -82,5 +85,38 @@ export function vendFigures(db: Database.Database): Record<string, number | stri
     faultRefundCents: adj.c,
     declines,
     unfinished: count('held') + count('credit_sent'),
+  };
+}
+
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+/**
+ * The end of a crash or power-cut run: the last gateway drains (drainAndFinish), then the cloud's
+ * store is held to the ledger (checkDelivery), and the figures both scenarios publish are read.
+ * The final gateway's log is kept as test-artifacts/<logName> when the drain did not finish.
+ */
+export async function finishAndCheck(
+  o: Parameters<typeof drainAndFinish>[0] & { logName: string; consumerDb: string; gatewayId: string; seedTopUps: number; topUps: readonly PublishedTopUp[]; outOfOrder: readonly string[] },
+): Promise<{ child: GatewayChild; figures: Record<string, number | string> }> {
+  const fin = await drainAndFinish(o);
+  if (fin.stderr !== '') writeFileSync(join(ARTIFACTS, o.logName), fin.stderr);
+  const delivery = checkDelivery({ ledgerPath: o.dbPath, consumerPath: o.consumerDb, gatewayId: o.gatewayId, topUps: o.topUps }, o.violations);
+  for (const x of o.outOfOrder) o.violations.push(`consumer: ${x}`);
+  const raw = new Database(o.dbPath, { readonly: true });
+  const vf = vendFigures(raw);
+  raw.close();
+  return {
+    child: fin.child,
+    figures: {
+      ...vf,
+      topUpsPublished: o.driver.topUps.length,
+      topUpsApplied: delivery.topUpsApplied - o.seedTopUps,
+      cardListsPublished: o.driver.figures().cardLists,
+      configsPublished: o.driver.figures().configs,
+      recordsDelivered: delivery.recordsDelivered,
+      recordsStillQueued: delivery.stillQueued,
+      outboxLastSeq: delivery.lastSeq,
+      finalDrainMs: fin.drainMs,
+    },
   };
 }

@@ -14,16 +14,15 @@
 import { fileURLToPath } from 'node:url';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { prepareGatewayChild } from '../engine/child.js';
 import { ROOM_ID, tempDir } from '../engine/harness.js';
 import { numParam, type TortureModule, type TortureOptions, type TortureResult } from './types.js';
-import { checkDelivery, LedgerChecker, type MachineCounts } from './lib-checks.js';
+import { LedgerChecker, type MachineCounts } from './lib-checks.js';
 import { CloudDriver, startCloud } from './lib-cloud.js';
 import { spawnGateway, tallyOutcomes, type GatewayChild } from './lib-gateway.js';
 import { spawnSim, type SimChild } from './lib-power.js';
 import { delay, seededRandom, withDeadline } from './lib-room.js';
-import { drainAndFinish, vendFigures } from './lib-finish.js';
+import { finishAndCheck } from './lib-finish.js';
 import { COINS_PER_PROGRAM, SEED_TOP_UPS, seedLedger } from './crash.js';
 
 const GATEWAY_SOURCE = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
@@ -100,14 +99,11 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
     }
     await driver.stop();
     const counts = (): Promise<MachineCounts | null> => room.sim.counts();
-    const fin = await drainAndFinish({ next, simPort: room.port, checker, dbPath, driver, seedTopUps: SEED_TOP_UPS.length, counts, violations, log: opts.log });
+    const fin = await finishAndCheck({
+      next, simPort: room.port, checker, dbPath, driver, seedTopUps: SEED_TOP_UPS.length, counts, violations, log: opts.log,
+      logName: 'torture-power-final.log', consumerDb: cloud.consumerDb, gatewayId: ROOM_ID, topUps: [...SEED_TOP_UPS, ...driver.topUps], outOfOrder: cloud.arrivals.outOfOrder,
+    });
     next = fin.child;
-    if (fin.stderr !== '') writeFileSync(join(ARTIFACTS, 'torture-power-final.log'), fin.stderr);
-    const delivery = checkDelivery({ ledgerPath: dbPath, consumerPath: cloud.consumerDb, gatewayId: ROOM_ID, topUps: [...SEED_TOP_UPS, ...driver.topUps] }, violations);
-    for (const x of cloud.arrivals.outOfOrder) violations.push(`consumer: ${x}`);
-    const raw = new Database(dbPath, { readonly: true });
-    const vf = vendFigures(raw);
-    raw.close();
     return {
       name: 'power-cut',
       violations,
@@ -115,17 +111,9 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
         cuts,
         startupCuts,
         lateSettles,
-        ...vf,
+        ...fin.figures,
         coinsGivenByCutTrains: checker.coinsUnaccounted,
-        topUpsPublished: driver.topUps.length,
-        topUpsApplied: delivery.topUpsApplied - SEED_TOP_UPS.length,
-        cardListsPublished: driver.figures().cardLists,
-        configsPublished: driver.figures().configs,
-        recordsDelivered: delivery.recordsDelivered,
-        recordsStillQueued: delivery.stillQueued,
-        outboxLastSeq: delivery.lastSeq,
         childOutcomes: JSON.stringify(Object.fromEntries(outcomes)),
-        finalDrainMs: fin.drainMs,
         seconds: Math.round((Date.now() - started) / 1000),
       },
       notes: [`seed ${opts.seed}`, ...driver.errors.map((e) => `cloud publish failed: ${e}`)],
