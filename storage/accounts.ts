@@ -8,15 +8,17 @@ export const accountIdSchema = z.string().min(1).max(128);
 
 export const accountSnapshotSchema = z.object({
   accountId: accountIdSchema,
+  /** The cloud's account version: strictly increasing, bumped at least by every top-up it books. */
   version: z.number().int().positive(),
   balanceCents: z.number().int(),
   points: z.number().int(),
   tier: z.string().max(64),
   /**
-   * The highest outbox seq of THIS gateway whose effects the snapshot already includes.
-   * Omitted: the acked watermark at the time of applying (the cloud has stored those records).
+   * The highest outbox seq of THIS gateway whose records the balance includes (the cloud's
+   * stored watermark for this gateway when it built the snapshot). Required: guessing it (the
+   * acked watermark) counted a top-up applied while acks were held twice.
    */
-  coveredSeq: z.number().int().nonnegative().optional(),
+  coveredSeq: z.number().int().nonnegative(),
   /**
    * When the membership (a tenant's lease) began, wall ms: tenure discounts count from it. A
    * snapshot is the cloud's whole view of the account, so one without it clears it (unknown).
@@ -29,10 +31,14 @@ export const topUpSchema = z.object({
   cloudId: z.string().min(1).max(128),
   accountId: accountIdSchema,
   amountCents: z.number().int().positive(),
-  /** The account version at which the cloud booked it: a snapshot at or past it includes it. */
-  accountVersion: z.number().int().positive().optional(),
+  /** The account version the cloud booked it at: a snapshot at or past it includes it. Required. */
+  accountVersion: z.number().int().positive(),
 });
 export type TopUp = z.infer<typeof topUpSchema>;
+
+/** Why a snapshot or a top-up was not applied; the downlink reports it on up/reject. */
+export type NotApplied = { applied: false; reason: 'replayed' | 'old_version' | 'coverage_back' | 'beyond_outbox'; detail: string };
+export type ApplyResult = { applied: true } | NotApplied;
 
 export type EntryKind = 'hold' | 'capture' | 'refund' | 'topup' | 'points';
 
@@ -77,8 +83,8 @@ export function balance(ctx: LedgerContext, accountId: string): AccountBalance |
               COUNT(e.entry_id) AS pendingEntries
          FROM accounts a
          LEFT JOIN entries e ON e.account_id = a.account_id
-              AND e.outbox_seq > a.covered_seq
-              AND (e.account_version IS NULL OR e.account_version > a.version)
+              AND CASE WHEN e.account_version IS NULL THEN e.outbox_seq > a.covered_seq
+                       ELSE e.account_version > a.version END
         WHERE a.account_id = ?
         GROUP BY a.account_id`,
     )
@@ -86,44 +92,60 @@ export function balance(ctx: LedgerContext, accountId: string): AccountBalance |
   return row;
 }
 
-export function applyAccountSnapshot(ctx: LedgerContext, input: AccountSnapshot): { applied: boolean } {
+/**
+ * Applies a snapshot when its version is newer and its coverage exact: coveredSeq may not go
+ * below what an earlier snapshot covered (those entries would count twice) nor above the
+ * outbox's last seq (records not yet written would be taken as included and dropped).
+ */
+export function applyAccountSnapshot(ctx: LedgerContext, input: AccountSnapshot): ApplyResult {
   const s = accountSnapshotSchema.parse(input);
-  return inTx(ctx.db, () => {
+  return inTx(ctx.db, (): ApplyResult => {
     ensureAccount(ctx, s.accountId);
-    // Coverage never goes back: the cloud cannot un-process a record (and retention relies on it).
-    const covered = s.coveredSeq ?? getMetaInt(ctx.db, META.outboxAckedSeq);
-    const changes = ctx.db
+    const cur = ctx.db.prepare('SELECT version, covered_seq AS coveredSeq FROM accounts WHERE account_id = ?').get(s.accountId) as { version: number; coveredSeq: number };
+    const who = `account ${s.accountId}`;
+    if (s.version === cur.version) return { applied: false, reason: 'replayed', detail: `${who}: snapshot version ${s.version} is already applied` };
+    if (s.version < cur.version) return { applied: false, reason: 'old_version', detail: `${who}: snapshot version ${s.version} is older than ${cur.version}` };
+    if (s.coveredSeq < cur.coveredSeq) return { applied: false, reason: 'coverage_back', detail: `${who}: coveredSeq ${s.coveredSeq} is below the ${cur.coveredSeq} of version ${cur.version}` };
+    const last = getMetaInt(ctx.db, META.outboxLastSeq);
+    if (s.coveredSeq > last) return { applied: false, reason: 'beyond_outbox', detail: `${who}: coveredSeq ${s.coveredSeq} is beyond this gateway's last seq ${last}` };
+    ctx.db
       .prepare(
-        `UPDATE accounts SET version = ?, balance_cents = ?, points = ?, tier = ?, covered_seq = MAX(covered_seq, ?), snapshot_ms = ?, member_since_ms = ?
-          WHERE account_id = ? AND version < ?`,
+        `UPDATE accounts SET version = ?, balance_cents = ?, points = ?, tier = ?, covered_seq = ?, snapshot_ms = ?, member_since_ms = ?
+          WHERE account_id = ?`,
       )
-      .run(s.version, s.balanceCents, s.points, s.tier, covered, Math.floor(ctx.clock.now()), s.memberSinceMs ?? null, s.accountId, s.version).changes;
-    return { applied: changes === 1 };
+      .run(s.version, s.balanceCents, s.points, s.tier, s.coveredSeq, Math.floor(ctx.clock.now()), s.memberSinceMs ?? null, s.accountId);
+    return { applied: true };
   });
 }
 
-/** Idempotent by cloudId: a re-delivered top-up credits once. */
-export function applyTopUp(ctx: LedgerContext, input: TopUp): { applied: boolean } {
+/**
+ * Idempotent by cloudId: a re-delivered top-up credits once. Its id is spent by its entry; once
+ * a snapshot includes it (accountVersion at or below the snapshot's version) a delivery is
+ * refused by version, so retention may drop the entry and the spent ids stay bounded.
+ */
+export function applyTopUp(ctx: LedgerContext, input: TopUp): ApplyResult {
   const t = topUpSchema.parse(input);
-  return inTx(ctx.db, () => {
+  return inTx(ctx.db, (): ApplyResult => {
     const seen = ctx.db.prepare('SELECT account_id FROM entries WHERE cloud_id = ?').get(t.cloudId) as { account_id: string } | undefined;
     if (seen) {
       if (seen.account_id !== t.accountId) ctx.logger.warn({ cloudId: t.cloudId }, 'top-up re-delivered for a different account; ignored');
-      return { applied: false };
+      return { applied: false, reason: 'replayed', detail: `top-up ${t.cloudId} is already applied` };
     }
     ensureAccount(ctx, t.accountId);
+    const version = (ctx.db.prepare('SELECT version FROM accounts WHERE account_id = ?').get(t.accountId) as { version: number }).version;
+    if (t.accountVersion <= version) return { applied: false, reason: 'old_version', detail: `top-up ${t.cloudId}: account version ${t.accountVersion} is included in snapshot version ${version}` };
     const fact = recordFact(ctx, {
       type: 'account.topup',
       money: true,
-      audit: { kind: 'topup', result: 'applied', amountCents: t.amountCents, accountId: t.accountId, detail: { cloudId: t.cloudId } },
-      payload: { cloudId: t.cloudId, accountId: t.accountId, amountCents: t.amountCents },
+      audit: { kind: 'topup', result: 'applied', amountCents: t.amountCents, accountId: t.accountId, detail: { cloudId: t.cloudId, accountVersion: t.accountVersion } },
+      payload: { cloudId: t.cloudId, accountId: t.accountId, amountCents: t.amountCents, accountVersion: t.accountVersion },
     });
     addEntry(ctx, {
       accountId: t.accountId,
       kind: 'topup',
       amountCents: t.amountCents,
       cloudId: t.cloudId,
-      accountVersion: t.accountVersion ?? null,
+      accountVersion: t.accountVersion,
       outboxSeq: fact.outboxSeq,
     });
     return { applied: true };

@@ -68,8 +68,8 @@ export interface Ledger {
   /** Removes settled history older than beforeMs (wall ms) that the cloud holds; see retention.ts. */
   pruneHistory(opts: { beforeMs: number }): PruneResult;
 
-  applyAccountSnapshot(snapshot: accounts.AccountSnapshot): { applied: boolean };
-  applyTopUp(topUp: accounts.TopUp): { applied: boolean };
+  applyAccountSnapshot(snapshot: accounts.AccountSnapshot): accounts.ApplyResult;
+  applyTopUp(topUp: accounts.TopUp): accounts.ApplyResult;
   balance(accountId: string): accounts.AccountBalance | undefined;
   /** Captured vends of the account for pricing (storage/usage.ts says what counts); monthStartMs: the room's local month start. */
   accountUsage(accountId: string, opts: { monthStartMs: number }): AccountUsage;

@@ -76,7 +76,7 @@ async function main(): Promise<void> {
   );
   const daemon = new Daemon(config, { logger, clock: systemClock });
   // The cloud would send these: account snapshots and the card list.
-  DEMO_CARDS.forEach((c) => daemon.ledger.applyAccountSnapshot({ accountId: c.accountId, version: 1, balanceCents: c.balanceCents, points: 0, tier: c.tier }));
+  DEMO_CARDS.forEach((c) => daemon.ledger.applyAccountSnapshot({ accountId: c.accountId, version: 1, balanceCents: c.balanceCents, points: 0, tier: c.tier, coveredSeq: 0 }));
   daemon.ledger.applyCardList({ kind: 'full', version: 1, cards: DEMO_CARDS.map((c) => ({ uid: c.uid, accountId: c.accountId, status: 'active' as const })) });
   await daemon.start();
 

@@ -116,7 +116,7 @@ export class DemoScript {
         return true;
       case 8:
         this.log.info({ accountId: 'acct-bob', amountCents: 1000 }, 'demo: bob tops up 10.00 in the app; the cloud sends it down');
-        await this.d.cloud.publishTopUps(DEMO_ROOM_ID, [{ cloudId: `topup-bob-${Date.now()}`, accountId: 'acct-bob', amountCents: 1000 }]);
+        await this.d.cloud.publishTopUps(DEMO_ROOM_ID, [{ cloudId: `topup-bob-${Date.now()}`, accountId: 'acct-bob', amountCents: 1000, accountVersion: (this.d.daemon.ledger.balance('acct-bob')?.snapshotVersion ?? 0) + 1 }]);
         return true;
       case 9: {
         // Paid at the machine, started from the phone: the app's remote start.
@@ -142,7 +142,7 @@ export class DemoScript {
       if (pick === undefined || Math.random() < 0.5) return;
       const carol = this.d.daemon.ledger.balance('acct-carol');
       if (carol && carol.balanceCents < 1000) {
-        this.d.daemon.ledger.applyTopUp({ cloudId: `demo-topup-${Date.now()}`, accountId: 'acct-carol', amountCents: 5000 });
+        this.d.daemon.ledger.applyTopUp({ cloudId: `demo-topup-${Date.now()}`, accountId: 'acct-carol', amountCents: 5000, accountVersion: carol.snapshotVersion + 1 });
         this.log.info({ accountId: 'acct-carol', amountCents: 5000 }, 'demo: carol tops up in the app');
       }
       this.pressStartSoon(pick, await this.swipe(pick, 'carol'));

@@ -5,6 +5,7 @@
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Ledger } from '../../storage/index.js';
+import type { ApplyResult } from '../../storage/accounts.js';
 import type { Logger } from '../core/log.js';
 import type { CommandOutcome } from '../profiles/types.js';
 import { DOWN_SCHEMAS, describeIssues, remoteCommandSchema, type CommandResult, type RejectReasonCode, type RemoteCommand, type RemoteCommandKind } from '../../protocols/mqtt/payloads.js';
@@ -118,16 +119,15 @@ export class Downlinks {
   }
 
   private accounts(msg: z.infer<(typeof DOWN_SCHEMAS)['accounts']>): void {
-    let applied = 0;
-    for (const s of msg.snapshots) if (this.d.ledger.applyAccountSnapshot(s).applied) applied++;
-    // An older snapshot is normal after reordering (the newer one already won); not a refusal.
-    this.log.info({ snapshots: msg.snapshots.length, applied }, 'account snapshots');
+    const results = msg.snapshots.map((s) => ({ ref: s.accountId, r: this.d.ledger.applyAccountSnapshot(s) }));
+    this.log.info({ snapshots: msg.snapshots.length, applied: results.filter((x) => x.r.applied).length }, 'account snapshots');
+    refuseNotApplied('account snapshots', results);
   }
 
   private topUps(msg: z.infer<(typeof DOWN_SCHEMAS)['topups']>): void {
-    let applied = 0;
-    for (const t of msg.topUps) if (this.d.ledger.applyTopUp(t).applied) applied++;
-    this.log.info({ topUps: msg.topUps.length, applied }, 'top-ups');
+    const results = msg.topUps.map((t) => ({ ref: t.cloudId, r: this.d.ledger.applyTopUp(t) }));
+    this.log.info({ topUps: msg.topUps.length, applied: results.filter((x) => x.r.applied).length }, 'top-ups');
+    refuseNotApplied('top-ups', results);
   }
 
   private key(): KeyObject {
@@ -197,6 +197,18 @@ export class Downlinks {
     this.d.ledger.enqueueEvent('remote_command', { ...result, at: this.d.nowMs() });
     this.d.commandResult(result);
   }
+}
+
+/**
+ * Each item of a message stands alone (its own version or id): the ones that apply are applied,
+ * and the others are reported in one refusal naming them, with the first one's reason.
+ */
+function refuseNotApplied(what: string, results: { ref: string; r: ApplyResult }[]): void {
+  const refused = results.flatMap((x) => (x.r.applied ? [] : [{ ref: x.ref, reason: x.r.reason, detail: x.r.detail }]));
+  const first = refused[0];
+  if (first === undefined) return;
+  const detail = `${refused.length} of ${results.length} ${what} not applied: ${refused.map((x) => `${x.reason}: ${x.detail}`).join('; ')}`;
+  throw new Refusal(first.reason, detail.slice(0, 1000), first.ref.slice(0, 128));
 }
 
 function parse<T>(schema: z.ZodType<T>, raw: unknown): T {

@@ -177,6 +177,8 @@ export const REJECT_REASONS = [
   'old_version',
   'base_mismatch',
   'replayed',
+  'coverage_back',
+  'beyond_outbox',
   'expired',
   'not_yet_valid',
   'apply_failed',
@@ -245,8 +247,8 @@ export const accountSnapshotSchema = z.strictObject({
   balanceCents: cents,
   points: z.number().int().min(-MAX_BALANCE_CENTS).max(MAX_BALANCE_CENTS),
   tier: z.string().max(64),
-  /** Highest outbox seq of this gateway the snapshot includes; absent: the gateway's acked watermark. */
-  coveredSeq: watermark.optional(),
+  /** Highest outbox seq of this gateway whose records the balance includes (docs/mqtt-contract.md, "Balances"). */
+  coveredSeq: watermark,
   /** When the member joined (tenants' tenure discounts); absent: unknown, no tenure step applies. */
   memberSinceMs: epochMs.optional(),
 });
@@ -258,7 +260,8 @@ export const topUpSchema = z.strictObject({
   cloudId: z.string().min(1).max(128),
   accountId,
   amountCents: z.number().int().positive().max(MAX_TOP_UP_CENTS),
-  accountVersion: seq.optional(),
+  /** The account version the cloud booked it at: every snapshot at or past it includes it. */
+  accountVersion: seq,
 });
 
 export const topUpsSchema = z.strictObject({ v, topUps: z.array(topUpSchema).min(1).max(1000) });

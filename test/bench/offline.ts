@@ -83,9 +83,9 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       // (their coverage is the ack watermark), and the daily retention runs.
       const stats = ledger.outbox.stats();
       acked = ledger.outbox.ack(stats.lastSeq).retired;
-      for (let a = 0; a < filled.accounts; a++) ledger.applyAccountSnapshot({ accountId: `acct-backlog-${a}`, version: 2, balanceCents: 10_000_000, points: 0, tier: 'standard' });
+      for (let a = 0; a < filled.accounts; a++) ledger.applyAccountSnapshot({ accountId: `acct-backlog-${a}`, version: 2, balanceCents: 10_000_000, points: 0, tier: 'standard', coveredSeq: stats.lastSeq });
       const alice = ledger.balance(CARDS.alice.accountId);
-      ledger.applyAccountSnapshot({ accountId: CARDS.alice.accountId, version: (alice?.snapshotVersion ?? 0) + 1, balanceCents: alice?.balanceCents ?? 0, points: 0, tier: 'standard' });
+      ledger.applyAccountSnapshot({ accountId: CARDS.alice.accountId, version: (alice?.snapshotVersion ?? 0) + 1, balanceCents: alice?.balanceCents ?? 0, points: 0, tier: 'standard', coveredSeq: stats.lastSeq });
       pruned = ledger.pruneHistory({ beforeMs: Date.now() + 1 });
       opts.log(`offline: acknowledged ${acked} records, pruned ${pruned.vends} vends and ${pruned.auditRecords} audit records`);
     } finally {

@@ -84,7 +84,7 @@ function seedLedger(dbPath: string): void {
     clock: systemClock,
     logger: silentLogger(),
   });
-  for (const c of DEMO_CARDS) ledger.applyAccountSnapshot({ accountId: c.accountId, version: 1, balanceCents: c.balanceCents, points: 0, tier: c.tier });
+  for (const c of DEMO_CARDS) ledger.applyAccountSnapshot({ accountId: c.accountId, version: 1, balanceCents: c.balanceCents, points: 0, tier: c.tier, coveredSeq: 0 });
   ledger.applyCardList({ kind: 'full', version: 1, cards: DEMO_CARDS.map((c) => ({ uid: c.uid, accountId: c.accountId, status: 'active' as const })) });
   ledger.close();
 }

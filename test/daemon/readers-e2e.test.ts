@@ -44,7 +44,7 @@ test('a card at a machine reader and a QR code at the kiosk scanner each vend ex
   });
   const daemon = new Daemon(config, { logger: silentLogger(), clock: systemClock });
   const alice = DEMO_CARDS[0];
-  daemon.ledger.applyAccountSnapshot({ accountId: alice.accountId, version: 1, balanceCents: alice.balanceCents, points: 0, tier: alice.tier });
+  daemon.ledger.applyAccountSnapshot({ accountId: alice.accountId, version: 1, balanceCents: alice.balanceCents, points: 0, tier: alice.tier, coveredSeq: 0 });
   daemon.ledger.applyCardList({ kind: 'full', version: 1, cards: [{ uid: alice.uid, accountId: alice.accountId, status: 'active' }] });
   const cardReader = new ReaderEmulator({ path: cardPty.b, type: 'line' });
   const scanner = new ReaderEmulator({ path: qrPty.b, type: 'qr', baudRate: 115200 });

@@ -58,7 +58,7 @@ function seedHistory(path: string): void {
   const l = openTestLedger(path, { clock, gatewayId: ROOM_ID });
   try {
     const vend = (accountId: string, machineKind: 'washer' | 'dryer'): void => {
-      l.applyTopUp({ cloudId: `seed-${accountId}-${clock.now()}-${machineKind}`, accountId, amountCents: 500 });
+      l.applyTopUp({ cloudId: `seed-${accountId}-${clock.now()}-${machineKind}`, accountId, amountCents: 500, accountVersion: 1 });
       const h = l.hold({ method: 'card', funding: 'account', machineId: machineKind === 'washer' ? 'W1' : 'D1', program: 1, machineKind, amountCents: 250, accountId, ruleSetVersion: 'old', ruleId: 'w-quick' });
       assert.ok(h.ok && l.markCreditSent(h.vendId, { seed: true }).ok && l.capture(h.vendId).ok);
       clock.advance(1000);
@@ -86,7 +86,7 @@ before(async () => {
   };
   daemon = await startDaemon(cfg);
   seedCards(daemon.ledger, { alice: 5000 });
-  daemon.ledger.applyAccountSnapshot({ accountId: CARDS.bob.accountId, version: 1, balanceCents: 5000, points: 0, tier: 'tenant', memberSinceMs: Date.now() - 400 * DAY });
+  daemon.ledger.applyAccountSnapshot({ accountId: CARDS.bob.accountId, version: 1, balanceCents: 5000, points: 0, tier: 'tenant', coveredSeq: 0, memberSinceMs: Date.now() - 400 * DAY });
   for (const id of ['W1', 'W2']) await waitStatus(daemon, id, ['idle']);
 });
 

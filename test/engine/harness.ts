@@ -135,9 +135,9 @@ export function seedCards(ledger: Ledger, balances: { alice?: number; bob?: numb
       { uid: CARDS.mallory.uid, accountId: CARDS.mallory.accountId, status: 'blocked' },
     ],
   });
-  ledger.applyTopUp({ cloudId: 'seed-alice', accountId: CARDS.alice.accountId, amountCents: balances.alice ?? 2000 });
-  ledger.applyTopUp({ cloudId: 'seed-bob', accountId: CARDS.bob.accountId, amountCents: balances.bob ?? 300 });
-  ledger.applyTopUp({ cloudId: 'seed-mallory', accountId: CARDS.mallory.accountId, amountCents: 5000 });
+  ledger.applyTopUp({ cloudId: 'seed-alice', accountId: CARDS.alice.accountId, amountCents: balances.alice ?? 2000, accountVersion: 1 });
+  ledger.applyTopUp({ cloudId: 'seed-bob', accountId: CARDS.bob.accountId, amountCents: balances.bob ?? 300, accountVersion: 1 });
+  ledger.applyTopUp({ cloudId: 'seed-mallory', accountId: CARDS.mallory.accountId, amountCents: 5000, accountVersion: 1 });
 }
 
 export async function waitFor(cond: () => boolean, what: string, deadlineMs = 15_000): Promise<void> {

@@ -37,7 +37,7 @@ test('balance is derived from snapshot plus holds, captures, refunds and top-ups
     assert.ok(l.refund(h3.vendId, { reason: 'partial_cycle', amountCents: 100 }).ok);
     assert.equal(balanceOf(l, 'acct-1'), 450);
 
-    assert.deepEqual(l.applyTopUp({ cloudId: 'tu-1', accountId: 'acct-1', amountCents: 500 }), { applied: true });
+    assert.deepEqual(l.applyTopUp({ cloudId: 'tu-1', accountId: 'acct-1', amountCents: 500, accountVersion: 2 }), { applied: true });
     assert.equal(balanceOf(l, 'acct-1'), 950);
     assert.equal(l.balance('acct-1')?.tier, 'gold');
   } finally {
@@ -64,13 +64,12 @@ test('a snapshot replaces what it covers and no more; older or equal versions ar
     assert.equal(l.balance('a')?.pendingEntries, 1);
 
     // Stale and duplicate snapshots change nothing.
-    assert.deepEqual(l.applyAccountSnapshot({ accountId: 'a', version: 2, balanceCents: 99999, points: 0, tier: 'x', coveredSeq: 0 }), { applied: false });
-    assert.deepEqual(l.applyAccountSnapshot({ accountId: 'a', version: 4, balanceCents: 99999, points: 0, tier: 'x', coveredSeq: 0 }), { applied: false });
+    assert.equal(l.applyAccountSnapshot({ accountId: 'a', version: 2, balanceCents: 99999, points: 0, tier: 'x', coveredSeq: holdSeq }).applied, false);
+    assert.equal(l.applyAccountSnapshot({ accountId: 'a', version: 4, balanceCents: 99999, points: 0, tier: 'x', coveredSeq: holdSeq }).applied, false);
     assert.equal(balanceOf(l, 'a'), 700);
 
-    // Without coveredSeq the acked watermark counts as covered.
-    l.outbox.ack(l.outbox.stats().lastSeq);
-    l.applyAccountSnapshot({ accountId: 'a', version: 5, balanceCents: 650, points: 0, tier: 'std' });
+    // Covering both holds, the snapshot is the whole balance.
+    l.applyAccountSnapshot({ accountId: 'a', version: 5, balanceCents: 650, points: 0, tier: 'std', coveredSeq: l.outbox.stats().lastSeq });
     assert.equal(balanceOf(l, 'a'), 650);
     assert.equal(l.balance('a')?.pendingEntries, 0);
   } finally {
@@ -84,14 +83,14 @@ test('a top-up credits once however often it is delivered, and survives reopen',
   const path = t.file('l.db');
   let l = openTestLedger(path);
   try {
-    assert.deepEqual(l.applyTopUp({ cloudId: 'tu-9', accountId: 'b', amountCents: 250 }), { applied: true });
-    assert.deepEqual(l.applyTopUp({ cloudId: 'tu-9', accountId: 'b', amountCents: 250 }), { applied: false });
+    assert.deepEqual(l.applyTopUp({ cloudId: 'tu-9', accountId: 'b', amountCents: 250, accountVersion: 1 }), { applied: true });
+    assert.equal(l.applyTopUp({ cloudId: 'tu-9', accountId: 'b', amountCents: 250, accountVersion: 1 }).applied, false);
     l.close();
     l = openTestLedger(path);
-    assert.deepEqual(l.applyTopUp({ cloudId: 'tu-9', accountId: 'b', amountCents: 250 }), { applied: false });
+    assert.equal(l.applyTopUp({ cloudId: 'tu-9', accountId: 'b', amountCents: 250, accountVersion: 1 }).applied, false);
     assert.equal(balanceOf(l, 'b'), 250);
-    assert.throws(() => l.applyTopUp({ cloudId: 'tu-10', accountId: 'b', amountCents: -5 }));
-    assert.throws(() => l.applyTopUp({ cloudId: 'tu-11', accountId: 'b', amountCents: 1.5 }));
+    assert.throws(() => l.applyTopUp({ cloudId: 'tu-10', accountId: 'b', amountCents: -5, accountVersion: 1 }));
+    assert.throws(() => l.applyTopUp({ cloudId: 'tu-11', accountId: 'b', amountCents: 1.5, accountVersion: 1 }));
   } finally {
     l.close();
     t.cleanup();
@@ -118,7 +117,7 @@ test('a hold below the floor is declined and audited, without touching the balan
   const t = tempDir();
   const l = openTestLedger(t.file('l.db'));
   try {
-    l.applyTopUp({ cloudId: 'x', accountId: 'd', amountCents: 300 });
+    l.applyTopUp({ cloudId: 'x', accountId: 'd', amountCents: 300, accountVersion: 1 });
     const r = l.hold(cardHold('d', 400));
     assert.equal(r.ok, false);
     assert.ok(!r.ok && r.outcome === 'insufficient_funds');

@@ -10,7 +10,7 @@ type Raw = InstanceType<typeof Database>;
 /** A closed ledger with 6 audit records (top-up, hold, credit, capture, decline, alert). */
 function buildLedger(path: string): { head: { seq: number; hash: string } } {
   const l = openTestLedger(path);
-  l.applyTopUp({ cloudId: 't', accountId: 'a', amountCents: 1000 });
+  l.applyTopUp({ cloudId: 't', accountId: 'a', amountCents: 1000, accountVersion: 1 });
   const h = l.hold(cardHold('a', 300));
   assert.ok(h.ok);
   l.markCreditSent(h.vendId, { seq: 9 });

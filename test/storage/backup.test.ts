@@ -7,7 +7,7 @@ test('an online backup is an openable, consistent copy', async () => {
   const t = tempDir();
   const l = openTestLedger(t.file('l.db'));
   try {
-    l.applyTopUp({ cloudId: 'x', accountId: 'a', amountCents: 900 });
+    l.applyTopUp({ cloudId: 'x', accountId: 'a', amountCents: 900, accountVersion: 1 });
     const h = l.hold(cardHold('a', 300));
     assert.ok(h.ok);
     l.applyCardList({ kind: 'full', version: 3, cards: [{ uid: '04A2B9C1D25E80', accountId: 'a', status: 'active' }] });

@@ -111,7 +111,10 @@ while (Date.now() < deadline) {
     }
   } else if (r < 0.82) {
     const cloudId = `tu-${Math.floor(rnd() * 40)}`;
-    const res = ledger.applyTopUp({ cloudId, accountId: pick(ACCOUNTS) ?? 'acct-a', amountCents: 500 });
+    const accountId = pick(ACCOUNTS) ?? 'acct-a';
+    // Booked by the cloud after the last snapshot of the account, as a fresh top-up is.
+    const accountVersion = (ledger.balance(accountId)?.snapshotVersion ?? 0) + 1;
+    const res = ledger.applyTopUp({ cloudId, accountId, amountCents: 500, accountVersion });
     if (res.applied) say(`T ${cloudId}`);
   } else if (r < 0.88) {
     ledger.recordDecline({ method: 'card', reason: 'card_blocked', machineId: 'W0', cardUid: '0A1B2C3D' });

@@ -32,7 +32,7 @@ test('unsynced exposure sums what it summed before the index: held, captured, re
   const t = tempDir('ledger-', true);
   const ctx = ctxFor(t.file('l.db'));
   try {
-    for (const a of ['acct-a', 'acct-b']) applyTopUp(ctx, { cloudId: `t-${a}`, accountId: a, amountCents: 100_000 });
+    for (const a of ['acct-a', 'acct-b']) applyTopUp(ctx, { cloudId: `t-${a}`, accountId: a, amountCents: 100_000, accountVersion: 1 });
     const vend = (accountId: string, amountCents: number): string => {
       const h = hold(ctx, { method: 'card', funding: 'account', machineId: 'W1', amountCents, accountId, ruleSetVersion: '1', ruleId: 'r' });
       assert.ok(h.ok);

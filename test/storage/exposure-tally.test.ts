@@ -25,7 +25,7 @@ test('the exposure tally equals the sum over the vends through a random walk of 
   const open: { id: string; state: 'held' | 'sent'; amount: number }[] = [];
   const captured: { id: string; amount: number }[] = [];
   try {
-    for (const a of ACCOUNTS) l.applyTopUp({ cloudId: `top-${a}`, accountId: a, amountCents: 10_000_000 });
+    for (const a of ACCOUNTS) l.applyTopUp({ cloudId: `top-${a}`, accountId: a, amountCents: 10_000_000, accountVersion: 1 });
     for (let step = 0; step < 1500; step++) {
       const op = rnd(100);
       if (op < 30 || open.length === 0) {
@@ -88,7 +88,7 @@ test('a ledger from before the tally (schema 8) starts with the tally its vends 
   const t = tempDir();
   try {
     const l = openTestLedger(t.file('l.db'));
-    l.applyTopUp({ cloudId: 'top', accountId: 'acct-a', amountCents: 100_000 });
+    l.applyTopUp({ cloudId: 'top', accountId: 'acct-a', amountCents: 100_000, accountVersion: 1 });
     const h = l.hold({ method: 'card', funding: 'account', machineId: 'W1', amountCents: 300, accountId: 'acct-a', ruleSetVersion: '1', ruleId: 'r' });
     assert.ok(h.ok);
     l.close();

@@ -7,7 +7,7 @@ test('records come out oldest first with gap-free seqs, within count and byte li
   const l = openTestLedger(t.file('l.db'));
   try {
     for (let i = 0; i < 5; i++) l.enqueueEvent('machine.state', { machineId: `W${i}`, state: 'running' });
-    l.applyTopUp({ cloudId: 'x', accountId: 'a', amountCents: 100 });
+    l.applyTopUp({ cloudId: 'x', accountId: 'a', amountCents: 100, accountVersion: 1 });
     const all = l.outbox.nextBatch({ maxCount: 100, maxBytes: 1 << 20 });
     assert.deepEqual(all.records.map((r) => r.seq), [1, 2, 3, 4, 5, 6]);
     assert.equal(new Set(all.records.map((r) => r.id)).size, 6);
@@ -54,7 +54,7 @@ test('a rejected batch goes to dead letters with an alert, and the rest flows on
   const t = tempDir();
   const l = openTestLedger(t.file('l.db'));
   try {
-    l.applyTopUp({ cloudId: 'x', accountId: 'a', amountCents: 500 });
+    l.applyTopUp({ cloudId: 'x', accountId: 'a', amountCents: 500, accountVersion: 1 });
     const h = l.hold(cardHold('a', 200));
     assert.ok(h.ok);
     l.enqueueEvent('machine.state', { s: 1 });

@@ -51,13 +51,17 @@ function runScenario(ops: readonly Op[], path: string): void {
     const bal = new Map<string, number>();
     const version = new Map<string, number>();
     const clouds = new Map<number, string>();
+    const topUpVersion = new Map<number, number>();
     const tokens = new Set<number>();
     const vends: ModelVend[] = [];
     for (const o of ops) {
       switch (o.op) {
         case 'topup': {
           const acct = ACCOUNTS[o.acct] ?? 'p';
-          const r = l.applyTopUp({ cloudId: `c${o.cloud}`, accountId: acct, amountCents: o.amount });
+          // A fresh top-up is booked after the account's last snapshot; a re-delivery carries its first version.
+          const accountVersion = topUpVersion.get(o.cloud) ?? (version.get(acct) ?? 0) + 1;
+          topUpVersion.set(o.cloud, accountVersion);
+          const r = l.applyTopUp({ cloudId: `c${o.cloud}`, accountId: acct, amountCents: o.amount, accountVersion });
           const seen = clouds.has(o.cloud);
           assert.equal(r.applied, !seen, 'a top-up credits exactly once');
           if (!seen) {

@@ -8,7 +8,7 @@ test('refundCaptured gives part of a captured vend back once, never more than wa
   const tmp = tempDir();
   const l = openTestLedger(tmp.file('l.db'));
   try {
-    l.applyTopUp({ cloudId: 't1', accountId: 'acct-a', amountCents: 1000 });
+    l.applyTopUp({ cloudId: 't1', accountId: 'acct-a', amountCents: 1000, accountVersion: 1 });
     const h = l.hold(cardHold('acct-a', 400));
     assert.ok(h.ok);
     if (!h.ok) return;

@@ -8,7 +8,7 @@ const DAY = 86_400_000;
 function settledRoom(t: ReturnType<typeof tempDir>) {
   const clock = manualClock();
   const l = openTestLedger(t.file('l.db'), { clock });
-  l.applyTopUp({ cloudId: 'tu-1', accountId: 'a', amountCents: 2000 });
+  l.applyTopUp({ cloudId: 'tu-1', accountId: 'a', amountCents: 2000, accountVersion: 1 });
   const done: string[] = [];
   for (let i = 0; i < 3; i++) {
     const h = l.hold(cardHold('a', 300));
@@ -65,7 +65,7 @@ test('settled history goes; balances, replay protection, idempotency and the cha
     assert.ok(l.getVend(qrId));
     assert.equal(l.getVend(openId)?.state, 'held');
     assert.equal(l.balance('a')?.balanceCents, balanceBefore);
-    assert.deepEqual(l.applyTopUp({ cloudId: 'tu-1', accountId: 'a', amountCents: 2000 }), { applied: false });
+    assert.equal(l.applyTopUp({ cloudId: 'tu-1', accountId: 'a', amountCents: 2000, accountVersion: 1 }).applied, false);
     const replay = l.hold({ method: 'qr', funding: 'token', machineId: 'D1', amountCents: 300, tokenId: 'aabbccdd', tokenExpiresAt: 1, ruleSetVersion: '1', ruleId: 'q' });
     assert.ok(!replay.ok && replay.outcome === 'replayed');
 

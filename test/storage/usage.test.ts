@@ -19,8 +19,8 @@ test('counts captured vends by kind and month; refunded and fault-refunded vends
   const clock = manualClock(Date.UTC(2026, 9, 20, 12));
   const l = openTestLedger(t.file('l.db'), { clock });
   try {
-    l.applyTopUp({ cloudId: 'tu', accountId: 'a', amountCents: 100_000 });
-    l.applyTopUp({ cloudId: 'tu-b', accountId: 'b', amountCents: 100_000 });
+    l.applyTopUp({ cloudId: 'tu', accountId: 'a', amountCents: 100_000, accountVersion: 1 });
+    l.applyTopUp({ cloudId: 'tu-b', accountId: 'b', amountCents: 100_000, accountVersion: 1 });
     assert.deepEqual(l.accountUsage('a', { monthStartMs: Date.UTC(2026, 10, 1) }), {
       washesThisMonth: 0, lifetimeVends: 0, lifetimeByKind: { washer: 0, dryer: 0 }, memberSinceMs: null,
     });
@@ -67,14 +67,14 @@ test('memberSinceMs comes with the snapshot, survives a reopen, and a later snap
   let l = openTestLedger(path);
   try {
     const since = Date.UTC(2024, 2, 15);
-    assert.ok(l.applyAccountSnapshot({ accountId: 'ten', version: 1, balanceCents: 0, points: 0, tier: 'tenant', memberSinceMs: since }).applied);
+    assert.ok(l.applyAccountSnapshot({ accountId: 'ten', version: 1, balanceCents: 0, points: 0, tier: 'tenant', coveredSeq: 0, memberSinceMs: since }).applied);
     assert.equal(l.accountUsage('ten', { monthStartMs: 0 }).memberSinceMs, since);
     l.close();
     l = openTestLedger(path);
     assert.equal(l.accountUsage('ten', { monthStartMs: 0 }).memberSinceMs, since);
-    assert.ok(l.applyAccountSnapshot({ accountId: 'ten', version: 2, balanceCents: 0, points: 0, tier: 'tenant' }).applied);
+    assert.ok(l.applyAccountSnapshot({ accountId: 'ten', version: 2, balanceCents: 0, points: 0, tier: 'tenant', coveredSeq: 0 }).applied);
     assert.equal(l.accountUsage('ten', { monthStartMs: 0 }).memberSinceMs, null);
-    assert.throws(() => l.applyAccountSnapshot({ accountId: 'ten', version: 3, balanceCents: 0, points: 0, tier: 't', memberSinceMs: -1 }));
+    assert.throws(() => l.applyAccountSnapshot({ accountId: 'ten', version: 3, balanceCents: 0, points: 0, tier: 't', coveredSeq: 0, memberSinceMs: -1 }));
   } finally {
     l.close();
     t.cleanup();
@@ -99,7 +99,7 @@ test('lifetime counts survive retention: pruned vends that counted are tallied',
   const clock = manualClock();
   const l = openTestLedger(t.file('l.db'), { clock });
   try {
-    l.applyTopUp({ cloudId: 'tu', accountId: 'a', amountCents: 100_000 });
+    l.applyTopUp({ cloudId: 'tu', accountId: 'a', amountCents: 100_000, accountVersion: 1 });
     captured(l, 'a', 'washer');
     captured(l, 'a', 'washer');
     captured(l, 'a', 'dryer');
@@ -118,7 +118,7 @@ test('lifetime counts survive retention: pruned vends that counted are tallied',
     const after = l.accountUsage('a', { monthStartMs: 0 });
     assert.deepEqual([after.lifetimeVends, after.lifetimeByKind], [3, { washer: 2, dryer: 1 }]);
     // New vends add to the tally.
-    l.applyTopUp({ cloudId: 'tu-2', accountId: 'a', amountCents: 1000 });
+    l.applyTopUp({ cloudId: 'tu-2', accountId: 'a', amountCents: 1000, accountVersion: 2 });
     captured(l, 'a', 'washer');
     assert.equal(l.accountUsage('a', { monthStartMs: 0 }).lifetimeByKind.washer, 3);
     assert.deepEqual(l.selfCheck().problems, []);

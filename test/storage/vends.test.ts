@@ -22,7 +22,7 @@ test('life cycle: hold, credit sent, capture; every step audited and queued', ()
   const t = tempDir();
   const l = openTestLedger(t.file('l.db'));
   try {
-    l.applyTopUp({ cloudId: 'seed', accountId: 'a', amountCents: 1000 });
+    l.applyTopUp({ cloudId: 'seed', accountId: 'a', amountCents: 1000, accountVersion: 1 });
     const h = l.hold(cardHold('a', 400));
     assert.ok(h.ok);
     const v = l.getVend(h.vendId);
@@ -64,7 +64,7 @@ test('refund from held or credit_sent, partial or whole, once', () => {
   const t = tempDir();
   const l = openTestLedger(t.file('l.db'));
   try {
-    l.applyTopUp({ cloudId: 'seed', accountId: 'a', amountCents: 1000 });
+    l.applyTopUp({ cloudId: 'seed', accountId: 'a', amountCents: 1000, accountVersion: 1 });
     const a = l.hold(cardHold('a', 300));
     const b = l.hold(cardHold('a', 300));
     assert.ok(a.ok && b.ok);
@@ -180,8 +180,8 @@ test('offline exposure counts account-funded vends until the cloud acks their la
   const t = tempDir();
   const l = openTestLedger(t.file('l.db'));
   try {
-    l.applyTopUp({ cloudId: 's', accountId: 'a', amountCents: 5000 });
-    l.applyTopUp({ cloudId: 't', accountId: 'b', amountCents: 5000 });
+    l.applyTopUp({ cloudId: 's', accountId: 'a', amountCents: 5000, accountVersion: 1 });
+    l.applyTopUp({ cloudId: 't', accountId: 'b', amountCents: 5000, accountVersion: 1 });
     const a1 = l.hold(cardHold('a', 300));
     const b1 = l.hold(cardHold('b', 200));
     assert.ok(a1.ok && b1.ok);

@@ -39,9 +39,9 @@ export const COINS_PER_PROGRAM = new Map(COIN_CHANNELS.map(([id, m]) => [id, m.c
 
 /** The seed top-ups seedCards applies, as the delivery check must count them. */
 export const SEED_TOP_UPS = [
-  { cloudId: 'seed-alice', accountId: CARDS.alice.accountId, amountCents: SEED_BALANCES.alice },
-  { cloudId: 'seed-bob', accountId: CARDS.bob.accountId, amountCents: SEED_BALANCES.bob },
-  { cloudId: 'seed-mallory', accountId: CARDS.mallory.accountId, amountCents: 5000 },
+  { cloudId: 'seed-alice', accountId: CARDS.alice.accountId, amountCents: SEED_BALANCES.alice, accountVersion: 1 },
+  { cloudId: 'seed-bob', accountId: CARDS.bob.accountId, amountCents: SEED_BALANCES.bob, accountVersion: 1 },
+  { cloudId: 'seed-mallory', accountId: CARDS.mallory.accountId, amountCents: 5000, accountVersion: 1 },
 ];
 
 export function seedLedger(dbPath: string, secretPath: string): void {

@@ -99,7 +99,7 @@ export async function startBusRoom(o: { replyTimeoutMs: number; pollIntervalMs: 
   const daemon = new Daemon(config, { logger: level ? createLogger({ level, destination: 2 }) : silentLogger(), clock: systemClock });
   const cards = Array.from({ length: CARD_COUNT }, (_, i) => ({ uid: busCardUid(i), accountId: `acct-${i}`, status: 'active' as const }));
   daemon.ledger.applyCardList({ kind: 'full', version: 1, cards });
-  for (const c of cards) daemon.ledger.applyTopUp({ cloudId: `seed-${c.accountId}`, accountId: c.accountId, amountCents: SEED_CENTS });
+  for (const c of cards) daemon.ledger.applyTopUp({ cloudId: `seed-${c.accountId}`, accountId: c.accountId, amountCents: SEED_CENTS, accountVersion: 1 });
   await daemon.start();
   let closed = false;
   return {

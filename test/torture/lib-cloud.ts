@@ -16,6 +16,7 @@ export interface PublishedTopUp {
   cloudId: string;
   accountId: string;
   amountCents: number;
+  accountVersion: number;
 }
 
 /** Records in the order they first reached the consumer: each new seq must come after every earlier one. */
@@ -155,7 +156,7 @@ export class CloudDriver {
         const list: PublishedTopUp[] = [];
         for (let i = 0; i < count; i++) {
           this.n++;
-          list.push({ cloudId: `${this.prefix}-topup-${this.n}`, accountId: this.random() < 0.5 ? CARDS.alice.accountId : CARDS.bob.accountId, amountCents: 100 + Math.floor(this.random() * 20) * 50 });
+          list.push({ cloudId: `${this.prefix}-topup-${this.n}`, accountId: this.random() < 0.5 ? CARDS.alice.accountId : CARDS.bob.accountId, amountCents: 100 + Math.floor(this.random() * 20) * 50, accountVersion: this.n + 1 });
         }
         await c.publishTopUps(ROOM_ID, list);
         this.topUps.push(...list);

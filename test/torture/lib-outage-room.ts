@@ -52,7 +52,7 @@ function seed(dbPath: string): void {
   try {
     const cards = Array.from({ length: CARD_COUNT }, (_, i) => ({ uid: cardUid(i), accountId: `acct-${i}`, status: 'active' as const }));
     l.applyCardList({ kind: 'full', version: 1, cards });
-    for (const c of cards) l.applyTopUp({ cloudId: `seed-${c.accountId}`, accountId: c.accountId, amountCents: 100_000_000 });
+    for (const c of cards) l.applyTopUp({ cloudId: `seed-${c.accountId}`, accountId: c.accountId, amountCents: 100_000_000, accountVersion: 1 });
   } finally {
     l.close();
   }

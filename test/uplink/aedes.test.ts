@@ -20,7 +20,7 @@ test('protocolVersion 4 against aedes: batches delivered and acked, downlinks ap
     await up.start();
     await waitFor(() => ledger.outbox.stats().depth === 0, 'drained');
     assert.ok(storedInOrder(cloud, 120));
-    await cloud.publishTopUps(ROOM, [{ cloudId: 'a-1', accountId: 'acc', amountCents: 250 }]);
+    await cloud.publishTopUps(ROOM, [{ cloudId: 'a-1', accountId: 'acc', amountCents: 250, accountVersion: 1 }]);
     await waitFor(() => ledger.balance('acc')?.balanceCents === 250, 'top-up applied');
   } finally {
     await up.stop();

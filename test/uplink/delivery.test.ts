@@ -247,7 +247,7 @@ test('real vends made offline reach the cloud with their audit records; acks cle
   await broker.kill();
   const up = makeUplink(ledger, broker.url);
   await up.start();
-  ledger.applyTopUp({ cloudId: 'seed', accountId: 'acc-1', amountCents: 2000 });
+  ledger.applyTopUp({ cloudId: 'seed', accountId: 'acc-1', amountCents: 2000, accountVersion: 1 });
   for (let i = 0; i < 3; i++) {
     const h = ledger.hold({ method: 'card', funding: 'account', machineId: 'W1', program: 2, amountCents: 350, accountId: 'acc-1', cardUid: '04A2B9C1D25E80', ruleSetVersion: 'rs-1', ruleId: 'w' });
     assert.ok(h.ok);

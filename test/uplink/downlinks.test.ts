@@ -155,16 +155,16 @@ test('a re-delivered top-up credits once; card lists and account snapshots go to
   const r = await rig();
   try {
     await r.cloud.publishCards(ROOM, { kind: 'full', version: 1, cards: [{ uid: '04A2B9C1D25E80', accountId: 'acc-1', status: 'active' }] });
-    await r.cloud.publishAccounts(ROOM, [{ accountId: 'acc-1', version: 1, balanceCents: 1000, points: 0, tier: 'std' }]);
+    await r.cloud.publishAccounts(ROOM, [{ accountId: 'acc-1', version: 1, balanceCents: 1000, points: 0, tier: 'std', coveredSeq: 0 }]);
     await waitFor(() => r.ledger.balance('acc-1')?.snapshotVersion === 1, 'snapshot applied');
-    for (let i = 0; i < 3; i++) await r.cloud.publishTopUps(ROOM, [{ cloudId: 'top-1', accountId: 'acc-1', amountCents: 500 }]);
+    for (let i = 0; i < 3; i++) await r.cloud.publishTopUps(ROOM, [{ cloudId: 'top-1', accountId: 'acc-1', amountCents: 500, accountVersion: 2 }]);
     await r.cloud.publishCards(ROOM, { kind: 'diff', version: 2, baseVersion: 1, cards: [{ uid: '04A2B9C1D25E80', remove: true }] });
     await waitFor(() => r.ledger.cardListVersion() === 2, 'diff applied');
     assert.equal(r.ledger.balance('acc-1')?.balanceCents, 1500);
     assert.equal(r.ledger.lookupCard('04A2B9C1D25E80'), undefined);
     await r.cloud.publishCards(ROOM, { kind: 'diff', version: 4, baseVersion: 3, cards: [] });
-    await waitFor(() => r.cloud.received.reject.length === 1, 'diff on the wrong base refused');
-    assert.equal(rejects(r)[0]?.reason, 'base_mismatch');
+    await waitFor(() => r.cloud.received.reject.length === 3, 'two replayed top-ups and the diff on the wrong base refused');
+    assert.deepEqual(rejects(r).map((x) => [x.reason, x.ref]).sort(), [['base_mismatch', '4'], ['replayed', 'top-1'], ['replayed', 'top-1']]);
     // The top-up was booked once and goes upstream once.
     await waitFor(() => r.cloud.records(ROOM).some((x) => x.type === 'account.topup'), 'top-up record upstream');
     assert.equal(r.cloud.records(ROOM).filter((x) => x.type === 'account.topup').length, 1);
@@ -285,7 +285,7 @@ test('persistent session: a top-up sent while the gateway is offline arrives whe
   try {
     await waitFor(() => cloud.received.status.some((s) => !s.retained && s.payload.state === 'online'), 'online (session created)');
     await up.stop();
-    await cloud.publishTopUps(ROOM, [{ cloudId: 'while-away', accountId: 'acc-9', amountCents: 700 }]);
+    await cloud.publishTopUps(ROOM, [{ cloudId: 'while-away', accountId: 'acc-9', amountCents: 700, accountVersion: 1 }]);
     up = makeUplink(ledger, broker.url);
     await up.start();
     await waitFor(() => ledger.balance('acc-9')?.balanceCents === 700, 'queued top-up applied after reconnect');

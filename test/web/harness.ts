@@ -37,7 +37,7 @@ export async function startWebRoom(o: { timeScale?: number; feedbackLimits?: Fee
   const input = demoGatewayConfig({ tcpPort: port, dbPath: join(dir, 'ledger.db'), qrPublicKey: Buffer.from(qrKey.publicKey).toString('base64url') });
   const config = gatewayConfigSchema.parse({ ...input, buses: input.buses.map((b) => ({ ...b, pollIntervalMs: 250 })), log: { level: 'info' } });
   const daemon = new Daemon(config, { logger, clock: systemClock });
-  DEMO_CARDS.forEach((c) => daemon.ledger.applyAccountSnapshot({ accountId: c.accountId, version: 1, balanceCents: c.balanceCents, points: 0, tier: c.tier }));
+  DEMO_CARDS.forEach((c) => daemon.ledger.applyAccountSnapshot({ accountId: c.accountId, version: 1, balanceCents: c.balanceCents, points: 0, tier: c.tier, coveredSeq: 0 }));
   daemon.ledger.applyCardList({ kind: 'full', version: 1, cards: DEMO_CARDS.map((c) => ({ uid: c.uid, accountId: c.accountId, status: 'active' as const })) });
   await daemon.start();
   const web = new WebServer({
