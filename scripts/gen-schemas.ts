@@ -7,7 +7,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { DOWN_SCHEMAS, UP_SCHEMAS, remoteCommandSchema } from '../protocols/mqtt/payloads.js';
+import { DOWN_SCHEMAS, UP_SCHEMAS, accountsSchema, cardListSchema, remoteCommandSchema, topUpsSchema } from '../protocols/mqtt/payloads.js';
 import { roomConfigSchema } from '../gateway/uplink/room-config.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'schemas');
@@ -22,6 +22,9 @@ export function generateSchemas(): Map<string, string> {
   for (const [name, schema] of Object.entries(UP_SCHEMAS)) put(`up-${name}`, `up/${name}`, schema);
   for (const [name, schema] of Object.entries(DOWN_SCHEMAS)) put(`down-${name}`, `down/${name}`, schema);
   put('signed-remote-command', 'the JSON text inside down/commands .command', remoteCommandSchema);
+  put('signed-card-list', 'the JSON text inside down/cards .cards', cardListSchema);
+  put('signed-account-snapshots', 'the JSON text inside down/accounts .accounts', accountsSchema);
+  put('signed-top-ups', 'the JSON text inside down/topups .topUps', topUpsSchema);
   // Input form: the config as the cloud writes it (defaults may be left out; instants may be ISO strings).
   put('signed-room-config', 'the JSON text inside down/config .config', roomConfigSchema, 'input');
   return out;

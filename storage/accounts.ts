@@ -151,3 +151,36 @@ export function applyTopUp(ctx: LedgerContext, input: TopUp): ApplyResult {
     return { applied: true };
   });
 }
+
+/** What a whole downlink message did: applied whole, or the first item that stopped it (and nothing applied). */
+export type MessageResult = { applied: true; count: number } | (NotApplied & { ref: string });
+
+class NotAppliedError extends Error {
+  constructor(readonly result: NotApplied & { ref: string }) {
+    super(result.detail);
+  }
+}
+
+/** All or nothing, in one transaction: a message that is refused changes nothing. */
+function applyAll<T>(ctx: LedgerContext, items: readonly T[], one: (t: T) => ApplyResult, ref: (t: T) => string): MessageResult {
+  try {
+    return inTx(ctx.db, (): MessageResult => {
+      for (const t of items) {
+        const r = one(t);
+        if (!r.applied) throw new NotAppliedError({ ...r, ref: ref(t) });
+      }
+      return { applied: true, count: items.length };
+    });
+  } catch (e) {
+    if (e instanceof NotAppliedError) return e.result;
+    throw e;
+  }
+}
+
+export function applyAccountSnapshots(ctx: LedgerContext, list: readonly AccountSnapshot[]): MessageResult {
+  return applyAll(ctx, list, (s) => applyAccountSnapshot(ctx, s), (s) => s.accountId);
+}
+
+export function applyTopUps(ctx: LedgerContext, list: readonly TopUp[]): MessageResult {
+  return applyAll(ctx, list, (t) => applyTopUp(ctx, t), (t) => t.cloudId);
+}

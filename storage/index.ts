@@ -70,6 +70,9 @@ export interface Ledger {
 
   applyAccountSnapshot(snapshot: accounts.AccountSnapshot): accounts.ApplyResult;
   applyTopUp(topUp: accounts.TopUp): accounts.ApplyResult;
+  /** A downlink message's snapshots or top-ups, all or nothing in one transaction. */
+  applyAccountSnapshots(list: readonly accounts.AccountSnapshot[]): accounts.MessageResult;
+  applyTopUps(list: readonly accounts.TopUp[]): accounts.MessageResult;
   balance(accountId: string): accounts.AccountBalance | undefined;
   /** Captured vends of the account for pricing (storage/usage.ts says what counts); monthStartMs: the room's local month start. */
   accountUsage(accountId: string, opts: { monthStartMs: number }): AccountUsage;
@@ -157,6 +160,8 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
 
     applyAccountSnapshot: (s) => accounts.applyAccountSnapshot(ctx, s),
     applyTopUp: (t) => accounts.applyTopUp(ctx, t),
+    applyAccountSnapshots: (l) => accounts.applyAccountSnapshots(ctx, l),
+    applyTopUps: (l) => accounts.applyTopUps(ctx, l),
     balance: (id) => accounts.balance(ctx, accounts.accountIdSchema.parse(id)),
     accountUsage: (id, u) => accountUsage(ctx, accounts.accountIdSchema.parse(id), u),
     accountUsagePlan: () => accountUsagePlan(ctx),

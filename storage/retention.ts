@@ -1,9 +1,11 @@
 // Retention: removes history the cloud already holds, so years of vends fit on an SD card.
 // Only what is settled goes: finished vends older than the cut-off whose every record the cloud
 // acknowledged, whose balance entries its snapshot covers (so no derived balance changes) and
-// whose QR token id has expired; then the acknowledged prefix of the audit trail, verified from
-// then on from an anchor (the last removed record's seq and hash). Top-up entries are kept: they
-// are what makes a re-delivered top-up harmless. One transaction: a crash prunes all or nothing.
+// whose QR token id has expired; top-up entries a snapshot includes (by account version) whose
+// record the cloud acknowledged: a re-delivery of one is refused by version from then on, so
+// only the top-ups no snapshot holds yet keep their id spent by an entry; then the acknowledged
+// prefix of the audit trail, verified from then on from an anchor (the last removed record's seq
+// and hash). One transaction: a crash prunes all or nothing.
 import { z } from 'zod';
 import { auditHead } from './audit.js';
 import { META, getMetaInt, inTx, setMeta, type LedgerContext } from './context.js';
@@ -51,6 +53,13 @@ export function pruneHistory(ctx: LedgerContext, opts: { beforeMs: number }): Pr
       entries += delEntries.run(id).changes;
       delVend.run(id);
     }
+    // Inside the snapshot, so they count for nothing (accounts.ts balance); retention's age rule too.
+    entries += ctx.db
+      .prepare(
+        `DELETE FROM entries WHERE kind = 'topup' AND account_version IS NOT NULL AND outbox_seq <= ? AND created_ms < ?
+            AND account_version <= (SELECT a.version FROM accounts a WHERE a.account_id = entries.account_id)`,
+      )
+      .run(acked, beforeMs).changes;
 
     // The longest prefix of the trail that is acknowledged, older than the cut-off and about
     // no vend still kept (so every kept vend keeps all its audit records).

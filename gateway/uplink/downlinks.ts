@@ -1,14 +1,14 @@
 // Downlinks from the cloud: each is size-checked, parsed as JSON, validated with its zod schema
-// (strict: unknown fields are refused), signature-checked where signed, version-checked, and
-// only then applied through the ledger's domain API. A refused message changes nothing and is
+// (strict: unknown fields are refused), signature-checked (every downlink but the ack is signed
+// with the cloud key), version-checked, and only then applied through the ledger's domain API. A refused message changes nothing and is
 // reported on up/reject with a reason code. Acks are handled by the uplink loop, not here.
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Ledger } from '../../storage/index.js';
-import type { ApplyResult } from '../../storage/accounts.js';
 import type { Logger } from '../core/log.js';
 import type { CommandOutcome } from '../profiles/types.js';
 import { DOWN_SCHEMAS, describeIssues, remoteCommandSchema, type CommandResult, type RejectReasonCode, type RemoteCommand, type RemoteCommandKind } from '../../protocols/mqtt/payloads.js';
+import { accountsSchema, cardListSchema, topUpsSchema, type Accounts, type CardList, type TopUps } from '../../protocols/mqtt/payloads.js';
 import type { DownName } from '../../protocols/mqtt/topics.js';
 import { persistRoomConfig, roomConfigSchema, verifySigned, type RoomConfig } from './room-config.js';
 import type { MqttConfig } from './config-schema.js';
@@ -18,7 +18,7 @@ export interface RemoteCommandTarget {
   command(machineId: string, kind: RemoteCommandKind, args: { minutes: number; amountCents: number } | undefined): Promise<CommandOutcome>;
 }
 
-export type DownlinkLedger = Pick<Ledger, 'applyCardList' | 'applyAccountSnapshot' | 'applyTopUp' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
+export type DownlinkLedger = Pick<Ledger, 'applyCardList' | 'applyAccountSnapshots' | 'applyTopUps' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
 
 export interface DownlinkDeps {
   roomId: string;
@@ -96,12 +96,18 @@ export class Downlinks {
 
   private async dispatch(name: Exclude<DownName, 'ack'>, raw: unknown, stored: () => void): Promise<void> {
     switch (name) {
-      case 'cards':
-        return this.cards(parse(DOWN_SCHEMAS.cards, raw));
-      case 'accounts':
-        return this.accounts(parse(DOWN_SCHEMAS.accounts, raw));
-      case 'topups':
-        return this.topUps(parse(DOWN_SCHEMAS.topups, raw));
+      case 'cards': {
+        const env = parse(DOWN_SCHEMAS.cards, raw);
+        return this.cards(this.open(env.cards, env.sig, cardListSchema));
+      }
+      case 'accounts': {
+        const env = parse(DOWN_SCHEMAS.accounts, raw);
+        return this.accounts(this.open(env.accounts, env.sig, accountsSchema));
+      }
+      case 'topups': {
+        const env = parse(DOWN_SCHEMAS.topups, raw);
+        return this.topUps(this.open(env.topUps, env.sig, topUpsSchema));
+      }
       case 'config':
         return this.config(parse(DOWN_SCHEMAS.config, raw));
       case 'commands':
@@ -109,25 +115,38 @@ export class Downlinks {
     }
   }
 
-  private cards(list: z.infer<(typeof DOWN_SCHEMAS)['cards']>): void {
-    const { v: _v, ...input } = list;
+  /**
+   * A signed money downlink: the signature with the cloud key first, then the inner text's
+   * schema and room. Anything else is refused before the ledger sees it.
+   */
+  private open<T>(text: string, sig: string, schema: z.ZodType<T>): T {
+    const r = verifySigned(text, sig, this.key(), schema, this.d.roomId);
+    if (!r.ok) throw new Refusal(r.reason, r.detail);
+    return r.value;
+  }
+
+  private cards(list: CardList): void {
+    const { type: _type, roomId: _room, ...input } = list;
     const r = this.d.ledger.applyCardList(input);
     if (!r.ok) {
       const reason = r.reason === 'stale' ? 'old_version' : r.reason === 'base_mismatch' ? 'base_mismatch' : 'schema';
       throw new Refusal(reason, `card list ${list.version} refused (${r.reason}); current version ${r.currentVersion}`, String(list.version));
     }
+    // A replay of the applied list changes nothing; it is reported so the cloud sees it.
+    if (!r.applied) throw new Refusal('replayed', `card list ${list.version} is already applied`, String(list.version));
   }
 
-  private accounts(msg: z.infer<(typeof DOWN_SCHEMAS)['accounts']>): void {
-    const results = msg.snapshots.map((s) => ({ ref: s.accountId, r: this.d.ledger.applyAccountSnapshot(s) }));
-    this.log.info({ snapshots: msg.snapshots.length, applied: results.filter((x) => x.r.applied).length }, 'account snapshots');
-    refuseNotApplied('account snapshots', results);
+  /** A message is applied whole or refused whole (naming the item that stopped it): a refusal changes nothing. */
+  private accounts(msg: Accounts): void {
+    const r = this.d.ledger.applyAccountSnapshots(msg.snapshots);
+    if (!r.applied) throw new Refusal(r.reason, r.detail, r.ref.slice(0, 128));
+    this.log.info({ snapshots: r.count }, 'account snapshots applied');
   }
 
-  private topUps(msg: z.infer<(typeof DOWN_SCHEMAS)['topups']>): void {
-    const results = msg.topUps.map((t) => ({ ref: t.cloudId, r: this.d.ledger.applyTopUp(t) }));
-    this.log.info({ topUps: msg.topUps.length, applied: results.filter((x) => x.r.applied).length }, 'top-ups');
-    refuseNotApplied('top-ups', results);
+  private topUps(msg: TopUps): void {
+    const r = this.d.ledger.applyTopUps(msg.topUps);
+    if (!r.applied) throw new Refusal(r.reason, r.detail, r.ref.slice(0, 128));
+    this.log.info({ topUps: r.count }, 'top-ups applied');
   }
 
   private key(): KeyObject {
@@ -197,18 +216,6 @@ export class Downlinks {
     this.d.ledger.enqueueEvent('remote_command', { ...result, at: this.d.nowMs() });
     this.d.commandResult(result);
   }
-}
-
-/**
- * Each item of a message stands alone (its own version or id): the ones that apply are applied,
- * and the others are reported in one refusal naming them, with the first one's reason.
- */
-function refuseNotApplied(what: string, results: { ref: string; r: ApplyResult }[]): void {
-  const refused = results.flatMap((x) => (x.r.applied ? [] : [{ ref: x.ref, reason: x.r.reason, detail: x.r.detail }]));
-  const first = refused[0];
-  if (first === undefined) return;
-  const detail = `${refused.length} of ${results.length} ${what} not applied: ${refused.map((x) => `${x.reason}: ${x.detail}`).join('; ')}`;
-  throw new Refusal(first.reason, detail.slice(0, 1000), first.ref.slice(0, 128));
 }
 
 function parse<T>(schema: z.ZodType<T>, raw: unknown): T {

@@ -20,7 +20,7 @@ import { Link } from './link.js';
 import { loadRoomConfig, type RoomConfig } from './room-config.js';
 import { Telemetry } from './telemetry.js';
 
-export type UplinkLedger = Pick<Ledger, 'gatewayId' | 'outbox' | 'appendAlert' | 'applyCardList' | 'applyAccountSnapshot' | 'applyTopUp' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
+export type UplinkLedger = Pick<Ledger, 'gatewayId' | 'outbox' | 'appendAlert' | 'applyCardList' | 'applyAccountSnapshots' | 'applyTopUps' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
 
 export interface UplinkOptions {
   /** The parsed `mqtt` config block (mqttConfigSchema). */

@@ -236,9 +236,14 @@ const cardStatus = z.enum(['active', 'lost', 'blocked']);
 const cardEntry = z.strictObject({ uid: cardUid, accountId, status: cardStatus });
 const cardRemoval = z.strictObject({ uid: cardUid, remove: z.literal(true) });
 
+// Money downlinks (card lists, account snapshots, top-ups) are signed like configs and commands:
+// the schemas below are the JSON text inside the envelope, `type` and `roomId` included.
+const signedRoomId = z.string().min(1).max(64);
+
+/** The JSON inside a down/cards envelope's `cards`. */
 export const cardListSchema = z.discriminatedUnion('kind', [
-  z.strictObject({ v, kind: z.literal('full'), version: seq, cards: z.array(cardEntry).max(100_000) }),
-  z.strictObject({ v, kind: z.literal('diff'), version: seq, baseVersion: watermark, cards: z.array(z.union([cardRemoval, cardEntry])).max(100_000) }),
+  z.strictObject({ type: z.literal('card-list'), roomId: signedRoomId, kind: z.literal('full'), version: seq, cards: z.array(cardEntry).max(100_000) }),
+  z.strictObject({ type: z.literal('card-list'), roomId: signedRoomId, kind: z.literal('diff'), version: seq, baseVersion: watermark, cards: z.array(z.union([cardRemoval, cardEntry])).max(100_000) }),
 ]);
 
 export const accountSnapshotSchema = z.strictObject({
@@ -253,7 +258,8 @@ export const accountSnapshotSchema = z.strictObject({
   memberSinceMs: epochMs.optional(),
 });
 
-export const accountsSchema = z.strictObject({ v, snapshots: z.array(accountSnapshotSchema).min(1).max(10_000) });
+/** The JSON inside a down/accounts envelope's `accounts`. */
+export const accountsSchema = z.strictObject({ type: z.literal('account-snapshots'), roomId: signedRoomId, snapshots: z.array(accountSnapshotSchema).min(1).max(10_000) });
 
 export const topUpSchema = z.strictObject({
   /** The cloud's id of the top-up: a re-delivery with the same id credits once. */
@@ -264,14 +270,20 @@ export const topUpSchema = z.strictObject({
   accountVersion: seq,
 });
 
-export const topUpsSchema = z.strictObject({ v, topUps: z.array(topUpSchema).min(1).max(1000) });
+/** The JSON inside a down/topups envelope's `topUps`. */
+export const topUpsSchema = z.strictObject({ type: z.literal('top-ups'), roomId: signedRoomId, topUps: z.array(topUpSchema).min(1).max(1000) });
 
 /**
  * A signed downlink: `sig` is Ed25519 over the exact UTF-8 bytes of the JSON text in `config`
- * (or `command`). Signing text, not a re-serialized object, means no canonical JSON is needed.
+ * (or `command`, `cards`, `accounts`, `topUps`). Signing text, not a re-serialized object, means
+ * no canonical JSON is needed. protocols/mqtt/sign-downlink.ts builds them.
  */
 export const signedConfigSchema = z.strictObject({ v, config: z.string().min(2).max(200_000), sig: b64urlSig });
 export const signedCommandSchema = z.strictObject({ v, command: z.string().min(2).max(4_000), sig: b64urlSig });
+/** Texts up to the downlink size cap: the cap, checked first, is the real limit. */
+export const signedCardsSchema = z.strictObject({ v, cards: z.string().min(2).max(MAX_DOWNLINK_BYTES), sig: b64urlSig });
+export const signedAccountsSchema = z.strictObject({ v, accounts: z.string().min(2).max(MAX_DOWNLINK_BYTES), sig: b64urlSig });
+export const signedTopUpsSchema = z.strictObject({ v, topUps: z.string().min(2).max(MAX_DOWNLINK_BYTES), sig: b64urlSig });
 
 /** The JSON inside signedCommand.command. `type` keeps a signed config from passing as a command. */
 export const remoteCommandSchema = z
@@ -306,6 +318,9 @@ export type Accounts = z.infer<typeof accountsSchema>;
 export type TopUps = z.infer<typeof topUpsSchema>;
 export type SignedConfig = z.infer<typeof signedConfigSchema>;
 export type SignedCommand = z.infer<typeof signedCommandSchema>;
+export type SignedCards = z.infer<typeof signedCardsSchema>;
+export type SignedAccounts = z.infer<typeof signedAccountsSchema>;
+export type SignedTopUps = z.infer<typeof signedTopUpsSchema>;
 export type RemoteCommand = z.infer<typeof remoteCommandSchema>;
 
 /** The one type map from topic name to payload, both directions. */
@@ -320,9 +335,9 @@ export interface UpPayloads {
 export interface DownPayloads {
   ack: Ack;
   config: SignedConfig;
-  cards: CardList;
-  accounts: Accounts;
-  topups: TopUps;
+  cards: SignedCards;
+  accounts: SignedAccounts;
+  topups: SignedTopUps;
   commands: SignedCommand;
 }
 
@@ -338,9 +353,9 @@ export const UP_SCHEMAS = {
 export const DOWN_SCHEMAS = {
   ack: ackSchema,
   config: signedConfigSchema,
-  cards: cardListSchema,
-  accounts: accountsSchema,
-  topups: topUpsSchema,
+  cards: signedCardsSchema,
+  accounts: signedAccountsSchema,
+  topups: signedTopUpsSchema,
   commands: signedCommandSchema,
 } as const satisfies Record<DownName, z.ZodType>;
 

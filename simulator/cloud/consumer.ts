@@ -3,7 +3,7 @@
 // follows each gateway's stream of batches (afterSeq) and acks ONLY the watermark of a stream it
 // holds without a hole, and only after the transaction is durably committed. Batches that arrive
 // in one turn of the event loop share one transaction (one fsync) and one ack per gateway. It
-// can publish signed downlinks.
+// can publish signed downlinks (all but the ack), through protocols/mqtt/sign-downlink.ts.
 // The tests drive it (with per-test ack policies) and so will the demo.
 import type { KeyObject } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -12,7 +12,7 @@ import type { Logger } from '../../gateway/core/log.js';
 import { silentLogger } from '../../gateway/core/log.js';
 import { UP_SCHEMAS, WIRE_VERSION, parseBatch, type Ack, type Accounts, type Batch, type CardList, type RemoteCommand, type TopUps, type UpPayloads } from '../../protocols/mqtt/payloads.js';
 import { DEFAULT_TOPIC_PREFIX, allUplinksFilter, parseTopic, roomTopics, type DownName } from '../../protocols/mqtt/topics.js';
-import { signText } from '../../protocols/mqtt/signing.js';
+import { signDownlink } from '../../protocols/mqtt/sign-downlink.js';
 
 const MAX_KEPT = 10_000;
 
@@ -223,22 +223,35 @@ export class CloudConsumer {
     return c.publishAsync(roomTopics(roomId, this.prefix).down(name), payload, { qos: 1, retain: opts.retain ?? false }).then(() => undefined);
   }
 
-  publishCards(roomId: string, list: CardList extends infer T ? (T extends unknown ? Omit<T, 'v'> : never) : never): Promise<void> {
-    return this.publishDown(roomId, 'cards', JSON.stringify({ v: WIRE_VERSION, ...list }));
+  /** Signed, like every downlink but the ack (protocols/mqtt/sign-downlink.ts). */
+  signedCards(roomId: string, list: CardList extends infer T ? (T extends unknown ? Omit<T, 'type' | 'roomId'> : never) : never): string {
+    return signDownlink(this.key(), 'cards', roomId, list).envelope;
+  }
+
+  publishCards(roomId: string, list: Parameters<CloudConsumer['signedCards']>[1]): Promise<void> {
+    return this.publishDown(roomId, 'cards', this.signedCards(roomId, list));
+  }
+
+  /** Each top-up carries the account version the cloud booked it at (docs/mqtt-contract.md, Balances). */
+  signedTopUps(roomId: string, topUps: TopUps['topUps']): string {
+    return signDownlink(this.key(), 'topups', roomId, { topUps }).envelope;
   }
 
   publishTopUps(roomId: string, topUps: TopUps['topUps']): Promise<void> {
-    return this.publishDown(roomId, 'topups', JSON.stringify({ v: WIRE_VERSION, topUps }));
+    return this.publishDown(roomId, 'topups', this.signedTopUps(roomId, topUps));
+  }
+
+  signedAccounts(roomId: string, snapshots: Accounts['snapshots']): string {
+    return signDownlink(this.key(), 'accounts', roomId, { snapshots }).envelope;
   }
 
   publishAccounts(roomId: string, snapshots: Accounts['snapshots']): Promise<void> {
-    return this.publishDown(roomId, 'accounts', JSON.stringify({ v: WIRE_VERSION, snapshots }));
+    return this.publishDown(roomId, 'accounts', this.signedAccounts(roomId, snapshots));
   }
 
   /** Signs the exact JSON text it sends. `config` is the room config object (type/roomId added). */
   signedConfig(roomId: string, config: Record<string, unknown>): string {
-    const text = JSON.stringify({ type: 'room-config', roomId, ...config });
-    return JSON.stringify({ v: WIRE_VERSION, config: text, sig: signText(this.key(), text) });
+    return signDownlink(this.key(), 'config', roomId, config).envelope;
   }
 
   publishConfig(roomId: string, config: Record<string, unknown>, opts: { retain?: boolean } = {}): Promise<void> {
@@ -246,8 +259,7 @@ export class CloudConsumer {
   }
 
   signedCommand(roomId: string, cmd: Omit<RemoteCommand, 'type' | 'roomId'>): string {
-    const text = JSON.stringify({ type: 'remote-command', roomId, ...cmd });
-    return JSON.stringify({ v: WIRE_VERSION, command: text, sig: signText(this.key(), text) });
+    return signDownlink(this.key(), 'commands', roomId, cmd).envelope;
   }
 
   publishCommand(roomId: string, cmd: Omit<RemoteCommand, 'type' | 'roomId'>): Promise<void> {

@@ -25,7 +25,8 @@ type Op =
   | { op: 'send'; vend: number }
   | { op: 'capture'; vend: number; part: number }
   | { op: 'refund'; vend: number; part: number }
-  | { op: 'reopen' };
+  | { op: 'reopen' }
+  | { op: 'prune' };
 
 const acct = fc.nat({ max: ACCOUNTS.length - 1 });
 const back = fc.nat({ max: 4 });
@@ -42,6 +43,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { arbitrary: fc.record({ op: fc.constant('capture' as const), vend: fc.nat({ max: 2 }), part }), weight: 3 },
   { arbitrary: fc.record({ op: fc.constant('refund' as const), vend: fc.nat({ max: 2 }), part }), weight: 2 },
   { arbitrary: fc.constant({ op: 'reopen' as const }), weight: 1 },
+  { arbitrary: fc.constant({ op: 'prune' as const }), weight: 1 },
 );
 
 interface TopUpMsg { cloudId: string; accountId: string; amountCents: number; accountVersion: number }
@@ -114,8 +116,10 @@ function runScenario(ops: readonly Op[], path: string): void {
           if (!t) break;
           const snapV = applied.get(t.accountId)?.version ?? 0;
           const r = l.applyTopUp(t);
-          const want = appliedTopUps.has(t.cloudId) ? 'replayed' : t.accountVersion <= snapV ? 'old_version' : 'applied';
-          assert.equal(r.applied ? 'applied' : r.reason, want);
+          const got = r.applied ? 'applied' : r.reason;
+          // Once retention dropped its entry, an applied top-up inside the snapshot is refused by version.
+          if (appliedTopUps.has(t.cloudId)) assert.ok(got === 'replayed' || (got === 'old_version' && t.accountVersion <= snapV), got);
+          else assert.equal(got, t.accountVersion <= snapV ? 'old_version' : 'applied');
           if (r.applied) appliedTopUps.add(t.cloudId);
           break;
         }
@@ -173,6 +177,10 @@ function runScenario(ops: readonly Op[], path: string): void {
           moved(v.acct, refunded);
           break;
         }
+        case 'prune':
+          // Everything is old enough (the test clock stands still): only what is settled goes.
+          l.pruneHistory({ beforeMs: Date.UTC(2100, 0, 1) });
+          break;
         case 'reopen':
           l.close();
           l = openTestLedger(path);

@@ -89,3 +89,30 @@ test('what would drop or double a cent is refused with a reason and changes noth
     t.cleanup();
   }
 });
+
+test('a message of snapshots or top-ups is applied whole or not at all', () => {
+  const t = tempDir();
+  const l = openTestLedger(t.file('l.db'));
+  try {
+    assert.deepEqual(l.applyTopUps([{ cloudId: 't1', accountId: 'a', amountCents: 100, accountVersion: 1 }]), { applied: true, count: 1 });
+    const seq = l.outbox.stats().lastSeq;
+    const mixed = l.applyTopUps([
+      { cloudId: 't2', accountId: 'a', amountCents: 200, accountVersion: 2 },
+      { cloudId: 't1', accountId: 'a', amountCents: 100, accountVersion: 1 },
+    ]);
+    assert.equal(!mixed.applied && `${mixed.reason}:${mixed.ref}`, 'replayed:t1');
+    assert.equal(l.balance('a')?.balanceCents, 100, 'the fresh top-up of a refused message is not applied either');
+    assert.equal(l.outbox.stats().lastSeq, seq, 'and wrote no record');
+    const snaps = l.applyAccountSnapshots([
+      { accountId: 'b', version: 1, balanceCents: 50, points: 0, tier: 't', coveredSeq: seq },
+      { accountId: 'a', version: 1, balanceCents: 999, points: 0, tier: 't', coveredSeq: seq + 5 },
+    ]);
+    assert.equal(!snaps.applied && `${snaps.reason}:${snaps.ref}`, 'beyond_outbox:a');
+    assert.equal(l.balance('b')?.snapshotVersion ?? 0, 0);
+    assert.deepEqual(l.applyAccountSnapshots([{ accountId: 'b', version: 1, balanceCents: 50, points: 0, tier: 't', coveredSeq: seq }]), { applied: true, count: 1 });
+    assert.equal(l.balance('b')?.balanceCents, 50);
+  } finally {
+    l.close();
+    t.cleanup();
+  }
+});

@@ -21,6 +21,7 @@ import { Uplink } from '../../gateway/uplink/uplink.js';
 import type { CommandOutcome } from '../../gateway/profiles/types.js';
 import { commandResultSchema, rejectSchema } from '../../protocols/mqtt/payloads.js';
 import { signText } from '../../protocols/mqtt/signing.js';
+import { SIGNED_DOWNLINKS } from '../../protocols/mqtt/sign-downlink.js';
 import { DOWN_NAMES } from '../../protocols/mqtt/topics.js';
 import type { Ledger } from '../../storage/index.js';
 import { cloudKeys, testLedger } from '../uplink/helpers.js';
@@ -224,6 +225,17 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
     return 'taken';
   };
 
+  /** A money downlink as the cloud signs it, with the recipe's inner edits, twists and damage. */
+  const seal = (name: 'cards' | 'accounts' | 'topups', body: { [k: string]: Json }, r: Recipe): { msg: Json; twisted: boolean; damaged: boolean } => {
+    const { field, type } = SIGNED_DOWNLINKS[name];
+    let inner: Json = { type: r.twist === 'type' ? 'room-config' : type, roomId: r.twist === 'room' ? 'room-2' : ROOM, ...body };
+    for (const e of r.inner) inner = applyJsonEdit(inner, e);
+    const text = JSON.stringify(inner);
+    const sig = r.afterSign === 'sig' ? signText(keys.privateKey, `${text} `) : signText(keys.privateKey, text);
+    const sent = r.afterSign === 'text' ? `${text.slice(0, -1)} ${text.slice(-1)}` : text;
+    return { msg: { v: 1, [field]: sent, sig }, twisted: r.twist === 'type' || r.twist === 'room', damaged: r.afterSign !== 'none' };
+  };
+
   /** Builds the message a recipe describes against the ledger's state now. */
   const build = (r: Recipe): { name: Kind; payload: Json; expect: Effect | null; mustRefuse: boolean; cloudIds?: string[] } => {
     const acct = ACCOUNTS[r.pick % ACCOUNTS.length] ?? 'acct-1';
@@ -240,33 +252,43 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
       }
       case 'cards': {
         const cur = ledger.cardListVersion();
-        const version = r.twist === 'old' ? Math.max(0, cur - 1) : cur + 1 + (r.a % 3);
+        // old: below the current version, or the current one again (a replay).
+        const version = r.twist === 'old' ? Math.max(0, cur - (r.a % 2)) : cur + 1 + (r.a % 3);
         const cards: Json[] = UIDS.filter((_, i) => (r.b >> i) & 1).map((uid, i) => ({ uid, accountId: ACCOUNTS[i % ACCOUNTS.length] ?? 'acct-1', status: (['active', 'lost', 'blocked'] as const)[(r.a + i) % 3] ?? 'active' }));
         const diff = r.pick % 2 === 0;
-        const msg: Json = diff ? { v: 1, kind: 'diff', version, baseVersion: cur, cards: [...cards, ...(r.a % 5 === 0 ? [{ uid: UIDS[0] ?? '04A1B2C3', remove: true }] : [])] } : { v: 1, kind: 'full', version, cards };
-        const valid = !edited && r.twist !== 'old' && Number.isSafeInteger(version) && version > 0;
-        return { name: 'cards', payload: msg, expect: valid ? { kind: 'cardListVersion', value: version } : null, mustRefuse: !edited && r.twist === 'old' && cur > 1 };
+        const body: Json = diff ? { kind: 'diff', version, baseVersion: cur, cards: [...cards, ...(r.a % 5 === 0 ? [{ uid: UIDS[0] ?? '04A1B2C3', remove: true }] : [])] } : { kind: 'full', version, cards };
+        const s = seal('cards', body, r);
+        const valid = !edited && !s.twisted && !s.damaged && r.twist !== 'old' && Number.isSafeInteger(version) && version > 0;
+        return { name: 'cards', payload: s.msg, expect: valid ? { kind: 'cardListVersion', value: version } : null, mustRefuse: r.outer.length === 0 && ((r.inner.length === 0 && (s.twisted || (r.twist === 'old' && cur >= 1))) || s.damaged) };
       }
       case 'accounts': {
-        const msg: Json = { v: 1, snapshots: [{ accountId: acct, version: 1 + (r.a % 1000), balanceCents: (r.b % 20000) - 1000, points: r.b % 50, tier: 'standard', ...(r.pick % 3 === 0 ? { memberSinceMs: nowMs - 86_400_000 } : {}) }] };
-        return { name: 'accounts', payload: msg, expect: edited ? null : { kind: 'none' }, mustRefuse: false };
+        const cur = ledger.balance(acct)?.snapshotVersion ?? 0;
+        const version = r.twist === 'old' ? Math.max(1, cur - (r.a % 2)) : cur + 1 + (r.a % 3);
+        // Covering every record so far never goes back and never beyond the outbox.
+        const body: Json = { snapshots: [{ accountId: acct, version, balanceCents: (r.b % 20000) - 1000, points: r.b % 50, tier: 'standard', coveredSeq: stats.lastSeq, ...(r.pick % 3 === 0 ? { memberSinceMs: nowMs - 86_400_000 } : {}) }] };
+        const s = seal('accounts', body, r);
+        const valid = !edited && !s.twisted && !s.damaged && r.twist !== 'old';
+        return { name: 'accounts', payload: s.msg, expect: valid ? { kind: 'none' } : null, mustRefuse: r.outer.length === 0 && ((r.inner.length === 0 && (s.twisted || (r.twist === 'old' && cur >= 1))) || s.damaged) };
       }
       case 'topups': {
-        // One to three top-ups of one account; a replay repeats an earlier cloud id (credited once).
+        // One to three top-ups of one account, booked after its snapshot; a replay repeats an
+        // earlier cloud id, and the whole message is refused.
         const count = 1 + (r.b % 3);
-        const entries: { cloudId: string; accountId: string; amountCents: number }[] = [];
-        const fresh: number[] = [];
+        const version = ledger.balance(acct)?.snapshotVersion ?? 0;
+        const entries: { cloudId: string; accountId: string; amountCents: number; accountVersion: number }[] = [];
+        let replayed = false;
         for (let k = 0; k < count; k++) {
           const earlier = appliedCloudIds[r.b % Math.max(1, appliedCloudIds.length)];
           const replay = r.twist === 'replay' && k === 0 && earlier !== undefined;
+          replayed ||= replay;
           const cloudId = replay && earlier !== undefined ? earlier : `topup-${++cloudIds}`;
           const amountCents = 1 + ((r.a * (k + 1)) % 10_000);
-          entries.push({ cloudId, accountId: acct, amountCents });
-          if (!replay) fresh.push(amountCents);
+          entries.push({ cloudId, accountId: acct, amountCents, accountVersion: version + 1 + k });
         }
-        const msg: Json = { v: 1, topUps: entries };
-        const cents = fresh.reduce((n, c) => n + c, 0);
-        return { name: 'topups', payload: msg, expect: edited ? null : { kind: 'topUp', accountId: acct, cents }, mustRefuse: false, cloudIds: entries.map((e) => e.cloudId) };
+        const s = seal('topups', { topUps: entries }, r);
+        const cents = entries.reduce((n, e) => n + e.amountCents, 0);
+        const valid = !edited && !s.twisted && !s.damaged && !replayed;
+        return { name: 'topups', payload: s.msg, expect: valid ? { kind: 'topUp', accountId: acct, cents } : null, mustRefuse: r.outer.length === 0 && ((r.inner.length === 0 && (s.twisted || replayed)) || s.damaged), cloudIds: entries.map((e) => e.cloudId) };
       }
       case 'config': {
         // An edited config the cloud key signed may have taken the version to the top of the

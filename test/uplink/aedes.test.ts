@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
-import { ROOM, enqueue, makeConsumer, makeUplink, storedInOrder, tempDir, testLedger, waitFor } from './helpers.js';
+import { ROOM, cloudKeys, enqueue, makeConsumer, makeUplink, storedInOrder, tempDir, testLedger, waitFor } from './helpers.js';
 
 test('protocolVersion 4 against aedes: batches delivered and acked, downlinks applied', async () => {
   const broker = await Aedes.createBroker();
@@ -14,8 +14,9 @@ test('protocolVersion 4 against aedes: batches delivered and acked, downlinks ap
   const t = tempDir();
   const ledger = testLedger(t.file('ledger.db'));
   enqueue(ledger, 120);
-  const cloud = await makeConsumer(url, t.file('cloud.db'), { protocolVersion: 4 });
-  const up = makeUplink(ledger, url, {}, { protocolVersion: 4, batch: { maxCount: 50 } });
+  const keys = cloudKeys();
+  const cloud = await makeConsumer(url, t.file('cloud.db'), { protocolVersion: 4, signingKey: keys.privateKey });
+  const up = makeUplink(ledger, url, {}, { protocolVersion: 4, batch: { maxCount: 50 }, configPublicKey: keys.publicB64 });
   try {
     await up.start();
     await waitFor(() => ledger.outbox.stats().depth === 0, 'drained');

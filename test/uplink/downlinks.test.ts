@@ -10,6 +10,7 @@ import type { RemoteCommandTarget } from '../../gateway/uplink/downlinks.js';
 import type { CloudConsumer } from '../../simulator/cloud/consumer.js';
 import type { Uplink } from '../../gateway/uplink/uplink.js';
 import type { Ledger } from '../../storage/index.js';
+import { signDownlink } from '../../protocols/mqtt/sign-downlink.js';
 import { ROOM, cloudKeys, makeConsumer, makeUplink, tempDir, testLedger, waitFor } from './helpers.js';
 
 let broker: Broker;
@@ -101,6 +102,66 @@ test('hostile downlinks change nothing and are each reported on up/reject with a
     assert.equal(r.ledger.balance('a1'), undefined);
     assert.equal(r.ledger.outbox.stats().lastSeq, before.stats.lastSeq, 'no record was written');
     assert.equal(r.ledger.getSetting('uplink.roomConfigVersion'), undefined);
+  } finally {
+    await r.close();
+  }
+});
+
+test('issue 13.2: unsigned, forged, re-aimed or replayed money downlinks are refused and change nothing', async () => {
+  const r = await rig();
+  try {
+    const other = cloudKeys();
+    const before = { cards: r.ledger.cardListVersion(), lastSeq: r.ledger.outbox.stats().lastSeq };
+    const topUp = { cloudId: 'evil-1', accountId: 'a1', amountCents: 2000, accountVersion: 1 };
+    const snapshot = { accountId: 'a1', version: 9, balanceCents: 200_000, points: 0, tier: 'std', coveredSeq: 0 };
+    const list = { kind: 'full' as const, version: 9, cards: [{ uid: '04A2B9C1', accountId: 'a1', status: 'active' as const }] };
+    // The issue's exact attack: one plain publish on down/topups (and its twins for accounts and cards).
+    await r.cloud.publishDown(ROOM, 'topups', JSON.stringify({ v: 1, topUps: [topUp] }));
+    await r.cloud.publishDown(ROOM, 'accounts', JSON.stringify({ v: 1, snapshots: [snapshot] }));
+    await r.cloud.publishDown(ROOM, 'cards', JSON.stringify({ v: 1, ...list }));
+    // Signed with another key; signed text edited after signing; signed for another room;
+    // a text signed for one topic sent on another.
+    const wrongKey = signDownlink(other.privateKey, 'topups', ROOM, { topUps: [topUp] }).envelope;
+    const edited = JSON.parse(r.cloud.signedTopUps(ROOM, [topUp])) as { topUps: string };
+    edited.topUps = edited.topUps.replace('2000', '9000');
+    const aimed = r.cloud.signedAccounts('room-2', [snapshot]);
+    const swapped = JSON.parse(r.cloud.signedCards(ROOM, list)) as { cards: string; sig: string };
+    await r.cloud.publishDown(ROOM, 'topups', wrongKey);
+    await r.cloud.publishDown(ROOM, 'topups', JSON.stringify(edited));
+    await r.cloud.publishDown(ROOM, 'accounts', aimed);
+    await r.cloud.publishDown(ROOM, 'topups', JSON.stringify({ v: 1, topUps: swapped.cards, sig: swapped.sig }));
+    await waitFor(() => r.cloud.received.reject.length >= 7, 'seven refusals');
+    assert.deepEqual(
+      rejects(r).map((x) => `${x.topic.split('/').pop()}:${x.reason}`).sort(),
+      ['accounts:schema', 'accounts:wrong_room', 'cards:schema', 'topups:bad_signature', 'topups:bad_signature', 'topups:schema', 'topups:schema'],
+    );
+    assert.equal(r.ledger.balance('a1'), undefined, 'no balance came into being');
+    assert.equal(r.ledger.cardListVersion(), before.cards);
+    assert.equal(r.ledger.outbox.stats().lastSeq, before.lastSeq, 'no record was written');
+
+    // Signed right: applied once; the same signed message again is a replay and changes nothing.
+    const signed = r.cloud.signedTopUps(ROOM, [topUp]);
+    await r.cloud.publishDown(ROOM, 'topups', signed);
+    await waitFor(() => r.ledger.balance('a1')?.balanceCents === 2000, 'signed top-up applied');
+    const seqAfter = r.ledger.outbox.stats().lastSeq;
+    await r.cloud.publishDown(ROOM, 'topups', signed);
+    await r.cloud.publishCards(ROOM, list);
+    await waitFor(() => r.ledger.cardListVersion() === 9, 'signed card list applied');
+    await r.cloud.publishCards(ROOM, list);
+    await r.cloud.publishCards(ROOM, { ...list, version: 8 });
+    await r.cloud.publishAccounts(ROOM, [{ ...snapshot, balanceCents: 500, coveredSeq: seqAfter }]);
+    await waitFor(() => r.ledger.balance('a1')?.snapshotVersion === 9, 'signed snapshot applied');
+    await r.cloud.publishAccounts(ROOM, [{ ...snapshot, balanceCents: 500, coveredSeq: seqAfter }]);
+    await r.cloud.publishAccounts(ROOM, [{ ...snapshot, version: 8, balanceCents: 7, coveredSeq: seqAfter }]);
+    await r.cloud.publishTopUps(ROOM, [{ ...topUp, cloudId: 'in-snapshot', accountVersion: 9 }]);
+    await waitFor(() => r.cloud.received.reject.length >= 13, 'six more refusals');
+    assert.deepEqual(
+      rejects(r).slice(7).map((x) => `${x.topic.split('/').pop()}:${x.reason}:${x.ref ?? ''}`).sort(),
+      ['accounts:old_version:a1', 'accounts:replayed:a1', 'cards:old_version:8', 'cards:replayed:9', 'topups:old_version:in-snapshot', 'topups:replayed:evil-1'],
+    );
+    // The snapshot at version 9 holds the top-up (version 1): 500, not 2500.
+    assert.equal(r.ledger.balance('a1')?.balanceCents, 500);
+    assert.equal(r.ledger.outbox.stats().lastSeq, seqAfter, 'nothing refused wrote a record');
   } finally {
     await r.close();
   }
@@ -279,14 +340,15 @@ test('configs arriving back to back are applied in order, even when applying one
 test('persistent session: a top-up sent while the gateway is offline arrives when it reconnects', async () => {
   const t = tempDir();
   const ledger = testLedger(t.file('ledger.db'));
-  const cloud = await makeConsumer(broker.url, t.file('cloud.db'));
-  let up = makeUplink(ledger, broker.url);
+  const keys = cloudKeys();
+  const cloud = await makeConsumer(broker.url, t.file('cloud.db'), { signingKey: keys.privateKey });
+  let up = makeUplink(ledger, broker.url, {}, { configPublicKey: keys.publicB64 });
   await up.start();
   try {
     await waitFor(() => cloud.received.status.some((s) => !s.retained && s.payload.state === 'online'), 'online (session created)');
     await up.stop();
     await cloud.publishTopUps(ROOM, [{ cloudId: 'while-away', accountId: 'acc-9', amountCents: 700, accountVersion: 1 }]);
-    up = makeUplink(ledger, broker.url);
+    up = makeUplink(ledger, broker.url, {}, { configPublicKey: keys.publicB64 });
     await up.start();
     await waitFor(() => ledger.balance('acc-9')?.balanceCents === 700, 'queued top-up applied after reconnect');
   } finally {

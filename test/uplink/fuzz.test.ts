@@ -8,6 +8,7 @@ import { silentLogger } from '../../gateway/core/log.js';
 import { Downlinks } from '../../gateway/uplink/downlinks.js';
 import { MAX_BALANCE_CENTS, MAX_TOP_UP_CENTS } from '../../protocols/mqtt/payloads.js';
 import { publicKeyFromBase64url, signText } from '../../protocols/mqtt/signing.js';
+import { signDownlink } from '../../protocols/mqtt/sign-downlink.js';
 import { cloudKeys, tempDir, testLedger, ROOM } from './helpers.js';
 
 const NAMES = ['cards', 'accounts', 'topups', 'config', 'commands'] as const;
@@ -61,12 +62,14 @@ test('money beyond the contract bounds is refused as schema, before anything is 
   const t = tempDir(true);
   const ledger = testLedger(t.file('ledger.db'));
   const rejects: string[] = [];
+  const keys = cloudKeys();
+  const signed = (name: 'accounts' | 'topups', body: object): unknown => JSON.parse(signDownlink(keys.privateKey, name, ROOM, body).envelope);
   const d = new Downlinks({
     roomId: ROOM,
     gatewayId: ROOM,
     ledger,
     logger: silentLogger(),
-    configKey: null,
+    configKey: publicKeyFromBase64url(keys.publicB64),
     commands: { maxTtlSec: 900, skewSec: 30 },
     nowSec: () => Math.floor(Date.now() / 1000),
     nowMs: () => Date.now(),
@@ -74,15 +77,15 @@ test('money beyond the contract bounds is refused as schema, before anything is 
     commandResult: () => undefined,
   });
   try {
-    await d.handle('accounts', 'x', { v: 1, snapshots: [{ accountId: 'a1', version: 1, balanceCents: 100, points: 0, tier: 't' }] });
+    await d.handle('accounts', 'x', signed('accounts', { snapshots: [{ accountId: 'a1', version: 1, balanceCents: 100, points: 0, tier: 't', coveredSeq: 0 }] }));
     const before = ledger.balance('a1');
-    await d.handle('accounts', 'x', { v: 1, snapshots: [{ accountId: 'a1', version: 2, balanceCents: Number.MAX_SAFE_INTEGER, points: 0, tier: 't' }] });
-    await d.handle('accounts', 'x', { v: 1, snapshots: [{ accountId: 'a1', version: 3, balanceCents: 0, points: -(2 ** 53 - 1), tier: 't' }] });
-    await d.handle('topups', 'x', { v: 1, topUps: [{ cloudId: 'c1', accountId: 'a1', amountCents: 500 }, { cloudId: 'c2', accountId: 'a1', amountCents: MAX_TOP_UP_CENTS + 1 }] });
+    await d.handle('accounts', 'x', signed('accounts', { snapshots: [{ accountId: 'a1', version: 2, balanceCents: Number.MAX_SAFE_INTEGER, points: 0, tier: 't', coveredSeq: 0 }] }));
+    await d.handle('accounts', 'x', signed('accounts', { snapshots: [{ accountId: 'a1', version: 3, balanceCents: 0, points: -(2 ** 53 - 1), tier: 't', coveredSeq: 0 }] }));
+    await d.handle('topups', 'x', signed('topups', { topUps: [{ cloudId: 'c1', accountId: 'a1', amountCents: 500, accountVersion: 2 }, { cloudId: 'c2', accountId: 'a1', amountCents: MAX_TOP_UP_CENTS + 1, accountVersion: 3 }] }));
     assert.deepEqual(rejects, ['schema', 'schema', 'schema']);
     assert.deepEqual(ledger.balance('a1'), before, 'nothing of a refused message is applied, not even its valid first top-up');
-    await d.handle('topups', 'x', { v: 1, topUps: [{ cloudId: 'c3', accountId: 'a1', amountCents: MAX_TOP_UP_CENTS }] });
-    await d.handle('accounts', 'x', { v: 1, snapshots: [{ accountId: 'a2', version: 1, balanceCents: -MAX_BALANCE_CENTS, points: MAX_BALANCE_CENTS, tier: 't' }] });
+    await d.handle('topups', 'x', signed('topups', { topUps: [{ cloudId: 'c3', accountId: 'a1', amountCents: MAX_TOP_UP_CENTS, accountVersion: 2 }] }));
+    await d.handle('accounts', 'x', signed('accounts', { snapshots: [{ accountId: 'a2', version: 1, balanceCents: -MAX_BALANCE_CENTS, points: MAX_BALANCE_CENTS, tier: 't', coveredSeq: 0 }] }));
     assert.equal(rejects.length, 3, 'the bounds themselves are accepted');
     assert.equal(ledger.balance('a1')?.balanceCents, 100 + MAX_TOP_UP_CENTS);
   } finally {
