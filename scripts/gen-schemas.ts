@@ -1,4 +1,4 @@
-// Generates docs/schemas/*.json from the zod schemas of the MQTT contract, so the documented
+// Generates docs/schemas/*.json from the zod schemas of the MQTT contract and the config file, so the documented
 // schemas can never drift from what the gateway and the consumer parse. Run:
 //   node --import tsx scripts/gen-schemas.ts        (writes)
 //   node --import tsx scripts/gen-schemas.ts --check (exits 1 when the committed files differ)
@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DOWN_SCHEMAS, UP_SCHEMAS, accountsSchema, cardListSchema, remoteCommandSchema, topUpsSchema } from '../protocols/mqtt/payloads.js';
 import { roomConfigSchema } from '../gateway/uplink/room-config.js';
+import { gatewayConfigSchema } from '../gateway/config/schema.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'schemas');
 
@@ -27,6 +28,8 @@ export function generateSchemas(): Map<string, string> {
   put('signed-top-ups', 'the JSON text inside down/topups .topUps', topUpsSchema);
   // Input form: the config as the cloud writes it (defaults may be left out; instants may be ISO strings).
   put('signed-room-config', 'the JSON text inside down/config .config', roomConfigSchema, 'input');
+  // The daemon's config file, as an operator writes it: editors can check it against this.
+  put('gateway-config', 'the gateway config file (laundry-gateway config check)', gatewayConfigSchema, 'input');
   return out;
 }
 

@@ -2,14 +2,13 @@
 // key path and what is wrong, and nothing touches the bus until the whole file is good.
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
+import { issueLines } from '../../protocols/issues.js';
 
 export type ConfigResult<T> = { ok: true; config: T } | { ok: false; errors: string[] };
 
+/** One line per problem with the key path; an unknown key at any depth by its own path. */
 export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((i) => {
-    const path = i.path.length === 0 ? '(top level)' : i.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
-    return `${file}: ${path}: ${i.message}`;
-  });
+  return issueLines(issues).map((l) => `${file}: ${l.replace(/^\(top\):/, '(top level):')}`);
 }
 
 /** Line and column of a JSON.parse position, for a message an operator can act on. */

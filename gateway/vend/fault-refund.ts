@@ -3,7 +3,7 @@
 // on a fault). A fault before the cycle started is no refund case: the LW-485 keeps that credit.
 import { z } from 'zod';
 
-export const faultRefundPolicySchema = z.object({
+export const faultRefundPolicySchema = z.strictObject({
   /** full: the whole price back; prorated: the unused share of the price, by remaining time. */
   mode: z.enum(['full', 'prorated']).default('prorated'),
   /** A fault within this share of the cycle's duration is refunded; later ones are not. 1 = always. */

@@ -15,7 +15,7 @@ const weekday = z.number().int().min(0).max(6); // 0 = Sunday, as Date#getDay
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$|^24:00$/, 'HH:MM, 00:00–24:00');
 
 /** A window of local time on some weekdays. from > to wraps past midnight (22:00–06:00). */
-export const timeWindowSchema = z.object({
+export const timeWindowSchema = z.strictObject({
   days: z.array(weekday).min(1).default([0, 1, 2, 3, 4, 5, 6]),
   from: hhmm,
   to: hhmm,
@@ -27,7 +27,7 @@ const scope = {
   machineIds: z.array(id).min(1).optional(),
 };
 
-const washerBase = z.object({
+const washerBase = z.strictObject({
   id,
   kind: z.literal('washer'),
   program: z.number().int().positive(),
@@ -36,7 +36,7 @@ const washerBase = z.object({
   priceCents: cents,
 });
 
-const dryerBase = z.object({
+const dryerBase = z.strictObject({
   id,
   kind: z.literal('dryer'),
   program: z.number().int().positive(),
@@ -52,16 +52,16 @@ const dryerBase = z.object({
 export const baseRuleSchema = z.discriminatedUnion('kind', [washerBase, dryerBase]);
 
 const adjustment = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('percent'), direction: z.enum(['discount', 'surcharge']), percent }),
-  z.object({ type: z.literal('delta'), deltaCents: z.number().int().min(-100_000).max(100_000) }),
-  z.object({ type: z.literal('fixed'), priceCents: cents }),
+  z.strictObject({ type: z.literal('percent'), direction: z.enum(['discount', 'surcharge']), percent }),
+  z.strictObject({ type: z.literal('delta'), deltaCents: z.number().int().min(-100_000).max(100_000) }),
+  z.strictObject({ type: z.literal('fixed'), priceCents: cents }),
 ]);
 
-export const timeRuleSchema = z.object({ id, ...scope, window: timeWindowSchema, adjust: adjustment });
+export const timeRuleSchema = z.strictObject({ id, ...scope, window: timeWindowSchema, adjust: adjustment });
 
-const tenureStep = z.object({ minMonths: z.number().int().min(0), percentOff: percent });
+const tenureStep = z.strictObject({ minMonths: z.number().int().min(0), percentOff: percent });
 
-export const tierSchema = z.object({
+export const tierSchema = z.strictObject({
   id,
   /** Member discount on every vend of this tier. */
   percentOff: percent.default(0),
@@ -74,11 +74,11 @@ export const tierSchema = z.object({
   centsPerPoint: z.number().int().min(1).optional(),
 });
 
-export const nthFreeSchema = z.object({ id, every: z.number().int().min(2), kinds: z.array(machineKind).min(1).default(['washer']) });
+export const nthFreeSchema = z.strictObject({ id, every: z.number().int().min(2), kinds: z.array(machineKind).min(1).default(['washer']) });
 
-export const offPeakSchema = z.object({ id, ...scope, windows: z.array(timeWindowSchema).min(1), percentOff: percent });
+export const offPeakSchema = z.strictObject({ id, ...scope, windows: z.array(timeWindowSchema).min(1), percentOff: percent });
 
-export const weightFeeSchema = z.object({
+export const weightFeeSchema = z.strictObject({
   id,
   kinds: z.array(machineKind).min(1).default(['washer']),
   thresholdGrams: z.number().int().min(0),
@@ -86,7 +86,7 @@ export const weightFeeSchema = z.object({
   perKgCents: cents,
 });
 
-export const adviceRuleSchema = z.object({
+export const adviceRuleSchema = z.strictObject({
   id,
   kinds: z.array(machineKind).min(1).optional(),
   programs: z.array(z.number().int().positive()).min(1).optional(),
@@ -99,7 +99,7 @@ export const adviceRuleSchema = z.object({
 });
 
 export const priceRulesSchema = z
-  .object({
+  .strictObject({
     version: z.string().min(1).max(64),
     /** IANA zone of the room, for toLocalTime(); pricing itself takes the local time already resolved. */
     timeZone: z.string().refine(isKnownTimeZone, 'unknown IANA time zone').default('UTC'),
@@ -108,7 +108,7 @@ export const priceRulesSchema = z
     weightFee: weightFeeSchema.optional(),
     tiers: z.array(tierSchema).default([]),
     promotions: z
-      .object({ nthFree: nthFreeSchema.optional(), offPeak: offPeakSchema.optional() })
+      .strictObject({ nthFree: nthFreeSchema.optional(), offPeak: offPeakSchema.optional() })
       .default({}),
     advice: z.array(adviceRuleSchema).default([]),
   })

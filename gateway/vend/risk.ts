@@ -7,9 +7,9 @@ import type { ReasonCode } from './reasons.js';
 
 const ms = z.number().int().min(0);
 
-export const riskConfigSchema = z.object({
+export const riskConfigSchema = z.strictObject({
   failures: z
-    .object({
+    .strictObject({
       /** Failed attempts within windowMs that lock a card out. */
       perCard: z.number().int().min(1).default(5),
       /** Failed attempts within windowMs that lock a reader out (many cards probed at one reader). */
@@ -24,14 +24,14 @@ export const riskConfigSchema = z.object({
     })
     .prefault({}),
   velocity: z
-    .object({
+    .strictObject({
       /** Vends one card may start within windowMs; the next is declined and alerted. */
       maxVends: z.number().int().min(1).default(4),
       windowMs: ms.default(60 * 60_000),
     })
     .prefault({}),
   offline: z
-    .object({
+    .strictObject({
       /** Most cents one card may have in vends the cloud has not acknowledged, this vend included. */
       cardCapCents: z.number().int().min(0).default(3_000),
       /** The same for the whole room. */
@@ -39,7 +39,7 @@ export const riskConfigSchema = z.object({
     })
     .prefault({}),
   funds: z
-    .object({
+    .strictObject({
       /** The lowest an account balance may go after a hold; pass it to the ledger's hold as floorCents. */
       floorCents: z.number().int().max(0).default(0),
     })
@@ -53,7 +53,7 @@ export function parseRiskConfig(input: unknown): RiskConfig {
   return riskConfigSchema.parse(input ?? {});
 }
 
-const counterSchema = z.object({
+const counterSchema = z.strictObject({
   failures: z.array(ms),
   lockedUntil: ms,
   level: z.number().int().min(0),
@@ -62,7 +62,7 @@ const counterSchema = z.object({
 const cardRiskSchema = counterSchema.extend({ vends: z.array(ms) });
 
 /** For loading a persisted state: it is outside input like any other. */
-export const riskStateSchema = z.object({
+export const riskStateSchema = z.strictObject({
   cards: z.record(z.string(), cardRiskSchema),
   readers: z.record(z.string(), counterSchema),
 });

@@ -4,6 +4,7 @@
 // cents; times are integer ms (fields ending At/Ms) or s (ending Sec) since the epoch.
 import { z } from 'zod';
 import type { DownName, UpName } from './topics.js';
+import { issueLines } from '../issues.js';
 
 export const WIRE_VERSION = 1 as const;
 /** Downlinks above this many bytes are refused before they are parsed. */
@@ -367,8 +368,5 @@ export const TYPE_MAP_AGREES = upAgree && downAgree;
 
 /** Short, value-free description of a zod error: paths and messages, never the offending values. */
 export function describeIssues(err: z.ZodError, max = 5): string {
-  return err.issues
-    .slice(0, max)
-    .map((i) => `${i.path.length ? i.path.join('.') : '(top)'}: ${i.message}`)
-    .join('; ');
+  return issueLines(err.issues).slice(0, max).join('; ');
 }
