@@ -112,7 +112,7 @@ export const busUnitsSchema = z.array(unitConfigSchema).superRefine((units, ctx)
  * its own bus schema instead and call `checkUniqueMachineIds` itself; this is the reference shape.
  */
 export const roomUnitsSchema = z
-  .array(z.object({ busId: z.string().min(1), units: busUnitsSchema }))
+  .array(z.strictObject({ busId: z.string().min(1), units: busUnitsSchema }))
   .superRefine((buses, ctx) => {
     const ids = new Map<string, number>();
     buses.forEach((b, i) => {
