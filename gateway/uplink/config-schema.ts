@@ -59,7 +59,7 @@ export const mqttConfigSchema = z.strictObject({
     .prefault({}),
   healthIntervalSec: z.number().int().min(1).max(86_400).default(60),
   maxDownlinkBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(256 * 1024),
-  /** The cloud's Ed25519 config/command key: the raw 32 bytes in base64url. Absent: configs and commands are refused. */
+  /** The cloud's Ed25519 key for every signed downlink (all but the ack): the raw 32 bytes in base64url. Absent: they are refused (no_key). */
   configPublicKey: z
     .string()
     .regex(/^[A-Za-z0-9_-]{43}$/, 'a raw 32-byte Ed25519 public key in base64url (43 characters)')

@@ -1,7 +1,8 @@
 // Downlinks from the cloud: each is size-checked, parsed as JSON, validated with its zod schema
 // (strict: unknown fields are refused), signature-checked (every downlink but the ack is signed
-// with the cloud key), version-checked, and only then applied through the ledger's domain API. A refused message changes nothing and is
-// reported on up/reject with a reason code. Acks are handled by the uplink loop, not here.
+// with the cloud key), version-checked, and only then applied through the ledger's domain API.
+// A refused message changes nothing and is reported on up/reject with a reason code. Acks are
+// handled by the uplink loop, not here.
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import type { Ledger } from '../../storage/index.js';
@@ -60,6 +61,7 @@ export class Downlinks {
 
   constructor(private readonly d: DownlinkDeps) {
     this.log = d.logger.child({ component: 'uplink-downlinks' });
+    if (d.configKey === null) this.log.warn('no mqtt.configPublicKey: card lists, account snapshots, top-ups, configs and commands will all be refused (no_key)');
   }
 
   /** Never rejects: every failure becomes a reject report. Resolves when the message is fully handled. */
