@@ -2,7 +2,7 @@
 // keeps every machine on it known. Also checks, before the first poll, whether the line can carry
 // the poll plan in the requested interval, and says so with numbers.
 import type { BusMaster } from '../bus/bus-master.js';
-import { createBus } from '../bus/create.js';
+import { createBus, type BusSpec } from '../bus/create.js';
 import { planPoll, type PollPlan } from '../bus/poll-plan.js';
 import type { BusConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
@@ -31,15 +31,18 @@ export function lineFormatOf(cfg: BusConfig): LineFormat | undefined {
   return t.type === 'serial' ? { baudRate: t.baudRate, dataBits: t.dataBits, parity: t.parity, stopBits: t.stopBits } : undefined;
 }
 
+/** The config block as the parts createBus wires. */
+function busSpec(cfg: BusConfig): BusSpec {
+  const t = cfg.transport;
+  const master = { busId: cfg.id, replyTimeoutMs: cfg.replyTimeoutMs };
+  if (t.type === 'tcp') return { transport: 'tcp', framing: t.framing, tcp: { host: t.host, port: t.port }, master };
+  const { type: _type, path, ...line } = t;
+  return { transport: 'serial', serial: { path, ...line }, master };
+}
+
 export function buildRoomBus(cfg: BusConfig, deps: { logger: Logger; clock: Clock }): RoomBus {
   const log = deps.logger.child({ bus: cfg.id });
-  const t = cfg.transport;
-  const master = createBus(
-    t.type === 'serial'
-      ? { transport: 'serial', serial: { path: t.path, baudRate: t.baudRate, parity: t.parity, stopBits: t.stopBits, dataBits: t.dataBits }, master: { busId: cfg.id, replyTimeoutMs: cfg.replyTimeoutMs } }
-      : { transport: 'tcp', framing: t.framing, tcp: { host: t.host, port: t.port }, master: { busId: cfg.id, replyTimeoutMs: cfg.replyTimeoutMs } },
-    { logger: deps.logger, clock: deps.clock },
-  );
+  const master = createBus(busSpec(cfg), { logger: deps.logger, clock: deps.clock });
   const line = lineFormatOf(cfg);
   const poller = new Poller({ bus: master, units: cfg.units, intervalMs: cfg.pollIntervalMs, logger: log, clock: deps.clock, discoveryRetryMs: DISCOVERY_RETRY_MS });
   const plan = planPoll({
