@@ -7,15 +7,20 @@ import { planPoll, type PollPlan } from '../bus/poll-plan.js';
 import type { BusConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
+import { systemTimers, type Timers } from '../core/timers.js';
 import type { LineFormat } from '../../protocols/modbus/timing.js';
 import { Poller } from './poller.js';
 
-/** How long start() waits for the port before polling anyway. */
-const PORT_WAIT_MS = 2000;
-/** A unit that did not answer discovery is asked again this often. */
-const DISCOVERY_RETRY_MS = 2000;
-/** LW-485: "answers within 20 ms of the end of a request (typically 5 ms)". */
-const TYPICAL_TURNAROUND_MS = 5;
+export interface RoomBusOptions {
+  /** How long start() waits for the port before polling anyway (default 2000). */
+  portWaitMs?: number;
+  /** A unit that did not answer discovery is asked again this often (default 2000). */
+  discoveryRetryMs?: number;
+  /** The poll plan's device turnaround; LW-485: "within 20 ms, typically 5 ms" (default 5). */
+  turnaroundMs?: number;
+}
+
+const DEFAULT_OPTIONS: Required<RoomBusOptions> = { portWaitMs: 2000, discoveryRetryMs: 2000, turnaroundMs: 5 };
 
 export interface RoomBus {
   readonly config: BusConfig;
@@ -40,16 +45,18 @@ function busSpec(cfg: BusConfig): BusSpec {
   return { transport: 'serial', serial: { path, ...line }, master };
 }
 
-export function buildRoomBus(cfg: BusConfig, deps: { logger: Logger; clock: Clock }): RoomBus {
+export function buildRoomBus(cfg: BusConfig, deps: { logger: Logger; clock: Clock; timers?: Timers }, options: RoomBusOptions = {}): RoomBus {
+  const o = { ...DEFAULT_OPTIONS, ...options };
+  const timers = deps.timers ?? systemTimers;
   const log = deps.logger.child({ bus: cfg.id });
   const master = createBus(busSpec(cfg), { logger: deps.logger, clock: deps.clock });
   const line = lineFormatOf(cfg);
-  const poller = new Poller({ bus: master, units: cfg.units, intervalMs: cfg.pollIntervalMs, logger: log, clock: deps.clock, discoveryRetryMs: DISCOVERY_RETRY_MS });
+  const poller = new Poller({ bus: master, units: cfg.units, intervalMs: cfg.pollIntervalMs, logger: log, clock: deps.clock, discoveryRetryMs: o.discoveryRetryMs });
   const plan = planPoll({
     blocks: poller.planBlocks(),
     ...(line ? { line } : {}),
     intervalMs: cfg.pollIntervalMs,
-    turnaroundMs: TYPICAL_TURNAROUND_MS,
+    turnaroundMs: o.turnaroundMs,
   });
   let cancelWait = (): void => undefined;
   return {
@@ -66,13 +73,13 @@ export function buildRoomBus(cfg: BusConfig, deps: { logger: Logger; clock: Cloc
       // out a retry. Give the port a moment first (a missing adapter still starts the poller).
       if (master.stats().portUp) poller.start();
       else {
-        const timer = setTimeout(() => go(), PORT_WAIT_MS);
+        const timer = timers.setTimeout(() => go(), o.portWaitMs);
         const go = (): void => {
           cancelWait();
           poller.start();
         };
         cancelWait = () => {
-          clearTimeout(timer);
+          timers.clearTimeout(timer);
           master.off('port-up', go);
           cancelWait = () => undefined;
         };
