@@ -1,11 +1,16 @@
-// The composition root: builds every part from the config and passes each its logger, clock and
-// options. Start order: ledger, buses and pollers, then the vend engine settles what a crash left
-// unfinished, then the readers open. Stop order is the reverse, so no vend is left half-done.
+// The composition root: builds every part from the config, passes each its logger, clock and
+// options, and keeps them as features in one list (`features` below): started in that order,
+// stopped in reverse. Ledger, clock floor, buses and pollers (discovery), the vend engine (settles
+// what a crash left unfinished), the uplink (applies the persisted room config before the first
+// swipe), readers, status page, maintenance. Stopping in reverse closes the doors first (readers),
+// lets the vends under way finish, and closes the ledger last, so no vend is left half-done.
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
 import type { Clock } from './core/clock.js';
+import { feature, Features, type Feature } from './core/feature.js';
+import { sleep, systemTimers, type Timers } from './core/timers.js';
 import { maskUid, type Logger } from './core/log.js';
 import { loadOrCreateRoomSecret } from './core/room-secret.js';
 import { openLedger, type Ledger } from '../storage/index.js';
@@ -13,7 +18,8 @@ import { buildRoomBus, type RoomBus } from './machines/room-bus.js';
 import { machinesOf, type MachineAccess } from './engine/machine-access.js';
 import { VendEngine, type VendOutcome } from './engine/vend-engine.js';
 import { qrVend } from './engine/qr-vend.js';
-import { SerialReader } from './readers/serial-reader.js';
+import { Readers } from './readers/readers.js';
+import type { SerialReader } from './readers/serial-reader.js';
 import type { AttachedTo } from './readers/config-schema.js';
 import { ClockFloor } from './tokens/clock-floor.js';
 import { TokenVerifier } from './tokens/token-verifier.js';
@@ -23,14 +29,30 @@ import type { RoomConfig } from './uplink/room-config.js';
 import { WebServer } from './web/server.js';
 import { statusSourceFromDaemon } from './web/from-daemon.js';
 import type { MachineState } from './machines/state.js';
+import { serviceFeatures } from './service-features.js';
 
-const MAINTENANCE_EVERY_MS = 24 * 3600_000;
+export interface DaemonOptions {
+  /** Ledger maintenance (expired token ids, old settled history) runs this often. */
+  maintenanceEveryMs?: number;
+  /** start() waits at most this long for every configured unit to be discovered. */
+  discoveryWaitMs?: number;
+}
+
+const DEFAULT_OPTIONS: Required<DaemonOptions> = { maintenanceEveryMs: 24 * 3600_000, discoveryWaitMs: 5000 };
+const DISCOVERY_CHECK_MS = 50;
 
 export interface DaemonDeps {
   logger: Logger;
   clock: Clock;
+  timers?: Timers;
   /** Path of the room secret; default: beside the database. */
   roomSecretPath?: string;
+  options?: DaemonOptions;
+  /**
+   * The systemd service's own features (control socket, health, sd_notify), for `run`.
+   * Tests and the demo leave them out: no socket in /run, no notifications.
+   */
+  service?: boolean;
 }
 
 export class Daemon {
@@ -39,12 +61,16 @@ export class Daemon {
   readonly buses: RoomBus[];
   readonly machines: MachineAccess;
   readonly engine: VendEngine;
-  readonly readers: SerialReader[];
+  private readonly readerFeature: Readers;
   readonly clockFloor: ClockFloor;
   readonly uplink: Uplink | null;
   readonly web: WebServer;
   private readonly log: Logger;
   readonly tokens: TokenVerifier;
+  private readonly clock: Clock;
+  private readonly timers: Timers;
+  private readonly opts: Required<DaemonOptions>;
+  private readonly features: Features;
   private maintenanceTimer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -53,6 +79,9 @@ export class Daemon {
   ) {
     const { logger, clock } = deps;
     this.log = logger;
+    this.clock = clock;
+    this.timers = deps.timers ?? systemTimers;
+    this.opts = { ...DEFAULT_OPTIONS, ...deps.options };
     const secret = loadOrCreateRoomSecret(deps.roomSecretPath ?? join(dirname(config.database.path), 'room-secret'));
     let floor: ClockFloor | null = null;
     this.ledger = openLedger({
@@ -78,7 +107,7 @@ export class Daemon {
     this.clockFloor = floor;
     this.tokens = new TokenVerifier({ roomId: config.room.id, floor, config: config.qrTokens, logger });
 
-    this.buses = config.buses.map((b) => buildRoomBus(b, { logger, clock }));
+    this.buses = config.buses.map((b) => buildRoomBus(b, { logger, clock, timers: this.timers }));
     this.machines = machinesOf(this.buses.map((b) => b.poller));
     this.engine = new VendEngine({
       roomId: config.room.id,
@@ -91,17 +120,15 @@ export class Daemon {
       logger,
       clock,
     });
-    this.readers = config.readers.map((r) => new SerialReader(r, { logger, clock }));
-    for (const bus of this.buses) {
-      bus.poller.on('state', (e) => {
-        this.log.info({ machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, changed: e.changed }, 'machine state');
-        // Status and fault changes are facts the cloud keeps; the countdown is only telemetry
-        // (the uplink's retained snapshot), and writing it would wear the SD card.
-        if (e.changed.includes('status') || e.changed.includes('fault')) {
-          ledger.enqueueEvent('machine_state', { machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, faultCode: e.state.faultCode, door: e.state.door, at: e.state.observedAt });
-        }
-      });
-    }
+    this.readerFeature = new Readers(config.readers, { logger, clock });
+    this.readerFeature.on('swipe', (e) => {
+      this.log.info({ reader: e.readerId, card: maskUid(e.uid) }, 'card presented');
+      void this.report(this.engine.cardSwipe({ readerId: e.readerId, uid: e.uid, machineId: attached(e.attachedTo) }));
+    });
+    this.readerFeature.on('scan', (e) => {
+      this.log.info({ reader: e.readerId }, 'code scanned');
+      void this.report(this.scan({ readerId: e.readerId, text: e.text, machineId: attached(e.attachedTo) }));
+    });
     this.uplink = config.mqtt
       ? new Uplink({
           config: config.mqtt,
@@ -109,7 +136,7 @@ export class Daemon {
           ledger,
           logger,
           clock,
-          subscribeStates: (listener) => this.subscribeStates(listener),
+          subscribeStates: (listener) => this.machines.onState((e) => listener(e.state)),
           busStats: () => Object.fromEntries(this.buses.map((b) => [b.config.id, b.master.stats()])),
           onRoomConfig: (cfg) => this.applyRoomConfig(cfg),
           onCloudTime: (sec) => {
@@ -119,15 +146,54 @@ export class Daemon {
           nowSec: () => this.clockFloor.nowSec(),
         })
       : null;
-    this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink }), logger, clock });
+    this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink, clock }), logger, clock });
+
+    const service = deps.service ? serviceFeatures(this, { socketPath: config.control.socketPath, logger, clock }) : null;
+    const uplink = this.uplink;
+    // The features, in start order; stopped in reverse. Adding a feature is one line here.
+    const features: Feature[] = [
+      feature('ledger', () => undefined, () => ledger.close()),
+      ...(service?.head ?? []),
+      feature('clock-floor', () => this.clockFloor.start(), () => this.clockFloor.stop()),
+      this.machineEvents(),
+      feature('buses', () => this.startBuses(), () => this.stopBuses()),
+      feature('engine', () => this.engine.start(), () => this.engine.stop()),
+      ...(uplink ? [feature('uplink', () => uplink.start(), () => uplink.stop())] : []),
+      feature('readers', () => this.readerFeature.start(), () => this.readerFeature.stop()),
+      feature('web', () => this.startWeb(), () => this.web.stop()),
+      feature('maintenance', () => this.startMaintenance(), () => this.stopMaintenance()),
+      ...(service?.tail ?? []),
+    ];
+    this.features = new Features(features, logger);
   }
 
-  private subscribeStates(listener: (s: MachineState) => void): () => void {
-    const handler = (e: { state: MachineState }): void => listener(e.state);
-    for (const bus of this.buses) bus.poller.on('state', handler);
-    return () => {
-      for (const bus of this.buses) bus.poller.off('state', handler);
+  /** The card readers and QR scanners, each with its stats. */
+  get readers(): readonly SerialReader[] {
+    return this.readerFeature.all;
+  }
+
+  /** Every machine's state changes, logged; status and fault changes are also facts upstream. */
+  private machineEvents(): Feature {
+    let off: (() => void) | null = null;
+    const ledger = this.ledger;
+    const onState = (e: { state: MachineState; changed: readonly string[] }): void => {
+      this.log.info({ machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, changed: e.changed }, 'machine state');
+      // Status and fault changes are facts the cloud keeps; the countdown is only telemetry
+      // (the uplink's retained snapshot), and writing it would wear the SD card.
+      if (e.changed.includes('status') || e.changed.includes('fault')) {
+        ledger.enqueueEvent('machine_state', { machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, faultCode: e.state.faultCode, door: e.state.door, at: e.state.observedAt });
+      }
     };
+    return feature(
+      'machine-events',
+      () => {
+        off = this.machines.onState(onState);
+      },
+      () => {
+        off?.();
+        off = null;
+      },
+    );
   }
 
   /** Remote commands from the app, onto the machines' own commands. */
@@ -153,22 +219,20 @@ export class Daemon {
   }
 
   async start(): Promise<void> {
-    this.clockFloor.start();
+    await this.features.start();
+    this.log.info({ room: this.config.room.id, buses: this.buses.length, machines: this.machines.machineIds().length, readers: this.readers.length, features: this.features.names }, 'gateway started');
+  }
+
+  private async startBuses(): Promise<void> {
     for (const bus of this.buses) bus.start();
-    await this.waitForDiscovery(5000);
-    await this.engine.start();
-    for (const reader of this.readers) {
-      reader.on('swipe', (e) => {
-        this.log.info({ reader: e.readerId, card: maskUid(e.uid) }, 'card presented');
-        void this.report(this.engine.cardSwipe({ readerId: e.readerId, uid: e.uid, machineId: attached(e.attachedTo) }));
-      });
-      reader.on('scan', (e) => {
-        this.log.info({ reader: e.readerId }, 'code scanned');
-        void this.report(this.scan({ readerId: e.readerId, text: e.text, machineId: attached(e.attachedTo) }));
-      });
-      await reader.start();
-    }
-    await this.uplink?.start();
+    await this.waitForDiscovery(this.opts.discoveryWaitMs);
+  }
+
+  private async stopBuses(): Promise<void> {
+    for (const bus of this.buses) await bus.stop();
+  }
+
+  private async startWeb(): Promise<void> {
     // The status page is for people; a port already taken must not stop the room from vending.
     try {
       const web = await this.web.start();
@@ -176,10 +240,17 @@ export class Daemon {
     } catch (e) {
       this.log.error({ err: e instanceof Error ? e.message : String(e), port: this.config.web.port }, 'status page not started');
     }
+  }
+
+  private startMaintenance(): void {
     this.maintenance();
-    this.maintenanceTimer = setInterval(() => this.maintenance(), MAINTENANCE_EVERY_MS);
+    this.maintenanceTimer = this.timers.setInterval(() => this.maintenance(), this.opts.maintenanceEveryMs);
     this.maintenanceTimer.unref();
-    this.log.info({ room: this.config.room.id, buses: this.buses.length, machines: this.machines.machineIds().length, readers: this.readers.length }, 'gateway started');
+  }
+
+  private stopMaintenance(): void {
+    if (this.maintenanceTimer) this.timers.clearInterval(this.maintenanceTimer);
+    this.maintenanceTimer = null;
   }
 
   /** A scanned code, as from a QR scanner. */
@@ -197,12 +268,12 @@ export class Daemon {
   }
 
   private async waitForDiscovery(maxMs: number): Promise<void> {
-    const until = Date.now() + maxMs;
+    const until = this.clock.monotonic() + maxMs;
     const expected = this.buses.reduce((n, b) => n + b.config.units.length, 0);
-    while (Date.now() < until) {
+    while (this.clock.monotonic() < until) {
       const found = this.buses.reduce((n, b) => n + b.poller.discoveredUnits().length, 0);
       if (found >= expected) return;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(this.timers, DISCOVERY_CHECK_MS);
     }
   }
 
@@ -218,16 +289,14 @@ export class Daemon {
     }
   }
 
+  /** Stops every started feature in reverse order; the ledger is closed even if start() never ran. */
   async stop(): Promise<void> {
-    if (this.maintenanceTimer) clearInterval(this.maintenanceTimer);
-    await this.web.stop();
-    for (const reader of this.readers) await reader.stop();
-    await this.engine.stop();
-    await this.uplink?.stop();
-    for (const bus of this.buses) await bus.stop();
-    this.clockFloor.stop();
-    this.ledger.close();
-    this.log.info('gateway stopped');
+    try {
+      await this.features.stop();
+    } finally {
+      this.ledger.close();
+      this.log.info('gateway stopped');
+    }
   }
 }
 

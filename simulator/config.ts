@@ -1,5 +1,6 @@
 // The simulated room's layout and the CLI's config file, validated with zod at the edge.
 import { z } from 'zod';
+import { LineFormatSchema } from '../protocols/modbus/timing.js';
 
 export type SimUnitConfig =
   | { unit: number; model: 'lw485-washer' | 'lw485-dryer'; serial?: number; loadCell?: boolean; hardnessSensor?: boolean }
@@ -38,12 +39,7 @@ export const simUnitsSchema = z.array(simUnitSchema).superRefine((units, ctx) =>
   });
 });
 
-const lineSchema = z.object({
-  path: z.string().min(1),
-  baudRate: z.number().int().positive().default(19200),
-  parity: z.enum(['none', 'even', 'odd']).default('even'),
-  stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
-});
+const lineSchema = LineFormatSchema.omit({ dataBits: true }).extend({ path: z.string().min(1) });
 
 export const simConfigSchema = z
   .object({

@@ -2,7 +2,7 @@
 // so a copied database file hands out no card numbers. A list update is one transaction.
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
-import { maskUid } from '../gateway/core/log.js';
+import { maskUid } from './deps.js';
 import { accountIdSchema, ensureAccount } from './accounts.js';
 import { META, getMetaInt, inTx, setMeta, type LedgerContext } from './context.js';
 import { recordFact } from './outbox.js';

@@ -1,6 +1,5 @@
 // What every ledger module gets passed: the one connection, the injected clock, and who we are.
-import type { Clock } from '../gateway/core/clock.js';
-import type { Logger } from '../gateway/core/log.js';
+import type { Clock, Logger } from './deps.js';
 import type { Db } from './db.js';
 
 export interface LedgerContext {

@@ -1,6 +1,6 @@
 // Opens the ledger file with the pragmas the money needs and brings its schema up to date.
 import Database from 'better-sqlite3';
-import type { Logger } from '../gateway/core/log.js';
+import type { Logger } from './deps.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
 
 export type Db = Database.Database;

@@ -1,8 +1,7 @@
 // The ledger's public face: openLedger() returns one object over one connection (one writer).
 // Its API speaks the domain (hold, capture, refund, top-up, enqueue, ack); no SQL leaves storage/.
 import { z } from 'zod';
-import type { Clock } from '../gateway/core/clock.js';
-import type { Logger } from '../gateway/core/log.js';
+import type { Clock, Logger } from './deps.js';
 import * as accounts from './accounts.js';
 import { appendAlert, type AlertInput } from './alerts.js';
 import { auditHead, readAudit, verifyAudit, type AuditHead, type AuditRecord, type AuditVerdict } from './audit.js';

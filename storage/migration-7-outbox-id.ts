@@ -4,7 +4,7 @@
 // ack of 500 records rewrote some 400 index pages (2 ms on tmpfs, 12× the delete from the
 // table itself), the largest single cost of draining a backlog. SQLite cannot drop a UNIQUE
 // constraint, so the table is rebuilt (same columns, same rows; nothing references it).
-import type { Migration } from './migrations.js';
+import type { Migration } from './migration.js';
 
 export const migration7: Migration = {
   version: 7,

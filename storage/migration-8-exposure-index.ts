@@ -3,7 +3,7 @@
 // table row; after a week offline (60 000 outbox records, ~8 500 such vends) that was ~5 ms per
 // swipe, a third of the swipe's latency. With the cost columns in the index SQLite reads only
 // the index: ~0.8 ms for the same backlog (measured by test/bench/offline.ts).
-import type { Migration } from './migrations.js';
+import type { Migration } from './migration.js';
 
 export const migration8: Migration = {
   version: 8,

@@ -8,7 +8,7 @@
 // cost, while it is account-funded and its last outbox record is above the ack watermark. The ack
 // (storage/outbox.ts) takes out the vends it moves below the watermark, in its transaction. The
 // self-check compares the tally with the sum (storage/check.ts).
-import type { Migration } from './migrations.js';
+import type { Migration } from './migration.js';
 
 /** What a vend costs while unsynced; the same CASE as the sum it replaces. */
 const cost = (v: 'NEW' | 'OLD'): string =>

@@ -4,11 +4,9 @@
 import { migration7 } from './migration-7-outbox-id.js';
 import { migration8 } from './migration-8-exposure-index.js';
 import { migration9 } from './migration-9-exposure-tally.js';
+import type { Migration } from './migration.js';
 
-export interface Migration {
-  version: number;
-  sql: string;
-}
+export type { Migration };
 
 export const MIGRATIONS: readonly Migration[] = [
   {

@@ -3,7 +3,7 @@
 // goes to a machine. A finished vend never changes again (also enforced by a trigger).
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { maskUid } from '../gateway/core/log.js';
+import { maskUid } from './deps.js';
 import { accountIdSchema, addEntry, balance, ensureAccount } from './accounts.js';
 import { cardUidSchema } from './cards.js';
 import { inTx, type LedgerContext } from './context.js';

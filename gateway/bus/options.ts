@@ -1,15 +1,8 @@
 // Every timeout and threshold of the bus master in one validated object with defaults, so a
 // number is never chosen deep inside a request function.
 import { z } from 'zod';
-import { t35, type LineFormat } from '../../protocols/modbus/timing.js';
+import { LineFormatSchema, t35, type LineFormat } from '../../protocols/modbus/timing.js';
 import { DEFAULT_LATENCY_BUCKETS_MS } from './stats.js';
-
-export const LineFormatSchema = z.object({
-  baudRate: z.number().int().positive(),
-  dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
-  parity: z.enum(['none', 'even', 'odd']).default('even'),
-  stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
-});
 
 export const BusMasterOptionsSchema = z.object({
   busId: z.string().min(1),

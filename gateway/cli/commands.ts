@@ -8,7 +8,7 @@ import { auditResult, cardResult, ledgerSummary, outboxResult, txResult } from '
 import { EXIT, UsageError, intArg, type ParsedArgs } from './args.js';
 import type { Endpoints } from './config.js';
 import { bytes, formatAudit, formatCard, formatMachines, formatOutbox, formatRead, formatScan, formatStatus, formatTx, formatWrite } from './format.js';
-import { LedgerUnavailableError, openLedgerReadOnly, type ReadOnlyLedger } from './readonly-ledger.js';
+import { LedgerUnavailableError, openLedgerReadOnly, type ReadOnlyLedger } from '../../storage/readonly.js';
 
 export interface CliIo {
   out(s: string): void;

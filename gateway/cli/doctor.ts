@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { controlRequest } from '../control/client.js';
 import type { Endpoints } from './config.js';
 import { bytes } from './format.js';
-import { openLedgerReadOnly } from './readonly-ledger.js';
+import { openLedgerReadOnly } from '../../storage/readonly.js';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail' | 'skip';
 export interface CheckResult {

@@ -11,6 +11,7 @@ import { qrTokenConfigSchema } from '../tokens/trusted-keys.js';
 import { webConfigSchema } from '../web/config-schema.js';
 import { mqttConfigSchema } from '../uplink/config-schema.js';
 import { controlConfigSchema } from '../control/config-schema.js';
+import { ParitySchema } from '../../protocols/modbus/timing.js';
 
 /** The LW-485 and RIO-8 speak 9600, 19200 (default) and 38400 baud. */
 export const BUS_BAUD_RATES = [9600, 19200, 38400] as const;
@@ -25,7 +26,7 @@ const serialTransportSchema = z
       .int()
       .refine((n) => (BUS_BAUD_RATES as readonly number[]).includes(n), `the devices speak ${BUS_BAUD_RATES.join(', ')} baud`)
       .default(19200),
-    parity: z.enum(['none', 'even', 'odd']).default('even'),
+    parity: ParitySchema.default('even'),
     stopBits: z.union([z.literal(1), z.literal(2)]).optional(),
     dataBits: z.literal(8).default(8),
   })

@@ -2,13 +2,10 @@
 // way from the daemon's open ledger and from the CLI's read-only copy, so the output of a command
 // does not depend on whether the daemon happened to be running.
 import { maskUid } from '../core/log.js';
-import type { Ledger, LedgerOutbox } from '../../storage/index.js';
+import type { LedgerReader } from '../../storage/readonly.js';
 import type { AuditResult, CardResult, OutboxResult, StatusResult, TxResult } from './protocol.js';
 
-/** What reading needs of a ledger: met by storage's Ledger and by the CLI's read-only accessor. */
-export type LedgerReader = Pick<Ledger, 'path' | 'recentVends' | 'verifyAudit' | 'lookupCard' | 'stats' | 'auditHead' | 'balance'> & {
-  readonly outbox: Pick<LedgerOutbox, 'stats' | 'deadLetters'>;
-};
+export type { LedgerReader };
 
 export function txResult(ledger: LedgerReader, limit: number): TxResult {
   return {

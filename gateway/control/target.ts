@@ -1,8 +1,9 @@
 // What the control server needs of the running daemon, as a narrow interface, and the adapter
-// that builds it from the Daemon. Tests can build a target from parts without a whole daemon.
+// that builds it from the daemon's parts (ControlParts, which the Daemon meets by shape). Tests
+// can build a target from parts without a whole daemon.
 import type { BusClient } from '../bus/types.js';
 import type { BusStats } from '../bus/stats.js';
-import type { Daemon } from '../daemon.js';
+import type { RoomBus } from '../machines/room-bus.js';
 import type { MachineState } from '../machines/state.js';
 import type { DiscoveredUnit } from '../profiles/types.js';
 import { unitMachineIds } from '../profiles/config-schema.js';
@@ -31,7 +32,17 @@ export interface ControlTarget {
   clockTrusted(): boolean;
 }
 
-export function controlTargetOf(daemon: Daemon): ControlTarget {
+/** The daemon's parts the control target is built from. */
+export interface ControlParts {
+  readonly config: { readonly room: { readonly id: string; readonly name?: string | undefined } };
+  readonly bootId: string;
+  readonly ledger: ControlLedger;
+  readonly buses: ReadonlyArray<Pick<RoomBus, 'config' | 'master' | 'poller'>>;
+  readonly engine: { blockedMachines(): string[] };
+  readonly clockFloor: { status(): { trusted: boolean } };
+}
+
+export function controlTargetOf(daemon: ControlParts): ControlTarget {
   return {
     room: { id: daemon.config.room.id, name: daemon.config.room.name ?? null },
     bootId: daemon.bootId,

@@ -1,11 +1,9 @@
 // Time is injected: tests drive it, and the daemon's wall clock may be untrustworthy (a Pi has
 // no RTC) while the monotonic clock never jumps.
-export interface Clock {
-  /** Wall-clock milliseconds since the epoch, as the system believes. */
-  now(): number;
-  /** Monotonic milliseconds, for timeouts and intervals. */
-  monotonic(): number;
-}
+import type { Clock } from '../../storage/deps.js';
+
+/** Declared where storage, the lowest layer that takes one, can see it. */
+export type { Clock };
 
 export const systemClock: Clock = {
   now: () => Date.now(),

@@ -24,7 +24,5 @@ export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-/** Shows only the last 4 characters of a card UID, for logs and the status page. */
-export function maskUid(uid: string): string {
-  return uid.length <= 4 ? '****' : `${'*'.repeat(Math.max(0, uid.length - 4))}${uid.slice(-4)}`;
-}
+/** The card mask is defined with the ledger that stores it; logs and pages show the same. */
+export { maskUid } from '../../storage/deps.js';

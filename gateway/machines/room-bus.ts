@@ -2,20 +2,25 @@
 // keeps every machine on it known. Also checks, before the first poll, whether the line can carry
 // the poll plan in the requested interval, and says so with numbers.
 import type { BusMaster } from '../bus/bus-master.js';
-import { createBus } from '../bus/create.js';
+import { createBus, type BusSpec } from '../bus/create.js';
 import { planPoll, type PollPlan } from '../bus/poll-plan.js';
 import type { BusConfig } from '../config/schema.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
+import { systemTimers, type Timers } from '../core/timers.js';
 import type { LineFormat } from '../../protocols/modbus/timing.js';
 import { Poller } from './poller.js';
 
-/** How long start() waits for the port before polling anyway. */
-const PORT_WAIT_MS = 2000;
-/** A unit that did not answer discovery is asked again this often. */
-const DISCOVERY_RETRY_MS = 2000;
-/** LW-485: "answers within 20 ms of the end of a request (typically 5 ms)". */
-const TYPICAL_TURNAROUND_MS = 5;
+export interface RoomBusOptions {
+  /** How long start() waits for the port before polling anyway (default 2000). */
+  portWaitMs?: number;
+  /** A unit that did not answer discovery is asked again this often (default 2000). */
+  discoveryRetryMs?: number;
+  /** The poll plan's device turnaround; LW-485: "within 20 ms, typically 5 ms" (default 5). */
+  turnaroundMs?: number;
+}
+
+const DEFAULT_OPTIONS: Required<RoomBusOptions> = { portWaitMs: 2000, discoveryRetryMs: 2000, turnaroundMs: 5 };
 
 export interface RoomBus {
   readonly config: BusConfig;
@@ -31,22 +36,27 @@ export function lineFormatOf(cfg: BusConfig): LineFormat | undefined {
   return t.type === 'serial' ? { baudRate: t.baudRate, dataBits: t.dataBits, parity: t.parity, stopBits: t.stopBits } : undefined;
 }
 
-export function buildRoomBus(cfg: BusConfig, deps: { logger: Logger; clock: Clock }): RoomBus {
-  const log = deps.logger.child({ bus: cfg.id });
+/** The config block as the parts createBus wires. */
+function busSpec(cfg: BusConfig): BusSpec {
   const t = cfg.transport;
-  const master = createBus(
-    t.type === 'serial'
-      ? { transport: 'serial', serial: { path: t.path, baudRate: t.baudRate, parity: t.parity, stopBits: t.stopBits, dataBits: t.dataBits }, master: { busId: cfg.id, replyTimeoutMs: cfg.replyTimeoutMs } }
-      : { transport: 'tcp', framing: t.framing, tcp: { host: t.host, port: t.port }, master: { busId: cfg.id, replyTimeoutMs: cfg.replyTimeoutMs } },
-    { logger: deps.logger, clock: deps.clock },
-  );
+  const master = { busId: cfg.id, replyTimeoutMs: cfg.replyTimeoutMs };
+  if (t.type === 'tcp') return { transport: 'tcp', framing: t.framing, tcp: { host: t.host, port: t.port }, master };
+  const { type: _type, path, ...line } = t;
+  return { transport: 'serial', serial: { path, ...line }, master };
+}
+
+export function buildRoomBus(cfg: BusConfig, deps: { logger: Logger; clock: Clock; timers?: Timers }, options: RoomBusOptions = {}): RoomBus {
+  const o = { ...DEFAULT_OPTIONS, ...options };
+  const timers = deps.timers ?? systemTimers;
+  const log = deps.logger.child({ bus: cfg.id });
+  const master = createBus(busSpec(cfg), { logger: deps.logger, clock: deps.clock });
   const line = lineFormatOf(cfg);
-  const poller = new Poller({ bus: master, units: cfg.units, intervalMs: cfg.pollIntervalMs, logger: log, clock: deps.clock, discoveryRetryMs: DISCOVERY_RETRY_MS });
+  const poller = new Poller({ bus: master, units: cfg.units, intervalMs: cfg.pollIntervalMs, logger: log, clock: deps.clock, discoveryRetryMs: o.discoveryRetryMs });
   const plan = planPoll({
     blocks: poller.planBlocks(),
     ...(line ? { line } : {}),
     intervalMs: cfg.pollIntervalMs,
-    turnaroundMs: TYPICAL_TURNAROUND_MS,
+    turnaroundMs: o.turnaroundMs,
   });
   let cancelWait = (): void => undefined;
   return {
@@ -63,13 +73,13 @@ export function buildRoomBus(cfg: BusConfig, deps: { logger: Logger; clock: Cloc
       // out a retry. Give the port a moment first (a missing adapter still starts the poller).
       if (master.stats().portUp) poller.start();
       else {
-        const timer = setTimeout(() => go(), PORT_WAIT_MS);
+        const timer = timers.setTimeout(() => go(), o.portWaitMs);
         const go = (): void => {
           cancelWait();
           poller.start();
         };
         cancelWait = () => {
-          clearTimeout(timer);
+          timers.clearTimeout(timer);
           master.off('port-up', go);
           cancelWait = () => undefined;
         };

@@ -2,8 +2,20 @@
 // result. Profiles use it so their command flows handle the same four outcomes everywhere:
 // ok, a Modbus exception (the device refused: not executed), not sent, or lost (maybe executed).
 import type { BusClient, BusPriority, BusResult } from '../bus/types.js';
-import type { ModbusRequest } from '../../protocols/modbus/pdu.js';
-import type { BlockReading, ReadBlock } from './types.js';
+import type { ModbusRequest, ReadFc } from '../../protocols/modbus/pdu.js';
+
+/** One read request of a poll or discovery: a contiguous range of one function code. */
+export interface ReadBlock {
+  fc: ReadFc;
+  address: number;
+  quantity: number;
+  /** For logs and the poll-plan check: what this block is. */
+  label: string;
+}
+
+export type BlockReading =
+  | { block: ReadBlock; kind: 'registers'; registers: number[] }
+  | { block: ReadBlock; kind: 'bits'; bits: boolean[] };
 
 export type IoFailure =
   | { kind: 'exception'; code: number; detail: string }

@@ -4,23 +4,11 @@
 // these types, so a third device model is a new profile, not new control flow.
 import type { Logger } from '../core/log.js';
 import type { Clock } from '../core/clock.js';
-import type { ReadFc } from '../../protocols/modbus/pdu.js';
 import type { MachineCapabilities, MachineKind, MachineState, ProgramInfo } from '../machines/state.js';
-import type { IoFailure, UnitIo } from './io.js';
+import type { BlockReading, IoFailure, ReadBlock, UnitIo } from './io.js';
 import type { ProfileOptions } from './options.js';
 
-/** One read request of a poll or discovery: a contiguous range of one function code. */
-export interface ReadBlock {
-  fc: ReadFc;
-  address: number;
-  quantity: number;
-  /** For logs and the poll-plan check: what this block is. */
-  label: string;
-}
-
-export type BlockReading =
-  | { block: ReadBlock; kind: 'registers'; registers: number[] }
-  | { block: ReadBlock; kind: 'bits'; bits: boolean[] };
+export type { BlockReading, ReadBlock } from './io.js';
 
 /** Bad data from a device (an unknown model, a state value the datasheet does not list). */
 export class ProfileError extends Error {

@@ -41,6 +41,10 @@ export class Readers extends EventEmitter<ReaderEvents> {
     return this.readers.map((r) => r.stats());
   }
 
+  get all(): readonly SerialReader[] {
+    return this.readers;
+  }
+
   get(id: string): SerialReader | undefined {
     return this.readers.find((r) => r.id === id);
   }

@@ -1,13 +1,9 @@
-// One card reader or QR scanner on one serial device. It owns the port: opens it, frames what
-// the line carries with the family's codec from protocols/readers/, drops repeats of the same
-// presentation, and turns the rest into typed events. Nothing the line carries can make it
-// throw; garbage is counted and logged (rate-limited). A device node that vanishes (adapter
-// pulled, and on Linux a pulled adapter can make the native binding spin on 0-byte reads, see
-// PITFALLS) is noticed by polling the path and by the port's close/error events; the port is
-// closed and opened again, with backoff, when the node comes back.
+// One card reader or QR scanner on one serial device. It frames what the line carries with the
+// family's codec from protocols/readers/, drops repeats of the same presentation, and turns the
+// rest into typed events. Nothing the line carries can make it throw; garbage is counted and
+// logged (rate-limited). The port is the one reopening serial port (gateway/serial/): a device
+// node that vanishes is noticed, the port closed and opened again, with backoff, when it is back.
 import { EventEmitter } from 'node:events';
-import { statSync } from 'node:fs';
-import { SerialPort } from 'serialport';
 import { systemClock, type Clock } from '../core/clock.js';
 import { maskUid, type Logger } from '../core/log.js';
 import { PresentationDebouncer } from '../../protocols/readers/debounce.js';
@@ -15,6 +11,7 @@ import { Em4100Framer } from '../../protocols/readers/em4100.js';
 import { LINE_READER_DELIMITER, LINE_READER_MAX_LINE_BYTES, parseLineReaderLine } from '../../protocols/readers/line-reader.js';
 import { NOISE_REASONS, type NoiseReason } from '../../protocols/readers/noise.js';
 import { QR_DELIMITER, QR_MAX_TEXT_BYTES, parseQrText } from '../../protocols/readers/qr-scanner.js';
+import { ReopeningPort, type PortUnavailable } from '../serial/reopening-port.js';
 import { CappedDelimiterParser, type DelimitedOutput } from './capped-delimiter.js';
 import type { AttachedTo, ReaderConfig } from './config-schema.js';
 
@@ -87,7 +84,6 @@ export interface SerialReaderDeps {
 
 /** Noise of one reason is logged at most once per this long; the count is always exact. */
 const NOISE_LOG_EVERY_MS = 10_000;
-const CLOSE_TIMEOUT_MS = 2000;
 
 export class SerialReader extends EventEmitter<ReaderEvents> {
   readonly id: string;
@@ -108,16 +104,11 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
   private readonly noiseCounts: Record<NoiseReason, number>;
   private readonly noiseLoggedAt = new Map<NoiseReason, { at: number; suppressed: number }>();
 
-  private st: ReaderState = 'stopped';
-  private port: SerialPort | null = null;
+  private running = false;
+  private readonly port: ReopeningPort;
   private parser: CappedDelimiterParser | null = null;
   private framer: Em4100Framer | null = null;
-  private openedIdentity = '';
   private announced: 'up' | 'down' | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private backoffMs: number;
-  private nextAttemptAt = 0;
-  private firstAttempt: (() => void) | null = null;
 
   constructor(config: ReaderConfig, deps: SerialReaderDeps) {
     super();
@@ -127,104 +118,53 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
     this.log = deps.logger.child({ readerId: config.id, readerType: config.type });
     this.debouncer = new PresentationDebouncer({ windowMs: config.debounceMs, maxKeys: config.type === 'qr' ? 16 : 64 });
     this.noiseCounts = Object.fromEntries(NOISE_REASONS.map((r) => [r, 0])) as Record<NoiseReason, number>;
-    this.backoffMs = config.reopenMinMs;
+    // Readers speak 8N1 at their configured rate.
+    this.port = new ReopeningPort(
+      {
+        path: config.path,
+        line: { baudRate: config.baudRate, dataBits: 8, parity: 'none', stopBits: 1 },
+        watchIntervalMs: config.pollMs,
+        reopenInitialMs: config.reopenMinMs,
+        reopenMaxMs: config.reopenMaxMs,
+      },
+      { logger: this.log },
+    );
+    this.port.on('up', ({ reopened }) => this.onOpened(reopened));
+    this.port.on('down', (reason) => this.onLost(reason));
+    this.port.on('unavailable', (info) => this.onUnavailable(info));
+    this.port.on('data', (chunk) => this.onData(chunk));
   }
 
   get state(): ReaderState {
-    return this.st;
+    if (!this.running) return 'stopped';
+    if (this.port.isUp) return 'up';
+    return this.announced === 'down' ? 'down' : 'opening';
   }
 
   /** Resolves once the first open attempt has settled, up or not: a missing reader is not fatal. */
-  start(): Promise<void> {
-    if (this.st !== 'stopped') return Promise.resolve();
-    this.st = 'down';
-    this.backoffMs = this.cfg.reopenMinMs;
-    this.nextAttemptAt = 0;
-    this.timer = setInterval(() => this.tick(), this.cfg.pollMs);
-    const settled = new Promise<void>((resolve) => {
-      this.firstAttempt = resolve;
-    });
-    this.tryOpen();
-    return settled;
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.announced = null;
+    await this.port.open();
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-    this.st = 'stopped';
+    this.running = false;
     this.announced = null;
-    this.settleFirstAttempt();
-    const port = this.port;
-    this.detach();
-    if (port?.isOpen) await closePort(port);
+    this.dropFraming();
+    await this.port.close();
   }
 
   stats(): ReaderStats {
     const pendingBytes = this.framer?.bufferedBytes ?? this.parser?.bufferedBytes ?? 0;
-    return { readerId: this.id, type: this.cfg.type, state: this.st, ...this.counters, pendingBytes, noise: { ...this.noiseCounts } };
+    return { readerId: this.id, type: this.cfg.type, state: this.state, ...this.counters, pendingBytes, noise: { ...this.noiseCounts } };
   }
 
-  private tick(): void {
-    if (this.st === 'up') {
-      const ident = this.identity();
-      if (ident === null) this.portGone(this.port, 'device node vanished');
-      else if (ident !== this.openedIdentity) this.portGone(this.port, 'device node replaced');
-    } else if (this.st === 'down' && this.clock.monotonic() >= this.nextAttemptAt) {
-      this.tryOpen();
-    }
-  }
-
-  /** The device node's identity, or null when it is not there. Follows the by-id symlink. */
-  private identity(): string | null {
-    try {
-      const s = statSync(this.cfg.path);
-      return `${s.rdev}:${s.ino}`;
-    } catch {
-      return null;
-    }
-  }
-
-  private tryOpen(): void {
-    const ident = this.identity();
-    if (ident === null) {
-      this.markDown('device node absent');
-      this.settleFirstAttempt();
-      return;
-    }
-    let port: SerialPort;
-    try {
-      port = new SerialPort({ path: this.cfg.path, baudRate: this.cfg.baudRate, autoOpen: false });
-    } catch (e) {
-      this.openFailed(e);
-      return;
-    }
-    this.st = 'opening';
-    this.port = port;
-    port.on('error', (e: Error) => this.portGone(port, `port error: ${e.message}`));
-    port.on('close', (e: unknown) => this.portGone(port, e ? 'port disconnected' : 'port closed'));
-    port.on('data', (chunk: Buffer) => this.onData(port, chunk));
-    port.open((err) => {
-      if (this.port !== port) {
-        // Stopped or given up while opening: the port is nobody's.
-        if (!err) port.close(() => undefined);
-        return;
-      }
-      if (err) {
-        this.port = null;
-        this.openFailed(err);
-        return;
-      }
-      this.onOpened(ident);
-    });
-  }
-
-  private onOpened(ident: string): void {
-    this.st = 'up';
-    this.openedIdentity = ident;
-    const reopened = this.counters.opens > 0;
+  private onOpened(reopened: boolean): void {
+    if (!this.running) return;
     this.counters.opens++;
     if (reopened) this.counters.reopens++;
-    this.backoffMs = this.cfg.reopenMinMs;
     this.framer = this.cfg.type === 'em4100' ? new Em4100Framer() : null;
     if (this.cfg.type !== 'em4100') {
       const parser = new CappedDelimiterParser({
@@ -240,57 +180,41 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
     }
     this.announced = 'up';
     this.log.info({ path: this.cfg.path, reopened }, 'reader up');
-    this.settleFirstAttempt();
     this.emit('up', { readerId: this.id, path: this.cfg.path, reopened });
   }
 
-  private openFailed(e: unknown): void {
-    this.counters.openFailures++;
-    const msg = e instanceof Error ? e.message : String(e);
-    if (this.announced !== 'down') this.log.warn({ path: this.cfg.path, err: msg }, 'reader open failed; retrying with backoff');
-    this.markDown(`open failed: ${msg}`);
-    this.nextAttemptAt = this.clock.monotonic() + this.backoffMs;
-    this.backoffMs = Math.min(this.cfg.reopenMaxMs, this.backoffMs * 2);
-    this.settleFirstAttempt();
+  private onUnavailable(info: PortUnavailable): void {
+    // an absent node is the normal state of an unplugged reader; a node that will not open is a fault
+    if (info.nodePresent) {
+      this.counters.openFailures++;
+      if (this.announced !== 'down') this.log.warn({ path: this.cfg.path, err: info.reason }, 'reader open failed; retrying with backoff');
+    }
+    this.markDown(info.reason);
   }
 
-  /** The port is gone or must go: close it, count it, and let tick() reopen it. */
-  private portGone(port: SerialPort | null, reason: string): void {
-    if (port === null || this.port !== port) return;
-    const wasUp = this.st === 'up';
-    this.detach();
-    if (port.isOpen) port.close(() => undefined);
-    if (wasUp) this.counters.downs++;
+  /** The port went away under us: count it; the port reopens by itself. */
+  private onLost(reason: string): void {
+    if (!this.running) return;
+    this.dropFraming();
+    this.counters.downs++;
     this.markDown(reason);
-    this.nextAttemptAt = this.clock.monotonic() + this.backoffMs;
   }
 
   private markDown(reason: string): void {
-    if (this.st === 'stopped') return;
-    this.st = 'down';
-    if (this.announced === 'down') return;
+    if (!this.running || this.announced === 'down') return;
     this.announced = 'down';
     this.log.warn({ path: this.cfg.path, reason }, 'reader down');
     this.emit('down', { readerId: this.id, reason });
   }
 
-  private detach(): void {
-    const port = this.port;
-    this.port = null;
-    if (port) port.removeAllListeners('data');
+  private dropFraming(): void {
     this.parser?.destroy();
     this.parser = null;
     this.framer = null;
   }
 
-  private settleFirstAttempt(): void {
-    const resolve = this.firstAttempt;
-    this.firstAttempt = null;
-    resolve?.();
-  }
-
-  private onData(port: SerialPort, chunk: Buffer): void {
-    if (this.port !== port || this.st !== 'up') return;
+  private onData(chunk: Buffer): void {
+    if (!this.running) return;
     this.counters.bytesIn += chunk.length;
     if (this.framer) {
       for (const ev of this.framer.push(chunk)) {
@@ -317,7 +241,7 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
 
   private present(key: string): void {
     // A listener may have stopped the reader while a read's frames are still being handed out.
-    if (this.st !== 'up') return;
+    if (this.state !== 'up') return;
     this.counters.framesOk++;
     if (this.debouncer.observe(key, this.clock.monotonic()) === 'repeat') {
       this.counters.repeats++;
@@ -335,7 +259,7 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
   }
 
   private noise(reason: NoiseReason, bytes: number): void {
-    if (this.st !== 'up') return;
+    if (this.state !== 'up') return;
     this.noiseCounts[reason]++;
     const now = this.clock.monotonic();
     const last = this.noiseLoggedAt.get(reason);
@@ -347,14 +271,4 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
     }
     this.emit('noise', { readerId: this.id, reason, bytes });
   }
-}
-
-function closePort(port: SerialPort): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, CLOSE_TIMEOUT_MS);
-    port.close(() => {
-      clearTimeout(t);
-      resolve();
-    });
-  });
 }

@@ -21,7 +21,6 @@ export const actionBodySchemas = {
   'clear-fault': z.strictObject({ machineId }),
 } as const;
 
-const NOT_YET = 'not supported by this device profile yet (LW-485 command codes 7, 8 and 9 are not implemented in gateway/profiles)';
 
 export interface ActionsDeps {
   source: StatusSource;
@@ -47,8 +46,7 @@ export class OperatorActions {
   }
 
   supported(): { blockCard: boolean; refund: boolean; serviceMode: boolean; clearFault: boolean } {
-    const s = this.d.source;
-    return { blockCard: true, refund: s.refundCaptured !== undefined, serviceMode: s.setServiceMode !== undefined, clearFault: s.clearFault !== undefined };
+    return { blockCard: true, refund: true, serviceMode: true, clearFault: true };
   }
 
   /** Runs one action; every way out is an answer body or an HttpError, each audited. */
@@ -76,13 +74,13 @@ export class OperatorActions {
         case 'service-mode': {
           const b = parseBody(actionBodySchemas['service-mode'], body);
           subject = { machineId: b.machineId };
-          outcome = this.knownMachine(b.machineId) ?? (this.d.source.setServiceMode ? await this.d.source.setServiceMode(b.machineId, b.on) : notYet());
+          outcome = this.knownMachine(b.machineId) ?? (await this.d.source.setServiceMode(b.machineId, b.on));
           break;
         }
         case 'clear-fault': {
           const b = parseBody(actionBodySchemas['clear-fault'], body);
           subject = { machineId: b.machineId };
-          outcome = this.knownMachine(b.machineId) ?? (this.d.source.clearFault ? await this.d.source.clearFault(b.machineId) : notYet());
+          outcome = this.knownMachine(b.machineId) ?? (await this.d.source.clearFault(b.machineId));
           break;
         }
       }
@@ -103,9 +101,6 @@ export class OperatorActions {
     if (!v) return { ok: false, status: 404, error: 'not_found', reason: 'no vend with that id' };
     if (v.state === 'refunded') return { ok: false, status: 409, error: 'already_refunded', reason: 'the vend is already refunded' };
     if (v.state !== 'captured') return { ok: false, status: 409, error: 'in_progress', reason: 'the vend is not finished yet; the vend engine settles it' };
-    if (!this.d.source.refundCaptured) {
-      return { ok: false, status: 501, error: 'not_supported', reason: 'the ledger cannot refund a captured vend yet: a finished vend never changes and storage/ has no compensating refund' };
-    }
     return this.d.source.refundCaptured(vendId, reason);
   }
 
@@ -170,6 +165,3 @@ export class OperatorActions {
   }
 }
 
-function notYet(): ActionOutcome {
-  return { ok: false, status: 501, error: 'not_supported', reason: NOT_YET };
-}

@@ -1,9 +1,10 @@
-// The StatusSource of a running Daemon, from its public parts only. Kept apart from the server
-// so the web feature does not import the daemon (nothing depends back on a feature).
+// The StatusSource over the daemon's parts, given as a narrow interface (StatusParts) that the
+// Daemon meets by shape: the web part imports nothing of the daemon, and a test can hand it parts.
 import { systemClock, type Clock } from '../core/clock.js';
-import type { Daemon } from '../daemon.js';
+import type { MachineAccess } from '../engine/machine-access.js';
+import type { RoomBus } from '../machines/room-bus.js';
+import type { Ledger } from '../../storage/index.js';
 import type { TickEvent } from '../machines/poller-types.js';
-import type { MachineState } from '../machines/state.js';
 import { unitMachineIds } from '../profiles/config-schema.js';
 import type { CommandOutcome } from '../profiles/types.js';
 import type { ActionOutcome, MachineInfo, StatusSource } from './status-source.js';
@@ -28,7 +29,17 @@ export interface UplinkProbe {
   stats(): { connected: boolean };
 }
 
-export function statusSourceFromDaemon(daemon: Daemon, extras: { uplink?: UplinkProbe | null; clock?: Clock } = {}): StatusSource {
+/** What the page reads and does, of the daemon's parts. */
+export interface StatusParts {
+  readonly config: { readonly room: { readonly id: string; readonly name?: string | undefined } };
+  readonly ledger: Pick<Ledger, 'outbox' | 'recentVends' | 'getVend' | 'auditHead' | 'readAudit' | 'appendAlert' | 'enqueueEvent' | 'setCardStatus' | 'refundCaptured'>;
+  readonly buses: ReadonlyArray<Pick<RoomBus, 'config' | 'master' | 'poller'>>;
+  readonly machines: MachineAccess;
+  readonly engine: { blockedMachines(): string[] };
+  readonly clockFloor: { status(): ReturnType<StatusSource['clock']> };
+}
+
+export function statusSourceFromDaemon(daemon: StatusParts, extras: { uplink?: UplinkProbe | null; clock?: Clock } = {}): StatusSource {
   const { ledger, buses, machines, engine, clockFloor } = daemon;
   const clock = extras.clock ?? systemClock;
   // The ledger keeps the acked seq, not when it moved: note the time we first see it move.
@@ -90,13 +101,7 @@ export function statusSourceFromDaemon(daemon: Daemon, extras: { uplink?: Uplink
     },
     setServiceMode: (machineId, on) => commandOutcome(machines.commander(machineId).serviceMode(on)),
     clearFault: (machineId) => commandOutcome(machines.commander(machineId).clearFault()),
-    onMachineState: (listener) => {
-      const on = (e: { state: MachineState }): void => listener(e.state);
-      for (const b of buses) b.poller.on('state', on);
-      return () => {
-        for (const b of buses) b.poller.off('state', on);
-      };
-    },
+    onMachineState: (listener) => machines.onState((e) => listener(e.state)),
     onTick: (listener) => {
       const on = (t: TickEvent): void => listener(t);
       for (const b of buses) b.poller.on('tick', on);

@@ -66,7 +66,7 @@ export const outboxViewSchema = z.strictObject({
 });
 
 export const uplinkViewSchema = z.strictObject({
-  /** 'unknown' until an uplink feature reports (it does not exist yet). */
+  /** 'unknown' when the room runs without an uplink (no `mqtt` block in the config). */
   state: z.enum(['online', 'offline', 'unknown']),
   lastAckAt: z.number().nullable(),
   outbox: outboxViewSchema,

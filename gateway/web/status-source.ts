@@ -1,6 +1,6 @@
 // Everything the web feature reads and does, as one small interface: the server never sees the
 // daemon, so a test can build a source from parts, and the daemon wires one line
-// (statusSourceFromDaemon). Actions a part cannot do yet are optional: absent means 501.
+// (statusSourceFromDaemon).
 import type { AlertInput, AuditRecord, OutboxStats, VendRecord } from '../../storage/index.js';
 import type { BusStats } from '../bus/stats.js';
 import type { TickEvent } from '../machines/poller-types.js';
@@ -44,12 +44,12 @@ export interface StatusSource {
   enqueueEvent(type: string, payload: unknown): void;
   /** An operator's local block; the ledger audits it. Throws on a malformed UID. */
   blockCard(uid: string): void;
-  /** Refund of a captured vend; absent while the ledger cannot do it. */
-  refundCaptured?: (vendId: string, reason: string) => ActionOutcome;
-  /** LW-485 SERVICE_ON / SERVICE_OFF; absent while no profile sends them. */
-  setServiceMode?: (machineId: string, on: boolean) => Promise<ActionOutcome>;
-  /** LW-485 CLEAR_FAULT; absent while no profile sends it. */
-  clearFault?: (machineId: string) => Promise<ActionOutcome>;
+  /** Refund of a captured vend (a compensating entry; the captured vend itself never changes). */
+  refundCaptured(vendId: string, reason: string): ActionOutcome;
+  /** The machine's service mode on or off (LW-485 commands 8 and 9). */
+  setServiceMode(machineId: string, on: boolean): Promise<ActionOutcome>;
+  /** Clears the machine's fault (LW-485 command 7). */
+  clearFault(machineId: string): Promise<ActionOutcome>;
   /** Each returns its unsubscribe function. */
   onMachineState(listener: (state: MachineState) => void): () => void;
   onTick(listener: (tick: TickEvent) => void): () => void;

@@ -13,7 +13,7 @@ import { ControlServer } from '../../gateway/control/server.js';
 import { controlRequest } from '../../gateway/control/client.js';
 import type { ControlTarget } from '../../gateway/control/target.js';
 import { openLedger } from '../../storage/index.js';
-import { openLedgerReadOnly } from '../../gateway/cli/readonly-ledger.js';
+import { openLedgerReadOnly } from '../../storage/readonly.js';
 import { HealthMonitor } from '../../gateway/cli/health.js';
 import { waitUntil } from './harness.js';
 

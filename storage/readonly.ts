@@ -1,23 +1,29 @@
 // The ledger opened read-only, for CLI commands while the daemon is down (and for `db backup`).
-// The storage layer's own read functions run on a `readonly` connection, so no SQL lives here and
-// nothing can be written: no migration, no pragma change, no second writer beside the daemon.
+// The ledger's own read functions run on a `readonly` connection, so nothing can be written: no
+// migration, no pragma change, no second writer beside the daemon.
 //
 // One trap: opening a WAL database read-only creates its -wal and -shm files when they are
 // missing and leaves them behind. Created by root, they would lock the service user out of its
 // own ledger, so when running as root they are handed to the ledger file's owner.
-import { chownSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { chownSync, existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import { systemClock, type Clock } from '../core/clock.js';
-import { silentLogger } from '../core/log.js';
-import type { LedgerReader } from '../control/queries.js';
-import * as accounts from '../../storage/accounts.js';
-import { auditHead, verifyAudit } from '../../storage/audit.js';
-import { backup, integrityCheck, ledgerStats, type IntegrityResult } from '../../storage/backup.js';
-import { lookupCard } from '../../storage/cards.js';
-import type { LedgerContext } from '../../storage/context.js';
-import { MIGRATIONS } from '../../storage/migrations.js';
-import { listDeadLetters, outboxStats } from '../../storage/outbox.js';
-import { recentVends } from '../../storage/vends.js';
+import { pino } from 'pino';
+import * as accounts from './accounts.js';
+import { auditHead, verifyAudit } from './audit.js';
+import { backup, integrityCheck, ledgerStats, type IntegrityResult } from './backup.js';
+import { lookupCard } from './cards.js';
+import type { LedgerContext } from './context.js';
+import type { Clock } from './deps.js';
+import type { Ledger, LedgerOutbox } from './index.js';
+import { MIGRATIONS } from './migrations.js';
+import { listDeadLetters, outboxStats } from './outbox.js';
+import { readRoomSecret as readSecretFile } from './room-secret.js';
+import { recentVends } from './vends.js';
+
+/** What reading needs of a ledger: met by the daemon's open Ledger and by the read-only one. */
+export type LedgerReader = Pick<Ledger, 'path' | 'recentVends' | 'verifyAudit' | 'lookupCard' | 'stats' | 'auditHead' | 'balance'> & {
+  readonly outbox: Pick<LedgerOutbox, 'stats' | 'deadLetters'>;
+};
 
 export interface ReadOnlyLedger extends LedgerReader {
   readonly schemaVersion: number;
@@ -43,15 +49,11 @@ export class LedgerUnavailableError extends Error {
 }
 
 function readRoomSecret(path: string): Buffer {
-  let hex: string;
   try {
-    hex = readFileSync(path, 'utf8').trim();
+    return readSecretFile(path);
   } catch (e) {
-    const code = e instanceof Error && 'code' in e ? String(e.code) : 'error';
-    throw new LedgerUnavailableError(`cannot read the room secret ${path} (${code}): card lookups need it; run as root or as the service user`);
+    throw new LedgerUnavailableError(`${e instanceof Error ? e.message : String(e)}: card lookups need it; run as root or as the service user`);
   }
-  if (!/^[0-9a-f]{64}$/.test(hex)) throw new LedgerUnavailableError(`${path}: room secret is not 64 hex digits`);
-  return Buffer.from(hex, 'hex');
 }
 
 /** Hands -wal/-shm files this process created to the ledger's owner (only root can, and must). */
@@ -91,8 +93,8 @@ export function openLedgerReadOnly(o: OpenReadOnlyOptions): ReadOnlyLedger {
   let secret: Buffer | null = null;
   const ctx: LedgerContext = {
     db,
-    clock: o.clock ?? systemClock,
-    logger: silentLogger(),
+    clock: o.clock ?? { now: () => Date.now(), monotonic: () => performance.now() },
+    logger: pino({ level: 'silent' }),
     gatewayId: o.gatewayId,
     bootId: 'cli-read-only',
     get roomSecret(): Buffer {

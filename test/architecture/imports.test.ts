@@ -1,0 +1,37 @@
+// The folders are the architecture: no import circle anywhere, and no layer imports upwards
+// (protocols/ knows no ports or storage, storage/ knows nothing of the gateway).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { circles, forbidden, importGraph } from '../../scripts/import-graph.js';
+
+test('no import circle in gateway/, protocols/, storage/ or simulator/', () => {
+  const graph = importGraph();
+  assert.ok(graph.size > 100, `read ${graph.size} modules`);
+  assert.ok(graph.get('gateway/daemon.ts')?.includes('gateway/web/from-daemon.ts'), 'the graph sees the root importing its parts');
+  assert.deepEqual(circles(graph), []);
+});
+
+test('the circle finder finds a circle, type imports included', () => {
+  const g = new Map([
+    ['a.ts', ['b.ts']],
+    ['b.ts', ['c.ts']],
+    ['c.ts', ['a.ts']],
+    ['d.ts', ['a.ts']],
+  ]);
+  assert.deepEqual(circles(g), [['a.ts', 'b.ts', 'c.ts']]);
+});
+
+test('layers import downwards only', () => {
+  const graph = importGraph();
+  assert.deepEqual(
+    forbidden(graph, [
+      { from: 'storage', to: 'gateway' },
+      { from: 'storage', to: 'simulator' },
+      { from: 'protocols', to: 'gateway' },
+      { from: 'protocols', to: 'storage' },
+      { from: 'protocols', to: 'simulator' },
+      { from: 'gateway', to: 'simulator' },
+    ]).filter((edge) => !edge.startsWith('gateway/demo/')), // the demo runs a simulated room
+    [],
+  );
+});
