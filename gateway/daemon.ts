@@ -8,7 +8,7 @@ import type { GatewayConfig } from './config/schema.js';
 import type { Clock } from './core/clock.js';
 import { maskUid, type Logger } from './core/log.js';
 import { loadOrCreateRoomSecret } from './core/room-secret.js';
-import { openLedger, type Ledger } from '../storage/index.js';
+import { openLedger, type Ledger, type WriteFaults } from '../storage/index.js';
 import { buildRoomBus, type RoomBus } from './machines/room-bus.js';
 import { machinesOf, type MachineAccess } from './engine/machine-access.js';
 import { VendEngine, type VendOutcome } from './engine/vend-engine.js';
@@ -31,6 +31,8 @@ export interface DaemonDeps {
   clock: Clock;
   /** Path of the room secret; default: beside the database. */
   roomSecretPath?: string;
+  /** Tests only: the ledger's writes fail on demand (storage/write-faults.ts). */
+  ledgerWriteFaults?: WriteFaults;
 }
 
 export class Daemon {
@@ -63,6 +65,7 @@ export class Daemon {
       clock,
       logger,
       clockTrusted: () => floor?.status().trusted ?? false,
+      ...(deps.ledgerWriteFaults ? { writeFaults: deps.ledgerWriteFaults } : {}),
     });
     const ledger = this.ledger;
     floor = new ClockFloor({

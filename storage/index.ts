@@ -17,6 +17,7 @@ import * as settings from './settings.js';
 import * as tokens from './tokens.js';
 import { accountUsage, accountUsagePlan, type AccountUsage } from './usage.js';
 import * as vends from './vends.js';
+import { bracketOps, withWriteFaults, type WriteFaults } from './write-faults.js';
 
 export type { AccountBalance, AccountSnapshot, TopUp } from './accounts.js';
 export type { AccountUsage } from './usage.js';
@@ -29,6 +30,7 @@ export type { CardInfo, CardListInput, CardListResult, CardStatus } from './card
 export type { BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
+export { WriteFaults, type SqliteFaultCode, type WriteFaultRule } from './write-faults.js';
 
 export interface OpenLedgerOptions {
   path: string;
@@ -42,6 +44,8 @@ export interface OpenLedgerOptions {
   busyTimeoutMs?: number;
   /** Whether the wall clock is trustworthy right now; default: it is not behind the time floor. */
   clockTrusted?: () => boolean;
+  /** Tests only: makes chosen writes throw as SQLite does (storage/write-faults.ts). Absent: the bare connection. */
+  writeFaults?: WriteFaults;
 }
 
 export interface LedgerOutbox {
@@ -131,7 +135,8 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
   const o = optionsSchema.parse({ path: opts.path, gatewayId: opts.gatewayId, bootId: opts.bootId, busyTimeoutMs: opts.busyTimeoutMs });
   if (!Buffer.isBuffer(opts.roomSecret) || opts.roomSecret.length < 16) throw new Error('ledger: roomSecret must be a Buffer of at least 16 bytes');
   const logger = opts.logger.child({ component: 'ledger' });
-  const db = openDatabase({ path: o.path, logger, busyTimeoutMs: o.busyTimeoutMs });
+  const raw = openDatabase({ path: o.path, logger, busyTimeoutMs: o.busyTimeoutMs });
+  const db = opts.writeFaults ? withWriteFaults(raw, opts.writeFaults) : raw;
   const ctx: LedgerContext = {
     db,
     clock: opts.clock,
@@ -143,7 +148,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
   };
   logger.info({ path: o.path, gatewayId: o.gatewayId }, 'ledger open');
 
-  return {
+  const ledger: Ledger = {
     path: o.path,
     gatewayId: o.gatewayId,
     close: () => {
@@ -206,4 +211,5 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     },
     enqueueEvent: (type, payload) => outbox.enqueueEvent(ctx, type, payload),
   };
+  return opts.writeFaults ? bracketOps(ledger, opts.writeFaults) : ledger;
 }
