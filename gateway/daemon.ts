@@ -133,16 +133,9 @@ export class Daemon {
     };
   }
 
-  /** Remote commands from the app, onto the machines' own commands. */
+  /** Remote commands from the app go through the vend engine's claim on their machine, with their money. */
   private remoteTarget(): RemoteCommandTarget {
-    return {
-      command: (machineId, kind, args) => {
-        if (!this.machines.has(machineId)) return Promise.resolve({ status: 'rejected', reason: 'unreachable', deviceCode: null, detail: `no machine ${machineId} in this room` });
-        const c = this.machines.commander(machineId);
-        if (kind === 'addTime') return args ? c.addTime(args) : Promise.resolve({ status: 'rejected', reason: 'bad_argument', deviceCode: null, detail: 'addTime needs minutes and amountCents' });
-        return c[kind]();
-      },
-    };
+    return { command: (cmd) => this.engine.commands.remote(cmd) };
   }
 
   /** A newer signed room configuration from the cloud (or the persisted one at start). */

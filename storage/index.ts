@@ -8,6 +8,7 @@ import { appendAlert, type AlertInput } from './alerts.js';
 import { auditHead, readAudit, verifyAudit, type AuditHead, type AuditRecord, type AuditVerdict } from './audit.js';
 import { backup, integrityCheck, ledgerStats, type IntegrityResult, type LedgerStats } from './backup.js';
 import * as cards from './cards.js';
+import { recordCommand, type CommandRecord } from './commands.js';
 import { selfCheck, type SelfCheckResult } from './check.js';
 import type { LedgerContext } from './context.js';
 import { openDatabase } from './db.js';
@@ -22,6 +23,7 @@ import { bracketOps, withWriteFaults, type WriteFaults } from './write-faults.js
 export type { AccountBalance, AccountSnapshot, TopUp } from './accounts.js';
 export type { AccountUsage } from './usage.js';
 export type { AlertInput } from './alerts.js';
+export type { CommandRecord } from './commands.js';
 export type { AuditHead, AuditRecord, AuditVerdict } from './audit.js';
 export type { IntegrityResult, LedgerStats } from './backup.js';
 export type { SelfCheckResult } from './check.js';
@@ -108,6 +110,8 @@ export interface Ledger {
   auditHead(): AuditHead;
   readAudit(fromSeq: number, limit: number): AuditRecord[];
   appendAlert(alert: AlertInput): { auditSeq: number };
+  /** A machine command that is not a vend, with what it did to money (storage/commands.ts). */
+  recordCommand(command: CommandRecord): { auditSeq: number };
 
   getSetting(key: string): string | undefined;
   setSetting(key: string, value: string): void;
@@ -188,6 +192,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     auditHead: () => auditHead(ctx),
     readAudit: (from, limit) => readAudit(db, from, limit),
     appendAlert: (a) => appendAlert(ctx, a),
+    recordCommand: (c) => recordCommand(ctx, c),
 
     getSetting: (k) => settings.getSetting(ctx, k),
     setSetting: (k, v) => settings.setSetting(ctx, k, v),

@@ -109,13 +109,15 @@ export interface VendRecord {
   capturedCents: number | null;
   refundedCents: number | null;
   finishReason: string | null;
+  /** Washer or dryer as held; null for an add-time purchase (minutes, not a cycle) and for vends before migration 5. */
+  machineKind: 'washer' | 'dryer' | null;
 }
 
 const VEND_COLUMNS = `vend_id AS vendId, created_ms AS createdMs, boot_id AS bootId, method, funding, machine_id AS machineId,
   program, account_id AS accountId, card_mask AS cardMask, amount_cents AS amountCents, token_id AS tokenId,
   token_amount_cents AS tokenAmountCents, rule_set_version AS ruleSetVersion, rule_id AS ruleId, state,
   credit_evidence AS creditEvidence, credit_sent_ms AS creditSentMs, finished_ms AS finishedMs,
-  captured_cents AS capturedCents, refunded_cents AS refundedCents, finish_reason AS finishReason`;
+  captured_cents AS capturedCents, refunded_cents AS refundedCents, finish_reason AS finishReason, machine_kind AS machineKind`;
 
 function toVend(row: VendRecord): VendRecord {
   const ev = row.creditEvidence;

@@ -84,12 +84,12 @@ export function statusSourceFromDaemon(daemon: Daemon, extras: { uplink?: Uplink
       if (!v) return { ok: false, status: 404, error: 'not_found', reason: `no vend ${vendId}` };
       if (v.state !== 'captured') return { ok: false, status: 409, error: 'not_captured', reason: 'only a captured vend is refunded here; the engine settles vends in progress' };
       if ((v.capturedCents ?? 0) === 0) return { ok: false, status: 409, error: 'nothing_to_refund', reason: 'the vend cost nothing' };
-      const r = ledger.refundCaptured(vendId, { reason: 'operator_refund', amountCents: v.capturedCents ?? 0, detail: { note: reason } });
+      const r = engine.commands.operatorRefund(vendId, v.capturedCents ?? 0, reason);
       if (!r.ok) return { ok: false, status: 409, error: r.reason, reason: `the ledger refused: ${r.reason}` };
       return { ok: true, detail: { vendId, refundedCents: r.refundedCents } };
     },
-    setServiceMode: (machineId, on) => commandOutcome(machines.commander(machineId).serviceMode(on)),
-    clearFault: (machineId) => commandOutcome(machines.commander(machineId).clearFault()),
+    setServiceMode: (machineId, on) => commandOutcome(engine.commands.operator(machineId, on ? 'service-on' : 'service-off')),
+    clearFault: (machineId) => commandOutcome(engine.commands.operator(machineId, 'clear-fault')),
     onMachineState: (listener) => {
       const on = (e: { state: MachineState }): void => listener(e.state);
       for (const b of buses) b.poller.on('state', on);

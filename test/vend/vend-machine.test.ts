@@ -34,7 +34,7 @@ const types = (actions: VendAction[]): string[] => actions.map((a) => (a.type ==
 const toCrediting: VendEvent[] = [{ type: 'begin' }, { type: 'authorized', amountCents: 350 }, { type: 'held', vendId: 'v1' }];
 
 test('happy path: authorize, hold, credit, confirm by read-back, capture', () => {
-  const r = run([...toCrediting, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }]);
+  const r = run([...toCrediting, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }, { type: 'captured' }]);
   assert.equal(r.session.state, 'captured');
   assert.deepEqual(types(r.actions), ['record-hold', 'send-credit', 'mark-credit-sent', 'read-back', 'capture']);
   const send = r.actions.find((a) => a.type === 'send-credit');
@@ -116,7 +116,7 @@ test('timeout or offline while crediting is an unknown outcome, not a refund', (
   const off = run([...toCrediting, { type: 'machine-offline' }, { type: 'confirm-read', result: { verdict: 'not-executed' } }]);
   assert.deepEqual(types(off.actions).at(-1), 'refund:machine_offline');
   const err = run([...toCrediting, { type: 'error', detail: 'bug' }, { type: 'confirm-read', result: { verdict: 'confirmed' } }]);
-  assert.equal(err.session.state, 'captured');
+  assert.equal(err.session.state, 'capturing');
 });
 
 test('read-backs that stay pending or unknown are retried up to the limit, then the vend is unresolved', () => {
@@ -206,7 +206,7 @@ test('the credit answer arriving after the watchdog: recorded or refunded on its
 });
 
 test('a free vend (0 ¢) runs the same path', () => {
-  const r = run([{ type: 'begin' }, { type: 'authorized', amountCents: 0 }, { type: 'held', vendId: 'v0' }, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }]);
+  const r = run([{ type: 'begin' }, { type: 'authorized', amountCents: 0 }, { type: 'held', vendId: 'v0' }, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }, { type: 'captured' }]);
   assert.equal(r.session.state, 'captured');
 });
 
