@@ -159,20 +159,28 @@ export class VendEngine {
   async start(): Promise<void> {
     this.faults.start();
     await this.reconcileUnfinished();
-    this.retryTimer = setInterval(() => {
-      if (this.reconciling) return;
-      // While the ledger cannot write, a small write tells when it can again; vends then resume.
-      if (!this.health.writable) this.safeWrite('probe', () => this.o.ledger.setNumberSetting('engine.ledgerProbeMs', this.o.clock.now()));
-      if (this.health.writable) this.alertAfterOutage();
-      if (this.blocked.size === 0 && this.pendingRefunds.size === 0) return;
-      this.reconciling = true;
-      void this.reconcileUnfinished()
-        .catch((e: unknown) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'reconcile failed'))
-        .finally(() => {
-          this.reconciling = false;
-        });
-    }, this.o.reconcileEveryMs ?? 5000);
+    this.retryTimer = setInterval(() => void this.retryTick(), this.o.reconcileEveryMs ?? 5000);
     this.retryTimer.unref();
+  }
+
+  /**
+   * One turn of the retry timer: while the ledger cannot write, a small probe write tells when it
+   * can again (vends then resume, and the outage is filed as an alert); unsettled vends and
+   * refunds not stored are tried again.
+   */
+  async retryTick(): Promise<void> {
+    if (this.reconciling) return;
+    if (!this.health.writable) this.safeWrite('probe', () => this.o.ledger.setNumberSetting('engine.ledgerProbeMs', this.o.clock.now()));
+    if (this.health.writable) this.alertAfterOutage();
+    if (this.blocked.size === 0 && this.pendingRefunds.size === 0) return;
+    this.reconciling = true;
+    try {
+      await this.reconcileUnfinished();
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'reconcile failed');
+    } finally {
+      this.reconciling = false;
+    }
   }
 
   /** Machines that take no vend until an earlier one is settled; every machine while the ledger cannot write. */

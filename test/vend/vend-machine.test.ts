@@ -228,3 +228,25 @@ test('faultRefund: full or prorated by remaining time, only within the configure
   assert.deepEqual(faultRefundPolicySchema.parse({}), { mode: 'prorated', withinShare: 1, minRefundCents: 0 });
   assert.throws(() => faultRefundPolicySchema.parse({ withinShare: 1.5 }));
 });
+
+test('capturing: a capture the ledger did not store stays capturing and is retried, never turned into a refund', () => {
+  const confirmed = run([...toCrediting, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }]);
+  assert.equal(confirmed.session.state, 'capturing');
+  assert.equal(isTerminal(confirmed.session.state), false, 'not done until stored');
+  const failed = run([{ type: 'error', detail: 'SQLITE_IOERR' }, { type: 'confirm-read', result: { verdict: 'not-executed' } }, { type: 'timeout' }], confirmed.session);
+  assert.equal(failed.session.state, 'capturing');
+  assert.deepEqual(types(failed.actions), [], 'no refund, no alert loop');
+  const retried = run([{ type: 'retry' }], failed.session);
+  assert.deepEqual(types(retried.actions), ['capture']);
+  assert.equal(run([{ type: 'retry' }, { type: 'captured' }], failed.session).session.state, 'captured');
+  const recovered = run([{ type: 'crash-recovery', verdict: 'executed-accepted' }], recoverVendSession({ vendId: 'v1', request: REQ, amountCents: 350, evidence: EVIDENCE, creditSent: true }));
+  assert.equal(recovered.session.state, 'capturing');
+});
+
+test('refunding: a refund the ledger did not store stays refunding and is retried with its reason', () => {
+  const r = run([...toCrediting, { type: 'credit-outcome', outcome: { status: 'rejected', reason: 'door_open' } }, { type: 'error', detail: 'SQLITE_FULL' }]);
+  assert.equal(r.session.state, 'refunding');
+  const again = run([{ type: 'retry' }], r.session);
+  assert.deepEqual(types(again.actions), ['refund:door_open']);
+  assert.equal(run([{ type: 'refunded' }], again.session).session.state, 'refunded');
+});
