@@ -61,10 +61,10 @@ export class MachineCommandRunner {
     }
   }
 
-  private async plain(cmd: RemoteCommand, money: string): Promise<RemoteCommandResult> {
+  private async plain(cmd: RemoteCommand, money: string, vendId?: string): Promise<RemoteCommandResult> {
     const c = this.d.machines.commander(cmd.machineId);
     const o = cmd.kind === 'pause' ? await c.pause() : cmd.kind === 'resume' ? await c.resume() : await c.start();
-    return this.done(cmd, o, { money: `none: ${money}` });
+    return this.done(cmd, o, { money: `none: ${money}`, ...(vendId !== undefined ? { vendId } : {}) });
   }
 
   private async start(cmd: RemoteCommand, state: MachineState): Promise<RemoteCommandResult> {
@@ -72,7 +72,7 @@ export class MachineCommandRunner {
       // Unpaid: only a credit one of our vends put on the machine (and nobody started yet).
       const paid = state.status === 'credited' ? this.d.engine.faults.creditedVend(cmd.machineId, this.d.now()) : undefined;
       if (paid === undefined) return this.refused(cmd, 'payment_required', 'no vend of ours credited this machine: a start needs a payer');
-      return this.plain(cmd, `starts the credit vend ${paid.vendId} paid`);
+      return this.plain(cmd, `starts the credit vend ${paid.vendId} paid`, paid.vendId);
     }
     const admission = admissionReason(state);
     if (admission !== null) return this.refused(cmd, admission, `the machine cannot take a vend: ${admission}`);
