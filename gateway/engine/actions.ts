@@ -38,6 +38,8 @@ export interface VendContext {
   token?: { tokenId: string; expiresAt: number; amountCents: number };
   /** Extra facts for the hold's audit record (a remote command's id, who pays). */
   holdDetail?: Record<string, unknown>;
+  /** Told the vend id once the hold is stored. */
+  onHeld?: (vendId: string) => void;
   declineRecorded: boolean;
 }
 
@@ -70,6 +72,7 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
         // Nothing held, nothing sent: the vend is declined for the room's reason.
         if (r === null) return { type: 'declined', reason: 'ledger_unavailable' };
         if (r.ok) {
+          ctx.onHeld?.(r.vendId);
           d.log.info({ vendId: r.vendId, machineId: ctx.machineId, amountCents: a.amountCents, method: ctx.method }, 'vend held');
           return { type: 'held', vendId: r.vendId };
         }

@@ -4,7 +4,7 @@
 // an account payer goes through the same risk rules, and the result is the one VendContext the
 // vend session holds, credits, captures or refunds by. Reads only: the caller writes the decline.
 import { createHash } from 'node:crypto';
-import type { Ledger } from '../../storage/index.js';
+import type { AccountUsage, Ledger } from '../../storage/index.js';
 import type { MachineState } from '../machines/state.js';
 import { priceVend, toLocalTime } from '../vend/pricing.js';
 import type { PriceRules } from '../vend/pricing-schema.js';
@@ -39,6 +39,8 @@ export interface AuthDeps {
   risk: RiskConfig;
   riskState: RiskState;
   exposure: (accountId: string | null) => { accountCents: number; roomCents: number };
+  /** Vends of the account not captured yet (authorized, held, crediting): they count as used. */
+  inFlight: (accountId: string) => { washer: number; dryer: number };
   now: number;
 }
 
@@ -63,6 +65,22 @@ export function prepaidTokenId(commandId: string): string {
   return createHash('sha256').update(`remote-command:${commandId}`).digest('hex').slice(0, 32);
 }
 
+/**
+ * The account's usage with its vends still in flight counted as done: two vends at once on two
+ * machines must not both get the last included wash (or both be the Nth). A vend that ends
+ * refunded then un-counts itself, as the ledger's usage does.
+ */
+function usageNow(d: AuthDeps, accountId: string): AccountUsage {
+  const u = d.ledger.accountUsage(accountId, { monthStartMs: localMonthStartMs(d.now, d.pricing.timeZone) });
+  const f = d.inFlight(accountId);
+  return {
+    ...u,
+    washesThisMonth: u.washesThisMonth + f.washer,
+    lifetimeVends: u.lifetimeVends + f.washer + f.dryer,
+    lifetimeByKind: { washer: u.lifetimeByKind.washer + f.washer, dryer: u.lifetimeByKind.dryer + f.dryer },
+  };
+}
+
 export function authorize(d: AuthDeps, ask: VendAsk, state: MachineState): Authorization {
   const { ledger, now } = d;
   const p = ask.payer;
@@ -70,10 +88,7 @@ export function authorize(d: AuthDeps, ask: VendAsk, state: MachineState): Autho
   const accountPayer = p.by === 'card' ? ledger.lookupCard(p.uid)?.accountId : p.by === 'account' ? p.accountId : undefined;
   const riskKey = p.by === 'card' ? ledger.cardKey(p.uid) : p.by === 'account' ? `account:${p.accountId}` : null;
   const balance = accountPayer !== undefined ? ledger.balance(accountPayer) : undefined;
-  const account =
-    accountPayer !== undefined && balance
-      ? priceAccount(d.pricing, balance.tier, ledger.accountUsage(accountPayer, { monthStartMs: localMonthStartMs(now, d.pricing.timeZone) }), now)
-      : undefined;
+  const account = accountPayer !== undefined && balance ? priceAccount(d.pricing, balance.tier, usageNow(d, accountPayer), now) : undefined;
   const price = priceVend(d.pricing, {
     machine: { id: ask.machineId, kind: state.kind, program: ask.program, ...(ask.addTime ? { addTime: true, minutes: ask.addTime.minutes } : {}) },
     ...(account ? { account } : {}),

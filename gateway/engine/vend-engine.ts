@@ -76,6 +76,8 @@ export class VendEngine {
   readonly health: LedgerHealth;
   /** Sessions whose capture or refund the ledger did not store: retried, their machine blocked. */
   private readonly unsettled = new Map<string, { session: VendSession; ctx: ActionContext }>();
+  /** Account vends of this run from authorisation to their end (usage counts them: authorize.ts). */
+  private readonly accountVends = new Set<{ accountId: string; kind: 'washer' | 'dryer'; vendId: string | null }>();
   /** Refunds of captured vends (fault, cancel, operator) the ledger did not store: retried. */
   readonly pendingRefunds: PendingRefunds;
   /** The app's and the operator's machine commands, under this engine's claim on each machine. */
@@ -273,7 +275,7 @@ export class VendEngine {
     const now = this.o.clock.now();
     const prog = program ?? chooseProgram(state, this.o.machines.programs(machineId));
     const auth = authorize(
-      { ledger: this.o.ledger, pricing: this.rules.pricing, risk: this.rules.risk, riskState: this.risk, exposure: this.o.exposure, now },
+      { ledger: this.o.ledger, pricing: this.rules.pricing, risk: this.rules.risk, riskState: this.risk, exposure: this.o.exposure, inFlight: (a) => this.accountInFlight(a), now },
       { machineId, payer, program: prog, ...(addTime ? { addTime } : {}) },
       state,
     );
@@ -282,11 +284,35 @@ export class VendEngine {
       return this.declined(payer, auth.reason, machineId, { ...(auth.accountId !== undefined ? { accountId: auth.accountId } : {}), ...(auth.amountCents !== undefined ? { amountCents: auth.amountCents } : {}) });
     }
     const { ctx } = auth;
-    const outcome = await this.runVend(ctx, { machineId, command: addTime ? 'add-time' : 'credit', program: prog, ...(ctx.price.minutes !== undefined ? { minutes: ctx.price.minutes } : addTime ? { minutes: addTime.minutes } : {}) });
+    const mine = ctx.accountId !== undefined && ctx.machineKind !== undefined ? { accountId: ctx.accountId, kind: ctx.machineKind, vendId: null as string | null } : null;
+    if (mine) {
+      this.accountVends.add(mine);
+      ctx.onHeld = (vendId) => {
+        mine.vendId = vendId;
+      };
+    }
+    let outcome: VendOutcome;
+    try {
+      outcome = await this.runVend(ctx, { machineId, command: addTime ? 'add-time' : 'credit', program: prog, ...(ctx.price.minutes !== undefined ? { minutes: ctx.price.minutes } : addTime ? { minutes: addTime.minutes } : {}) });
+    } finally {
+      if (mine) this.accountVends.delete(mine);
+    }
     if (auth.riskKey !== null && (outcome.result === 'captured' || outcome.result === 'unresolved')) {
       this.setRisk(recordOutcome(this.rules.risk, this.risk, { now, cardId: auth.riskKey, readerId: readerOf(payer), outcome: 'vend' }).state, now);
     }
     return outcome;
+  }
+
+  /**
+   * This account's vends not captured yet, each counted once: authorized and not held yet (this
+   * run's, in memory), held or crediting (the ledger's unfinished rows, a crash's included).
+   * Captured ones are in the ledger's usage; refunded ones nowhere.
+   */
+  private accountInFlight(accountId: string): { washer: number; dryer: number } {
+    const n = { washer: 0, dryer: 0 };
+    for (const v of this.accountVends) if (v.accountId === accountId && v.vendId === null) n[v.kind]++;
+    for (const v of this.o.ledger.unfinishedVends()) if (v.accountId === accountId && v.machineKind !== null) n[v.machineKind]++;
+    return n;
   }
 
   /** A decline before any hold: audited when the ledger can write, and counted against a card. */
