@@ -38,6 +38,8 @@ export interface VendContext {
   token?: { tokenId: string; expiresAt: number; amountCents: number };
   /** Extra facts for the hold's audit record (a remote command's id, who pays). */
   holdDetail?: Record<string, unknown>;
+  /** Paid with the account's points: the hold takes these points and no cents. */
+  points?: number;
   /** Told the vend id once the hold is stored. */
   onHeld?: (vendId: string) => void;
   declineRecorded: boolean;
@@ -62,6 +64,7 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
           ...(ctx.machineKind !== undefined ? { machineKind: ctx.machineKind } : {}),
           amountCents: a.amountCents,
           floorCents: d.floorCents,
+          ...(ctx.points !== undefined ? { points: ctx.points } : {}),
           ruleSetVersion: price.ruleSetVersion,
           ruleId: price.ruleId,
           ...(ctx.accountId !== undefined ? { accountId: ctx.accountId } : {}),

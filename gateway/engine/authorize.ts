@@ -20,7 +20,7 @@ export type Payer =
   /** A verified QR token: paid online for up to amountCents. */
   | { by: 'token'; readerId: string; tokenId: string; expiresAt: number; amountCents: number; accountId?: string }
   /** A remote command naming the account that pays (held from its balance, as a card vend). */
-  | { by: 'account'; accountId: string; commandId: string; maxCents?: number }
+  | { by: 'account'; accountId: string; commandId: string; maxCents?: number; withPoints?: boolean }
   /** A remote command the cloud already charged amountCents for. */
   | { by: 'prepaid'; amountCents: number; commandId: string; expiresAtSec: number };
 
@@ -88,7 +88,8 @@ export function authorize(d: AuthDeps, ask: VendAsk, state: MachineState): Autho
   const accountPayer = p.by === 'card' ? ledger.lookupCard(p.uid)?.accountId : p.by === 'account' ? p.accountId : undefined;
   const riskKey = p.by === 'card' ? ledger.cardKey(p.uid) : p.by === 'account' ? `account:${p.accountId}` : null;
   const balance = accountPayer !== undefined ? ledger.balance(accountPayer) : undefined;
-  const account = accountPayer !== undefined && balance ? priceAccount(d.pricing, balance.tier, usageNow(d, accountPayer), now) : undefined;
+  const withPoints = p.by === 'account' && p.withPoints === true;
+  const account = accountPayer !== undefined && balance ? { ...priceAccount(d.pricing, balance.tier, usageNow(d, accountPayer), now), ...(withPoints ? { payWithPoints: true } : {}) } : undefined;
   const price = priceVend(d.pricing, {
     machine: { id: ask.machineId, kind: state.kind, program: ask.program, ...(ask.addTime ? { addTime: true, minutes: ask.addTime.minutes } : {}) },
     ...(account ? { account } : {}),
@@ -132,6 +133,11 @@ export function authorize(d: AuthDeps, ask: VendAsk, state: MachineState): Autho
       if (p.by === 'account' && balance === undefined) return no('insufficient_funds');
       // The most the app showed the user for it (add-time): the room's price may not exceed it.
       if (p.by === 'account' && p.maxCents !== undefined && price.amountCents > p.maxCents) return no('over_amount', { amountCents: p.maxCents });
+      // Points: the tier must say what a point is worth; the vend then holds points, no cents
+      // (a free vend costs no points either). The ledger checks the points in the hold.
+      if (withPoints && price.amountCents > 0 && price.pointsCents === undefined) return no('not_allowed');
+      const points = withPoints && price.amountCents > 0 ? price.pointsCents : undefined;
+      const charged = points !== undefined ? { ...price, amountCents: 0 } : price;
       const card = p.by === 'card' ? ledger.lookupCard(p.uid) : undefined;
       const exposure = d.exposure(accountPayer ?? null);
       const verdict = assess(d.risk, d.riskState, {
@@ -139,7 +145,7 @@ export function authorize(d: AuthDeps, ask: VendAsk, state: MachineState): Autho
         cardId: riskKey ?? '',
         readerId: readerOf(p),
         cardStatus: p.by === 'account' ? 'active' : card ? card.status : 'unknown',
-        amountCents: price.amountCents,
+        amountCents: charged.amountCents,
         unsyncedCardCents: exposure.accountCents,
         unsyncedRoomCents: exposure.roomCents,
         ...(balance ? { availableCents: balance.balanceCents - d.risk.funds.floorCents } : {}),
@@ -150,9 +156,11 @@ export function authorize(d: AuthDeps, ask: VendAsk, state: MachineState): Autho
         riskKey,
         ctx: {
           ...base,
+          price: charged,
+          ...(points !== undefined ? { points } : {}),
           method: vendMethodOf(p),
           readerId: readerOf(p),
-          ...(p.by === 'card' ? { cardUid: p.uid } : { holdDetail: { commandId: p.commandId, paidBy: 'account' } }),
+          ...(p.by === 'card' ? { cardUid: p.uid } : { holdDetail: { commandId: p.commandId, paidBy: points !== undefined ? 'points' : 'account', ...(points !== undefined ? { priceCents: price.amountCents } : {}) } }),
           ...(accountPayer !== undefined ? { accountId: accountPayer } : {}),
         },
       };

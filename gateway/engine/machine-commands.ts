@@ -135,9 +135,9 @@ export class MachineCommandRunner {
   }
 
   private payerOf(cmd: RemoteCommand, p: NonNullable<RemoteCommand['payment']>, maxCents?: number): Payer {
-    return p.by === 'account'
-      ? { by: 'account', accountId: p.accountId, commandId: cmd.id, ...(maxCents !== undefined ? { maxCents } : {}) }
-      : { by: 'prepaid', amountCents: p.amountCents, commandId: cmd.id, expiresAtSec: cmd.expiresAtSec };
+    return p.by === 'prepaid'
+      ? { by: 'prepaid', amountCents: p.amountCents, commandId: cmd.id, expiresAtSec: cmd.expiresAtSec }
+      : { by: 'account', accountId: p.accountId, commandId: cmd.id, ...(maxCents !== undefined ? { maxCents } : {}), ...(p.by === 'points' ? { withPoints: true } : {}) };
   }
 
   private vendFailed(cmd: RemoteCommand, v: Exclude<VendOutcome, { result: 'captured' }>): RemoteCommandResult {

@@ -387,12 +387,15 @@ export class VendEngine {
       await delay(25);
     }
     this.busy.add(machineId);
-    const read = await this.o.machines.readNow(machineId);
-    if (!read.ok) {
-      this.release(machineId);
-      return { reason: 'machine_offline', state: null };
+    // One lost reply on a busy bus is no reason to refuse the command: ask again, as a reconcile does.
+    for (let tries = this.o.reconcileReads ?? 3; ; ) {
+      const read = await this.o.machines.readNow(machineId);
+      if (read.ok) return { reason: null, state: read.state };
+      if (--tries <= 0) break;
+      await delay(100);
     }
-    return { reason: null, state: read.state };
+    this.release(machineId);
+    return { reason: 'machine_offline', state: null };
   }
 
   /** Ends a claim taken by claimForCommand. */

@@ -283,12 +283,15 @@ export const remoteCommandSchema = z
     args: z.strictObject({ minutes: z.number().int().min(1).max(240), amountCents: z.number().int().min(0).max(1_000_000) }).optional(),
     /**
      * start and addTime: who pays. account: held from that account's balance like a card vend;
-     * prepaid: the cloud already charged amountCents online (for addTime, args.amountCents).
+     * points: from the account's points (its tier must price points); prepaid: the cloud
+     * already charged amountCents online (for addTime, args.amountCents).
      * Absent: start only a machine a vend of ours credited; addTime charges the running cycle's account.
      */
     payment: z
       .discriminatedUnion('by', [
         z.strictObject({ by: z.literal('account'), accountId }),
+        /** Held from the account's points, at its tier's centsPerPoint. */
+        z.strictObject({ by: z.literal('points'), accountId }),
         z.strictObject({ by: z.literal('prepaid'), amountCents: z.number().int().min(0).max(1_000_000) }),
       ])
       .optional(),

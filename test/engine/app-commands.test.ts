@@ -25,6 +25,7 @@ before(async () => {
   cloud = await makeConsumer(broker.url, tmp.file('cloud.db'), { signingKey: keys.privateKey });
   const cfg = testConfig({ port: sim.port, dbPath: tmp.file('ledger.db'), roomId: ROOM });
   cfg.buses?.[0]?.units.push({ unit: 3, profile: 'lw485', machineId: 'W3', kind: 'washer' });
+  cfg.pricing = { ...cfg.pricing, tiers: [...(cfg.pricing?.tiers ?? []), { id: 'gym', percentOff: 10, centsPerPoint: 5 }] };
   daemon = await startDaemon({ ...cfg, mqtt: mqttConfig(broker.url, { configPublicKey: keys.publicB64 }) });
   seedCards(daemon.ledger);
   for (const id of ['W1', 'W2', 'W3', 'D1']) await waitStatus(daemon, id, ['idle']);
@@ -147,6 +148,29 @@ test('paid app starts: from an account (held and captured like a card), prepaid 
   assert.equal(cancel.outcome, 'accepted', JSON.stringify(cancel));
   assert.equal(daemon.ledger.capturedRefundOf(p.vendId), p.amountCents);
   await waitFor(() => cloud.records(ROOM).some((r) => r.type === 'vend.fault_refund' && (r.payload as { vendId?: string; funding?: string }).vendId === p.vendId && (r.payload as { funding?: string }).funding === 'token'), 'the prepaid refund upstream');
+  checkLedger();
+});
+
+test('item 7: paying with points from the app: the points are held and captured, no cents move; too few points is declined', async () => {
+  const gym = (accountId: string, points: number): void => {
+    daemon.ledger.applyAccountSnapshot({ accountId, version: 1, balanceCents: 1000, points, tier: 'gym' });
+  };
+  gym('acct-gym-poor', 3);
+  gym('acct-gym', 500);
+  await waitStatus(daemon, 'W3', ['idle']);
+  const poor = await command({ machineId: 'W3', kind: 'start', payment: { by: 'points', accountId: 'acct-gym-poor' } });
+  assert.deepEqual([poor.outcome, poor.reason], ['rejected', 'insufficient_funds'], JSON.stringify(poor));
+  assert.equal(sim.room.control.lw485(3).stateName, 'IDLE');
+  const r = await command({ machineId: 'W3', kind: 'start', payment: { by: 'points', accountId: 'acct-gym' } });
+  assert.equal(r.outcome, 'accepted', JSON.stringify(r));
+  const v = daemon.ledger.recentVends(5).find((x) => x.machineId === 'W3' && x.accountId === 'acct-gym');
+  assert.ok(v);
+  assert.deepEqual([v.state, v.funding, v.amountCents], ['captured', 'account', 0]);
+  const hold = daemon.ledger.readAudit(1, 100_000).find((x) => x.kind === 'hold' && x.vendId === v.vendId);
+  const detail = JSON.parse(hold?.detail ?? '{}') as { points?: number; priceCents?: number };
+  assert.ok((detail.points ?? 0) > 0 && detail.points === Math.ceil((detail.priceCents ?? NaN) / 5), JSON.stringify(detail));
+  const b = daemon.ledger.balance('acct-gym');
+  assert.deepEqual([b?.balanceCents, b?.points], [1000, 500 - (detail.points ?? NaN)]);
   checkLedger();
 });
 
