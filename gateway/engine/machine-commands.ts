@@ -39,8 +39,12 @@ type Answer = { status: CommandOutcome['status']; reason?: string; detail?: stri
 export class MachineCommandRunner {
   constructor(private readonly d: MachineCommandDeps) {}
 
-  /** A verified remote command from the cloud (gateway/uplink/downlinks.ts). */
-  async remote(cmd: RemoteCommand): Promise<RemoteCommandResult> {
+  /** A verified remote command from the cloud (gateway/uplink/downlinks.ts); the engine's stop() waits for it. */
+  remote(cmd: RemoteCommand): Promise<RemoteCommandResult> {
+    return this.d.engine.track(this.runRemote(cmd));
+  }
+
+  private async runRemote(cmd: RemoteCommand): Promise<RemoteCommandResult> {
     const { engine } = this.d;
     const gate = await engine.claimForCommand(cmd.machineId);
     if (gate.reason !== null) return this.refused(cmd, gate.reason, `the gateway refused: ${gate.reason}`);
@@ -177,7 +181,11 @@ export class MachineCommandRunner {
   }
 
   /** A technician's clear-fault or service mode, under the same claim; no money. */
-  async operator(machineId: string, kind: 'clear-fault' | 'service-on' | 'service-off'): Promise<CommandOutcome> {
+  operator(machineId: string, kind: 'clear-fault' | 'service-on' | 'service-off'): Promise<CommandOutcome> {
+    return this.d.engine.track(this.runOperator(machineId, kind));
+  }
+
+  private async runOperator(machineId: string, kind: 'clear-fault' | 'service-on' | 'service-off'): Promise<CommandOutcome> {
     const gate = await this.d.engine.claimForCommand(machineId);
     if (gate.reason !== null) return { status: 'rejected', reason: rejectOf(gate.reason), deviceCode: null, detail: `${gate.reason}: the gateway refused the command` };
     try {

@@ -13,14 +13,13 @@ import { loadRiskState, saveRiskState } from './risk-store.js';
 import { countsAsFailure, type ReasonCode } from '../vend/reasons.js';
 import { createVendSession, recoverVendSession, stepVend, type VendEvent, type VendRequest, type VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
-import { parseEvidence, reconcileFromState, rejectionFromState } from './readback.js';
 import { admissionReason, chooseProgram } from './admission.js';
 import { FaultWatch } from './fault-watch.js';
 import { authorize, readerOf, vendMethodOf, type Payer } from './authorize.js';
 import { LedgerHealth } from './ledger-health.js';
 import { PendingRefunds } from './pending-refunds.js';
 import { MachineCommandRunner } from './machine-commands.js';
-import { rio8CounterRestarted } from '../profiles/rio8-codec.js';
+import { reconcileEvent } from './reconcile-verdict.js';
 import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
 import { ledgerWrite, performAction, type ActionContext, type ActionDeps, type VendContext } from './actions.js';
 
@@ -138,7 +137,7 @@ export class VendEngine {
       if (this.busy.has(v.machineId) && !this.blocked.has(v.machineId)) continue; // its own session is still running
       const request: VendRequest = { machineId: v.machineId, command: 'credit', program: v.program ?? 0 };
       let session = recoverVendSession({ vendId: v.vendId, request, amountCents: v.amountCents, evidence: v.creditEvidence, creditSent: v.state === 'credit_sent' });
-      const verdictEvent = await this.reconcileEvent(v.state, v.machineId, v.creditEvidence);
+      const verdictEvent = await reconcileEvent({ ...this.o, logger: this.log }, v.state, v.machineId, v.creditEvidence);
       session = await this.drive(session, verdictEvent, { declineRecorded: true, machineId: v.machineId });
       const verdict = verdictEvent.type === 'crash-recovery' ? verdictEvent.verdict : null;
       if (session.state === 'capturing' || session.state === 'refunding') this.unsettled.set(v.vendId, { session, ctx: { declineRecorded: true, machineId: v.machineId } });
@@ -211,37 +210,7 @@ export class VendEngine {
     if (this.blocked.delete(machineId)) this.busy.delete(machineId);
   }
 
-  private async reconcileEvent(state: string, machineId: string, rawEvidence: unknown): Promise<VendEvent> {
-    // The evidence is written before the command leaves: a vend still 'held' never reached the wire.
-    if (state === 'held') return { type: 'crash-recovery', verdict: 'not-executed' };
-    const evidence = parseEvidence(rawEvidence);
-    if (evidence === null || !this.o.machines.has(machineId)) return { type: 'crash-recovery', verdict: 'unknown' };
-    // A RIO-8 train may still be running: its pending and counter registers are read one after
-    // the other, so mid-train they can disagree by a pulse. Ask again until the train is over
-    // (it is bounded: coins x pulse period) rather than leave the machine blocked.
-    const until = this.o.clock.monotonic() + (this.o.trainSettleMs ?? 10_000);
-    // One lost reply on a busy bus is no reason to block a machine until the next periodic try.
-    let readsLeft = this.o.reconcileReads ?? 3;
-    for (;;) {
-      const read = await this.o.machines.readNow(machineId);
-      if (!read.ok) {
-        if (--readsLeft <= 0) return { type: 'crash-recovery', verdict: 'unknown' };
-        await delay(200);
-        continue;
-      }
-      const verdict = reconcileFromState(evidence, read.state);
-      const counter = read.state.confirm.pulseCounter;
-      if (counter !== undefined && rio8CounterRestarted(evidence, counter, read.state.confirm.pendingPulses ?? 0)) {
-        // Settled by the in-use input alone (reconcileRio8): the operator should look at the machine.
-        const settled = verdict === 'executed-accepted' ? 'captured: the machine runs' : 'refunded: the machine may hold some of its coins';
-        this.log.warn({ machineId, counterBefore: evidence.profile === 'rio8' ? evidence.counterBefore : null, counterNow: counter, verdict }, 'RIO-8 pulse counter restarted under an unsettled vend');
-        this.o.ledger.appendAlert({ code: 'rio8_counter_restarted', message: `the RIO-8 restarted (power cut?) during a coin train; the vend is ${settled}`, machineId });
-      }
-      const running = evidence.profile === 'rio8' && (read.state.confirm.pendingPulses ?? 0) > 0;
-      if (verdict !== 'unknown' || !running || this.o.clock.monotonic() > until) return { type: 'crash-recovery', verdict, reason: rejectionFromState(evidence, read.state) };
-      await delay(100);
-    }
-  }
+
 
   /** A card presented at a reader. */
   cardSwipe(ev: { readerId: string; uid: string; machineId: string | null }): Promise<VendOutcome> {
@@ -465,7 +434,8 @@ export class VendEngine {
     this.risk = saveRiskState(this.o.ledger, this.rules.risk, state, now, this.log);
   }
 
-  private track<T>(p: Promise<T>): Promise<T> {
+  /** Something stop() waits for: a vend, or a command that may run one. */
+  track<T>(p: Promise<T>): Promise<T> {
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
     return p;
