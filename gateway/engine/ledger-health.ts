@@ -18,6 +18,8 @@ export interface LedgerHealthStatus {
 export class LedgerHealth {
   private status: LedgerHealthStatus = { writable: true, lastError: null, sinceMs: null, failures: 0 };
   private readonly listeners = new Set<(s: LedgerHealthStatus) => void>();
+  /** The last outage, until it is filed as an alert (which needs a working ledger). */
+  private outage: { sinceMs: number; lastError: string | null } | null = null;
 
   constructor(
     private readonly log: Logger,
@@ -46,6 +48,7 @@ export class LedgerHealth {
       return;
     }
     this.status = { ...this.status, writable: false, lastError: code, sinceMs: this.now() };
+    this.outage ??= { sinceMs: this.status.sinceMs ?? this.now(), lastError: code };
     this.log.error({ op, err: code }, 'ledger cannot write: the room declines new vends until it can');
     this.emit();
   }
@@ -56,6 +59,18 @@ export class LedgerHealth {
     this.log.warn({ downSinceMs: this.status.sinceMs, lastError: this.status.lastError }, 'ledger writes again: vends resume');
     this.status = { ...this.status, writable: true, lastError: null, sinceMs: null };
     this.emit();
+  }
+
+  /** Once writes succeed again, the outage is filed as an alert (it goes upstream with the outbox); append says whether it was stored. */
+  fileOutage(append: (alert: { code: string; message: string; detail: Record<string, unknown> }) => boolean): void {
+    const o = this.outage;
+    if (o === null || !this.status.writable) return;
+    const stored = append({
+      code: 'ledger_unwritable',
+      message: `the ledger could not write from ${new Date(o.sinceMs).toISOString()} (${o.lastError ?? 'unknown'}); vends were declined meanwhile`,
+      detail: { sinceMs: o.sinceMs, lastError: o.lastError },
+    });
+    if (stored) this.outage = null;
   }
 
   private emit(): void {

@@ -102,9 +102,6 @@ export class VendEngine {
       },
     });
     this.commands = new MachineCommandRunner({ engine: this, ledger: o.ledger, machines: o.machines, policy: o.faultRefund ?? faultRefundPolicySchema.parse({}), log: this.log, now: () => o.clock.now() });
-    this.health.onChange((h) => {
-      if (!h.writable && this.outageToReport === null) this.outageToReport = { sinceMs: h.sinceMs ?? o.clock.now(), lastError: h.lastError };
-    });
     // Loaded before any swipe can come: a lockout outlives a restart.
     this.risk = loadRiskState(o.ledger, o.risk, o.clock.now(), this.log);
   }
@@ -172,7 +169,7 @@ export class VendEngine {
   async retryTick(): Promise<void> {
     if (this.reconciling) return;
     if (!this.health.writable) this.safeWrite('probe', () => this.o.ledger.setNumberSetting('engine.ledgerProbeMs', this.o.clock.now()));
-    if (this.health.writable) this.alertAfterOutage();
+    if (this.health.writable) this.health.fileOutage((alert) => this.safeWrite('appendAlert', () => this.o.ledger.appendAlert(alert)) !== null);
     if (this.blocked.size === 0 && this.pendingRefunds.size === 0) return;
     this.reconciling = true;
     try {
@@ -189,17 +186,6 @@ export class VendEngine {
     return this.health.writable ? [...this.blocked] : this.o.machines.machineIds();
   }
 
-  private outageToReport: { sinceMs: number; lastError: string | null } | null = null;
-
-  /** Once writes succeed again, the outage is filed as an alert (it goes upstream with the outbox). */
-  private alertAfterOutage(): void {
-    const o = this.outageToReport;
-    if (o === null) return;
-    const r = this.safeWrite('appendAlert', () =>
-      this.o.ledger.appendAlert({ code: 'ledger_unwritable', message: `the ledger could not write from ${new Date(o.sinceMs).toISOString()} (${o.lastError ?? 'unknown'}); vends were declined meanwhile`, detail: { sinceMs: o.sinceMs, lastError: o.lastError } }),
-    );
-    if (r !== null) this.outageToReport = null;
-  }
 
   private block(machineId: string): void {
     this.blocked.add(machineId);
