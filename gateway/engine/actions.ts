@@ -10,7 +10,7 @@ import type { PriceResult } from '../vend/pricing.js';
 import type { VendAction, VendEvent, VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
 import { parseEvidence, readbackFromState } from './readback.js';
-import type { LedgerHealth } from './ledger-health.js';
+import { isSqliteError, type LedgerHealth } from './ledger-health.js';
 
 export interface ActionDeps {
   ledger: Ledger;
@@ -167,7 +167,9 @@ export function ledgerWrite<T>(d: Pick<ActionDeps, 'health' | 'log'>, op: string
     d.health.ok();
     return r;
   } catch (e) {
-    d.health.failed(e, op);
+    // SQLite's own failures (disk full, I/O, read-only, locked) stop the room; anything else is
+    // a bug in this one write: not stored either, but no reason to decline every vend.
+    if (isSqliteError(e)) d.health.failed(e, op);
     d.log.error({ op, err: e instanceof Error ? e.message : String(e) }, 'ledger write failed');
     return null;
   }

@@ -79,6 +79,11 @@ export class LedgerHealth {
   }
 }
 
+/** A failure SQLite itself reported (better-sqlite3's SqliteError: code SQLITE_*). */
+export function isSqliteError(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' && err.code.startsWith('SQLITE_');
+}
+
 /** SQLITE_IOERR_WRITE and the like by their code; anything else by its message. */
 export function errorCode(err: unknown): string {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') return err.code;

@@ -16,7 +16,7 @@ import type { MachineAccess } from './machine-access.js';
 import { admissionReason, chooseProgram } from './admission.js';
 import { FaultWatch } from './fault-watch.js';
 import { authorize, readerOf, vendMethodOf, type Payer } from './authorize.js';
-import { LedgerHealth } from './ledger-health.js';
+import { isSqliteError, LedgerHealth } from './ledger-health.js';
 import { PendingRefunds } from './pending-refunds.js';
 import { MachineCommandRunner } from './machine-commands.js';
 import { reconcileEvent } from './reconcile-verdict.js';
@@ -97,7 +97,7 @@ export class VendEngine {
       policy: o.faultRefund ?? faultRefundPolicySchema.parse({}),
       logger: o.logger,
       onRefundNotStored: (vendId, input, err) => {
-        this.health.failed(err, 'refundCaptured');
+        if (isSqliteError(err)) this.health.failed(err, 'refundCaptured');
         this.pendingRefunds.add(vendId, input);
       },
     });
