@@ -13,7 +13,7 @@ import { feature, Features, type Feature } from './core/feature.js';
 import { sleep, systemTimers, type Timers } from './core/timers.js';
 import { maskUid, type Logger } from './core/log.js';
 import { loadOrCreateRoomSecret } from './core/room-secret.js';
-import { openLedger, type Ledger } from '../storage/index.js';
+import { openLedger, type Ledger, type WriteFaults } from '../storage/index.js';
 import { buildRoomBus, type RoomBus } from './machines/room-bus.js';
 import { machinesOf, type MachineAccess } from './engine/machine-access.js';
 import { VendEngine, type VendOutcome } from './engine/vend-engine.js';
@@ -53,6 +53,8 @@ export interface DaemonDeps {
    * Tests and the demo leave them out: no socket in /run, no notifications.
    */
   service?: boolean;
+  /** Tests only: the ledger's writes fail on demand (storage/write-faults.ts). */
+  ledgerWriteFaults?: WriteFaults;
 }
 
 export class Daemon {
@@ -92,6 +94,7 @@ export class Daemon {
       clock,
       logger,
       clockTrusted: () => floor?.status().trusted ?? false,
+      ...(deps.ledgerWriteFaults ? { writeFaults: deps.ledgerWriteFaults } : {}),
     });
     const ledger = this.ledger;
     floor = new ClockFloor({
@@ -196,16 +199,9 @@ export class Daemon {
     );
   }
 
-  /** Remote commands from the app, onto the machines' own commands. */
+  /** Remote commands from the app go through the vend engine's claim on their machine, with their money. */
   private remoteTarget(): RemoteCommandTarget {
-    return {
-      command: (machineId, kind, args) => {
-        if (!this.machines.has(machineId)) return Promise.resolve({ status: 'rejected', reason: 'unreachable', deviceCode: null, detail: `no machine ${machineId} in this room` });
-        const c = this.machines.commander(machineId);
-        if (kind === 'addTime') return args ? c.addTime(args) : Promise.resolve({ status: 'rejected', reason: 'bad_argument', deviceCode: null, detail: 'addTime needs minutes and amountCents' });
-        return c[kind]();
-      },
-    };
+    return { command: (cmd) => this.engine.commands.remote(cmd) };
   }
 
   /** A newer signed room configuration from the cloud (or the persisted one at start). */

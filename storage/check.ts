@@ -2,6 +2,7 @@
 // outbox seq is gap-free, every vend's entries and audit records match its state exactly once.
 import { META, getMetaInt } from './context.js';
 import type { Db } from './db.js';
+import { unsyncedAdjustments } from './exposure.js';
 
 export interface SelfCheckResult {
   ok: boolean;
@@ -33,6 +34,11 @@ function checkExposure(db: Db, problems: string[]): void {
          FROM vends WHERE funding = 'account' AND last_outbox_seq > ? GROUP BY 1`,
     )
     .all(acked) as Array<{ account: string; cents: number }>;
+  // Refunds of captured vends take their part off (migration 10).
+  for (const [account, cents] of unsyncedAdjustments(db, acked)) {
+    const r = summed.find((x) => x.account === account);
+    if (r) r.cents -= cents;
+  }
   const tally = new Map((db.prepare('SELECT account_id AS account, cents FROM unsynced_exposure').all() as Array<{ account: string; cents: number }>).map((r) => [r.account, r.cents]));
   for (const r of summed) {
     if ((tally.get(r.account) ?? 0) !== r.cents) problems.push(`exposure: account ${r.account || '(none)'} tallies ${tally.get(r.account) ?? 0} cents unsynced, its vends sum to ${r.cents}`);

@@ -2,6 +2,7 @@
 // (read on every swipe): the running tally of migration 9, the sum it replaces (for the
 // self-check and tests), and what an ack takes out of the tally.
 import { META, getMetaInt, type LedgerContext } from './context.js';
+import type { Db } from './db.js';
 
 const UNSYNCED_EXPOSURE_SQL = `SELECT COALESCE(SUM(CASE WHEN account_id = ? THEN cost END), 0) AS accountCents, COALESCE(SUM(cost), 0) AS roomCents
          FROM (SELECT account_id,
@@ -21,10 +22,25 @@ export function unsyncedExposure(ctx: LedgerContext, accountId: string | null): 
   return { accountCents: account?.cents ?? 0, roomCents: room.cents };
 }
 
+/**
+ * Refunds of captured vends (vend_adjustments) on unsynced account vends, per account: what they
+ * take off those vends' cost (migration 10). Read from the adjustments side: faults are rare.
+ */
+const UNSYNCED_ADJUSTMENTS_SQL = `SELECT IFNULL(v.account_id, '') AS account, SUM(a.amount_cents) AS cents
+   FROM vend_adjustments a JOIN vends v ON v.vend_id = a.vend_id
+  WHERE v.funding = 'account' AND v.last_outbox_seq > ? GROUP BY 1`;
+
+export function unsyncedAdjustments(db: Db, acked: number): Map<string, number> {
+  return new Map((db.prepare(UNSYNCED_ADJUSTMENTS_SQL).all(acked) as Array<{ account: string; cents: number }>).map((r) => [r.account, r.cents]));
+}
+
 /** The same figures summed from the vends themselves: the self-check holds the tally to it. */
 export function unsyncedExposureScan(ctx: LedgerContext, accountId: string | null): { accountCents: number; roomCents: number } {
   const acked = getMetaInt(ctx.db, META.outboxAckedSeq);
-  return ctx.db.prepare(UNSYNCED_EXPOSURE_SQL).get(accountId, acked) as { accountCents: number; roomCents: number };
+  const gross = ctx.db.prepare(UNSYNCED_EXPOSURE_SQL).get(accountId, acked) as { accountCents: number; roomCents: number };
+  const adj = unsyncedAdjustments(ctx.db, acked);
+  const all = [...adj.values()].reduce((n, c) => n + c, 0);
+  return { accountCents: gross.accountCents - (accountId === null ? 0 : (adj.get(accountId) ?? 0)), roomCents: gross.roomCents - all };
 }
 
 /** Vends the ack watermark moves past (prevAcked, acked], per account: what leaves the tally. */
@@ -35,6 +51,17 @@ export function exposureLeaving(ctx: LedgerContext, prevAcked: number, acked: nu
          FROM vends WHERE funding = 'account' AND last_outbox_seq > ? AND last_outbox_seq <= ? GROUP BY 1`,
     )
     .all(prevAcked, acked) as Array<{ account: string; cents: number }>;
+  // Their refunds of captured vends left the tally when they were written (migration 10).
+  const adjusted = ctx.db
+    .prepare(
+      `SELECT IFNULL(v.account_id, '') AS account, SUM(a.amount_cents) AS cents FROM vend_adjustments a JOIN vends v ON v.vend_id = a.vend_id
+        WHERE v.funding = 'account' AND v.last_outbox_seq > ? AND v.last_outbox_seq <= ? GROUP BY 1`,
+    )
+    .all(prevAcked, acked) as Array<{ account: string; cents: number }>;
+  for (const a of adjusted) {
+    const r = rows.find((x) => x.account === a.account);
+    if (r) r.cents -= a.cents;
+  }
   const take = ctx.db.prepare('UPDATE unsynced_exposure SET cents = cents - ? WHERE account_id = ?');
   for (const r of rows) take.run(r.cents, r.account);
   // Accounts with nothing unsynced left: keep the table as small as the accounts in play.

@@ -7,6 +7,7 @@ import { appendAlert, type AlertInput } from './alerts.js';
 import { auditHead, readAudit, verifyAudit, type AuditHead, type AuditRecord, type AuditVerdict } from './audit.js';
 import { backup, integrityCheck, ledgerStats, type IntegrityResult, type LedgerStats } from './backup.js';
 import * as cards from './cards.js';
+import { recordCommand, type CommandRecord } from './commands.js';
 import { selfCheck, type SelfCheckResult } from './check.js';
 import type { LedgerContext } from './context.js';
 import { openDatabase } from './db.js';
@@ -16,10 +17,12 @@ import * as settings from './settings.js';
 import * as tokens from './tokens.js';
 import { accountUsage, accountUsagePlan, type AccountUsage } from './usage.js';
 import * as vends from './vends.js';
+import { bracketOps, withWriteFaults, type WriteFaults } from './write-faults.js';
 
 export type { AccountBalance, AccountSnapshot, TopUp } from './accounts.js';
 export type { AccountUsage } from './usage.js';
 export type { AlertInput } from './alerts.js';
+export type { CommandRecord } from './commands.js';
 export type { AuditHead, AuditRecord, AuditVerdict } from './audit.js';
 export type { IntegrityResult, LedgerStats } from './backup.js';
 export type { SelfCheckResult } from './check.js';
@@ -28,6 +31,7 @@ export type { CardInfo, CardListInput, CardListResult, CardStatus } from './card
 export type { BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
+export { WriteFaults, type SqliteFaultCode, type WriteFaultRule } from './write-faults.js';
 
 export interface OpenLedgerOptions {
   path: string;
@@ -41,6 +45,8 @@ export interface OpenLedgerOptions {
   busyTimeoutMs?: number;
   /** Whether the wall clock is trustworthy right now; default: it is not behind the time floor. */
   clockTrusted?: () => boolean;
+  /** Tests only: makes chosen writes throw as SQLite does (storage/write-faults.ts). Absent: the bare connection. */
+  writeFaults?: WriteFaults;
 }
 
 export interface LedgerOutbox {
@@ -106,6 +112,8 @@ export interface Ledger {
   auditHead(): AuditHead;
   readAudit(fromSeq: number, limit: number): AuditRecord[];
   appendAlert(alert: AlertInput): { auditSeq: number };
+  /** A machine command that is not a vend, with what it did to money (storage/commands.ts). */
+  recordCommand(command: CommandRecord): { auditSeq: number };
 
   getSetting(key: string): string | undefined;
   setSetting(key: string, value: string): void;
@@ -133,7 +141,8 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
   const o = optionsSchema.parse({ path: opts.path, gatewayId: opts.gatewayId, bootId: opts.bootId, busyTimeoutMs: opts.busyTimeoutMs });
   if (!Buffer.isBuffer(opts.roomSecret) || opts.roomSecret.length < 16) throw new Error('ledger: roomSecret must be a Buffer of at least 16 bytes');
   const logger = opts.logger.child({ component: 'ledger' });
-  const db = openDatabase({ path: o.path, logger, busyTimeoutMs: o.busyTimeoutMs });
+  const raw = openDatabase({ path: o.path, logger, busyTimeoutMs: o.busyTimeoutMs });
+  const db = opts.writeFaults ? withWriteFaults(raw, opts.writeFaults) : raw;
   const ctx: LedgerContext = {
     db,
     clock: opts.clock,
@@ -145,7 +154,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
   };
   logger.info({ path: o.path, gatewayId: o.gatewayId }, 'ledger open');
 
-  return {
+  const ledger: Ledger = {
     path: o.path,
     gatewayId: o.gatewayId,
     close: () => {
@@ -187,6 +196,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     auditHead: () => auditHead(ctx),
     readAudit: (from, limit) => readAudit(db, from, limit),
     appendAlert: (a) => appendAlert(ctx, a),
+    recordCommand: (c) => recordCommand(ctx, c),
 
     getSetting: (k) => settings.getSetting(ctx, k),
     setSetting: (k, v) => settings.setSetting(ctx, k, v),
@@ -210,4 +220,5 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     },
     enqueueEvent: (type, payload) => outbox.enqueueEvent(ctx, type, payload),
   };
+  return opts.writeFaults ? bracketOps(ledger, opts.writeFaults) : ledger;
 }

@@ -34,6 +34,8 @@ export const holdSchema = z
     cardUid: cardUidSchema.optional(),
     /** The lowest the derived balance may go after this hold (the risk rules' floor). */
     floorCents: z.number().int().default(0),
+    /** Paid with the account's points instead of its balance: held from the points (amountCents 0). */
+    points: z.number().int().positive().optional(),
     tokenId: tokenIdSchema.optional(),
     /** Token exp, seconds since the epoch: the used id is kept until then plus the skew. */
     tokenExpiresAt: z.number().int().optional(),
@@ -47,6 +49,7 @@ export const holdSchema = z
     if (h.funding === 'token' && h.tokenId === undefined) issue.addIssue({ code: 'custom', message: 'token funding needs tokenId' });
     if (h.method === 'qr' && h.tokenId === undefined) issue.addIssue({ code: 'custom', message: 'a qr vend needs tokenId' });
     if (h.tokenId !== undefined && h.tokenExpiresAt === undefined) issue.addIssue({ code: 'custom', message: 'tokenId needs tokenExpiresAt' });
+    if (h.points !== undefined && (h.funding !== 'account' || h.amountCents !== 0)) issue.addIssue({ code: 'custom', message: 'a points vend is account-funded and holds no cents' });
   });
 export type HoldInput = z.input<typeof holdSchema>;
 
@@ -109,13 +112,15 @@ export interface VendRecord {
   capturedCents: number | null;
   refundedCents: number | null;
   finishReason: string | null;
+  /** Washer or dryer as held; null for an add-time purchase (minutes, not a cycle) and for vends before migration 5. */
+  machineKind: 'washer' | 'dryer' | null;
 }
 
 const VEND_COLUMNS = `vend_id AS vendId, created_ms AS createdMs, boot_id AS bootId, method, funding, machine_id AS machineId,
   program, account_id AS accountId, card_mask AS cardMask, amount_cents AS amountCents, token_id AS tokenId,
   token_amount_cents AS tokenAmountCents, rule_set_version AS ruleSetVersion, rule_id AS ruleId, state,
   credit_evidence AS creditEvidence, credit_sent_ms AS creditSentMs, finished_ms AS finishedMs,
-  captured_cents AS capturedCents, refunded_cents AS refundedCents, finish_reason AS finishReason`;
+  captured_cents AS capturedCents, refunded_cents AS refundedCents, finish_reason AS finishReason, machine_kind AS machineKind`;
 
 function toVend(row: VendRecord): VendRecord {
   const ev = row.creditEvidence;
@@ -166,8 +171,11 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
     let balanceAfter: number | null = null;
     if (h.funding === 'account' && h.accountId !== undefined) {
       ensureAccount(ctx, h.accountId);
-      const before = balance(ctx, h.accountId)?.balanceCents ?? 0;
-      if (before - h.amountCents < h.floorCents) return decline('insufficient_funds', before);
+      const b = balance(ctx, h.accountId);
+      const before = b?.balanceCents ?? 0;
+      if (h.points !== undefined) {
+        if ((b?.points ?? 0) < h.points) return decline('insufficient_funds', before);
+      } else if (before - h.amountCents < h.floorCents) return decline('insufficient_funds', before);
       balanceAfter = before - h.amountCents;
     }
     const vendId = randomUUID();
@@ -192,20 +200,26 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
       audit: {
         kind: 'hold', result: 'accepted', method: h.method, amountCents: h.amountCents, accountId: h.accountId, cardMask,
         machineId: h.machineId, program: h.program, vendId,
-        detail: { ...h.detail, funding: h.funding, ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId, tokenId: h.tokenId ?? null },
+        detail: { ...h.detail, funding: h.funding, ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId, tokenId: h.tokenId ?? null, ...(h.points !== undefined ? { points: h.points } : {}) },
       },
       payload: {
         vendId, method: h.method, funding: h.funding, machineId: h.machineId, program: h.program ?? null, amountCents: h.amountCents,
         accountId: h.accountId ?? null, cardMask, tokenId: h.tokenId ?? null, tokenAmountCents: h.tokenAmountCents ?? null,
-        ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId,
+        ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId, points: h.points ?? 0,
       },
     });
     ctx.db.prepare('UPDATE vends SET last_outbox_seq = ? WHERE vend_id = ?').run(fact.outboxSeq, vendId);
     if (h.funding === 'account' && h.accountId !== undefined) {
-      addEntry(ctx, { accountId: h.accountId, kind: 'hold', amountCents: -h.amountCents, vendId, outboxSeq: fact.outboxSeq });
+      addEntry(ctx, { accountId: h.accountId, kind: 'hold', amountCents: -h.amountCents, points: -(h.points ?? 0), vendId, outboxSeq: fact.outboxSeq });
     }
     return { ok: true, vendId, auditSeq: fact.audit.seq, balanceCents: balanceAfter };
   });
+}
+
+/** Points a vend paid with points holds (its hold entry took them). */
+export function heldPoints(ctx: LedgerContext, vendId: string): number {
+  const row = ctx.db.prepare("SELECT -SUM(points) AS p FROM entries WHERE vend_id = ? AND kind = 'hold'").get(vendId) as { p: number | null };
+  return row.p ?? 0;
 }
 
 /** The state was read in this same transaction, so anything but one changed row is a bug: roll back. */
@@ -295,7 +309,8 @@ export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): 
         .run(refunded, r.reason, Math.floor(ctx.clock.now()), fact.outboxSeq, vendId).changes,
     );
     if (v.funding === 'account' && v.accountId !== null) {
-      addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: refunded, vendId, outboxSeq: fact.outboxSeq });
+      // A vend paid with points gets its points back, all of them (a refund is before any cycle).
+      addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: refunded, points: heldPoints(ctx, vendId), vendId, outboxSeq: fact.outboxSeq });
     }
     return { ok: true, auditSeq: fact.audit.seq };
   });

@@ -10,6 +10,7 @@ import type { PriceResult } from '../vend/pricing.js';
 import type { VendAction, VendEvent, VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
 import { parseEvidence, readbackFromState } from './readback.js';
+import { isSqliteError, type LedgerHealth } from './ledger-health.js';
 
 export interface ActionDeps {
   ledger: Ledger;
@@ -19,6 +20,8 @@ export interface ActionDeps {
   /** Wait before each read-back: the LW-485 shows a command's result within 200 ms. */
   readbackDelayMs: number;
   log: Logger;
+  /** Told of every ledger write that failed or went through on a money step. */
+  health: LedgerHealth;
 }
 
 /** What the session needs to write the ledger records of one vend. */
@@ -33,6 +36,12 @@ export interface VendContext {
   accountId?: string;
   price: Extract<PriceResult, { ok: true }>;
   token?: { tokenId: string; expiresAt: number; amountCents: number };
+  /** Extra facts for the hold's audit record (a remote command's id, who pays). */
+  holdDetail?: Record<string, unknown>;
+  /** Paid with the account's points: the hold takes these points and no cents. */
+  points?: number;
+  /** Told the vend id once the hold is stored. */
+  onHeld?: (vendId: string) => void;
   declineRecorded: boolean;
 }
 
@@ -40,28 +49,33 @@ export interface VendContext {
 export type ActionContext = Partial<VendContext> & { machineId: string; declineRecorded: boolean };
 
 export async function performAction(d: ActionDeps, a: VendAction, session: VendSession, ctx: ActionContext): Promise<VendEvent | null> {
-const { ledger, machines } = d;
+  const { ledger, machines } = d;
   try {
     switch (a.type) {
       case 'record-hold': {
         const price = ctx.price;
-        if (price === undefined || ctx.method === undefined) return { type: 'error', detail: 'hold without a priced context' };
-        const r = ledger.hold({
-          method: ctx.method,
+        const method = ctx.method;
+        if (price === undefined || method === undefined) return { type: 'error', detail: 'hold without a priced context' };
+        const r = ledgerWrite(d, 'hold', () => ledger.hold({
+          method,
           funding: ctx.token ? 'token' : ctx.accountId ? 'account' : 'none',
           machineId: ctx.machineId,
           program: a.request.program,
           ...(ctx.machineKind !== undefined ? { machineKind: ctx.machineKind } : {}),
           amountCents: a.amountCents,
           floorCents: d.floorCents,
+          ...(ctx.points !== undefined ? { points: ctx.points } : {}),
           ruleSetVersion: price.ruleSetVersion,
           ruleId: price.ruleId,
           ...(ctx.accountId !== undefined ? { accountId: ctx.accountId } : {}),
           ...(ctx.cardUid !== undefined ? { cardUid: ctx.cardUid } : {}),
           ...(ctx.token ? { tokenId: ctx.token.tokenId, tokenExpiresAt: ctx.token.expiresAt, tokenAmountCents: ctx.token.amountCents } : {}),
-          detail: { readerId: ctx.readerId ?? null, breakdown: price.breakdown, advice: price.advice.map((x) => x.message) },
-        });
+          detail: { readerId: ctx.readerId ?? null, breakdown: price.breakdown, advice: price.advice.map((x) => x.message), ...(ctx.holdDetail ?? {}) },
+        }));
+        // Nothing held, nothing sent: the vend is declined for the room's reason.
+        if (r === null) return { type: 'declined', reason: 'ledger_unavailable' };
         if (r.ok) {
+          ctx.onHeld?.(r.vendId);
           d.log.info({ vendId: r.vendId, machineId: ctx.machineId, amountCents: a.amountCents, method: ctx.method }, 'vend held');
           return { type: 'held', vendId: r.vendId };
         }
@@ -73,7 +87,8 @@ const { ledger, machines } = d;
         // The evidence (seq, pulse counter) is committed before the frame leaves, so a crash
         // between the two can be settled by asking the machine.
         const beforeSend = (evidence: CommandEvidence): void => {
-          const r = ledger.markCreditSent(a.vendId, evidence);
+          const r = ledgerWrite(d, 'markCreditSent', () => ledger.markCreditSent(a.vendId, evidence));
+          if (r === null) throw new Error('ledger could not store the credit evidence: command not sent');
           if (!r.ok && r.reason !== 'already_sent') throw new Error(`ledger refused credit evidence: ${r.reason}`);
         };
         const outcome =
@@ -85,7 +100,7 @@ const { ledger, machines } = d;
       }
       case 'mark-credit-sent': {
         const v = ledger.getVend(a.vendId);
-        if (v?.state === 'held') ledger.markCreditSent(a.vendId, a.evidence);
+        if (v?.state === 'held') ledgerWrite(d, 'markCreditSent', () => ledger.markCreditSent(a.vendId, a.evidence));
         return null;
       }
       case 'read-back': {
@@ -96,17 +111,26 @@ const { ledger, machines } = d;
         if (!read.ok) return { type: 'confirm-read', result: { verdict: 'unknown', detail: read.detail } };
         return { type: 'confirm-read', result: readbackFromState(evidence, read.state) };
       }
+      // Done only once stored: a write that throws leaves the session capturing/refunding (retried).
       case 'capture': {
-        const r = ledger.capture(a.vendId);
-        if (!r.ok) d.log.error({ vendId: a.vendId, reason: r.reason }, 'ledger refused capture');
-        else d.log.info({ vendId: a.vendId, machineId: ctx.machineId }, 'vend captured');
-        return null;
+        const r = ledgerWrite(d, 'capture', () => ledger.capture(a.vendId));
+        if (r === null) return { type: 'error', detail: 'capture not stored' };
+        if (r.ok || ledger.getVend(a.vendId)?.state === 'captured') {
+          d.log.info({ vendId: a.vendId, machineId: ctx.machineId }, 'vend captured');
+          return { type: 'captured' };
+        }
+        d.log.error({ vendId: a.vendId, reason: r.reason }, 'ledger refused capture');
+        return { type: 'error', detail: `ledger refused capture: ${r.reason}` };
       }
       case 'refund': {
-        const r = ledger.refund(a.vendId, { reason: a.reason });
-        if (!r.ok) d.log.error({ vendId: a.vendId, reason: r.reason }, 'ledger refused refund');
-        else d.log.warn({ vendId: a.vendId, machineId: ctx.machineId, reason: a.reason }, 'vend refunded');
-        return { type: 'refunded' };
+        const r = ledgerWrite(d, 'refund', () => ledger.refund(a.vendId, { reason: a.reason }));
+        if (r === null) return { type: 'error', detail: 'refund not stored' };
+        if (r.ok || ledger.getVend(a.vendId)?.state === 'refunded') {
+          d.log.warn({ vendId: a.vendId, machineId: ctx.machineId, reason: a.reason }, 'vend refunded');
+          return { type: 'refunded' };
+        }
+        d.log.error({ vendId: a.vendId, reason: r.reason }, 'ledger refused refund');
+        return { type: 'error', detail: `ledger refused refund: ${r.reason}` };
       }
       case 'record-decline': {
         if (!ctx.declineRecorded) {
@@ -130,6 +154,24 @@ const { ledger, machines } = d;
     const detail = e instanceof Error ? e.message : String(e);
     d.log.error({ action: a.type, vendId: session.vendId, err: detail }, 'vend action failed');
     return { type: 'error', detail };
+  }
+}
+
+/**
+ * Runs one ledger write of a money step: its failure is reported to the ledger's health (the room
+ * then declines vends) and returned as null, never thrown past the session.
+ */
+export function ledgerWrite<T>(d: Pick<ActionDeps, 'health' | 'log'>, op: string, write: () => T): T | null {
+  try {
+    const r = write();
+    d.health.ok();
+    return r;
+  } catch (e) {
+    // SQLite's own failures (disk full, I/O, read-only, locked) stop the room; anything else is
+    // a bug in this one write: not stored either, but no reason to decline every vend.
+    if (isSqliteError(e)) d.health.failed(e, op);
+    d.log.error({ op, err: e instanceof Error ? e.message : String(e) }, 'ledger write failed');
+    return null;
   }
 }
 

@@ -24,9 +24,11 @@ export interface FaultWatchOptions {
   searchVends?: number;
   /** After a restart a running cycle is bound only to a vend captured at most this long before it could have started. */
   slackMs?: number;
+  /** A refund the ledger could not store (it threw): the engine retries it. */
+  onRefundNotStored?: (vendId: string, input: { reason: string; amountCents: number; detail: Record<string, unknown> }, err: unknown) => void;
 }
 
-interface Cycle {
+export interface Cycle {
   vendId: string;
   paidCents: number;
   durationSec: number;
@@ -67,7 +69,11 @@ export class FaultWatch {
         // A money path error is never swallowed quietly: it is logged as an error and alerted.
         const detail = err instanceof Error ? err.message : String(err);
         this.log.error({ machineId: e.state.machineId, err: detail }, 'fault refund failed');
-        this.o.ledger.appendAlert({ code: 'fault_refund_failed', message: detail, machineId: e.state.machineId });
+        try {
+          this.o.ledger.appendAlert({ code: 'fault_refund_failed', message: detail, machineId: e.state.machineId });
+        } catch (alertErr) {
+          this.log.error({ err: alertErr instanceof Error ? alertErr.message : String(alertErr) }, 'fault refund alert not stored either');
+        }
       }
     });
   }
@@ -89,24 +95,47 @@ export class FaultWatch {
     }
   }
 
+  /** The paid cycle bound to a running or paused machine, if a vend of ours paid it. */
+  cycleOf(machineId: string): Readonly<Cycle> | undefined {
+    return this.cycles.get(machineId);
+  }
+
+  /**
+   * The vend that credited a machine not started yet: the latest captured vend on it, not bound
+   * to a cycle, not refunded, captured after its last cycle started (within the slack after a
+   * restart). Add-time vends (no machine kind) never count: they buy minutes, not a cycle.
+   */
+  creditedVend(machineId: string, nowMs: number, durationSec = 0): { vendId: string; paidCents: number; accountId: string | null } | undefined {
+    const since = this.lastStart.get(machineId);
+    const slack = this.o.slackMs ?? 60 * 60_000;
+    const v = this.o.ledger
+      .recentVends(this.o.searchVends ?? 200)
+      .find(
+        (x) =>
+          x.machineId === machineId &&
+          x.state === 'captured' &&
+          x.machineKind !== null &&
+          !this.bound.has(x.vendId) &&
+          (x.finishedMs ?? 0) <= nowMs &&
+          (x.finishedMs ?? 0) >= (since ?? nowMs - durationSec * 1000 - slack) &&
+          this.o.ledger.capturedRefundOf(x.vendId) === null,
+      );
+    return v ? { vendId: v.vendId, paidCents: v.capturedCents ?? 0, accountId: v.accountId } : undefined;
+  }
+
+  /** A cycle ended by a refund (a cancel): no fault refund may follow for it. */
+  endCycle(machineId: string, vendId: string): void {
+    this.bound.add(vendId);
+    if (this.cycles.get(machineId)?.vendId === vendId) this.cycles.delete(machineId);
+  }
+
   private cycleStarted(s: MachineState): void {
-    const since = this.lastStart.get(s.machineId);
-    this.lastStart.set(s.machineId, s.observedAt);
     const programs = this.o.machines.programs(s.machineId);
     const programMin = s.kind === 'washer' && s.program !== null ? programs.find((p) => p.program === s.program)?.durationMin : undefined;
     const durationSec = Math.max(programMin !== undefined ? programMin * 60 : 0, wholeMinutes(s.remainingSec));
-    const slack = this.o.slackMs ?? 60 * 60_000;
-    const vend = this.o.ledger
-      .recentVends(this.o.searchVends ?? 200)
-      .find(
-        (v) =>
-          v.machineId === s.machineId &&
-          v.state === 'captured' &&
-          !this.bound.has(v.vendId) &&
-          (v.finishedMs ?? 0) <= s.observedAt &&
-          (v.finishedMs ?? 0) >= (since ?? s.observedAt - durationSec * 1000 - slack) &&
-          this.o.ledger.capturedRefundOf(v.vendId) === null,
-      );
+    const found = this.creditedVend(s.machineId, s.observedAt, durationSec);
+    this.lastStart.set(s.machineId, s.observedAt);
+    const vend = found ? { vendId: found.vendId, capturedCents: found.paidCents } : undefined;
     if (!vend) {
       this.cycles.delete(s.machineId);
       this.log.debug({ machineId: s.machineId }, 'cycle started with no vend of ours to pay it (coin, service or remote start)');
@@ -136,11 +165,16 @@ export class FaultWatch {
       this.log.info({ ...base, faultCode: s.faultCode }, 'cycle faulted; no refund by policy');
       return;
     }
-    const res = this.o.ledger.refundCaptured(c.vendId, {
-      reason: r.reason,
-      amountCents: r.refundCents,
-      detail: { rule: r.rule, elapsedShare: r.elapsedShare, faultCode: s.faultCode, remainingSec: s.remainingSec, durationSec: c.durationSec },
-    });
+    const input = { reason: r.reason, amountCents: r.refundCents, detail: { rule: r.rule, elapsedShare: r.elapsedShare, faultCode: s.faultCode, remainingSec: s.remainingSec, durationSec: c.durationSec } };
+    let res: ReturnType<Ledger['refundCaptured']>;
+    try {
+      res = this.o.ledger.refundCaptured(c.vendId, input);
+    } catch (err) {
+      // Not stored, so not done: the engine keeps it and retries once the ledger writes again.
+      this.log.error({ ...base, err: err instanceof Error ? err.message : String(err) }, 'fault refund not stored: retried later');
+      this.o.onRefundNotStored?.(c.vendId, input, err);
+      return;
+    }
     if (!res.ok) {
       this.log.warn({ ...base, refused: res.reason }, 'ledger refused the fault refund');
       return;

@@ -7,20 +7,21 @@ import type { Clock } from '../core/clock.js';
 import { maskUid, type Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
 import type { MachineState } from '../machines/state.js';
-import { priceVend, toLocalTime } from '../vend/pricing.js';
 import type { PriceRules } from '../vend/pricing-schema.js';
-import { assess, recordOutcome, type RiskConfig, type RiskState } from '../vend/risk.js';
+import { recordOutcome, type RiskConfig, type RiskState } from '../vend/risk.js';
 import { loadRiskState, saveRiskState } from './risk-store.js';
 import { countsAsFailure, type ReasonCode } from '../vend/reasons.js';
 import { createVendSession, recoverVendSession, stepVend, type VendEvent, type VendRequest, type VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
-import { parseEvidence, reconcileFromState, rejectionFromState } from './readback.js';
 import { admissionReason, chooseProgram } from './admission.js';
-import { localMonthStartMs, priceAccount } from './account-pricing.js';
 import { FaultWatch } from './fault-watch.js';
-import { rio8CounterRestarted } from '../profiles/rio8-codec.js';
+import { authorize, readerOf, vendMethodOf, type Payer } from './authorize.js';
+import { isSqliteError, LedgerHealth } from './ledger-health.js';
+import { PendingRefunds } from './pending-refunds.js';
+import { MachineCommandRunner } from './machine-commands.js';
+import { reconcileEvent } from './reconcile-verdict.js';
 import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
-import { performAction, type ActionContext, type ActionDeps, type VendContext } from './actions.js';
+import { ledgerWrite, performAction, type ActionContext, type ActionDeps, type VendContext } from './actions.js';
 
 export interface VendEngineOptions {
   roomId: string;
@@ -44,6 +45,8 @@ export interface VendEngineOptions {
   faultRefund?: FaultRefundPolicy;
   /** Within this long after a vend on a machine, its polled state may predate that vend: read it afresh. */
   freshReadAfterVendMs?: number;
+  /** How long a remote or operator command waits for a vend in progress on its machine. */
+  commandWaitMs?: number;
 }
 
 export type VendOutcome =
@@ -68,6 +71,16 @@ export class VendEngine {
   private actionDeps: ActionDeps;
   /** Refunds paid cycles cut short by a machine fault. */
   readonly faults: FaultWatch;
+  /** Whether the ledger writes; while it does not, no new vend or command is taken. */
+  readonly health: LedgerHealth;
+  /** Sessions whose capture or refund the ledger did not store: retried, their machine blocked. */
+  private readonly unsettled = new Map<string, { session: VendSession; ctx: ActionContext }>();
+  /** Account vends of this run from authorisation to their end (usage counts them: authorize.ts). */
+  private readonly accountVends = new Set<{ accountId: string; kind: 'washer' | 'dryer'; vendId: string | null }>();
+  /** Refunds of captured vends (fault, cancel, operator) the ledger did not store: retried. */
+  readonly pendingRefunds: PendingRefunds;
+  /** The app's and the operator's machine commands, under this engine's claim on each machine. */
+  readonly commands: MachineCommandRunner;
 
   /** Prices and risk limits in force: from the config file, then from signed cloud configs. */
   private rules: { pricing: PriceRules; risk: RiskConfig };
@@ -75,8 +88,20 @@ export class VendEngine {
   constructor(private readonly o: VendEngineOptions) {
     this.rules = { pricing: o.pricing, risk: o.risk };
     this.log = o.logger.child({ component: 'vend' });
-    this.faults = new FaultWatch({ ledger: o.ledger, machines: o.machines, policy: o.faultRefund ?? faultRefundPolicySchema.parse({}), logger: o.logger });
-    this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: o.readbackDelayMs ?? 150, log: this.log };
+    this.health = new LedgerHealth(this.log, () => o.clock.now());
+    this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: o.readbackDelayMs ?? 150, log: this.log, health: this.health };
+    this.pendingRefunds = new PendingRefunds(o.ledger, this.actionDeps);
+    this.faults = new FaultWatch({
+      ledger: o.ledger,
+      machines: o.machines,
+      policy: o.faultRefund ?? faultRefundPolicySchema.parse({}),
+      logger: o.logger,
+      onRefundNotStored: (vendId, input, err) => {
+        if (isSqliteError(err)) this.health.failed(err, 'refundCaptured');
+        this.pendingRefunds.add(vendId, input);
+      },
+    });
+    this.commands = new MachineCommandRunner({ engine: this, ledger: o.ledger, machines: o.machines, policy: o.faultRefund ?? faultRefundPolicySchema.parse({}), log: this.log, now: () => o.clock.now() });
     // Loaded before any swipe can come: a lockout outlives a restart.
     this.risk = loadRiskState(o.ledger, o.risk, o.clock.now(), this.log);
   }
@@ -89,13 +114,30 @@ export class VendEngine {
   async reconcileUnfinished(): Promise<{ settled: number; open: string[] }> {
     const open: string[] = [];
     let settled = 0;
+    // First what this run already knows: a confirmed credit whose capture was not stored is
+    // captured again without asking the machine (it ran it); a refund not stored is refunded again.
+    for (const [vendId, u] of [...this.unsettled]) {
+      const session = await this.drive(u.session, { type: 'retry' }, u.ctx);
+      if (session.state === 'captured' || session.state === 'refunded') {
+        settled++;
+        this.unsettled.delete(vendId);
+        this.unblock(u.ctx.machineId);
+        this.log.info({ vendId, machineId: u.ctx.machineId, state: session.state }, 'vend settled on retry');
+      } else {
+        this.unsettled.set(vendId, { session, ctx: u.ctx });
+        open.push(vendId);
+      }
+    }
+    this.pendingRefunds.retry();
     for (const v of this.o.ledger.unfinishedVends()) {
+      if (this.unsettled.has(v.vendId)) continue;
       if (this.busy.has(v.machineId) && !this.blocked.has(v.machineId)) continue; // its own session is still running
       const request: VendRequest = { machineId: v.machineId, command: 'credit', program: v.program ?? 0 };
       let session = recoverVendSession({ vendId: v.vendId, request, amountCents: v.amountCents, evidence: v.creditEvidence, creditSent: v.state === 'credit_sent' });
-      const verdictEvent = await this.reconcileEvent(v.state, v.machineId, v.creditEvidence);
+      const verdictEvent = await reconcileEvent({ ...this.o, logger: this.log }, v.state, v.machineId, v.creditEvidence);
       session = await this.drive(session, verdictEvent, { declineRecorded: true, machineId: v.machineId });
       const verdict = verdictEvent.type === 'crash-recovery' ? verdictEvent.verdict : null;
+      if (session.state === 'capturing' || session.state === 'refunding') this.unsettled.set(v.vendId, { session, ctx: { declineRecorded: true, machineId: v.machineId } });
       if (session.state === 'captured' || session.state === 'refunded') {
         settled++;
         // The polled state may predate the settle (a train still running): read afresh before the next vend.
@@ -115,22 +157,35 @@ export class VendEngine {
   async start(): Promise<void> {
     this.faults.start();
     await this.reconcileUnfinished();
-    this.retryTimer = setInterval(() => {
-      if (this.blocked.size === 0 || this.reconciling) return;
-      this.reconciling = true;
-      void this.reconcileUnfinished()
-        .catch((e: unknown) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'reconcile failed'))
-        .finally(() => {
-          this.reconciling = false;
-        });
-    }, this.o.reconcileEveryMs ?? 5000);
+    this.retryTimer = setInterval(() => void this.retryTick(), this.o.reconcileEveryMs ?? 5000);
     this.retryTimer.unref();
   }
 
-  /** Machines that take no vend until an earlier one is settled. */
-  blockedMachines(): string[] {
-    return [...this.blocked];
+  /**
+   * One turn of the retry timer: while the ledger cannot write, a small probe write tells when it
+   * can again (vends then resume, and the outage is filed as an alert); unsettled vends and
+   * refunds not stored are tried again.
+   */
+  async retryTick(): Promise<void> {
+    if (this.reconciling) return;
+    if (!this.health.writable) this.safeWrite('probe', () => this.o.ledger.setNumberSetting('engine.ledgerProbeMs', this.o.clock.now()));
+    if (this.health.writable) this.health.fileOutage((alert) => this.safeWrite('appendAlert', () => this.o.ledger.appendAlert(alert)) !== null);
+    if (this.blocked.size === 0 && this.pendingRefunds.size === 0) return;
+    this.reconciling = true;
+    try {
+      await this.reconcileUnfinished();
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'reconcile failed');
+    } finally {
+      this.reconciling = false;
+    }
   }
+
+  /** Machines that take no vend until an earlier one is settled; every machine while the ledger cannot write. */
+  blockedMachines(): string[] {
+    return this.health.writable ? [...this.blocked] : this.o.machines.machineIds();
+  }
+
 
   private block(machineId: string): void {
     this.blocked.add(machineId);
@@ -141,130 +196,99 @@ export class VendEngine {
     if (this.blocked.delete(machineId)) this.busy.delete(machineId);
   }
 
-  private async reconcileEvent(state: string, machineId: string, rawEvidence: unknown): Promise<VendEvent> {
-    // The evidence is written before the command leaves: a vend still 'held' never reached the wire.
-    if (state === 'held') return { type: 'crash-recovery', verdict: 'not-executed' };
-    const evidence = parseEvidence(rawEvidence);
-    if (evidence === null || !this.o.machines.has(machineId)) return { type: 'crash-recovery', verdict: 'unknown' };
-    // A RIO-8 train may still be running: its pending and counter registers are read one after
-    // the other, so mid-train they can disagree by a pulse. Ask again until the train is over
-    // (it is bounded: coins x pulse period) rather than leave the machine blocked.
-    const until = this.o.clock.monotonic() + (this.o.trainSettleMs ?? 10_000);
-    // One lost reply on a busy bus is no reason to block a machine until the next periodic try.
-    let readsLeft = this.o.reconcileReads ?? 3;
-    for (;;) {
-      const read = await this.o.machines.readNow(machineId);
-      if (!read.ok) {
-        if (--readsLeft <= 0) return { type: 'crash-recovery', verdict: 'unknown' };
-        await delay(200);
-        continue;
-      }
-      const verdict = reconcileFromState(evidence, read.state);
-      const counter = read.state.confirm.pulseCounter;
-      if (counter !== undefined && rio8CounterRestarted(evidence, counter, read.state.confirm.pendingPulses ?? 0)) {
-        // Settled by the in-use input alone (reconcileRio8): the operator should look at the machine.
-        const settled = verdict === 'executed-accepted' ? 'captured: the machine runs' : 'refunded: the machine may hold some of its coins';
-        this.log.warn({ machineId, counterBefore: evidence.profile === 'rio8' ? evidence.counterBefore : null, counterNow: counter, verdict }, 'RIO-8 pulse counter restarted under an unsettled vend');
-        this.o.ledger.appendAlert({ code: 'rio8_counter_restarted', message: `the RIO-8 restarted (power cut?) during a coin train; the vend is ${settled}`, machineId });
-      }
-      const running = evidence.profile === 'rio8' && (read.state.confirm.pendingPulses ?? 0) > 0;
-      if (verdict !== 'unknown' || !running || this.o.clock.monotonic() > until) return { type: 'crash-recovery', verdict, reason: rejectionFromState(evidence, read.state) };
-      await delay(100);
-    }
-  }
+
 
   /** A card presented at a reader. */
   cardSwipe(ev: { readerId: string; uid: string; machineId: string | null }): Promise<VendOutcome> {
-    return this.track(this.cardVend(ev));
+    const payer: Payer = { by: 'card', uid: ev.uid, readerId: ev.readerId };
+    if (ev.machineId === null) return Promise.resolve(this.declined(payer, 'not_allowed', null));
+    return this.track(this.vendOn(ev.machineId, payer, undefined));
   }
 
-  private async cardVend(ev: { readerId: string; uid: string; machineId: string | null }): Promise<VendOutcome> {
-    const { ledger, clock } = this.o;
-    const now = clock.now();
-    const cardKey = ledger.cardKey(ev.uid);
-    const declineEarly = (reason: ReasonCode, machineId: string | null, extra: { accountId?: string } = {}): VendOutcome => {
-      ledger.recordDecline({ method: 'card', reason, cardUid: ev.uid, ...(machineId ? { machineId } : {}), ...extra, detail: { readerId: ev.readerId } });
-      if (countsAsFailure(reason)) this.noteFailure(cardKey, ev.readerId, now);
-      this.log.info({ reader: ev.readerId, card: maskUid(ev.uid), machineId, reason }, 'card vend declined');
-      return { result: 'declined', reason, machineId };
-    };
-    if (ev.machineId === null) return declineEarly('not_allowed', null);
-    const machineId = ev.machineId;
+  /** A QR vend token already verified by the caller (gateway/engine/qr-vend.ts). */
+  tokenVend(v: { readerId: string; machineId: string; program: number | undefined; tokenId: string; expiresAt: number; amountCents: number; accountId?: string }): Promise<VendOutcome> {
+    const payer: Payer = { by: 'token', readerId: v.readerId, tokenId: v.tokenId, expiresAt: v.expiresAt, amountCents: v.amountCents, ...(v.accountId !== undefined ? { accountId: v.accountId } : {}) };
+    return this.track(this.vendOn(v.machineId, payer, v.program));
+  }
+
+  /** One vend on a machine, whoever pays: claim it, authorize, run the session, release it. */
+  private async vendOn(machineId: string, payer: Payer, program: number | undefined): Promise<VendOutcome> {
     const gate = await this.claim(machineId);
-    if (gate.reason !== null) return declineEarly(gate.reason, machineId);
-    const state = gate.state;
+    if (gate.reason !== null) return this.declined(payer, gate.reason, machineId);
     try {
-      const card = ledger.lookupCard(ev.uid);
-      const program = chooseProgram(state, this.o.machines.programs(machineId));
-      const balance = card ? ledger.balance(card.accountId) : undefined;
-      const pricing = this.rules.pricing;
-      // Included washes, tenure and every-Nth-free come from the ledger's count of this account's vends.
-      const account = card && balance ? priceAccount(pricing, balance.tier, ledger.accountUsage(card.accountId, { monthStartMs: localMonthStartMs(now, pricing.timeZone) }), now) : undefined;
-      const price = priceVend(pricing, {
-        machine: { id: machineId, kind: state.kind, program },
-        ...(account ? { account } : {}),
-        localTime: toLocalTime(now, this.rules.pricing.timeZone),
-        loadWeightGrams: state.sensors.loadWeightGrams,
-        waterHardnessDh: state.sensors.waterHardnessDh,
-      });
-      if (!price.ok) return declineEarly(price.reason, machineId);
-      const exposure = this.o.exposure(card?.accountId ?? null);
-      const verdict = assess(this.rules.risk, this.risk, {
-        now,
-        cardId: cardKey,
-        readerId: ev.readerId,
-        cardStatus: card ? card.status : 'unknown',
-        amountCents: price.amountCents,
-        unsyncedCardCents: exposure.accountCents,
-        unsyncedRoomCents: exposure.roomCents,
-        ...(balance ? { availableCents: balance.balanceCents - this.rules.risk.funds.floorCents } : {}),
-      });
-      if (!verdict.allow) {
-        if (verdict.alert) ledger.appendAlert({ code: verdict.alert.code, message: verdict.alert.detail, machineId, detail: { readerId: ev.readerId } });
-        return declineEarly(verdict.reason, machineId, card ? { accountId: card.accountId } : {});
-      }
-      const ctx: VendContext = { method: 'card', machineId, machineKind: state.kind, program, readerId: ev.readerId, cardUid: ev.uid, price, declineRecorded: false, ...(card ? { accountId: card.accountId } : {}) };
-      const outcome = await this.runVend(ctx, { machineId, command: 'credit', program, ...(price.minutes !== undefined ? { minutes: price.minutes } : {}) });
-      if (outcome.result === 'captured' || outcome.result === 'unresolved') this.setRisk(recordOutcome(this.rules.risk, this.risk, { now, cardId: cardKey, readerId: ev.readerId, outcome: 'vend' }).state, now);
-      return outcome;
+      return await this.vendClaimed(machineId, gate.state, payer, program);
     } finally {
       this.release(machineId);
     }
   }
 
-  /** A QR vend token already verified by the caller (gateway/engine/qr-vend.ts). */
-  tokenVend(v: { readerId: string; machineId: string; program: number | undefined; tokenId: string; expiresAt: number; amountCents: number; accountId?: string }): Promise<VendOutcome> {
-    return this.track(this.qrVend(v));
+  /**
+   * The one authorisation path (authorize.ts) and the vend session, on a machine already claimed
+   * by the caller: card, QR, and the app's paid start and add-time all come through here.
+   */
+  async vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number }): Promise<VendOutcome> {
+    const now = this.o.clock.now();
+    const prog = program ?? chooseProgram(state, this.o.machines.programs(machineId));
+    const auth = authorize(
+      { ledger: this.o.ledger, pricing: this.rules.pricing, risk: this.rules.risk, riskState: this.risk, exposure: this.o.exposure, inFlight: (a) => this.accountInFlight(a), now },
+      { machineId, payer, program: prog, ...(addTime ? { addTime } : {}) },
+      state,
+    );
+    if (!auth.ok) {
+      if (auth.alert) this.safeWrite('appendAlert', () => this.o.ledger.appendAlert({ code: auth.alert?.code ?? 'risk', message: auth.alert?.detail ?? '', machineId, detail: { readerId: readerOf(payer) } }));
+      return this.declined(payer, auth.reason, machineId, { ...(auth.accountId !== undefined ? { accountId: auth.accountId } : {}), ...(auth.amountCents !== undefined ? { amountCents: auth.amountCents } : {}) });
+    }
+    const { ctx } = auth;
+    const mine = ctx.accountId !== undefined && ctx.machineKind !== undefined ? { accountId: ctx.accountId, kind: ctx.machineKind, vendId: null as string | null } : null;
+    if (mine) {
+      this.accountVends.add(mine);
+      ctx.onHeld = (vendId) => {
+        mine.vendId = vendId;
+      };
+    }
+    let outcome: VendOutcome;
+    try {
+      outcome = await this.runVend(ctx, { machineId, command: addTime ? 'add-time' : 'credit', program: prog, ...(ctx.price.minutes !== undefined ? { minutes: ctx.price.minutes } : addTime ? { minutes: addTime.minutes } : {}) });
+    } finally {
+      if (mine) this.accountVends.delete(mine);
+    }
+    if (auth.riskKey !== null && (outcome.result === 'captured' || outcome.result === 'unresolved')) {
+      this.setRisk(recordOutcome(this.rules.risk, this.risk, { now, cardId: auth.riskKey, readerId: readerOf(payer), outcome: 'vend' }).state, now);
+    }
+    return outcome;
   }
 
-  private async qrVend(v: { readerId: string; machineId: string; program: number | undefined; tokenId: string; expiresAt: number; amountCents: number; accountId?: string }): Promise<VendOutcome> {
-    const { ledger, clock } = this.o;
-    const decline = (reason: ReasonCode): VendOutcome => {
-      ledger.recordDecline({ method: 'qr', reason, machineId: v.machineId, tokenId: v.tokenId, amountCents: v.amountCents, detail: { readerId: v.readerId } });
-      this.log.info({ reader: v.readerId, machineId: v.machineId, reason }, 'qr vend declined');
-      return { result: 'declined', reason, machineId: v.machineId };
-    };
-    const gate = await this.claim(v.machineId);
-    if (gate.reason !== null) return decline(gate.reason);
-    try {
-      const state = gate.state;
-      const program = v.program ?? chooseProgram(state, this.o.machines.programs(v.machineId));
-      const price = priceVend(this.rules.pricing, {
-        machine: { id: v.machineId, kind: state.kind, program },
-        localTime: toLocalTime(clock.now(), this.rules.pricing.timeZone),
-        loadWeightGrams: state.sensors.loadWeightGrams,
-      });
-      if (!price.ok) return decline(price.reason);
-      if (price.amountCents > v.amountCents) return decline('over_amount');
-      const ctx: VendContext = {
-        method: 'qr', machineId: v.machineId, machineKind: state.kind, program, readerId: v.readerId, price, declineRecorded: false,
-        token: { tokenId: v.tokenId, expiresAt: v.expiresAt, amountCents: v.amountCents },
-        ...(v.accountId !== undefined ? { accountId: v.accountId } : {}),
-      };
-      return await this.runVend(ctx, { machineId: v.machineId, command: 'credit', program, ...(price.minutes !== undefined ? { minutes: price.minutes } : {}) });
-    } finally {
-      this.release(v.machineId);
-    }
+  /**
+   * This account's vends not captured yet, each counted once: authorized and not held yet (this
+   * run's, in memory), held or crediting (the ledger's unfinished rows, a crash's included).
+   * Captured ones are in the ledger's usage; refunded ones nowhere.
+   */
+  private accountInFlight(accountId: string): { washer: number; dryer: number } {
+    const n = { washer: 0, dryer: 0 };
+    for (const v of this.accountVends) if (v.accountId === accountId && v.vendId === null) n[v.kind]++;
+    for (const v of this.o.ledger.unfinishedVends()) if (v.accountId === accountId && v.machineKind !== null) n[v.machineKind]++;
+    return n;
+  }
+
+  /** A decline before any hold: audited when the ledger can write, and counted against a card. */
+  private declined(payer: Payer, reason: ReasonCode, machineId: string | null, extra: { accountId?: string; amountCents?: number } = {}): VendOutcome {
+    const method = vendMethodOf(payer);
+    this.safeWrite('recordDecline', () =>
+      this.o.ledger.recordDecline({
+        method,
+        reason,
+        ...(machineId !== null ? { machineId } : {}),
+        ...extra,
+        ...(payer.by === 'card' ? { cardUid: payer.uid } : {}),
+        ...(payer.by === 'token' ? { tokenId: payer.tokenId, amountCents: payer.amountCents } : {}),
+        ...(payer.by === 'prepaid' ? { amountCents: payer.amountCents } : {}),
+        detail: payer.by === 'account' || payer.by === 'prepaid' ? { commandId: payer.commandId } : { readerId: payer.readerId },
+      }),
+    );
+    const now = this.o.clock.now();
+    if (payer.by === 'card' && countsAsFailure(reason)) this.noteFailure(this.o.ledger.cardKey(payer.uid), payer.readerId, now);
+    this.log.info({ method, reader: readerOf(payer), ...(payer.by === 'card' ? { card: maskUid(payer.uid) } : {}), machineId, reason }, `${method} vend declined`);
+    return { result: 'declined', reason, machineId };
   }
 
   /**
@@ -291,12 +315,53 @@ export class VendEngine {
   private admit(machineId: string): { reason: ReasonCode; state: null } | { reason: null; state: MachineState } {
     if (this.stopping) return { reason: 'machine_busy', state: null };
     if (!this.o.machines.has(machineId)) return { reason: 'not_allowed', state: null };
-    if (this.busy.has(machineId)) return { reason: 'machine_busy', state: null };
+    if (!this.health.writable) return { reason: 'ledger_unavailable', state: null };
+    if (this.busy.has(machineId)) return { reason: this.blocked.has(machineId) ? 'vend_unsettled' : 'machine_busy', state: null };
     const state = this.o.machines.state(machineId);
     const reason = admissionReason(state);
     if (reason !== null || state === null) return { reason: reason ?? 'machine_offline', state: null };
     this.busy.add(machineId);
     return { reason: null, state };
+  }
+
+  /**
+   * Claims a machine for a command that is not a new vend (the app's start, pause, resume,
+   * add-time, cancel; an operator's clear-fault or service mode). A vend in progress on it is
+   * waited for, up to waitMs; an unsettled one refuses the command, since any command would move
+   * the evidence (LW-485 seq, RIO-8 counter) its settling reads. Returns a fresh state.
+   */
+  async claimForCommand(machineId: string, waitMs = this.o.commandWaitMs ?? 15_000): Promise<{ reason: ReasonCode; state: null } | { reason: null; state: MachineState }> {
+    const until = this.o.clock.monotonic() + waitMs;
+    for (;;) {
+      if (this.stopping) return { reason: 'machine_busy', state: null };
+      if (!this.o.machines.has(machineId)) return { reason: 'not_allowed', state: null };
+      if (!this.health.writable) return { reason: 'ledger_unavailable', state: null };
+      if (this.blocked.has(machineId)) return { reason: 'vend_unsettled', state: null };
+      if (!this.busy.has(machineId)) break;
+      if (this.o.clock.monotonic() >= until) return { reason: 'machine_busy', state: null };
+      await delay(25);
+    }
+    this.busy.add(machineId);
+    // One lost reply on a busy bus is no reason to refuse the command: ask again, as a reconcile does.
+    for (let tries = this.o.reconcileReads ?? 3; ; ) {
+      const read = await this.o.machines.readNow(machineId);
+      if (read.ok) return { reason: null, state: read.state };
+      if (--tries <= 0) break;
+      await delay(100);
+    }
+    this.release(machineId);
+    return { reason: 'machine_offline', state: null };
+  }
+
+  /** Ends a claim taken by claimForCommand. */
+  releaseCommand(machineId: string): void {
+    this.lastVendAt.set(machineId, this.o.clock.monotonic());
+    this.release(machineId);
+  }
+
+  /** Runs one ledger write outside a vend session: a failure marks the ledger unwritable and returns null. */
+  safeWrite<T>(op: string, write: () => T): T | null {
+    return ledgerWrite(this.actionDeps, op, write);
   }
 
   private async runVend(ctx: VendContext, request: VendRequest): Promise<VendOutcome> {
@@ -308,6 +373,10 @@ export class VendEngine {
       this.lastVendAt.set(ctx.machineId, this.o.clock.monotonic());
     }
     const vendId = session.vendId;
+    if ((session.state === 'capturing' || session.state === 'refunding') && vendId !== null) {
+      // The machine's answer is known but the ledger did not store the money step: not done.
+      this.unsettled.set(vendId, { session, ctx });
+    }
     switch (session.state) {
       case 'captured':
         return { result: 'captured', vendId: vendId ?? '', amountCents: ctx.price.amountCents, machineId: ctx.machineId, program: ctx.program };
@@ -351,7 +420,8 @@ export class VendEngine {
     this.risk = saveRiskState(this.o.ledger, this.rules.risk, state, now, this.log);
   }
 
-  private track<T>(p: Promise<T>): Promise<T> {
+  /** Something stop() waits for: a vend, or a command that may run one. */
+  track<T>(p: Promise<T>): Promise<T> {
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
     return p;

@@ -8,15 +8,22 @@ import { z } from 'zod';
 import type { Ledger } from '../../storage/index.js';
 import type { Logger } from '../core/log.js';
 import type { CommandOutcome } from '../profiles/types.js';
-import { DOWN_SCHEMAS, describeIssues, remoteCommandSchema, type CommandResult, type RejectReasonCode, type RemoteCommand, type RemoteCommandKind } from '../../protocols/mqtt/payloads.js';
+import { DOWN_SCHEMAS, describeIssues, remoteCommandSchema, type CommandResult, type RejectReasonCode, type RemoteCommand } from '../../protocols/mqtt/payloads.js';
 import { accountsSchema, cardListSchema, topUpsSchema, type Accounts, type CardList, type TopUps } from '../../protocols/mqtt/payloads.js';
 import type { DownName } from '../../protocols/mqtt/topics.js';
 import { persistRoomConfig, roomConfigSchema, verifySigned, type RoomConfig } from './room-config.js';
 import type { MqttConfig } from './config-schema.js';
 
-/** Implemented by the integrator over MachineAccess: `machines.commander(id).start()` etc. */
+/** What a remote command came to: the machine's answer, or the gateway's reason for refusing it. */
+export interface RemoteCommandResult {
+  status: CommandOutcome['status'];
+  reason?: string | null;
+  detail?: string | null;
+}
+
+/** Implemented by the vend engine (gateway/engine/machine-commands.ts): every command under its claim on the machine. */
 export interface RemoteCommandTarget {
-  command(machineId: string, kind: RemoteCommandKind, args: { minutes: number; amountCents: number } | undefined): Promise<CommandOutcome>;
+  command(cmd: RemoteCommand): Promise<RemoteCommandResult>;
 }
 
 export type DownlinkLedger = Pick<Ledger, 'applyCardList' | 'applyAccountSnapshots' | 'applyTopUps' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
@@ -207,8 +214,8 @@ export class Downlinks {
       result = { ...base, outcome: 'failed', reason: 'no_target', detail: 'this gateway takes no remote commands' };
     } else {
       try {
-        const o = await this.d.commandTarget.command(cmd.machineId, cmd.kind, cmd.args);
-        result = { ...base, outcome: o.status, reason: o.status === 'rejected' ? o.reason : null, detail: 'detail' in o ? o.detail.slice(0, 500) : null };
+        const o = await this.d.commandTarget.command(cmd);
+        result = { ...base, outcome: o.status, reason: o.reason?.slice(0, 64) ?? null, detail: o.detail?.slice(0, 500) ?? null };
       } catch (e) {
         result = { ...base, outcome: 'failed', reason: 'error', detail: (e instanceof Error ? e.message : String(e)).slice(0, 500) };
       }

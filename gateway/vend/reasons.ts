@@ -52,7 +52,19 @@ export const QR_REJECT_REASONS = [
   'over_amount',
 ] as const;
 
-export const REASON_CODES = [...CARD_DECLINE_REASONS, ...MACHINE_REASONS, ...VEND_REFUND_REASONS, ...QR_REJECT_REASONS] as const;
+/** Why the room, not the card or the machine, refuses a vend or a command (gateway/engine). */
+export const ROOM_REASONS = [
+  /** The ledger cannot write (disk full, I/O error, read-only): nothing is sold it cannot record. */
+  'ledger_unavailable',
+  /** An earlier vend on the machine is not settled; a command now would disturb its evidence. */
+  'vend_unsettled',
+  /** A remote start with no payer on a machine no vend of ours has credited. */
+  'payment_required',
+  /** A cancel or add-time with no paid cycle of ours on the machine to charge or refund. */
+  'no_paid_cycle',
+] as const;
+
+export const REASON_CODES = [...CARD_DECLINE_REASONS, ...MACHINE_REASONS, ...VEND_REFUND_REASONS, ...QR_REJECT_REASONS, ...ROOM_REASONS] as const;
 
 export type CardDeclineReason = (typeof CARD_DECLINE_REASONS)[number];
 export type MachineReason = (typeof MACHINE_REASONS)[number];

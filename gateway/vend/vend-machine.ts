@@ -7,7 +7,10 @@
 // - capture only on the machine's own confirmation (a read-back or a reconcile verdict);
 // - the credit command is sent at most once per vend; after an unknown outcome only read-backs;
 // - a refund needs the device's word that the credit did not execute (or was rejected, or was
-//   never sent); where that word cannot be had, the vend stays unresolved, never guessed.
+//   never sent); where that word cannot be had, the vend stays unresolved, never guessed;
+// - a capture or a refund is done only once the ledger says it is stored ('captured', 'refunded'
+//   events): a failed write leaves the session capturing or refunding, and the engine retries
+//   ('retry') with the machine blocked. A confirmed credit is never turned into a refund.
 import { z } from 'zod';
 import { reasonForRejection, type ReasonCode } from './reasons.js';
 
@@ -25,6 +28,7 @@ export type VendState =
   | 'crediting'
   | 'confirming'
   | 'unresolved'
+  | 'capturing'
   | 'refunding'
   | 'captured'
   | 'refunded'
@@ -81,6 +85,10 @@ export type VendEvent =
   | { type: 'machine-offline' }
   | { type: 'error'; detail: string }
   | { type: 'refunded' }
+  /** The ledger stored the capture. */
+  | { type: 'captured' }
+  /** Try again the capture or refund whose ledger write failed. */
+  | { type: 'retry' }
   /** evidence: what the reconcile read, when it knows more than the ledger had. */
   | { type: 'crash-recovery'; verdict: ReconcileVerdict; reason?: string; evidence?: unknown };
 
@@ -238,8 +246,18 @@ export function stepVend(session: VendSession, event: VendEvent, options: VendMa
       return ignore();
     }
 
+    // A failed ledger write ('error') keeps the state: the money step is not done until stored.
+    case 'capturing':
+      if (vendId === null) return ignore();
+      if (event.type === 'captured') return ok({ state: 'captured' });
+      if (event.type === 'retry') return ok({}, [{ type: 'capture', vendId }]);
+      return event.type === 'error' ? ok({}) : ignore();
+
     case 'refunding':
-      return event.type === 'refunded' ? ok({ state: 'refunded' }) : ignore();
+      if (vendId === null) return event.type === 'refunded' ? ok({ state: 'refunded' }) : ignore();
+      if (event.type === 'refunded') return ok({ state: 'refunded' });
+      if (event.type === 'retry') return ok({}, [{ type: 'refund', vendId, reason: session.reason ?? 'not_executed' }]);
+      return event.type === 'error' ? ok({}) : ignore();
 
     case 'captured':
     case 'refunded':
@@ -275,7 +293,7 @@ function unresolved(session: VendSession, vendId: string, detail: string): StepR
 function onReadback(session: VendSession, vendId: string, r: ReadbackResult, options: VendMachineOptions): StepResult {
   switch (r.verdict) {
     case 'confirmed':
-      return { session: { ...session, state: 'captured', reason: null }, actions: [{ type: 'capture', vendId }], ignored: false };
+      return { session: { ...session, state: 'capturing', reason: null }, actions: [{ type: 'capture', vendId }], ignored: false };
     case 'not-executed':
       return refund(session, vendId, session.reason ?? 'not_executed');
     case 'rejected':
@@ -313,7 +331,7 @@ function onLateOutcome(session: VendSession, vendId: string, o: CreditOutcome): 
 function onReconcile(session: VendSession, vendId: string, verdict: ReconcileVerdict, reason: string | undefined): StepResult {
   switch (verdict) {
     case 'executed-accepted':
-      return { session: { ...session, state: 'captured', reason: null }, actions: [{ type: 'capture', vendId }], ignored: false };
+      return { session: { ...session, state: 'capturing', reason: null }, actions: [{ type: 'capture', vendId }], ignored: false };
     case 'not-executed':
       return refund(session, vendId, session.reason ?? 'not_executed');
     case 'executed-rejected':

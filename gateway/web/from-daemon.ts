@@ -2,6 +2,7 @@
 // Daemon meets by shape: the web part imports nothing of the daemon, and a test can hand it parts.
 import { systemClock, type Clock } from '../core/clock.js';
 import type { MachineAccess } from '../engine/machine-access.js';
+import type { MachineCommandRunner } from '../engine/machine-commands.js';
 import type { RoomBus } from '../machines/room-bus.js';
 import type { Ledger } from '../../storage/index.js';
 import type { TickEvent } from '../machines/poller-types.js';
@@ -35,7 +36,7 @@ export interface StatusParts {
   readonly ledger: Pick<Ledger, 'outbox' | 'recentVends' | 'getVend' | 'auditHead' | 'readAudit' | 'appendAlert' | 'enqueueEvent' | 'setCardStatus' | 'refundCaptured'>;
   readonly buses: ReadonlyArray<Pick<RoomBus, 'config' | 'master' | 'poller'>>;
   readonly machines: MachineAccess;
-  readonly engine: { blockedMachines(): string[] };
+  readonly engine: { blockedMachines(): string[]; readonly commands: Pick<MachineCommandRunner, 'operatorRefund' | 'operator'> };
   readonly clockFloor: { status(): ReturnType<StatusSource['clock']> };
 }
 
@@ -95,12 +96,12 @@ export function statusSourceFromDaemon(daemon: StatusParts, extras: { uplink?: U
       if (!v) return { ok: false, status: 404, error: 'not_found', reason: `no vend ${vendId}` };
       if (v.state !== 'captured') return { ok: false, status: 409, error: 'not_captured', reason: 'only a captured vend is refunded here; the engine settles vends in progress' };
       if ((v.capturedCents ?? 0) === 0) return { ok: false, status: 409, error: 'nothing_to_refund', reason: 'the vend cost nothing' };
-      const r = ledger.refundCaptured(vendId, { reason: 'operator_refund', amountCents: v.capturedCents ?? 0, detail: { note: reason } });
+      const r = engine.commands.operatorRefund(vendId, v.capturedCents ?? 0, reason);
       if (!r.ok) return { ok: false, status: 409, error: r.reason, reason: `the ledger refused: ${r.reason}` };
       return { ok: true, detail: { vendId, refundedCents: r.refundedCents } };
     },
-    setServiceMode: (machineId, on) => commandOutcome(machines.commander(machineId).serviceMode(on)),
-    clearFault: (machineId) => commandOutcome(machines.commander(machineId).clearFault()),
+    setServiceMode: (machineId, on) => commandOutcome(engine.commands.operator(machineId, on ? 'service-on' : 'service-off')),
+    clearFault: (machineId) => commandOutcome(engine.commands.operator(machineId, 'clear-fault')),
     onMachineState: (listener) => machines.onState((e) => listener(e.state)),
     onTick: (listener) => {
       const on = (t: TickEvent): void => listener(t);

@@ -295,12 +295,28 @@ export const remoteCommandSchema = z
     id: z.string().regex(/^[A-Za-z0-9._:-]{1,64}$/),
     machineId,
     kind: z.enum(COMMAND_KINDS),
-    /** addTime only: minutes bought and what the app charged for them. */
+    /** addTime only: minutes bought and the most the app showed the user for them. */
     args: z.strictObject({ minutes: z.number().int().min(1).max(240), amountCents: z.number().int().min(0).max(1_000_000) }).optional(),
+    /**
+     * start and addTime: who pays. account: held from that account's balance like a card vend;
+     * points: from the account's points (its tier must price points); prepaid: the cloud
+     * already charged amountCents online (for addTime, args.amountCents).
+     * Absent: start only a machine a vend of ours credited; addTime charges the running cycle's account.
+     */
+    payment: z
+      .discriminatedUnion('by', [
+        z.strictObject({ by: z.literal('account'), accountId }),
+        /** Held from the account's points, at its tier's centsPerPoint. */
+        z.strictObject({ by: z.literal('points'), accountId }),
+        z.strictObject({ by: z.literal('prepaid'), amountCents: z.number().int().min(0).max(1_000_000) }),
+      ])
+      .optional(),
     issuedAtSec: epochSec,
     expiresAtSec: epochSec,
   })
   .superRefine((c, ctx) => {
+    if (c.payment !== undefined && c.kind !== 'start' && c.kind !== 'addTime') ctx.addIssue({ code: 'custom', path: ['payment'], message: `${c.kind} takes no payment` });
+    if (c.payment?.by === 'prepaid' && c.kind === 'addTime' && c.payment.amountCents !== c.args?.amountCents) ctx.addIssue({ code: 'custom', path: ['payment', 'amountCents'], message: 'a prepaid addTime pays args.amountCents' });
     if (c.kind === 'addTime' && c.args === undefined) ctx.addIssue({ code: 'custom', path: ['args'], message: 'addTime needs args' });
     if (c.kind !== 'addTime' && c.args !== undefined) ctx.addIssue({ code: 'custom', path: ['args'], message: `${c.kind} takes no args` });
     if (c.expiresAtSec <= c.issuedAtSec) ctx.addIssue({ code: 'custom', path: ['expiresAtSec'], message: 'expiresAtSec must be after issuedAtSec' });

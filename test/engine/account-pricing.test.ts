@@ -132,3 +132,19 @@ test('every 5th wash is free; the dryer vend in between does not count', async (
   assert.deepEqual(daemon.ledger.selfCheck().problems, []);
   assert.equal(daemon.ledger.verifyAudit().ok, true);
 });
+
+test('item 7: two vends at once on two machines cannot both get the last included wash', async () => {
+  const tina = { uid: '04AA00BB11CC22', accountId: 'acct-tina' };
+  daemon.ledger.applyCardList({ kind: 'diff', version: daemon.ledger.cardListVersion() + 1, baseVersion: daemon.ledger.cardListVersion(), cards: [{ uid: tina.uid, accountId: tina.accountId, status: 'active' }] });
+  daemon.ledger.applyAccountSnapshot({ accountId: tina.accountId, version: 1, balanceCents: 5000, points: 0, tier: 'tenant', coveredSeq: 0 });
+  const first = await daemon.engine.cardSwipe({ readerId: 'r-W1', uid: tina.uid, machineId: 'W1' });
+  assert.equal(first.result === 'captured' ? first.amountCents : NaN, 0, 'included wash 1 of 2');
+  await waitStatus(daemon, 'W1', ['idle']);
+  await waitStatus(daemon, 'W2', ['idle']);
+  const both = await Promise.all(['W1', 'W2'].map((m) => daemon.engine.cardSwipe({ readerId: `r-${m}`, uid: tina.uid, machineId: m })));
+  const amounts = both.map((o) => (o.result === 'captured' ? o.amountCents : NaN)).sort((a, b) => a - b);
+  assert.equal(amounts[0], 0, JSON.stringify(both));
+  assert.ok((amounts[1] ?? 0) > 0, `the other one is paid: ${JSON.stringify(both)}`);
+  const usage = daemon.ledger.accountUsage(tina.accountId, { monthStartMs: localMonthStartMs(Date.now(), 'UTC') });
+  assert.equal(usage.washesThisMonth, 3);
+});

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { SimActionError, SimRoom, type SimUnitConfig } from '../../simulator/index.js';
-import { Daemon } from '../../gateway/daemon.js';
+import { Daemon, type DaemonDeps } from '../../gateway/daemon.js';
 import { gatewayConfigSchema, type GatewayConfigInput } from '../../gateway/config/schema.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { createLogger, silentLogger, type Logger } from '../../gateway/core/log.js';
@@ -117,8 +117,8 @@ export function testLogger(): Logger {
   return process.env.ENGINE_TEST_LOG ? createLogger({ level: process.env.ENGINE_TEST_LOG, destination: 2 }) : silentLogger();
 }
 
-export async function startDaemon(cfg: GatewayConfigInput, logger: Logger = testLogger()): Promise<Daemon> {
-  const d = new Daemon(gatewayConfigSchema.parse(cfg), { logger, clock: systemClock });
+export async function startDaemon(cfg: GatewayConfigInput, logger: Logger = testLogger(), deps: Omit<DaemonDeps, 'logger' | 'clock'> = {}): Promise<Daemon> {
+  const d = new Daemon(gatewayConfigSchema.parse(cfg), { logger, clock: systemClock, ...deps });
   await d.start();
   return d;
 }

@@ -102,7 +102,7 @@ test('unit gone mid-vend after the credit executed: unresolved, machine blocked,
   assert.deepEqual(daemon.engine.blockedMachines(), ['W2']);
   assert.equal(sim.room.control.lw485(2).stateName, 'CREDITED', 'the machine has the credit');
   sim.room.control.setOffline(2, false);
-  assert.deepEqual(await swipe('W2'), { result: 'declined', reason: 'machine_busy', machineId: 'W2' }, 'blocked until settled');
+  assert.deepEqual(await swipe('W2'), { result: 'declined', reason: 'vend_unsettled', machineId: 'W2' }, 'blocked until settled');
   await waitFor(() => daemon.ledger.getVend(o.vendId)?.state === 'captured', 'the periodic reconcile to capture', 20_000);
   assert.deepEqual(daemon.engine.blockedMachines(), []);
   assert.deepEqual(auditKinds(daemon.ledger, o.vendId).filter((k) => k !== 'alert'), ['hold', 'credit_sent', 'capture']);

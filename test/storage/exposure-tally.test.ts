@@ -94,7 +94,45 @@ test('a ledger from before the tally (schema 8) starts with the tally its vends 
     l.close();
     // Back to schema 8 as an older build left it: no tally table, no triggers.
     const db = openDatabase({ path: t.file('l.db'), logger: silentLogger() });
-    db.exec('DROP TRIGGER vends_exposure_insert; DROP TRIGGER vends_exposure_update_out; DROP TRIGGER vends_exposure_update_in; DROP TRIGGER vends_exposure_delete; DROP TABLE unsynced_exposure; PRAGMA user_version = 8;');
+    db.exec('DROP TRIGGER vends_exposure_insert; DROP TRIGGER vends_exposure_update_out; DROP TRIGGER vends_exposure_update_in; DROP TRIGGER vends_exposure_delete; DROP TRIGGER vend_adjustments_exposure; DROP TABLE unsynced_exposure; PRAGMA user_version = 8;');
+    db.close();
+    const again = openTestLedger(t.file('l.db'));
+    assert.deepEqual(again.unsyncedExposure('acct-a'), { accountCents: 300, roomCents: 300 });
+    assert.deepEqual(again.selfCheck(), { ok: true, problems: [] });
+    again.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('item 7: a refund of a captured vend lowers the exposure while the vend is unsynced, never below it once acked (migration 10)', () => {
+  const t = tempDir();
+  try {
+    const l = openTestLedger(t.file('l.db'));
+    l.applyTopUp({ cloudId: 'top', accountId: 'acct-a', amountCents: 100_000, accountVersion: 1 });
+    const vend = (amountCents: number): string => {
+      const h = l.hold({ method: 'card', funding: 'account', machineId: 'W1', amountCents, accountId: 'acct-a', ruleSetVersion: '1', ruleId: 'r' });
+      assert.ok(h.ok && l.markCreditSent(h.vendId, { seq: 1 }).ok && l.capture(h.vendId).ok);
+      return h.vendId;
+    };
+    const a = vend(400);
+    assert.deepEqual(l.unsyncedExposure('acct-a'), { accountCents: 400, roomCents: 400 });
+    assert.ok(l.refundCaptured(a, { reason: 'fault_abort', amountCents: 150 }).ok);
+    assert.deepEqual(l.unsyncedExposure('acct-a'), { accountCents: 250, roomCents: 250 }, 'the fault refund counts');
+    assert.deepEqual(l.selfCheck(), { ok: true, problems: [] });
+    l.outbox.ack(l.outbox.stats().lastSeq);
+    assert.deepEqual(l.unsyncedExposure('acct-a'), { accountCents: 0, roomCents: 0 });
+    const b = vend(300);
+    l.outbox.ack(l.outbox.stats().lastSeq);
+    assert.ok(l.refundCaptured(b, { reason: 'remote_cancel', amountCents: 300 }).ok);
+    assert.deepEqual(l.unsyncedExposure('acct-a'), { accountCents: 0, roomCents: 0 }, 'an acked vend stays out of it');
+    assert.deepEqual(l.selfCheck(), { ok: true, problems: [] });
+    // Upgrade: a schema-9 file with an unsynced fault refund starts at the net figure.
+    const c = vend(500);
+    assert.ok(l.refundCaptured(c, { reason: 'fault_abort', amountCents: 200 }).ok);
+    l.close();
+    const db = openDatabase({ path: t.file('l.db'), logger: silentLogger() });
+    db.exec("DROP TRIGGER vend_adjustments_exposure; UPDATE unsynced_exposure SET cents = cents + 200; PRAGMA user_version = 9;");
     db.close();
     const again = openTestLedger(t.file('l.db'));
     assert.deepEqual(again.unsyncedExposure('acct-a'), { accountCents: 300, roomCents: 300 });

@@ -106,7 +106,7 @@ export async function fuzzDownlinks(env: FuzzEnv): Promise<InputReport> {
       configsApplied++;
     },
     commandTarget: {
-      command: (_machineId, kind): Promise<CommandOutcome> => {
+      command: ({ kind }): Promise<CommandOutcome> => {
         commandsRun++;
         if (kind === 'cancel') return Promise.reject(new Error('the machine went away'));
         return Promise.resolve(kind === 'pause' ? { status: 'rejected', reason: 'not_allowed', deviceCode: 7, detail: 'not running' } : { status: 'accepted', evidence: { profile: 'lw485', unit: 1, seq: 1, code: 6 } });

@@ -42,7 +42,7 @@ async function rig(opts: { key?: 'right' | 'none'; target?: RemoteCommandTarget 
   const commands: Rig['commands'] = [];
   const cloudTimes: number[] = [];
   const target: RemoteCommandTarget = opts.target ?? {
-    command: (machineId, kind, args) => {
+    command: ({ machineId, kind, args }) => {
       commands.push({ machineId, kind, args });
       return Promise.resolve({ status: 'accepted', evidence: { profile: 'lw485', unit: 1, seq: 1, code: 1 } });
     },

@@ -27,7 +27,7 @@ test('a signed remote start runs on a simulated LW-485 through the real bus mast
   const machines = machinesOf([bus.poller]);
   // What the integrator writes: the command kinds onto MachineCommands.
   const target: RemoteCommandTarget = {
-    command: (machineId, kind, args) => {
+    command: ({ machineId, kind, args }) => {
       const c = machines.commander(machineId);
       if (kind === 'addTime') return args ? c.addTime(args) : Promise.resolve({ status: 'unsupported' });
       return c[kind]();

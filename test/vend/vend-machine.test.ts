@@ -34,7 +34,7 @@ const types = (actions: VendAction[]): string[] => actions.map((a) => (a.type ==
 const toCrediting: VendEvent[] = [{ type: 'begin' }, { type: 'authorized', amountCents: 350 }, { type: 'held', vendId: 'v1' }];
 
 test('happy path: authorize, hold, credit, confirm by read-back, capture', () => {
-  const r = run([...toCrediting, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }]);
+  const r = run([...toCrediting, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }, { type: 'captured' }]);
   assert.equal(r.session.state, 'captured');
   assert.deepEqual(types(r.actions), ['record-hold', 'send-credit', 'mark-credit-sent', 'read-back', 'capture']);
   const send = r.actions.find((a) => a.type === 'send-credit');
@@ -116,7 +116,7 @@ test('timeout or offline while crediting is an unknown outcome, not a refund', (
   const off = run([...toCrediting, { type: 'machine-offline' }, { type: 'confirm-read', result: { verdict: 'not-executed' } }]);
   assert.deepEqual(types(off.actions).at(-1), 'refund:machine_offline');
   const err = run([...toCrediting, { type: 'error', detail: 'bug' }, { type: 'confirm-read', result: { verdict: 'confirmed' } }]);
-  assert.equal(err.session.state, 'captured');
+  assert.equal(err.session.state, 'capturing');
 });
 
 test('read-backs that stay pending or unknown are retried up to the limit, then the vend is unresolved', () => {
@@ -206,7 +206,7 @@ test('the credit answer arriving after the watchdog: recorded or refunded on its
 });
 
 test('a free vend (0 ¢) runs the same path', () => {
-  const r = run([{ type: 'begin' }, { type: 'authorized', amountCents: 0 }, { type: 'held', vendId: 'v0' }, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }]);
+  const r = run([{ type: 'begin' }, { type: 'authorized', amountCents: 0 }, { type: 'held', vendId: 'v0' }, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }, { type: 'captured' }]);
   assert.equal(r.session.state, 'captured');
 });
 
@@ -227,4 +227,26 @@ test('faultRefund: full or prorated by remaining time, only within the configure
   assert.equal(faultRefund(withMin, { paidCents: 350, durationSec: 2700, remainingSec: 300 }).rule, 'below-minimum');
   assert.deepEqual(faultRefundPolicySchema.parse({}), { mode: 'prorated', withinShare: 1, minRefundCents: 0 });
   assert.throws(() => faultRefundPolicySchema.parse({ withinShare: 1.5 }));
+});
+
+test('capturing: a capture the ledger did not store stays capturing and is retried, never turned into a refund', () => {
+  const confirmed = run([...toCrediting, { type: 'credit-outcome', outcome: { status: 'accepted', evidence: EVIDENCE } }, { type: 'confirm-read', result: { verdict: 'confirmed' } }]);
+  assert.equal(confirmed.session.state, 'capturing');
+  assert.equal(isTerminal(confirmed.session.state), false, 'not done until stored');
+  const failed = run([{ type: 'error', detail: 'SQLITE_IOERR' }, { type: 'confirm-read', result: { verdict: 'not-executed' } }, { type: 'timeout' }], confirmed.session);
+  assert.equal(failed.session.state, 'capturing');
+  assert.deepEqual(types(failed.actions), [], 'no refund, no alert loop');
+  const retried = run([{ type: 'retry' }], failed.session);
+  assert.deepEqual(types(retried.actions), ['capture']);
+  assert.equal(run([{ type: 'retry' }, { type: 'captured' }], failed.session).session.state, 'captured');
+  const recovered = run([{ type: 'crash-recovery', verdict: 'executed-accepted' }], recoverVendSession({ vendId: 'v1', request: REQ, amountCents: 350, evidence: EVIDENCE, creditSent: true }));
+  assert.equal(recovered.session.state, 'capturing');
+});
+
+test('refunding: a refund the ledger did not store stays refunding and is retried with its reason', () => {
+  const r = run([...toCrediting, { type: 'credit-outcome', outcome: { status: 'rejected', reason: 'door_open' } }, { type: 'error', detail: 'SQLITE_FULL' }]);
+  assert.equal(r.session.state, 'refunding');
+  const again = run([{ type: 'retry' }], r.session);
+  assert.deepEqual(types(again.actions), ['refund:door_open']);
+  assert.equal(run([{ type: 'refunded' }], again.session).session.state, 'refunded');
 });

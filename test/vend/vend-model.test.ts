@@ -162,6 +162,7 @@ class World {
         assert.equal(this.devices.of(a.vendId), 'accepted', `captured ${a.vendId} that the device did not accept`);
         this.ledger.capture(a.vendId);
         this.captured.add(a.vendId);
+        this.feed(machineId, { type: 'captured' });
         return;
       case 'refund':
         // Never refunded while the machine holds the credit: that would be a free wash.

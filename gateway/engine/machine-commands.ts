@@ -1,0 +1,213 @@
+// Commands that are not a new vend, under the vend engine's claim on their machine: the app's
+// start, pause, resume, add-time and cancel (remote commands from the cloud) and an operator's
+// clear-fault, service mode and refund. The claim waits for a vend in progress and refuses while
+// one is unsettled, so no command moves the evidence (LW-485 seq, RIO-8 counter) a vend's
+// read-back or reconcile depends on. Each command is audited with what it did to money:
+//   start    with a payer: a vend like a card's (authorize.ts), then START; without one only on
+//            a machine a vend of ours credited (it is already paid);
+//   addTime  its own priced vend (request 'add-time'), paid by the command's payer or the
+//            account that paid the running cycle; refunded when the machine refuses;
+//   cancel   the credited or running cycle's payer gets money back once: the whole price before
+//            the start, after it the unused share by remaining time (the fault-refund rule);
+//   pause, resume, clear-fault, service mode: no money, and the audit record says so.
+import type { Logger } from '../core/log.js';
+import type { Ledger } from '../../storage/index.js';
+import type { MachineState } from '../machines/state.js';
+import type { CommandOutcome, RejectReason } from '../profiles/types.js';
+import type { RemoteCommand } from '../../protocols/mqtt/payloads.js';
+import type { RemoteCommandResult } from '../uplink/downlinks.js';
+import { faultRefund, type FaultRefundPolicy } from '../vend/fault-refund.js';
+import type { ReasonCode } from '../vend/reasons.js';
+import { admissionReason } from './admission.js';
+import type { Payer } from './authorize.js';
+import type { MachineAccess } from './machine-access.js';
+import type { VendEngine, VendOutcome } from './vend-engine.js';
+
+export interface MachineCommandDeps {
+  engine: VendEngine;
+  ledger: Ledger;
+  machines: MachineAccess;
+  policy: FaultRefundPolicy;
+  log: Logger;
+  now: () => number;
+}
+
+type Money = { money: string; vendId?: string };
+/** The machine's answer, or the engine's for a command carried out as a vend. */
+type Answer = { status: CommandOutcome['status']; reason?: string; detail?: string };
+
+export class MachineCommandRunner {
+  constructor(private readonly d: MachineCommandDeps) {}
+
+  /** A verified remote command from the cloud (gateway/uplink/downlinks.ts); the engine's stop() waits for it. */
+  remote(cmd: RemoteCommand): Promise<RemoteCommandResult> {
+    return this.d.engine.track(this.runRemote(cmd));
+  }
+
+  private async runRemote(cmd: RemoteCommand): Promise<RemoteCommandResult> {
+    const { engine } = this.d;
+    const gate = await engine.claimForCommand(cmd.machineId);
+    if (gate.reason !== null) return this.refused(cmd, gate.reason, `the gateway refused: ${gate.reason}`);
+    try {
+      switch (cmd.kind) {
+        case 'pause':
+        case 'resume':
+          return await this.plain(cmd, cmd.kind === 'pause' ? 'pause moves no money' : 'resume moves no money');
+        case 'start':
+          return await this.start(cmd, gate.state);
+        case 'cancel':
+          return await this.cancel(cmd, gate.state);
+        case 'addTime':
+          return await this.addTime(cmd, gate.state);
+      }
+    } finally {
+      engine.releaseCommand(cmd.machineId);
+    }
+  }
+
+  private async plain(cmd: RemoteCommand, money: string, vendId?: string): Promise<RemoteCommandResult> {
+    const c = this.d.machines.commander(cmd.machineId);
+    const o = cmd.kind === 'pause' ? await c.pause() : cmd.kind === 'resume' ? await c.resume() : await c.start();
+    return this.done(cmd, o, { money: `none: ${money}`, ...(vendId !== undefined ? { vendId } : {}) });
+  }
+
+  private async start(cmd: RemoteCommand, state: MachineState): Promise<RemoteCommandResult> {
+    if (cmd.payment === undefined) {
+      // Unpaid: only a credit one of our vends put on the machine (and nobody started yet).
+      const paid = state.status === 'credited' ? this.d.engine.faults.creditedVend(cmd.machineId, this.d.now()) : undefined;
+      if (paid === undefined) return this.refused(cmd, 'payment_required', 'no vend of ours credited this machine: a start needs a payer');
+      return this.plain(cmd, `starts the credit vend ${paid.vendId} paid`, paid.vendId);
+    }
+    const admission = admissionReason(state);
+    if (admission !== null) return this.refused(cmd, admission, `the machine cannot take a vend: ${admission}`);
+    const v = await this.d.engine.vendClaimed(cmd.machineId, state, this.payerOf(cmd, cmd.payment), undefined);
+    if (v.result !== 'captured') return this.vendFailed(cmd, v);
+    const o = await this.d.machines.commander(cmd.machineId).start();
+    const money = { money: `paid by vend ${v.vendId} (${v.amountCents} ¢)`, vendId: v.vendId };
+    if (o.status === 'accepted') return this.done(cmd, o, money);
+    // The credit is on the machine and paid: the user can press Start there, or cancel for a refund.
+    return this.done(cmd, o, { ...money, money: `${money.money}; credited, not started: Start at the machine or cancel for a refund` });
+  }
+
+  private async addTime(cmd: RemoteCommand, state: MachineState): Promise<RemoteCommandResult> {
+    const args = cmd.args;
+    if (args === undefined) return this.refused(cmd, 'bad_argument', 'addTime needs minutes and amountCents');
+    if (state.status !== 'running' && state.status !== 'paused') return this.refused(cmd, 'no_paid_cycle', `the machine is ${state.status}, not in a cycle`);
+    let payer: Payer;
+    if (cmd.payment !== undefined) payer = this.payerOf(cmd, cmd.payment.by === 'prepaid' ? { by: 'prepaid', amountCents: args.amountCents } : cmd.payment, args.amountCents);
+    else {
+      const cycle = this.d.engine.faults.cycleOf(cmd.machineId);
+      const paidBy = cycle ? this.d.ledger.getVend(cycle.vendId) : undefined;
+      if (paidBy === undefined) return this.refused(cmd, 'no_paid_cycle', 'no vend of ours paid the running cycle: add-time needs a payer');
+      if (paidBy.funding !== 'account' || paidBy.accountId === null) return this.refused(cmd, 'payment_required', 'the running cycle was paid online: add-time needs a prepaid amount');
+      payer = { by: 'account', accountId: paidBy.accountId, commandId: cmd.id, maxCents: args.amountCents };
+    }
+    const v = await this.d.engine.vendClaimed(cmd.machineId, state, payer, state.program ?? undefined, { minutes: args.minutes });
+    if (v.result !== 'captured') return this.vendFailed(cmd, v);
+    return this.done(cmd, { status: 'accepted' }, { money: `add-time paid by vend ${v.vendId} (${v.amountCents} ¢)`, vendId: v.vendId });
+  }
+
+  private async cancel(cmd: RemoteCommand, state: MachineState): Promise<RemoteCommandResult> {
+    const { engine } = this.d;
+    const now = this.d.now();
+    // Who paid for what the machine holds, read before the cancel clears it.
+    const credited = state.status === 'credited' ? engine.faults.creditedVend(cmd.machineId, now) : undefined;
+    const cycle = state.status === 'running' || state.status === 'paused' ? engine.faults.cycleOf(cmd.machineId) : undefined;
+    const o = await this.d.machines.commander(cmd.machineId).cancel();
+    if (o.status !== 'accepted') {
+      const vendId = credited?.vendId ?? cycle?.vendId;
+      return this.done(cmd, o, { money: o.status === 'unknown' ? 'none yet: the cancel may or may not have run; no refund without the machine\'s word' : 'none: the machine did not cancel', ...(vendId ? { vendId } : {}) });
+    }
+    let vendId: string;
+    let share: { amountCents: number; rule: string; elapsedShare: number };
+    if (credited) {
+      vendId = credited.vendId;
+      share = { amountCents: credited.paidCents, rule: 'before-start', elapsedShare: 0 };
+    } else if (cycle) {
+      vendId = cycle.vendId;
+      const r = faultRefund({ ...this.d.policy, mode: 'prorated' }, { paidCents: cycle.paidCents, durationSec: cycle.durationSec, remainingSec: state.remainingSec ?? 0 });
+      share = { amountCents: r.refundCents, rule: r.rule, elapsedShare: r.elapsedShare };
+    } else {
+      return this.done(cmd, o, { money: 'none: no paid cycle of ours on the machine' });
+    }
+    engine.faults.endCycle(cmd.machineId, vendId);
+    if (share.amountCents <= 0) return this.done(cmd, o, { money: `none: ${share.rule}`, vendId });
+    const r = engine.pendingRefunds.refund(vendId, { reason: 'remote_cancel', amountCents: share.amountCents, detail: { commandId: cmd.id, rule: share.rule, elapsedShare: share.elapsedShare } });
+    if (r === null) return this.done(cmd, o, { money: `refund of ${share.amountCents} ¢ not stored yet (ledger cannot write): retried`, vendId });
+    if (!r.ok) return this.done(cmd, o, { money: `no refund: ${r.reason}`, vendId });
+    return this.done(cmd, o, { money: `refunded ${r.refundedCents} ¢ (${share.rule})`, vendId });
+  }
+
+  private payerOf(cmd: RemoteCommand, p: NonNullable<RemoteCommand['payment']>, maxCents?: number): Payer {
+    return p.by === 'prepaid'
+      ? { by: 'prepaid', amountCents: p.amountCents, commandId: cmd.id, expiresAtSec: cmd.expiresAtSec }
+      : { by: 'account', accountId: p.accountId, commandId: cmd.id, ...(maxCents !== undefined ? { maxCents } : {}), ...(p.by === 'points' ? { withPoints: true } : {}) };
+  }
+
+  private vendFailed(cmd: RemoteCommand, v: Exclude<VendOutcome, { result: 'captured' }>): RemoteCommandResult {
+    const money =
+      v.result === 'refunded' ? { money: `vend ${v.vendId} refunded (${v.reason ?? 'not executed'})`, vendId: v.vendId }
+      : v.result === 'unresolved' ? { money: `vend ${v.vendId} unsettled: captured or refunded once the machine answers`, vendId: v.vendId }
+      : { money: 'none: declined before any hold' };
+    const reason = v.result === 'declined' ? v.reason : v.result === 'refunded' ? (v.reason ?? 'not_executed') : 'vend_unsettled';
+    this.audit(cmd, v.result === 'unresolved' ? 'unknown' : 'rejected', reason, money);
+    return { status: v.result === 'unresolved' ? 'unknown' : 'rejected', reason, detail: money.money };
+  }
+
+  private refused(cmd: RemoteCommand, reason: ReasonCode, detail: string): RemoteCommandResult {
+    this.audit(cmd, 'refused', reason, { money: 'none: refused before the machine' });
+    this.d.log.info({ commandId: cmd.id, machineId: cmd.machineId, kind: cmd.kind, reason }, 'remote command refused');
+    return { status: 'rejected', reason, detail };
+  }
+
+  private done(cmd: RemoteCommand, o: Answer, m: Money): RemoteCommandResult {
+    const reason = o.status === 'rejected' ? (o.reason ?? null) : null;
+    this.audit(cmd, o.status, reason, m);
+    return { status: o.status, reason, detail: o.detail !== undefined ? `${o.detail}; ${m.money}` : m.money };
+  }
+
+  private audit(cmd: RemoteCommand, result: string, reason: string | null, m: Money): void {
+    this.d.engine.safeWrite('recordCommand', () =>
+      this.d.ledger.recordCommand({ source: 'remote', commandId: cmd.id, kind: cmd.kind, machineId: cmd.machineId, result, reason, money: m.money.slice(0, 200), ...(m.vendId ? { vendId: m.vendId } : {}) }),
+    );
+  }
+
+  // ---- operator actions (status page, CLI) ----------------------------------------------------
+
+  /** An operator gives a captured vend's money back: at most once per vend (the ledger's rule), reported only once stored. */
+  operatorRefund(vendId: string, amountCents: number, note: string): ReturnType<Ledger['refundCaptured']> | { ok: false; reason: 'ledger_unavailable' } {
+    const r = this.d.engine.safeWrite('refundCaptured', () => this.d.ledger.refundCaptured(vendId, { reason: 'operator_refund', amountCents, detail: { note } }));
+    return r ?? { ok: false, reason: 'ledger_unavailable' };
+  }
+
+  /** A technician's clear-fault or service mode, under the same claim; no money. */
+  operator(machineId: string, kind: 'clear-fault' | 'service-on' | 'service-off'): Promise<CommandOutcome> {
+    return this.d.engine.track(this.runOperator(machineId, kind));
+  }
+
+  private async runOperator(machineId: string, kind: 'clear-fault' | 'service-on' | 'service-off'): Promise<CommandOutcome> {
+    const gate = await this.d.engine.claimForCommand(machineId);
+    if (gate.reason !== null) return { status: 'rejected', reason: rejectOf(gate.reason), deviceCode: null, detail: `${gate.reason}: the gateway refused the command` };
+    try {
+      const c = this.d.machines.commander(machineId);
+      const o = kind === 'clear-fault' ? await c.clearFault() : await c.serviceMode(kind === 'service-on');
+      this.d.engine.safeWrite('recordCommand', () =>
+        this.d.ledger.recordCommand({ source: 'operator', kind, machineId, result: o.status, reason: o.status === 'rejected' ? o.reason : null, money: 'none: operator command moves no money' }),
+      );
+      return o;
+    } finally {
+      this.d.engine.releaseCommand(machineId);
+    }
+  }
+}
+
+function rejectOf(reason: ReasonCode): RejectReason {
+  switch (reason) {
+    case 'machine_offline':
+      return 'unreachable';
+    case 'not_allowed':
+      return 'not_allowed';
+    default:
+      return 'busy';
+  }
+}
