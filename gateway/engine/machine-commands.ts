@@ -21,10 +21,23 @@ import type { ReasonCode } from '../vend/reasons.js';
 import { admissionReason } from './admission.js';
 import type { Payer } from './authorize.js';
 import type { MachineAccess } from './machine-access.js';
-import type { VendEngine, VendOutcome } from './vend-engine.js';
+import type { FaultWatch } from './fault-watch.js';
+import type { PendingRefunds } from './pending-refunds.js';
+import type { VendOutcome } from './vend-outcome.js';
+
+/** What the command runner needs of the vend engine (which builds the runner: no import back). */
+export interface CommandEngine {
+  claimForCommand(machineId: string, waitMs?: number): Promise<{ reason: ReasonCode; state: null } | { reason: null; state: MachineState }>;
+  releaseCommand(machineId: string): void;
+  vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number }): Promise<VendOutcome>;
+  safeWrite<T>(op: string, write: () => T): T | null;
+  track<T>(p: Promise<T>): Promise<T>;
+  readonly faults: FaultWatch;
+  readonly pendingRefunds: PendingRefunds;
+}
 
 export interface MachineCommandDeps {
-  engine: VendEngine;
+  engine: CommandEngine;
   ledger: Ledger;
   machines: MachineAccess;
   policy: FaultRefundPolicy;

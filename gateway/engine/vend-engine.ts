@@ -13,6 +13,7 @@ import { loadRiskState, saveRiskState } from './risk-store.js';
 import { countsAsFailure, type ReasonCode } from '../vend/reasons.js';
 import { createVendSession, recoverVendSession, stepVend, type VendEvent, type VendRequest, type VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
+import type { VendOutcome } from './vend-outcome.js';
 import { admissionReason, chooseProgram } from './admission.js';
 import { FaultWatch } from './fault-watch.js';
 import { authorize, readerOf, vendMethodOf, type Payer } from './authorize.js';
@@ -49,11 +50,7 @@ export interface VendEngineOptions {
   commandWaitMs?: number;
 }
 
-export type VendOutcome =
-  | { result: 'captured'; vendId: string; amountCents: number; machineId: string; program: number }
-  | { result: 'refunded'; vendId: string; amountCents: number; machineId: string; reason: ReasonCode | null }
-  | { result: 'declined'; reason: ReasonCode; machineId: string | null }
-  | { result: 'unresolved'; vendId: string; machineId: string };
+export type { VendOutcome } from './vend-outcome.js';
 
 export class VendEngine {
   private readonly log: Logger;

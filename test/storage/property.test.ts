@@ -57,7 +57,9 @@ function runScenario(ops: readonly Op[], path: string): void {
     for (const o of ops) {
       switch (o.op) {
         case 'topup': {
-          const acct = ACCOUNTS[o.acct] ?? 'p';
+          // A re-delivery is the same message: a cloud id belongs to the account it was first sent
+          // for (ids of top-ups a snapshot covers are forgotten, the version rule refuses them).
+          const acct = clouds.get(o.cloud) ?? ACCOUNTS[o.acct] ?? 'p';
           // A fresh top-up is booked after the account's last snapshot; a re-delivery carries its first version.
           const accountVersion = topUpVersion.get(o.cloud) ?? (version.get(acct) ?? 0) + 1;
           topUpVersion.set(o.cloud, accountVersion);
