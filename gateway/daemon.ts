@@ -18,6 +18,7 @@ import type { AttachedTo } from './readers/config-schema.js';
 import { ClockFloor } from './tokens/clock-floor.js';
 import { TokenVerifier } from './tokens/token-verifier.js';
 import { Uplink } from './uplink/uplink.js';
+import { HomeAssistantBridge, haMachinesOf } from './homeassistant/index.js';
 import type { RemoteCommandTarget } from './uplink/downlinks.js';
 import type { RoomConfig } from './uplink/room-config.js';
 import { WebServer } from './web/server.js';
@@ -42,6 +43,7 @@ export class Daemon {
   readonly readers: SerialReader[];
   readonly clockFloor: ClockFloor;
   readonly uplink: Uplink | null;
+  readonly homeAssistant: HomeAssistantBridge | null;
   readonly web: WebServer;
   private readonly log: Logger;
   readonly tokens: TokenVerifier;
@@ -119,6 +121,19 @@ export class Daemon {
           nowSec: () => this.clockFloor.nowSec(),
         })
       : null;
+    this.homeAssistant = config.homeAssistant
+      ? new HomeAssistantBridge({
+          config: config.homeAssistant,
+          room: config.room,
+          machines: haMachinesOf(config.buses),
+          subscribeStates: (listener) => this.subscribeStates(listener),
+          currentStates: () => this.buses.flatMap((b) => b.poller.states()),
+          entitiesFile: join(dirname(config.database.path), 'home-assistant-entities.json'),
+          clockTrusted: () => floor?.status().trusted ?? false,
+          logger,
+          clock,
+        })
+      : null;
     this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink }), logger, clock });
   }
 
@@ -169,6 +184,7 @@ export class Daemon {
       await reader.start();
     }
     await this.uplink?.start();
+    this.homeAssistant?.start();
     // The status page is for people; a port already taken must not stop the room from vending.
     try {
       const web = await this.web.start();
@@ -223,6 +239,7 @@ export class Daemon {
     await this.web.stop();
     for (const reader of this.readers) await reader.stop();
     await this.engine.stop();
+    await this.homeAssistant?.stop();
     await this.uplink?.stop();
     for (const bus of this.buses) await bus.stop();
     this.clockFloor.stop();
