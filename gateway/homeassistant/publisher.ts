@@ -120,10 +120,10 @@ export class Publisher {
     this.client = null;
     this.connectedNow = false;
     if (c === null) return;
-    if (last && c.connected) {
-      await withTimeout(new Promise<void>((resolve) => c.publish(last.topic, last.payload, { qos: 1, retain: true }, () => resolve())), 2000);
+    if (c.connected) {
+      if (last) await withTimeout(new Promise<void>((resolve) => c.publish(last.topic, last.payload, { qos: 1, retain: true }, () => resolve())), 2000);
+      await withTimeout(c.endAsync(false).catch(() => undefined), 2000);
     }
-    await withTimeout(c.endAsync(false).catch(() => undefined), 2000);
     c.removeAllListeners();
     c.on('error', () => undefined);
     c.end(true);

@@ -1,7 +1,8 @@
 // Across gateway restarts, against a real Mosquitto: the same unique_ids every time, a machine
 // taken out of the config taken out of Home Assistant (an empty retained config, which clears the
 // broker's retained copy), and the last will: a gateway killed with SIGKILL leaves its entities
-// unavailable through the retained "offline" the broker publishes for it.
+// unavailable through the retained "offline" the broker publishes for it. And credentials that
+// cannot be read keep the feature off without troubling the room.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,10 +10,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { systemClock } from '../../gateway/core/clock.js';
-import { silentLogger } from '../../gateway/core/log.js';
+import { createLogger, silentLogger } from '../../gateway/core/log.js';
 import { HomeAssistantBridge, homeAssistantConfigSchema, type HaMachine } from '../../gateway/homeassistant/index.js';
 import type { MachineState } from '../../gateway/machines/state.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
@@ -115,6 +117,31 @@ test('a gateway killed with SIGKILL leaves the retained availability "offline" (
     child.kill('SIGKILL');
     await ha.close();
     await broker.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a password file that cannot be read leaves the feature off, loudly, and throws nothing at the room', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ha-nopw-'));
+  const lines: string[] = [];
+  const logger = createLogger({ level: 'info', destination: new Writable({ write: (c: Buffer, _e, cb) => (lines.push(c.toString()), cb()) }) });
+  const bridge = new HomeAssistantBridge({
+    config: homeAssistantConfigSchema.parse({ url: 'mqtt://127.0.0.1:1', passwordFile: join(dir, 'missing') }),
+    room: { id: 'r' },
+    machines: [{ machineId: 'W1', name: null, profile: 'lw485', kind: 'washer' }],
+    subscribeStates: () => () => undefined,
+    currentStates: () => [idle('W1', 'washer')],
+    entitiesFile: join(dir, 'entities.json'),
+    logger,
+    clock: systemClock,
+  });
+  try {
+    bridge.start();
+    await sleep(200);
+    assert.equal(bridge.stats().connects, 0);
+    assert.ok(lines.some((l) => l.includes('credentials not readable; not connecting') && l.includes('"level":50')));
+  } finally {
+    await bridge.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 });
