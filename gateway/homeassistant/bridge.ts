@@ -39,6 +39,8 @@ interface Tracked {
   kind: MachineKind | null;
   status: MachineState['status'] | null;
   endMs: number | null;
+  /** When the gateway saw a machine without a remaining time start running (null: not seen). */
+  runningSinceMs: number | null;
 }
 
 export class HomeAssistantBridge {
@@ -74,7 +76,7 @@ export class HomeAssistantBridge {
       },
     });
     for (const m of d.machines) {
-      this.tracked.set(m.machineId, { machine: m, kind: m.kind, status: null, endMs: null });
+      this.tracked.set(m.machineId, { machine: m, kind: m.kind, status: null, endMs: null, runningSinceMs: null });
       for (const t of machineConfigTopics(this.naming, m)) this.configured.add(t);
     }
     for (const c of roomConfigs(this.naming, d.room)) this.configured.add(c.topic);
@@ -123,10 +125,14 @@ export class HomeAssistantBridge {
     if (t === undefined) return;
     if (this.learnKind(s)) this.announceMachine(t);
     const statusChanged = t.status !== s.status;
+    // Only a start seen happening counts: a machine already running when the gateway started has no known start.
+    if (s.status !== 'running') t.runningSinceMs = null;
+    else if (statusChanged && t.status !== null) t.runningSinceMs = s.observedAt;
     t.status = s.status;
     if (t.kind === null) return;
     const keys = machineEntityKeys(t.machine);
-    const view = machineView(s, keys, t.endMs, this.d.clockTrusted?.() ?? true);
+    const cycle = t.machine.cycleMinutes === null ? null : { runningSinceMs: t.runningSinceMs, cycleMinutes: t.machine.cycleMinutes };
+    const view = machineView(s, keys, t.endMs, this.d.clockTrusted?.() ?? true, cycle);
     t.endMs = view.endMs;
     for (const k of keys) {
       const v = view.values[k];

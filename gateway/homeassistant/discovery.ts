@@ -25,10 +25,11 @@ export interface DiscoveryConfig {
 /**
  * Which entities a machine has. A RIO-8 coin retrofit only sees whether its machine runs: it
  * cannot read the remaining time, the door or faults, so it gets no entity that would stay
- * unknown forever.
+ * unknown forever. Its expected end is estimated from the start the gateway saw and the cycle
+ * length in the config.
  */
 export function machineEntityKeys(m: Pick<HaMachine, 'profile'>): MachineEntityKey[] {
-  return m.profile === 'lw485' ? ['status', 'remaining', 'end', 'running', 'door', 'fault'] : ['status', 'running'];
+  return m.profile === 'lw485' ? ['status', 'remaining', 'end', 'running', 'door', 'fault'] : ['status', 'end', 'running'];
 }
 
 const COMPONENT_OF: Record<MachineEntityKey, Component> = { status: 'sensor', remaining: 'sensor', end: 'sensor', running: 'binary_sensor', door: 'binary_sensor', fault: 'binary_sensor' };

@@ -10,14 +10,16 @@ export interface HaMachine {
   name: string | null;
   profile: 'lw485' | 'rio8';
   kind: MachineKind | null;
+  /** RIO-8: the cycle length the operator configured (the module cannot read the time left). */
+  cycleMinutes: number | null;
 }
 
 export function haMachinesOf(buses: readonly { units: readonly UnitConfig[] }[]): HaMachine[] {
   return buses.flatMap((b) =>
     b.units.flatMap((u): HaMachine[] =>
       u.profile === 'lw485'
-        ? [{ machineId: u.machineId, name: u.name ?? null, profile: 'lw485', kind: u.kind ?? null }]
-        : u.channels.map((c) => ({ machineId: c.machineId, name: c.name ?? null, profile: 'rio8', kind: c.kind })),
+        ? [{ machineId: u.machineId, name: u.name ?? null, profile: 'lw485', kind: u.kind ?? null, cycleMinutes: null }]
+        : u.channels.map((c) => ({ machineId: c.machineId, name: c.name ?? null, profile: 'rio8', kind: c.kind, cycleMinutes: c.cycleMinutes })),
     ),
   );
 }

@@ -18,17 +18,28 @@ export interface MachineView {
   endMs: number | null;
 }
 
+/** A machine that cannot tell its time left (RIO-8): when the gateway saw it start, and the configured cycle. */
+export interface CycleEstimate {
+  runningSinceMs: number | null;
+  cycleMinutes: number;
+}
+
 /**
  * @param previousEndMs the end shown so far for this machine (kept if the new estimate is within a minute of it)
  * @param clockTrusted false while the wall clock is not known good (a Pi without RTC before NTP): no end is shown then
+ * @param cycle for a machine without a remaining time: the end is its start plus the configured cycle
  */
-export function machineView(s: MachineState, keys: readonly MachineEntityKey[], previousEndMs: number | null, clockTrusted: boolean): MachineView {
+export function machineView(s: MachineState, keys: readonly MachineEntityKey[], previousEndMs: number | null, clockTrusted: boolean, cycle: CycleEstimate | null = null): MachineView {
   const offline = s.status === 'offline';
   const fault = (s.faultCode ?? 0) > 0 || s.status === 'fault';
   let endMs: number | null = null;
-  if (s.status === 'running' && s.remainingSec !== null && s.remainingSec > 0 && clockTrusted) {
-    const estimate = Math.round((s.observedAt + s.remainingSec * 1000) / 1000) * 1000;
-    endMs = previousEndMs !== null && Math.abs(previousEndMs - estimate) < END_STABLE_MS ? previousEndMs : estimate;
+  if (s.status === 'running' && clockTrusted) {
+    if (s.remainingSec !== null && s.remainingSec > 0) {
+      const estimate = Math.round((s.observedAt + s.remainingSec * 1000) / 1000) * 1000;
+      endMs = previousEndMs !== null && Math.abs(previousEndMs - estimate) < END_STABLE_MS ? previousEndMs : estimate;
+    } else if (s.remainingSec === null && cycle !== null && cycle.runningSinceMs !== null) {
+      endMs = Math.round((cycle.runningSinceMs + cycle.cycleMinutes * 60_000) / 1000) * 1000;
+    }
   }
   const all: Record<MachineEntityKey, string> = {
     status: s.status,

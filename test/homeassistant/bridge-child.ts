@@ -11,7 +11,7 @@ const idle: MachineState = { machineId: 'W1', kind: 'washer', status: 'idle', pr
 const bridge = new HomeAssistantBridge({
   config: homeAssistantConfigSchema.parse({ url, keepaliveSec: 5 }),
   room: { id: 'will-room' },
-  machines: [{ machineId: 'W1', name: null, profile: 'lw485', kind: 'washer' }],
+  machines: [{ machineId: 'W1', name: null, profile: 'lw485', kind: 'washer', cycleMinutes: null }],
   subscribeStates: () => () => undefined,
   currentStates: () => [idle],
   entitiesFile,

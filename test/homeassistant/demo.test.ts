@@ -22,8 +22,8 @@ test('the demo with --home-assistant shows the room discovered and a swipe on th
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   try {
     await waitFor(() => `the banner\n${lines.slice(-10).join('\n')}\n${stderr}`, () => lines.some((l) => l.includes("Home Assistant discovery on the building's broker mqtt://127.0.0.1:")), 60_000);
-    // 12 LW-485 with 6 entities, 4 coin machines with 2, the room's 2 counts: 82 entities on 17 devices.
-    await waitFor(() => `the room discovered\n${lines.slice(-10).join('\n')}`, () => lines.some((l) => /home assistant: the room discovered\s+entities=82 devices=17/.test(l)), 60_000);
+    // 12 LW-485 with 6 entities, 4 coin machines with 3, the room's 2 counts: 86 entities on 17 devices.
+    await waitFor(() => `the room discovered\n${lines.slice(-10).join('\n')}`, () => lines.some((l) => /home assistant: the room discovered\s+entities=86 devices=17/.test(l)), 60_000);
     await waitFor('W3 idle in Home Assistant', () => lines.some((l) => /home assistant: state\s+entity=Washer W3 Status state=idle/.test(l)), 30_000);
     child.stdin.write('swipe W3 alice\n');
     await waitFor(() => `W3 credited\n${lines.slice(-10).join('\n')}`, () => lines.some((l) => /home assistant: state\s+entity=Washer W3 Status state=credited/.test(l)), 30_000);

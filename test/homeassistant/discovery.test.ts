@@ -14,9 +14,9 @@ import type { MachineState } from '../../gateway/machines/state.js';
 const cfg = homeAssistantConfigSchema.parse({ url: 'mqtt://127.0.0.1:1883' });
 const naming = new Naming(cfg, 'Dorm B/laundry');
 const MACHINES: HaMachine[] = [
-  { machineId: 'W1', name: null, profile: 'lw485', kind: 'washer' },
-  { machineId: 'D1', name: 'Big dryer', profile: 'lw485', kind: 'dryer' },
-  { machineId: 'C1', name: null, profile: 'rio8', kind: 'washer' },
+  { machineId: 'W1', name: null, profile: 'lw485', kind: 'washer', cycleMinutes: null },
+  { machineId: 'D1', name: 'Big dryer', profile: 'lw485', kind: 'dryer', cycleMinutes: null },
+  { machineId: 'C1', name: null, profile: 'rio8', kind: 'washer', cycleMinutes: 30 },
 ];
 
 function state(over: Partial<MachineState>): MachineState {
@@ -39,7 +39,7 @@ function state(over: Partial<MachineState>): MachineState {
 
 test('every discovery config matches the documented sensor or binary_sensor schema and has a unique_id, a device and an origin', () => {
   const all = [...MACHINES.flatMap((m) => machineConfigs(naming, m)), ...roomConfigs(naming, { id: 'Dorm B/laundry', name: 'Dorm B laundry' })];
-  assert.equal(all.length, 6 + 6 + 2 + 2);
+  assert.equal(all.length, 6 + 6 + 3 + 2);
   for (const c of all) {
     const schema = c.component === 'sensor' ? haSensorConfigSchema : haBinarySensorConfigSchema;
     const r = schema.safeParse(c.payload);
@@ -62,10 +62,10 @@ test('machines hang off the room device; the model says LW-485 washer or dryer o
   assert.equal((dev(MACHINES[2] as HaMachine) as { model: string }).model, 'RIO-8 coin machine');
   const room = roomConfigs(naming, { id: 'Dorm B/laundry' })[0]?.payload.device;
   assert.deepEqual(room, { identifiers: ['laundry_Dorm_B_laundry'], name: 'Laundry room Dorm B/laundry', model: 'laundry-gateway' });
-  // A RIO-8 cannot read time, door or faults: only status and running.
+  // A RIO-8 cannot read time, door or faults: status, running and an estimated end.
   assert.deepEqual(
     machineConfigs(naming, MACHINES[2] as HaMachine).map((c) => c.uniqueId),
-    ['laundry_Dorm_B_laundry_C1_status', 'laundry_Dorm_B_laundry_C1_running'],
+    ['laundry_Dorm_B_laundry_C1_status', 'laundry_Dorm_B_laundry_C1_end', 'laundry_Dorm_B_laundry_C1_running'],
   );
   const status = machineConfigs(naming, MACHINES[0] as HaMachine)[0]?.payload;
   assert.deepEqual(status && 'options' in status ? status.options : null, [...STATUS_OPTIONS]);
@@ -75,7 +75,7 @@ test('ids come from the room and machine ids alone: the same after a restart, kn
   const again = new Naming(cfg, 'Dorm B/laundry');
   const ids = (n: Naming): string[] => MACHINES.flatMap((m) => machineConfigs(n, m).map((c) => c.uniqueId));
   assert.deepEqual(ids(again), ids(naming));
-  const unknownKind: HaMachine = { machineId: 'W9', name: null, profile: 'lw485', kind: null };
+  const unknownKind: HaMachine = { machineId: 'W9', name: null, profile: 'lw485', kind: null, cycleMinutes: null };
   assert.deepEqual(machineConfigTopics(naming, unknownKind), machineConfigs(naming, { ...unknownKind, kind: 'dryer' }).map((c) => c.topic));
   assert.equal(slug('a b/c+d#e'), 'a_b_c_d_e');
 });
@@ -115,8 +115,11 @@ test('the state of each entity through a whole cycle, and unknown when the machi
   assert.equal(fault.values.fault, 'ON');
   assert.deepEqual(fault.faultAttributes, { code: 3, panel: 'E03' });
   assert.deepEqual(machineView(state({ status: 'offline' }), keys, null, true).values, { status: 'offline', remaining: 'None', end: 'None', running: 'None', door: 'None', fault: 'None' });
-  const coin = machineView(state({ status: 'running', remainingSec: null, door: null, faultCode: null }), ['status', 'running'], null, true);
-  assert.deepEqual(coin.values, { status: 'running', running: 'ON' });
+  // A coin machine: the end from the start the gateway saw and the configured cycle, else unknown.
+  const coinState = state({ status: 'running', remainingSec: null, door: null, faultCode: null });
+  const coin = machineView(coinState, ['status', 'end', 'running'], null, true, { runningSinceMs: at, cycleMinutes: 30 });
+  assert.deepEqual(coin.values, { status: 'running', end: '2026-12-07T08:30:00Z', running: 'ON' });
+  assert.equal(machineView(coinState, ['status', 'end', 'running'], null, true, { runningSinceMs: null, cycleMinutes: 30 }).values.end, 'None', 'a start not seen');
   // every value is one Home Assistant reads
   for (const v of [idle, running, later, fault]) {
     assert.ok(haStatePayload.enumOf(STATUS_OPTIONS).safeParse(v.values.status).success);
@@ -153,8 +156,8 @@ test('the config block: off unless given, defaults, unknown keys refused at ever
   assert.deepEqual(
     haMachinesOf([{ units: [{ unit: 1, profile: 'lw485', machineId: 'W1' }, { unit: 2, profile: 'rio8', channels: [{ channel: 0, machineId: 'C1', kind: 'dryer', coinCents: 50, coinsPerProgram: { '1': 2 }, cycleMinutes: 20, name: 'Coin dryer' }] }] }]),
     [
-      { machineId: 'W1', name: null, profile: 'lw485', kind: null },
-      { machineId: 'C1', name: 'Coin dryer', profile: 'rio8', kind: 'dryer' },
+      { machineId: 'W1', name: null, profile: 'lw485', kind: null, cycleMinutes: null },
+      { machineId: 'C1', name: 'Coin dryer', profile: 'rio8', kind: 'dryer', cycleMinutes: 20 },
     ],
   );
 });

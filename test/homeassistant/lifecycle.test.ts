@@ -53,18 +53,18 @@ test('unique_ids are stable across restarts; a machine taken out of the config i
   const dir = mkdtempSync(join(tmpdir(), 'ha-life-'));
   const file = join(dir, 'home-assistant-entities.json');
   const all: HaMachine[] = [
-    { machineId: 'W1', name: null, profile: 'lw485', kind: 'washer' },
-    { machineId: 'D2', name: null, profile: 'lw485', kind: 'dryer' },
-    { machineId: 'C1', name: null, profile: 'rio8', kind: 'washer' },
+    { machineId: 'W1', name: null, profile: 'lw485', kind: 'washer', cycleMinutes: null },
+    { machineId: 'D2', name: null, profile: 'lw485', kind: 'dryer', cycleMinutes: null },
+    { machineId: 'C1', name: null, profile: 'rio8', kind: 'washer', cycleMinutes: 30 },
   ];
   const watcher = await Observer.connect(broker.url, 'homeassistant/#');
   try {
     const first = await run(broker.url, file, all);
     await first.stop();
     const firstIds = uniqueIds(watcher);
-    assert.equal(firstIds.length, 6 + 6 + 2 + 2);
+    assert.equal(firstIds.length, 6 + 6 + 3 + 2);
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { configTopics: string[] };
-    assert.equal(saved.configTopics.length, 16);
+    assert.equal(saved.configTopics.length, 17);
 
     // The same config again: the same ids, nothing removed.
     const seen = watcher.seen.length;
@@ -85,9 +85,9 @@ test('unique_ids are stable across restarts; a machine taken out of the config i
     await sleep(300);
     const retained = fresh.seen.filter((s) => s.retain).map((s) => s.topic);
     await fresh.close();
-    assert.equal(retained.length, 10);
+    assert.equal(retained.length, 11);
     assert.ok(!retained.some((t) => t.includes('_D2_')));
-    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { configTopics: string[] }).configTopics.length, 10, 'the removal is done: forgotten');
+    assert.equal((JSON.parse(readFileSync(file, 'utf8')) as { configTopics: string[] }).configTopics.length, 11, 'the removal is done: forgotten');
   } finally {
     await watcher.close();
     await broker.close();
@@ -128,7 +128,7 @@ test('a password file that cannot be read leaves the feature off, loudly, and th
   const bridge = new HomeAssistantBridge({
     config: homeAssistantConfigSchema.parse({ url: 'mqtt://127.0.0.1:1', passwordFile: join(dir, 'missing') }),
     room: { id: 'r' },
-    machines: [{ machineId: 'W1', name: null, profile: 'lw485', kind: 'washer' }],
+    machines: [{ machineId: 'W1', name: null, profile: 'lw485', kind: 'washer', cycleMinutes: null }],
     subscribeStates: () => () => undefined,
     currentStates: () => [idle('W1', 'washer')],
     entitiesFile: join(dir, 'entities.json'),

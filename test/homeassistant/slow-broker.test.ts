@@ -77,7 +77,7 @@ test('a broker that stops reading costs the poll loop nothing and a bounded map;
   const bridge = new HomeAssistantBridge({
     config: homeAssistantConfigSchema.parse({ url: r.url, maxInFlight: 8 }),
     room: { id: 'slow' },
-    machines: machines.map((machineId) => ({ machineId, name: null, profile: 'lw485' as const, kind: 'washer' as const })),
+    machines: machines.map((machineId) => ({ machineId, name: null, profile: 'lw485' as const, kind: 'washer' as const, cycleMinutes: null })),
     subscribeStates: (l) => {
       listener = l;
       return () => (listener = null);
