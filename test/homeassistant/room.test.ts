@@ -2,9 +2,8 @@
 // real daemon with the homeAssistant block pointing at a real Mosquitto, where this test plays
 // Home Assistant: every discovery config checked against the documented schemas, a dryer's whole
 // cycle seen on the state topics, a coin machine's estimated end, no money or card on the broker,
-// Home Assistant's birth, the
-// broker killed (the room vends on, the outage logged once) and started again, and a hostile
-// client on that broker that changes nothing in the room.
+// Home Assistant's birth, the broker killed (the room vends on, the outage logged once) and
+// started again, and a hostile client on that broker that changes nothing in the room.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
