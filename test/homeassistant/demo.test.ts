@@ -27,7 +27,7 @@ test('the demo with --home-assistant shows the room discovered and a swipe on th
     await waitFor('W3 idle in Home Assistant', () => lines.some((l) => /home assistant: state\s+entity=Washer W3 Status state=idle/.test(l)), 30_000);
     child.stdin.write('swipe W3 alice\n');
     await waitFor(() => `W3 credited\n${lines.slice(-10).join('\n')}`, () => lines.some((l) => /home assistant: state\s+entity=Washer W3 Status state=credited/.test(l)), 30_000);
-    assert.ok(lines.some((l) => /home assistant: state\s+entity=Demo laundry room Free washers state=9/.test(l)), 'one free washer fewer');
+    await waitFor('one free washer fewer', () => lines.some((l) => /home assistant: state\s+entity=Demo laundry room Free washers state=9/.test(l)), 30_000);
   } finally {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT');
