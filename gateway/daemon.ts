@@ -24,6 +24,7 @@ import type { AttachedTo } from './readers/config-schema.js';
 import { ClockFloor } from './tokens/clock-floor.js';
 import { TokenVerifier } from './tokens/token-verifier.js';
 import { Uplink } from './uplink/uplink.js';
+import { HomeAssistantBridge, haMachinesOf } from './homeassistant/index.js';
 import type { RemoteCommandTarget } from './uplink/downlinks.js';
 import type { RoomConfig } from './uplink/room-config.js';
 import { WebServer } from './web/server.js';
@@ -66,6 +67,7 @@ export class Daemon {
   private readonly readerFeature: Readers;
   readonly clockFloor: ClockFloor;
   readonly uplink: Uplink | null;
+  readonly homeAssistant: HomeAssistantBridge | null;
   readonly web: WebServer;
   private readonly log: Logger;
   readonly tokens: TokenVerifier;
@@ -149,10 +151,24 @@ export class Daemon {
           nowSec: () => this.clockFloor.nowSec(),
         })
       : null;
+    this.homeAssistant = config.homeAssistant
+      ? new HomeAssistantBridge({
+          config: config.homeAssistant,
+          room: config.room,
+          machines: haMachinesOf(config.buses),
+          subscribeStates: (listener) => this.machines.onState((e) => listener(e.state)),
+          currentStates: () => this.buses.flatMap((b) => b.poller.states()),
+          entitiesFile: join(dirname(config.database.path), 'home-assistant-entities.json'),
+          clockTrusted: () => floor?.status().trusted ?? false,
+          logger,
+          clock,
+        })
+      : null;
     this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink, clock }), logger, clock });
 
     const service = deps.service ? serviceFeatures(this, { socketPath: config.control.socketPath, logger, clock }) : null;
     const uplink = this.uplink;
+    const ha = this.homeAssistant;
     // The features, in start order; stopped in reverse. Adding a feature is one line here.
     const features: Feature[] = [
       feature('ledger', () => undefined, () => ledger.close()),
@@ -162,6 +178,7 @@ export class Daemon {
       feature('buses', () => this.startBuses(), () => this.stopBuses()),
       feature('engine', () => this.engine.start(), () => this.engine.stop()),
       ...(uplink ? [feature('uplink', () => uplink.start(), () => uplink.stop())] : []),
+      ...(ha ? [feature('home-assistant', () => ha.start(), () => ha.stop())] : []),
       feature('readers', () => this.readerFeature.start(), () => this.readerFeature.stop()),
       feature('web', () => this.startWeb(), () => this.web.stop()),
       feature('maintenance', () => this.startMaintenance(), () => this.stopMaintenance()),

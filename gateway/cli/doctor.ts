@@ -125,6 +125,24 @@ function checkBroker(configPath: string, timeoutMs: number): Promise<CheckResult
   const url = brokerOf(configPath);
   if (url === null) return Promise.resolve({ check: 'broker', level: 'skip', detail: 'no mqtt block in the config' });
   if (url === 'invalid') return Promise.resolve({ check: 'broker', level: 'fail', detail: 'mqtt url is not a URL' });
+  return tcpReachable('broker', url, timeoutMs);
+}
+
+/** The building's broker of the Home Assistant feature, when the config has one. */
+function checkHomeAssistantBroker(e: Endpoints, timeoutMs: number): Promise<CheckResult> {
+  const check = 'home assistant broker';
+  const raw = e.config?.homeAssistant?.url;
+  if (raw === undefined) return Promise.resolve({ check, level: 'skip', detail: 'no homeAssistant block in the config' });
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return Promise.resolve({ check, level: 'fail', detail: 'homeAssistant url is not a URL' });
+  }
+  return tcpReachable(check, url, timeoutMs);
+}
+
+function tcpReachable(check: string, url: URL, timeoutMs: number): Promise<CheckResult> {
   const port = url.port !== '' ? Number(url.port) : (DEFAULT_PORTS[url.protocol] ?? 1883);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   return new Promise((resolve) => {
@@ -133,9 +151,9 @@ function checkBroker(configPath: string, timeoutMs: number): Promise<CheckResult
       s.destroy();
       resolve(r);
     };
-    s.setTimeout(timeoutMs, () => done({ check: 'broker', level: 'fail', detail: `${host}:${port}: no TCP connection within ${timeoutMs} ms` }));
-    s.once('connect', () => done({ check: 'broker', level: 'ok', detail: `${host}:${port} accepts TCP connections` }));
-    s.once('error', (e) => done({ check: 'broker', level: 'fail', detail: `${host}:${port}: ${e.message}` }));
+    s.setTimeout(timeoutMs, () => done({ check, level: 'fail', detail: `${host}:${port}: no TCP connection within ${timeoutMs} ms` }));
+    s.once('connect', () => done({ check, level: 'ok', detail: `${host}:${port} accepts TCP connections` }));
+    s.once('error', (err) => done({ check, level: 'fail', detail: `${host}:${port}: ${err.message}` }));
   });
 }
 
@@ -172,6 +190,7 @@ export async function doctor(o: DoctorOptions): Promise<CheckResult[]> {
   results.push(checkDisk(e, o.minFreeBytes ?? 50 * 1024 * 1024));
   results.push(checkClock(o.timesyncFlag ?? '/run/systemd/timesync/synchronized'));
   results.push(await checkBroker(e.configPath, o.connectTimeoutMs ?? 3000));
+  results.push(await checkHomeAssistantBroker(e, o.connectTimeoutMs ?? 3000));
   results.push(checkService(o.serviceName ?? 'laundry-gateway'));
   results.push(await checkDaemon(e, o.connectTimeoutMs ?? 3000));
   return results;

@@ -12,6 +12,7 @@ import { webConfigSchema } from '../web/config-schema.js';
 import { mqttConfigSchema } from '../uplink/config-schema.js';
 import { controlConfigSchema } from '../control/config-schema.js';
 import { ParitySchema } from '../../protocols/modbus/timing.js';
+import { homeAssistantConfigSchema } from '../homeassistant/config-schema.js';
 
 /** The LW-485 and RIO-8 speak 9600, 19200 (default) and 38400 baud. */
 export const BUS_BAUD_RATES = [9600, 19200, 38400] as const;
@@ -73,6 +74,8 @@ export const gatewayConfigSchema = z
     /** The cloud uplink; absent: the room runs offline only. */
     mqtt: mqttConfigSchema.optional(),
     web: webConfigSchema.prefault({}),
+    /** The building's Home Assistant (MQTT discovery, read-only); absent: off. */
+    homeAssistant: homeAssistantConfigSchema.optional(),
     control: controlConfigSchema,
     log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
   })

@@ -4,7 +4,9 @@
 // gateway polls the machines, serves its status page, and a scripted customer swipes cards,
 // scans a QR token, presses Start and opens doors, so every path shows in the log: decision,
 // hold, credit, start, countdown, done, a refund when a machine refuses, batches acknowledged
-// by the cloud, a top-up and a remote start from the app. Type `help` for commands.
+// by the cloud, a top-up and a remote start from the app. Type `help` for commands. With
+// `--home-assistant`, a second in-process broker stands for the building's, with a stand-in for
+// Home Assistant reading the room through MQTT discovery (docs/home-assistant.md).
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { Aedes } from 'aedes';
@@ -21,13 +23,15 @@ import { keyPairFromSeed, mintToken } from '../../protocols/qr-token/index.js';
 import { DEMO_CARDS, DEMO_ROOM_ID, demoGatewayConfig } from './room.js';
 import { prettyStream } from './pretty.js';
 import { DemoScript } from './script.js';
+import { startDemoHomeAssistant, type DemoHomeAssistant } from './home-assistant.js';
 
 const say = (s: string): void => {
   process.stdout.write(`${s}\n`);
 };
 
 async function main(): Promise<void> {
-  const dir = join(process.cwd(), 'var', 'demo');
+  // DEMO_DIR: where the demo's databases go (tests running two demos at once give each its own).
+  const dir = process.env.DEMO_DIR ?? join(process.cwd(), 'var', 'demo');
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   const logger = createLogger({ destination: prettyStream(process.stdout), level: process.env.LOG_LEVEL ?? 'info' });
@@ -64,16 +68,21 @@ async function main(): Promise<void> {
   });
   await cloud.start();
 
+  // --home-assistant: the building's broker and a stand-in for Home Assistant (MQTT discovery).
+  const homeAssistant: DemoHomeAssistant | null = process.argv.includes('--home-assistant')
+    ? await startDemoHomeAssistant({ port: Number(process.env.DEMO_HA_MQTT_PORT ?? 0), logger })
+    : null;
   const qrKey = keyPairFromSeed(new Uint8Array(32).fill(7));
-  const config = gatewayConfigSchema.parse(
-    demoGatewayConfig({
+  const config = gatewayConfigSchema.parse({
+    ...demoGatewayConfig({
       tcpPort: port,
       dbPath: join(dir, 'ledger.db'),
       qrPublicKey: Buffer.from(qrKey.publicKey).toString('base64url'),
       mqtt: { url: mqttUrl, configPublicKey: Buffer.from(cloudKey.publicKey).toString('base64url') },
       webPort: Number(process.env.DEMO_WEB_PORT ?? 8080),
     }),
-  );
+    ...(homeAssistant ? { homeAssistant: { url: homeAssistant.url, protocolVersion: 4 } } : {}),
+  });
   const daemon = new Daemon(config, { logger, clock: systemClock });
   // The cloud would send these: account snapshots and the card list.
   DEMO_CARDS.forEach((c) => daemon.ledger.applyAccountSnapshot({ accountId: c.accountId, version: 1, balanceCents: c.balanceCents, points: 0, tier: c.tier, coveredSeq: 0 }));
@@ -83,6 +92,7 @@ async function main(): Promise<void> {
   const web = daemon.web.address();
   say(`\n  Status page: http://127.0.0.1:${web?.port ?? '?'}/   (API /api/status, metrics /metrics; operator token demo-operator-token-0001)`);
   say(`  Simulated room on tcp://127.0.0.1:${port} (RTU framing), time x${timeScale}; simulator control API ${control ? `http://127.0.0.1:${control.port}/units` : 'off'}; MQTT broker ${mqttUrl}.`);
+  if (homeAssistant) say(`  Home Assistant discovery on the building's broker ${homeAssistant.url} (prefix homeassistant/, states under laundry-gateway/).`);
   say('  The gateway polls 13 units (16 machines). Type "help" for commands; Ctrl-C to stop.\n');
 
   const mint = (machineId: string, amountCents: number): string => {
@@ -108,6 +118,7 @@ async function main(): Promise<void> {
     script.stop();
     await daemon.stop();
     await cloud.stop();
+    await homeAssistant?.close();
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     mqttServer.close();
     await control?.close();
