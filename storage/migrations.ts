@@ -4,6 +4,7 @@
 import { migration7 } from './migration-7-outbox-id.js';
 import { migration8 } from './migration-8-exposure-index.js';
 import { migration9 } from './migration-9-exposure-tally.js';
+import { migration10 } from './migration-10-secure-cards.js';
 
 export interface Migration {
   version: number;
@@ -249,4 +250,5 @@ CREATE TABLE account_usage_pruned (
   migration7,
   migration8,
   migration9,
+  migration10,
 ];
