@@ -4,6 +4,7 @@
 import { loadConfigFile } from '../config/load.js';
 import { runTokenCommand } from '../tokens/cli.js';
 import { EXIT, UsageError, parseArgs } from './args.js';
+import { runCardSun } from './card-sun.js';
 import * as commands from './commands.js';
 import { configPathOf, resolveEndpoints, runConfigSchema } from './config.js';
 import { doctor, formatDoctor } from './doctor.js';
@@ -33,6 +34,8 @@ const USAGE = `usage: laundry-gateway <command> [--config FILE] [--socket PATH] 
   outbox [--dead N]              uplink outbox depth and dead letters
   audit verify                   check the hash chain of the audit trail (exit 1: broken)
   card show|block|unblock <uid>  a card's list entry and balance; a local block
+  card sun [--meta-key HEX --master-key HEX --system-id ID] 'LINE'
+                                 check a secure card's SUN message (keys: flags or the room's key file)
   db backup <path> [--force]     consistent copy of the ledger, checked after copying
   doctor                         devices, database, disk, clock, broker, service
   token keygen|mint|inspect      QR vend token tools (laundry-gateway token --help)
@@ -110,6 +113,9 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT.usage;
       case 'token':
         return await runTokenCommand(rest, { out, err });
+      case 'card':
+        if (rest[0] === 'sun') return runCardSun(rest.slice(1), { out, err });
+        return await clientCommand(argv);
       case undefined:
       case 'help':
       case '--help':
