@@ -3,7 +3,7 @@
 // CMAC is its subkey derivation plus a CBC-MAC: about twenty lines here, which we prefer to a
 // dependency on the money path (the npm CMAC packages are small, old and unmaintained; these
 // lines are checked against RFC 4493's vectors in the tests). Pure computation, no I/O.
-import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { createCipheriv, createDecipheriv, type Cipher, type Decipher } from 'node:crypto';
 
 export const AES_BLOCK = 16;
 const ZERO_IV = Buffer.alloc(AES_BLOCK);
@@ -54,25 +54,75 @@ function double(block: Buffer): Buffer {
   return out;
 }
 
+/**
+ * One AES-128 key in ECB mode, kept open: each block is one `update` on the same OpenSSL context.
+ * Making a context costs far more than using it, and a SUN check needs about ten blocks.
+ */
+export class AesEcb {
+  private readonly key: Buffer;
+  // Each direction is made on first use: a CMAC key never decrypts, a meta key never encrypts.
+  private enc: Cipher | null = null;
+  private dec: Decipher | null = null;
+
+  constructor(key: Uint8Array) {
+    checkKey(key);
+    this.key = Buffer.from(key);
+  }
+
+  encryptBlock(block: Uint8Array): Buffer {
+    if (block.length !== AES_BLOCK) throw new RangeError('one AES block is 16 bytes');
+    if (this.enc === null) {
+      this.enc = createCipheriv('aes-128-ecb', this.key, null);
+      this.enc.setAutoPadding(false);
+    }
+    return this.enc.update(block);
+  }
+
+  decryptBlock(block: Uint8Array): Buffer {
+    if (block.length !== AES_BLOCK) throw new RangeError('one AES block is 16 bytes');
+    if (this.dec === null) {
+      this.dec = createDecipheriv('aes-128-ecb', this.key, null);
+      this.dec.setAutoPadding(false);
+    }
+    return this.dec.update(block);
+  }
+}
+
+/** AES-CMAC under one key, its subkeys computed once. */
+export class AesCmac {
+  private readonly ecb: AesEcb;
+  private readonly k1: Buffer;
+  private readonly k2: Buffer;
+
+  constructor(key: Uint8Array) {
+    this.ecb = new AesEcb(key);
+    this.k1 = double(this.ecb.encryptBlock(ZERO_IV));
+    this.k2 = double(this.k1);
+  }
+
+  /** The full 16-byte tag of `message`. */
+  mac(message: Uint8Array): Buffer {
+    const blocks = Math.max(1, Math.ceil(message.length / AES_BLOCK));
+    const complete = message.length > 0 && message.length % AES_BLOCK === 0;
+    // CBC-MAC over the whole blocks, then the last one, padded with 10* when short and xored
+    // with K1 (complete) or K2 (padded): the tag is the last ciphertext block.
+    let x: Buffer = Buffer.alloc(AES_BLOCK);
+    const block = Buffer.alloc(AES_BLOCK);
+    for (let b = 0; b < blocks - 1; b++) {
+      for (let i = 0; i < AES_BLOCK; i++) block[i] = (x[i] ?? 0) ^ (message[b * AES_BLOCK + i] ?? 0);
+      x = this.ecb.encryptBlock(block);
+    }
+    const tail = message.subarray((blocks - 1) * AES_BLOCK);
+    const last = Buffer.alloc(AES_BLOCK);
+    last.set(tail);
+    if (!complete) last[tail.length] = 0x80;
+    const sub = complete ? this.k1 : this.k2;
+    for (let i = 0; i < AES_BLOCK; i++) block[i] = (x[i] ?? 0) ^ (last[i] ?? 0) ^ (sub[i] ?? 0);
+    return this.ecb.encryptBlock(block);
+  }
+}
+
 /** AES-CMAC of `message` under `key`: the full 16-byte tag. */
 export function aesCmac(key: Uint8Array, message: Uint8Array): Buffer {
-  checkKey(key);
-  const l = aesEncryptBlock(key, ZERO_IV);
-  const k1 = double(l);
-  const k2 = double(k1);
-  const blocks = Math.max(1, Math.ceil(message.length / AES_BLOCK));
-  const complete = message.length > 0 && message.length % AES_BLOCK === 0;
-  // The last block, padded with 10* when short, xored with K1 (complete) or K2 (padded).
-  const last = Buffer.alloc(AES_BLOCK);
-  const tail = message.subarray((blocks - 1) * AES_BLOCK);
-  last.set(tail);
-  if (!complete) last[tail.length] = 0x80;
-  const sub = complete ? k1 : k2;
-  for (let i = 0; i < AES_BLOCK; i++) last[i] = (last[i] ?? 0) ^ (sub[i] ?? 0);
-  // CBC-MAC over the whole blocks then the last one: the tag is the last ciphertext block.
-  const c = createCipheriv('aes-128-cbc', key, ZERO_IV);
-  c.setAutoPadding(false);
-  const head = message.subarray(0, (blocks - 1) * AES_BLOCK);
-  const out = Buffer.concat([c.update(head), c.update(last), c.final()]);
-  return out.subarray(out.length - AES_BLOCK);
+  return new AesCmac(key).mac(message);
 }

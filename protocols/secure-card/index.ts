@@ -1,4 +1,4 @@
-export { AES_BLOCK, aesCbcDecryptZeroIv, aesCbcEncryptZeroIv, aesCmac, aesEncryptBlock } from './aes.js';
+export { AES_BLOCK, AesCmac, AesEcb, aesCbcDecryptZeroIv, aesCbcEncryptZeroIv, aesCmac, aesEncryptBlock } from './aes.js';
 export {
   PICC_DATA_HEX_CHARS,
   PICC_DATA_TAG,

@@ -3,7 +3,7 @@
 // and `cmac` (a MAC under a per-card key diversified from the operator's master key). See
 // ../shared/specs/secure-cards.md. Pure: bytes and text in, verdicts out; no I/O, no clock.
 import { timingSafeEqual } from 'node:crypto';
-import { AES_BLOCK, aesCbcDecryptZeroIv, aesCbcEncryptZeroIv, aesCmac } from './aes.js';
+import { AES_BLOCK, AesCmac, AesEcb, aesCbcEncryptZeroIv, aesCmac } from './aes.js';
 
 /** First plaintext byte of picc_data: UID mirrored, counter mirrored, 7-byte UID (NXP "C7"). */
 export const PICC_DATA_TAG = 0xc7;
@@ -73,21 +73,50 @@ export function parseSunUri(text: string): SunParseResult {
   return { ok: true, parts: { piccData: Buffer.from(picc, 'hex'), cmac: Buffer.from(cmac, 'hex') } };
 }
 
-/** Decrypts picc_data; null when its first byte is not C7 (another operator's card, or a wrong meta key). */
-export function decryptPiccData(metaKey: Uint8Array, piccData: Uint8Array): { uid: Buffer; counter: number } | null {
+/**
+ * The static half of a key set made ready once (AES contexts, CMAC subkeys): per tap only the
+ * card key and the session key are new. Keyed by the key set object, whose bytes do not change
+ * while it is live; a reload brings new objects, and the old ones are collected with their entry.
+ */
+interface PreparedKeySet {
+  meta: AesEcb;
+  master: AesCmac;
+}
+const prepared = new WeakMap<SunKeySet, PreparedKeySet>();
+
+function prepare(k: SunKeySet): PreparedKeySet {
+  let p = prepared.get(k);
+  if (p === undefined) {
+    p = { meta: new AesEcb(k.metaKey), master: new AesCmac(k.masterKey) };
+    prepared.set(k, p);
+  }
+  return p;
+}
+
+function openPicc(meta: AesEcb, piccData: Uint8Array): { uid: Buffer; counter: number } | null {
   if (piccData.length !== AES_BLOCK) return null;
-  const plain = aesCbcDecryptZeroIv(metaKey, piccData);
+  // One block of CBC with a zero IV is one block of ECB.
+  const plain = meta.decryptBlock(piccData);
   if (plain[0] !== PICC_DATA_TAG) return null;
   const uid = Buffer.from(plain.subarray(1, 1 + SUN_UID_BYTES));
   const counter = plain.readUIntLE(1 + SUN_UID_BYTES, 3);
   return { uid, counter };
 }
 
+/** Decrypts picc_data; null when its first byte is not C7 (another operator's card, or a wrong meta key). */
+export function decryptPiccData(metaKey: Uint8Array, piccData: Uint8Array): { uid: Buffer; counter: number } | null {
+  return openPicc(new AesEcb(metaKey), piccData);
+}
+
 /** K_card = AES-CMAC(K_master, 01 ‖ UID ‖ ASCII(systemId)): AN10922's AES-128 diversification. */
 export function diversifyCardKey(masterKey: Uint8Array, uid: Uint8Array, systemId: string): Buffer {
+  return diversifyWith(new AesCmac(masterKey), uid, systemId);
+}
+
+function diversifyWith(master: AesCmac, uid: Uint8Array, systemId: string): Buffer {
   if (uid.length !== SUN_UID_BYTES) throw new RangeError('a SUN UID is 7 bytes');
   if (!SYSTEM_ID_PATTERN.test(systemId)) throw new RangeError(`systemId is ${SYSTEM_ID_MIN} to ${SYSTEM_ID_MAX} printable ASCII characters`);
-  return aesCmac(masterKey, Buffer.concat([Buffer.from([0x01]), uid, Buffer.from(systemId, 'ascii')]));
+  return master.mac(Buffer.concat([Buffer.from([0x01]), uid, Buffer.from(systemId, 'ascii')]));
 }
 
 function counterBytes(counter: number): Buffer {
@@ -121,10 +150,11 @@ export function verifySun(parts: SunParts, keySets: readonly SunKeySet[]): SunVe
   const ordered = [...keySets].sort((a, b) => b.version - a.version);
   let decrypted = false;
   for (const k of ordered) {
-    const picc = decryptPiccData(k.metaKey, parts.piccData);
+    const p = prepare(k);
+    const picc = openPicc(p.meta, parts.piccData);
     if (picc === null) continue;
     decrypted = true;
-    const expected = sdmMac(diversifyCardKey(k.masterKey, picc.uid, k.systemId), picc.uid, picc.counter);
+    const expected = sdmMac(diversifyWith(p.master, picc.uid, k.systemId), picc.uid, picc.counter);
     if (timingSafeEqual(expected, parts.cmac)) return { ok: true, uid: picc.uid.toString('hex').toUpperCase(), counter: picc.counter, keyVersion: k.version };
   }
   if (!decrypted) return { ok: false, reason: 'unknown_card', detail: keySets.length === 0 ? 'no keys loaded' : 'picc_data does not decrypt under any live meta key' };
