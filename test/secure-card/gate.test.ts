@@ -14,6 +14,7 @@ import { SecureCardGate, type Admission } from '../../gateway/secure-cards/index
 import { encodeSunUri, type SunKeySet } from '../../protocols/secure-card/index.js';
 import { openTestLedger, tempDir, cardHold } from '../storage/helpers.js';
 import { openPtyPair } from '../helpers/pty.js';
+import { SimSecureCard } from '../../simulator/index.js';
 import { waitFor } from '../readers/harness.js';
 import { META_KEY_HEX, MASTER_KEY_HEX, SPEC_KEYS, SPEC_VECTORS, sunLine } from './vectors.js';
 
@@ -131,9 +132,14 @@ test('pty: a type S reader on a socat pair gives verified taps through the gate;
     await readers.start();
     await emu.open();
     await waitFor(() => readers.stats()[0]?.state === 'up', 'reader up');
-    for (let c = 1; c <= 5; c++) await emu.present(encodeSunUri({ ...SPEC_KEYS, uid: UID, counter: c }));
-    await emu.present(encodeSunUri({ ...SPEC_KEYS, uid: UID, counter: 3 }));
-    await emu.present(`UID:${UID}`);
+    const card = new SimSecureCard({ uid: UID, keys: SPEC_KEYS, counter: 1 });
+    const taps: string[] = [];
+    for (let c = 1; c <= 5; c++) {
+      taps.push(card.tap());
+      await emu.present(taps[taps.length - 1] ?? '');
+    }
+    await emu.present(taps[2] ?? ''); // tap 3 again: a recorded message
+    await emu.present(card.copyUidLine());
     await waitFor(() => outcomes.length === 7, 'seven taps');
     assert.deepEqual(outcomes.map((o) => (o.admitted ? o.sunCounter : o.reason)), [1, 2, 3, 4, 5, 'replayed', 'clone_suspected']);
     assert.equal(ledger.secureCardFacts(UID).roomCounter, 5);
