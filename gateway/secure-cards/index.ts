@@ -7,6 +7,7 @@ import { SecureCardGate } from './gate.js';
 import { SecureCardKeys, loadSecureCardKeys, type SecureCardsConfig } from './keys.js';
 
 export { SecureCardGate, type Admission, type TapSource } from './gate.js';
+export { routeCardTaps, type AdmittedTap } from './route.js';
 export { SECURE_CARD_DECLINE_REASONS, decideTap, type SecureCardDeclineReason } from './decide.js';
 export { SecureCardKeys, loadSecureCardKeys, parseSecureCardKeys, secureCardsConfigSchema, type SecureCardsConfig } from './keys.js';
 

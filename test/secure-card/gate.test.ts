@@ -10,7 +10,7 @@ import { createLogger, silentLogger } from '../../gateway/core/log.js';
 import { readerConfigSchema } from '../../gateway/readers/config-schema.js';
 import { ReaderEmulator } from '../../gateway/readers/reader-emulator.js';
 import { Readers } from '../../gateway/readers/readers.js';
-import { SecureCardGate, type Admission } from '../../gateway/secure-cards/index.js';
+import { SecureCardGate, routeCardTaps, type Admission, type AdmittedTap } from '../../gateway/secure-cards/index.js';
 import { encodeSunUri, type SunKeySet } from '../../protocols/secure-card/index.js';
 import { openTestLedger, tempDir, cardHold } from '../storage/helpers.js';
 import { openPtyPair } from '../helpers/pty.js';
@@ -118,17 +118,17 @@ test('pty: a type S reader on a socat pair gives verified taps through the gate;
   const pty = await openPtyPair();
   const readers = new Readers([readerConfigSchema.parse({ id: 'W1-secure', type: 'sun', path: pty.a, attachedTo: { machineId: 'W1' }, pollMs: 50 })], { logger: silentLogger() });
   const emu = new ReaderEmulator({ path: pty.b, type: 'sun' });
-  const outcomes: Admission[] = [];
   try {
     ledger.applyCardList({ kind: 'full', version: 1, cards: [{ uid: UID, accountId: 'a', status: 'active', secure: true }] });
     const gate = new SecureCardGate({ ledger, keys: () => [SPEC_KEYS], policy: { refusePlainCards: false }, logger: silentLogger() });
-    // What the daemon will do: admit, then (engine) hold with the counter.
-    readers.on('sun', (e) => {
-      const a = gate.admitSun({ readerId: e.readerId, machineId: 'W1', text: e.text });
-      if (a.admitted && a.sunCounter !== null) ledger.hold(cardHold('a', 0, { funding: 'none', cardUid: a.uid, sunCounter: a.sunCounter }));
-      outcomes.push(a);
+    // What the daemon will do: route taps through the gate; the engine then holds with the counter.
+    const admitted: AdmittedTap[] = [];
+    routeCardTaps(readers, gate, (tap) => {
+      admitted.push(tap);
+      ledger.hold(cardHold('a', 0, { funding: 'none', cardUid: tap.uid, ...(tap.sunCounter === null ? {} : { sunCounter: tap.sunCounter }) }));
     });
-    readers.on('swipe', (e) => outcomes.push(gate.admitPlain({ readerId: e.readerId, machineId: 'W1', uid: e.uid })));
+    // And the declines, seen from the ledger's audit.
+    const declined = (): string[] => audit(ledger.path).filter((r) => r.kind === 'decline').map((r) => r.reason ?? '');
     await readers.start();
     await emu.open();
     await waitFor(() => readers.stats()[0]?.state === 'up', 'reader up');
@@ -140,8 +140,9 @@ test('pty: a type S reader on a socat pair gives verified taps through the gate;
     }
     await emu.present(taps[2] ?? ''); // tap 3 again: a recorded message
     await emu.present(card.copyUidLine());
-    await waitFor(() => outcomes.length === 7, 'seven taps');
-    assert.deepEqual(outcomes.map((o) => (o.admitted ? o.sunCounter : o.reason)), [1, 2, 3, 4, 5, 'replayed', 'clone_suspected']);
+    await waitFor(() => admitted.length + declined().length === 7, 'seven taps');
+    assert.deepEqual(admitted.map((t) => [t.uid, t.machineId, t.sunCounter]), [1, 2, 3, 4, 5].map((c) => [UID, 'W1', c]));
+    assert.deepEqual(declined(), ['replayed', 'clone_suspected']);
     assert.equal(ledger.secureCardFacts(UID).roomCounter, 5);
   } finally {
     await readers.stop();
