@@ -5,6 +5,7 @@ import { loadConfigFile } from '../config/load.js';
 import { runTokenCommand } from '../tokens/cli.js';
 import { EXIT, UsageError, parseArgs } from './args.js';
 import { runCardSun } from './card-sun.js';
+import { loadSecureCardKeys } from '../secure-cards/keys.js';
 import * as commands from './commands.js';
 import { configPathOf, resolveEndpoints, runConfigSchema } from './config.js';
 import { doctor, formatDoctor } from './doctor.js';
@@ -59,6 +60,15 @@ function configCheck(args: string[]): number {
   }
   const c = loaded.config;
   const machines = c.buses.reduce((n, b) => n + b.units.length, 0);
+  // The key file is part of what must load for the room to start (docs/secure-cards.md).
+  if (c.secureCards !== undefined) {
+    const keys = loadSecureCardKeys(c.secureCards.keyFile);
+    if (!keys.ok) {
+      for (const e of keys.errors) err(e);
+      return EXIT.usage;
+    }
+    out(`${c.secureCards.keyFile}: ok (secure-card key versions ${keys.keys.versions.join(', ')})`);
+  }
   out(`${file}: ok (room ${c.room.id}, ${c.buses.length} bus(es), ${machines} unit(s), ${c.readers.length} reader(s), price rules ${c.pricing.version}, control socket ${c.control.socketPath})`);
   return EXIT.ok;
 }

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UsageError } from '../../gateway/cli/args.js';
 import { runCardSun } from '../../gateway/cli/card-sun.js';
+import { runConfigSchema } from '../../gateway/cli/config.js';
+import { checkSecureCardKeys } from '../../gateway/cli/doctor.js';
 import { demoGatewayConfig } from '../../gateway/demo/room.js';
 import { encodeSunUri } from '../../protocols/secure-card/index.js';
 import { AN12196, MASTER_KEY_HEX, META_KEY_HEX, SPEC_VECTORS, SYSTEM_ID, sunLine } from '../secure-card/vectors.js';
@@ -69,6 +71,12 @@ test('card sun without key flags uses the room key file named by the config, eve
     assert.deepEqual(cli(['--config', config, sunLine(SPEC_VECTORS[2])]), { code: 0, out: JSON.stringify({ uid: SPEC_VECTORS[2].uid, counter: 1 }), err: '' });
     const reEncoded = encodeSunUri({ metaKey: Buffer.from(v2.metaKey, 'hex'), masterKey: Buffer.from(v2.masterKey, 'hex'), systemId: SYSTEM_ID, uid: '04112233445566', counter: 12 });
     assert.deepEqual(cli([reEncoded], { LAUNDRY_GATEWAY_CONFIG: config }).out, JSON.stringify({ uid: '04112233445566', counter: 12 }));
+    // config check loads the key file too, and doctor shows its versions (never a key).
+    const checked = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'config', 'check', '--config', config], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(checked.status, 0, checked.stderr);
+    assert.match(checked.stdout, /secure-card key versions 2, 1/);
+    const endpoints = { configPath: config, socketPath: join(dir, 's'), ledger: null, config: runConfigSchema.parse({ ...base, secureCards: { keyFile } }), configErrors: [] };
+    assert.deepEqual(checkSecureCardKeys(endpoints), { check: 'secure-card keys', level: 'ok', detail: `${keyFile}: key versions 2, 1` });
     // A config without the block, and a key file others can read: refused with the reason.
     writeFileSync(config, JSON.stringify(base));
     const noBlock = cli(['--config', config, sunLine(SPEC_VECTORS[2])]);
@@ -80,6 +88,9 @@ test('card sun without key flags uses the room key file named by the config, eve
     assert.equal(open.code, 2);
     assert.match(open.err, /chmod 600/);
     assert.ok(!open.err.includes(META_KEY_HEX));
+    const doctorSays = checkSecureCardKeys(endpoints);
+    assert.equal(doctorSays.level, 'fail');
+    assert.match(doctorSays.detail, /chmod 600/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
