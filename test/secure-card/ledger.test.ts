@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { silentLogger } from '../../gateway/core/log.js';
+import { hashUid } from '../../storage/index.js';
+import { openDatabase } from '../../storage/db.js';
+import { MIGRATIONS } from '../../storage/migrations.js';
 import { ROOM_SECRET, cardHold, openTestLedger, tempDir } from '../storage/helpers.js';
 
 const UID = '04A2B9C1D25E80';
@@ -179,6 +183,28 @@ test('SIGKILL while holding with counters: after each kill every reported counte
       } finally {
         l.close();
       }
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('upgrade: a file from before migration 10 keeps its cards, plain, and takes counters from then on', () => {
+  const t = tempDir();
+  const path = t.file('l.db');
+  try {
+    const old = openDatabase({ path, logger: silentLogger(), migrations: MIGRATIONS.filter((m) => m.version < 10) });
+    old.prepare("INSERT INTO accounts (account_id, version, balance_cents, points, tier, covered_seq, snapshot_ms) VALUES ('a', 0, 0, 0, 'standard', 0, 0)").run();
+    old.prepare("INSERT INTO cards (uid_hash, account_id, status, version) VALUES (?, 'a', 'active', 1)").run(hashUid(ROOM_SECRET, UID));
+    old.close();
+    const l = openTestLedger(path);
+    try {
+      assert.deepEqual(l.secureCardFacts(UID), { listed: { secure: false, fleetCounter: null, keyVersion: null }, roomCounter: null });
+      assert.equal(l.lookupCard(UID)?.accountId, 'a');
+      assert.equal(l.hold(cardHold('a', 0, { funding: 'none', sunCounter: 1 })).ok, true);
+      assert.deepEqual(l.selfCheck().problems, []);
+    } finally {
+      l.close();
     }
   } finally {
     t.cleanup();
