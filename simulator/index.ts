@@ -9,3 +9,4 @@ export { Rio8, RIO8_MODULE_TYPE, REG_PULSE_TRAIN, REG_PULSE_ON, REG_PULSE_OFF, R
 export { CoinMachine, type CoinMachineConfig, type CoinMachineSnapshot } from './coin-machine.js';
 export { RtuFrameAssembler, RtuSlave, type ReplyPlan, type SlaveTarget } from './rtu-slave.js';
 export { startControlServer, type ControlServer } from './control-server.js';
+export { SimSecureCard, type SecureCardOptions } from './secure-card.js';

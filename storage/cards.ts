@@ -15,7 +15,17 @@ export const cardUidSchema = z
 export const cardStatusSchema = z.enum(['active', 'lost', 'blocked']);
 export type CardStatus = z.infer<typeof cardStatusSchema>;
 
-const cardEntry = z.object({ uid: cardUidSchema, accountId: accountIdSchema, status: cardStatusSchema });
+const cardEntry = z.object({
+  uid: cardUidSchema,
+  accountId: accountIdSchema,
+  status: cardStatusSchema,
+  /** Secure cards (docs/secure-cards.md): a plain UID read of this UID is a copy. */
+  secure: z.boolean().optional(),
+  /** The highest SUN counter the fleet has seen for it: a tap must be above it. */
+  fleetCounter: z.number().int().min(0).max(0xffffff).optional(),
+  /** The key version the card is encoded under: a message under an older one is refused. */
+  keyVersion: z.number().int().min(1).max(1_000_000).optional(),
+});
 const cardRemoval = z.object({ uid: cardUidSchema, remove: z.literal(true) });
 
 export const cardListSchema = z.discriminatedUnion('kind', [
@@ -64,8 +74,9 @@ export function applyCardList(ctx: LedgerContext, input: CardListInput): CardLis
     }
     if (list.kind === 'full') ctx.db.prepare('DELETE FROM cards').run();
     const upsert = ctx.db.prepare(
-      `INSERT INTO cards (uid_hash, account_id, status, version) VALUES (?, ?, ?, ?)
-       ON CONFLICT(uid_hash) DO UPDATE SET account_id = excluded.account_id, status = excluded.status, version = excluded.version`,
+      `INSERT INTO cards (uid_hash, account_id, status, version, secure, fleet_counter, key_version) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT(uid_hash) DO UPDATE SET account_id = excluded.account_id, status = excluded.status, version = excluded.version,
+         secure = excluded.secure, fleet_counter = excluded.fleet_counter, key_version = excluded.key_version`,
     );
     const remove = ctx.db.prepare('DELETE FROM cards WHERE uid_hash = ?');
     for (const c of list.cards) {
@@ -74,7 +85,7 @@ export function applyCardList(ctx: LedgerContext, input: CardListInput): CardLis
         remove.run(h);
       } else {
         ensureAccount(ctx, c.accountId);
-        upsert.run(h, c.accountId, c.status, list.version);
+        upsert.run(h, c.accountId, c.status, list.version, c.secure === true ? 1 : 0, c.fleetCounter ?? null, c.keyVersion ?? null);
       }
     }
     setMeta(ctx.db, META.cardListVersion, String(list.version));

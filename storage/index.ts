@@ -13,6 +13,7 @@ import type { LedgerContext } from './context.js';
 import { openDatabase } from './db.js';
 import * as outbox from './outbox.js';
 import { pruneHistory, type PruneResult } from './retention.js';
+import * as secureCards from './secure-cards.js';
 import * as settings from './settings.js';
 import * as tokens from './tokens.js';
 import { accountUsage, accountUsagePlan, type AccountUsage } from './usage.js';
@@ -28,6 +29,7 @@ export type { IntegrityResult, LedgerStats } from './backup.js';
 export type { SelfCheckResult } from './check.js';
 export type { PruneResult } from './retention.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
+export type { SecureCardFacts } from './secure-cards.js';
 export type { BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
@@ -93,6 +95,14 @@ export interface Ledger {
   lookupCard(uid: string): cards.CardInfo | undefined;
   setCardStatus(uid: string, status: cards.CardStatus): void;
   cardListVersion(): number;
+  /**
+   * What the secure-card decision needs about one UID: the list's secure flag, fleet counter and
+   * key version, and the highest SUN counter this room accepted. A counter is spent only by a
+   * hold or decline that carries `sunCounter`, in its own transaction (docs/secure-cards.md).
+   */
+  secureCardFacts(uid: string): secureCards.SecureCardFacts;
+  /** Secure UIDs the room holds a SUN counter for. */
+  sunCounterCount(): number;
 
   hold(input: vends.HoldInput): vends.HoldResult;
   markCreditSent(vendId: string, evidence: unknown): vends.StepResult;
@@ -179,6 +189,8 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     lookupCard: (uid) => cards.lookupCard(ctx, uid),
     setCardStatus: (uid, st) => cards.setCardStatus(ctx, uid, st),
     cardListVersion: () => cards.cardListVersion(ctx),
+    secureCardFacts: (uid) => secureCards.secureCardFacts(ctx, cards.cardUidSchema.parse(uid)),
+    sunCounterCount: () => secureCards.sunCounterCount(ctx),
 
     hold: (i) => vends.hold(ctx, i),
     markCreditSent: (id, ev) => vends.markCreditSent(ctx, id, ev),

@@ -6,6 +6,7 @@ import { migration8 } from './migration-8-exposure-index.js';
 import { migration9 } from './migration-9-exposure-tally.js';
 import type { Migration } from './migration.js';
 import { migration10 } from './migration-10-exposure-fault-refunds.js';
+import { migration11 } from './migration-11-secure-cards.js';
 
 export type { Migration };
 
@@ -249,4 +250,5 @@ CREATE TABLE account_usage_pruned (
   migration8,
   migration9,
   migration10,
+  migration11,
 ];

@@ -8,6 +8,7 @@ import { accountIdSchema, addEntry, balance, ensureAccount } from './accounts.js
 import { cardUidSchema } from './cards.js';
 import { inTx, type LedgerContext } from './context.js';
 import { recordFact } from './outbox.js';
+import { spendSunCounter, sunCounterSchema } from './secure-cards.js';
 import { claimToken, tokenIdSchema } from './tokens.js';
 
 export const vendMethodSchema = z.enum(['card', 'qr', 'remote', 'service']);
@@ -40,6 +41,8 @@ export const holdSchema = z
     /** Token exp, seconds since the epoch: the used id is kept until then plus the skew. */
     tokenExpiresAt: z.number().int().optional(),
     tokenAmountCents: z.number().int().nonnegative().optional(),
+    /** A secure card's SUN counter (needs cardUid): spent in this transaction, or the hold is declined `replayed`. */
+    sunCounter: sunCounterSchema.optional(),
     ruleSetVersion: z.union([z.string().min(1).max(64), z.number().int()]).transform(String),
     ruleId: z.string().min(1).max(64),
     detail: detailSchema.optional(),
@@ -50,6 +53,7 @@ export const holdSchema = z
     if (h.method === 'qr' && h.tokenId === undefined) issue.addIssue({ code: 'custom', message: 'a qr vend needs tokenId' });
     if (h.tokenId !== undefined && h.tokenExpiresAt === undefined) issue.addIssue({ code: 'custom', message: 'tokenId needs tokenExpiresAt' });
     if (h.points !== undefined && (h.funding !== 'account' || h.amountCents !== 0)) issue.addIssue({ code: 'custom', message: 'a points vend is account-funded and holds no cents' });
+    if (h.sunCounter !== undefined && h.cardUid === undefined) issue.addIssue({ code: 'custom', message: 'sunCounter needs cardUid' });
   });
 export type HoldInput = z.input<typeof holdSchema>;
 
@@ -66,8 +70,10 @@ export const declineSchema = z.object({
   accountId: accountIdSchema.optional(),
   cardUid: cardUidSchema.optional(),
   tokenId: tokenIdSchema.optional(),
+  /** A verified SUN tap declined for another reason: its counter is spent with the decline, if above. */
+  sunCounter: sunCounterSchema.optional(),
   detail: detailSchema.optional(),
-});
+}).refine((d) => d.sunCounter === undefined || d.cardUid !== undefined, { message: 'sunCounter needs cardUid' });
 export type DeclineInput = z.input<typeof declineSchema>;
 
 export const captureSchema = z.object({
@@ -134,16 +140,20 @@ export function getVend(ctx: LedgerContext, vendId: string): VendRecord | undefi
 
 function declineInTx(ctx: LedgerContext, d: z.output<typeof declineSchema>): number {
   const cardMask = d.cardUid === undefined ? null : maskUid(d.cardUid);
+  // The message is used up by its decline too, so it cannot be tried again; a replay spends nothing.
+  const spent = d.sunCounter !== undefined && d.cardUid !== undefined ? spendSunCounter(ctx, d.cardUid, d.sunCounter) : null;
+  const sun = d.sunCounter === undefined ? {} : { sunCounter: d.sunCounter, sunCounterSpent: spent };
   const fact = recordFact(ctx, {
     type: 'decline',
     money: false,
     audit: {
       kind: 'decline', result: 'declined', reason: d.reason, method: d.method, amountCents: d.amountCents, accountId: d.accountId,
-      cardMask, machineId: d.machineId, program: d.program, detail: d.tokenId === undefined ? d.detail : { ...d.detail, tokenId: d.tokenId },
+      cardMask, machineId: d.machineId, program: d.program,
+      detail: d.tokenId === undefined && d.sunCounter === undefined ? d.detail : { ...d.detail, ...(d.tokenId === undefined ? {} : { tokenId: d.tokenId }), ...sun },
     },
     payload: {
       reason: d.reason, method: d.method, machineId: d.machineId ?? null, program: d.program ?? null, amountCents: d.amountCents ?? null,
-      accountId: d.accountId ?? null, cardMask, tokenId: d.tokenId ?? null,
+      accountId: d.accountId ?? null, cardMask, tokenId: d.tokenId ?? null, ...sun,
     },
   });
   return fact.audit.seq;
@@ -165,9 +175,15 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
       balanceCents,
       auditSeq: declineInTx(ctx, {
         method: h.method, reason: outcome, machineId: h.machineId, program: h.program, amountCents: h.amountCents,
-        accountId: h.accountId, cardUid: h.cardUid, tokenId: h.tokenId, detail: h.detail,
+        accountId: h.accountId, cardUid: h.cardUid, tokenId: h.tokenId,
+        // The counter was spent above (or was a replay): named in the record, not spent again.
+        detail: h.sunCounter === undefined ? h.detail : { ...h.detail, sunCounter: h.sunCounter },
       }),
     });
+    // First, so that a decline for funds below still uses the message up, in this transaction.
+    if (h.sunCounter !== undefined && h.cardUid !== undefined && !spendSunCounter(ctx, h.cardUid, h.sunCounter)) {
+      return decline('replayed', null);
+    }
     let balanceAfter: number | null = null;
     if (h.funding === 'account' && h.accountId !== undefined) {
       ensureAccount(ctx, h.accountId);
@@ -200,12 +216,14 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
       audit: {
         kind: 'hold', result: 'accepted', method: h.method, amountCents: h.amountCents, accountId: h.accountId, cardMask,
         machineId: h.machineId, program: h.program, vendId,
-        detail: { ...h.detail, funding: h.funding, ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId, tokenId: h.tokenId ?? null, ...(h.points !== undefined ? { points: h.points } : {}) },
+        detail: { ...h.detail, funding: h.funding, ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId, tokenId: h.tokenId ?? null, ...(h.points !== undefined ? { points: h.points } : {}), ...(h.sunCounter === undefined ? {} : { sunCounter: h.sunCounter }) },
       },
       payload: {
         vendId, method: h.method, funding: h.funding, machineId: h.machineId, program: h.program ?? null, amountCents: h.amountCents,
         accountId: h.accountId ?? null, cardMask, tokenId: h.tokenId ?? null, tokenAmountCents: h.tokenAmountCents ?? null,
         ruleSetVersion: h.ruleSetVersion, ruleId: h.ruleId, points: h.points ?? 0,
+        // The cloud spots one counter of one card spent in two rooms (docs/secure-cards.md).
+        ...(h.sunCounter === undefined ? {} : { sunCounter: h.sunCounter }),
       },
     });
     ctx.db.prepare('UPDATE vends SET last_outbox_seq = ? WHERE vend_id = ?').run(fact.outboxSeq, vendId);

@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { controlRequest } from '../control/client.js';
+import { loadSecureCardKeys } from '../secure-cards/keys.js';
 import type { Endpoints } from './config.js';
 import { bytes } from './format.js';
 import { openLedgerReadOnly } from '../../storage/readonly.js';
@@ -50,6 +51,16 @@ function checkDevice(d: { what: string; path: string }): CheckResult {
   }
   const stable = d.path.startsWith(`${BY_ID}/`) || d.path.startsWith('/dev/laundry-');
   return { check, level: stable ? 'ok' : 'warn', detail: `${d.path} present, read-write (mode ${mode})${stable ? '' : '; use a /dev/serial/by-id or udev name: ttyUSBn numbers change on replug'}` };
+}
+
+/** The secure-card key file: present, owner-only, well-formed; only its versions are shown. */
+export function checkSecureCardKeys(e: Endpoints): CheckResult {
+  const check = 'secure-card keys';
+  const sc = e.config?.secureCards;
+  if (sc === undefined) return { check, level: 'skip', detail: 'no secureCards block: no type S readers' };
+  const r = loadSecureCardKeys(sc.keyFile);
+  if (!r.ok) return { check, level: 'fail', detail: r.errors.join('; ') };
+  return { check, level: 'ok', detail: `${sc.keyFile}: key versions ${r.keys.versions.join(', ')}${sc.refusePlainCards ? '; plain cards refused' : ''}` };
 }
 
 function checkById(dir: string): CheckResult {
@@ -187,6 +198,7 @@ export async function doctor(o: DoctorOptions): Promise<CheckResult[]> {
   results.push(checkById(o.byIdDir ?? BY_ID));
   for (const d of devices(e)) results.push(checkDevice(d));
   results.push(...checkDatabase(e));
+  results.push(checkSecureCardKeys(e));
   results.push(checkDisk(e, o.minFreeBytes ?? 50 * 1024 * 1024));
   results.push(checkClock(o.timesyncFlag ?? '/run/systemd/timesync/synchronized'));
   results.push(await checkBroker(e.configPath, o.connectTimeoutMs ?? 3000));

@@ -4,6 +4,8 @@
 import { loadConfigFile } from '../config/load.js';
 import { runTokenCommand } from '../tokens/cli.js';
 import { EXIT, UsageError, parseArgs } from './args.js';
+import { runCardSun } from './card-sun.js';
+import { loadSecureCardKeys } from '../secure-cards/keys.js';
 import * as commands from './commands.js';
 import { configPathOf, resolveEndpoints, runConfigSchema } from './config.js';
 import { doctor, formatDoctor } from './doctor.js';
@@ -33,6 +35,8 @@ const USAGE = `usage: laundry-gateway <command> [--config FILE] [--socket PATH] 
   outbox [--dead N]              uplink outbox depth and dead letters
   audit verify                   check the hash chain of the audit trail (exit 1: broken)
   card show|block|unblock <uid>  a card's list entry and balance; a local block
+  card sun [--meta-key HEX --master-key HEX --system-id ID] 'LINE'
+                                 check a secure card's SUN message (keys: flags or the room's key file)
   db backup <path> [--force]     consistent copy of the ledger, checked after copying
   doctor                         devices, database, disk, clock, broker, service
   token keygen|mint|inspect      QR vend token tools (laundry-gateway token --help)
@@ -56,6 +60,15 @@ function configCheck(args: string[]): number {
   }
   const c = loaded.config;
   const machines = c.buses.reduce((n, b) => n + b.units.length, 0);
+  // The key file is part of what must load for the room to start (docs/secure-cards.md).
+  if (c.secureCards !== undefined) {
+    const keys = loadSecureCardKeys(c.secureCards.keyFile);
+    if (!keys.ok) {
+      for (const e of keys.errors) err(e);
+      return EXIT.usage;
+    }
+    out(`${c.secureCards.keyFile}: ok (secure-card key versions ${keys.keys.versions.join(', ')})`);
+  }
   out(`${file}: ok (room ${c.room.id}, ${c.buses.length} bus(es), ${machines} unit(s), ${c.readers.length} reader(s), price rules ${c.pricing.version}, control socket ${c.control.socketPath})`);
   return EXIT.ok;
 }
@@ -110,6 +123,9 @@ export async function main(argv: string[]): Promise<number> {
         return EXIT.usage;
       case 'token':
         return await runTokenCommand(rest, { out, err });
+      case 'card':
+        if (rest[0] === 'sun') return runCardSun(rest.slice(1), { out, err });
+        return await clientCommand(argv);
       case undefined:
       case 'help':
       case '--help':

@@ -13,6 +13,7 @@ import { mqttConfigSchema } from '../uplink/config-schema.js';
 import { controlConfigSchema } from '../control/config-schema.js';
 import { ParitySchema } from '../../protocols/modbus/timing.js';
 import { homeAssistantConfigSchema } from '../homeassistant/config-schema.js';
+import { secureCardsConfigSchema } from '../secure-cards/keys.js';
 
 /** The LW-485 and RIO-8 speak 9600, 19200 (default) and 38400 baud. */
 export const BUS_BAUD_RATES = [9600, 19200, 38400] as const;
@@ -71,6 +72,8 @@ export const gatewayConfigSchema = z
     risk: riskConfigSchema.prefault({}),
     faultRefund: faultRefundPolicySchema.prefault({}),
     qrTokens: qrTokenConfigSchema.prefault({ keys: [] }),
+    /** Secure cards (type S readers): the key file and the room's plain-card policy; absent: none. */
+    secureCards: secureCardsConfigSchema.optional(),
     /** The cloud uplink; absent: the room runs offline only. */
     mqtt: mqttConfigSchema.optional(),
     web: webConfigSchema.prefault({}),
@@ -92,6 +95,9 @@ export const gatewayConfigSchema = z
     );
     const machines = new Set(c.buses.flatMap((b) => b.units.flatMap((u) => unitMachineIds(u))));
     c.readers.forEach((r, i) => {
+      if (r.type === 'sun' && c.secureCards === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'a type S reader needs the secureCards block (its key file)', path: ['readers', i, 'type'] });
+      }
       if (r.attachedTo !== 'kiosk' && !machines.has(r.attachedTo.machineId)) {
         ctx.addIssue({ code: 'custom', message: `reader is attached to machine "${r.attachedTo.machineId}", which no bus has`, path: ['readers', i, 'attachedTo', 'machineId'] });
       }

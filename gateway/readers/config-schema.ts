@@ -6,7 +6,7 @@ import { DEFAULT_DEBOUNCE_MS, type ReaderFamily } from '../../protocols/readers/
 export const READER_BAUD_RATES = [9600, 19200, 38400, 57600, 115200] as const;
 
 /** Quiet time after which a partial frame is dropped as cut (see capped-delimiter.ts). */
-export const DEFAULT_FRAME_GAP_MS: Readonly<Record<ReaderFamily, number>> = { line: 100, em4100: 0, qr: 100 };
+export const DEFAULT_FRAME_GAP_MS: Readonly<Record<ReaderFamily, number>> = { line: 100, em4100: 0, qr: 100, sun: 100 };
 
 export const attachedToSchema = z.union([z.literal('kiosk'), z.object({ machineId: z.string().min(1).max(64) }).strict()]);
 export type AttachedTo = z.infer<typeof attachedToSchema>;
@@ -18,7 +18,8 @@ export const readerConfigSchema = z
       .min(1)
       .max(64)
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only'),
-    type: z.enum(['line', 'em4100', 'qr']),
+    /** line: type L; em4100: type E; qr: a QR scanner; sun: type S (secure cards, docs/secure-cards.md). */
+    type: z.enum(['line', 'em4100', 'qr', 'sun']),
     /** Prefer /dev/serial/by-id/...: the ttyUSBn number changes on replug. */
     path: z.string().min(1).startsWith('/', 'an absolute device path'),
     baudRate: z

@@ -1,15 +1,16 @@
 // A simulated card reader or QR scanner for the demo and the tests: it opens the far end of a
 // pty pair (socat) and writes what the real device would, with the real repeat rhythm: a type L
 // line every 300 ms while a card is held, an EM4100 frame every ~100 ms, a held phone screen
-// decoded again and again. Optional noise puts stray bytes on the line the way a long cable does.
+// decoded again and again; a type S reader sends one line per tap and never repeats it. Optional noise puts stray bytes on the line the way a long cable does.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SerialPort } from 'serialport';
 import { encodeEm4100Frame } from '../../protocols/readers/em4100.js';
 import { encodeLineReaderLine } from '../../protocols/readers/line-reader.js';
 import { encodeQrText } from '../../protocols/readers/qr-scanner.js';
+import { encodeSunReaderLine } from '../../protocols/readers/sun-reader.js';
 import type { ReaderFamily } from '../../protocols/readers/debounce.js';
 
-export const DEFAULT_REPEAT_MS: Readonly<Record<ReaderFamily, number>> = { line: 300, em4100: 100, qr: 400 };
+export const DEFAULT_REPEAT_MS: Readonly<Record<ReaderFamily, number>> = { line: 300, em4100: 100, qr: 400, sun: 0 };
 
 export interface ReaderEmulatorOptions {
   /** The pty end the emulated device writes to (the gateway opens the other end). */
@@ -59,7 +60,7 @@ export class ReaderEmulator {
     return this.written;
   }
 
-  /** The bytes of one sighting of `value` (a UID, or a QR text). */
+  /** The bytes of one sighting of `value` (a UID, a QR text, or a type S line: a SUN URI or `UID:…`). */
   frame(value: string): Uint8Array {
     switch (this.opts.type) {
       case 'line':
@@ -68,6 +69,8 @@ export class ReaderEmulator {
         return encodeEm4100Frame(value);
       case 'qr':
         return encodeQrText(value);
+      case 'sun':
+        return encodeSunReaderLine(value);
     }
   }
 
@@ -82,7 +85,7 @@ export class ReaderEmulator {
     for (;;) {
       await this.write(frame);
       sent++;
-      if (Date.now() + this.opts.repeatMs > until) return sent;
+      if (this.opts.repeatMs <= 0 || Date.now() + this.opts.repeatMs > until) return sent;
       if (this.noiseNow()) {
         // Stray bytes land between frames, as they do on a real cable.
         await sleep(this.opts.repeatMs / 2);

@@ -22,6 +22,7 @@ export class Readers extends EventEmitter<ReaderEvents> {
       // Forwarded as is: a listener that throws is not caught here (see docs/readers.md).
       r.on('swipe', (e) => this.emit('swipe', e));
       r.on('scan', (e) => this.emit('scan', e));
+      r.on('sun', (e) => this.emit('sun', e));
       r.on('noise', (e) => this.emit('noise', e));
       r.on('up', (e) => this.emit('up', e));
       r.on('down', (e) => this.emit('down', e));

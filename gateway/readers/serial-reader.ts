@@ -12,6 +12,7 @@ import { LINE_READER_DELIMITER, LINE_READER_MAX_LINE_BYTES, parseLineReaderLine 
 import { NOISE_REASONS, type NoiseReason } from '../../protocols/readers/noise.js';
 import { QR_DELIMITER, QR_MAX_TEXT_BYTES, parseQrText } from '../../protocols/readers/qr-scanner.js';
 import { ReopeningPort, type PortUnavailable } from '../serial/reopening-port.js';
+import { SUN_READER_MAX_LINE_BYTES, parseSunReaderLine } from '../../protocols/readers/sun-reader.js';
 import { CappedDelimiterParser, type DelimitedOutput } from './capped-delimiter.js';
 import type { AttachedTo, ReaderConfig } from './config-schema.js';
 
@@ -26,6 +27,14 @@ export interface SwipeEvent {
 export interface ScanEvent {
   readerId: string;
   /** The decoded text; a vend token is a bearer secret: never log it. */
+  text: string;
+  attachedTo: AttachedTo;
+  at: number;
+}
+/** A type S line that names a SUN message: not yet verified (that needs the room's keys). */
+export interface SunTapEvent {
+  readerId: string;
+  /** The card's URI text. Replay-protected, but still never logged. */
   text: string;
   attachedTo: AttachedTo;
   at: number;
@@ -50,6 +59,7 @@ export interface DownEvent {
 export interface ReaderEvents {
   swipe: [SwipeEvent];
   scan: [ScanEvent];
+  sun: [SunTapEvent];
   noise: [NoiseEvent];
   up: [UpEvent];
   down: [DownEvent];
@@ -168,8 +178,8 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
     this.framer = this.cfg.type === 'em4100' ? new Em4100Framer() : null;
     if (this.cfg.type !== 'em4100') {
       const parser = new CappedDelimiterParser({
-        delimiter: this.cfg.type === 'line' ? LINE_READER_DELIMITER : QR_DELIMITER,
-        maxFrameBytes: this.cfg.type === 'line' ? LINE_READER_MAX_LINE_BYTES : QR_MAX_TEXT_BYTES,
+        delimiter: this.cfg.type === 'qr' ? QR_DELIMITER : LINE_READER_DELIMITER,
+        maxFrameBytes: this.cfg.type === 'line' ? LINE_READER_MAX_LINE_BYTES : this.cfg.type === 'sun' ? SUN_READER_MAX_LINE_BYTES : QR_MAX_TEXT_BYTES,
         frameGapMs: this.cfg.frameGapMs,
         now: () => this.clock.monotonic(),
       });
@@ -228,7 +238,12 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
 
   private onDelimited(out: DelimitedOutput): void {
     if (out.kind === 'drop') return this.noise(out.reason, out.bytes);
-    if (this.cfg.type === 'qr') {
+    if (this.cfg.type === 'sun') {
+      const r = parseSunReaderLine(out.bytes);
+      if (!r.ok) this.noise(r.reason, out.bytes.length);
+      else if (r.kind === 'uid') this.present(r.uid);
+      else this.presentSun(r.text);
+    } else if (this.cfg.type === 'qr') {
       const r = parseQrText(out.bytes);
       if (r.ok) this.present(r.text);
       else this.noise(r.reason, out.bytes.length);
@@ -256,6 +271,15 @@ export class SerialReader extends EventEmitter<ReaderEvents> {
       this.log.info({ card: maskUid(key) }, 'card presented');
       this.emit('swipe', { ...base, uid: key });
     }
+  }
+
+  /** A SUN line is never debounced: the same text again is a replay for the verifier to decline. */
+  private presentSun(text: string): void {
+    if (this.state !== 'up') return;
+    this.counters.framesOk++;
+    this.counters.presentations++;
+    this.log.info({ chars: text.length }, 'secure card tapped');
+    this.emit('sun', { readerId: this.id, text, attachedTo: this.cfg.attachedTo, at: this.clock.now() });
   }
 
   private noise(reason: NoiseReason, bytes: number): void {

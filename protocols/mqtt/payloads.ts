@@ -234,7 +234,17 @@ export const ackSchema = z.strictObject({
 
 const cardUid = z.string().regex(/^[0-9A-Fa-f]{4,32}$/, 'card UID must be hexadecimal');
 const cardStatus = z.enum(['active', 'lost', 'blocked']);
-const cardEntry = z.strictObject({ uid: cardUid, accountId, status: cardStatus });
+const cardEntry = z.strictObject({
+  uid: cardUid,
+  accountId,
+  status: cardStatus,
+  /** A secure card (NTAG 424 DNA): a plain UID read of it is declined clone_suspected. */
+  secure: z.boolean().optional(),
+  /** The highest SUN counter the fleet has seen for this card: a tap must be above it. */
+  fleetCounter: z.number().int().min(0).max(0xffffff).optional(),
+  /** The key version the card is encoded under. */
+  keyVersion: z.number().int().min(1).max(1_000_000).optional(),
+});
 const cardRemoval = z.strictObject({ uid: cardUid, remove: z.literal(true) });
 
 // Money downlinks (card lists, account snapshots, top-ups) are signed like configs and commands:

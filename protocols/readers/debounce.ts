@@ -4,10 +4,14 @@
 // LAST sighting is the same presentation, so a card left on the reader for a minute is still one
 // swipe. Time is passed in (monotonic milliseconds): no timers here.
 
-export type ReaderFamily = 'line' | 'em4100' | 'qr';
+export type ReaderFamily = 'line' | 'em4100' | 'qr' | 'sun';
 
-/** Windows from the datasheet (line, qr); EM4100's is not given there and follows type L. */
-export const DEFAULT_DEBOUNCE_MS: Readonly<Record<ReaderFamily, number>> = { line: 2000, em4100: 2000, qr: 3000 };
+/**
+ * Windows from the datasheet (line, qr); EM4100's is not given there and follows type L. Type S
+ * debounces only its plain `UID:` lines: a SUN line is never a repeat (the card's counter moves
+ * on every tap), so the same text again goes on to be declined as a replay.
+ */
+export const DEFAULT_DEBOUNCE_MS: Readonly<Record<ReaderFamily, number>> = { line: 2000, em4100: 2000, qr: 3000, sun: 2000 };
 
 export interface DebounceOptions {
   windowMs: number;

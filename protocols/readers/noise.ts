@@ -3,7 +3,7 @@
 export type NoiseReason =
   /** A delimiter with nothing before it (a stray CR LF, a scanner's empty read). */
   | 'empty'
-  /** Longer than the family's cap (64 bytes for card readers, 2048 for QR scanners). */
+  /** Longer than the family's cap (64 bytes for card readers, 512 for type S, 2048 for QR scanners). */
   | 'oversize'
   /** A byte that the family never sends inside a frame. */
   | 'bad-char'
@@ -18,7 +18,9 @@ export type NoiseReason =
   /** QR: the text is not valid UTF-8. */
   | 'bad-encoding'
   /** QR: a control character inside the text. */
-  | 'control-char';
+  | 'control-char'
+  /** Type S: printable, but neither a SUN URI (no picc_data or cmac parameter) nor a UID: line. */
+  | 'not-sun';
 
 export const NOISE_REASONS: readonly NoiseReason[] = [
   'empty',
@@ -30,4 +32,5 @@ export const NOISE_REASONS: readonly NoiseReason[] = [
   'stray-bytes',
   'bad-encoding',
   'control-char',
+  'not-sun',
 ];

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../gateway/core/log.js';
 import { readerConfigSchema, type ReaderConfigInput } from '../../gateway/readers/config-schema.js';
 import { ReaderEmulator } from '../../gateway/readers/reader-emulator.js';
-import { SerialReader, type DownEvent, type NoiseEvent, type ScanEvent, type SwipeEvent, type UpEvent } from '../../gateway/readers/serial-reader.js';
+import { SerialReader, type DownEvent, type NoiseEvent, type ScanEvent, type SunTapEvent, type SwipeEvent, type UpEvent } from '../../gateway/readers/serial-reader.js';
 import { openPtyPair, type PtyPair } from '../helpers/pty.js';
 
 export interface Harness {
@@ -13,6 +13,7 @@ export interface Harness {
   emu: ReaderEmulator;
   swipes: SwipeEvent[];
   scans: ScanEvent[];
+  suns: SunTapEvent[];
   noise: NoiseEvent[];
   ups: UpEvent[];
   downs: DownEvent[];
@@ -27,7 +28,7 @@ export async function waitFor(cond: () => boolean, what: string, ms = 10_000): P
   }
 }
 
-export async function harness(type: 'line' | 'em4100' | 'qr', over: Partial<ReaderConfigInput> = {}): Promise<Harness> {
+export async function harness(type: 'line' | 'em4100' | 'qr' | 'sun', over: Partial<ReaderConfigInput> = {}): Promise<Harness> {
   const pty = await openPtyPair();
   const config = readerConfigSchema.parse({
     id: `test-${type}`,
@@ -46,6 +47,7 @@ export async function harness(type: 'line' | 'em4100' | 'qr', over: Partial<Read
     emu: new ReaderEmulator({ path: pty.b, type }),
     swipes: [],
     scans: [],
+    suns: [],
     noise: [],
     ups: [],
     downs: [],
@@ -57,6 +59,7 @@ export async function harness(type: 'line' | 'em4100' | 'qr', over: Partial<Read
   };
   reader.on('swipe', (e) => h.swipes.push(e));
   reader.on('scan', (e) => h.scans.push(e));
+  reader.on('sun', (e) => h.suns.push(e));
   reader.on('noise', (e) => h.noise.push(e));
   reader.on('up', (e) => h.ups.push(e));
   reader.on('down', (e) => h.downs.push(e));

@@ -1,6 +1,7 @@
 // Input 1: the bytes a card reader or QR scanner line carries, through the framing a SerialReader
 // runs on them (gateway/readers/serial-reader.ts onData/onDelimited): the capped CR LF / CR
-// delimiter with its frame gap, then the family's validation (line, QR), or the EM4100 framer.
+// delimiter with its frame gap, then the family's validation (line, QR, type S), or the EM4100
+// framer. Type S lines are generated up to their full 512 bytes.
 // Whatever the bytes, nothing throws, the pending buffer stays under the family's cap, every
 // drop has a reason, and a card or code comes out only where the bytes held a valid frame. Clean
 // streams (frames among junk lines, overlong lines, cut frames followed by a quiet line) yield
@@ -10,11 +11,12 @@ import { EM4100_ETX, EM4100_MAX_FRAME_BYTES, EM4100_STX, Em4100Framer, encodeEm4
 import { LINE_READER_DELIMITER, LINE_READER_MAX_LINE_BYTES, LINE_READER_UID_LENGTHS, parseLineReaderLine } from '../../protocols/readers/line-reader.js';
 import { NOISE_REASONS, type NoiseReason } from '../../protocols/readers/noise.js';
 import { QR_DELIMITER, QR_MAX_TEXT_BYTES, parseQrText } from '../../protocols/readers/qr-scanner.js';
+import { SUN_READER_MAX_LINE_BYTES, parseSunReaderLine } from '../../protocols/readers/sun-reader.js';
 import { CappedDelimiterParser, type DelimitedOutput } from '../../gateway/readers/capped-delimiter.js';
 import { DEFAULT_FRAME_GAP_MS } from '../../gateway/readers/config-schema.js';
 import { Tally, must, runProperties, splitAt, type FuzzEnv, type FuzzProperty, type InputReport } from './fuzz-common.js';
 
-type Family = 'line' | 'em4100' | 'qr';
+type Family = 'line' | 'em4100' | 'qr' | 'sun';
 type ReaderEvent = { kind: 'present'; key: string } | { kind: 'noise'; reason: NoiseReason; bytes: number };
 
 const NOISE = new Set<string>(NOISE_REASONS);
@@ -33,8 +35,8 @@ class ReaderFraming {
       family === 'em4100'
         ? null
         : new CappedDelimiterParser({
-            delimiter: family === 'line' ? LINE_READER_DELIMITER : QR_DELIMITER,
-            maxFrameBytes: family === 'line' ? LINE_READER_MAX_LINE_BYTES : QR_MAX_TEXT_BYTES,
+            delimiter: family === 'qr' ? QR_DELIMITER : LINE_READER_DELIMITER,
+            maxFrameBytes: family === 'line' ? LINE_READER_MAX_LINE_BYTES : family === 'sun' ? SUN_READER_MAX_LINE_BYTES : QR_MAX_TEXT_BYTES,
             frameGapMs: DEFAULT_FRAME_GAP_MS[family],
             now: () => this.nowMs,
           });
@@ -43,6 +45,7 @@ class ReaderFraming {
   /** The most a family may hold for an unfinished frame. */
   get cap(): number {
     if (this.family === 'em4100') return EM4100_MAX_FRAME_BYTES - 2;
+    if (this.family === 'sun') return SUN_READER_MAX_LINE_BYTES + LINE_READER_DELIMITER.length - 1;
     return this.family === 'line' ? LINE_READER_MAX_LINE_BYTES + LINE_READER_DELIMITER.length - 1 : QR_MAX_TEXT_BYTES + QR_DELIMITER.length - 1;
   }
 
@@ -71,6 +74,13 @@ class ReaderFraming {
   private delimited(out: DelimitedOutput): void {
     if (out.kind === 'drop') {
       this.events.push({ kind: 'noise', reason: out.reason, bytes: out.bytes });
+      return;
+    }
+    if (this.family === 'sun') {
+      const s = parseSunReaderLine(out.bytes);
+      // The key is the line as sent, so a UID: line and a SUN line are checked the same way.
+      if (s.ok) this.events.push({ kind: 'present', key: s.kind === 'uid' ? `UID:${s.uid}` : s.text });
+      else this.events.push({ kind: 'noise', reason: s.reason, bytes: out.bytes.length });
       return;
     }
     const r = this.family === 'qr' ? parseQrText(out.bytes) : parseLineReaderLine(out.bytes);
@@ -106,6 +116,11 @@ function checkEvents(f: ReaderFraming, data: Uint8Array, tally: Tally): void {
     if (f.family === 'line') {
       must(/^[0-9A-F]+$/.test(key) && LINE_READER_UID_LENGTHS.includes(key.length), `line uid ${key} is not 8/14/20 uppercase hex`);
       must(latin1.includes(`${key}\r\n`), `line uid ${key} is not followed by CR LF anywhere in the input`);
+    } else if (f.family === 'sun') {
+      must(key.length > 0 && key.length <= SUN_READER_MAX_LINE_BYTES && /^[\x21-\x7e]+$/.test(key), `type S line of ${key.length} bytes is empty, oversize or not printable`);
+      if (key.startsWith('UID:')) must(/^[0-9A-F]+$/.test(key.slice(4)) && LINE_READER_UID_LENGTHS.includes(key.length - 4), `type S ${key} is not 8/14/20 uppercase hex`);
+      else must(key.includes('picc_data=') || key.includes('cmac='), 'a type S line naming neither picc_data nor cmac came out as a tap');
+      must(latin1.includes(`${key}\r\n`), 'type S line is not followed by CR LF anywhere in the input');
     } else if (f.family === 'em4100') {
       emUids ??= em4100UidsIn(data);
       must(emUids.has(key), `EM4100 uid ${key} is not in any valid frame of the input`);
@@ -119,7 +134,7 @@ function checkEvents(f: ReaderFraming, data: Uint8Array, tally: Tally): void {
 
 // ---- generators ---------------------------------------------------------------------------------
 
-const family = fc.constantFrom<Family>('line', 'em4100', 'qr');
+const family = fc.constantFrom<Family>('line', 'em4100', 'qr', 'sun');
 // Bytes skewed towards the ones the framers act on, so frames and near-frames occur.
 const lineByte = fc.oneof(fc.integer({ min: 0, max: 255 }), fc.constantFrom(0x0d, 0x0a, 0x41, 0x30, 0x46, 0x39, 0x02, 0x03, 0x61));
 const noiseBytes = fc.oneof(
@@ -185,6 +200,33 @@ function qrItems(): fc.Arbitrary<Item[]> {
   return fc.array(fc.oneof({ weight: 4, arbitrary: text }, { weight: 2, arbitrary: junk }, { weight: 1, arbitrary: stub }), { maxLength: 10 });
 }
 
+/** SUN URI lines from a few bytes to the full 512: the operator's host and path, both parameters, padding. */
+const sunText = fc
+  .tuple(hex(32), hex(16), fc.boolean(), fc.integer({ min: 0, max: SUN_READER_MAX_LINE_BYTES }), fc.constantFrom('https://c.example/t', 'https://laundry.example.org/card/v1', ''))
+  .map(([picc, cmac, swap, want, base]) => {
+    const head = swap ? `${base}?cmac=${cmac}&picc_data=${picc}` : `${base}?picc_data=${picc}&cmac=${cmac}`;
+    const room = SUN_READER_MAX_LINE_BYTES - head.length - 3;
+    return room > 0 && want > head.length ? `${head}&p=${'Z'.repeat(Math.min(room, want - head.length))}` : head;
+  });
+
+function sunItems(): fc.Arbitrary<Item[]> {
+  const full = sunText.map((t): Item => ({ bytes: enc(`${t}\r\n`), expect: t, stub: false }));
+  const atCap = sunText.map((t) => (t.length + 3 <= SUN_READER_MAX_LINE_BYTES ? `${t}&q=`.padEnd(SUN_READER_MAX_LINE_BYTES, 'Y') : t)).map((t): Item => ({ bytes: enc(`${t}\r\n`), expect: t, stub: false }));
+  const plain = lineUid.map((uid): Item => ({ bytes: enc(`UID:${uid}\r\n`), expect: `UID:${uid}`, stub: false }));
+  const junkLen = fc.oneof({ weight: 5, arbitrary: fc.nat(120) }, { weight: 1, arbitrary: fc.integer({ min: SUN_READER_MAX_LINE_BYTES - 5, max: 4000 }) });
+  const junk = junkLen.chain((n) => fc.array(lineByte.filter((b) => b !== 0x0d), { minLength: n, maxLength: n })).map((a): Item => {
+    const body = Uint8Array.from(a);
+    const r = parseSunReaderLine(body);
+    return { bytes: cat(body, enc('\r\n')), expect: r.ok ? (r.kind === 'uid' ? `UID:${r.uid}` : r.text) : null, stub: false };
+  });
+  const overlong = sunText.map((t): Item => ({ bytes: enc(`${t.padEnd(SUN_READER_MAX_LINE_BYTES + 1, 'W')}\r\n`), expect: null, stub: false }));
+  const stub = sunText.chain((t) => fc.integer({ min: 1, max: t.length }).map((n): Item => ({ bytes: enc(t.slice(0, n)), expect: null, stub: true })));
+  return fc.array(
+    fc.oneof({ weight: 4, arbitrary: full }, { weight: 2, arbitrary: atCap }, { weight: 2, arbitrary: plain }, { weight: 2, arbitrary: junk }, { weight: 1, arbitrary: overlong }, { weight: 1, arbitrary: stub }),
+    { maxLength: 10 },
+  );
+}
+
 const cuts = fc.array(fc.nat(), { maxLength: 12 });
 
 export async function fuzzReaders(env: FuzzEnv): Promise<InputReport> {
@@ -243,10 +285,10 @@ export async function fuzzReaders(env: FuzzEnv): Promise<InputReport> {
       }),
   });
 
-  const { runs, violations } = await runProperties(env, [randomBytes, clean('line', lineItems()), clean('em4100', em4100Items()), clean('qr', qrItems())]);
+  const { runs, violations } = await runProperties(env, [randomBytes, clean('line', lineItems()), clean('em4100', em4100Items()), clean('qr', qrItems()), clean('sun', sunItems())]);
   return {
     input: 'readers',
-    title: 'card reader and QR scanner bytes through the reader framing',
+    title: 'card reader (types L, E, S) and QR scanner bytes through the reader framing',
     runs,
     seconds: (performance.now() - t0) / 1000,
     tally,
