@@ -47,6 +47,23 @@ export const ROOM_CONFIG_VERSION_KEY = 'uplink.roomConfigVersion';
 const USED_COMMANDS_KEY = 'uplink.usedCommandIds';
 const MAX_USED_COMMANDS = 1000;
 
+interface Handling {
+  /** The message's effect is durable: the broker may be told it arrived. */
+  stored(): void;
+  /** It could not be stored: the broker must deliver it again. */
+  notStored(e: Error): void;
+  /** Work the message goes on with after it was acknowledged (a command on its machine). */
+  then(p: Promise<void>): void;
+}
+
+/** SQLite's errors of a disk that cannot write now (full, failing, remounted read-only, busy). */
+const TRANSIENT_SQLITE = new Set(['SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_CANTOPEN', 'SQLITE_NOMEM']);
+
+function isTransientWriteError(e: unknown): e is Error & { code: string } {
+  if (!(e instanceof Error) || !('code' in e) || typeof e.code !== 'string') return false;
+  return TRANSIENT_SQLITE.has(e.code.split('_').slice(0, 2).join('_'));
+}
+
 class Refusal extends Error {
   constructor(
     readonly reason: RejectReasonCode,
@@ -61,10 +78,13 @@ export class Downlinks {
   private readonly log: Logger;
   /**
    * Messages of one topic are handled one at a time, in arrival order: two configs must not
-   * both pass the version check before either is persisted, and two starts for one machine
-   * must not interleave. Topics do not wait for each other.
+   * both pass the version check before either is persisted. Topics do not wait for each other.
+   * A command holds its topic only while it is checked and its id spent; it is then carried out
+   * in its machine's own queue (`machineChains`), so a command waiting for a vend on one machine
+   * holds up neither the commands of other machines nor the acknowledgement of later messages.
    */
   private readonly chains = new Map<string, Promise<void>>();
+  private readonly machineChains = new Map<string, Promise<void>>();
 
   constructor(private readonly d: DownlinkDeps) {
     this.log = d.logger.child({ component: 'uplink-downlinks' });
@@ -82,17 +102,31 @@ export class Downlinks {
    */
   receive(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown): { done: Promise<void>; stored: Promise<void> } {
     let stored: () => void = () => undefined;
-    const storedP = new Promise<void>((resolve) => (stored = resolve));
-    const done = (this.chains.get(name) ?? Promise.resolve()).then(() => this.handleOne(name, topic, raw, stored)).finally(stored);
-    this.chains.set(name, done);
-    return { done, stored: storedP };
+    let notStored: (e: Error) => void = () => undefined;
+    const storedP = new Promise<void>((resolve, reject) => {
+      stored = resolve;
+      notStored = reject;
+    });
+    // A rejection nobody waits for (handle()) must not become an unhandled one.
+    storedP.catch(() => undefined);
+    let after: Promise<void> = Promise.resolve();
+    const head = (this.chains.get(name) ?? Promise.resolve())
+      .then(() => this.handleOne(name, topic, raw, { stored, notStored, then: (p) => (after = p) }))
+      .finally(stored);
+    this.chains.set(name, head);
+    return { done: head.then(() => after), stored: storedP };
   }
 
-  private async handleOne(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown, stored: () => void): Promise<void> {
+  private async handleOne(name: Exclude<DownName, 'ack'>, topic: string, raw: unknown, h: Handling): Promise<void> {
     try {
-      await this.dispatch(name, raw, stored);
+      await this.dispatch(name, raw, h);
     } catch (e) {
-      if (e instanceof Refusal) {
+      if (isTransientWriteError(e)) {
+        // The ledger could not write (a full or failing SD card): nothing was applied. The message
+        // is left unacknowledged, so the broker delivers it again, rather than acknowledged and lost.
+        this.log.error({ topic, err: e.message }, 'downlink not applied: the ledger cannot write; the broker will deliver it again');
+        h.notStored(e);
+      } else if (e instanceof Refusal) {
         this.log.warn({ topic, reason: e.reason, detail: e.message, ref: e.ref }, 'downlink refused');
         this.d.reject({ topic, reason: e.reason, detail: e.message, ref: e.ref });
       } else {
@@ -103,7 +137,7 @@ export class Downlinks {
     }
   }
 
-  private async dispatch(name: Exclude<DownName, 'ack'>, raw: unknown, stored: () => void): Promise<void> {
+  private async dispatch(name: Exclude<DownName, 'ack'>, raw: unknown, h: Handling): Promise<void> {
     switch (name) {
       case 'cards': {
         const env = parse(DOWN_SCHEMAS.cards, raw);
@@ -120,7 +154,7 @@ export class Downlinks {
       case 'config':
         return this.config(parse(DOWN_SCHEMAS.config, raw));
       case 'commands':
-        return this.command(parse(DOWN_SCHEMAS.commands, raw), stored);
+        return this.command(parse(DOWN_SCHEMAS.commands, raw), h);
     }
   }
 
@@ -181,7 +215,7 @@ export class Downlinks {
     this.log.info({ version: cfg.version, pricing: cfg.pricing !== undefined, risk: cfg.risk !== undefined, qrTokens: cfg.qrTokens !== undefined }, 'room config applied');
   }
 
-  private async command(env: z.infer<(typeof DOWN_SCHEMAS)['commands']>, stored: () => void): Promise<void> {
+  private command(env: z.infer<(typeof DOWN_SCHEMAS)['commands']>, h: Handling): void {
     const r = verifySigned(env.command, env.sig, this.key(), remoteCommandSchema, this.d.roomId);
     if (!r.ok) throw new Refusal(r.reason, r.detail);
     const cmd = r.value;
@@ -192,8 +226,15 @@ export class Downlinks {
     if (cmd.issuedAtSec > now + skewSec) throw new Refusal('not_yet_valid', 'command issued in the future', cmd.id);
     this.consumeCommandId(cmd, now);
     // At most once: spent is durable, so the broker may forget it before the (slow) machine command.
-    stored();
-    await this.execute(cmd);
+    h.stored();
+    const run = (this.machineChains.get(cmd.machineId) ?? Promise.resolve())
+      .then(() => this.execute(cmd))
+      .catch((e: unknown) => this.log.error({ commandId: cmd.id, err: e instanceof Error ? e.message : String(e) }, 'remote command failed'));
+    const tail = run.finally(() => {
+      if (this.machineChains.get(cmd.machineId) === tail) this.machineChains.delete(cmd.machineId);
+    });
+    this.machineChains.set(cmd.machineId, tail);
+    h.then(run);
   }
 
   /** Write-ahead: the id is spent before the machine is touched, so a crash cannot run it twice. */
@@ -222,7 +263,12 @@ export class Downlinks {
     }
     this.log.info({ ...result }, 'remote command done');
     // Durable record too: the result reaches the cloud through the outbox even if the live publish is lost.
-    this.d.ledger.enqueueEvent('remote_command', { ...result, at: this.d.nowMs() });
+    try {
+      this.d.ledger.enqueueEvent('remote_command', { ...result, at: this.d.nowMs() });
+    } catch (e) {
+      // The engine's own `command` record holds what the command did; this copy is the wire's.
+      this.log.error({ commandId: cmd.id, err: e instanceof Error ? e.message : String(e) }, 'remote command result not stored');
+    }
     this.d.commandResult(result);
   }
 }

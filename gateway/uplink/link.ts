@@ -148,9 +148,18 @@ export class Link {
       } catch (e) {
         this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'downlink handler threw');
       }
+      // A message whose effect could not be stored (the ledger cannot write) is not acknowledged,
+      // and the connection is dropped: a broker delivers an unacknowledged message again only on
+      // a new connection (the reconnect backoff paces the tries while the ledger stays down).
       void Promise.resolve(handled).then(
         () => callback(),
-        () => callback(),
+        (e: unknown) => {
+          callback(e instanceof Error ? e : new Error(String(e)));
+          if (this.client === c) {
+            this.log.warn({ topic: packet.topic }, 'downlink not stored: reconnecting so the broker delivers it again');
+            this.closed(c);
+          }
+        },
       );
     };
     c.on('error', (err) => {
