@@ -36,7 +36,12 @@ export function migrate(db: Db, logger: Logger, migrations: readonly Migration[]
   const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
   if (current > latest) {
     // A newer daemon wrote this file; an older one must not guess at a schema it does not know.
-    throw new Error(`ledger: schema version ${current} is newer than this build knows (${latest})`);
+    // Said so the operator knows what happened (a package downgrade) and what to do; nothing
+    // has been written to the file.
+    throw new Error(
+      `ledger: schema version ${current} is newer than this build knows (${latest}): it was written by a newer laundry-gateway. ` +
+        'Downgrading below the ledger\'s schema is not supported: reinstall the newer version (the ledger is left untouched).',
+    );
   }
   const pending = [...migrations].filter((m) => m.version > current).sort((a, b) => a.version - b.version);
   for (const m of pending) {

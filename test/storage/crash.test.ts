@@ -3,7 +3,8 @@
 // the audit chain must verify, the outbox seq must be gap-free, every vend must be either
 // unfinished or finished exactly once, and every fact the child reported must be there.
 // LEDGER_CRASH_ITERATIONS sets the number of kills (default 50); LEDGER_CRASH_LANES the number
-// of files worked in parallel (default 1: the next child loads while the last one runs).
+// of files worked in parallel (default 1: the next child loads while the last one runs);
+// LEDGER_CRASH_TIMEOUT_MS the test's time limit (default 180 s).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,6 +14,8 @@ import { GATEWAY_ID, ROOM_SECRET, openTestLedger, tempDir } from './helpers.js';
 
 const ITERATIONS = Number(process.env.LEDGER_CRASH_ITERATIONS ?? '50');
 const LANES = Number(process.env.LEDGER_CRASH_LANES ?? '1');
+// Under arm64 emulation each child takes seconds to start (scripts/arm64/test.sh raises this).
+const TIMEOUT_MS = Number(process.env.LEDGER_CRASH_TIMEOUT_MS ?? '180000');
 let child: ChildCommand = { args: [], cleanup: () => undefined };
 before(() => {
   child = prepareCrashChild();
@@ -153,7 +156,7 @@ async function lane(dir: ReturnType<typeof tempDir>, laneNo: number, kills: numb
   return { reported, vends };
 }
 
-test(`ledger survives ${ITERATIONS} SIGKILLs at random moments`, { timeout: 180_000 }, async () => {
+test(`ledger survives ${ITERATIONS} SIGKILLs at random moments`, { timeout: TIMEOUT_MS }, async () => {
   const dir = tempDir('ledger-crash-');
   try {
     const perLane = Math.ceil(ITERATIONS / LANES);
