@@ -73,7 +73,8 @@ describe('the Debian package in a scratch root', { skip: DEB === undefined ? 'LA
     });
   }
   function startDaemon(): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
-    const child = spawn(node, [join(app, 'bin/laundry-gateway.mjs'), 'run', '--config', cfgPath], { uid, gid, stdio: ['ignore', 'pipe', 'pipe'] });
+    // With the unit's UMask=0077, as systemd starts it.
+    const child = spawn('/bin/sh', ['-c', 'umask 0077 && exec "$0" "$@"', node, join(app, 'bin/laundry-gateway.mjs'), 'run', '--config', cfgPath], { uid, gid, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => (log += d));
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d));
@@ -205,7 +206,7 @@ describe('the Debian package in a scratch root', { skip: DEB === undefined ? 'LA
     const code = await d.exited;
     assert.notEqual(code, 0, d.log());
     assert.match(d.log(), new RegExp(`schema version ${latest + 1} is newer than this build knows \\(${latest}\\)`));
-    assert.match(d.log(), /downgrad/);
+    assert.match(d.log(), /downgrading below the ledger's schema is not supported: reinstall the newer version/i);
     assert.equal(sha(join(state, 'ledger.db')), before, 'the newer ledger is left untouched');
   });
 });
