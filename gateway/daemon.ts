@@ -197,7 +197,10 @@ export class Daemon {
     let off: (() => void) | null = null;
     const ledger = this.ledger;
     const onState = (e: { state: MachineState; changed: readonly string[] }): void => {
-      this.log.info({ machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, changed: e.changed }, 'machine state');
+      // A countdown minute alone is debug: at info it was ~30 journal lines per cycle, most of
+      // the SD card's journal bytes (test/bench/sd-writes.ts); the status page shows it live.
+      const countdownOnly = e.changed.every((c) => c === 'remainingMinute');
+      this.log[countdownOnly ? 'debug' : 'info']({ machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, changed: e.changed }, 'machine state');
       // Status and fault changes are facts the cloud keeps; the countdown is only telemetry
       // (the uplink's retained snapshot), and writing it would wear the SD card.
       if (e.changed.includes('status') || e.changed.includes('fault')) {

@@ -36,7 +36,12 @@ export function migrate(db: Db, logger: Logger, migrations: readonly Migration[]
   const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
   if (current > latest) {
     // A newer daemon wrote this file; an older one must not guess at a schema it does not know.
-    throw new Error(`ledger: schema version ${current} is newer than this build knows (${latest})`);
+    // Said so the operator knows what happened (a package downgrade) and what to do; nothing
+    // has been written to the file.
+    throw new Error(
+      `ledger: schema version ${current} is newer than this build knows (${latest}): it was written by a newer laundry-gateway. ` +
+        'Downgrading below the ledger\'s schema is not supported: reinstall the newer version (the ledger is left untouched).',
+    );
   }
   const pending = [...migrations].filter((m) => m.version > current).sort((a, b) => a.version - b.version);
   for (const m of pending) {
@@ -50,9 +55,20 @@ export function migrate(db: Db, logger: Logger, migrations: readonly Migration[]
   return Number(pragmaValue(db, 'user_version'));
 }
 
+/**
+ * Page size of a NEW ledger file. Each commit appends every page it touched to the WAL and
+ * fsyncs it; a vend's commits touch a few small rows in several tables and indexes, so with
+ * SQLite's default 4 KiB most of each page written is unchanged bytes. 1 KiB pages cut the
+ * bytes a vend writes to the SD card (test/bench/sd-writes.ts, docs/performance.md). An
+ * existing file keeps the page size it was made with (changing it would need a VACUUM).
+ */
+export const NEW_LEDGER_PAGE_SIZE = 1024;
+
 export function openDatabase(opts: OpenDatabaseOptions): Db {
   const db = new Database(opts.path);
   try {
+    // Only before the first table exists does page_size take effect.
+    if (Number(pragmaValue(db, 'page_count')) === 0) db.pragma(`page_size = ${NEW_LEDGER_PAGE_SIZE}`);
     applyPragmas(db, opts.busyTimeoutMs ?? 5000);
     migrate(db, opts.logger, opts.migrations);
     return db;

@@ -14,6 +14,10 @@ export function getSetting(ctx: LedgerContext, key: string): string | undefined 
 export function setSetting(ctx: LedgerContext, key: string, value: string): void {
   const k = keySchema.parse(key);
   const v = z.string().max(65536).parse(value);
+  // An unchanged value is not written again: each write is a commit, pages in the WAL and an
+  // fsync on the SD card (the risk state is saved after every swipe, mostly unchanged).
+  // updated_ms therefore says when the value last changed.
+  if (getSetting(ctx, k) === v) return;
   ctx.db
     .prepare('INSERT INTO settings (key, value, updated_ms) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms')
     .run(k, v, Math.floor(ctx.clock.now()));

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Daemon } from '../../gateway/daemon.js';
+import type { Logger } from '../../gateway/core/log.js';
 import { ReaderEmulator } from '../../gateway/readers/reader-emulator.js';
 import { SimRoom, type ReplyPlan, type SimUnitConfig } from '../../simulator/index.js';
 import { CARDS, seedCards, startAttendant, startDaemon, testConfig, waitStatus } from '../engine/harness.js';
@@ -57,6 +58,12 @@ export interface VendRigOptions {
   gapMs: number;
   /** Runs on the ledger file before the daemon opens it (e.g. to fill a backlog). */
   beforeStart?: (dbPath: string) => void | Promise<void>;
+  /** The daemon's logger (default: silent unless ENGINE_TEST_LOG). */
+  logger?: Logger;
+  /** Poll interval of the bus (default 100 ms). */
+  pollIntervalMs?: number;
+  /** Simulated seconds per real second (default 20 000: a cycle lasts ~0.1 s). */
+  timeScale?: number;
 }
 
 
@@ -69,7 +76,7 @@ interface RigMachine {
 export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
   const list: RigMachine[] = Array.from({ length: o.machines }, (_, i) => ({ unit: i + 1, machineId: `M${i + 1}`, kind: i % 3 === 2 ? ('dryer' as const) : ('washer' as const) }));
   const simUnits: SimUnitConfig[] = list.map((m) => ({ unit: m.unit, model: m.kind === 'dryer' ? 'lw485-dryer' : 'lw485-washer' }));
-  const room = new SimRoom({ units: simUnits, timeScale: 20_000, replyDelayMs: 2 });
+  const room = new SimRoom({ units: simUnits, timeScale: o.timeScale ?? 20_000, replyDelayMs: 2 });
   const { port } = await room.listenTcp({ host: '127.0.0.1', port: 0, framing: 'rtu' });
   room.start();
   const arrived = new Map<number, (t: number) => void>();
@@ -89,7 +96,7 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
   try {
     for (let i = 0; i < list.length; i++) ptys.push(await openPtyPair());
     await o.beforeStart?.(o.dbPath);
-    const base = testConfig({ port, dbPath: o.dbPath, pollIntervalMs: 100 });
+    const base = testConfig({ port, dbPath: o.dbPath, pollIntervalMs: o.pollIntervalMs ?? 100 });
     const bus = base.buses?.[0];
     if (bus === undefined) throw new Error('test config has no bus');
     daemon = await startDaemon({
@@ -103,7 +110,7 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
         // One card swiped again and again: every line is a new presentation here.
         debounceMs: 0,
       })),
-    });
+    }, o.logger);
     seedCards(daemon.ledger, { alice: 1_000_000_000 });
     for (const pty of ptys) {
       const e = new ReaderEmulator({ path: pty.b, type: 'line' });

@@ -13,8 +13,8 @@ import { machineLine, parseRunArgs } from '../helpers/run-args.js';
 import { spawnOne } from '../helpers/spawn-one.js';
 import type { BenchResult } from './types.js';
 
-/** In the order of issue 8's list, with issue 19's secure tap beside the swipe. */
-const ALL = ['poll-cycle', 'swipe', 'secure-tap', 'drain', 'footprint', 'startup', 'offline'];
+/** In the order of issue 8's list, with issue 19's secure tap beside the swipe, then issue 16's. */
+const ALL = ['poll-cycle', 'swipe', 'secure-tap', 'drain', 'footprint', 'startup', 'offline', 'sd-writes'];
 
 const args = parseRunArgs(process.argv.slice(2));
 const names = args.only ?? ALL;

@@ -2,7 +2,7 @@
 // listener as the broker and a closed port, a ledger file with a page scribbled over.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, openSync, rmSync, writeFileSync, writeSync, closeSync, statSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -68,7 +68,11 @@ test('doctor: devices, broker, database and daemon, each with a verdict an opera
     // every page but the header page scribbled over: whatever the schema, the b-trees are garbage
     const size = statSync(dbPath).size;
     const fd = openSync(dbPath, 'r+');
-    for (let off = 4096; off < size; off += 4096) writeSync(fd, Buffer.alloc(4096, 0xa5), 0, 4096, off);
+    // the page size is in the header (bytes 16-17): new ledgers use 1 KiB pages
+    const header = Buffer.alloc(100);
+    readSync(fd, header, 0, 100, 0);
+    const page = header.readUInt16BE(16);
+    for (let off = page; off < size; off += page) writeSync(fd, Buffer.alloc(page, 0xa5), 0, page, off);
     closeSync(fd);
     const r3 = await doctor({ ...opts, endpoints: { ...endpoints, config: null, configErrors: ['config.json: broken'] } });
     assert.equal(levelOf(r3, 'config'), 'fail');

@@ -3,7 +3,9 @@
 // the audit chain must verify, the outbox seq must be gap-free, every vend must be either
 // unfinished or finished exactly once, and every fact the child reported must be there.
 // LEDGER_CRASH_ITERATIONS sets the number of kills (default 50); LEDGER_CRASH_LANES the number
-// of files worked in parallel (default 1: the next child loads while the last one runs).
+// of files worked in parallel (default 1: the next child loads while the last one runs);
+// LEDGER_CRASH_TIMEOUT_MS the test's time limit (default 180 s); LEDGER_CRASH_KILL_MS the latest
+// moment of a kill after the child is ready (default 120 ms).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -13,6 +15,10 @@ import { GATEWAY_ID, ROOM_SECRET, openTestLedger, tempDir } from './helpers.js';
 
 const ITERATIONS = Number(process.env.LEDGER_CRASH_ITERATIONS ?? '50');
 const LANES = Number(process.env.LEDGER_CRASH_LANES ?? '1');
+// Under arm64 emulation each child takes seconds to start (scripts/arm64/test.sh raises this).
+const TIMEOUT_MS = Number(process.env.LEDGER_CRASH_TIMEOUT_MS ?? '180000');
+// Each kill comes 0..KILL_MS after the child says ready (emulated children need longer to work).
+const KILL_MS = Number(process.env.LEDGER_CRASH_KILL_MS ?? '120');
 let child: ChildCommand = { args: [], cleanup: () => undefined };
 before(() => {
   child = prepareCrashChild();
@@ -130,7 +136,7 @@ async function lane(dir: ReturnType<typeof tempDir>, laneNo: number, kills: numb
   try {
     for (let i = 0; i < kills; i++) {
       const label = `lane ${laneNo} kill ${i + 1}`;
-      const running = next.run(Math.floor(Math.random() * 120));
+      const running = next.run(Math.floor(Math.random() * KILL_MS));
       if (i + 1 < kills) next = spawnChild(path, laneNo * 100000 + i + 2);
       const lines = await running;
       reported += lines.filter((x) => /^[HCRSTAXLP] /.test(x)).length;
@@ -153,7 +159,7 @@ async function lane(dir: ReturnType<typeof tempDir>, laneNo: number, kills: numb
   return { reported, vends };
 }
 
-test(`ledger survives ${ITERATIONS} SIGKILLs at random moments`, { timeout: 180_000 }, async () => {
+test(`ledger survives ${ITERATIONS} SIGKILLs at random moments`, { timeout: TIMEOUT_MS }, async () => {
   const dir = tempDir('ledger-crash-');
   try {
     const perLane = Math.ceil(ITERATIONS / LANES);
