@@ -37,6 +37,12 @@ export interface Lw485Snapshot extends Lw485Json {
   /** A command written but whose result is not visible yet. */
   pendingSeq: number | null;
   inputRegisters: number[];
+  /**
+   * Commands this controller accepted since the simulator built it, by command code (1 CREDIT,
+   * 4 CANCEL, 5 ADD_TIME, …): the machine's own word on what it was told to deliver, which the
+   * money checks of the tests hold the ledger to. Not part of the EEPROM: a power cycle starts it anew.
+   */
+  accepted: Record<number, number>;
 }
 
 
@@ -50,6 +56,7 @@ export class Lw485 {
   private t = 0;
   private pending: PendingCommand | null = null;
   private busyUntil = -1;
+  private readonly accepted: Record<number, number> = {};
 
   constructor(opts: Lw485Options, restored?: Lw485Json) {
     this.programs = programsFor(opts.kind);
@@ -136,6 +143,7 @@ export class Lw485 {
     this.pending = null;
     this.s.lastResult = executeCommand(this.s, this.programs, p);
     this.s.lastSeq = p.seq;
+    if (this.s.lastResult === Lw485Result.Accepted) this.accepted[p.code] = (this.accepted[p.code] ?? 0) + 1;
     if (this.s.lastResult === Lw485Result.Accepted && this.eepromWriteMs > 0) this.busyUntil = Math.max(this.busyUntil, this.t + this.eepromWriteMs);
   }
 
@@ -295,6 +303,7 @@ export class Lw485 {
       remainingSec: Math.ceil(this.s.remainingMs / 1000),
       pendingSeq: this.pending ? this.pending.seq : null,
       inputRegisters: this.inputRegisters(),
+      accepted: { ...this.accepted },
     };
   }
 }

@@ -6,6 +6,8 @@ import type { ChildCommand } from '../engine/child.js';
 export interface GatewayChild {
   go(simPort: number): void;
   vend(): void;
+  /** One line of the child's stdin protocol (seams-child.ts). */
+  send(line: string): void;
   kill(): void;
   /** The blocked machines the child printed once started (empty string: none). */
   ready: Promise<string>;
@@ -21,7 +23,7 @@ export interface ChildArgs {
   configPublicKey: string;
 }
 
-export function spawnGateway(cmd: ChildCommand, args: ChildArgs): GatewayChild {
+export function spawnGateway(cmd: ChildCommand, args: ChildArgs | Record<string, string | number>): GatewayChild {
   const proc = spawn(process.execPath, [...cmd.args, JSON.stringify(args)], { stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
@@ -59,6 +61,9 @@ export function spawnGateway(cmd: ChildCommand, args: ChildArgs): GatewayChild {
   return {
     go: (port) => proc.stdin.write(`go ${port}\n`),
     vend: () => proc.stdin.write('vend\n'),
+    send: (line) => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.stdin.write(`${line}\n`);
+    },
     kill: () => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
     },

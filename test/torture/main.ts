@@ -13,7 +13,7 @@ import { machineLine, parseRunArgs } from '../helpers/run-args.js';
 import { spawnOne } from '../helpers/spawn-one.js';
 import type { TortureResult } from './types.js';
 
-const GROUPS: string[][] = [['crash', 'outage'], ['bus-faults'], ['power-cut'], ['fuzz']];
+const GROUPS: string[][] = [['crash', 'outage'], ['seams'], ['bus-faults'], ['power-cut'], ['fuzz']];
 const ALL = GROUPS.flat();
 
 const args = parseRunArgs(process.argv.slice(2));

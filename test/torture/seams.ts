@@ -1,0 +1,255 @@
+// Torture: where the money paths meet. One seeded random stream of operations, side by side, at
+// five machines (three LW-485, two coin machines on a RIO-8): card swipes, QR scans, the app's
+// start (paid from an account, prepaid online, or unpaid), pause, resume, add-time (paid or
+// charged to the cycle) and cancel, operator refunds and clear-faults, machine faults, top-ups,
+// card lists and room configs from the cloud, ledger writes failed at the storage boundary
+// (single SQLITE_IOERR/FULL/READONLY faults aimed at one ledger operation, and read-only bursts),
+// and SIGKILLs of the gateway at random moments.
+//
+// The room and the cloud live here, in the parent; the gateway (seams-child.ts, a whole Daemon
+// with the WriteFaults seam) is the process that dies. The oracle, after every kill and restart
+// and at the end: the crash torture's checks (integrity, self-check, audit chain, nothing left
+// unfinished, every record delivered once and in order, every top-up applied once, balances =
+// top-ups − captured − holds + refunds to the cent), and the seams' own (lib-seams-checks.ts):
+// per machine the machine's own tally of CREDIT / ADD_TIME / CANCEL against captures and
+// refunds, coins against captures, no refund beyond a capture, and everything a gateway
+// reported done found in the file after it was killed.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SimActionError, type SimRoom } from '../../simulator/index.js';
+import { prepareGatewayChild } from '../engine/child.js';
+import { CARDS, MACHINES, ROOM_ID, mintFor, qrKey, startRoom, tempDir } from '../engine/harness.js';
+import { COIN_CHANNELS, COINS_PER_PROGRAM, LW_UNITS, SEED_TOP_UPS, fastPulses, seedLedger, startFaultInjector } from './crash.js';
+import { LedgerChecker } from './lib-checks.js';
+import { CloudDriver, startCloud, type Cloud } from './lib-cloud.js';
+import { finishAndCheck } from './lib-finish.js';
+import { spawnGateway, type GatewayChild } from './lib-gateway.js';
+import { delay, seededRandom, withDeadline } from './lib-room.js';
+import { checkMachineMoney, checkReported, coinCounts, type SeamsMachines } from './lib-seams-checks.js';
+import { numParam, type TortureModule, type TortureOptions, type TortureResult } from './types.js';
+
+const CHILD_SOURCE = fileURLToPath(new URL('./seams-child.ts', import.meta.url));
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const READY_DEADLINE_MS = 30_000;
+const SETTLE_DEADLINE_MS = 20_000;
+const ALL_MACHINES = Object.keys(MACHINES);
+const SEAMS_MACHINES: SeamsMachines = { lw: LW_UNITS, coins: COIN_CHANNELS };
+/** Ledger operations a single write fault is aimed at (storage/index.ts method names); '-': whatever writes next. */
+const FAULT_OPS = ['hold', 'markCreditSent', 'capture', 'refund', 'refundCaptured', 'recordDecline', 'recordCommand', 'applyTopUp', 'applyCardList', '-'];
+const FAULT_CODES = ['SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY'];
+
+type Pick = <T>(xs: readonly T[]) => T;
+
+/**
+ * The room's customers, slower than the crash torture's attendant: a credited washer waits a
+ * while before someone presses Start, so the app's start, pause and cancel meet credited and
+ * running machines; finished machines are emptied; coin machines are started when ready.
+ */
+function slowAttendant(room: SimRoom, random: () => number): () => void {
+  const c = room.control;
+  const quiet = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof SimActionError)) throw e;
+    }
+  };
+  const timer = setInterval(() => {
+    for (const [, m] of LW_UNITS) {
+      const s = c.lw485(m.unit);
+      if (s.stateName === 'CREDITED' && s.doorClosed && random() < 0.1) quiet(() => c.pressStart(m.unit));
+      else if (s.stateName === 'DONE' && random() < 0.5) {
+        quiet(() => c.setDoor(m.unit, true));
+        quiet(() => c.setDoor(m.unit, false));
+      }
+    }
+    for (const [, m] of COIN_CHANNELS) if (c.rio8(m.unit).channels[m.channel ?? -1]?.machine?.ready === true && random() < 0.3) quiet(() => c.pressStart(m.unit, m.channel));
+  }, 25);
+  return () => clearInterval(timer);
+}
+
+/** The app: signed remote commands through the cloud, with and without payment. */
+class App {
+  private n = 0;
+  sent = new Map<string, number>();
+
+  constructor(
+    private readonly cloud: Cloud,
+    private readonly prefix: string,
+  ) {}
+
+  command(random: () => number, pick: Pick): Promise<void> {
+    const machineId = pick(ALL_MACHINES);
+    const now = Math.floor(Date.now() / 1000);
+    const base = { id: `${this.prefix}-c${++this.n}`, machineId, issuedAtSec: now - 1, expiresAtSec: now + 120 };
+    const r = random();
+    const account = random() < 0.8 ? CARDS.alice.accountId : CARDS.bob.accountId;
+    const prepaid = random() < 0.85 ? 2000 : 50; // 50 ¢ is below every price: over_amount
+    let cmd: Parameters<Cloud['consumer']['publishCommand']>[1];
+    let label: string;
+    if (r < 0.2) [cmd, label] = [{ ...base, kind: 'start', payment: { by: 'account', accountId: account } }, 'start-account'];
+    else if (r < 0.3) [cmd, label] = [{ ...base, kind: 'start', payment: { by: 'prepaid', amountCents: prepaid } }, 'start-prepaid'];
+    else if (r < 0.45) [cmd, label] = [{ ...base, kind: 'start' }, 'start-unpaid'];
+    else if (r < 0.55) [cmd, label] = [{ ...base, kind: 'pause' }, 'pause'];
+    else if (r < 0.65) [cmd, label] = [{ ...base, kind: 'resume' }, 'resume'];
+    else if (r < 0.8) {
+      const args = { minutes: 10, amountCents: random() < 0.9 ? 800 : 10 };
+      const how = random();
+      const on = { ...base, machineId: random() < 0.8 ? 'D1' : machineId };
+      if (how < 0.4) [cmd, label] = [{ ...on, kind: 'addTime', args }, 'addTime-cycle'];
+      else if (how < 0.7) [cmd, label] = [{ ...on, kind: 'addTime', args, payment: { by: 'account', accountId: account } }, 'addTime-account'];
+      else [cmd, label] = [{ ...on, kind: 'addTime', args, payment: { by: 'prepaid', amountCents: args.amountCents } }, 'addTime-prepaid'];
+    } else [cmd, label] = [{ ...base, kind: 'cancel' }, 'cancel'];
+    this.sent.set(label, (this.sent.get(label) ?? 0) + 1);
+    return this.cloud.consumer.publishCommand(ROOM_ID, cmd);
+  }
+}
+
+async function run(opts: TortureOptions): Promise<TortureResult> {
+  const started = Date.now();
+  const totalOps = numParam(opts, 'ops', 100_000, 1_500);
+  const kills = numParam(opts, 'kills', 200, 6);
+  const opEveryMs = numParam(opts, 'opEveryMs', 2, 3);
+  const faultShare = numParam(opts, 'faultShare', 0.02, 0.04);
+  const appGapMs = numParam(opts, 'appGapMs', 150, 150);
+  const random = seededRandom(opts.seed);
+  const pick: Pick = (xs) => {
+    const x = xs[Math.floor(random() * xs.length)];
+    if (x === undefined) throw new Error('pick from an empty list');
+    return x;
+  };
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const tmp = tempDir('torture-seams-');
+  const dbPath = tmp.file('ledger.db');
+  const child = prepareGatewayChild(CHILD_SOURCE);
+  const sim = await startRoom({ timeScale: 20_000 });
+  fastPulses(sim.room);
+  const stopAttendant = slowAttendant(sim.room, random);
+  const machineFaults = startFaultInjector(sim.room, random, 250);
+  seedLedger(dbPath, tmp.file('room-secret'));
+  const cloud = await startCloud(tmp.file('cloud.db'));
+  const driver = new CloudDriver(cloud, random, `s${opts.seed}`);
+  const app = new App(cloud, `s${opts.seed}`);
+  const qr = qrKey();
+  const checker = new LedgerChecker(dbPath, ROOM_ID, COINS_PER_PROGRAM);
+  const coinBase = coinCounts(sim.room, SEAMS_MACHINES, null);
+  const violations: string[] = [];
+  const ops = new Map<string, number>();
+  const count = (k: string): void => void ops.set(k, (ops.get(k) ?? 0) + 1);
+  const captured: string[] = [];
+  let injected = 0;
+  let done = 0;
+  let lastApp = 0;
+  const spawnNext = (): GatewayChild =>
+    spawnGateway(child, { dbPath, mqttUrl: cloud.broker.url, configPublicKey: cloud.configPublicKey, qrPublicKey: qr.publicKeyB64 });
+  const keepLog = (name: string, c: GatewayChild): void => writeFileSync(join(ARTIFACTS, `torture-seams-${name}.log`), c.stderr());
+  const lastInjected = (c: GatewayChild): number => {
+    const lines = c.lines().filter((l) => l.startsWith('inj '));
+    return Number(lines[lines.length - 1]?.slice(4) ?? 0);
+  };
+
+  /** One operation of the stream, chosen at random. */
+  const operate = (c: GatewayChild): void => {
+    const r = random();
+    const m = pick(ALL_MACHINES);
+    if (r < faultShare) {
+      if (random() < 0.9) {
+        c.send(`wf ${pick(FAULT_CODES)} ${1 + Math.floor(random() * 3)} ${pick(FAULT_OPS)}`);
+        count('write-fault');
+      } else {
+        c.send(`ro ${50 + Math.floor(random() * 400)}`);
+        count('read-only-burst');
+      }
+    } else if (r < 0.35) {
+      c.send(`swipe ${m} ${pick([CARDS.alice.uid, CARDS.alice.uid, CARDS.bob.uid, CARDS.mallory.uid, CARDS.stranger.uid])}`);
+      count('swipe');
+    } else if (r < 0.45) {
+      c.send(`scan ${m} ${mintFor(qr, { machineId: m, amountCents: random() < 0.9 ? 2000 : 50 })}`);
+      count('qr');
+    } else if (r < 0.8 && Date.now() - lastApp >= appGapMs) {
+      // A busy room's app users, not a flood: a few commands a second at most.
+      lastApp = Date.now();
+      void app.command(random, pick).catch(() => undefined);
+      count('app');
+    } else if (r < 0.8) {
+      c.send(`swipe ${m} ${CARDS.alice.uid}`);
+      count('swipe');
+    } else if (r < 0.85 && captured.length > 0) {
+      c.send(`oref ${pick(captured)} ${50 + Math.floor(random() * 4) * 50}`);
+      count('operator-refund');
+    } else if (r < 0.9) {
+      c.send(`clear ${m}`);
+      count('clear-fault');
+    } else {
+      count('idle');
+    }
+  };
+
+  let next = spawnNext();
+  driver.start(300);
+  opts.log(`seams: ${totalOps} operations, ${kills} kills, seed ${opts.seed}, child ${child.compiled ? 'compiled' : 'tsx'}`);
+  const perLife = Math.max(1, Math.floor(totalOps / (kills + 1)));
+  try {
+    for (let i = 0; i <= kills && violations.length < 20; i++) {
+      const cur = next;
+      next = spawnNext();
+      cur.go(sim.port);
+      await withDeadline(cur.ready, READY_DEADLINE_MS, `child ${i} ready`);
+      const until = Date.now() + SETTLE_DEADLINE_MS;
+      while (checker.unfinished() > 0 && Date.now() < until) await delay(100);
+      const seen = violations.length;
+      checker.afterStart(`start ${i}`, violations, null);
+      checkMachineMoney({ dbPath, room: sim.room, machines: SEAMS_MACHINES, coinBase, label: `start ${i}`, final: false }, violations);
+      // A life of `perLife` operations (the last one too: it ends with the final drain's clean start).
+      const n = i === kills ? totalOps - done : perLife;
+      for (let k = 0; k < n; k++, done++) {
+        operate(cur);
+        await delay(Math.floor(random() * 2 * opEveryMs));
+      }
+      await delay(Math.floor(random() * 300));
+      cur.kill();
+      await cur.exited;
+      injected += lastInjected(cur);
+      checker.afterKill(`kill ${i}`, violations);
+      captured.push(...checkReported(dbPath, cur.lines(), `kill ${i}`, violations).captured);
+      if (violations.length > seen) keepLog(`kill-${i}`, cur);
+      if ((i + 1) % 20 === 0) opts.log(`seams: ${i + 1} kills, ${done} operations, ${injected} writes failed, ${Math.round((Date.now() - started) / 1000)} s, ${violations.length} violations`);
+    }
+    await driver.stop();
+    const fin = await finishAndCheck({
+      next, simPort: sim.port, checker, dbPath, driver, seedTopUps: SEED_TOP_UPS.length, counts: () => Promise.resolve(null), violations, log: opts.log,
+      logName: 'torture-seams-final.log', consumerDb: cloud.consumerDb, gatewayId: ROOM_ID, topUps: [...SEED_TOP_UPS, ...driver.topUps], outOfOrder: cloud.arrivals.outOfOrder,
+    });
+    next = fin.child;
+    checkMachineMoney({ dbPath, room: sim.room, machines: SEAMS_MACHINES, coinBase, label: 'final', final: true }, violations);
+    return {
+      name: 'seams',
+      violations,
+      figures: {
+        operations: done,
+        kills,
+        writesFailed: injected,
+        ...fin.figures,
+        machineFaults: machineFaults.injected(),
+        operationsByKind: JSON.stringify(Object.fromEntries(ops)),
+        appCommands: JSON.stringify(Object.fromEntries(app.sent)),
+        seconds: Math.round((Date.now() - started) / 1000),
+      },
+      notes: [`seed ${opts.seed}; gateway child ${child.compiled ? 'compiled with tsc' : 'run with tsx'}`, ...driver.errors.map((e) => `cloud publish failed: ${e}`)],
+    };
+  } finally {
+    next.kill();
+    await next.exited;
+    await driver.stop();
+    machineFaults.stop();
+    stopAttendant();
+    await cloud.close();
+    await sim.close();
+    child.cleanup();
+    tmp.cleanup();
+  }
+}
+
+const seams: TortureModule = { name: 'seams', title: 'card, QR, app commands, operator, faults, downlinks, failed ledger writes and SIGKILLs interleaved', run };
+export default seams;
