@@ -62,7 +62,7 @@ export async function runDaemon(configFile: string, io: RunIo, deps: { clock?: C
   const logger = createLogger({ level: config.log.level });
   const { Daemon } = await import('../daemon.js');
   const daemon = new Daemon(config, { logger, clock });
-  const control = new ControlServer(controlTargetOf(daemon), { socketPath: config.control.socketPath }, { logger, clock });
+  const control = new ControlServer(controlTargetOf(daemon), { socketPath: config.control.socketPath, maxConnections: config.control.maxConnections, idleTimeoutMs: config.control.idleTimeoutMs }, { logger, clock });
   const maxInterval = Math.max(...config.buses.map((b) => b.pollIntervalMs));
   const health = new HealthMonitor(watchedBuses(daemon), { maxCycleAgeMs: Math.max(MIN_CYCLE_AGE_MS, CYCLE_AGE_INTERVALS * maxInterval) }, clock);
   const notifier = new SdNotifier({ logger, healthy: () => health.check() });

@@ -24,7 +24,12 @@ export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-/** Shows only the last 4 characters of a card UID, for logs and the status page. */
+/**
+ * Shows at most the last 4 characters of a card UID, and never more than 30 % of it: a 7-byte UID
+ * (14 hex digits) shows 4, a 4-byte one (8 digits) shows 2, not half of the number.
+ */
 export function maskUid(uid: string): string {
-  return uid.length <= 4 ? '****' : `${'*'.repeat(Math.max(0, uid.length - 4))}${uid.slice(-4)}`;
+  if (uid.length <= 4) return '****';
+  const shown = Math.min(4, Math.floor(uid.length * 0.3));
+  return `${'*'.repeat(uid.length - shown)}${uid.slice(uid.length - shown)}`;
 }
