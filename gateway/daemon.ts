@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { GatewayConfig } from './config/schema.js';
 import type { Clock } from './core/clock.js';
+import { fileModeWarning } from './core/exposure.js';
 import { maskUid, type Logger } from './core/log.js';
 import { loadOrCreateRoomSecret } from './core/room-secret.js';
 import { openLedger, type Ledger } from '../storage/index.js';
@@ -31,6 +32,14 @@ export interface DaemonDeps {
   clock: Clock;
   /** Path of the room secret; default: beside the database. */
   roomSecretPath?: string;
+  /** The config file, for the status page's warning when others can read it (the operator token). */
+  configPath?: string;
+}
+
+/** Config, ledger and room secret readable by other users, as the page's warnings. */
+function fileWarnings(configPath: string | undefined, dbPath: string, secretPath: string): string[] {
+  const found = [configPath === undefined ? null : fileModeWarning('config file', configPath), fileModeWarning('ledger', dbPath), fileModeWarning('room secret', secretPath)];
+  return found.filter((w): w is string => w !== null);
 }
 
 export class Daemon {
@@ -53,7 +62,8 @@ export class Daemon {
   ) {
     const { logger, clock } = deps;
     this.log = logger;
-    const secret = loadOrCreateRoomSecret(deps.roomSecretPath ?? join(dirname(config.database.path), 'room-secret'));
+    const secretPath = deps.roomSecretPath ?? join(dirname(config.database.path), 'room-secret');
+    const secret = loadOrCreateRoomSecret(secretPath, (w) => logger.warn({ warning: w }, 'room secret'));
     let floor: ClockFloor | null = null;
     this.ledger = openLedger({
       path: config.database.path,
@@ -119,7 +129,7 @@ export class Daemon {
           nowSec: () => this.clockFloor.nowSec(),
         })
       : null;
-    this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink }), logger, clock });
+    this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink }), logger, clock, warnings: () => fileWarnings(deps.configPath, config.database.path, secretPath) });
   }
 
   private subscribeStates(listener: (s: MachineState) => void): () => void {

@@ -9,6 +9,7 @@ import { SdNotifier } from '../core/sd-notify.js';
 import { ControlServer, ControlSocketInUseError } from '../control/server.js';
 import { controlTargetOf } from '../control/target.js';
 import type { Daemon } from '../daemon.js';
+import { startWarnings } from './exposure-checks.js';
 import { loadRunConfig, type RunConfig } from './config.js';
 import { HealthMonitor, type WatchedBus } from './health.js';
 
@@ -61,7 +62,8 @@ export async function runDaemon(configFile: string, io: RunIo, deps: { clock?: C
   const clock = deps.clock ?? systemClock;
   const logger = createLogger({ level: config.log.level });
   const { Daemon } = await import('../daemon.js');
-  const daemon = new Daemon(config, { logger, clock });
+  const daemon = new Daemon(config, { logger, clock, configPath: configFile });
+  for (const w of startWarnings(configFile, config)) logger.warn({ warning: w }, 'exposure warning');
   const control = new ControlServer(controlTargetOf(daemon), { socketPath: config.control.socketPath, maxConnections: config.control.maxConnections, idleTimeoutMs: config.control.idleTimeoutMs }, { logger, clock });
   const maxInterval = Math.max(...config.buses.map((b) => b.pollIntervalMs));
   const health = new HealthMonitor(watchedBuses(daemon), { maxCycleAgeMs: Math.max(MIN_CYCLE_AGE_MS, CYCLE_AGE_INTERVALS * maxInterval) }, clock);
