@@ -148,7 +148,9 @@ export class ControlServer {
     this.conns.set(c, st);
     let buf = '';
     let gone = false;
-    const queue: string[] = [];
+    /** Lines to answer in order; null stands for a line over the limit: answered, then the connection closes. */
+    const queue: Array<string | null> = [];
+    let refusing = false;
     c.setEncoding('utf8');
     // Only a connection with nothing under way is dropped for silence: a bus scan in progress
     // writes nothing for seconds; a client that stopped reading its answers is dropped too.
@@ -171,7 +173,13 @@ export class ControlServer {
     const pump = async (): Promise<void> => {
       if (st.phase !== 'idle') return;
       while (queue.length > 0 && !gone) {
-        const line = queue.shift() ?? '';
+        const line = queue.shift();
+        if (line === undefined) break;
+        if (line === null) {
+          st.phase = 'flushing';
+          this.refuseTooLarge(c, send);
+          return;
+        }
         st.phase = 'serving';
         this.requests++;
         const p = this.serve(line, send, () => gone || this.stopping);
@@ -184,15 +192,21 @@ export class ControlServer {
       if (!gone && !this.stopping) c.resume();
     };
     c.on('data', (chunk: string) => {
+      if (refusing) return;
       buf += chunk;
       let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      while ((nl = buf.indexOf('\n')) >= 0 && !refusing) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) return this.refuseTooLarge(c, send, queue);
-        if (line.trim() !== '') queue.push(line);
+        if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) refusing = true;
+        else if (line.trim() !== '') queue.push(line);
       }
-      if (Buffer.byteLength(buf) > MAX_REQUEST_BYTES) return this.refuseTooLarge(c, send, queue);
+      if (!refusing && Buffer.byteLength(buf) > MAX_REQUEST_BYTES) refusing = true;
+      if (refusing) {
+        // what came before is answered first, in order; nothing after it is read
+        buf = '';
+        queue.push(null);
+      }
       if (queue.length > 0) {
         c.pause();
         void pump();
@@ -220,8 +234,7 @@ export class ControlServer {
     return false;
   }
 
-  private refuseTooLarge(c: Socket, send: (r: ControlResponse) => void, queue: string[]): void {
-    queue.length = 0;
+  private refuseTooLarge(c: Socket, send: (r: ControlResponse) => void): void {
     this.refusals.note('too_large', 'control request too large: connection closed', { limit: MAX_REQUEST_BYTES });
     send({ id: null, ok: false, error: { code: 'too_large', message: `a request line is at most ${MAX_REQUEST_BYTES} bytes` } });
     c.end();

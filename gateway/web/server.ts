@@ -103,7 +103,8 @@ export class WebServer {
     this.healthTimer = setInterval(() => this.safely('health event', () => this.hub.size > 0 && this.hub.send({ event: 'health', data: healthView(src, this.clock.now()) })), this.o.healthEveryMs ?? 2000);
     this.healthTimer.unref();
 
-    const server = createServer({ requestTimeout: 15_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
+    // requireHostHeader off: node's own 400 for a missing Host has no reason; route() says why.
+    const server = createServer({ requestTimeout: 15_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024, requireHostHeader: false }, (req, res) => {
       void this.handle(req, res);
     });
     server.keepAliveTimeout = 5_000;
@@ -114,9 +115,15 @@ export class WebServer {
       this.guard.activity(req.socket, 1);
       res.once('close', () => this.guard.activity(req.socket, -1));
     });
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      // node could not parse the request: say so, in the same JSON shape as every other refusal
+      const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const body = JSON.stringify({ error: timeout ? 'request_timeout' : 'bad_request', reason: timeout ? 'the request took too long to arrive' : `the request is not valid HTTP (${err.code ?? 'parse error'})` });
+      socket.end(`HTTP/1.1 ${timeout ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     });
     this.server = server;
     try {
@@ -219,6 +226,7 @@ export class WebServer {
     } catch {
       throw new HttpError(400, 'bad_url', 'the request URL cannot be parsed');
     }
+    if (req.headers.host === undefined && req.httpVersion !== '1.0') throw new HttpError(400, 'missing_host', 'an HTTP/1.1 request needs a Host header');
     const host = checkHost(req.headers.host, this.cfg.allowedHosts);
     if (!host.ok) {
       this.refusals.note('host', 'web: request for a host name not allowed (DNS rebinding?)', { client: clientAddress(req) });
