@@ -9,7 +9,7 @@ import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import { RefusalLog } from '../core/refusal-log.js';
 import { ControlError, handle } from './handlers.js';
-import { MAX_REQUEST_BYTES, controlRequestSchema, type ControlResponse } from './protocol.js';
+import { MAX_REQUEST_BYTES, controlRequestSchema, requestIdSchema, type ControlResponse } from './protocol.js';
 import type { ControlTarget } from './target.js';
 
 export const controlServerOptionsSchema = z.strictObject({
@@ -251,7 +251,10 @@ export class ControlServer {
     }
     const parsed = controlRequestSchema.safeParse(raw);
     const rawId = typeof raw === 'object' && raw !== null && 'id' in raw ? raw.id : undefined;
-    const id = typeof rawId === 'number' || typeof rawId === 'string' ? rawId : null;
+    // Echoed only when it is a valid id: an answer carrying -5e-324 or a 100-character id would be
+    // of unknown shape to the CLI (found by the control fuzz).
+    const validId = requestIdSchema.safeParse(rawId);
+    const id = validId.success ? validId.data : null;
     if (!parsed.success) {
       const message = parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ');
       send({ id, ok: false, error: { code: 'bad_request', message } });

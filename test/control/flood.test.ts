@@ -13,6 +13,7 @@ import { silentLogger } from '../../gateway/core/log.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { ControlServer } from '../../gateway/control/server.js';
 import { controlRequest } from '../../gateway/control/client.js';
+import { controlResponseSchema } from '../../gateway/control/protocol.js';
 import type { ControlTarget } from '../../gateway/control/target.js';
 import { openLedger, type Ledger } from '../../storage/index.js';
 
@@ -129,6 +130,32 @@ test('control socket: idle connections up to the cap do not keep the CLI out, an
     assert.equal(server.stats().connections, 0);
   } finally {
     for (const s of idle) s.destroy();
+    await server.stop();
+    r.ledger.close();
+    rmSync(r.dir, { recursive: true, force: true });
+  }
+});
+
+test('control socket: an invalid request id is not echoed, so every answer has the protocol shape (found by the fuzz)', { timeout: 30_000 }, async () => {
+  const r = room();
+  const server = new ControlServer(r.target, { socketPath: r.socketPath }, { logger: silentLogger(), clock: systemClock });
+  await server.start();
+  try {
+    const s = await connect(r.socketPath);
+    s.setEncoding('utf8');
+    let buf = '';
+    const got = new Promise<string[]>((resolve) => {
+      s.on('data', (d: string) => {
+        buf += d;
+        const lines = buf.split('\n').filter((l) => l !== '');
+        if (lines.length === 3) resolve(lines);
+      });
+    });
+    s.write(`{"cmd":"status","id":-5e-324}\n{"cmd":"nope","id":"${'x'.repeat(100)}"}\n{"cmd":"tx","id":7}\n`);
+    const answers = (await got).map((l) => controlResponseSchema.parse(JSON.parse(l)));
+    assert.deepEqual(answers.map((a) => a.id), [null, null, 7]);
+    s.destroy();
+  } finally {
     await server.stop();
     r.ledger.close();
     rmSync(r.dir, { recursive: true, force: true });
