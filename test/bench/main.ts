@@ -13,8 +13,8 @@ import { machineLine, parseRunArgs } from '../helpers/run-args.js';
 import { spawnOne } from '../helpers/spawn-one.js';
 import type { BenchResult } from './types.js';
 
-/** In the order of issue 8's list. */
-const ALL = ['poll-cycle', 'swipe', 'drain', 'footprint', 'startup', 'offline'];
+/** In the order of issue 8's list, then issue 13's floods. */
+const ALL = ['poll-cycle', 'swipe', 'drain', 'footprint', 'startup', 'offline', 'flood'];
 
 const args = parseRunArgs(process.argv.slice(2));
 const names = args.only ?? ALL;

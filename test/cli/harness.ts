@@ -73,6 +73,8 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** Real ms before an LW-485 shows a command's result (a slow device keeps a vend in flight longer). */
   commandResultDelayMs?: number;
+  /** How long start-up may take (default 45 s; a bench on a loaded machine may need more). */
+  readyTimeoutMs?: number;
 }
 
 function seedLedger(dbPath: string): void {
@@ -149,7 +151,7 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
         return r.kind === 'ok' && r.result.buses.every((b) => b.unitsDiscovered === b.unitsConfigured) && /"msg":"ready"/.test(log);
       },
       'the daemon to be ready with every unit discovered',
-      45_000,
+      o.readyTimeoutMs ?? 45_000,
     );
   } catch (e) {
     await gw.close();
