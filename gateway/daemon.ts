@@ -11,6 +11,7 @@ import type { GatewayConfig } from './config/schema.js';
 import type { Clock } from './core/clock.js';
 import { feature, Features, type Feature } from './core/feature.js';
 import { sleep, systemTimers, type Timers } from './core/timers.js';
+import { fileModeWarning } from './core/exposure.js';
 import { maskUid, type Logger } from './core/log.js';
 import { loadOrCreateRoomSecret } from './core/room-secret.js';
 import { openLedger, type Ledger, type WriteFaults } from '../storage/index.js';
@@ -56,6 +57,14 @@ export interface DaemonDeps {
   service?: boolean;
   /** Tests only: the ledger's writes fail on demand (storage/write-faults.ts). */
   ledgerWriteFaults?: WriteFaults;
+  /** The config file, for the status page's warning when others can read it (the operator token). */
+  configPath?: string;
+}
+
+/** Config, ledger and room secret readable by other users, as the page's warnings. */
+function fileWarnings(configPath: string | undefined, dbPath: string, secretPath: string): string[] {
+  const found = [configPath === undefined ? null : fileModeWarning('config file', configPath), fileModeWarning('ledger', dbPath), fileModeWarning('room secret', secretPath)];
+  return found.filter((w): w is string => w !== null);
 }
 
 export class Daemon {
@@ -86,7 +95,8 @@ export class Daemon {
     this.clock = clock;
     this.timers = deps.timers ?? systemTimers;
     this.opts = { ...DEFAULT_OPTIONS, ...deps.options };
-    const secret = loadOrCreateRoomSecret(deps.roomSecretPath ?? join(dirname(config.database.path), 'room-secret'));
+    const secretPath = deps.roomSecretPath ?? join(dirname(config.database.path), 'room-secret');
+    const secret = loadOrCreateRoomSecret(secretPath, (w) => logger.warn({ warning: w }, 'room secret'));
     let floor: ClockFloor | null = null;
     this.ledger = openLedger({
       path: config.database.path,
@@ -164,9 +174,9 @@ export class Daemon {
           clock,
         })
       : null;
-    this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink, clock }), logger, clock });
+    this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink, clock }), logger, clock, warnings: () => fileWarnings(deps.configPath, config.database.path, secretPath) });
 
-    const service = deps.service ? serviceFeatures(this, { socketPath: config.control.socketPath, logger, clock }) : null;
+    const service = deps.service ? serviceFeatures(this, { socketPath: config.control.socketPath, maxConnections: config.control.maxConnections, idleTimeoutMs: config.control.idleTimeoutMs, logger, clock }) : null;
     const uplink = this.uplink;
     const ha = this.homeAssistant;
     // The features, in start order; stopped in reverse. Adding a feature is one line here.

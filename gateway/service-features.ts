@@ -43,10 +43,10 @@ function watchedBuses(buses: readonly RoomBus[]): WatchedBus[] {
   }));
 }
 
-export function serviceFeatures(parts: ServiceParts, o: { socketPath: string; logger: Logger; clock: Clock; options?: ServiceOptions }): ServiceFeatures {
+export function serviceFeatures(parts: ServiceParts, o: { socketPath: string; maxConnections?: number; idleTimeoutMs?: number; logger: Logger; clock: Clock; options?: ServiceOptions }): ServiceFeatures {
   const { logger, clock } = o;
   const opts = { ...DEFAULT_OPTIONS, ...o.options };
-  const control = new ControlServer(controlTargetOf(parts), { socketPath: o.socketPath }, { logger, clock });
+  const control = new ControlServer(controlTargetOf(parts), { socketPath: o.socketPath, maxConnections: o.maxConnections, idleTimeoutMs: o.idleTimeoutMs }, { logger, clock });
   const maxInterval = Math.max(...parts.buses.map((b) => b.config.pollIntervalMs));
   const health = new HealthMonitor(watchedBuses(parts.buses), { maxCycleAgeMs: Math.max(opts.minCycleAgeMs, opts.cycleAgeIntervals * maxInterval) }, clock);
   const notifier = new SdNotifier({ logger, healthy: () => health.check() });

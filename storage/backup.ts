@@ -2,6 +2,7 @@
 // a consistent snapshot while the daemon keeps writing), and size figures.
 import { statSync } from 'node:fs';
 import type { LedgerContext } from './context.js';
+import { createPrivateFile } from './db.js';
 
 export interface IntegrityResult {
   ok: boolean;
@@ -20,6 +21,7 @@ export function integrityCheck(ctx: LedgerContext, opts: { quick?: boolean } = {
 }
 
 export async function backup(ctx: LedgerContext, toPath: string): Promise<{ totalPages: number }> {
+  createPrivateFile(toPath); // a copy of the ledger is as private as the ledger
   const meta = await ctx.db.backup(toPath);
   ctx.logger.info({ toPath, pages: meta.totalPages }, 'ledger backed up');
   return { totalPages: meta.totalPages };

@@ -1,4 +1,5 @@
 // Opens the ledger file with the pragmas the money needs and brings its schema up to date.
+import { closeSync, existsSync, fchmodSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { Logger } from './deps.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
@@ -64,7 +65,22 @@ export function migrate(db: Db, logger: Logger, migrations: readonly Migration[]
  */
 export const NEW_LEDGER_PAGE_SIZE = 1024;
 
+/**
+ * Creates the ledger file 0600 before SQLite does, whatever the umask: SQLite gives its -wal and
+ * -shm files the database file's mode, so none of the three is readable by other users.
+ */
+export function createPrivateFile(path: string): void {
+  if (path === ':memory:' || path === '' || existsSync(path)) return;
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    fchmodSync(fd, 0o600); // the umask can only take bits away; this is the mode we mean
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function openDatabase(opts: OpenDatabaseOptions): Db {
+  createPrivateFile(opts.path);
   const db = new Database(opts.path);
   try {
     // Only before the first table exists does page_size take effect.

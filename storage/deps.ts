@@ -14,5 +14,9 @@ export interface Clock {
  * status page show it: only the last 4 characters.
  */
 export function maskUid(uid: string): string {
-  return uid.length <= 4 ? '****' : `${'*'.repeat(Math.max(0, uid.length - 4))}${uid.slice(-4)}`;
+  // At most the last 4 characters, and never more than 30 % of the UID: a 7-byte UID (14 hex
+  // digits) shows 4, a 4-byte one (8 digits) shows 2, not half of the number.
+  if (uid.length <= 4) return '****';
+  const shown = Math.min(4, Math.floor(uid.length * 0.3));
+  return `${'*'.repeat(uid.length - shown)}${uid.slice(uid.length - shown)}`;
 }

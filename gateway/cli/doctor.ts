@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { controlRequest } from '../control/client.js';
 import { loadSecureCardKeys } from '../secure-cards/keys.js';
 import type { Endpoints } from './config.js';
+import { exposureFindings } from './exposure-checks.js';
 import { bytes } from './format.js';
 import { openLedgerReadOnly } from '../../storage/readonly.js';
 
@@ -199,6 +200,9 @@ export async function doctor(o: DoctorOptions): Promise<CheckResult[]> {
   for (const d of devices(e)) results.push(checkDevice(d));
   results.push(...checkDatabase(e));
   results.push(checkSecureCardKeys(e));
+  if (e.config) {
+    for (const f of exposureFindings(e.configPath, e.config)) results.push({ check: f.check, level: f.warning === null ? 'ok' : 'warn', detail: f.warning ?? f.ok });
+  }
   results.push(checkDisk(e, o.minFreeBytes ?? 50 * 1024 * 1024));
   results.push(checkClock(o.timesyncFlag ?? '/run/systemd/timesync/synchronized'));
   results.push(await checkBroker(e.configPath, o.connectTimeoutMs ?? 3000));

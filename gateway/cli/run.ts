@@ -6,6 +6,7 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { ControlSocketInUseError } from '../control/server.js';
+import { startWarnings } from './exposure-checks.js';
 import { loadRunConfig, type RunConfig } from './config.js';
 
 export interface RunIo {
@@ -48,7 +49,8 @@ export async function runDaemon(configFile: string, io: RunIo, deps: { clock?: C
   const logger = createLogger({ level: config.log.level });
   // Loaded here, not at the top: the CLI's other commands start without the daemon's code.
   const { Daemon } = await import('../daemon.js');
-  const daemon: RunnableDaemon = new Daemon(config, { logger, clock, service: true });
+  const daemon: RunnableDaemon = new Daemon(config, { logger, clock, service: true, configPath: configFile });
+  for (const w of startWarnings(configFile, config)) logger.warn({ warning: w }, 'exposure warning');
   const signal = waitForSignal(logger);
   try {
     await daemon.start();

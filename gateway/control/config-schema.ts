@@ -14,6 +14,10 @@ export const controlConfigSchema = z
       .startsWith('/', 'an absolute path')
       .refine((p) => Buffer.byteLength(p) <= MAX_SOCKET_PATH_BYTES, `a unix socket path has at most ${MAX_SOCKET_PATH_BYTES} bytes`)
       .default(DEFAULT_CONTROL_SOCKET),
+    /** Connections at once; at the cap the oldest idle one makes room for a new CLI. */
+    maxConnections: z.int().min(1).max(64).default(8),
+    /** A connection with nothing under way is closed after this much silence (the CLI sends at once). */
+    idleTimeoutMs: z.int().min(100).max(3_600_000).default(10_000),
   })
   .prefault({});
 

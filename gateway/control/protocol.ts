@@ -8,7 +8,9 @@ export const MAX_REQUEST_BYTES = 16 * 1024;
 /** Responses are larger (machine lists, scans) but still bounded, for the client's own buffer. */
 export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
-const requestId = z.union([z.int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().max(64)]).optional();
+/** What a request may carry as its id, and so what an answer may echo. */
+export const requestIdSchema = z.union([z.int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().max(64)]);
+const requestId = requestIdSchema.optional();
 const unitId = z.int().min(1).max(247);
 const busId = z.string().min(1).max(32).optional();
 const u16 = z.int().min(0).max(0xffff);

@@ -7,17 +7,22 @@ import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
+import { RefusalLog } from '../core/refusal-log.js';
 import { ControlError, handle } from './handlers.js';
-import { MAX_REQUEST_BYTES, controlRequestSchema, type ControlResponse } from './protocol.js';
+import { MAX_REQUEST_BYTES, controlRequestSchema, requestIdSchema, type ControlResponse } from './protocol.js';
 import type { ControlTarget } from './target.js';
 
 export const controlServerOptionsSchema = z.strictObject({
   socketPath: z.string().startsWith('/'),
   /** 0660: the service user and its group (operators are added to it). */
   mode: z.int().min(0).max(0o777).default(0o660),
+  /**
+   * At this many, a new connection closes the oldest one that is idle (or stalled, not reading its
+   * answers) to make room, so an operator's CLI always gets in; only when all are busy is it refused.
+   */
   maxConnections: z.int().min(1).max(64).default(8),
-  /** A client that sends nothing for this long is dropped. */
-  idleTimeoutMs: z.int().min(100).max(3_600_000).default(300_000),
+  /** A client with nothing in progress that sends nothing for this long is dropped. */
+  idleTimeoutMs: z.int().min(100).max(3_600_000).default(10_000),
 });
 export type ControlServerOptions = z.input<typeof controlServerOptionsSchema>;
 
@@ -42,11 +47,33 @@ export class ControlSocketInUseError extends Error {
   }
 }
 
+interface ConnState {
+  /** idle: nothing queued; serving: a request is being answered; flushing: waiting for the client to read. */
+  phase: 'idle' | 'serving' | 'flushing';
+}
+
+/** Resolves once the socket's write buffer has drained (or it is gone). */
+function drained(c: Socket): Promise<void> {
+  if (c.destroyed || !c.writableNeedDrain) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      c.off('drain', done);
+      c.off('close', done);
+      resolve();
+    };
+    c.once('drain', done);
+    c.once('close', done);
+  });
+}
+
 export class ControlServer {
   private readonly o: z.output<typeof controlServerOptionsSchema>;
   private readonly log: Logger;
   private server: Server | null = null;
-  private readonly conns = new Set<Socket>();
+  /** Oldest first (Map keeps insertion order), with what each is doing. */
+  private readonly conns = new Map<Socket, ConnState>();
+  private readonly refusals: RefusalLog;
+  private requests = 0;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly scan = { running: false };
   private stopping = false;
@@ -59,6 +86,12 @@ export class ControlServer {
   ) {
     this.o = controlServerOptionsSchema.parse(options);
     this.log = deps.logger.child({ component: 'control' });
+    this.refusals = new RefusalLog({ logger: this.log, clock: deps.clock });
+  }
+
+  /** Connections open now, and refusals and evictions since start by reason. */
+  stats(): { connections: number; requests: number; refused: Record<string, number> } {
+    return { connections: this.conns.size, requests: this.requests, refused: this.refusals.counts() };
   }
 
   get socketPath(): string {
@@ -78,7 +111,6 @@ export class ControlServer {
       unlinkSync(path);
     }
     const server = createServer((c) => this.accept(c));
-    server.maxConnections = this.o.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(path, () => {
@@ -100,7 +132,7 @@ export class ControlServer {
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Commands under way finish (a bus request is short; a scan ends after its current unit).
     await Promise.allSettled([...this.inFlight]);
-    for (const c of this.conns) c.destroy();
+    for (const c of this.conns.keys()) c.destroy();
     await closed;
     try {
       unlinkSync(this.o.socketPath);
@@ -111,12 +143,22 @@ export class ControlServer {
   }
 
   private accept(c: Socket): void {
-    this.conns.add(c);
+    if (!this.makeRoom(c)) return;
+    const st: ConnState = { phase: 'idle' };
+    this.conns.set(c, st);
     let buf = '';
     let gone = false;
-    let chain = Promise.resolve();
+    /** Lines to answer in order; null stands for a line over the limit: answered, then the connection closes. */
+    const queue: Array<string | null> = [];
+    let refusing = false;
     c.setEncoding('utf8');
-    c.setTimeout(this.o.idleTimeoutMs, () => c.destroy());
+    // Only a connection with nothing under way is dropped for silence: a bus scan in progress
+    // writes nothing for seconds; a client that stopped reading its answers is dropped too.
+    c.setTimeout(this.o.idleTimeoutMs, () => {
+      if (st.phase === 'serving') return;
+      this.refusals.note(st.phase === 'idle' ? 'idle_timeout' : 'not_reading', 'control: connection dropped', { phase: st.phase, idleTimeoutMs: this.o.idleTimeoutMs });
+      c.destroy();
+    });
     c.on('close', () => {
       gone = true;
       this.conns.delete(c);
@@ -125,26 +167,75 @@ export class ControlServer {
     const send = (r: ControlResponse): void => {
       if (!c.destroyed) c.write(`${JSON.stringify(r)}\n`);
     };
+    // One request at a time per connection, answered in order; reading stops while any is
+    // queued and resumes only once the last answer has left, so a client that pipelines
+    // requests without reading the answers holds at most one read chunk and one answer here.
+    const pump = async (): Promise<void> => {
+      if (st.phase !== 'idle') return;
+      while (queue.length > 0 && !gone) {
+        const line = queue.shift();
+        if (line === undefined) break;
+        if (line === null) {
+          st.phase = 'flushing';
+          this.refuseTooLarge(c, send);
+          return;
+        }
+        st.phase = 'serving';
+        this.requests++;
+        const p = this.serve(line, send, () => gone || this.stopping);
+        this.inFlight.add(p);
+        await p.finally(() => this.inFlight.delete(p));
+        st.phase = 'flushing';
+        await drained(c);
+      }
+      st.phase = 'idle';
+      if (!gone && !this.stopping) c.resume();
+    };
     c.on('data', (chunk: string) => {
+      if (refusing) return;
       buf += chunk;
       let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
+      while ((nl = buf.indexOf('\n')) >= 0 && !refusing) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) return this.refuseTooLarge(c, send);
-        if (line.trim() === '') continue;
-        // one request at a time per connection, answered in order
-        const p = chain.then(() => this.serve(line, send, () => gone || this.stopping));
-        chain = p;
-        this.inFlight.add(p);
-        void p.finally(() => this.inFlight.delete(p));
+        if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) refusing = true;
+        else if (line.trim() !== '') queue.push(line);
       }
-      if (Buffer.byteLength(buf) > MAX_REQUEST_BYTES) this.refuseTooLarge(c, send);
+      if (!refusing && Buffer.byteLength(buf) > MAX_REQUEST_BYTES) refusing = true;
+      if (refusing) {
+        // what came before is answered first, in order; nothing after it is read
+        buf = '';
+        queue.push(null);
+      }
+      if (queue.length > 0) {
+        c.pause();
+        void pump();
+      }
     });
   }
 
+  /**
+   * Room for one more connection: under the cap, or by closing the oldest connection that has
+   * nothing under way (idle, or stalled because its client does not read). False when every
+   * connection is busy serving: the newcomer is told so and closed.
+   */
+  private makeRoom(c: Socket): boolean {
+    if (this.conns.size < this.o.maxConnections) return true;
+    for (const [old, st] of this.conns) {
+      if (st.phase === 'serving') continue;
+      this.refusals.note('evicted', 'control: at the connection cap, closed the oldest idle connection for a new one', { max: this.o.maxConnections, phase: st.phase });
+      this.conns.delete(old);
+      old.destroy();
+      return true;
+    }
+    this.refusals.note('busy', 'control: connection refused, every connection is busy', { max: this.o.maxConnections });
+    c.on('error', () => undefined);
+    c.end(`${JSON.stringify({ id: null, ok: false, error: { code: 'busy', message: `all ${this.o.maxConnections} control connections are busy; try again shortly` } } satisfies ControlResponse)}\n`);
+    return false;
+  }
+
   private refuseTooLarge(c: Socket, send: (r: ControlResponse) => void): void {
-    this.log.warn({ limit: MAX_REQUEST_BYTES }, 'control request too large: connection closed');
+    this.refusals.note('too_large', 'control request too large: connection closed', { limit: MAX_REQUEST_BYTES });
     send({ id: null, ok: false, error: { code: 'too_large', message: `a request line is at most ${MAX_REQUEST_BYTES} bytes` } });
     c.end();
     c.pause();
@@ -160,7 +251,10 @@ export class ControlServer {
     }
     const parsed = controlRequestSchema.safeParse(raw);
     const rawId = typeof raw === 'object' && raw !== null && 'id' in raw ? raw.id : undefined;
-    const id = typeof rawId === 'number' || typeof rawId === 'string' ? rawId : null;
+    // Echoed only when it is a valid id: an answer carrying -5e-324 or a 100-character id would be
+    // of unknown shape to the CLI (found by the control fuzz).
+    const validId = requestIdSchema.safeParse(rawId);
+    const id = validId.success ? validId.data : null;
     if (!parsed.success) {
       const message = parsed.error.issues.map((i) => `${i.path.join('.') || '(request)'}: ${i.message}`).join('; ');
       send({ id, ok: false, error: { code: 'bad_request', message } });

@@ -37,7 +37,9 @@ export class OperatorActions {
   private suppressed = 0;
 
   constructor(private readonly d: ActionsDeps) {
-    this.failures = new RateLimiter({ perClient: { capacity: 10, refillMs: 10 * 60_000 }, global: { capacity: 100, refillMs: 10 * 60_000 }, clock: d.clock });
+    // Per client only: a shared bucket let wrong tokens from ~11 addresses lock every operator
+    // out. The table is bounded; a client pushed out of it starts again with a full bucket.
+    this.failures = new RateLimiter({ perClient: { capacity: 10, refillMs: 10 * 60_000 }, clock: d.clock, maxClients: 4096 });
     this.refusalAudit = new RateLimiter({ perClient: { capacity: 10, refillMs: 10 * 60_000 }, global: { capacity: 60, refillMs: 10 * 60_000 }, clock: d.clock });
   }
 
@@ -115,9 +117,13 @@ export class OperatorActions {
       this.refused(action, client, 'actions are disabled: no operatorToken is configured');
       throw new HttpError(403, 'actions_disabled', 'actions are disabled: no operatorToken is configured');
     }
-    if (!this.failures.admit(client, { peek: true }).ok) {
+    const locked = this.failures.admit(client, { peek: true });
+    if (!locked.ok) {
       this.d.counters.action(action, 'locked_out');
-      throw new HttpError(429, 'too_many_failures', 'too many wrong tokens from this address; wait and try again', { 'retry-after': '600' });
+      this.suppressed += 1; // counted into the next audited refusal, not logged line by line
+      throw new HttpError(429, 'too_many_failures', `too many wrong tokens from your address (${client}); no token is checked from it for ${locked.retryAfterSec} s`, {
+        'retry-after': String(locked.retryAfterSec),
+      });
     }
     const presented = bearerToken(req);
     if (presented !== null && tokenMatches(presented, expected)) return;

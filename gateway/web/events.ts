@@ -10,9 +10,10 @@ const MAX_BUFFERED_BYTES = 512 * 1024;
 
 export class EventHub {
   private readonly clients = new Set<ServerResponse>();
+  private readonly perClient = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | null = null;
 
-  constructor(private readonly o: { maxClients: number; heartbeatMs: number; logger: Logger; onCountChange: (n: number) => void }) {}
+  constructor(private readonly o: { maxClients: number; maxPerClient: number; heartbeatMs: number; logger: Logger; onCountChange: (n: number) => void }) {}
 
   get size(): number {
     return this.clients.size;
@@ -24,21 +25,33 @@ export class EventHub {
     this.heartbeat.unref();
   }
 
-  /** Opens the stream and sends `first` (the snapshot) before any other event. Returns false when full. */
-  attach(req: IncomingMessage, res: ServerResponse, first: () => SseEvent): boolean {
-    if (this.clients.size >= this.o.maxClients) return false;
+  /**
+   * Opens the stream and sends `first` (the snapshot) before any other event. 'full': all streams
+   * are taken; 'client_full': this client (clientKey) has its share open already.
+   */
+  attach(req: IncomingMessage, res: ServerResponse, client: string, first: () => SseEvent): 'ok' | 'full' | 'client_full' {
+    if ((this.perClient.get(client) ?? 0) >= this.o.maxPerClient) return 'client_full';
+    if (this.clients.size >= this.o.maxClients) return 'full';
     res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write('retry: 3000\n\n');
     res.write(frame(first()));
     this.clients.add(res);
+    this.perClient.set(client, (this.perClient.get(client) ?? 0) + 1);
     this.o.onCountChange(this.clients.size);
+    let counted = true;
     const drop = (): void => {
+      if (counted) {
+        counted = false;
+        const n = (this.perClient.get(client) ?? 1) - 1;
+        if (n <= 0) this.perClient.delete(client);
+        else this.perClient.set(client, n);
+      }
       if (this.clients.delete(res)) this.o.onCountChange(this.clients.size);
     };
     req.on('close', drop);
     res.on('close', drop);
     res.on('error', drop);
-    return true;
+    return 'ok';
   }
 
   send(e: SseEvent): void {
@@ -51,6 +64,7 @@ export class EventHub {
     this.heartbeat = null;
     for (const res of this.clients) res.end();
     this.clients.clear();
+    this.perClient.clear();
     this.o.onCountChange(0);
   }
 

@@ -3,6 +3,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { z } from 'zod';
+import { clientKey } from './client-key.js';
 
 export const BODY_LIMIT_BYTES = 8 * 1024;
 
@@ -85,7 +86,7 @@ export function bearerToken(req: IncomingMessage): string | null {
   return m?.[1] ?? null;
 }
 
+/** The client as caps and rate limits count it (clientKey: an IPv4 address or an IPv6 /64). */
 export function clientAddress(req: IncomingMessage): string {
-  // The socket's peer, not X-Forwarded-For: a header is whatever the client says.
-  return req.socket.remoteAddress ?? 'unknown';
+  return clientKey(req.socket.remoteAddress);
 }

@@ -1,5 +1,6 @@
 // What /metrics exposes: bus health per unit, vend outcomes from the audit trail, the outbox,
 // the clock, the web feature itself and the process. Read at scrape time, nothing cached.
+import { readdirSync } from 'node:fs';
 import type { ActivityCounts } from './activity.js';
 import type { MetricFamily } from './prometheus.js';
 import type { StatusSource } from './status-source.js';
@@ -9,6 +10,9 @@ export class WebCounters {
   readonly actions = new Map<string, { action: string; result: string; n: number }>();
   readonly feedback = new Map<string, number>();
   sseClients = 0;
+  /** Open TCP connections of the page, and connections refused or closed to make room, by reason. */
+  connections = 0;
+  connectionRefusals: Record<string, number> = {};
 
   action(action: string, result: string): void {
     const k = `${action}\u0000${result}`;
@@ -18,6 +22,14 @@ export class WebCounters {
 
   feedbackResult(result: 'accepted' | 'rate_limited' | 'invalid'): void {
     this.feedback.set(result, (this.feedback.get(result) ?? 0) + 1);
+  }
+}
+
+function openFds(): number {
+  try {
+    return readdirSync('/proc/self/fd').length;
+  } catch {
+    return Number.NaN;
   }
 }
 
@@ -131,6 +143,14 @@ export function collectMetrics(source: StatusSource, counts: ActivityCounts, web
       samples: [...web.feedback].map(([result, value]) => ({ labels: { result }, value })),
     },
     { name: 'laundry_web_event_clients', help: 'Open Server-Sent Events connections.', type: 'gauge', samples: [{ value: web.sseClients }] },
+    { name: 'laundry_web_connections', help: 'Open TCP connections of the status page.', type: 'gauge', samples: [{ value: web.connections }] },
+    {
+      name: 'laundry_web_connections_refused_total',
+      help: 'Connections and streams turned away by the caps, by reason: per_client, total, evicted (an idle one closed to make room), event_streams, event_streams_per_client, host.',
+      type: 'counter',
+      samples: Object.entries(web.connectionRefusals).map(([reason, n]) => ({ labels: { reason }, value: n })),
+    },
+    { name: 'process_open_fds', help: 'Open file descriptors of the gateway process (LimitNOFILE in the unit).', type: 'gauge', samples: [{ value: openFds() }] },
     { name: 'process_resident_memory_bytes', help: 'Resident set size of the gateway process.', type: 'gauge', samples: [{ value: mem.rss }] },
     { name: 'nodejs_heap_used_bytes', help: 'V8 heap in use.', type: 'gauge', samples: [{ value: mem.heapUsed }] },
     { name: 'nodejs_heap_total_bytes', help: 'V8 heap allocated.', type: 'gauge', samples: [{ value: mem.heapTotal }] },

@@ -151,6 +151,8 @@ export const PAGE_SCRIPT = String.raw`
   function renderAll(s) {
     supported = s.actions.supported;
     $('room').textContent = s.room.name || s.room.id;
+    var warn = $('warnings'); warn.textContent = '';
+    (s.warnings || []).forEach(function (w) { warn.appendChild(h('li', { text: 'Warning: ' + w })); });
     document.title = (s.room.name || s.room.id) + ' · status';
     $('machines').textContent = ''; machines.clear();
     s.machines.forEach(upsertMachine);

@@ -29,6 +29,7 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:.15rem .8rem;margin:0;font-si
 form{display:grid;gap:.45rem}label{font-size:.85rem;color:var(--muted);display:grid;gap:.15rem}
 input,select,textarea,button{font:inherit;padding:.45rem .55rem;border:1px solid var(--line);border-radius:6px;background:#fff;color:var(--ink)}
 textarea{min-height:4.5rem;resize:vertical}button{background:#1f5fbf;color:#fff;border:0;font-weight:600;cursor:pointer}button.small{padding:.2rem .5rem;font-size:.8rem}button.ghost{background:#e7eaef;color:var(--ink)}button:disabled{opacity:.45;cursor:not-allowed}
+.warnings{margin:0;padding:0;list-style:none}.warnings li{background:#fbe8cc;color:var(--warn);padding:.4rem .6rem;border-radius:6px;margin:.3rem 0}
 .msg{font-size:.88rem;min-height:1.2em}.msg.ok{color:var(--ok)}.msg.bad{color:var(--bad)}
 .opOnly{display:none}body.operator .opOnly{display:revert}
 `;
@@ -36,6 +37,7 @@ textarea{min-height:4.5rem;resize:vertical}button{background:#1f5fbf;color:#fff;
 const BODY = `
 <header><h1 id="room">Laundry room</h1><span id="live" class="pill warn">connecting…</span><span id="clock" class="pill">clock ?</span><span id="uplink" class="pill">uplink ?</span></header>
 <main>
+<ul id="warnings" class="warnings" role="alert"></ul>
 <section><h2>Machines</h2><div id="machines" class="grid"></div></section>
 <section class="cols">
  <div><h2>Alerts</h2><div class="panel"><ul id="alerts" class="feed"></ul></div></div>

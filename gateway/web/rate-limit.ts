@@ -1,5 +1,6 @@
-// Token buckets, one per client address plus one shared, so one phone cannot fill the outbox
-// and many phones together cannot either. Time is the injected monotonic clock.
+// Token buckets, one per client (clientKey) in a bounded table, plus an optional shared one as a
+// backstop. The shared bucket must never be what a flood from a few addresses runs dry: size it
+// well above what those can take, or leave it out. Time is the injected monotonic clock.
 import type { Clock } from '../core/clock.js';
 
 export interface BucketSpec {
@@ -47,12 +48,17 @@ export type Admission = { ok: true } | { ok: false; scope: 'client' | 'global'; 
 
 export class RateLimiter {
   private readonly perKey = new Map<string, Bucket>();
-  private readonly global: Bucket;
+  private readonly global: Bucket | null;
 
   constructor(
-    private readonly o: { perClient: BucketSpec; global: BucketSpec; clock: Clock; maxClients?: number },
+    private readonly o: { perClient: BucketSpec; global?: BucketSpec; clock: Clock; maxClients?: number },
   ) {
-    this.global = new Bucket(o.global, o.clock.monotonic());
+    this.global = o.global ? new Bucket(o.global, o.clock.monotonic()) : null;
+  }
+
+  /** Clients with a bucket now (bounded by maxClients). */
+  get tracked(): number {
+    return this.perKey.size;
   }
 
   /** Takes a token from the client's bucket and the shared one, or neither; `peek` takes none. */
@@ -66,11 +72,11 @@ export class RateLimiter {
     }
     const clientWait = b.waitMs(now);
     if (clientWait > 0) return { ok: false, scope: 'client', retryAfterSec: Math.ceil(clientWait / 1000) };
-    const globalWait = this.global.waitMs(now);
+    const globalWait = this.global?.waitMs(now) ?? 0;
     if (globalWait > 0) return { ok: false, scope: 'global', retryAfterSec: Math.ceil(globalWait / 1000) };
     if (opts.peek === true) return { ok: true };
     b.take();
-    this.global.take();
+    this.global?.take();
     return { ok: true };
   }
 

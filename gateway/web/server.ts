@@ -6,13 +6,17 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../core/clock.js';
+import { listenWarning } from '../core/exposure.js';
 import type { Logger } from '../core/log.js';
+import { RefusalLog } from '../core/refusal-log.js';
 import { ActivityTail, vendView } from './activity.js';
 import { ACTION_NAMES, OperatorActions, type ActionName } from './actions.js';
 import { webConfigSchema, type WebConfig, type WebConfigInput } from './config-schema.js';
+import { ConnectionGuard } from './connection-guard.js';
 import { EventHub } from './events.js';
+import { checkHost } from './host-check.js';
 import { DEFAULT_FEEDBACK_LIMITS, FeedbackDesk, type FeedbackLimits } from './feedback.js';
-import { HttpError, SECURITY_HEADERS, sendError, sendJson } from './http.js';
+import { HttpError, SECURITY_HEADERS, clientAddress, sendError, sendJson } from './http.js';
 import { WebCounters, collectMetrics } from './metrics.js';
 import { renderPage } from './page.js';
 import { PROMETHEUS_CONTENT_TYPE, formatMetrics } from './prometheus.js';
@@ -30,9 +34,10 @@ export interface WebServerOptions {
   /** How often bus, clock and outbox health is pushed to open pages (ms). */
   healthEveryMs?: number;
   heartbeatMs?: number;
-  maxEventClients?: number;
   feedbackLimits?: FeedbackLimits;
   recentVends?: number;
+  /** Warnings found outside the page (config, secret and ledger file modes), shown on it. */
+  warnings?: () => string[];
 }
 
 export class WebServer {
@@ -44,6 +49,8 @@ export class WebServer {
   private readonly actions: OperatorActions;
   private readonly feedback: FeedbackDesk;
   private readonly hub: EventHub;
+  private readonly refusals: RefusalLog;
+  private readonly guard: ConnectionGuard;
   private server: Server | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void)[] = [];
@@ -56,7 +63,15 @@ export class WebServer {
     this.activity = new ActivityTail(o.source, { pollMs: o.activityPollMs ?? 500, keepAlerts: 50, logger: this.log });
     this.actions = new OperatorActions({ source: o.source, operatorToken: this.cfg.operatorToken, counters: this.counters, logger: this.log, clock: this.clock });
     this.feedback = new FeedbackDesk({ source: o.source, counters: this.counters, logger: this.log, clock: this.clock, limits: o.feedbackLimits ?? DEFAULT_FEEDBACK_LIMITS, keep: 50 });
-    this.hub = new EventHub({ maxClients: o.maxEventClients ?? 50, heartbeatMs: o.heartbeatMs ?? 15_000, logger: this.log, onCountChange: (n) => (this.counters.sseClients = n) });
+    this.hub = new EventHub({
+      maxClients: this.cfg.maxEventStreams,
+      maxPerClient: this.cfg.maxEventStreamsPerClient,
+      heartbeatMs: o.heartbeatMs ?? 15_000,
+      logger: this.log,
+      onCountChange: (n) => (this.counters.sseClients = n),
+    });
+    this.refusals = new RefusalLog({ logger: this.log, clock: this.clock });
+    this.guard = new ConnectionGuard({ max: this.cfg.maxConnections, perClient: this.cfg.maxConnectionsPerClient, refusals: this.refusals });
   }
 
   /** Where it listens, once started. */
@@ -88,13 +103,27 @@ export class WebServer {
     this.healthTimer = setInterval(() => this.safely('health event', () => this.hub.size > 0 && this.hub.send({ event: 'health', data: healthView(src, this.clock.now()) })), this.o.healthEveryMs ?? 2000);
     this.healthTimer.unref();
 
-    const server = createServer({ requestTimeout: 15_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, (req, res) => {
+    // requireHostHeader off: node's own 400 for a missing Host has no reason; route() says why.
+    const server = createServer({ requestTimeout: 15_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024, requireHostHeader: false }, (req, res) => {
       void this.handle(req, res);
     });
     server.keepAliveTimeout = 5_000;
-    server.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
-      else socket.destroy();
+    server.on('connection', (socket) => {
+      this.guard.admit(socket);
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.guard.activity(req.socket, 1);
+      res.once('close', () => this.guard.activity(req.socket, -1));
+    });
+    server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) {
+        socket.destroy();
+        return;
+      }
+      // node could not parse the request: say so, in the same JSON shape as every other refusal
+      const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+      const body = JSON.stringify({ error: timeout ? 'request_timeout' : 'bad_request', reason: timeout ? 'the request took too long to arrive' : `the request is not valid HTTP (${err.code ?? 'parse error'})` });
+      socket.end(`HTTP/1.1 ${timeout ? '408 Request Timeout' : '400 Bad Request'}\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     });
     this.server = server;
     try {
@@ -113,7 +142,8 @@ export class WebServer {
     server.on('error', (e) => this.log.error({ err: e.message }, 'web: server error'));
     const a = server.address() as AddressInfo;
     this.bound = { host: a.address, port: a.port };
-    this.log.info({ host: a.address, port: a.port, actions: this.actions.enabled }, 'web: status page listening');
+    this.log.info({ host: a.address, port: a.port, actions: this.actions.enabled, allowedHosts: this.cfg.allowedHosts }, 'web: status page listening');
+    for (const w of this.warnings()) this.log.warn({ warning: w }, 'web: exposure warning');
     return this.bound;
   }
 
@@ -135,6 +165,12 @@ export class WebServer {
     });
   }
 
+  /** What the operator should fix: the listener beyond loopback without TLS, file modes. */
+  warnings(): string[] {
+    const listen = listenWarning(this.bound?.host ?? this.cfg.host, this.actions.enabled);
+    return [...(listen === null ? [] : [listen]), ...(this.o.warnings?.() ?? [])];
+  }
+
   /** The /api/status document. */
   status(): StatusView {
     const src = this.o.source;
@@ -150,11 +186,14 @@ export class WebServer {
       alerts: this.activity.alerts(),
       feedback: this.feedback.list(),
       actions: { enabled: this.actions.enabled, supported: this.actions.supported() },
+      warnings: this.warnings(),
     };
   }
 
   metrics(): string {
     this.activity.poll();
+    this.counters.connections = this.guard.size;
+    this.counters.connectionRefusals = this.refusals.counts();
     return formatMetrics(collectMetrics(this.o.source, this.activity.counts, this.counters));
   }
 
@@ -187,6 +226,12 @@ export class WebServer {
     } catch {
       throw new HttpError(400, 'bad_url', 'the request URL cannot be parsed');
     }
+    if (req.headers.host === undefined && req.httpVersion !== '1.0') throw new HttpError(400, 'missing_host', 'an HTTP/1.1 request needs a Host header');
+    const host = checkHost(req.headers.host, this.cfg.allowedHosts);
+    if (!host.ok) {
+      this.refusals.note('host', 'web: request for a host name not allowed (DNS rebinding?)', { client: clientAddress(req) });
+      throw new HttpError(421, 'unknown_host', host.reason);
+    }
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const only = (m: string): void => {
       if (method !== m) throw new HttpError(405, 'method_not_allowed', `use ${m}`, { allow: m === 'GET' ? 'GET, HEAD' : m });
@@ -211,7 +256,14 @@ export class WebServer {
     }
     if (path === '/api/events') {
       if (req.method !== 'GET') throw new HttpError(405, 'method_not_allowed', 'use GET', { allow: 'GET' });
-      if (!this.hub.attach(req, res, () => ({ event: 'status', data: this.status() }))) {
+      const client = clientAddress(req);
+      const opened = this.hub.attach(req, res, client, () => ({ event: 'status', data: this.status() }));
+      if (opened === 'client_full') {
+        this.refusals.note('event_streams_per_client', 'web: event stream refused, this client has its share open', { client, perClient: this.cfg.maxEventStreamsPerClient });
+        throw new HttpError(429, 'too_many_streams', `at most ${this.cfg.maxEventStreamsPerClient} live pages per device; close another tab`, { 'retry-after': '30' });
+      }
+      if (opened === 'full') {
+        this.refusals.note('event_streams', 'web: event stream refused, all are taken', { client, max: this.cfg.maxEventStreams });
         throw new HttpError(503, 'too_many_clients', 'too many open status pages; try again later', { 'retry-after': '30' });
       }
       return;

@@ -135,6 +135,8 @@ export const statusSchema = z.strictObject({
     enabled: z.boolean(),
     supported: z.strictObject({ blockCard: z.boolean(), refund: z.boolean(), serviceMode: z.boolean(), clearFault: z.boolean() }),
   }),
+  /** What the operator should fix: the page on the LAN over plain HTTP, secrets readable by others. */
+  warnings: z.array(z.string()),
 });
 export type StatusView = z.infer<typeof statusSchema>;
 

@@ -73,7 +73,7 @@ export interface GatewayOptions {
   env?: NodeJS.ProcessEnv;
   /** Real ms before an LW-485 shows a command's result (a slow device keeps a vend in flight longer). */
   commandResultDelayMs?: number;
-  /** How long start-up may take (default 45 s; under arm64 emulation everything is 10-16x slower). */
+  /** How long start-up may take (default 45 s; under arm64 emulation everything is 10-16x slower, and a bench on a loaded machine may need more). */
   readyTimeoutMs?: number;
 }
 

@@ -49,6 +49,8 @@ test('the unit asks for what the daemon does: Type=notify, watchdog, restart, it
   assert.ok((d.get('DeviceAllow') ?? []).includes('char-ttyUSB rw'));
   assert.match(one('ExecStart') ?? '', / run --config \/etc\/laundry-gateway\/config\.json$/);
   assert.ok(Number(one('TimeoutStopSec')) >= 10, 'vends in flight need a few seconds to finish');
+  // Issue 13 case 5: without it the unit ran at 1 024 fds, and ~@resources stops node raising them.
+  assert.equal(one('LimitNOFILE'), '2048');
 });
 
 test('systemd-analyze verify is clean', { skip: has('systemd-analyze') ? false : MISSING('systemd-analyze') }, () => {

@@ -1,18 +1,20 @@
 // Fuzzing of every input that comes from outside the process, with fast-check: card reader and
 // QR scanner bytes, scanner text and vend tokens, Modbus replies and register values, MQTT
-// downlink payloads, configuration files. Each input gets `runs` cases (100 000 by default, 2 000
+// downlink payloads, configuration files, control socket request lines and status page requests. Each input gets `runs` cases (100 000 by default, 2 000
 // quick) through the same entry point the daemon uses; every case must end accepted or rejected
 // with a reason, nothing may throw but the documented typed errors, a refusal must leave the
 // ledger untouched, and generated valid inputs must still pass. A counterexample is a violation
 // that carries the seed and fast-check's path, so it replays alone:
 //   npm run torture -- --only fuzz --seed S --set fuzz.only=<property id> --set fuzz.path=<path>
-// Parameters: runs (cases per input), inputs (comma list: readers,tokens,modbus,downlinks,config),
+// Parameters: runs (cases per input), inputs (comma list: readers,tokens,modbus,downlinks,config,control,web),
 // only (property id prefix), path (with only: one counterexample).
 import { fuzzConfig } from './fuzz-config.js';
+import { fuzzControl } from './fuzz-control.js';
 import { fuzzDownlinks } from './fuzz-downlinks.js';
 import { fuzzModbus } from './fuzz-modbus.js';
 import { fuzzReaders } from './fuzz-readers.js';
 import { fuzzTokens } from './fuzz-tokens.js';
+import { fuzzWeb } from './fuzz-web.js';
 import type { FuzzEnv, InputReport } from './fuzz-common.js';
 import { numParam, type TortureModule, type TortureResult } from './types.js';
 
@@ -22,11 +24,13 @@ const INPUTS: Record<string, (env: FuzzEnv) => Promise<InputReport>> = {
   modbus: fuzzModbus,
   downlinks: fuzzDownlinks,
   config: fuzzConfig,
+  control: fuzzControl,
+  web: fuzzWeb,
 };
 
 const fuzz: TortureModule = {
   name: 'fuzz',
-  title: 'fast-check over every outside input: reader bytes, tokens, Modbus replies, downlinks, config files',
+  title: 'fast-check over every outside input: reader bytes, tokens, Modbus replies, downlinks, config files, control socket, web API',
   async run(opts): Promise<TortureResult> {
     const runs = numParam(opts, 'runs', 100_000, 2000);
     const only = opts.params.get('only');

@@ -12,6 +12,7 @@ import { createLogger, silentLogger, type Logger } from '../../gateway/core/log.
 import { DEMO_CARDS, demoGatewayConfig } from '../../gateway/demo/room.js';
 import { keyPairFromSeed } from '../../protocols/qr-token/index.js';
 import { WebServer, statusSourceFromDaemon, type FeedbackLimits } from '../../gateway/web/index.js';
+import type { WebConfigInput } from '../../gateway/web/config-schema.js';
 
 export const OPERATOR_TOKEN = 'test-operator-token-0123456789';
 
@@ -27,7 +28,7 @@ function testLogger(): Logger {
   return process.env.WEB_TEST_LOG ? createLogger({ level: process.env.WEB_TEST_LOG, destination: 2 }) : silentLogger();
 }
 
-export async function startWebRoom(o: { timeScale?: number; feedbackLimits?: FeedbackLimits; logger?: Logger } = {}): Promise<WebRoom> {
+export async function startWebRoom(o: { timeScale?: number; feedbackLimits?: FeedbackLimits; logger?: Logger; web?: Partial<WebConfigInput> } = {}): Promise<WebRoom> {
   const logger = o.logger ?? testLogger();
   const dir = mkdtempSync(join(tmpdir(), 'web-'));
   const room = new SimRoom({ units: demoRoomUnits(), timeScale: o.timeScale ?? 20, replyDelayMs: 2 });
@@ -41,7 +42,7 @@ export async function startWebRoom(o: { timeScale?: number; feedbackLimits?: Fee
   daemon.ledger.applyCardList({ kind: 'full', version: 1, cards: DEMO_CARDS.map((c) => ({ uid: c.uid, accountId: c.accountId, status: 'active' as const })) });
   await daemon.start();
   const web = new WebServer({
-    config: { host: '127.0.0.1', port: 0, operatorToken: OPERATOR_TOKEN },
+    config: { host: '127.0.0.1', port: 0, operatorToken: OPERATOR_TOKEN, ...o.web },
     source: statusSourceFromDaemon(daemon),
     logger,
     activityPollMs: 100,

@@ -69,8 +69,21 @@ test('token comparison, web config and feedback schemas', () => {
   assert.equal(tokenMatches('abcdefghijklmnop', 'abcdefghijklmnop'), true);
   assert.equal(tokenMatches('abcdefghijklmnoq', 'abcdefghijklmnop'), false);
   assert.equal(tokenMatches('short', 'abcdefghijklmnop'), false);
-  assert.deepEqual(webConfigSchema.parse({}), { host: '127.0.0.1', port: 8080 });
+  assert.deepEqual(webConfigSchema.parse({}), {
+    host: '127.0.0.1',
+    port: 8080,
+    allowedHosts: [],
+    maxConnections: 256,
+    maxConnectionsPerClient: 32,
+    maxEventStreams: 50,
+    maxEventStreamsPerClient: 4,
+  });
   assert.equal(webConfigSchema.safeParse({ operatorToken: 'too-short' }).success, false);
+  // Issue 13 case 7: a token that no Authorization header can carry is refused at load, with why.
+  const spaced = webConfigSchema.safeParse({ operatorToken: 'correct horse battery staple' });
+  assert.equal(spaced.success, false);
+  assert.match(spaced.error?.issues[0]?.message ?? '', /cannot be sent as a bearer token/);
+  assert.equal(webConfigSchema.safeParse({ operatorToken: 'Zm9vYmFyYmF6cXV4LTAxMjM0NTY3OA==' }).success, true);
   assert.equal(webConfigSchema.safeParse({ extra: 1 }).success, false);
   assert.deepEqual(feedbackBodySchema.parse({ message: '  it leaks  ' }), { machineId: null, message: 'it leaks' });
   assert.equal(feedbackBodySchema.safeParse({ message: 'bell \u0007 char' }).success, false);
