@@ -4,7 +4,8 @@
 // stored them (never on the broker's PUBACK). Acks are watermarks: one retires every batch
 // below it. No ack → the whole window goes again, byte for byte, from the oldest batch, after a
 // growing timeout, forever. Everything here is asynchronous to the vend path: the
-// engine only writes the ledger; this feature reads it on its own timers.
+// engine only writes the ledger; the ledger's commit notice wakes this feature (kick), which
+// reads the outbox on its own timer within the batch wait; pollMs is only the fallback.
 import type { KeyObject } from 'node:crypto';
 import type { Ledger, OutboxBatchText } from '../../storage/index.js';
 import type { Clock } from '../core/clock.js';
@@ -76,6 +77,9 @@ export class Uplink {
   private pumpTimer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
+  private unsubscribeCommits: (() => void) | null = null;
+  /** The pump timer waits for a small batch to age (maxWaitMs): a new record need not wake it. */
+  private holdingForAge = false;
   private readonly telemetry: Telemetry;
   private running = false;
   private readonly counters = { batchesAcked: 0, resends: 0, rejectsSent: 0 };
@@ -151,6 +155,7 @@ export class Uplink {
       }
     }
     this.unsubscribe = this.o.subscribeStates?.((s) => this.telemetry.stateChanged(s)) ?? null;
+    this.unsubscribeCommits = this.o.ledger.outbox.onCommitted(() => this.kick());
     this.healthTimer = setInterval(() => this.telemetry.publishHealth(), this.o.config.healthIntervalSec * 1000);
     this.healthTimer.unref();
     this.link.start();
@@ -160,7 +165,8 @@ export class Uplink {
     if (!this.running) return;
     this.running = false;
     this.unsubscribe?.();
-    this.unsubscribe = null;
+    this.unsubscribeCommits?.();
+    this.unsubscribe = this.unsubscribeCommits = null;
     for (const t of [this.ackTimer, this.pumpTimer]) if (t) clearTimeout(t);
     if (this.healthTimer) clearInterval(this.healthTimer);
     // An ack not yet applied is dropped: those records go again and the cloud dedupes them.
@@ -172,9 +178,9 @@ export class Uplink {
     this.log.info('uplink stopped');
   }
 
-  /** Wakes the sender now (after a vend, say) instead of at the next poll. */
+  /** Wakes the sender now instead of at the next poll; called on every outbox commit. */
   kick(): void {
-    if (this.running && this.window.length < this.o.config.batch.window) this.schedulePump(0);
+    if (this.running && !this.holdingForAge && this.link.connected && this.window.length < this.o.config.batch.window) this.schedulePump(0);
   }
 
   stats(): UplinkStatus {
@@ -227,6 +233,7 @@ export class Uplink {
   }
 
   private pump(): void {
+    this.holdingForAge = false;
     if (!this.running || !this.link.connected) return;
     const b = this.o.config.batch;
     while (this.window.length < b.window) {
@@ -245,6 +252,7 @@ export class Uplink {
       const wait = waitBeforeSending(ob, b, this.o.clock.now(), this.firstSeen ? mono - this.firstSeen.mono : 0);
       if (wait > 0) {
         this.schedulePump(Math.min(wait, b.pollMs));
+        this.holdingForAge = Number.isFinite(wait);
         return;
       }
       const f = encodeBatchText(ob, this.o.clock.now(), last?.toSeq ?? ob.ackedSeq);
