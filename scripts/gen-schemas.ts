@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DOWN_SCHEMAS, UP_SCHEMAS, remoteCommandSchema } from '../protocols/mqtt/payloads.js';
 import { roomConfigSchema } from '../gateway/uplink/room-config.js';
+import { RECORD_SCHEMAS } from '../protocols/mqtt/records.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'schemas');
 
@@ -22,6 +23,7 @@ export function generateSchemas(): Map<string, string> {
   for (const [name, schema] of Object.entries(UP_SCHEMAS)) put(`up-${name}`, `up/${name}`, schema);
   for (const [name, schema] of Object.entries(DOWN_SCHEMAS)) put(`down-${name}`, `down/${name}`, schema);
   put('signed-remote-command', 'the JSON text inside down/commands .command', remoteCommandSchema);
+  for (const [type, schema] of Object.entries(RECORD_SCHEMAS)) put(`record-${type}`, `up/batch records[].payload of type ${type}`, schema);
   // Input form: the config as the cloud writes it (defaults may be left out; instants may be ISO strings).
   put('signed-room-config', 'the JSON text inside down/config .config', roomConfigSchema, 'input');
   return out;

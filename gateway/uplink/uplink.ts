@@ -32,6 +32,8 @@ export interface UplinkOptions {
   clock: Clock;
   /** Machine state changes; returns an unsubscribe function. */
   subscribeStates?: (listener: (s: MachineState) => void) => () => void;
+  /** Every machine's current state: published (retained) on every connect, also before any change. */
+  currentStates?: () => MachineState[];
   /** Bus master statistics for the health message, keyed by bus id. */
   busStats?: () => Record<string, unknown>;
   /** A newer verified room config (and the persisted one at start). A throw refuses the config. */
@@ -123,6 +125,8 @@ export class Uplink {
       clock: o.clock,
       outbox: o.ledger.outbox,
       busStats: o.busStats,
+      currentStates: o.currentStates,
+      configVersion: () => this.configVersion(),
       link: () => {
         const s = this.stats();
         return { connected: s.connected, connects: s.connects, inFlight: s.inFlight ? { ...s.inFlight, attempts: Math.max(1, s.inFlight.attempts) } : null };
@@ -212,7 +216,14 @@ export class Uplink {
   }
 
   private status(state: 'online' | 'offline'): Status {
-    return { v: WIRE_VERSION, gatewayId: this.o.ledger.gatewayId, state, at: Math.floor(this.o.clock.now()) };
+    const base = { v: WIRE_VERSION, gatewayId: this.o.ledger.gatewayId, state, at: Math.floor(this.o.clock.now()) } as const;
+    return state === 'online' ? { ...base, configVersion: this.configVersion() } : base;
+  }
+
+  /** The room config version applied (the ledger setting Downlinks keeps), null before the first. */
+  private configVersion(): number | null {
+    const v = this.o.ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY);
+    return v !== undefined && Number.isSafeInteger(v) && v > 0 ? v : null;
   }
 
   private publish(topic: string, payload: string | Buffer, qos: 0 | 1, retain = false): void {
