@@ -54,6 +54,9 @@ export function schemaSql(partitions: number): string[] {
 
 export async function migrate(pool: Pool, partitions: number): Promise<void> {
   const c = await pool.connect();
+  // Between queries a lost server is an 'error' event (fatal unheard); the next query rejects with it.
+  const lost = (): void => undefined;
+  c.on('error', lost);
   try {
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
@@ -64,6 +67,7 @@ export async function migrate(pool: Pool, partitions: number): Promise<void> {
     await c.query("ROLLBACK").catch(() => undefined);
     throw e;
   } finally {
+    c.off('error', lost);
     c.release();
   }
 }

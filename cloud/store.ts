@@ -54,6 +54,13 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
   const ids = [...byGateway.keys()].sort();
   const c = await pool.connect();
   let broken = false;
+  // A checked-out client whose server goes away (PostgreSQL restarting) emits 'error' between
+  // queries; unheard, that kills the process. The next query rejects with it: that is where it
+  // is handled (the worker retries the group).
+  const lost = (): void => {
+    broken = true;
+  };
+  c.on('error', lost);
   try {
     await c.query('BEGIN');
     await c.query('INSERT INTO gateways (gateway_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (gateway_id) DO NOTHING', [ids]);
@@ -90,6 +97,7 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
     await c.query('ROLLBACK').catch(() => undefined);
     throw e;
   } finally {
+    c.off('error', lost);
     // A connection that failed mid-transaction is not handed out again.
     c.release(broken);
   }

@@ -27,7 +27,7 @@ before(async () => {
 });
 after(async () => {
   await pool.end();
-  postgres.close();
+  await postgres.close();
   await broker.close();
 });
 

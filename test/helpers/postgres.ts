@@ -2,7 +2,7 @@
 // a temp dir, trust auth. The server refuses to run as root: as root it runs as the `postgres`
 // user (runuser), otherwise as whoever runs the tests. stop()/start()/crash() keep the data and
 // the port, so clients reconnect to the same URL.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,12 +13,12 @@ export interface Postgres {
   /** postgres://postgres@127.0.0.1:<port>/postgres */
   readonly url: string;
   readonly dataDir: string;
-  start(): void;
+  start(): Promise<void>;
   /** Clean shutdown (fast). */
-  stop(): void;
+  stop(): Promise<void>;
   /** Immediate shutdown: no checkpoint, recovery from the WAL at the next start (as after a crash). */
-  crash(): void;
-  close(): void;
+  crash(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export function postgresBinDir(): string | null {
@@ -42,13 +42,17 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
     const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
     for (const d of [dir, sockDir]) chownSync(d, uid, gid);
   }
-  const run = (tool: string, args: string[]): void => {
+  const run = (tool: string, args: string[]): Promise<void> => {
     const cmd = asRoot ? 'runuser' : join(bin, tool);
     const argv = asRoot ? ['-u', 'postgres', '--', join(bin, tool), ...args] : args;
-    const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: dir });
-    if (r.status !== 0) throw new Error(`${tool} ${args.join(' ')} failed (${r.status}): ${(r.stderr || r.stdout).trim().slice(-2000)}`);
+    return new Promise((resolve, reject) => {
+      execFile(cmd, argv, { encoding: 'utf8', cwd: dir }, (err, stdout, stderr) => {
+        if (err) reject(new Error(`${tool} ${args.join(' ')} failed: ${(stderr || stdout || err.message).trim().slice(-2000)}`));
+        else resolve();
+      });
+    });
   };
-  run('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--locale=C']);
+  await run('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--locale=C']);
   const settings = { listen_addresses: '127.0.0.1', port: String(port), unix_socket_directories: sockDir, max_connections: '200', ...opts.settings };
   const o = Object.entries(settings)
     .map(([k, v]) => `-c ${k}=${v}`)
@@ -59,29 +63,29 @@ export async function startPostgres(opts: { settings?: Record<string, string> } 
     port,
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     dataDir,
-    start() {
+    async start() {
       if (running) return;
-      run('pg_ctl', ['-D', dataDir, '-o', o, '-l', log, '-w', '-t', '60', 'start']);
+      await run('pg_ctl', ['-D', dataDir, '-o', o, '-l', log, '-w', '-t', '60', 'start']);
       running = true;
     },
-    stop() {
+    async stop() {
       if (!running) return;
-      run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+      await run('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
       running = false;
     },
-    crash() {
+    async crash() {
       if (!running) return;
-      run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
+      await run('pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']);
       running = false;
     },
-    close() {
+    async close() {
       try {
-        pg.crash();
+        await pg.crash();
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
     },
   };
-  pg.start();
+  await pg.start();
   return pg;
 }
