@@ -60,8 +60,6 @@ async function main(): Promise<void> {
     await rig.startGateways();
     const connectMs = await rig.waitConnected(5 * 60_000);
     say(`all ${N} connected in ${ms(performance.now() - tc)}`);
-    // A's extra workers wait for the scaling step: 1 on A, 1 on B until then.
-    for (const w of rig.workers.slice(1, 4)) await w.kill('SIGTERM');
 
     // ---- a day's rate
     await rig.rate(DAY_RATE, 'day');

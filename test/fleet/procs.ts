@@ -110,7 +110,7 @@ export class WorkerProc {
   }
 
   /** Waits until the worker logged that it runs (subscribed). */
-  async ready(timeoutMs = 60_000): Promise<void> {
+  async ready(timeoutMs = 300_000): Promise<void> {
     const until = Date.now() + timeoutMs;
     while (!this.log.includes('ingest worker running')) {
       if (this.child === null) throw new Error(`worker ${this.name} exited: ${this.log.slice(-1500)}`);

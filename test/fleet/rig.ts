@@ -22,7 +22,7 @@ import type { GatewayStat, HostStats } from './protocol.js';
 export interface RigOptions {
   gateways: number;
   hosts: number;
-  /** Ingest worker processes on broker A and on broker B. */
+  /** Ingest worker processes on broker A and on broker B; the first of each starts with the rig, the others when asked. */
   workers: [number, number];
   /** The gateways' mqtt block (url is set per gateway). */
   mqtt: Partial<MqttConfigInput>;
@@ -84,21 +84,35 @@ export class FleetRig {
         workers.push(new WorkerProc(name, join(base, `${name}.json`), cloudConfig(broker.url, postgres.url, { logLevel: 'info', postgres: { url: postgres.url, poolSize: o.poolSize ?? 4, partitions: o.partitions ?? 16 } })));
       }
     }
-    for (const w of workers) w.start();
+    const first = workers.filter((w) => w.name.endsWith('0'));
+    for (const w of first) w.start();
     const hosts = Array.from({ length: o.hosts }, () => new HostProc());
     const brokers = [a, b];
-    const ready = Promise.all(workers.map((w) => w.ready()));
+    const rig = new FleetRig(o, base, brokers, postgres, pool, workers, hosts);
+    rig.ledgerDir = ledgers;
+    try {
+      await rig.init(first);
+    } catch (e) {
+      await rig.close();
+      throw e;
+    }
+    return rig;
+  }
+
+  private async init(first: WorkerProc[]): Promise<void> {
+    const o = this.o;
+    const brokers = this.brokers;
+    const a = brokers[0];
+    if (a === undefined) throw new Error('no broker');
+    const ready = Promise.all(first.map((w) => w.ready()));
     await Promise.all(
-      hosts.map((h, hi) => {
+      this.hosts.map((h, hi) => {
         const gws = [];
         for (let i = hi; i < o.gateways; i += o.hosts) gws.push({ roomId: `room-${String(i).padStart(4, '0')}`, url: (brokers[i % 2] ?? a).url });
-        return h.send({ cmd: 'init', dir: ledgers, gateways: gws, mqtt: o.mqtt, seed: (o.seed ?? 1) * 1000 + hi });
+        return h.send({ cmd: 'init', dir: this.ledgerDir, gateways: gws, mqtt: o.mqtt, seed: (o.seed ?? 1) * 1000 + hi });
       }),
     );
     await ready;
-    const rig = new FleetRig(o, base, brokers, postgres, pool, workers, hosts);
-    rig.ledgerDir = ledgers;
-    return rig;
   }
 
   private ledgerDir = '';
