@@ -92,6 +92,9 @@ async function main(): Promise<void> {
     // ---- chaos under the day's rate: a worker SIGKILLed, PostgreSQL crashed, broker A down
     await rig.rate(DAY_RATE, 'before');
     await sleep(Math.min(DAY_MS, 30_000));
+    // Drained first, so 'before' measures the quiet fleet, not records caught in the chaos below.
+    await rig.rate(0, 'idle');
+    await rig.waitDrained(10 * 60_000, 'drained before the chaos');
     await rig.rate(DAY_RATE, 'chaos');
     const w0 = rig.workers[0];
     if (w0) {
