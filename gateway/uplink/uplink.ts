@@ -380,8 +380,11 @@ export class Uplink {
       this.publishReject({ topic, reason: 'malformed_json', detail: 'payload is not JSON' });
       return;
     }
-    if (t.name === 'ack') this.handleAck(raw, topic);
-    else return this.downlinks.receive(t.name, topic, raw).stored;
+    if (t.name === 'ack') return this.handleAck(raw, topic);
+    const r = this.downlinks.receive(t.name, topic, raw);
+    // After every config (applied, or ignored as equal or older): the version it runs, in the online status.
+    if (t.name === 'config') r.done.then(() => this.running && this.publish(this.topics.up('status'), JSON.stringify(this.status('online')), 1, true), (e: unknown) => this.log.error({ err: String(e) }, 'config handling failed'));
+    return r.stored;
   }
 
   private publishReject(r: { topic: string; reason: Reject['reason']; detail: string; ref?: string }): void {

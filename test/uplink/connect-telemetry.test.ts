@@ -1,6 +1,7 @@
 // On every connect, including the first after a start, the gateway publishes every machine's
 // state (retained, from the pollers' current states, before any change), its online status with
-// the room config version it runs, and a health message with it. A real Mosquitto; a dashboard
+// the room config version it runs, and a health message with it; after every config message
+// (applied or ignored as equal) the online status again, with the version it runs. A real Mosquitto; a dashboard
 // that subscribes later sees it all at once.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +10,8 @@ import type { MachineState } from '../../gateway/machines/state.js';
 import { healthSchema, machineSnapshotSchema, statusSchema } from '../../protocols/mqtt/payloads.js';
 import { roomTopics } from '../../protocols/mqtt/topics.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
-import { ROOM, makeUplink, tempDir, testLedger, waitFor } from './helpers.js';
+import { signDownlink } from '../../cloud/signing.js';
+import { ROOM, cloudKeys, makeUplink, tempDir, testLedger, waitFor } from './helpers.js';
 
 let broker: Broker;
 before(async () => {
@@ -52,6 +54,36 @@ test('connect: every machine state right after a start (no change seen yet), onl
   } finally {
     await up.stop();
     await dash.endAsync();
+    ledger.close();
+    t.cleanup();
+  }
+});
+
+test('config: after a config is applied, and again when an equal one is ignored, the online status says the version the gateway runs', async () => {
+  const t = tempDir();
+  const ledger = testLedger(t.file('ledger.db'));
+  const keys = cloudKeys();
+  const applied: number[] = [];
+  const up = makeUplink(ledger, broker.url, { onRoomConfig: (cfg) => void applied.push(cfg.version) }, { configPublicKey: keys.publicB64 });
+  const topics = roomTopics(ROOM);
+  const statuses: { configVersion?: number | null }[] = [];
+  const cloud = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+  try {
+    cloud.on('message', (topic, payload) => {
+      if (topic === topics.up('status')) statuses.push(statusSchema.parse(JSON.parse(payload.toString('utf8'))));
+    });
+    await cloud.subscribeAsync(topics.up('status'), { qos: 1 });
+    await up.start();
+    await waitFor(() => statuses.some((s) => s.configVersion === null), 'online without a config');
+    const msg = signDownlink('config', ROOM, { version: 4, issuedAtSec: Math.floor(Date.now() / 1000) }, keys.privateKey);
+    await cloud.publishAsync(topics.down('config'), msg.payload, { qos: 1 });
+    await waitFor(() => statuses.filter((s) => s.configVersion === 4).length === 1, 'status with version 4');
+    await cloud.publishAsync(topics.down('config'), msg.payload, { qos: 1 });
+    await waitFor(() => statuses.filter((s) => s.configVersion === 4).length === 2, 'status again after the equal config');
+    assert.deepEqual(applied, [4], 'the equal one was not applied again');
+  } finally {
+    await up.stop();
+    await cloud.endAsync();
     ledger.close();
     t.cleanup();
   }
