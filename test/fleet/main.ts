@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { copyBaseline } from './copy-baseline.js';
+import { cpuMs, postgresPids } from './cpu.js';
 import { load, mb, ms, pct, table, type Row } from './figures.js';
 import { FleetRig } from './rig.js';
 
@@ -39,15 +40,18 @@ const say = (s: string): void => void process.stdout.write(`[${((performance.now
  * and timed until every record is acked (stored records / that time). The gateways only read
  * and send; what is measured is brokers + workers + PostgreSQL.
  */
-async function drainRate(rig: FleetRig, what: string, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number }> {
+async function drainRate(rig: FleetRig, what: string, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number; cpuUsPerRecord: { workers: number; postgres: number; brokers: number } }> {
   await rig.backlog(actions, phase, onlyUrl);
   const before = await rig.storedCount();
+  const pids = { workers: rig.workers.map((w) => w.pid), postgres: postgresPids(rig.postgres.dataDir), brokers: rig.brokers.map((b) => b.pid) };
+  const cpu0 = { workers: cpuMs(pids.workers), postgres: cpuMs(pids.postgres), brokers: cpuMs(pids.brokers) };
   const t0 = performance.now();
   await rig.resume();
   await rig.waitDrained(30 * 60_000, what);
   const t = performance.now() - t0;
   const records = (await rig.storedCount()) - before;
-  return { records, ms: t, perSec: records / (t / 1000) };
+  const per = (k: keyof typeof pids): number => Math.round(((cpuMs(pids[k]) - cpu0[k]) * 1000) / Math.max(1, records));
+  return { records, ms: t, perSec: records / (t / 1000), cpuUsPerRecord: { workers: per('workers'), postgres: per('postgres'), brokers: per('brokers') } };
 }
 
 async function main(): Promise<void> {
@@ -74,17 +78,20 @@ async function main(): Promise<void> {
 
     // ---- burst with 2 workers (1 per broker), then the COPY baseline of everything stored so far
     const burst = await drainRate(rig, 'burst drained', BURST, 'burst');
+    const pgPids = postgresPids(rig.postgres.dataDir);
+    const copyCpu0 = cpuMs(pgPids);
     const copy = await copyBaseline(rig.pool, 16);
+    const copyCpuUs = ((cpuMs(pgPids) - copyCpu0) * 1000) / Math.max(1, copy.rows);
     say(`burst: ${burst.records} records in ${ms(burst.ms)} = ${burst.perSec.toFixed(0)}/s; COPY ${copy.rows} rows = ${copy.rowsPerSec.toFixed(0)}/s`);
 
     // ---- workers 1 → 2 → 4 on broker A (its gateways only)
     const aUrl = rig.brokers[0]?.url ?? '';
-    const scaling: { workers: number; perSec: number }[] = [];
+    const scaling: { workers: number; perSec: number; cpu: { workers: number; postgres: number; brokers: number } }[] = [];
     for (const k of [1, 2, 4]) {
       for (const w of rig.workers.slice(0, k)) if (!w.running) w.start();
       for (const w of rig.workers.slice(0, k)) await w.ready();
       const r = await drainRate(rig, `scaling ${k} drained`, BURST, `scale${k}`, aUrl);
-      scaling.push({ workers: k, perSec: r.perSec });
+      scaling.push({ workers: k, perSec: r.perSec, cpu: r.cpuUsPerRecord });
       say(`workers ${k} on A: ${r.records} records in ${ms(r.ms)} = ${r.perSec.toFixed(0)}/s`);
     }
     for (const w of rig.workers.slice(2, 4)) await w.kill('SIGTERM');
@@ -147,6 +154,7 @@ async function main(): Promise<void> {
     for (const p of problems.slice(0, 20)) say(`  ${p}`);
 
     const ratio = burst.perSec / copy.rowsPerSec;
+    const cpuIngest = burst.cpuUsPerRecord.workers + burst.cpuUsPerRecord.postgres + burst.cpuUsPerRecord.brokers;
     const top = scaling.reduce((m, x) => Math.max(m, x.perSec), 0);
     rows.push(
       { figure: `connect ${N} gateways`, measured: ms(connectMs), target: '—', ok: null },
@@ -154,7 +162,10 @@ async function main(): Promise<void> {
       { figure: 'burst: records/s stored (2 workers)', measured: burst.perSec.toFixed(0), target: '—', ok: null },
       { figure: 'raw COPY, same rows: rows/s', measured: copy.rowsPerSec.toFixed(0), target: 'the limit', ok: null },
       { figure: 'ingest / COPY', measured: ratio.toFixed(2), target: '≥ 0.5', ok: ratio >= 0.5 },
-      ...scaling.map((x) => ({ figure: `workers ${x.workers} (broker A): records/s`, measured: x.perSec.toFixed(0), target: x.workers === 1 ? 'scaling' : `× ${(x.perSec / (scaling[0]?.perSec ?? 1)).toFixed(2)} of 1 worker`, ok: null })),
+      { figure: 'CPU µs per record: workers / PostgreSQL / brokers', measured: `${burst.cpuUsPerRecord.workers} / ${burst.cpuUsPerRecord.postgres} / ${burst.cpuUsPerRecord.brokers}`, target: 'context', ok: null },
+      { figure: 'CPU µs per row: COPY (PostgreSQL)', measured: copyCpuUs.toFixed(0), target: 'context', ok: null },
+      { figure: 'CPU ratio: COPY / ingest (all parts)', measured: (copyCpuUs / Math.max(1, cpuIngest)).toFixed(2), target: 'context: the ratio a machine to itself would give', ok: null },
+      ...scaling.map((x) => ({ figure: `workers ${x.workers} (broker A): records/s (CPU µs/record w/pg/broker)`, measured: `${x.perSec.toFixed(0)} (${x.cpu.workers}/${x.cpu.postgres}/${x.cpu.brokers})`, target: x.workers === 1 ? 'scaling' : `× ${(x.perSec / (scaling[0]?.perSec ?? 1)).toFixed(2)} of 1 worker`, ok: null })),
       { figure: 'ack latency before outage p50 / p99', measured: `${ms(pct(before, 50))} / ${ms(pct(before, 99))}`, target: '—', ok: null },
       { figure: `outage ${ms(OUTAGE_MS)}: backlog`, measured: `${backlog} records`, target: '—', ok: null },
       { figure: 'backlog drained after broker back', measured: ms(backlogDrainMs), target: '< 2 min', ok: backlogDrainMs < 120_000 },
@@ -166,7 +177,7 @@ async function main(): Promise<void> {
       { figure: 'gateway host memory peak', measured: `${mb(s.hostsMaxRss)} (${Math.ceil(N / HOSTS)} gateways)`, target: '—', ok: null },
       { figure: 'records exactly once, gap-free, money equal', measured: `${stored}/${total}, ${problems.length} problems`, target: '0 lost, 0 twice', ok: problems.length === 0 && stored === total },
     );
-    Object.assign(facts, { connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], burst, copy, ratio, scaling, top, backlog, reconnectMs, backlogDrainMs, stormConnectMs, stormDrainMs, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, before: [pct(before, 50), pct(before, 99)], after: [pct(after, 50), pct(after, 99)], loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
+    Object.assign(facts, { copyCpuUs, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], burst, copy, ratio, scaling, top, backlog, reconnectMs, backlogDrainMs, stormConnectMs, stormDrainMs, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, before: [pct(before, 50), pct(before, 99)], after: [pct(after, 50), pct(after, 99)], loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
     process.stdout.write(`\n${table(rows)}\n\nload average (1/5/15 min) at the end: ${load()}; ${((performance.now() - T0) / 60_000).toFixed(1)} min in all\n`);
     mkdirSync('test-artifacts', { recursive: true });
     writeFileSync('test-artifacts/fleet.json', `${JSON.stringify(facts, null, 2)}\n`);
