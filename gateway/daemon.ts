@@ -152,6 +152,7 @@ export class Daemon {
           logger,
           clock,
           subscribeStates: (listener) => this.machines.onState((e) => listener(e.state)),
+          currentStates: () => this.buses.flatMap((b) => b.poller.states()),
           busStats: () => Object.fromEntries(this.buses.map((b) => [b.config.id, b.master.stats()])),
           onRoomConfig: (cfg) => this.applyRoomConfig(cfg),
           onCloudTime: (sec) => {

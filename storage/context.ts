@@ -40,7 +40,48 @@ export const META = {
   pruning: 'pruning',
 } as const;
 
-/** Runs fn in a BEGIN IMMEDIATE transaction: the write lock is taken up front, never upgraded. */
+/**
+ * Runs fn in a BEGIN IMMEDIATE transaction: the write lock is taken up front, never upgraded.
+ * When the outermost transaction commits after appending to the outbox, the connection's
+ * commit listeners are told (the uplink sends at once instead of at its next poll).
+ */
 export function inTx<T>(db: Db, fn: () => T): T {
-  return db.transaction(fn).immediate();
+  let result: T;
+  try {
+    result = db.transaction(fn).immediate();
+  } catch (e) {
+    const s = appended.get(db);
+    if (s && !db.inTransaction) s.pending = false;
+    throw e;
+  }
+  if (!db.inTransaction) notifyCommitted(db);
+  return result;
+}
+
+/** Per connection: whether the open transaction appended to the outbox, and who to tell at commit. */
+const appended = new WeakMap<Db, { pending: boolean; listeners: Set<() => void> }>();
+
+/** Marks the open transaction as one that appended an outbox record (outbox.enqueue). */
+export function markOutboxAppended(db: Db): void {
+  const s = appended.get(db);
+  if (s) s.pending = true;
+}
+
+/** Calls listener after each committed transaction that appended to the outbox; returns the unsubscribe. */
+export function onOutboxCommitted(db: Db, listener: () => void): () => void {
+  let s = appended.get(db);
+  if (s === undefined) {
+    s = { pending: false, listeners: new Set() };
+    appended.set(db, s);
+  }
+  s.listeners.add(listener);
+  const set = s.listeners;
+  return () => void set.delete(listener);
+}
+
+function notifyCommitted(db: Db): void {
+  const s = appended.get(db);
+  if (s === undefined || !s.pending) return;
+  s.pending = false;
+  for (const l of s.listeners) l();
 }

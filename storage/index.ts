@@ -9,7 +9,7 @@ import { backup, integrityCheck, ledgerStats, type IntegrityResult, type LedgerS
 import * as cards from './cards.js';
 import { recordCommand, type CommandRecord } from './commands.js';
 import { selfCheck, type SelfCheckResult } from './check.js';
-import type { LedgerContext } from './context.js';
+import { onOutboxCommitted, type LedgerContext } from './context.js';
 import { openDatabase } from './db.js';
 import * as outbox from './outbox.js';
 import { pruneHistory, type PruneResult } from './retention.js';
@@ -61,6 +61,12 @@ export interface LedgerOutbox {
   deadLetter(seqs: readonly number[], reason: string): { moved: number[]; alertSeq: number | null };
   stats(): outbox.OutboxStats;
   deadLetters(limit: number): outbox.DeadLetter[];
+  /**
+   * Calls listener (synchronously, right after the commit) whenever a transaction that appended
+   * outbox records has committed; a listener's throw is logged, never thrown into the writer.
+   * Returns the unsubscribe.
+   */
+  onCommitted(listener: () => void): () => void;
 }
 
 export interface Ledger {
@@ -229,6 +235,14 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
       deadLetter: (seqs, reason) => outbox.deadLetter(ctx, seqs, reason),
       stats: () => outbox.outboxStats(ctx),
       deadLetters: (limit) => outbox.listDeadLetters(ctx, limit),
+      onCommitted: (listener) =>
+        onOutboxCommitted(ctx.db, () => {
+          try {
+            listener();
+          } catch (e) {
+            ctx.logger.error({ err: e instanceof Error ? e.message : String(e) }, 'outbox commit listener threw');
+          }
+        }),
     },
     enqueueEvent: (type, payload) => outbox.enqueueEvent(ctx, type, payload),
   };

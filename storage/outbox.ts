@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { appendAudit, auditHead, type AuditHead, type AuditInput, type AuditRecord } from './audit.js';
 import type { Statement } from 'better-sqlite3';
-import { META, getMetaInt, inTx, setMeta, type LedgerContext } from './context.js';
+import { META, getMetaInt, inTx, markOutboxAppended, setMeta, type LedgerContext } from './context.js';
 import type { Db } from './db.js';
 import { exposureLeaving } from './exposure.js';
 
@@ -48,6 +48,7 @@ export function enqueue(ctx: LedgerContext, rec: { type: string; money: boolean;
     .prepare('INSERT INTO outbox (seq, id, type, money, created_ms, payload) VALUES (?, ?, ?, ?, ?, ?)')
     .run(seq, id, rec.type, rec.money ? 1 : 0, Math.floor(ctx.clock.now()), JSON.stringify(rec.payload));
   setMeta(ctx.db, META.outboxLastSeq, String(seq));
+  markOutboxAppended(ctx.db);
   return { seq, id };
 }
 

@@ -15,6 +15,10 @@ export interface TelemetryDeps {
   clock: Clock;
   outbox: Pick<LedgerOutbox, 'stats'>;
   busStats?: () => Record<string, unknown>;
+  /** Every machine's current state (the pollers'), so a connect right after start has them all. */
+  currentStates?: () => MachineState[];
+  /** The room config version applied (null: none). */
+  configVersion(): number | null;
   link(): { connected: boolean; connects: number; inFlight: Health['link']['inFlight'] };
   publish(topic: string, payload: string, qos: 0 | 1, retain: boolean): void;
 }
@@ -41,6 +45,16 @@ export class Telemetry {
 
   /** After a (re)connect: every machine's latest state again, and a health message. */
   connected(): void {
+    let current: MachineState[] = [];
+    try {
+      current = this.d.currentStates?.() ?? [];
+    } catch (e) {
+      this.d.logger.warn({ err: errText(e) }, 'current machine states unavailable');
+    }
+    for (const s of current) {
+      const known = this.latest.get(s.machineId);
+      if (known === undefined || known.observedAt <= s.observedAt) this.latest.set(s.machineId, s);
+    }
     for (const id of this.latest.keys()) this.dirty.add(id);
     this.flushStates();
     this.publishHealth();
@@ -93,6 +107,7 @@ export class Telemetry {
       outbox: { depth: st.depth, oldestAgeMs: st.oldestAgeMs, lastSeq: st.lastSeq, ackedSeq: st.ackedSeq, deadLetters: st.deadLetters },
       link: { connects: link.connects, inFlight: link.inFlight },
       bus,
+      configVersion: this.d.configVersion(),
     };
   }
 

@@ -4,7 +4,8 @@
 // stored them (never on the broker's PUBACK). Acks are watermarks: one retires every batch
 // below it. No ack → the whole window goes again, byte for byte, from the oldest batch, after a
 // growing timeout, forever. Everything here is asynchronous to the vend path: the
-// engine only writes the ledger; this feature reads it on its own timers.
+// engine only writes the ledger; the ledger's commit notice wakes this feature (kick), which
+// reads the outbox on its own timer within the batch wait; pollMs is only the fallback.
 import type { KeyObject } from 'node:crypto';
 import type { Ledger, OutboxBatchText } from '../../storage/index.js';
 import type { Clock } from '../core/clock.js';
@@ -31,6 +32,8 @@ export interface UplinkOptions {
   clock: Clock;
   /** Machine state changes; returns an unsubscribe function. */
   subscribeStates?: (listener: (s: MachineState) => void) => () => void;
+  /** Every machine's current state: published (retained) on every connect, also before any change. */
+  currentStates?: () => MachineState[];
   /** Bus master statistics for the health message, keyed by bus id. */
   busStats?: () => Record<string, unknown>;
   /** A newer verified room config (and the persisted one at start). A throw refuses the config. */
@@ -76,6 +79,9 @@ export class Uplink {
   private pumpTimer: NodeJS.Timeout | null = null;
   private healthTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
+  private unsubscribeCommits: (() => void) | null = null;
+  /** The pump timer waits for a small batch to age (maxWaitMs): a new record need not wake it. */
+  private holdingForAge = false;
   private readonly telemetry: Telemetry;
   private running = false;
   private readonly counters = { batchesAcked: 0, resends: 0, rejectsSent: 0 };
@@ -119,6 +125,8 @@ export class Uplink {
       clock: o.clock,
       outbox: o.ledger.outbox,
       busStats: o.busStats,
+      currentStates: o.currentStates,
+      configVersion: () => this.configVersion(),
       link: () => {
         const s = this.stats();
         return { connected: s.connected, connects: s.connects, inFlight: s.inFlight ? { ...s.inFlight, attempts: Math.max(1, s.inFlight.attempts) } : null };
@@ -151,6 +159,7 @@ export class Uplink {
       }
     }
     this.unsubscribe = this.o.subscribeStates?.((s) => this.telemetry.stateChanged(s)) ?? null;
+    this.unsubscribeCommits = this.o.ledger.outbox.onCommitted(() => this.kick());
     this.healthTimer = setInterval(() => this.telemetry.publishHealth(), this.o.config.healthIntervalSec * 1000);
     this.healthTimer.unref();
     this.link.start();
@@ -160,7 +169,8 @@ export class Uplink {
     if (!this.running) return;
     this.running = false;
     this.unsubscribe?.();
-    this.unsubscribe = null;
+    this.unsubscribeCommits?.();
+    this.unsubscribe = this.unsubscribeCommits = null;
     for (const t of [this.ackTimer, this.pumpTimer]) if (t) clearTimeout(t);
     if (this.healthTimer) clearInterval(this.healthTimer);
     // An ack not yet applied is dropped: those records go again and the cloud dedupes them.
@@ -172,9 +182,9 @@ export class Uplink {
     this.log.info('uplink stopped');
   }
 
-  /** Wakes the sender now (after a vend, say) instead of at the next poll. */
+  /** Wakes the sender now instead of at the next poll; called on every outbox commit. */
   kick(): void {
-    if (this.running && this.window.length < this.o.config.batch.window) this.schedulePump(0);
+    if (this.running && !this.holdingForAge && this.link.connected && this.window.length < this.o.config.batch.window) this.schedulePump(0);
   }
 
   stats(): UplinkStatus {
@@ -206,7 +216,14 @@ export class Uplink {
   }
 
   private status(state: 'online' | 'offline'): Status {
-    return { v: WIRE_VERSION, gatewayId: this.o.ledger.gatewayId, state, at: Math.floor(this.o.clock.now()) };
+    const base = { v: WIRE_VERSION, gatewayId: this.o.ledger.gatewayId, state, at: Math.floor(this.o.clock.now()) } as const;
+    return state === 'online' ? { ...base, configVersion: this.configVersion() } : base;
+  }
+
+  /** The room config version applied (the ledger setting Downlinks keeps), null before the first. */
+  private configVersion(): number | null {
+    const v = this.o.ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY);
+    return v !== undefined && Number.isSafeInteger(v) && v > 0 ? v : null;
   }
 
   private publish(topic: string, payload: string | Buffer, qos: 0 | 1, retain = false): void {
@@ -227,6 +244,7 @@ export class Uplink {
   }
 
   private pump(): void {
+    this.holdingForAge = false;
     if (!this.running || !this.link.connected) return;
     const b = this.o.config.batch;
     while (this.window.length < b.window) {
@@ -245,6 +263,7 @@ export class Uplink {
       const wait = waitBeforeSending(ob, b, this.o.clock.now(), this.firstSeen ? mono - this.firstSeen.mono : 0);
       if (wait > 0) {
         this.schedulePump(Math.min(wait, b.pollMs));
+        this.holdingForAge = Number.isFinite(wait);
         return;
       }
       const f = encodeBatchText(ob, this.o.clock.now(), last?.toSeq ?? ob.ackedSeq);
@@ -361,8 +380,11 @@ export class Uplink {
       this.publishReject({ topic, reason: 'malformed_json', detail: 'payload is not JSON' });
       return;
     }
-    if (t.name === 'ack') this.handleAck(raw, topic);
-    else return this.downlinks.receive(t.name, topic, raw).stored;
+    if (t.name === 'ack') return this.handleAck(raw, topic);
+    const r = this.downlinks.receive(t.name, topic, raw);
+    // After every config (applied, or ignored as equal or older): the version it runs, in the online status.
+    if (t.name === 'config') r.done.then(() => this.running && this.publish(this.topics.up('status'), JSON.stringify(this.status('online')), 1, true), (e: unknown) => this.log.error({ err: String(e) }, 'config handling failed'));
+    return r.stored;
   }
 
   private publishReject(r: { topic: string; reason: Reject['reason']; detail: string; ref?: string }): void {

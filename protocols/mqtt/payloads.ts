@@ -158,6 +158,8 @@ export const healthSchema = z.strictObject({
   }),
   /** Bus master statistics keyed by bus id, as the bus masters report them. */
   bus: z.record(z.string(), z.unknown()),
+  /** The signed room config version the gateway runs; null: none applied yet. */
+  configVersion: seq.nullable(),
 });
 
 export const statusSchema = z.strictObject({
@@ -166,6 +168,8 @@ export const statusSchema = z.strictObject({
   state: z.enum(['online', 'offline']),
   /** Absent in the last will, which the broker sends at an unknown later time. */
   at: epochMs.optional(),
+  /** Online status only: the signed room config version the gateway runs (null: none yet). */
+  configVersion: seq.nullable().optional(),
 });
 
 export const REJECT_REASONS = [

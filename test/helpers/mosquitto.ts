@@ -22,6 +22,8 @@ export interface Broker {
   restart(): Promise<void>;
   close(): Promise<void>;
   readonly running: boolean;
+  /** The broker process id while it runs (for memory figures), else null. */
+  readonly pid: number | null;
 }
 
 export function freePort(): Promise<number> {
@@ -71,6 +73,9 @@ export async function startMosquitto(opts: { port?: number; extraConfig?: string
     url: `mqtt://127.0.0.1:${port}`,
     get running() {
       return proc !== null;
+    },
+    get pid() {
+      return proc?.pid ?? null;
     },
     async start() {
       if (proc) return;

@@ -1,0 +1,73 @@
+// The ingest's PostgreSQL schema, created idempotently under an advisory lock (several workers
+// may start at once). records is hash-partitioned by gateway: one gateway's stream lives in one
+// partition, its primary key (gateway_id, seq) is the dedupe, and partitions keep each index
+// small enough to stay in memory as the fleet grows.
+import type { Pool } from 'pg';
+
+/** Any fixed number: the advisory lock that serialises schema creation between workers. */
+const SCHEMA_LOCK = 0x6c61756e;
+
+export function schemaSql(partitions: number): string[] {
+  const parts: string[] = [];
+  for (let i = 0; i < partitions; i++) {
+    parts.push(`CREATE TABLE IF NOT EXISTS records_p${i} PARTITION OF records FOR VALUES WITH (MODULUS ${partitions}, REMAINDER ${i})`);
+  }
+  return [
+    // One row per gateway: the stream watermark and the out-of-stream segments (the row lock
+    // serialises every ingest transaction of that gateway), plus what it last said about itself.
+    `CREATE TABLE IF NOT EXISTS gateways (
+      gateway_id text PRIMARY KEY,
+      stored_seq bigint NOT NULL DEFAULT 0,
+      segments jsonb NOT NULL DEFAULT '[]',
+      online boolean,
+      status_at timestamptz,
+      config_version bigint,
+      health jsonb,
+      health_at timestamptz,
+      updated_at timestamptz NOT NULL DEFAULT now())`,
+    `CREATE TABLE IF NOT EXISTS records (
+      gateway_id text NOT NULL,
+      seq bigint NOT NULL,
+      id text NOT NULL,
+      type text NOT NULL,
+      money boolean NOT NULL,
+      created_ms bigint NOT NULL,
+      payload jsonb NOT NULL,
+      -- null: the payload passed its type's schema; else why not (stored all the same: money is never dropped)
+      problem text,
+      received_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (gateway_id, seq)) PARTITION BY HASH (gateway_id)`,
+    ...parts,
+    `CREATE TABLE IF NOT EXISTS machine_states (
+      gateway_id text NOT NULL,
+      machine_id text NOT NULL,
+      snapshot jsonb NOT NULL,
+      observed_ms bigint NOT NULL,
+      PRIMARY KEY (gateway_id, machine_id))`,
+    `CREATE TABLE IF NOT EXISTS gateway_events (
+      gateway_id text NOT NULL,
+      kind text NOT NULL,
+      payload jsonb NOT NULL,
+      received_at timestamptz NOT NULL DEFAULT now())`,
+  ];
+}
+
+export async function migrate(pool: Pool, partitions: number): Promise<void> {
+  const c = await pool.connect();
+  // Between queries a lost server is an 'error' event (fatal unheard); the next query rejects with it.
+  const lost = (): void => undefined;
+  c.on('error', lost);
+  try {
+    await c.query('BEGIN');
+    await c.query('SELECT pg_advisory_xact_lock($1)', [SCHEMA_LOCK]);
+    for (const sql of schemaSql(partitions)) await c.query(sql);
+    await c.query('COMMIT');
+  } catch (e) {
+    // The first error is the one to report; a failed ROLLBACK only means the connection is gone.
+    await c.query("ROLLBACK").catch(() => undefined);
+    throw e;
+  } finally {
+    c.off('error', lost);
+    c.release();
+  }
+}

@@ -1,0 +1,129 @@
+// The ingest transaction: a group of batches (of any gateways) stored in one commit. Each
+// gateway's row is locked first, in gateway order (so two workers never deadlock), then its
+// records go in with ON CONFLICT DO NOTHING (the (gateway, seq) dedupe), then its stream state
+// moves as planStream says. The acks are returned only after COMMIT: the caller publishes them.
+import type { Pool, PoolClient } from 'pg';
+import { planStream, type Segment } from './stream.js';
+
+export interface IngestRecord {
+  seq: number;
+  id: string;
+  type: string;
+  money: boolean;
+  createdMs: number;
+  /** The record's payload as JSON text. */
+  payloadJson: string;
+  /** Null when the payload passed its type's schema. */
+  problem: string | null;
+}
+
+export interface IngestBatch {
+  roomId: string;
+  gatewayId: string;
+  fromSeq: number;
+  toSeq: number;
+  afterSeq?: number;
+  ackedSeq?: number;
+  records: IngestRecord[];
+}
+
+export interface IngestAck {
+  roomId: string;
+  gatewayId: string;
+  upToSeq: number;
+}
+
+export interface IngestResult {
+  acks: IngestAck[];
+  /** Rows inserted (new records). */
+  stored: number;
+  /** Records received that were already stored (resends). */
+  duplicates: number;
+  outOfStream: number;
+}
+
+const segmentsOf = (raw: unknown): Segment[] => (Array.isArray(raw) ? (raw as Segment[]) : []);
+
+export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSegments: number): Promise<IngestResult> {
+  const byGateway = new Map<string, IngestBatch[]>();
+  for (const b of batches) {
+    const list = byGateway.get(b.gatewayId);
+    if (list) list.push(b);
+    else byGateway.set(b.gatewayId, [b]);
+  }
+  const ids = [...byGateway.keys()].sort();
+  const c = await pool.connect();
+  let broken = false;
+  // A checked-out client whose server goes away (PostgreSQL restarting) emits 'error' between
+  // queries; unheard, that kills the process. The next query rejects with it: that is where it
+  // is handled (the worker retries the group).
+  const lost = (): void => {
+    broken = true;
+  };
+  c.on('error', lost);
+  try {
+    await c.query('BEGIN');
+    await c.query('INSERT INTO gateways (gateway_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (gateway_id) DO NOTHING', [ids]);
+    const locked = await c.query<{ gateway_id: string; stored_seq: string; segments: unknown }>(
+      'SELECT gateway_id, stored_seq, segments FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE',
+      [ids],
+    );
+    const stored = await insertRecords(c, batches);
+    const received = batches.reduce((n, b) => n + b.records.length, 0);
+    const acks: IngestAck[] = [];
+    const upd = { ids: [] as string[], seqs: [] as number[], segs: [] as string[] };
+    let outOfStream = 0;
+    for (const row of locked.rows) {
+      const list = byGateway.get(row.gateway_id) ?? [];
+      const before = { storedSeq: Number(row.stored_seq), segments: segmentsOf(row.segments) };
+      const plan = planStream(before, list, maxSegments);
+      outOfStream += plan.outOfStream;
+      upd.ids.push(row.gateway_id);
+      upd.seqs.push(plan.next.storedSeq);
+      upd.segs.push(JSON.stringify(plan.next.segments));
+      const last = list[list.length - 1];
+      if (plan.ackUpTo !== null && last !== undefined) acks.push({ roomId: last.roomId, gatewayId: row.gateway_id, upToSeq: plan.ackUpTo });
+    }
+    await c.query(
+      `UPDATE gateways g SET stored_seq = u.seq, segments = u.segs, updated_at = now()
+       FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS u(id, seq, segs) WHERE g.gateway_id = u.id`,
+      [upd.ids, upd.seqs, upd.segs],
+    );
+    await c.query('COMMIT');
+    return { acks, stored, duplicates: received - stored, outOfStream };
+  } catch (e) {
+    broken = true;
+    // The first error is the one to report; a failed ROLLBACK means the connection is gone.
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    c.off('error', lost);
+    // A connection that failed mid-transaction is not handed out again.
+    c.release(broken);
+  }
+}
+
+/** All records of the group in one statement (arrays, not one INSERT per row). */
+async function insertRecords(c: PoolClient, batches: readonly IngestBatch[]): Promise<number> {
+  const cols = { g: [] as string[], seq: [] as number[], id: [] as string[], type: [] as string[], money: [] as boolean[], created: [] as number[], payload: [] as string[], problem: [] as (string | null)[] };
+  for (const b of batches) {
+    for (const r of b.records) {
+      cols.g.push(b.gatewayId);
+      cols.seq.push(r.seq);
+      cols.id.push(r.id);
+      cols.type.push(r.type);
+      cols.money.push(r.money);
+      cols.created.push(r.createdMs);
+      cols.payload.push(r.payloadJson);
+      cols.problem.push(r.problem);
+    }
+  }
+  if (cols.g.length === 0) return 0;
+  const res = await c.query(
+    `INSERT INTO records (gateway_id, seq, id, type, money, created_ms, payload, problem)
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], $7::jsonb[], $8::text[])
+     ON CONFLICT (gateway_id, seq) DO NOTHING`,
+    [cols.g, cols.seq, cols.id, cols.type, cols.money, cols.created, cols.payload, cols.problem],
+  );
+  return res.rowCount ?? 0;
+}

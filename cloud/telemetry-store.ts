@@ -1,0 +1,48 @@
+// The non-batch uplinks in PostgreSQL: each gateway's last status (online/offline), its last
+// health and the config version it runs, each machine's latest snapshot, and the refusals and
+// command results as events. Plain upserts: order between them is kept by their own timestamps.
+import type { Pool } from 'pg';
+import type { OtherUplink } from './uplinks.js';
+
+export async function storeTelemetry(pool: Pool, u: OtherUplink): Promise<void> {
+  switch (u.name) {
+    case 'status': {
+      const p = u.payload;
+      await pool.query(
+        `INSERT INTO gateways (gateway_id, online, status_at) VALUES ($1, $2, now())
+         ON CONFLICT (gateway_id) DO UPDATE SET online = excluded.online, status_at = excluded.status_at`,
+        [p.gatewayId, p.state === 'online'],
+      );
+      if (p.configVersion !== undefined) await setConfigVersion(pool, p.gatewayId, p.configVersion);
+      return;
+    }
+    case 'health': {
+      const p = u.payload;
+      await pool.query(
+        `INSERT INTO gateways (gateway_id, health, health_at) VALUES ($1, $2::jsonb, now())
+         ON CONFLICT (gateway_id) DO UPDATE SET health = excluded.health, health_at = excluded.health_at`,
+        [p.gatewayId, JSON.stringify(p)],
+      );
+      if (p.configVersion !== undefined) await setConfigVersion(pool, p.gatewayId, p.configVersion);
+      return;
+    }
+    case 'state': {
+      const p = u.payload;
+      await pool.query(
+        `INSERT INTO machine_states (gateway_id, machine_id, snapshot, observed_ms) VALUES ($1, $2, $3::jsonb, $4)
+         ON CONFLICT (gateway_id, machine_id) DO UPDATE SET snapshot = excluded.snapshot, observed_ms = excluded.observed_ms
+         WHERE machine_states.observed_ms <= excluded.observed_ms`,
+        [p.gatewayId, p.machineId, JSON.stringify(p), p.observedAt],
+      );
+      return;
+    }
+    case 'reject':
+    case 'command-result':
+      await pool.query('INSERT INTO gateway_events (gateway_id, kind, payload) VALUES ($1, $2, $3::jsonb)', [u.payload.gatewayId, u.name, JSON.stringify(u.payload)]);
+      return;
+  }
+}
+
+async function setConfigVersion(pool: Pool, gatewayId: string, version: number | null): Promise<void> {
+  await pool.query('UPDATE gateways SET config_version = $2 WHERE gateway_id = $1', [gatewayId, version]);
+}

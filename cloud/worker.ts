@@ -1,0 +1,230 @@
+// One ingest worker: an MQTT 5 client in a shared-subscription group ($share/<group>/…) on one
+// broker, and a PostgreSQL pool. Batches that arrive while a transaction runs are committed
+// together in the next one (up to maxBatchesPerTx; up to poolSize transactions at once); each
+// gateway's watermark is acked only after its COMMIT. A failed transaction (PostgreSQL away) is
+// tried again with backoff, then dropped unacked: the gateway's outbox still has every record
+// and sends it again, so a worker killed at any point loses nothing.
+//
+// The session is clean (no session expiry): a worker that dies takes nothing anyone waits for
+// into a session nobody resumes; what it held unacked comes back from the gateways.
+import { randomBytes, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import pg from 'pg';
+import type { Logger } from '../gateway/core/log.js';
+import { WIRE_VERSION, type Ack } from '../protocols/mqtt/payloads.js';
+import { roomTopics } from '../protocols/mqtt/topics.js';
+import type { CloudConfig } from './config.js';
+import { migrate } from './schema.js';
+import { signDownlink, type SignedDownlinkKind } from './signing.js';
+import { ingest, type IngestBatch } from './store.js';
+import { storeTelemetry } from './telemetry-store.js';
+import { readUplink } from './uplinks.js';
+
+export interface WorkerStats {
+  batches: number;
+  records: number;
+  stored: number;
+  duplicates: number;
+  outOfStream: number;
+  /** Records stored whose payload failed its type's schema (or whose type is unknown). */
+  recordProblems: number;
+  invalid: number;
+  acks: number;
+  commits: number;
+  txFailures: number;
+  /** Batches given up after maxAttempts (unacked: the gateways resend them). */
+  dropped: number;
+  telemetry: number;
+  telemetryFailures: number;
+}
+
+interface Pending {
+  batch: IngestBatch;
+  attempts: number;
+}
+
+export class IngestWorker {
+  readonly id: string;
+  readonly stats: WorkerStats = { batches: 0, records: 0, stored: 0, duplicates: 0, outOfStream: 0, recordProblems: 0, invalid: 0, acks: 0, commits: 0, txFailures: 0, dropped: 0, telemetry: 0, telemetryFailures: 0 };
+  private readonly log: Logger;
+  private readonly pool: pg.Pool;
+  private client: MqttClient | null = null;
+  private pending: Pending[] = [];
+  private retrying = 0;
+  private active = 0;
+  /** PUBACK callbacks held back while too much is pending (backpressure onto the broker). */
+  private held: (() => void)[] = [];
+  private stopping = false;
+  private idle: (() => void)[] = [];
+
+  constructor(
+    private readonly cfg: CloudConfig,
+    logger: Logger,
+    private readonly signingKey: KeyObject | null = null,
+  ) {
+    this.id = `${cfg.mqtt.clientIdPrefix}-${process.pid}-${randomBytes(3).toString('hex')}`;
+    this.log = logger.child({ component: 'ingest-worker', worker: this.id });
+    const password = cfg.postgres.passwordFile ? readFileSync(cfg.postgres.passwordFile, 'utf8').trim() : undefined;
+    this.pool = new pg.Pool({ connectionString: cfg.postgres.url, password, max: cfg.postgres.poolSize, statement_timeout: cfg.postgres.statementTimeoutMs });
+    // An idle client whose server went away emits here; the pool drops it and opens a new one.
+    this.pool.on('error', (e) => this.log.warn({ err: e.message }, 'idle postgres connection lost'));
+  }
+
+  /** Creates the schema if needed, then connects and subscribes (retrying until the broker answers). */
+  async start(): Promise<void> {
+    await migrate(this.pool, this.cfg.postgres.partitions);
+    const m = this.cfg.mqtt;
+    const opts: IClientOptions = {
+      clientId: this.id,
+      protocolVersion: 5,
+      clean: true,
+      keepalive: m.keepaliveSec,
+      reconnectPeriod: m.reconnectMs,
+      username: m.username,
+      password: m.passwordFile ? readFileSync(m.passwordFile, 'utf8').trim() : undefined,
+      ca: m.caFile ? readFileSync(m.caFile) : undefined,
+      cert: m.certFile ? readFileSync(m.certFile) : undefined,
+      key: m.keyFile ? readFileSync(m.keyFile) : undefined,
+      properties: { receiveMaximum: m.receiveMaximum },
+    };
+    const c = mqtt.connect(m.url, opts);
+    this.client = c;
+    c.handleMessage = (packet, done) => this.message(packet.topic, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload, done);
+    c.on('error', (e) => this.log.warn({ err: e.message }, 'mqtt error'));
+    c.on('close', () => this.log.debug('mqtt connection closed'));
+    const filter = `$share/${m.group}/${m.topicPrefix}/+/up/#`;
+    c.on('connect', () => {
+      // Nagle off: every ack is a small write right after a PUBACK (~40 ms each otherwise).
+      (c.stream as unknown as { setNoDelay?: (on: boolean) => unknown }).setNoDelay?.(true);
+      c.subscribe(filter, { qos: 1 }, (err) => {
+        if (err) this.log.error({ err: err.message }, 'subscribe failed');
+        else this.log.info({ filter }, 'ingest worker subscribed');
+      });
+    });
+    await new Promise<void>((resolve) => c.once('connect', () => resolve()));
+  }
+
+  /** Stops taking messages, lets running transactions finish (and ack), then closes. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const c = this.client;
+    if (c) c.handleMessage = (_p, done) => done();
+    for (const h of this.held.splice(0)) h();
+    if (this.active > 0) await new Promise<void>((r) => this.idle.push(r));
+    this.pending = [];
+    this.client = null;
+    if (c) await c.endAsync(true);
+    await this.pool.end();
+    this.log.info({ ...this.stats }, 'ingest worker stopped');
+  }
+
+  /** Publishes a signed downlink (config, command, …) from the one signing module. */
+  async publishSigned(kind: SignedDownlinkKind, roomId: string, body: Record<string, unknown>): Promise<void> {
+    if (this.signingKey === null) throw new Error('no signing key configured (signingKeyFile)');
+    const msg = signDownlink(kind, roomId, body, this.signingKey);
+    await this.publish(roomTopics(roomId, this.cfg.mqtt.topicPrefix).down(msg.topic), msg.payload, msg.retain);
+  }
+
+  private publish(topic: string, payload: string, retain = false): Promise<void> {
+    const c = this.client;
+    if (c === null) return Promise.reject(new Error('worker not started'));
+    return c.publishAsync(topic, payload, { qos: 1, retain }).then(() => undefined);
+  }
+
+  private message(topic: string, payload: Buffer, done: () => void): void {
+    if (this.stopping) return done();
+    const u = readUplink(topic, payload, this.cfg.mqtt.topicPrefix);
+    if (u.kind === 'ignored') return done();
+    if (u.kind === 'invalid') {
+      this.stats.invalid++;
+      this.log.warn({ roomId: u.roomId, reason: u.reason }, 'invalid uplink dropped');
+      return done();
+    }
+    if (u.kind === 'other') {
+      this.stats.telemetry++;
+      storeTelemetry(this.pool, u).catch((e: unknown) => {
+        this.stats.telemetryFailures++;
+        this.log.error({ roomId: u.roomId, name: u.name, err: errText(e) }, 'telemetry not stored');
+      });
+      return done();
+    }
+    this.stats.batches++;
+    this.stats.records += u.batch.records.length;
+    if (u.problems > 0) {
+      this.stats.recordProblems += u.problems;
+      this.log.warn({ gatewayId: u.batch.gatewayId, batch: `${u.batch.fromSeq}-${u.batch.toSeq}`, problems: u.problems }, 'records that fail their schema stored with the reason');
+    }
+    this.pending.push({ batch: u.batch, attempts: 0 });
+    this.pump();
+    if (this.pending.length + this.retrying >= this.cfg.ingest.maxPending) this.held.push(done);
+    else done();
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.active < this.cfg.postgres.poolSize && this.pending.length > 0) {
+      const group = this.pending.splice(0, this.cfg.ingest.maxBatchesPerTx);
+      this.active++;
+      void this.commit(group).finally(() => {
+        this.active--;
+        if (this.active === 0) for (const r of this.idle.splice(0)) r();
+        while (this.held.length > 0 && this.pending.length + this.retrying < this.cfg.ingest.maxPending) this.held.shift()?.();
+        this.pump();
+      });
+    }
+  }
+
+  private async commit(group: Pending[]): Promise<void> {
+    let result;
+    try {
+      result = await ingest(this.pool, group.map((p) => p.batch), this.cfg.ingest.maxSegments);
+    } catch (e) {
+      this.stats.txFailures++;
+      this.retry(group, e);
+      return;
+    }
+    this.stats.commits++;
+    this.stats.stored += result.stored;
+    this.stats.duplicates += result.duplicates;
+    this.stats.outOfStream += result.outOfStream;
+    const cloudTimeSec = Math.floor(Date.now() / 1000);
+    await Promise.all(
+      result.acks.map(async (a) => {
+        const ack: Ack = { v: WIRE_VERSION, gatewayId: a.gatewayId, upToSeq: a.upToSeq, cloudTimeSec };
+        try {
+          await this.publish(roomTopics(a.roomId, this.cfg.mqtt.topicPrefix).down('ack'), JSON.stringify(ack));
+          this.stats.acks++;
+        } catch (e) {
+          // Stored but not acked: the gateway resends after its ack timeout and gets the ack then.
+          this.log.warn({ gatewayId: a.gatewayId, upToSeq: a.upToSeq, err: errText(e) }, 'ack not published');
+        }
+      }),
+    );
+  }
+
+  private retry(group: Pending[], e: unknown): void {
+    const ing = this.cfg.ingest;
+    const attempts = Math.max(...group.map((p) => ++p.attempts));
+    if (attempts >= ing.maxAttempts || this.stopping) {
+      this.stats.dropped += group.length;
+      this.log.error({ batches: group.length, attempts, err: errText(e) }, 'ingest transaction failed; batches dropped unacked (the gateways resend them)');
+      return;
+    }
+    const delay = Math.min(ing.retryMaxMs, ing.retryMinMs * 2 ** (attempts - 1));
+    this.log.warn({ batches: group.length, attempts, delayMs: delay, err: errText(e) }, 'ingest transaction failed; retrying');
+    this.retrying += group.length;
+    setTimeout(() => {
+      this.retrying -= group.length;
+      if (this.stopping) {
+        this.stats.dropped += group.length;
+        return;
+      }
+      this.pending.unshift(...group);
+      this.pump();
+    }, delay).unref();
+  }
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

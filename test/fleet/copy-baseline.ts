@@ -1,0 +1,37 @@
+// The honest limit for the ingest rate: the same rows, on the same PostgreSQL, written by a raw
+// COPY (pg-copy-streams) into a table of the same shape (hash-partitioned, same primary key,
+// jsonb payload). No MQTT, no parsing, no locks, no watermark: just PostgreSQL taking rows.
+import { pipeline } from 'node:stream/promises';
+import { Readable, Writable } from 'node:stream';
+import type pg from 'pg';
+import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { schemaSql } from '../../cloud/schema.js';
+
+const COLS = 'gateway_id, seq, id, type, money, created_ms, payload, problem';
+
+/** Copies every stored record out (text format), then times COPY of those rows into records_copy. */
+export async function copyBaseline(pool: pg.Pool, partitions: number): Promise<{ rows: number; ms: number; rowsPerSec: number }> {
+  const c = await pool.connect();
+  try {
+    await c.query('DROP TABLE IF EXISTS records_copy');
+    for (const sql of schemaSql(partitions).filter((q) => /\brecords\b/.test(q))) {
+      await c.query(sql.replace(/\brecords(_p\d+)?\b/g, (_m, p: string | undefined) => `records_copy${p ?? ''}`));
+    }
+    const chunks: Buffer[] = [];
+    await pipeline(c.query(copyTo(`COPY (SELECT ${COLS} FROM records) TO STDOUT`)), new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }));
+    const rows = chunks.reduce((n, b) => n + countLines(b), 0);
+    const t0 = performance.now();
+    await pipeline(Readable.from(chunks), c.query(copyFrom(`COPY records_copy (${COLS}) FROM STDIN`)));
+    const ms = performance.now() - t0;
+    await c.query('DROP TABLE records_copy');
+    return { rows, ms, rowsPerSec: rows / (ms / 1000) };
+  } finally {
+    c.release();
+  }
+}
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}

@@ -1,0 +1,45 @@
+// CPU time of processes from /proc (user + system), so a figure holds on a shared machine where
+// rates do not: CPU per record of the workers, PostgreSQL and the brokers, against COPY's.
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+/** CPU ms used so far by these processes (0 for any that is gone). */
+export function cpuMs(pids: readonly (number | null)[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    if (pid === null) continue;
+    try {
+      // Fields after the ")" of the command name: state is 3rd, utime 14th, stime 15th.
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]);
+    } catch {
+      // exited: its time is no longer countable
+    }
+  }
+  return ticks * TICK_MS;
+}
+
+/** The postmaster of a cluster and every process it started (backends, writers). */
+export function postgresPids(dataDir: string): number[] {
+  let pm: number;
+  try {
+    pm = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return [];
+  }
+  const out = [pm];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pm) out.push(Number(d));
+    } catch {
+      // gone between the listing and the read
+    }
+  }
+  return out;
+}

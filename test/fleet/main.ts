@@ -1,0 +1,207 @@
+// npm run fleet: 1 000 gateways (real ledgers, real uplinks) in a few host processes, two
+// bridged Mosquitto brokers, ingest workers on both, PostgreSQL; a realistic day's rate, a
+// burst, the raw COPY baseline, workers 1 → 2 → 4, a broker down for 10 minutes while the rooms
+// vend, a worker killed and PostgreSQL crashed mid-stream, every gateway reconnecting at once;
+// then the exactly-once check and the figures beside the issue's targets. Options:
+//   --gateways 1000 --hosts 4 --outage-sec 600 --day-sec 60 --day-rate 0.0167 --burst 40 --quick
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { copyBaseline } from './copy-baseline.js';
+import { cpuMs, postgresPids } from './cpu.js';
+import { load, mb, ms, pct, table, type Row } from './figures.js';
+import { FleetRig } from './rig.js';
+
+const { values } = parseArgs({
+  options: {
+    gateways: { type: 'string', default: '1000' },
+    hosts: { type: 'string', default: '4' },
+    'outage-sec': { type: 'string', default: '600' },
+    'day-sec': { type: 'string', default: '60' },
+    /** Actions per gateway per second: one a minute is a busy room's day (vends, states, top-ups). */
+    'day-rate': { type: 'string', default: String(1 / 60) },
+    burst: { type: 'string', default: '40' },
+    quick: { type: 'boolean', default: false },
+  },
+});
+const q = values.quick;
+const N = q ? 60 : Number(values.gateways);
+const HOSTS = q ? 2 : Number(values.hosts);
+const OUTAGE_MS = (q ? 20 : Number(values['outage-sec'])) * 1000;
+const DAY_MS = (q ? 10 : Number(values['day-sec'])) * 1000;
+const DAY_RATE = Number(values['day-rate']) * (q ? 10 : 1);
+const BURST = q ? 10 : Number(values.burst);
+
+const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
+const T0 = performance.now();
+const say = (s: string): void => void process.stdout.write(`[${((performance.now() - T0) / 1000).toFixed(0).padStart(5)} s, load ${load()}] ${s}\n`);
+
+/**
+ * The cloud's ingest rate: a backlog written with the uplinks stopped, then the uplinks started
+ * and timed until every record is acked (stored records / that time). The gateways only read
+ * and send; what is measured is brokers + workers + PostgreSQL.
+ */
+async function drainRate(rig: FleetRig, what: string, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number; cpuUsPerRecord: { workers: number; postgres: number; brokers: number } }> {
+  await rig.backlog(actions, phase, onlyUrl);
+  const before = await rig.storedCount();
+  const pids = { workers: rig.workers.map((w) => w.pid), postgres: postgresPids(rig.postgres.dataDir), brokers: rig.brokers.map((b) => b.pid) };
+  const cpu0 = { workers: cpuMs(pids.workers), postgres: cpuMs(pids.postgres), brokers: cpuMs(pids.brokers) };
+  await rig.resume();
+  // From the first record stored: the gateways' reconnects after the pause are not the cloud's time.
+  while ((await rig.storedCount()) === before) await sleep(20);
+  const t0 = performance.now();
+  await rig.waitDrained(30 * 60_000, what);
+  const t = performance.now() - t0;
+  const records = (await rig.storedCount()) - before;
+  const per = (k: keyof typeof pids): number => Math.round(((cpuMs(pids[k]) - cpu0[k]) * 1000) / Math.max(1, records));
+  return { records, ms: t, perSec: records / (t / 1000), cpuUsPerRecord: { workers: per('workers'), postgres: per('postgres'), brokers: per('brokers') } };
+}
+
+async function main(): Promise<void> {
+  say(`fleet: ${N} gateways in ${HOSTS} host processes, brokers A and B bridged, workers 4 on A and 1 on B`);
+  const rig = await FleetRig.start({ gateways: N, hosts: HOSTS, workers: [4, 1], partitions: 16, poolSize: 4, mqtt: { healthIntervalSec: 60 } });
+  const rows: Row[] = [];
+  const facts: Record<string, unknown> = { gateways: N, hosts: HOSTS, outageMs: OUTAGE_MS, dayRate: DAY_RATE, burstActions: BURST, loadStart: load() };
+  try {
+    const tc = performance.now();
+    await rig.startGateways();
+    const connectMs = await rig.waitConnected(5 * 60_000);
+    say(`all ${N} connected in ${ms(performance.now() - tc)}`);
+
+    // ---- a day's rate
+    await rig.rate(DAY_RATE, 'day');
+    const d0 = await rig.storedCount();
+    await sleep(DAY_MS);
+    const dayPerSec = ((await rig.storedCount()) - d0) / (DAY_MS / 1000);
+    await rig.rate(0, 'idle');
+    await rig.waitDrained(5 * 60_000);
+    let s = await rig.stats();
+    const dayLat = s.latency.day ?? [];
+    say(`day: ${dayPerSec.toFixed(0)} records/s stored, ack p50 ${ms(pct(dayLat, 50))} p99 ${ms(pct(dayLat, 99))}`);
+
+    // ---- burst with 2 workers (1 per broker), then the COPY baseline of everything stored so far
+    const burst = await drainRate(rig, 'burst drained', BURST, 'burst');
+    const pgPids = postgresPids(rig.postgres.dataDir);
+    const copyCpu0 = cpuMs(pgPids);
+    const copy = await copyBaseline(rig.pool, 16);
+    const copyCpuUs = ((cpuMs(pgPids) - copyCpu0) * 1000) / Math.max(1, copy.rows);
+    say(`burst: ${burst.records} records in ${ms(burst.ms)} = ${burst.perSec.toFixed(0)}/s; COPY ${copy.rows} rows = ${copy.rowsPerSec.toFixed(0)}/s`);
+
+    // ---- workers 1 → 2 → 4 on broker A (its gateways only)
+    const aUrl = rig.brokers[0]?.url ?? '';
+    const scaling: { workers: number; perSec: number; cpu: { workers: number; postgres: number; brokers: number } }[] = [];
+    for (const k of [1, 2, 4]) {
+      for (const w of rig.workers.slice(0, k)) if (!w.running) w.start();
+      for (const w of rig.workers.slice(0, k)) await w.ready();
+      const r = await drainRate(rig, `scaling ${k} drained`, BURST, `scale${k}`, aUrl);
+      scaling.push({ workers: k, perSec: r.perSec, cpu: r.cpuUsPerRecord });
+      say(`workers ${k} on A: ${r.records} records in ${ms(r.ms)} = ${r.perSec.toFixed(0)}/s`);
+    }
+    for (const w of rig.workers.slice(2, 4)) await w.kill('SIGTERM');
+
+    // ---- chaos under the day's rate: a worker SIGKILLed, PostgreSQL crashed, broker A down
+    await rig.rate(DAY_RATE, 'before');
+    await sleep(Math.min(DAY_MS, 30_000));
+    // Drained first, so 'before' measures the quiet fleet, not records caught in the chaos below.
+    await rig.rate(0, 'idle');
+    await rig.waitDrained(10 * 60_000, 'drained before the chaos');
+    await rig.rate(DAY_RATE, 'chaos');
+    const w0 = rig.workers[0];
+    if (w0) {
+      await w0.kill();
+      await sleep(2000);
+      w0.start();
+      await w0.ready();
+    }
+    await rig.postgres.crash();
+    await sleep(3000);
+    await rig.postgres.start();
+    say('worker killed and restarted, PostgreSQL crashed and restarted');
+    const a = rig.brokers[0];
+    if (a === undefined) throw new Error('no broker A');
+    await a.kill();
+    say(`broker A down for ${ms(OUTAGE_MS)} while the rooms vend`);
+    const outageEnd = performance.now() + OUTAGE_MS;
+    while (performance.now() < outageEnd) {
+      rig.sampleMemory();
+      await sleep(Math.min(5000, outageEnd - performance.now()));
+    }
+    s = await rig.stats();
+    const backlog = s.gateways.reduce((n, g) => n + g.depth, 0);
+    await a.start();
+    await rig.rate(DAY_RATE, 'after');
+    const tUp = performance.now();
+    await rig.waitConnected(10 * 60_000);
+    const reconnectMs = performance.now() - tUp;
+    const backlogDrainMs = await waitBacklog(rig, tUp);
+    say(`broker A back: ${backlog} records waited; all reconnected in ${ms(reconnectMs)}, backlog drained in ${ms(backlogDrainMs)}`);
+    await sleep(Math.min(DAY_MS, 30_000));
+
+    // ---- reconnect storm: both brokers restarted, every gateway back at once
+    await rig.rate(DAY_RATE, 'storm');
+    const tStorm = performance.now();
+    for (const b of rig.brokers) await b.restart();
+    const stormConnectMs = await rig.waitConnected(10 * 60_000);
+    const stormDrainMs = await rig.waitDrained(10 * 60_000, 'storm drained');
+    rig.sampleMemory();
+    say(`storm: all ${N} back in ${ms(stormConnectMs)}, drained ${ms(performance.now() - tStorm)} after the restart`);
+    await rig.rate(0, 'end');
+    await rig.waitDrained(10 * 60_000, 'end drained');
+    const problems = await rig.verify();
+    s = await rig.stats();
+    const total = s.gateways.reduce((n, g) => n + g.lastSeq, 0);
+    const stored = await rig.storedCount();
+    const before = s.latency.before ?? [];
+    const after = s.latency.after ?? [];
+    say(`verify: ${total} records written, ${stored} stored, ${problems.length} problems`);
+    for (const p of problems.slice(0, 20)) say(`  ${p}`);
+
+    const ratio = burst.perSec / copy.rowsPerSec;
+    const cpuIngest = burst.cpuUsPerRecord.workers + burst.cpuUsPerRecord.postgres + burst.cpuUsPerRecord.brokers;
+    const top = scaling.reduce((m, x) => Math.max(m, x.perSec), 0);
+    rows.push(
+      { figure: `connect ${N} gateways`, measured: ms(connectMs), target: '—', ok: null },
+      { figure: 'day rate: records/s stored', measured: dayPerSec.toFixed(0), target: 'keeps up (all acked)', ok: true },
+      { figure: 'burst: records/s stored (2 workers)', measured: burst.perSec.toFixed(0), target: '—', ok: null },
+      { figure: 'raw COPY, same rows: rows/s', measured: copy.rowsPerSec.toFixed(0), target: 'the limit', ok: null },
+      { figure: 'ingest / COPY', measured: ratio.toFixed(2), target: '≥ 0.5', ok: ratio >= 0.5 },
+      { figure: 'CPU µs per record: workers / PostgreSQL / brokers', measured: `${burst.cpuUsPerRecord.workers} / ${burst.cpuUsPerRecord.postgres} / ${burst.cpuUsPerRecord.brokers}`, target: 'context', ok: null },
+      { figure: 'CPU µs per row: COPY (PostgreSQL)', measured: copyCpuUs.toFixed(0), target: 'context', ok: null },
+      { figure: 'CPU ratio: COPY / ingest (all parts)', measured: (copyCpuUs / Math.max(1, cpuIngest)).toFixed(2), target: 'context: the ratio a machine to itself would give', ok: null },
+      ...scaling.map((x) => ({ figure: `workers ${x.workers} (broker A): records/s (CPU µs/record w/pg/broker)`, measured: `${x.perSec.toFixed(0)} (${x.cpu.workers}/${x.cpu.postgres}/${x.cpu.brokers})`, target: x.workers === 1 ? 'scaling' : `× ${(x.perSec / (scaling[0]?.perSec ?? 1)).toFixed(2)} of 1 worker`, ok: null })),
+      { figure: 'ack latency before outage p50 / p99', measured: `${ms(pct(before, 50))} / ${ms(pct(before, 99))}`, target: '—', ok: null },
+      { figure: `outage ${ms(OUTAGE_MS)}: backlog`, measured: `${backlog} records`, target: '—', ok: null },
+      { figure: 'backlog drained after broker back', measured: ms(backlogDrainMs), target: '< 2 min', ok: backlogDrainMs < 120_000 },
+      { figure: 'ack latency after outage p50 / p99', measured: `${ms(pct(after, 50))} / ${ms(pct(after, 99))}`, target: '—', ok: null },
+      { figure: `reconnect storm: all ${N} back`, measured: ms(stormConnectMs), target: '< 60 s', ok: stormConnectMs < 60_000 },
+      { figure: 'storm: all backlogs drained', measured: ms(stormDrainMs + stormConnectMs), target: '—', ok: null },
+      { figure: 'broker memory peak (VmHWM)', measured: mb(rig.memory.brokerMaxRss), target: '—', ok: null },
+      { figure: 'worker memory peak (VmHWM)', measured: mb(rig.memory.workerMaxRss), target: '—', ok: null },
+      { figure: 'gateway host memory peak', measured: `${mb(s.hostsMaxRss)} (${Math.ceil(N / HOSTS)} gateways)`, target: '—', ok: null },
+      { figure: 'records exactly once, gap-free, money equal', measured: `${stored}/${total}, ${problems.length} problems`, target: '0 lost, 0 twice', ok: problems.length === 0 && stored === total },
+    );
+    Object.assign(facts, { copyCpuUs, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], burst, copy, ratio, scaling, top, backlog, reconnectMs, backlogDrainMs, stormConnectMs, stormDrainMs, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, before: [pct(before, 50), pct(before, 99)], after: [pct(after, 50), pct(after, 99)], loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
+    process.stdout.write(`\n${table(rows)}\n\nload average (1/5/15 min) at the end: ${load()}; ${((performance.now() - T0) / 60_000).toFixed(1)} min in all\n`);
+    mkdirSync('test-artifacts', { recursive: true });
+    writeFileSync('test-artifacts/fleet.json', `${JSON.stringify(facts, null, 2)}\n`);
+    if (problems.length > 0 || stored !== total) process.exitCode = 1;
+  } finally {
+    await rig.close();
+  }
+}
+
+/** Ms from `since` until every gateway is back to the records written after it (the old backlog gone). */
+async function waitBacklog(rig: FleetRig, since: number): Promise<number> {
+  for (;;) {
+    const s = await rig.stats();
+    // At the day's rate a gateway holds a record or two in flight; the backlog is gone when none holds more than a batch wait's worth.
+    if (s.gateways.every((g) => g.depth <= 3)) return performance.now() - since;
+    if (performance.now() - since > 30 * 60_000) throw new Error('backlog not drained in 30 min');
+    rig.sampleMemory();
+    await sleep(250);
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,141 @@
+// The rig's child processes: gateway hosts (IPC, one command at a time) and ingest workers (the
+// real `cloud/main.ts ingest`, SIGKILL-able), and each one's peak memory from /proc.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { CloudConfig } from '../../cloud/config.js';
+import type { HostCommand, HostReply, HostStats } from './protocol.js';
+
+const HOST = fileURLToPath(new URL('./host.ts', import.meta.url));
+const CLOUD_MAIN = fileURLToPath(new URL('../../cloud/main.ts', import.meta.url));
+
+/** Peak resident memory of a process (VmHWM), bytes; 0 when it cannot be read. */
+export function peakRss(pid: number | null | undefined): number {
+  if (pid == null) return 0;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m?.[1] === undefined ? 0 : Number(m[1]) * 1024;
+  } catch {
+    return 0;
+  }
+}
+
+export class HostProc {
+  private readonly child: ChildProcess;
+  private queue: Promise<unknown> = Promise.resolve();
+  private stderr = '';
+
+  constructor() {
+    this.child = fork(HOST, [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'pipe', 'ipc'] });
+    this.child.stderr?.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-4000);
+    });
+  }
+
+  get pid(): number | null {
+    return this.child.pid ?? null;
+  }
+
+  /** Sends one command and waits for its reply (commands to one host run one after the other). */
+  send(cmd: HostCommand): Promise<HostReply> {
+    const run = (): Promise<HostReply> =>
+      new Promise((resolve, reject) => {
+        const onExit = (code: number | null): void => reject(new Error(`gateway host exited (${code}) during ${cmd.cmd}: ${this.stderr.slice(-1500)}`));
+        this.child.once('exit', onExit);
+        this.child.once('message', (r: HostReply) => {
+          this.child.off('exit', onExit);
+          if (r.ok) resolve(r);
+          else reject(new Error(`gateway host ${cmd.cmd}: ${r.error}`));
+        });
+        this.child.send(cmd);
+      });
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  async stats(): Promise<HostStats> {
+    const r = await this.send({ cmd: 'stats' });
+    if (!r.ok || r.stats === undefined) throw new Error('gateway host sent no stats');
+    return r.stats;
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    await this.send({ cmd: 'stop' }).catch(() => undefined);
+    this.child.disconnect();
+    await new Promise<void>((r) => (this.child.exitCode !== null ? r() : this.child.once('exit', () => r())));
+  }
+}
+
+export class WorkerProc {
+  private child: ChildProcess | null = null;
+  private log = '';
+  /** Peak memory of every run of this worker. */
+  maxRss = 0;
+  /** Exits nobody asked for (a crash), with the log tail: the rig reports them as failures. */
+  readonly crashes: string[] = [];
+  private expectExit = false;
+
+  constructor(
+    readonly name: string,
+    private readonly configPath: string,
+    cfg: CloudConfig,
+  ) {
+    writeFileSync(configPath, JSON.stringify(cfg));
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  start(): void {
+    if (this.child) return;
+    const c = spawn(process.execPath, ['--import', 'tsx', CLOUD_MAIN, 'ingest', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (d: Buffer): void => {
+      this.log = (this.log + d.toString()).slice(-8000);
+    };
+    c.stdout?.on('data', keep);
+    c.stderr?.on('data', keep);
+    c.on('exit', (code, signal) => {
+      if (this.child === c) this.child = null;
+      if (!this.expectExit) this.crashes.push(`worker ${this.name} exited by itself (${code ?? signal}): ${this.log.slice(-1500)}`);
+      this.expectExit = false;
+    });
+    this.child = c;
+  }
+
+  /** Waits until the worker logged that it runs (subscribed). */
+  async ready(timeoutMs = 300_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (!this.log.includes('ingest worker running')) {
+      if (this.child === null) throw new Error(`worker ${this.name} exited: ${this.log.slice(-1500)}`);
+      if (Date.now() > until) throw new Error(`worker ${this.name} not ready: ${this.log.slice(-1500)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  sample(): void {
+    this.maxRss = Math.max(this.maxRss, peakRss(this.pid));
+  }
+
+  async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const c = this.child;
+    if (c === null) return;
+    this.sample();
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    this.expectExit = true;
+    c.kill(signal);
+    await exited;
+    this.child = null;
+    this.log = '';
+  }
+
+  logTail(): string {
+    return this.log.slice(-2000);
+  }
+}
