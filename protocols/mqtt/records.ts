@@ -54,6 +54,10 @@ export const vendHoldSchema = z.strictObject({
   tokenAmountCents: nonNegCents.nullable(),
   ruleSetVersion: z.string().min(1).max(64),
   ruleId: id64,
+  /** Points held (a vend paid with points from the app; 0 otherwise). */
+  points: z.number().int().nonnegative(),
+  /** A secure card's SUN counter (docs/secure-cards.md): one counter in two rooms is a clone. */
+  sunCounter: z.number().int().nonnegative().optional(),
   audit,
 });
 
@@ -106,6 +110,8 @@ export const accountTopUpRecordSchema = z.strictObject({
   cloudId: z.string().min(1).max(128),
   accountId,
   amountCents: z.number().int().positive().max(MAX_TOP_UP_CENTS),
+  /** The cloud's account version the top-up was booked at (docs/mqtt-contract.md, Balances). */
+  accountVersion: z.number().int().positive(),
   audit,
 });
 
@@ -156,6 +162,19 @@ export const remoteCommandRecordSchema = z.strictObject({
   at: epochMs,
 });
 
+/** A machine command that is not a vend (the app's or an operator's), with what it did to money. */
+export const commandRecordSchema = z.strictObject({
+  source: z.enum(['remote', 'operator']),
+  commandId: id64.nullable(),
+  kind: z.string().min(1).max(32),
+  machineId,
+  result: z.string().min(1).max(32),
+  reason: z.string().max(64).nullable(),
+  money: z.string().min(1).max(200),
+  vendId: z.string().max(64).nullable(),
+  audit,
+});
+
 export const feedbackRecordSchema = z.strictObject({
   id: z.string().min(1).max(128),
   at: epochMs,
@@ -177,6 +196,7 @@ export const RECORD_SCHEMAS = {
   'card.status': cardStatusRecordSchema,
   machine_state: machineStateRecordSchema,
   remote_command: remoteCommandRecordSchema,
+  command: commandRecordSchema,
   feedback: feedbackRecordSchema,
 } as const satisfies Record<string, z.ZodType>;
 
