@@ -18,6 +18,7 @@ import { openLedger, type Ledger, type WriteFaults } from '../storage/index.js';
 import { buildRoomBus, type RoomBus } from './machines/room-bus.js';
 import { machinesOf, type MachineAccess } from './engine/machine-access.js';
 import { VendEngine, type VendOutcome } from './engine/vend-engine.js';
+import type { LedgerHealthStatus } from './engine/ledger-health.js';
 import { qrVend } from './engine/qr-vend.js';
 import { Readers } from './readers/readers.js';
 import type { SerialReader } from './readers/serial-reader.js';
@@ -59,6 +60,13 @@ export interface DaemonDeps {
   ledgerWriteFaults?: WriteFaults;
   /** The config file, for the status page's warning when others can read it (the operator token). */
   configPath?: string;
+}
+
+/** A ledger that cannot write, as the page's first warning: the room takes no vend until it can. */
+function ledgerWarning(h: LedgerHealthStatus): string[] {
+  if (h.writable) return [];
+  const since = h.sinceMs === null ? '' : ` since ${new Date(h.sinceMs).toISOString()}`;
+  return [`the ledger cannot write${since} (${h.lastError ?? 'unknown error'}): every vend is declined (ledger_unavailable) until a write succeeds; check the SD card (full, failing, remounted read-only)`];
 }
 
 /** Config, ledger and room secret readable by other users, as the page's warnings. */
@@ -175,7 +183,7 @@ export class Daemon {
           clock,
         })
       : null;
-    this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink, clock }), logger, clock, warnings: () => fileWarnings(deps.configPath, config.database.path, secretPath) });
+    this.web = new WebServer({ config: config.web, source: statusSourceFromDaemon(this, { uplink: this.uplink, clock }), logger, clock, warnings: () => [...ledgerWarning(this.engine.health.snapshot()), ...fileWarnings(deps.configPath, config.database.path, secretPath)] });
 
     const service = deps.service ? serviceFeatures(this, { socketPath: config.control.socketPath, maxConnections: config.control.maxConnections, idleTimeoutMs: config.control.idleTimeoutMs, logger, clock }) : null;
     const uplink = this.uplink;

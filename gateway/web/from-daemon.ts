@@ -3,6 +3,7 @@
 import { systemClock, type Clock } from '../core/clock.js';
 import type { MachineAccess } from '../engine/machine-access.js';
 import type { MachineCommandRunner } from '../engine/machine-commands.js';
+import type { LedgerHealthStatus } from '../engine/ledger-health.js';
 import type { RoomBus } from '../machines/room-bus.js';
 import type { Ledger } from '../../storage/index.js';
 import type { TickEvent } from '../machines/poller-types.js';
@@ -36,7 +37,7 @@ export interface StatusParts {
   readonly ledger: Pick<Ledger, 'outbox' | 'recentVends' | 'getVend' | 'auditHead' | 'readAudit' | 'appendAlert' | 'enqueueEvent' | 'setCardStatus' | 'refundCaptured'>;
   readonly buses: ReadonlyArray<Pick<RoomBus, 'config' | 'master' | 'poller'>>;
   readonly machines: MachineAccess;
-  readonly engine: { blockedMachines(): string[]; readonly commands: Pick<MachineCommandRunner, 'operatorRefund' | 'operator'> };
+  readonly engine: { blockedMachines(): string[]; readonly commands: Pick<MachineCommandRunner, 'operatorRefund' | 'operator'>; readonly health: { snapshot(): LedgerHealthStatus } };
   readonly clockFloor: { status(): ReturnType<StatusSource['clock']> };
 }
 
@@ -71,6 +72,7 @@ export function statusSourceFromDaemon(daemon: StatusParts, extras: { uplink?: U
     machineInfo: infoOf,
     programs: (id) => machines.programs(id),
     blockedMachines: () => engine.blockedMachines(),
+    ledgerHealth: () => engine.health.snapshot(),
     buses: () => buses.map((b) => b.master.stats()),
     clock: () => clockFloor.status(),
     outbox: () => ledger.outbox.stats(),

@@ -52,7 +52,14 @@ export function collectMetrics(source: StatusSource, counts: ActivityCounts, web
   const clock = source.clock();
   const mem = process.memoryUsage();
 
+  const ledger = source.ledgerHealth?.();
   return [
+    ...(ledger
+      ? [
+          { name: 'laundry_ledger_writable', help: 'Whether the ledger writes (0: the room declines every vend, ledger_unavailable, until a write succeeds).', type: 'gauge', samples: [{ value: ledger.writable ? 1 : 0 }] } satisfies MetricFamily,
+          { name: 'laundry_ledger_write_failures_total', help: 'Ledger writes on money paths that failed (SQLITE_FULL, SQLITE_IOERR, read-only) since start.', type: 'counter', samples: [{ value: ledger.failures }] } satisfies MetricFamily,
+        ]
+      : []),
     {
       name: 'laundry_bus_request_duration_seconds',
       help: 'Round trip of answered bus requests (replies and Modbus exceptions), per unit.',

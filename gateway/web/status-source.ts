@@ -30,8 +30,10 @@ export interface StatusSource {
   machine(machineId: string): MachineState | null;
   machineInfo(machineId: string): MachineInfo;
   programs(machineId: string): ProgramInfo[];
-  /** Machines waiting for an earlier vend to be settled. */
+  /** Machines waiting for an earlier vend to be settled (every machine while the ledger cannot write). */
   blockedMachines(): string[];
+  /** Whether the ledger writes; while it does not, the room declines vends (ledger_unavailable). */
+  ledgerHealth?(): { writable: boolean; lastError: string | null; sinceMs: number | null; failures: number };
   buses(): BusStats[];
   clock(): ClockFloorStatus;
   outbox(): OutboxStats;

@@ -94,9 +94,14 @@ test('a read-only ledger: every vend declined with ledger_unavailable, nothing h
   await daemon.engine.retryTick();
   assert.equal(daemon.engine.health.writable, false, 'the probe fails while read-only');
   assert.equal(sim.room.control.lw485(9).stateName, 'IDLE', 'nothing was credited');
+  // The operator sees it: the page's first warning and a metric.
+  const status = (await (await fetch(`${daemon.web.url()}/api/status`)).json()) as { warnings: string[] };
+  assert.match(status.warnings[0] ?? '', /ledger cannot write .*SQLITE_READONLY.*ledger_unavailable/);
+  assert.match(await (await fetch(`${daemon.web.url()}/metrics`)).text(), /^laundry_ledger_writable 0$/m);
   faults.clear();
   await daemon.engine.retryTick();
   assert.equal(daemon.engine.health.writable, true);
+  assert.match(await (await fetch(`${daemon.web.url()}/metrics`)).text(), /^laundry_ledger_writable 1$/m);
   const o = await swipe('D1');
   assert.equal(o.result, 'captured', JSON.stringify(o));
   assert.ok(balance() < before);
