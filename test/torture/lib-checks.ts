@@ -172,7 +172,17 @@ interface Row {
  * still queued in the ledger (seq above the acked watermark); every top-up the cloud published
  * applied exactly once; each account's balance is its top-ups less what it was charged.
  */
-export function checkDelivery(o: { ledgerPath: string; consumerPath: string; gatewayId: string; topUps: readonly { cloudId: string; accountId: string; amountCents: number }[] }, v: string[]): DeliveryFigures {
+export function checkDelivery(
+  o: {
+    ledgerPath: string;
+    consumerPath: string;
+    gatewayId: string;
+    topUps: readonly { cloudId: string; accountId: string; amountCents: number; accountVersion: number }[];
+    /** With account snapshots sent: each account's balance as the cloud books it, which the ledger must hold to the cent. */
+    cloudBalances?: ReadonlyMap<string, number>;
+  },
+  v: string[],
+): DeliveryFigures {
   const ledger = new Database(o.ledgerPath, { readonly: true, fileMustExist: true });
   const cloud = new Database(o.consumerPath, { readonly: true, fileMustExist: true });
   try {
@@ -222,14 +232,32 @@ export function checkDelivery(o: { ledgerPath: string; consumerPath: string; gat
     }
     for (const [id, n] of settles) if (n > 1) v.push(`vend ${id} settled ${n} times upstream`);
     const applied = new Map((ledger.prepare(`SELECT cloud_id AS c, account_id AS a, amount_cents AS n FROM entries WHERE kind = 'topup'`).all() as { c: string; a: string; n: number }[]).map((r) => [r.c, r]));
+    const snapshotVersion = new Map((ledger.prepare('SELECT account_id AS a, version AS v FROM accounts').all() as { a: string; v: number }[]).map((r) => [r.a, r.v]));
     for (const t of o.topUps) {
       const e = applied.get(t.cloudId);
-      if (e === undefined) v.push(`top-up ${t.cloudId} (${t.amountCents} ¢ for ${t.accountId}) never applied`);
-      else if (e.a !== t.accountId || e.n !== t.amountCents) v.push(`top-up ${t.cloudId} applied as ${e.n} ¢ for ${e.a}`);
+      // Refused old_version because an applied snapshot holds it: counted there, not missing.
+      const inSnapshot = t.accountVersion <= (snapshotVersion.get(t.accountId) ?? 0);
+      if (e === undefined && !inSnapshot) v.push(`top-up ${t.cloudId} (${t.amountCents} ¢ for ${t.accountId}) never applied`);
+      else if (e !== undefined && (e.a !== t.accountId || e.n !== t.amountCents)) v.push(`top-up ${t.cloudId} applied as ${e.n} ¢ for ${e.a}`);
     }
     const published = new Set(o.topUps.map((t) => t.cloudId));
     for (const c of applied.keys()) if (!published.has(c)) v.push(`top-up ${c} applied but never published`);
     for (const [c, n] of topUpsSeen) if (n !== 1) v.push(`top-up ${c} reached the consumer ${n} times`);
+    if (o.cloudBalances !== undefined) {
+      // Snapshots were sent: the ledger's balance (storage/accounts.ts: the snapshot plus the
+      // entries it does not include) must be what the cloud books from everything it holds.
+      const balance = ledger.prepare(
+        `SELECT a.balance_cents + COALESCE(SUM(e.amount_cents), 0) AS n FROM accounts a
+           LEFT JOIN entries e ON e.account_id = a.account_id
+                AND CASE WHEN e.account_version IS NULL THEN e.outbox_seq > a.covered_seq ELSE e.account_version > a.version END
+          WHERE a.account_id = ? GROUP BY a.account_id`,
+      );
+      for (const [a, want] of o.cloudBalances) {
+        const got = (balance.get(a) as { n: number } | undefined)?.n;
+        if (got !== want) v.push(`account ${a}: the ledger's balance is ${String(got)} ¢, the cloud books ${want} ¢`);
+      }
+      return { lastSeq: last, recordsDelivered: bySeq.size, stillQueued: queued.size, topUpsApplied: applied.size, deadLetters: dead };
+    }
     // Balances: no snapshot was ever sent, so a balance is the sum of its entries.
     const accounts = ledger.prepare('SELECT account_id AS a FROM accounts').all() as { a: string }[];
     for (const { a } of accounts) {

@@ -98,6 +98,13 @@ export class CloudDriver {
   private busy = false;
   private stopped = true;
   private n = 0;
+  /** The cloud's account version: every top-up and snapshot books at a new one (the seed top-ups took 1). */
+  private version = 1;
+  /** Share of steps that send an account snapshot (seams torture); 0: never. */
+  snapshotShare = 0;
+  /** The seed top-ups the ledger was made with, which a snapshot's balance includes. */
+  seedTopUps: readonly PublishedTopUp[] = [];
+  snapshotsSent = 0;
   errors: string[] = [];
 
   constructor(
@@ -128,12 +135,59 @@ export class CloudDriver {
     return { topUps: this.topUps.length, cardLists: this.cardVersion - 1, configs: this.configVersion };
   }
 
+  /**
+   * What the cloud says an account holds, as the contract books it (docs/mqtt-contract.md,
+   * Balances): every top-up it issued up to `version`, and the gateway's vend records with seq up
+   * to `coveredSeq` (hold −amount, capture +(held − captured), refund and fault refund +refunded).
+   */
+  balanceOf(accountId: string, coveredSeq: number, version = Number.POSITIVE_INFINITY): number {
+    let cents = 0;
+    for (const t of [...this.seedTopUps, ...this.topUps]) if (t.accountId === accountId && t.accountVersion <= version) cents += t.amountCents;
+    const holders = new Map<string, string>();
+    for (const r of this.cloud.consumer.records(ROOM_ID)) {
+      if (r.seq > coveredSeq) break;
+      const p = r.payload as { vendId?: string; accountId?: string | null; funding?: string; amountCents?: number; heldCents?: number; capturedCents?: number | null; refundedCents?: number };
+      const vendId = p.vendId ?? '';
+      if (r.type === 'vend.hold' && p.funding === 'account' && p.accountId === accountId) {
+        holders.set(vendId, accountId);
+        cents -= p.amountCents ?? 0;
+      } else if (holders.has(vendId)) {
+        if (r.type === 'vend.capture') cents += (p.heldCents ?? 0) - (p.capturedCents ?? 0);
+        else if (r.type === 'vend.refund' || r.type === 'vend.fault_refund') cents += p.refundedCents ?? 0;
+      }
+    }
+    return cents;
+  }
+
+  /** The highest seq up to which the cloud holds every record of the gateway. */
+  watermark(): number {
+    let w = 0;
+    for (const r of this.cloud.consumer.records(ROOM_ID)) {
+      if (r.seq !== w + 1) break;
+      w = r.seq;
+    }
+    return w;
+  }
+
+  /** A signed snapshot of one account at a new version, covering what the cloud stored. */
+  private async snapshot(accountId: string): Promise<void> {
+    const version = ++this.version;
+    const coveredSeq = this.watermark();
+    const balanceCents = this.balanceOf(accountId, coveredSeq, version);
+    await this.cloud.consumer.publishAccounts(ROOM_ID, [{ accountId, version, balanceCents, points: 0, tier: '', coveredSeq }]);
+    this.snapshotsSent++;
+  }
+
   private async step(): Promise<void> {
     if (this.busy || this.stopped) return;
     this.busy = true;
     try {
-      const r = this.random();
       const c = this.cloud.consumer;
+      if (this.random() < this.snapshotShare) {
+        await this.snapshot(this.random() < 0.5 ? CARDS.alice.accountId : CARDS.bob.accountId);
+        return;
+      }
+      const r = this.random();
       if (r < 0.1) {
         const version = this.configVersion + 1;
         await c.publishConfig(ROOM_ID, cloudRoomConfig(version), { retain: true });
@@ -156,7 +210,7 @@ export class CloudDriver {
         const list: PublishedTopUp[] = [];
         for (let i = 0; i < count; i++) {
           this.n++;
-          list.push({ cloudId: `${this.prefix}-topup-${this.n}`, accountId: this.random() < 0.5 ? CARDS.alice.accountId : CARDS.bob.accountId, amountCents: 100 + Math.floor(this.random() * 20) * 50, accountVersion: this.n + 1 });
+          list.push({ cloudId: `${this.prefix}-topup-${this.n}`, accountId: this.random() < 0.5 ? CARDS.alice.accountId : CARDS.bob.accountId, amountCents: 100 + Math.floor(this.random() * 20) * 50, accountVersion: ++this.version });
         }
         await c.publishTopUps(ROOM_ID, list);
         this.topUps.push(...list);

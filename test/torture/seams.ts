@@ -2,15 +2,16 @@
 // five machines (three LW-485, two coin machines on a RIO-8): card swipes, QR scans, the app's
 // start (paid from an account, prepaid online, or unpaid), pause, resume, add-time (paid or
 // charged to the cycle) and cancel, operator refunds and clear-faults, machine faults, top-ups,
-// card lists and room configs from the cloud, ledger writes failed at the storage boundary
+// account snapshots (built by the cloud from what it stored, as the contract's balance rule
+// says), card lists and room configs from the cloud, ledger writes failed at the storage boundary
 // (single SQLITE_IOERR/FULL/READONLY faults aimed at one ledger operation, and read-only bursts),
 // and SIGKILLs of the gateway at random moments.
 //
 // The room and the cloud live here, in the parent; the gateway (seams-child.ts, a whole Daemon
 // with the WriteFaults seam) is the process that dies. The oracle, after every kill and restart
 // and at the end: the crash torture's checks (integrity, self-check, audit chain, nothing left
-// unfinished, every record delivered once and in order, every top-up applied once, balances =
-// top-ups − captured − holds + refunds to the cent), and the seams' own (lib-seams-checks.ts):
+// unfinished, every record delivered once and in order, every top-up applied once or held by an
+// applied snapshot, each account's balance on the gateway = what the cloud books to the cent), and the seams' own (lib-seams-checks.ts):
 // per machine the machine's own tally of CREDIT / ADD_TIME / CANCEL against captures and
 // refunds, coins against captures, no refund beyond a capture, and everything a gateway
 // reported done found in the file after it was killed.
@@ -111,8 +112,10 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   const totalOps = numParam(opts, 'ops', 100_000, 1_500);
   const kills = numParam(opts, 'kills', 200, 6);
   const opEveryMs = numParam(opts, 'opEveryMs', 2, 3);
-  const faultShare = numParam(opts, 'faultShare', 0.02, 0.04);
+  const faultShare = numParam(opts, 'faultShare', 0.05, 0.05);
   const appGapMs = numParam(opts, 'appGapMs', 150, 150);
+  // One injected fault at a time, then time for the room to heal and meet the next operations.
+  const faultGapMs = numParam(opts, 'faultGapMs', 400, 400);
   const random = seededRandom(opts.seed);
   const pick: Pick = (xs) => {
     const x = xs[Math.floor(random() * xs.length)];
@@ -130,6 +133,8 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   seedLedger(dbPath, tmp.file('room-secret'));
   const cloud = await startCloud(tmp.file('cloud.db'));
   const driver = new CloudDriver(cloud, random, `s${opts.seed}`);
+  driver.seedTopUps = SEED_TOP_UPS;
+  driver.snapshotShare = numParam(opts, 'snapshotShare', 0.2, 0.25);
   const app = new App(cloud, `s${opts.seed}`);
   const qr = qrKey();
   const checker = new LedgerChecker(dbPath, ROOM_ID, COINS_PER_PROGRAM);
@@ -141,6 +146,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   let injected = 0;
   let done = 0;
   let lastApp = 0;
+  let lastFault = 0;
   const spawnNext = (): GatewayChild =>
     spawnGateway(child, { dbPath, mqttUrl: cloud.broker.url, configPublicKey: cloud.configPublicKey, qrPublicKey: qr.publicKeyB64 });
   const keepLog = (name: string, c: GatewayChild): void => writeFileSync(join(ARTIFACTS, `torture-seams-${name}.log`), c.stderr());
@@ -153,7 +159,8 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   const operate = (c: GatewayChild): void => {
     const r = random();
     const m = pick(ALL_MACHINES);
-    if (r < faultShare) {
+    if (r < faultShare && Date.now() - lastFault >= faultGapMs) {
+      lastFault = Date.now();
       if (random() < 0.9) {
         c.send(`wf ${pick(FAULT_CODES)} ${1 + Math.floor(random() * 3)} ${pick(FAULT_OPS)}`);
         count('write-fault');
@@ -220,6 +227,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
     const fin = await finishAndCheck({
       next, simPort: sim.port, checker, dbPath, driver, seedTopUps: SEED_TOP_UPS.length, counts: () => Promise.resolve(null), violations, log: opts.log,
       logName: 'torture-seams-final.log', consumerDb: cloud.consumerDb, gatewayId: ROOM_ID, topUps: [...SEED_TOP_UPS, ...driver.topUps], outOfOrder: cloud.arrivals.outOfOrder,
+      cloudBalances: () => new Map([CARDS.alice.accountId, CARDS.bob.accountId].map((a) => [a, driver.balanceOf(a, driver.watermark())])),
     });
     next = fin.child;
     checkMachineMoney({ dbPath, room: sim.room, machines: SEAMS_MACHINES, coinBase, label: 'final', final: true }, violations);
@@ -230,6 +238,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
         operations: done,
         kills,
         writesFailed: injected,
+        snapshotsSent: driver.snapshotsSent,
         ...fin.figures,
         machineFaults: machineFaults.injected(),
         operationsByKind: JSON.stringify(Object.fromEntries(ops)),
