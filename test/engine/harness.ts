@@ -201,9 +201,11 @@ export function outboxRecords(ledger: Ledger): { type: string; payload: Record<s
 /**
  * The room's customers between vends: start credited machines, empty finished ones (door open
  * and shut: DONE -> IDLE), press Start on coin machines that have their coins. Every `everyMs`,
- * over `machines` (default: this harness's room).
+ * over `machines` (default: this harness's room); `willAct` says whether a customer acts at a
+ * machine this turn (default: always; the seams torture lets credited machines wait, so the
+ * app's start, pause and cancel meet them).
  */
-export function startAttendant(room: SimRoom, everyMs = 20, machines: Iterable<{ unit: number; channel?: number }> = Object.values(MACHINES)): () => void {
+export function startAttendant(room: SimRoom, everyMs = 20, machines: Iterable<{ unit: number; channel?: number }> = Object.values(MACHINES), willAct: () => boolean = () => true): () => void {
   const c = room.control;
   const quiet = (fn: () => void): void => {
     try {
@@ -215,12 +217,12 @@ export function startAttendant(room: SimRoom, everyMs = 20, machines: Iterable<{
   const timer = setInterval(() => {
     for (const m of machines) {
       if (m.channel !== undefined) {
-        if (c.rio8(m.unit).channels[m.channel]?.machine?.ready === true) quiet(() => c.pressStart(m.unit, m.channel));
+        if (c.rio8(m.unit).channels[m.channel]?.machine?.ready === true && willAct()) quiet(() => c.pressStart(m.unit, m.channel));
         continue;
       }
       const s = c.lw485(m.unit);
-      if (s.stateName === 'CREDITED' && s.doorClosed) quiet(() => c.pressStart(m.unit));
-      else if (s.stateName === 'DONE') {
+      if (s.stateName === 'CREDITED' && s.doorClosed && willAct()) quiet(() => c.pressStart(m.unit));
+      else if (s.stateName === 'DONE' && willAct()) {
         quiet(() => c.setDoor(m.unit, true));
         quiet(() => c.setDoor(m.unit, false));
       }

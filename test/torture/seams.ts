@@ -18,9 +18,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SimActionError, type SimRoom } from '../../simulator/index.js';
 import { prepareGatewayChild } from '../engine/child.js';
-import { CARDS, MACHINES, ROOM_ID, mintFor, qrKey, startRoom, tempDir } from '../engine/harness.js';
+import { CARDS, MACHINES, ROOM_ID, mintFor, qrKey, startAttendant, startRoom, tempDir } from '../engine/harness.js';
 import { COIN_CHANNELS, COINS_PER_PROGRAM, LW_UNITS, SEED_TOP_UPS, fastPulses, seedLedger, startFaultInjector } from './crash.js';
 import { LedgerChecker } from './lib-checks.js';
 import { CloudDriver, startCloud, type Cloud } from './lib-cloud.js';
@@ -41,34 +40,6 @@ const FAULT_OPS = ['hold', 'markCreditSent', 'capture', 'refund', 'refundCapture
 const FAULT_CODES = ['SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY'];
 
 type Pick = <T>(xs: readonly T[]) => T;
-
-/**
- * The room's customers, slower than the crash torture's attendant: a credited washer waits a
- * while before someone presses Start, so the app's start, pause and cancel meet credited and
- * running machines; finished machines are emptied; coin machines are started when ready.
- */
-function slowAttendant(room: SimRoom, random: () => number): () => void {
-  const c = room.control;
-  const quiet = (fn: () => void): void => {
-    try {
-      fn();
-    } catch (e) {
-      if (!(e instanceof SimActionError)) throw e;
-    }
-  };
-  const timer = setInterval(() => {
-    for (const [, m] of LW_UNITS) {
-      const s = c.lw485(m.unit);
-      if (s.stateName === 'CREDITED' && s.doorClosed && random() < 0.1) quiet(() => c.pressStart(m.unit));
-      else if (s.stateName === 'DONE' && random() < 0.5) {
-        quiet(() => c.setDoor(m.unit, true));
-        quiet(() => c.setDoor(m.unit, false));
-      }
-    }
-    for (const [, m] of COIN_CHANNELS) if (c.rio8(m.unit).channels[m.channel ?? -1]?.machine?.ready === true && random() < 0.3) quiet(() => c.pressStart(m.unit, m.channel));
-  }, 25);
-  return () => clearInterval(timer);
-}
 
 /** The app: signed remote commands through the cloud, with and without payment. */
 class App {
@@ -128,7 +99,9 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   const child = prepareGatewayChild(CHILD_SOURCE);
   const sim = await startRoom({ timeScale: 20_000 });
   fastPulses(sim.room);
-  const stopAttendant = slowAttendant(sim.room, random);
+  // Slower customers than the crash torture's: a credited machine often waits, so the app's
+  // start, pause and cancel meet credited and running machines.
+  const stopAttendant = startAttendant(sim.room, 25, Object.values(MACHINES), () => random() < 0.2);
   const machineFaults = startFaultInjector(sim.room, random, 250);
   seedLedger(dbPath, tmp.file('room-secret'));
   const cloud = await startCloud(tmp.file('cloud.db'));
