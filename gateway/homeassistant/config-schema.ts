@@ -2,8 +2,8 @@
 // Assistant finds the room's machines through MQTT discovery. Absent: the feature is off. This is
 // a broker of its own, never the cloud's: the block shares nothing with `mqtt`.
 import { z } from 'zod';
+import { brokerLogin, brokerUrl } from '../core/broker-schema.js';
 
-const file = z.string().startsWith('/', 'an absolute file path');
 /** One MQTT topic level or a few: no wildcards, no empty levels, no leading or trailing "/". */
 const topicPrefix = z
   .string()
@@ -13,22 +13,12 @@ const topicPrefix = z
 
 export const homeAssistantConfigSchema = z.strictObject({
   /** The building's broker: mqtt://host:1883 or mqtts://host:8883 (ws:// and wss:// work too). */
-  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'an mqtt://, mqtts://, ws:// or wss:// URL'),
+  url: brokerUrl,
   /** 4 (MQTT 3.1.1, default: what every broker Home Assistant runs with speaks) or 5. */
   protocolVersion: z.union([z.literal(4), z.literal(5)]).default(4),
   /** Default: laundry-gateway-<room id>. */
   clientId: z.string().min(1).max(64).optional(),
-  username: z.string().min(1).max(128).optional(),
-  /** A file holding the password, so the config itself carries no secret. */
-  passwordFile: file.optional(),
-  tls: z
-    .strictObject({
-      caFile: file.optional(),
-      certFile: file.optional(),
-      keyFile: file.optional(),
-      rejectUnauthorized: z.boolean().default(true),
-    })
-    .optional(),
+  ...brokerLogin,
   /** Home Assistant's discovery prefix (its MQTT options; `homeassistant` unless changed there). */
   discoveryPrefix: topicPrefix.default('homeassistant'),
   /** Where Home Assistant announces itself (its birth message, `online`): every config is published again. */

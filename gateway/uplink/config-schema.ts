@@ -1,27 +1,17 @@
 // The `mqtt` block of the gateway config. All timeouts, limits and backoff in one validated
 // object with defaults; the integrator adds it to gateway/config/schema.ts.
 import { z } from 'zod';
+import { brokerLogin, brokerUrl } from '../core/broker-schema.js';
 
-const file = z.string().startsWith('/', 'an absolute file path');
 
 export const mqttConfigSchema = z.strictObject({
   /** mqtt://host:1883 or mqtts://host:8883. */
-  url: z.string().regex(/^(mqtts?|wss?):\/\/[^\s]+$/, 'an mqtt://, mqtts://, ws:// or wss:// URL'),
+  url: brokerUrl,
   /** 5 (default) for persistent sessions with expiry; 4 (3.1.1) for brokers such as aedes. */
   protocolVersion: z.union([z.literal(4), z.literal(5)]).default(5),
   /** Default: the room id. Fixed, so the broker keeps one session for this gateway. */
   clientId: z.string().min(1).max(64).optional(),
-  username: z.string().min(1).max(128).optional(),
-  /** A file holding the password, so the config itself carries no secret. */
-  passwordFile: file.optional(),
-  tls: z
-    .strictObject({
-      caFile: file.optional(),
-      certFile: file.optional(),
-      keyFile: file.optional(),
-      rejectUnauthorized: z.boolean().default(true),
-    })
-    .optional(),
+  ...brokerLogin,
   topicPrefix: z.string().default('laundry/v1'),
   keepaliveSec: z.number().int().min(5).max(3600).default(30),
   /** How long the broker keeps our session (and queued downlinks) while we are away (MQTT 5). */
