@@ -26,7 +26,7 @@ import { LedgerChecker, type MachineCounts } from './lib-checks.js';
 import { CloudDriver, startCloud } from './lib-cloud.js';
 import { spawnGateway, tallyOutcomes, type GatewayChild } from './lib-gateway.js';
 import { delay, seededRandom, withDeadline } from './lib-room.js';
-import { finishAndCheck } from './lib-finish.js';
+import { childNotes, finishAndCheck, tearDown } from './lib-finish.js';
 
 const CHILD_SOURCE = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -193,18 +193,10 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
         checkMsAvg: Math.round(ms.checks / Math.max(1, ms.checksN)),
         seconds: Math.round((Date.now() - started) / 1000),
       },
-      notes: [`seed ${opts.seed}; gateway child ${child.compiled ? 'compiled with tsc' : 'run with tsx'}`, ...driver.errors.map((e) => `cloud publish failed: ${e}`)],
+      notes: childNotes(opts.seed, child.compiled, driver),
     };
   } finally {
-    next.kill();
-    await next.exited;
-    await driver.stop();
-    faults.stop();
-    stopAttendant();
-    await cloud.close();
-    await sim.close();
-    child.cleanup();
-    tmp.cleanup();
+    await tearDown({ next, driver, stops: [faults.stop, stopAttendant], cloud, sim, child, tmp });
   }
 }
 

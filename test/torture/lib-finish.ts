@@ -125,3 +125,31 @@ export async function finishAndCheck(
     },
   };
 }
+
+/** What a crash-style scenario builds and must take down whatever happened: the last child first. */
+export interface ScenarioRig {
+  next: GatewayChild;
+  driver: CloudDriver;
+  /** Timers of the room (fault injector, attendant), stopped in order. */
+  stops: ReadonlyArray<() => void>;
+  cloud: { close(): Promise<void> };
+  sim: { close(): Promise<void> };
+  child: { cleanup(): void };
+  tmp: { cleanup(): void };
+}
+
+export async function tearDown(r: ScenarioRig): Promise<void> {
+  r.next.kill();
+  await r.next.exited;
+  await r.driver.stop();
+  for (const stop of r.stops) stop();
+  await r.cloud.close();
+  await r.sim.close();
+  r.child.cleanup();
+  r.tmp.cleanup();
+}
+
+/** The notes every crash-style scenario reports: how the child ran, and downlinks the cloud could not publish. */
+export function childNotes(seed: number, compiled: boolean, driver: CloudDriver): string[] {
+  return [`seed ${seed}; gateway child ${compiled ? 'compiled with tsc' : 'run with tsx'}`, ...driver.errors.map((e) => `cloud publish failed: ${e}`)];
+}

@@ -23,7 +23,7 @@ import { CARDS, MACHINES, ROOM_ID, mintFor, qrKey, startAttendant, startRoom, te
 import { COIN_CHANNELS, COINS_PER_PROGRAM, LW_UNITS, SEED_TOP_UPS, fastPulses, seedLedger, startFaultInjector } from './crash.js';
 import { LedgerChecker } from './lib-checks.js';
 import { CloudDriver, startCloud, type Cloud } from './lib-cloud.js';
-import { finishAndCheck } from './lib-finish.js';
+import { childNotes, finishAndCheck, tearDown } from './lib-finish.js';
 import { spawnGateway, type GatewayChild } from './lib-gateway.js';
 import { delay, seededRandom, withDeadline } from './lib-room.js';
 import { checkMachineMoney, checkReported, coinCounts, type SeamsMachines } from './lib-seams-checks.js';
@@ -218,18 +218,10 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
         appCommands: JSON.stringify(Object.fromEntries(app.sent)),
         seconds: Math.round((Date.now() - started) / 1000),
       },
-      notes: [`seed ${opts.seed}; gateway child ${child.compiled ? 'compiled with tsc' : 'run with tsx'}`, ...driver.errors.map((e) => `cloud publish failed: ${e}`)],
+      notes: childNotes(opts.seed, child.compiled, driver),
     };
   } finally {
-    next.kill();
-    await next.exited;
-    await driver.stop();
-    machineFaults.stop();
-    stopAttendant();
-    await cloud.close();
-    await sim.close();
-    child.cleanup();
-    tmp.cleanup();
+    await tearDown({ next, driver, stops: [machineFaults.stop, stopAttendant], cloud, sim, child, tmp });
   }
 }
 
