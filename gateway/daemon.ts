@@ -182,6 +182,7 @@ export class Daemon {
             floor?.advance(sec, 'cloud');
           },
           commandTarget: this.remoteTarget(),
+          secureCardKeys: this.secureCards.keyTarget,
           nowSec: () => this.clockFloor.nowSec(),
         })
       : null;

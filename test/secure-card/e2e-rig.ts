@@ -63,7 +63,7 @@ export interface SecureRoom {
   /** Every record the gateway published on up/batch so far, by seq (resends once). */
   upRecords(): UpRecord[];
   /** Publishes a downlink envelope as the cloud would. */
-  publishDown(name: 'cards', envelope: string): Promise<void>;
+  publishDown(name: 'cards' | 'keys', envelope: string): Promise<void>;
   /** Starts the daemon (again) on the same files; resolves once it is ready with every unit found. */
   startDaemon(): Promise<void>;
   /** The current daemon's log (pino JSON lines) and every earlier run's before it. */

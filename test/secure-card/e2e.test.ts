@@ -17,6 +17,8 @@ import { waitUntil } from '../cli/harness.js';
 import { META_KEY_HEX, MASTER_KEY_HEX, SPEC_KEYS } from './vectors.js';
 import { startSecureRoom, type SecureRoom } from './e2e-rig.js';
 import { dirname, join } from 'node:path';
+import { statSync } from 'node:fs';
+import { signDownlink } from '../../protocols/mqtt/sign-downlink.js';
 
 const SECURE_UID = '04A2B9C1D25E80';
 const ACCOUNT = 'acct-secure';
@@ -109,9 +111,22 @@ test('secure cards end to end: vends, replays across a SIGKILL and a restart, a 
     rig.tap('W4', line(5));
     assert.equal((await waitSettled(rig, 'W4')).state, 'captured');
     await waitUntil(() => rig.upRecords().filter((r) => r.type === 'vend.hold').length === 4, 'the four holds upstream');
+
+    // A rotation over the signed key downlink: version 2 beside version 1, live without a restart.
+    const v2 = { version: 2, metaKey: 'A0A1A2A3A4A5A6A7A8A9AAABACADAEAF', masterKey: 'B0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF', systemId: SPEC_KEYS.systemId };
+    await rig.publishDown('keys', signDownlink(rig.cloudKey, 'keys', DEMO_ROOM_ID, { version: 1, keys: [{ version: 1, metaKey: META_KEY_HEX, masterKey: MASTER_KEY_HEX, systemId: SPEC_KEYS.systemId }, v2] }).envelope);
+    await rig.waitForLog(/"msg":"secure-card keys applied"/, 'the key message');
+    assert.equal(statSync(rig.keyFile).mode & 0o777, 0o600);
+    const reencoded = new SimSecureCard({ uid: SECURE_UID, keys: { version: 2, metaKey: Buffer.from(v2.metaKey, 'hex'), masterKey: Buffer.from(v2.masterKey, 'hex'), systemId: v2.systemId }, counter: 6 });
+    // W1 still holds its credit, so the engine declines it; the gate let it through under version 2.
+    rig.tap('W1', reencoded.tap());
+    await waitDeclines(rig, 9, 'the re-encoded card at a busy machine');
+    const last = rig.audit().filter((r) => r.kind === 'decline').at(-1);
+    assert.ok(last !== undefined && !['unknown_card', 'bad_mac', 'replayed'].includes(last.reason ?? ''), `a verified tap (${last?.reason ?? 'none'})`);
+    assert.equal((JSON.parse(last.detail ?? '{}') as { sunCounter?: number }).sunCounter, 6, 'the engine\'s decline spends the counter');
     await rig.kill('SIGTERM');
 
-    assert.deepEqual(declines(rig), ['replayed', 'replayed', 'replayed', 'replayed', 'unknown_card', 'bad_mac', 'bad_format', 'clone_suspected']);
+    assert.deepEqual(declines(rig).slice(0, 8), ['replayed', 'replayed', 'replayed', 'replayed', 'unknown_card', 'bad_mac', 'bad_format', 'clone_suspected']);
     const holds = rig.audit().filter((r) => r.kind === 'hold');
     assert.deepEqual(holds.map((h) => [h.machine_id, (JSON.parse(h.detail ?? '{}') as { sunCounter?: number }).sunCounter]), [['W1', 1], ['W2', 2], ['W3', 4], ['W4', 5]]);
     // Each vend's record upstream carries its counter: the cloud can see one counter used twice.
@@ -132,7 +147,7 @@ test('secure cards end to end: vends, replays across a SIGKILL and a restart, a 
         assert.equal(rig.room.control.lw485(unit).creditCents, cents, `${m}: the machine's credit is what the ledger captured`);
       }
       assert.equal(ledger.balance(ACCOUNT)?.balanceCents, BALANCE - captured);
-      assert.equal(ledger.secureCardFacts(SECURE_UID).roomCounter, 5);
+      assert.equal(ledger.secureCardFacts(SECURE_UID).roomCounter, 6);
       assert.equal(ledger.verifyAudit().ok, true);
     } finally {
       ledger.close();
