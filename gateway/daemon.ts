@@ -33,6 +33,7 @@ import { WebServer } from './web/server.js';
 import { statusSourceFromDaemon } from './web/from-daemon.js';
 import type { MachineState } from './machines/state.js';
 import { serviceFeatures } from './service-features.js';
+import { openSecureCards, routeCardTaps, type SecureCards } from './secure-cards/index.js';
 
 export interface DaemonOptions {
   /** Ledger maintenance (expired token ids, old settled history) runs this often. */
@@ -84,6 +85,8 @@ export class Daemon {
   readonly machines: MachineAccess;
   readonly engine: VendEngine;
   private readonly readerFeature: Readers;
+  /** The secure-card keys and the admission gate every card tap passes before the engine. */
+  readonly secureCards: SecureCards;
   readonly clockFloor: ClockFloor;
   readonly uplink: Uplink | null;
   readonly homeAssistant: HomeAssistantBridge | null;
@@ -147,9 +150,18 @@ export class Daemon {
       ...this.opts.engine,
     });
     this.readerFeature = new Readers(config.readers, { logger, clock });
-    this.readerFeature.on('swipe', (e) => {
-      this.log.info({ reader: e.readerId, card: maskUid(e.uid) }, 'card presented');
-      void this.report(this.engine.cardSwipe({ readerId: e.readerId, uid: e.uid, machineId: attached(e.attachedTo) }));
+    this.secureCards = openSecureCards(config.secureCards, { ledger, logger });
+    // Every card tap (a UID read on any reader, a type S SUN line) passes the secure-card gate
+    // first: it declines forged, replayed and copied cards with their audit rows; what it admits
+    // is an ordinary card swipe, a secure tap's counter spent by the engine's hold or decline.
+    routeCardTaps(this.readerFeature, this.secureCards.gate, {
+      onAdmitted: (t) => {
+        this.log.info({ reader: t.readerId, card: maskUid(t.uid), secure: t.sunCounter !== null }, 'card presented');
+        void this.report(this.engine.cardSwipe({ readerId: t.readerId, uid: t.uid, machineId: t.machineId, ...(t.sunCounter !== null ? { sunCounter: t.sunCounter } : {}) }));
+      },
+      onFailed: (f) => {
+        this.log.error({ reader: f.readerId, machineId: f.machineId, tap: f.tap, err: f.err instanceof Error ? f.err.message : String(f.err) }, 'card tap not decided (the ledger could not record it): nothing vended');
+      },
     });
     this.readerFeature.on('scan', (e) => {
       this.log.info({ reader: e.readerId }, 'code scanned');
@@ -170,6 +182,7 @@ export class Daemon {
             floor?.advance(sec, 'cloud');
           },
           commandTarget: this.remoteTarget(),
+          secureCardKeys: this.secureCards.keyTarget,
           nowSec: () => this.clockFloor.nowSec(),
         })
       : null;

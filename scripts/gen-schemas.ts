@@ -11,6 +11,7 @@ import { DOWN_SCHEMAS, UP_SCHEMAS, accountsSchema, cardListSchema, remoteCommand
 import { roomConfigSchema } from '../gateway/uplink/room-config.js';
 import { gatewayConfigSchema } from '../gateway/config/schema.js';
 import { RECORD_SCHEMAS } from '../protocols/mqtt/records.js';
+import { keyDownlinkSchema } from '../protocols/mqtt/key-downlink.js';
 
 export const SCHEMA_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs', 'schemas');
 
@@ -27,6 +28,7 @@ export function generateSchemas(): Map<string, string> {
   put('signed-card-list', 'the JSON text inside down/cards .cards', cardListSchema);
   put('signed-account-snapshots', 'the JSON text inside down/accounts .accounts', accountsSchema);
   put('signed-top-ups', 'the JSON text inside down/topups .topUps', topUpsSchema);
+  put('signed-secure-card-keys', 'the JSON text inside down/keys .keys', keyDownlinkSchema);
   for (const [type, schema] of Object.entries(RECORD_SCHEMAS)) put(`record-${type}`, `up/batch records[].payload of type ${type}`, schema);
   // Input form: the config as the cloud writes it (defaults may be left out; instants may be ISO strings).
   put('signed-room-config', 'the JSON text inside down/config .config', roomConfigSchema, 'input');

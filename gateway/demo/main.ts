@@ -4,7 +4,8 @@
 // gateway polls the machines, serves its status page, and a scripted customer swipes cards,
 // scans a QR token, presses Start and opens doors, so every path shows in the log: decision,
 // hold, credit, start, countdown, done, a refund when a machine refuses, batches acknowledged
-// by the cloud, a top-up and a remote start from the app. Type `help` for commands. With
+// by the cloud, a top-up and a remote start from the app, and a secure card on a type S reader
+// (a secure vend, its message replayed, a copy of its UID). Type `help` for commands. With
 // `--home-assistant`, a second in-process broker stands for the building's, with a stand-in for
 // Home Assistant reading the room through MQTT discovery (docs/home-assistant.md).
 import { mkdirSync, rmSync } from 'node:fs';
@@ -24,6 +25,7 @@ import { DEMO_CARDS, DEMO_ROOM_ID, demoGatewayConfig } from './room.js';
 import { prettyStream } from './pretty.js';
 import { DemoScript } from './script.js';
 import { startDemoHomeAssistant, type DemoHomeAssistant } from './home-assistant.js';
+import { DEMO_SECURE_CARD, startDemoSecureReader } from './secure-reader.js';
 
 const say = (s: string): void => {
   process.stdout.write(`${s}\n`);
@@ -72,6 +74,9 @@ async function main(): Promise<void> {
   const homeAssistant: DemoHomeAssistant | null = process.argv.includes('--home-assistant')
     ? await startDemoHomeAssistant({ port: Number(process.env.DEMO_HA_MQTT_PORT ?? 0), logger })
     : null;
+  // A type S reader at W6 on a socat pty, and dave's secure card tapping on it.
+  const secureReader = await startDemoSecureReader(dir);
+  if (secureReader === null) logger.warn('socat is not installed: the demo runs without its secure card and type S reader');
   const qrKey = keyPairFromSeed(new Uint8Array(32).fill(7));
   const config = gatewayConfigSchema.parse({
     ...demoGatewayConfig({
@@ -82,11 +87,22 @@ async function main(): Promise<void> {
       webPort: Number(process.env.DEMO_WEB_PORT ?? 8080),
     }),
     ...(homeAssistant ? { homeAssistant: { url: homeAssistant.url, protocolVersion: 4 } } : {}),
+    ...(secureReader
+      ? {
+          readers: [{ id: `sun-${DEMO_SECURE_CARD.machineId}`, type: 'sun', path: secureReader.path, attachedTo: { machineId: DEMO_SECURE_CARD.machineId }, pollMs: 50 }],
+          secureCards: { keyFile: secureReader.keyFile },
+        }
+      : {}),
   });
   const daemon = new Daemon(config, { logger, clock: systemClock });
   // The cloud would send these: account snapshots and the card list.
-  DEMO_CARDS.forEach((c) => daemon.ledger.applyAccountSnapshot({ accountId: c.accountId, version: 1, balanceCents: c.balanceCents, points: 0, tier: c.tier, coveredSeq: 0 }));
-  daemon.ledger.applyCardList({ kind: 'full', version: 1, cards: DEMO_CARDS.map((c) => ({ uid: c.uid, accountId: c.accountId, status: 'active' as const })) });
+  const d = DEMO_SECURE_CARD;
+  [...DEMO_CARDS, d].forEach((c) => daemon.ledger.applyAccountSnapshot({ accountId: c.accountId, version: 1, balanceCents: c.balanceCents, points: 0, tier: c.tier, coveredSeq: 0 }));
+  daemon.ledger.applyCardList({
+    kind: 'full',
+    version: 1,
+    cards: [...DEMO_CARDS.map((c) => ({ uid: c.uid, accountId: c.accountId, status: 'active' as const })), { uid: d.uid, accountId: d.accountId, status: 'active' as const, secure: true, keyVersion: 1 }],
+  });
   await daemon.start();
 
   const web = daemon.web.address();
@@ -102,7 +118,7 @@ async function main(): Promise<void> {
       qrKey.privateKey,
     );
   };
-  const script = new DemoScript({ daemon, room, logger, mint, cloud });
+  const script = new DemoScript({ daemon, room, logger, mint, cloud, secureReader });
   if (process.env.DEMO_SCRIPT !== 'off') script.start();
 
   const rl = createInterface({ input: process.stdin });
@@ -117,6 +133,7 @@ async function main(): Promise<void> {
     rl.close();
     script.stop();
     await daemon.stop();
+    await secureReader?.close();
     await cloud.stop();
     await homeAssistant?.close();
     await new Promise<void>((resolve) => broker.close(() => resolve()));

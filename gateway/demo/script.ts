@@ -6,6 +6,7 @@ import type { Logger } from '../core/log.js';
 import type { Daemon } from '../daemon.js';
 import type { VendOutcome } from '../engine/vend-engine.js';
 import { DEMO_CARDS, DEMO_ROOM_ID } from './room.js';
+import { DEMO_SECURE_CARD, type DemoSecureReader } from './secure-reader.js';
 
 export function unitOf(machineId: string): { unit: number; channel?: number } | null {
   const m = /^([WDC])(\d+)$/.exec(machineId);
@@ -24,6 +25,9 @@ const HELP = `commands:
   door <machine> open|close           open or close the door
   select <machine> <program>          choose a program on the panel
   fault <machine> <code>              raise a fault (1-8) on an LW-485 machine
+  tap                                 dave taps his secure card at the type S reader on W6
+  replay                              the last secure message sent again (declined: replayed)
+  copy                                a copy of dave's card (its UID only) at that reader (declined: clone_suspected)
   balances                            show the demo accounts' balances
   machines                            show every machine's state`;
 
@@ -33,6 +37,8 @@ interface Deps {
   logger: Logger;
   mint: (machineId: string, amountCents: number) => string;
   cloud: CloudConsumer;
+  /** Dave's secure card and its type S reader at W6; null without socat. */
+  secureReader: DemoSecureReader | null;
 }
 
 export class DemoScript {
@@ -128,6 +134,28 @@ export class DemoScript {
         }
         return true;
       }
+      case 10:
+        if (this.d.secureReader) {
+          this.log.info({ machineId: DEMO_SECURE_CARD.machineId }, 'demo: dave taps his secure card (NTAG 424 DNA) at the type S reader');
+          await this.d.secureReader.tap();
+          setTimeout(() => {
+            this.d.room.control.pressStart(6);
+            this.log.info({ machineId: DEMO_SECURE_CARD.machineId }, `demo: Start pressed on ${DEMO_SECURE_CARD.machineId}`);
+          }, 3000);
+        }
+        return true;
+      case 11:
+        if (this.d.secureReader) {
+          this.log.info({ machineId: DEMO_SECURE_CARD.machineId }, 'demo: someone sends the message dave\'s card just made again');
+          await this.d.secureReader.replay();
+        }
+        return true;
+      case 12:
+        if (this.d.secureReader) {
+          this.log.info({ machineId: DEMO_SECURE_CARD.machineId }, 'demo: a blank card with a copy of dave\'s UID is presented');
+          await this.d.secureReader.copy();
+        }
+        return true;
       default:
         return false;
     }
@@ -137,7 +165,7 @@ export class DemoScript {
     try {
       this.openFinishedDoors();
       if (await this.story()) return;
-      const idle = this.d.daemon.machines.machineIds().filter((id) => this.d.daemon.machines.state(id)?.status === 'idle' && id !== 'W8');
+      const idle = this.d.daemon.machines.machineIds().filter((id) => this.d.daemon.machines.state(id)?.status === 'idle' && id !== 'W8' && id !== DEMO_SECURE_CARD.machineId);
       const pick = idle[Math.floor(Math.random() * idle.length)];
       if (pick === undefined || Math.random() < 0.5) return;
       const carol = this.d.daemon.ledger.balance('acct-carol');
@@ -192,8 +220,16 @@ export class DemoScript {
           if (!u) return 'usage: fault <machine> <code>';
           c.injectFault(u.unit, Number(b ?? 1));
           return 'fault raised';
+        case 'tap':
+        case 'replay':
+        case 'copy': {
+          const r = this.d.secureReader;
+          if (r === null) return 'no type S reader (socat is not installed)';
+          await (cmd === 'tap' ? r.tap() : cmd === 'replay' ? r.replay() : r.copy());
+          return `sent to the type S reader at ${DEMO_SECURE_CARD.machineId}`;
+        }
         case 'balances':
-          return DEMO_CARDS.map((x) => `${x.accountId}: ${this.d.daemon.ledger.balance(x.accountId)?.balanceCents ?? '?'} ¢`).join('\n');
+          return [...DEMO_CARDS, DEMO_SECURE_CARD].map((x) => `${x.accountId}: ${this.d.daemon.ledger.balance(x.accountId)?.balanceCents ?? '?'} ¢`).join('\n');
         case 'machines':
           return this.d.daemon.machines
             .machineIds()

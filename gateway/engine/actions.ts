@@ -33,6 +33,8 @@ export interface VendContext {
   program: number;
   readerId?: string;
   cardUid?: string;
+  /** A secure card's SUN counter (docs/secure-cards.md): spent by the hold or decline, in its transaction. */
+  sunCounter?: number;
   accountId?: string;
   price: Extract<PriceResult, { ok: true }>;
   token?: { tokenId: string; expiresAt: number; amountCents: number };
@@ -69,6 +71,7 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
           ruleId: price.ruleId,
           ...(ctx.accountId !== undefined ? { accountId: ctx.accountId } : {}),
           ...(ctx.cardUid !== undefined ? { cardUid: ctx.cardUid } : {}),
+          ...(ctx.sunCounter !== undefined ? { sunCounter: ctx.sunCounter } : {}),
           ...(ctx.token ? { tokenId: ctx.token.tokenId, tokenExpiresAt: ctx.token.expiresAt, tokenAmountCents: ctx.token.amountCents } : {}),
           detail: { readerId: ctx.readerId ?? null, breakdown: price.breakdown, advice: price.advice.map((x) => x.message), ...(ctx.holdDetail ?? {}) },
         }));
@@ -137,6 +140,7 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
           ledger.recordDecline({
             method: ctx.method ?? 'card', reason: a.reason, machineId: ctx.machineId, program: session.request.program,
             ...(ctx.cardUid !== undefined ? { cardUid: ctx.cardUid } : {}),
+            ...(ctx.cardUid !== undefined && ctx.sunCounter !== undefined ? { sunCounter: ctx.sunCounter } : {}),
             ...(ctx.accountId !== undefined ? { accountId: ctx.accountId } : {}),
             ...(ctx.token ? { tokenId: ctx.token.tokenId } : {}),
           });

@@ -16,7 +16,7 @@ import type { VendAlert } from '../vend/vend-machine.js';
 
 export type Payer =
   /** A card presented at a reader: its account pays. */
-  | { by: 'card'; uid: string; readerId: string }
+  | { by: 'card'; uid: string; readerId: string; sunCounter?: number }
   /** A verified QR token: paid online for up to amountCents. */
   | { by: 'token'; readerId: string; tokenId: string; expiresAt: number; amountCents: number; accountId?: string }
   /** A remote command naming the account that pays (held from its balance, as a card vend). */
@@ -160,7 +160,7 @@ export function authorize(d: AuthDeps, ask: VendAsk, state: MachineState): Autho
           ...(points !== undefined ? { points } : {}),
           method: vendMethodOf(p),
           readerId: readerOf(p),
-          ...(p.by === 'card' ? { cardUid: p.uid } : { holdDetail: { commandId: p.commandId, paidBy: points !== undefined ? 'points' : 'account', ...(points !== undefined ? { priceCents: price.amountCents } : {}) } }),
+          ...(p.by === 'card' ? { cardUid: p.uid, ...(p.sunCounter !== undefined ? { sunCounter: p.sunCounter } : {}) } : { holdDetail: { commandId: p.commandId, paidBy: points !== undefined ? 'points' : 'account', ...(points !== undefined ? { priceCents: price.amountCents } : {}) } }),
           ...(accountPayer !== undefined ? { accountId: accountPayer } : {}),
         },
       };

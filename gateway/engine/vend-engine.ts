@@ -195,9 +195,9 @@ export class VendEngine {
 
 
 
-  /** A card presented at a reader. */
-  cardSwipe(ev: { readerId: string; uid: string; machineId: string | null }): Promise<VendOutcome> {
-    const payer: Payer = { by: 'card', uid: ev.uid, readerId: ev.readerId };
+  /** A card presented at a reader; a secure card's verified SUN counter is spent by the hold or decline. */
+  cardSwipe(ev: { readerId: string; uid: string; machineId: string | null; sunCounter?: number }): Promise<VendOutcome> {
+    const payer: Payer = { by: 'card', uid: ev.uid, readerId: ev.readerId, ...(ev.sunCounter !== undefined ? { sunCounter: ev.sunCounter } : {}) };
     if (ev.machineId === null) return Promise.resolve(this.declined(payer, 'not_allowed', null));
     return this.track(this.vendOn(ev.machineId, payer, undefined));
   }
@@ -276,7 +276,7 @@ export class VendEngine {
         reason,
         ...(machineId !== null ? { machineId } : {}),
         ...extra,
-        ...(payer.by === 'card' ? { cardUid: payer.uid } : {}),
+        ...(payer.by === 'card' ? { cardUid: payer.uid, ...(payer.sunCounter !== undefined ? { sunCounter: payer.sunCounter } : {}) } : {}),
         ...(payer.by === 'token' ? { tokenId: payer.tokenId, amountCents: payer.amountCents } : {}),
         ...(payer.by === 'prepaid' ? { amountCents: payer.amountCents } : {}),
         detail: payer.by === 'account' || payer.by === 'prepaid' ? { commandId: payer.commandId } : { readerId: payer.readerId },

@@ -4,8 +4,10 @@
 // is a copy, and a room may refuse plain cards altogether. Pure: the caller has verified the
 // message (protocols/secure-card) and looked the facts up in the ledger; no I/O, no clock.
 import type { SunVerifyResult } from '../../protocols/secure-card/index.js';
+import type { ReasonCode } from '../vend/reasons.js';
 
-export const SECURE_CARD_DECLINE_REASONS = ['replayed', 'bad_mac', 'unknown_card', 'bad_format', 'clone_suspected'] as const;
+/** Each one a reason code of the whole project (gateway/vend/reasons.ts): audit, uplink, /metrics. */
+export const SECURE_CARD_DECLINE_REASONS = ['replayed', 'bad_mac', 'unknown_card', 'bad_format', 'clone_suspected'] as const satisfies readonly ReasonCode[];
 export type SecureCardDeclineReason = (typeof SECURE_CARD_DECLINE_REASONS)[number];
 
 export type CardTap =

@@ -3,31 +3,20 @@
 // several versions may be live while cards are re-encoded. Key bytes are held in a SecureCardKeys
 // object that prints as its versions only (JSON, util.inspect), so a log line, the status page or
 // a crash report that meets it by accident shows no key; and no error message quotes the file.
-// The signed key downlink is not built yet: the file is the only source today.
-import { readFileSync, statSync } from 'node:fs';
+// The signed key downlink (gateway/secure-cards/index.ts) writes the same file, so the keys a
+// gateway holds are always the file's, across restarts.
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { inspect } from 'node:util';
 import { z } from 'zod';
-import { SYSTEM_ID_PATTERN, type SunKeySet } from '../../protocols/secure-card/index.js';
+import { secureCardKeyListSchema, toSunKeySets, type SecureCardKeyEntry, type SunKeySet } from '../../protocols/secure-card/index.js';
 import { formatIssues } from '../config/load.js';
 
-const keyHex = z.string().regex(/^[0-9A-Fa-f]{32}$/, 'a 16-byte AES key as 32 hex digits');
-
-export const secureCardKeySchema = z.strictObject({
-  version: z.number().int().min(1).max(1_000_000),
-  metaKey: keyHex,
-  masterKey: keyHex,
-  systemId: z.string().regex(SYSTEM_ID_PATTERN, 'systemId is 9 to 24 printable ASCII characters'),
+export const secureCardKeyFileSchema = z.strictObject({
+  keys: secureCardKeyListSchema,
+  /** Written by the key downlink: the version of the message these keys came in (absent in a file written by hand). */
+  downlinkVersion: z.number().int().positive().optional(),
 });
-
-export const secureCardKeyFileSchema = z
-  .strictObject({ keys: z.array(secureCardKeySchema).min(1, 'at least one key version').max(16) })
-  .superRefine((f, ctx) => {
-    const seen = new Set<number>();
-    f.keys.forEach((k, i) => {
-      if (seen.has(k.version)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'version'], message: `version ${k.version} is listed twice` });
-      seen.add(k.version);
-    });
-  });
 export type SecureCardKeyFile = z.input<typeof secureCardKeyFileSchema>;
 
 /** The `secureCards` block of the gateway config. */
@@ -42,10 +31,13 @@ export type SecureCardsConfig = z.output<typeof secureCardsConfigSchema>;
 /** Live key versions. Prints as `SecureCardKeys { versions: [...] }`, never the bytes. */
 export class SecureCardKeys {
   readonly #sets: readonly SunKeySet[];
+  /** The key downlink message these came in; 0 for a file written by hand (or no file). */
+  readonly downlinkVersion: number;
 
-  constructor(sets: readonly SunKeySet[]) {
+  constructor(sets: readonly SunKeySet[], downlinkVersion = 0) {
     // Newest first: the order verifySun tries them in anyway.
     this.#sets = [...sets].sort((a, b) => b.version - a.version);
+    this.downlinkVersion = downlinkVersion;
   }
 
   get sets(): readonly SunKeySet[] {
@@ -56,12 +48,12 @@ export class SecureCardKeys {
     return this.#sets.map((k) => k.version);
   }
 
-  toJSON(): { versions: number[] } {
-    return { versions: this.versions };
+  toJSON(): { versions: number[]; downlinkVersion: number } {
+    return { versions: this.versions, downlinkVersion: this.downlinkVersion };
   }
 
   [inspect.custom](): string {
-    return `SecureCardKeys { versions: [${this.versions.join(', ')}] }`;
+    return `SecureCardKeys { versions: [${this.versions.join(', ')}], downlinkVersion: ${this.downlinkVersion} }`;
   }
 }
 
@@ -78,16 +70,14 @@ export function parseSecureCardKeys(file: string, text: string): KeyLoadResult {
   }
   const parsed = secureCardKeyFileSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, errors: formatIssues(file, parsed.error.issues) };
-  return {
-    ok: true,
-    keys: new SecureCardKeys(
-      parsed.data.keys.map((k) => ({ version: k.version, metaKey: Buffer.from(k.metaKey, 'hex'), masterKey: Buffer.from(k.masterKey, 'hex'), systemId: k.systemId })),
-    ),
-  };
+  return { ok: true, keys: new SecureCardKeys(toSunKeySets(parsed.data.keys), parsed.data.downlinkVersion ?? 0) };
 }
 
-/** Reads the key file, refusing one that anyone but its owner may read or write. */
-export function loadSecureCardKeys(file: string): KeyLoadResult {
+/**
+ * Reads the key file, refusing one that anyone but its owner may read or write. `missing` says
+ * the file is not there at all (a gateway waiting for its first key downlink).
+ */
+export function loadSecureCardKeys(file: string): KeyLoadResult & { missing?: true } {
   let mode: number;
   try {
     const st = statSync(file);
@@ -95,7 +85,7 @@ export function loadSecureCardKeys(file: string): KeyLoadResult {
     mode = st.mode & 0o777;
   } catch (e) {
     const code = e instanceof Error && 'code' in e ? String(e.code) : '';
-    return { ok: false, errors: [`${file}: cannot read the secure-card key file${code ? ` (${code})` : ''}`] };
+    return { ok: false, errors: [`${file}: cannot read the secure-card key file${code ? ` (${code})` : ''}`], ...(code === 'ENOENT' ? { missing: true as const } : {}) };
   }
   if ((mode & 0o077) !== 0) {
     return { ok: false, errors: [`${file}: mode ${mode.toString(8).padStart(3, '0')} lets others read or change the secure-card keys; chmod 600 it (owner only)`] };
@@ -108,4 +98,37 @@ export function loadSecureCardKeys(file: string): KeyLoadResult {
     return { ok: false, errors: [`${file}: cannot read the secure-card key file${code ? ` (${code})` : ''}`] };
   }
   return parseSecureCardKeys(file, text);
+}
+
+/**
+ * Replaces the key file with these versions (the key downlink's), owner-only from its first byte:
+ * written beside it under a temporary name with mode 0600, synced, renamed over it, and the
+ * directory synced, so a power cut leaves the old file or the new one, never half of either.
+ */
+export function writeSecureCardKeyFile(file: string, keys: readonly SecureCardKeyEntry[], downlinkVersion: number): void {
+  const body: SecureCardKeyFile = { keys: keys.map((k) => ({ version: k.version, metaKey: k.metaKey, masterKey: k.masterKey, systemId: k.systemId })), downlinkVersion };
+  const tmp = `${file}.${process.pid}.tmp`;
+  // A stale temporary file keeps its old mode under 'w': start from none ('wx', mode 0600).
+  try {
+    unlinkSync(tmp);
+  } catch {
+    // none there: the usual case
+  }
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, `${JSON.stringify(body, null, 2)}\n`);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, file);
+  const dir = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
 }

@@ -1,13 +1,14 @@
 // The one call the composition root makes to put the gate between the readers and the engine:
 // a type S line goes through admitSun, every UID read (any reader type) through admitPlain, and
 // only what is admitted reaches `onAdmitted` (the engine's card swipe), with the SUN counter the
-// engine must spend in its hold or decline. Declines were recorded by the gate. An exception (a
-// ledger that cannot write a decline) is not caught here, as for every reader listener
-// (docs/readers.md): on a money path an error is never swallowed.
+// engine must spend in its hold or decline. Declines were recorded by the gate. A reader does not
+// catch its listeners' exceptions (docs/readers.md), so this listener handles its own: a gate that
+// could not record its decision (a ledger that cannot write) vends nothing, and `onFailed` is told
+// loudly; the error is never swallowed into an admission.
 import type { EventEmitter } from 'node:events';
 import type { AttachedTo } from '../readers/config-schema.js';
 import type { ReaderEvents } from '../readers/serial-reader.js';
-import type { SecureCardGate } from './gate.js';
+import type { Admission, SecureCardGate } from './gate.js';
 
 export interface AdmittedTap {
   readerId: string;
@@ -18,19 +19,33 @@ export interface AdmittedTap {
   sunCounter: number | null;
 }
 
+export interface RouteHandlers {
+  onAdmitted: (tap: AdmittedTap) => void;
+  /** The gate threw (its decline could not be written): nothing vended for this tap. */
+  onFailed: (f: { readerId: string; machineId: string | null; tap: 'sun' | 'plain'; err: unknown }) => void;
+}
+
 function machineOf(a: AttachedTo): string | null {
   return a === 'kiosk' ? null : a.machineId;
 }
 
-export function routeCardTaps(readers: EventEmitter<ReaderEvents>, gate: SecureCardGate, onAdmitted: (tap: AdmittedTap) => void): void {
+export function routeCardTaps(readers: EventEmitter<ReaderEvents>, gate: SecureCardGate, h: RouteHandlers): void {
+  const admit = (readerId: string, machineId: string | null, tap: 'sun' | 'plain', decide: () => Admission): void => {
+    let a: Admission;
+    try {
+      a = decide();
+    } catch (err) {
+      h.onFailed({ readerId, machineId, tap, err });
+      return;
+    }
+    if (a.admitted) h.onAdmitted({ readerId, uid: a.uid, machineId, sunCounter: a.sunCounter });
+  };
   readers.on('sun', (e) => {
     const machineId = machineOf(e.attachedTo);
-    const a = gate.admitSun({ readerId: e.readerId, machineId, text: e.text });
-    if (a.admitted) onAdmitted({ readerId: e.readerId, uid: a.uid, machineId, sunCounter: a.sunCounter });
+    admit(e.readerId, machineId, 'sun', () => gate.admitSun({ readerId: e.readerId, machineId, text: e.text }));
   });
   readers.on('swipe', (e) => {
     const machineId = machineOf(e.attachedTo);
-    const a = gate.admitPlain({ readerId: e.readerId, machineId, uid: e.uid });
-    if (a.admitted) onAdmitted({ readerId: e.readerId, uid: a.uid, machineId, sunCounter: null });
+    admit(e.readerId, machineId, 'plain', () => gate.admitPlain({ readerId: e.readerId, machineId, uid: e.uid }));
   });
 }

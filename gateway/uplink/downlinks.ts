@@ -11,6 +11,7 @@ import type { CommandOutcome } from '../profiles/types.js';
 import { DOWN_SCHEMAS, describeIssues, remoteCommandSchema, type CommandResult, type RejectReasonCode, type RemoteCommand } from '../../protocols/mqtt/payloads.js';
 import { accountsSchema, cardListSchema, topUpsSchema, type Accounts, type CardList, type TopUps } from '../../protocols/mqtt/payloads.js';
 import type { DownName } from '../../protocols/mqtt/topics.js';
+import { keyDownlinkSchema, type KeyDownlink } from '../../protocols/mqtt/key-downlink.js';
 import { persistRoomConfig, roomConfigSchema, verifySigned, type RoomConfig } from './room-config.js';
 import type { MqttConfig } from './config-schema.js';
 
@@ -26,6 +27,14 @@ export interface RemoteCommandTarget {
   command(cmd: RemoteCommand): Promise<RemoteCommandResult>;
 }
 
+/** Implemented by the secure-cards feature (gateway/secure-cards/index.ts): where the key downlink's keys live. */
+export interface SecureCardKeyTarget {
+  /** The key message version the live keys came in; 0 when none did. */
+  appliedVersion(): number;
+  /** Stores the keys durably (the key file) and makes them live; throws when they cannot be stored. */
+  apply(msg: KeyDownlink): { versions: number[] };
+}
+
 export type DownlinkLedger = Pick<Ledger, 'applyCardList' | 'applyAccountSnapshots' | 'applyTopUps' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
 
 export interface DownlinkDeps {
@@ -39,11 +48,15 @@ export interface DownlinkDeps {
   nowMs: () => number;
   onRoomConfig?: (cfg: RoomConfig, info: { source: 'cloud' | 'persisted'; version: number }) => void | Promise<void>;
   commandTarget?: RemoteCommandTarget;
+  /** Absent: the gateway has no `secureCards` block, and key downlinks are refused. */
+  secureCardKeys?: SecureCardKeyTarget | null;
   reject(r: { topic: string; reason: RejectReasonCode; detail: string; ref?: string }): void;
   commandResult(r: Omit<CommandResult, 'v' | 'gatewayId' | 'at'>): void;
 }
 
 export const ROOM_CONFIG_VERSION_KEY = 'uplink.roomConfigVersion';
+/** The highest key message applied: a version number only, never a key. */
+export const KEYS_VERSION_KEY = 'uplink.secureCardKeysVersion';
 const USED_COMMANDS_KEY = 'uplink.usedCommandIds';
 const MAX_USED_COMMANDS = 1000;
 
@@ -155,6 +168,10 @@ export class Downlinks {
         return this.config(parse(DOWN_SCHEMAS.config, raw));
       case 'commands':
         return this.command(parse(DOWN_SCHEMAS.commands, raw), h);
+      case 'keys': {
+        const env = parse(DOWN_SCHEMAS.keys, raw);
+        return this.keys(this.open(env.keys, env.sig, keyDownlinkSchema));
+      }
     }
   }
 
@@ -190,6 +207,22 @@ export class Downlinks {
     const r = this.d.ledger.applyTopUps(msg.topUps);
     if (!r.applied) throw new Refusal(r.reason, r.detail, r.ref.slice(0, 128));
     this.log.info({ topUps: r.count }, 'top-ups applied');
+  }
+
+  /**
+   * Secure-card keys: only a message newer than every one applied (the setting and the key file
+   * both say which), so a replayed old message cannot bring back a retired key. Nothing about a
+   * key is logged or reported: versions only.
+   */
+  private keys(msg: KeyDownlink): void {
+    const target = this.d.secureCardKeys;
+    if (target === undefined || target === null) throw new Refusal('apply_failed', 'this gateway has no secureCards block (keyFile) to keep keys in', String(msg.version));
+    const current = Math.max(this.d.ledger.getNumberSetting(KEYS_VERSION_KEY) ?? 0, target.appliedVersion());
+    if (msg.version === current) throw new Refusal('replayed', `key message ${msg.version} is already applied`, String(msg.version));
+    if (msg.version < current) throw new Refusal('old_version', `key message ${msg.version} is not newer than ${current}`, String(msg.version));
+    const r = target.apply(msg);
+    this.d.ledger.setNumberSetting(KEYS_VERSION_KEY, msg.version);
+    this.log.info({ version: msg.version, keyVersions: r.versions }, 'secure-card keys applied');
   }
 
   private key(): KeyObject {

@@ -16,7 +16,7 @@ import { parseTopic, roomTopics, type RoomTopics } from '../../protocols/mqtt/to
 import { publicKeyFromBase64url } from '../../protocols/mqtt/signing.js';
 import { ackTimeoutMs, ackWindow, encodeBatchText, planAck, waitBeforeSending, type InFlight } from './batcher.js';
 import type { MqttConfig } from './config-schema.js';
-import { Downlinks, ROOM_CONFIG_VERSION_KEY, type RemoteCommandTarget } from './downlinks.js';
+import { Downlinks, ROOM_CONFIG_VERSION_KEY, type RemoteCommandTarget, type SecureCardKeyTarget } from './downlinks.js';
 import { Link } from './link.js';
 import { loadRoomConfig, type RoomConfig } from './room-config.js';
 import { Telemetry } from './telemetry.js';
@@ -41,6 +41,8 @@ export interface UplinkOptions {
   /** The cloud's clock from an ack (seconds): feed it to the clock floor. */
   onCloudTime?: (sec: number) => void;
   commandTarget?: RemoteCommandTarget;
+  /** Where down/keys puts the secure-card keys (the secure-cards feature); absent: refused. */
+  secureCardKeys?: SecureCardKeyTarget | null;
   /** Trusted wall time for command expiry (the clock floor); default clock.now(). */
   nowSec?: () => number;
   random?: () => number;
@@ -115,6 +117,7 @@ export class Uplink {
       nowMs: () => Math.floor(o.clock.now()),
       onRoomConfig: o.onRoomConfig,
       commandTarget: o.commandTarget,
+      secureCardKeys: o.secureCardKeys,
       reject: (r) => this.publishReject(r),
       commandResult: (r) => this.publishCommandResult(r),
     });

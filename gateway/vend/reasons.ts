@@ -64,7 +64,19 @@ export const ROOM_REASONS = [
   'no_paid_cycle',
 ] as const;
 
-export const REASON_CODES = [...CARD_DECLINE_REASONS, ...MACHINE_REASONS, ...VEND_REFUND_REASONS, ...QR_REJECT_REASONS, ...ROOM_REASONS] as const;
+/**
+ * Secure-card (NTAG 424 DNA) declines not listed above (docs/secure-cards.md): the gate in front
+ * of the card path also declines `bad_format`, `unknown_card` and `replayed`, the same words as a
+ * QR token's or an unlisted card's.
+ */
+export const SECURE_CARD_REASONS = [
+  /** The SUN message's MAC does not match (a forged or altered message, or a retired key version). */
+  'bad_mac',
+  /** A plain UID read of a card the card list marks secure: probably a copy of it. */
+  'clone_suspected',
+] as const;
+
+export const REASON_CODES = [...CARD_DECLINE_REASONS, ...MACHINE_REASONS, ...VEND_REFUND_REASONS, ...QR_REJECT_REASONS, ...ROOM_REASONS, ...SECURE_CARD_REASONS] as const;
 
 export type CardDeclineReason = (typeof CARD_DECLINE_REASONS)[number];
 export type MachineReason = (typeof MACHINE_REASONS)[number];
@@ -138,6 +150,8 @@ export const FAILURE_REASONS: ReadonlySet<ReasonCode> = new Set<ReasonCode>([
   'insufficient_funds',
   // Every QR rejection counts: a forged or replayed token is the presenter's doing.
   ...QR_REJECT_REASONS,
+  // So does a forged SUN message or a copied secure card.
+  ...SECURE_CARD_REASONS,
 ]);
 
 export function countsAsFailure(reason: ReasonCode): boolean {

@@ -162,6 +162,8 @@ export const PAGE_SCRIPT = String.raw`
     sel.value = keep;
     vends = s.vends.slice(); renderVends();
     $('alerts').textContent = ''; s.alerts.forEach(function (a) { addAlert(a, true); });
+    var dec = Object.keys(s.declines).sort().map(function (r) { return r + ' × ' + s.declines[r]; });
+    $('declines').textContent = dec.length ? 'Declined since start: ' + dec.join(', ') : '';
     $('feedback-list').textContent = ''; s.feedback.forEach(function (f) { addFeedback(f, true); });
     renderHealth(s);
   }

@@ -40,7 +40,7 @@ const BODY = `
 <ul id="warnings" class="warnings" role="alert"></ul>
 <section><h2>Machines</h2><div id="machines" class="grid"></div></section>
 <section class="cols">
- <div><h2>Alerts</h2><div class="panel"><ul id="alerts" class="feed"></ul></div></div>
+ <div><h2>Alerts</h2><div class="panel"><ul id="alerts" class="feed"></ul><p id="declines" class="when"></p></div></div>
  <div><h2>Problem reports</h2><div class="panel"><ul id="feedback-list" class="feed"></ul></div></div>
 </section>
 <section><h2>Recent transactions</h2><div class="panel"><table><thead><tr><th>time</th><th>machine</th><th>method</th><th>card</th><th class="num">amount</th><th>state</th><th class="opOnly"></th></tr></thead><tbody id="vends"></tbody></table></div></section>

@@ -184,6 +184,7 @@ export class WebServer {
       uplink: health.uplink,
       vends: src.recentVends(this.o.recentVends ?? 20).map(vendView),
       alerts: this.activity.alerts(),
+      declines: Object.fromEntries(this.activity.counts.declines),
       feedback: this.feedback.list(),
       actions: { enabled: this.actions.enabled, supported: this.actions.supported() },
       warnings: this.warnings(),

@@ -129,6 +129,8 @@ export const statusSchema = z.strictObject({
   uplink: uplinkViewSchema,
   vends: z.array(vendViewSchema),
   alerts: z.array(alertViewSchema),
+  /** Card and QR attempts declined since the gateway started, by reason (as /metrics counts them). */
+  declines: z.record(z.string(), z.number().int().nonnegative()),
   feedback: z.array(feedbackViewSchema),
   actions: z.strictObject({
     /** An operator token is configured. */

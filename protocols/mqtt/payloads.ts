@@ -299,6 +299,8 @@ export const signedCommandSchema = z.strictObject({ v, command: z.string().min(2
 export const signedCardsSchema = z.strictObject({ v, cards: z.string().min(2).max(MAX_DOWNLINK_BYTES), sig: b64urlSig });
 export const signedAccountsSchema = z.strictObject({ v, accounts: z.string().min(2).max(MAX_DOWNLINK_BYTES), sig: b64urlSig });
 export const signedTopUpsSchema = z.strictObject({ v, topUps: z.string().min(2).max(MAX_DOWNLINK_BYTES), sig: b64urlSig });
+/** Secure-card keys (protocols/mqtt/key-downlink.ts): a small text; the keys never come back up. */
+export const signedKeysSchema = z.strictObject({ v, keys: z.string().min(2).max(16 * 1024), sig: b64urlSig });
 
 /** The JSON inside signedCommand.command. `type` keeps a signed config from passing as a command. */
 export const remoteCommandSchema = z
@@ -352,6 +354,7 @@ export type SignedCommand = z.infer<typeof signedCommandSchema>;
 export type SignedCards = z.infer<typeof signedCardsSchema>;
 export type SignedAccounts = z.infer<typeof signedAccountsSchema>;
 export type SignedTopUps = z.infer<typeof signedTopUpsSchema>;
+export type SignedKeys = z.infer<typeof signedKeysSchema>;
 export type RemoteCommand = z.infer<typeof remoteCommandSchema>;
 
 /** The one type map from topic name to payload, both directions. */
@@ -370,6 +373,7 @@ export interface DownPayloads {
   accounts: SignedAccounts;
   topups: SignedTopUps;
   commands: SignedCommand;
+  keys: SignedKeys;
 }
 
 export const UP_SCHEMAS = {
@@ -388,6 +392,7 @@ export const DOWN_SCHEMAS = {
   accounts: signedAccountsSchema,
   topups: signedTopUpsSchema,
   commands: signedCommandSchema,
+  keys: signedKeysSchema,
 } as const satisfies Record<DownName, z.ZodType>;
 
 // Compile-time check that the schema map and the type map agree.

@@ -16,6 +16,7 @@ export const SIGNED_DOWNLINKS = {
   cards: { field: 'cards', type: 'card-list' },
   accounts: { field: 'accounts', type: 'account-snapshots' },
   topups: { field: 'topUps', type: 'top-ups' },
+  keys: { field: 'keys', type: 'secure-card-keys' },
 } as const satisfies Record<Exclude<DownName, 'ack'>, { field: string; type: string }>;
 
 export type SignedDownName = keyof typeof SIGNED_DOWNLINKS;

@@ -6,7 +6,7 @@ import { z } from 'zod';
 export const DEFAULT_TOPIC_PREFIX = 'laundry/v1';
 
 export const UP_NAMES = ['batch', 'state', 'health', 'status', 'reject', 'command-result'] as const;
-export const DOWN_NAMES = ['ack', 'config', 'cards', 'accounts', 'topups', 'commands'] as const;
+export const DOWN_NAMES = ['ack', 'config', 'cards', 'accounts', 'topups', 'commands', 'keys'] as const;
 export type UpName = (typeof UP_NAMES)[number];
 export type DownName = (typeof DOWN_NAMES)[number];
 

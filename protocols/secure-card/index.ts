@@ -23,3 +23,4 @@ export {
   type SunRejectReason,
   type SunVerifyResult,
 } from './sun.js';
+export { MAX_KEY_VERSIONS, secureCardKeyEntrySchema, secureCardKeyListSchema, toSunKeySets, type SecureCardKeyEntry } from './key-set.js';

@@ -9,14 +9,15 @@
 // In a room a machine runs for half an hour between customers; within 5 s of its last vend the
 // engine re-reads the machine before admitting (freshReadAfterVendMs), a path a real room does
 // not take on a normal swipe, so the default gap stays above that window.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Daemon } from '../../gateway/daemon.js';
 import type { Logger } from '../../gateway/core/log.js';
 import { ReaderEmulator } from '../../gateway/readers/reader-emulator.js';
-import { SimRoom, type ReplyPlan, type SimUnitConfig } from '../../simulator/index.js';
+import { SimRoom, SimSecureCard, type ReplyPlan, type SimUnitConfig } from '../../simulator/index.js';
+import { META_KEY_HEX, MASTER_KEY_HEX, SPEC_KEYS, SYSTEM_ID } from '../secure-card/vectors.js';
 import { CARDS, seedCards, startAttendant, startDaemon, testConfig, waitStatus } from '../engine/harness.js';
 import { openPtyPair, type PtyPair } from '../helpers/pty.js';
 
@@ -34,6 +35,8 @@ export function artifactsDir(prefix: string): { dir: string; cleanup(): void } {
 export interface SwipeRun {
   /** ms from the card line written to the CREDIT frame received, one per captured vend. */
   samples: number[];
+  /** The same for secure taps (the machines with a type S reader, with `secure`); empty otherwise. */
+  secureSamples: number[];
   /** Swipes that did not end captured, by outcome (e.g. "declined:machine_busy"); retried. */
   other: Map<string, number>;
   seconds: number;
@@ -64,17 +67,31 @@ export interface VendRigOptions {
   pollIntervalMs?: number;
   /** Simulated seconds per real second (default 20 000: a cycle lasts ~0.1 s). */
   timeScale?: number;
+  /**
+   * Every second machine gets a type S reader instead (alice's secure card taps there, a fresh
+   * SUN message each time, through the secure-card gate); the key file is written here.
+   */
+  secure?: { keyFile: string };
 }
+
+/** Alice's secure card in the secure rig (the card list marks it secure, on her account). */
+export const SECURE_UID = '04C0FFEE5EC0DE';
 
 
 interface RigMachine {
   unit: number;
   machineId: string;
   kind: 'washer' | 'dryer';
+  sun: boolean;
 }
 
 export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
-  const list: RigMachine[] = Array.from({ length: o.machines }, (_, i) => ({ unit: i + 1, machineId: `M${i + 1}`, kind: i % 3 === 2 ? ('dryer' as const) : ('washer' as const) }));
+  const list: RigMachine[] = Array.from({ length: o.machines }, (_, i) => ({ unit: i + 1, machineId: `M${i + 1}`, kind: i % 3 === 2 ? ('dryer' as const) : ('washer' as const), sun: o.secure !== undefined && i % 2 === 1 }));
+  if (o.secure) {
+    writeFileSync(o.secure.keyFile, JSON.stringify({ keys: [{ version: 1, metaKey: META_KEY_HEX, masterKey: MASTER_KEY_HEX, systemId: SYSTEM_ID }] }));
+    chmodSync(o.secure.keyFile, 0o600);
+  }
+  const secureCard = new SimSecureCard({ uid: SECURE_UID, keys: SPEC_KEYS, counter: 1 });
   const simUnits: SimUnitConfig[] = list.map((m) => ({ unit: m.unit, model: m.kind === 'dryer' ? 'lw485-dryer' : 'lw485-washer' }));
   const room = new SimRoom({ units: simUnits, timeScale: o.timeScale ?? 20_000, replyDelayMs: 2 });
   const { port } = await room.listenTcp({ host: '127.0.0.1', port: 0, framing: 'rtu' });
@@ -102,18 +119,24 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
     daemon = await startDaemon({
       ...base,
       buses: [{ ...bus, units: list.map((m) => ({ unit: m.unit, profile: 'lw485' as const, machineId: m.machineId, kind: m.kind })) }],
-      readers: list.map((m, i) => ({
-        id: `r-${m.machineId}`,
-        type: 'line' as const,
-        path: ptys[i]?.a ?? '',
-        attachedTo: { machineId: m.machineId },
-        // One card swiped again and again: every line is a new presentation here.
-        debounceMs: 0,
-      })),
+      readers: list.map((m, i) =>
+        m.sun
+          ? { id: `s-${m.machineId}`, type: 'sun' as const, path: ptys[i]?.a ?? '', attachedTo: { machineId: m.machineId } }
+          : {
+              id: `r-${m.machineId}`,
+              type: 'line' as const,
+              path: ptys[i]?.a ?? '',
+              attachedTo: { machineId: m.machineId },
+              // One card swiped again and again: every line is a new presentation here.
+              debounceMs: 0,
+            },
+      ),
+      ...(o.secure ? { secureCards: { keyFile: o.secure.keyFile } } : {}),
     }, o.logger);
     seedCards(daemon.ledger, { alice: 1_000_000_000 });
-    for (const pty of ptys) {
-      const e = new ReaderEmulator({ path: pty.b, type: 'line' });
+    if (o.secure) daemon.ledger.applyCardList({ kind: 'diff', baseVersion: 1, version: 2, cards: [{ uid: SECURE_UID, accountId: CARDS.alice.accountId, status: 'active', secure: true }] });
+    for (const [i, pty] of ptys.entries()) {
+      const e = new ReaderEmulator({ path: pty.b, type: list[i]?.sun === true ? 'sun' : 'line' });
       await e.open();
       emulators.push(e);
     }
@@ -145,6 +168,7 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
 
   const swipes = async (vends: number, maxSeconds: number, concurrency: number): Promise<SwipeRun> => {
     const samples: number[] = [];
+    const secureSamples: number[] = [];
     const other = new Map<string, number>();
     const claimed = new Set<number>();
     let started = 0;
@@ -184,13 +208,13 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
           setTimeout(() => resolve('no outcome in 10 s'), 10_000).unref();
         });
         const t0 = performance.now();
-        await reader.swipe(CARDS.alice.uid);
+        await reader.present(m.sun ? secureCard.tap() : CARDS.alice.uid);
         const result = await outcome;
         arrived.delete(m.unit);
         outcomes.delete(m.machineId);
         lastVend.set(m.machineId, performance.now());
         claimed.delete(m.unit);
-        if (result === 'captured' && frameAt !== null) samples.push(frameAt - t0);
+        if (result === 'captured' && frameAt !== null) (m.sun ? secureSamples : samples).push(frameAt - t0);
         else {
           other.set(result, (other.get(result) ?? 0) + 1);
           started--;
@@ -200,7 +224,7 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, () => worker()));
-    return { samples, other, seconds: (performance.now() - t0run) / 1000 };
+    return { samples, secureSamples, other, seconds: (performance.now() - t0run) / 1000 };
   };
 
   return {

@@ -55,8 +55,8 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     let pruned = { vends: 0, entries: 0, auditRecords: 0, anchorSeq: 0 };
     let acked = 0;
     let depthWith = 0;
-    const withRun: SwipeRun = { samples: [], other: new Map(), seconds: 0 };
-    const noneRun: SwipeRun = { samples: [], other: new Map(), seconds: 0 };
+    const withRun: SwipeRun = { samples: [], secureSamples: [], other: new Map(), seconds: 0 };
+    const noneRun: SwipeRun = { samples: [], secureSamples: [], other: new Map(), seconds: 0 };
     const add = (into: SwipeRun, r: SwipeRun): void => {
       into.samples.push(...r.samples);
       for (const [k, v] of r.other) into.other.set(k, (into.other.get(k) ?? 0) + v);

@@ -50,8 +50,24 @@ test('the demo polls all 16 machines, vends on a typed swipe and stops on SIGINT
     assert.match(res, /"result":"captured"/);
     assert.ok(lines.some((l) => /vend held .*machineId=W3/.test(l)));
     assert.ok(lines.some((l) => /vend captured .*machineId=W3/.test(l)));
+
+    // The secure card at the type S reader on W6 (a socat pty): a vend, its message replayed, a copy.
+    const seen = (re: RegExp, what: string): Promise<void> =>
+      within(
+        (async () => {
+          while (!lines.some((l) => re.test(l))) await new Promise((r) => setTimeout(r, 50));
+        })(),
+        20_000,
+        () => `no ${what}:\n${lines.slice(-20).join('\n')}`,
+      );
+    child.stdin.write('tap\n');
+    await seen(/vend captured .*machineId=W6/, 'secure vend at W6');
+    child.stdin.write('replay\n');
+    await seen(/card tap declined .*reason=replayed/, 'replayed decline');
+    child.stdin.write('copy\n');
+    await seen(/card tap declined .*reason=clone_suspected/, 'clone_suspected decline');
     // never a full card UID in the output
-    assert.ok(!lines.some((l) => l.includes('04A2B9C1D25E80')));
+    assert.ok(!lines.some((l) => l.includes('04A2B9C1D25E80') || l.includes('04519C2A6B1190')));
   } finally {
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT');

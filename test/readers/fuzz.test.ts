@@ -6,6 +6,9 @@ import fc from 'fast-check';
 import { EM4100_ETX, EM4100_MAX_FRAME_BYTES, EM4100_STX, Em4100Framer, encodeEm4100Frame, parseEm4100Body } from '../../protocols/readers/em4100.js';
 import { LINE_READER_UID_LENGTHS, parseLineReaderLine } from '../../protocols/readers/line-reader.js';
 import { QR_MAX_TEXT_BYTES, parseQrText } from '../../protocols/readers/qr-scanner.js';
+import { SUN_READER_MAX_LINE_BYTES, parseSunReaderLine } from '../../protocols/readers/sun-reader.js';
+import { encodeSunUri, verifySunUri } from '../../protocols/secure-card/index.js';
+import { SPEC_KEYS } from '../secure-card/vectors.js';
 import { CappedDelimiterParser, type DelimitedOutput } from '../../gateway/readers/capped-delimiter.js';
 
 // Bytes skewed towards the ones that matter to the framers, so frames and near-frames occur.
@@ -123,5 +126,50 @@ test('fuzz capped delimiter parser: matches a split-on-CR-LF reference model, me
       p.destroy();
     }),
     { numRuns: 300 },
+  );
+});
+
+test('fuzz type S lines up to and past the full 512 bytes: framing never throws; a pass is printable and within the cap', () => {
+  const printable = fc.string({ unit: fc.integer({ min: 0x21, max: 0x7e }).map((c) => String.fromCharCode(c)), maxLength: SUN_READER_MAX_LINE_BYTES + 40, size: 'max' });
+  fc.assert(
+    fc.property(fc.oneof(bytes(SUN_READER_MAX_LINE_BYTES + 40), printable.map((s) => new TextEncoder().encode(s)), printable.map((s) => new TextEncoder().encode(`https://c.example/t?picc_data=${s}`))), (line) => {
+      const r = parseSunReaderLine(line);
+      if (!r.ok) return;
+      assert.ok(line.length <= SUN_READER_MAX_LINE_BYTES);
+      assert.ok(line.every((b) => b >= 0x21 && b <= 0x7e));
+      if (r.kind === 'uid') assert.ok(LINE_READER_UID_LENGTHS.includes(r.uid.length));
+      // Whatever passes the framing, the verifier decides without throwing; random text never verifies.
+      const v = verifySunUri(r.kind === 'sun' ? r.text : '', [SPEC_KEYS]);
+      assert.equal(v.ok, false);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('fuzz type S lines at full length: a genuine SUN message among other parameters, padded to 512 bytes, verifies as itself', () => {
+  const param = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789-_.~%'), minLength: 1, maxLength: 12 });
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 0xffffff }), fc.array(fc.tuple(param, param), { maxLength: 6 }), fc.boolean(), (counter, extra, swap) => {
+      const uri = encodeSunUri({ ...SPEC_KEYS, uid: '04A2B9C1D25E80', counter });
+      const query = new URL(uri).searchParams;
+      const picc = `picc_data=${query.get('picc_data') ?? ''}`;
+      const cmac = `cmac=${query.get('cmac') ?? ''}`;
+      const params = [...extra.map(([k, v]) => `x${k}=${v}`), ...(swap ? [cmac, picc] : [picc, cmac])];
+      let text = `https://laundry.example.org/t?${params.join('&')}`;
+      // Pad with one more parameter to exactly the reader's longest line.
+      if (text.length + 3 <= SUN_READER_MAX_LINE_BYTES) text = `${text}&p=`.padEnd(SUN_READER_MAX_LINE_BYTES, 'P');
+      const line = new TextEncoder().encode(text);
+      const r = parseSunReaderLine(line);
+      if (line.length > SUN_READER_MAX_LINE_BYTES) {
+        assert.equal(r.ok, false);
+        return;
+      }
+      assert.ok(r.ok && r.kind === 'sun', JSON.stringify(r));
+      const v = verifySunUri(r.text, [SPEC_KEYS]);
+      assert.ok(v.ok, JSON.stringify(v));
+      assert.equal(v.counter, counter);
+      assert.equal(v.uid, '04A2B9C1D25E80');
+    }),
+    { numRuns: 500 },
   );
 });

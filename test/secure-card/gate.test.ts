@@ -123,9 +123,13 @@ test('pty: a type S reader on a socat pair gives verified taps through the gate;
     const gate = new SecureCardGate({ ledger, keys: () => [SPEC_KEYS], policy: { refusePlainCards: false }, logger: silentLogger() });
     // What the daemon will do: route taps through the gate; the engine then holds with the counter.
     const admitted: AdmittedTap[] = [];
-    routeCardTaps(readers, gate, (tap) => {
-      admitted.push(tap);
-      ledger.hold(cardHold('a', 0, { funding: 'none', cardUid: tap.uid, ...(tap.sunCounter === null ? {} : { sunCounter: tap.sunCounter }) }));
+    const failed: unknown[] = [];
+    routeCardTaps(readers, gate, {
+      onAdmitted: (tap) => {
+        admitted.push(tap);
+        ledger.hold(cardHold('a', 0, { funding: 'none', cardUid: tap.uid, ...(tap.sunCounter === null ? {} : { sunCounter: tap.sunCounter }) }));
+      },
+      onFailed: (f) => failed.push(f.err),
     });
     // And the declines, seen from the ledger's audit.
     const declined = (): string[] => audit(ledger.path).filter((r) => r.kind === 'decline').map((r) => r.reason ?? '');
@@ -143,6 +147,7 @@ test('pty: a type S reader on a socat pair gives verified taps through the gate;
     await waitFor(() => admitted.length + declined().length === 7, 'seven taps');
     assert.deepEqual(admitted.map((t) => [t.uid, t.machineId, t.sunCounter]), [1, 2, 3, 4, 5].map((c) => [UID, 'W1', c]));
     assert.deepEqual(declined(), ['replayed', 'clone_suspected']);
+    assert.deepEqual(failed, []);
     assert.equal(ledger.secureCardFacts(UID).roomCounter, 5);
   } finally {
     await readers.stop();

@@ -10,7 +10,11 @@ import { gatewayConfigSchema, type GatewayConfigInput } from '../../gateway/conf
 import { parseConfigText } from '../../gateway/config/load.js';
 import { demoGatewayConfig } from '../../gateway/demo/room.js';
 import { loadSecureCardKeys, parseSecureCardKeys } from '../../gateway/secure-cards/keys.js';
-import { META_KEY_HEX, MASTER_KEY_HEX, SYSTEM_ID } from './vectors.js';
+import { openSecureCards } from '../../gateway/secure-cards/index.js';
+import { silentLogger } from '../../gateway/core/log.js';
+import { encodeSunUri } from '../../protocols/secure-card/index.js';
+import { openTestLedger } from '../storage/helpers.js';
+import { META_KEY_HEX, MASTER_KEY_HEX, SPEC_KEYS, SYSTEM_ID } from './vectors.js';
 
 const V1 = { version: 1, metaKey: META_KEY_HEX, masterKey: MASTER_KEY_HEX, systemId: SYSTEM_ID };
 const V2 = { version: 2, metaKey: 'A0A1A2A3A4A5A6A7A8A9AAABACADAEAF', masterKey: 'B0B1B2B3B4B5B6B7B8B9BABBBCBDBEBF', systemId: SYSTEM_ID };
@@ -99,4 +103,24 @@ test('config: the secureCards block is strict; a type S reader needs it', () => 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the config file reaches the gate: refusePlainCards declines a listed plain card unknown_card; a secure tap still passes', () => {
+  withDir((dir) => {
+    const keyFile = join(dir, 'keys.json');
+    writeFileSync(keyFile, JSON.stringify({ keys: [V1] }), { mode: 0o600 });
+    const input: GatewayConfigInput = { ...demoGatewayConfig({ tcpPort: 1502, dbPath: join(dir, 'l.db'), qrPublicKey: 'A'.repeat(43) }), secureCards: { keyFile, refusePlainCards: true } };
+    const cfg = gatewayConfigSchema.parse(input);
+    const ledger = openTestLedger(join(dir, 'l.db'));
+    try {
+      ledger.applyCardList({ kind: 'full', version: 1, cards: [{ uid: '04B7C2D3E4F501', accountId: 'b', status: 'active' }, { uid: '04A2B9C1D25E80', accountId: 'a', status: 'active', secure: true }] });
+      const cards = openSecureCards(cfg.secureCards, { ledger, logger: silentLogger() });
+      const plain = cards.gate.admitPlain({ readerId: 'r', machineId: 'W1', uid: '04B7C2D3E4F501' });
+      assert.equal(!plain.admitted && plain.reason, 'unknown_card');
+      const sun = cards.gate.admitSun({ readerId: 'r', machineId: 'W1', text: encodeSunUri({ ...SPEC_KEYS, uid: '04A2B9C1D25E80', counter: 1 }) });
+      assert.equal(sun.admitted && sun.sunCounter, 1);
+    } finally {
+      ledger.close();
+    }
+  });
 });

@@ -96,6 +96,24 @@ test('a new alert appears without a reload', async () => {
   assert.match((await li.textContent()) ?? '', /W5 — raised by the page test/);
 });
 
+test('declines are counted by reason in /metrics and on the page, secure-card declines among them', async () => {
+  r.daemon.ledger.recordDecline({ method: 'card', reason: 'clone_suspected', machineId: 'W5', cardUid: DEMO_CARDS[1].uid, detail: { readerId: 'page-test' } });
+  r.daemon.ledger.recordDecline({ method: 'card', reason: 'bad_mac', machineId: 'W5', detail: { readerId: 'page-test' } });
+  await waitFor('the declines in /metrics', async () => {
+    const m = await (await fetch(`${r.base}/metrics`)).text();
+    return /laundry_vend_declines_total\{reason="clone_suspected"\} 1\b/.test(m) && /laundry_vend_declines_total\{reason="bad_mac"\} 1\b/.test(m);
+  });
+  const fresh = await browser.newPage();
+  try {
+    await fresh.goto(r.base);
+    const line = fresh.locator('#declines', { hasText: 'clone_suspected × 1' });
+    await line.waitFor({ timeout: 20_000 });
+    assert.match((await line.textContent()) ?? '', /^Declined since start: .*bad_mac × 1.*clone_suspected × 1/);
+  } finally {
+    await fresh.close();
+  }
+});
+
 test('an action with a wrong token is refused; with the operator token it is done', async () => {
   const uid = DEMO_CARDS[2].uid;
   await page.fill('#op-token', 'definitely-not-the-token');
