@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { auditHead } from './audit.js';
 import { META, getMetaInt, inTx, setMeta, type LedgerContext } from './context.js';
+import { appendMoneyLink } from './money-chain.js';
 
 export interface PruneResult {
   vends: number;
@@ -46,20 +47,28 @@ export function pruneHistory(ctx: LedgerContext, opts: { beforeMs: number }): Pr
           AND NOT EXISTS (SELECT 1 FROM vend_adjustments a WHERE a.vend_id = v.vend_id)
        ON CONFLICT (account_id, machine_kind) DO UPDATE SET vends = vends + excluded.vends`,
     );
-    const delEntries = ctx.db.prepare('DELETE FROM entries WHERE vend_id = ?');
+    const delEntries = ctx.db.prepare('DELETE FROM entries WHERE vend_id = ? RETURNING entry_id');
     const delVend = ctx.db.prepare('DELETE FROM vends WHERE vend_id = ?');
+    const removedEntries: number[] = [];
     for (const id of ids) {
       tally.run(id);
-      entries += delEntries.run(id).changes;
+      for (const r of delEntries.raw().all(id) as Array<[number]>) removedEntries.push(r[0]);
       delVend.run(id);
     }
     // Inside the snapshot, so they count for nothing (accounts.ts balance); retention's age rule too.
-    entries += ctx.db
+    const topUps = ctx.db
       .prepare(
         `DELETE FROM entries WHERE kind = 'topup' AND account_version IS NOT NULL AND outbox_seq <= ? AND created_ms < ?
-            AND account_version <= (SELECT a.version FROM accounts a WHERE a.account_id = entries.account_id)`,
+            AND account_version <= (SELECT a.version FROM accounts a WHERE a.account_id = entries.account_id) RETURNING entry_id`,
       )
-      .run(acked, beforeMs).changes;
+      .raw()
+      .all(acked, beforeMs) as Array<[number]>;
+    for (const r of topUps) removedEntries.push(r[0]);
+    entries = removedEntries.length;
+    // The money chain says these rows left lawfully (money-verify.ts takes them out of what it expects).
+    if (removedEntries.length > 0 || ids.length > 0) {
+      appendMoneyLink(ctx, { ...(ids.length > 0 ? { dv: ids } : {}), ...(removedEntries.length > 0 ? { de: removedEntries } : {}) }, getMetaInt(ctx.db, META.outboxLastSeq) + 1);
+    }
 
     // The longest prefix of the trail that is acknowledged, older than the cut-off and about
     // no vend still kept (so every kept vend keeps all its audit records).
