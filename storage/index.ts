@@ -33,7 +33,7 @@ export type { SelfCheckResult } from './check.js';
 export type { PruneResult } from './retention.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
 export type { SecureCardFacts } from './secure-cards.js';
-export type { BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
+export type { AckedHeads, BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
 export { WriteFaults, type SqliteFaultCode, type WriteFaultRule } from './write-faults.js';

@@ -1,7 +1,7 @@
 // The batch side of the uplink without I/O: when a batch is worth sending, how it is encoded,
 // how long to wait for the cloud's ack, and what an ack does to the window of batches in
 // flight. The uplink loop feeds it outbox reads and acks; this logic is tested without a broker.
-import type { OutboxBatch, OutboxBatchJson, OutboxBatchText } from '../../storage/index.js';
+import type { AuditHead, OutboxBatch, OutboxBatchJson, OutboxBatchText } from '../../storage/index.js';
 import { WIRE_VERSION, type Ack } from '../../protocols/mqtt/payloads.js';
 import type { MqttConfig } from './config-schema.js';
 
@@ -158,4 +158,11 @@ export function ackWindow(window: readonly InFlight[], ackedSeq: number): Window
   const head = rest[0];
   if (head !== undefined && head.fromSeq <= ackedSeq) return { retired: i, keep: [], dropped: rest.length };
   return { retired: i, keep: rest, dropped: 0 };
+}
+
+/** Of two chain heads the cloud acknowledged, the one further along: a late older ack moves no anchor back. */
+export function newer(a: AuditHead | undefined, b: AuditHead | undefined): AuditHead | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return b.seq > a.seq ? b : a;
 }
