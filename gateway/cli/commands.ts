@@ -182,9 +182,23 @@ export function outbox(ctx: CommandContext): Promise<number> {
   return withFallback(ctx, { cmd: 'outbox', deadLetters: dead }, (l) => outboxResult(l, dead), formatOutbox);
 }
 
+const AUDIT_USAGE = 'audit verify [--audit-head SEQ:HASH] [--money-head SEQ:HASH]  (heads: the cloud\'s, to prove the file against)';
+
+/** `SEQ:HASH` as the cloud gives a head (its consumer's heads(gatewayId)). */
+function headArg(flag: string, ctx: CommandContext): { seq: number; hash: string } | undefined {
+  const v = ctx.args.values.get(flag);
+  if (v === undefined) return undefined;
+  const m = /^(\d{1,15}):([0-9a-f]{64})$/.exec(v);
+  if (m === null) throw new UsageError(`${flag} takes SEQ:HASH (a number, a colon, 64 hex digits), not ${JSON.stringify(v.slice(0, 80))}`);
+  return { seq: Number(m[1]), hash: m[2] ?? '' };
+}
+
 export function audit(ctx: CommandContext): Promise<number> {
-  if (ctx.args.positional[1] !== 'verify') throw new UsageError('audit verify');
-  return withFallback(ctx, { cmd: 'audit.verify' }, (l) => auditResult(l), formatAudit, (r) => (r.ok ? EXIT.ok : EXIT.failed));
+  if (ctx.args.positional[1] !== 'verify') throw new UsageError(AUDIT_USAGE);
+  const auditHead = headArg('--audit-head', ctx);
+  const moneyHead = headArg('--money-head', ctx);
+  const req = { cmd: 'audit.verify' as const, ...(auditHead ? { auditHead } : {}), ...(moneyHead ? { moneyHead } : {}) };
+  return withFallback(ctx, req, (l) => auditResult(l, { audit: auditHead, money: moneyHead }), formatAudit, (r) => (r.ok ? EXIT.ok : EXIT.failed));
 }
 
 export function card(ctx: CommandContext): Promise<number> {
