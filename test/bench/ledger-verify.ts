@@ -2,7 +2,10 @@
 // must stay quick on a ledger of a year. Builds one through the ledger's own API (vends that hold
 // and capture, top-ups, covering snapshots, acks carrying the chain heads; built on /dev/shm to
 // spare the fsyncs, then copied to disk), then times the read-only verify the CLI runs with the
-// daemon down, the hash chain alone beside it, and what the money chain costs in bytes.
+// daemon down, the hash chain alone beside it, and what the money chain costs in bytes. The
+// target: an operator's command (and doctor's check) that answers within a minute on a Pi 4,
+// about 4× slower than this machine; CPU time, since the wall time on a shared machine is mostly
+// the wait for a core.
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -122,7 +125,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       figures: [
         { label: `audit verify, ${e} entries / ${vends} vends / ${m.n} links, CPU (read-only, best of ${runs})`, value: round(cpuBest / 1000, 2), unit: 's' },
         { label: 'the same, wall time (best)', value: round(best / 1000, 2), unit: 's' },
-        { label: 'audit verify CPU for 200 000 entries (measured, or linear from the size built)', value: round(perYear / 1000, 2), unit: 's', target: '≤ 2.5 s here (≈ 10 s on a Pi 4)', pass: perYear <= 2500 },
+        { label: 'audit verify CPU for 200 000 entries (measured, or linear from the size built)', value: round(perYear / 1000, 2), unit: 's', target: '≤ 15 s here (≈ 1 min on a Pi 4)', pass: perYear <= 15_000 },
         { label: 'the same, worst run (wall)', value: round(Math.max(...verifyMs) / 1000, 2), unit: 's' },
         { label: 'of which the audit hash chain alone (best)', value: round(Math.min(...chainMs) / 1000, 2), unit: 's' },
         { label: 'peak RSS above the process before verifying (upper bound)', value: round(peakMb, 0), unit: 'MB' },
