@@ -251,8 +251,15 @@ function keepAckedHead(ctx: LedgerContext, chain: 'audit' | 'money', h: AuditHea
 /** Retires every record up to upToSeq. Repeated, old or out-of-range acks are harmless. */
 export function ack(ctx: LedgerContext, upToSeq: number, heads: AckedHeads = {}): { retired: number; ackedSeq: number } {
   const upTo = z.number().int().nonnegative().parse(upToSeq);
-  const audit = heads.audit === undefined ? undefined : headSchema.parse(heads.audit);
-  const money = heads.money === undefined ? undefined : headSchema.parse(heads.money);
+  // A malformed head is left out, never thrown: the watermark it came with must still apply.
+  const valid = (h: AuditHead | undefined, chain: string): AuditHead | undefined => {
+    if (h === undefined) return undefined;
+    const p = headSchema.safeParse(h);
+    if (!p.success) ctx.logger.warn({ chain }, 'an ack carried a malformed chain head; not kept');
+    return p.success ? p.data : undefined;
+  };
+  const audit = valid(heads.audit, 'audit');
+  const money = valid(heads.money, 'money');
   return inTx(ctx.db, () => {
     if (audit) keepAckedHead(ctx, 'audit', audit);
     if (money) keepAckedHead(ctx, 'money', money);

@@ -239,6 +239,9 @@ test('a bogus head in an ack is not kept, and leaves the anchor where it was', (
     l.outbox.ack(1, { money: good, audit: l.auditHead() });
     l.applyTopUp({ cloudId: 'y', accountId: 'a', amountCents: 100, accountVersion: 2 });
     l.outbox.ack(2, { money: { seq: good.seq + 1, hash: 'f'.repeat(64) } });
+    // A malformed head is left out; the watermark still applies.
+    l.applyTopUp({ cloudId: 'z', accountId: 'a', amountCents: 100, accountVersion: 3 });
+    assert.equal(l.outbox.ack(3, { audit: { seq: 3, hash: 'not a hash' } }).ackedSeq, 3);
     const v = l.verifyAudit();
     assert.ok(v.ok, JSON.stringify(v));
     assert.deepEqual(v.anchors.map((x) => [x.chain, x.seq, x.result]), [['audit', 1, 'contained'], ['money', good.seq, 'contained']]);
