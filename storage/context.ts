@@ -40,6 +40,9 @@ export const META = {
   pruning: 'pruning',
   moneyHeadSeq: 'money_head_seq',
   moneyHeadHash: 'money_head_hash',
+  /** Where the money chain's replay starts once retention removed its prefix (money-prune.ts). */
+  moneyAnchorSeq: 'money_anchor_seq',
+  moneyAnchorHash: 'money_anchor_hash',
   /** Set by migration 13 until the money rows a ledger already held are chained (money-chain.ts). */
   moneyChainPending: 'money_chain_pending',
   /** The newest heads the cloud acknowledged (down/ack): the anchors a local rewrite cannot move. */

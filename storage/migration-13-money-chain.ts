@@ -20,7 +20,9 @@ CREATE TABLE money_chain (
 ) STRICT;
 CREATE TRIGGER money_chain_no_update BEFORE UPDATE ON money_chain
   BEGIN SELECT RAISE(ABORT, 'the money chain is append-only'); END;
+-- Retention removes the acknowledged prefix (storage/money-prune.ts), at or below the anchor only.
 CREATE TRIGGER money_chain_no_delete BEFORE DELETE ON money_chain
+  WHEN OLD.seq > COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'money_anchor_seq'), 0)
   BEGIN SELECT RAISE(ABORT, 'the money chain is append-only'); END;
 INSERT INTO meta (key, value) VALUES ('money_chain_pending', '1');
 `,

@@ -52,6 +52,11 @@ export function moneyLinkHash(prevHash: string, l: Pick<MoneyLinkRow, 'seq' | 'w
   return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
 }
 
+/** Where the replay starts: the genesis, or the last link retention removed. */
+export function moneyAnchor(db: Db, gatewayId: string): AuditHead {
+  return { seq: getMetaInt(db, META.moneyAnchorSeq), hash: getMeta(db, META.moneyAnchorHash) ?? moneyGenesis(gatewayId) };
+}
+
 export function moneyHead(db: Db, gatewayId: string): AuditHead {
   return { seq: getMetaInt(db, META.moneyHeadSeq), hash: getMeta(db, META.moneyHeadHash) ?? moneyGenesis(gatewayId) };
 }

@@ -9,6 +9,7 @@ import { META, getMeta, getMetaInt } from './context.js';
 import type { Db } from './db.js';
 import {
   VEND_BINDING_SQL,
+  moneyAnchor,
   moneyGenesis,
   moneyLinkHash,
   type AccountBinding,
@@ -48,9 +49,10 @@ export type LedgerVerdict =
 
 const MAX_PROBLEMS = 50;
 
-type Fixed<T> = { row: T; link: number };
+/** A row as the chain binds it, and the link that bound it last. */
+export type Fixed<T> = { row: T; link: number };
 
-interface Expected {
+export interface Expected {
   entries: Map<number, Fixed<EntryBinding>>;
   vends: Map<string, Fixed<VendBinding>>;
   adjustments: Map<string, Fixed<AdjustmentBinding>>;
@@ -74,7 +76,7 @@ function differences(cols: readonly string[], got: readonly unknown[], want: rea
     .join('; ');
 }
 
-class Problems {
+export class Problems {
   readonly list: string[] = [];
   more = 0;
   add(p: string): void {
@@ -83,27 +85,28 @@ class Problems {
   }
 }
 
-/** Replays the links; a broken link stops the replay (nothing after it can be trusted). */
-function replay(db: Db, gatewayId: string, problems: Problems): { expected: Expected; links: number; head: AuditHead } {
+/** Replays the links from the anchor; a broken link stops the replay (nothing after it can be trusted). */
+export function replay(db: Db, gatewayId: string, problems: Problems): { expected: Expected; links: number; head: AuditHead } {
   const expected: Expected = { entries: new Map(), vends: new Map(), adjustments: new Map(), accounts: new Map() };
   const auditFloor = auditAnchor(db, gatewayId);
-  let prev = moneyGenesis(gatewayId);
-  let seq = 0;
+  const floor = moneyAnchor(db, gatewayId);
+  let prev = floor.hash;
+  let seq = floor.seq;
   const rows = db
     .prepare('SELECT m.*, a.hash AS audit_now FROM money_chain m LEFT JOIN audit a ON a.seq = m.audit_seq ORDER BY m.seq')
     .iterate() as IterableIterator<MoneyLinkRow & { audit_now: string | null }>;
   for (const r of rows) {
     if (r.seq !== seq + 1) {
       problems.add(`money chain: link ${seq + 1} missing (next is ${r.seq})`);
-      return { expected, links: seq, head: { seq, hash: prev } };
+      return { expected, links: seq - floor.seq, head: { seq, hash: prev } };
     }
     if (r.prev_hash !== prev) {
       problems.add(`money chain: link ${r.seq} does not follow link ${seq} (a link deleted, inserted or reordered)`);
-      return { expected, links: seq, head: { seq, hash: prev } };
+      return { expected, links: seq - floor.seq, head: { seq, hash: prev } };
     }
     if (moneyLinkHash(prev, r) !== r.hash) {
       problems.add(`money chain: link ${r.seq} does not match its hash (edited)`);
-      return { expected, links: seq, head: { seq, hash: prev } };
+      return { expected, links: seq - floor.seq, head: { seq, hash: prev } };
     }
     // The link also binds the audit trail as it stood: a trail rewritten below it shows here.
     const auditNow = r.audit_seq === auditFloor.seq ? auditFloor.hash : r.audit_now;
@@ -114,7 +117,7 @@ function replay(db: Db, gatewayId: string, problems: Problems): { expected: Expe
     prev = r.hash;
     seq = r.seq;
   }
-  return { expected, links: seq, head: { seq, hash: prev } };
+  return { expected, links: seq - floor.seq, head: { seq, hash: prev } };
 }
 
 /** Each row is bound once as it is written; only a vend moves on (open to captured or refunded), only a snapshot's version goes up. */
@@ -249,7 +252,12 @@ function checkAnchor(db: Db, gatewayId: string, chain: 'audit' | 'money', source
   } else {
     const headSeq = getMetaInt(db, META.moneyHeadSeq);
     if (h.seq > headSeq) return problems.add(`${who} (#${h.seq}) is beyond the money chain's head #${headSeq}: links were cut off`), check('beyond_head');
-    found = h.seq === 0 ? moneyGenesis(gatewayId) : (db.prepare('SELECT hash FROM money_chain WHERE seq = ?').get(h.seq) as { hash: string } | undefined)?.hash;
+    const floor = moneyAnchor(db, gatewayId);
+    if (h.seq < floor.seq) {
+      if (source === 'given') problems.add(`${who} (#${h.seq}) cannot be checked: retention removed the money chain up to #${floor.seq}; give a newer head`);
+      return check('pruned');
+    }
+    found = h.seq === floor.seq ? floor.hash : (db.prepare('SELECT hash FROM money_chain WHERE seq = ?').get(h.seq) as { hash: string } | undefined)?.hash;
   }
   if (found !== h.hash) {
     problems.add(`${who} (#${h.seq}) is not in the ${chain === 'audit' ? 'audit trail' : 'money chain'}: the history below it was rewritten`);

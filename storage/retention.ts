@@ -5,11 +5,13 @@
 // record the cloud acknowledged: a re-delivery of one is refused by version from then on, so
 // only the top-ups no snapshot holds yet keep their id spent by an entry; then the acknowledged
 // prefix of the audit trail, verified from then on from an anchor (the last removed record's seq
-// and hash). One transaction: a crash prunes all or nothing.
+// and hash), and the acknowledged prefix of the money chain likewise. One transaction: a crash
+// prunes all or nothing.
 import { z } from 'zod';
 import { auditHead } from './audit.js';
 import { META, getMetaInt, inTx, setMeta, type LedgerContext } from './context.js';
 import { appendMoneyLink } from './money-chain.js';
+import { pruneMoneyChain } from './money-prune.js';
 
 export interface PruneResult {
   vends: number;
@@ -88,6 +90,9 @@ export function pruneHistory(ctx: LedgerContext, opts: { beforeMs: number }): Pr
       setMeta(ctx.db, META.auditAnchorHash, row.hash);
       auditRecords = ctx.db.prepare('DELETE FROM audit WHERE seq <= ?').run(k).changes;
     }
+    // The money chain's acknowledged prefix too, its kept rows carried forward (money-prune.ts).
+    const moneyLinks = pruneMoneyChain(ctx, acked, beforeMs);
+    if (moneyLinks > 0) ctx.logger.info({ moneyLinks }, 'money chain prefix pruned');
     ctx.db.prepare('DELETE FROM meta WHERE key = ?').run(META.pruning);
     const result = { vends: ids.length, entries, auditRecords, anchorSeq: Math.max(k, anchorBefore) };
     if (ids.length > 0 || auditRecords > 0) ctx.logger.info(result, 'ledger history pruned');

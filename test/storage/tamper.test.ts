@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { auditHash, genesisHash, verifyAudit, type AuditRow } from '../../storage/audit.js';
 import { moneyLinkHash, type LinkDetail, type MoneyLinkRow } from '../../storage/money-chain.js';
 import type { AuditHead, LedgerVerdict } from '../../storage/index.js';
-import { GATEWAY_ID, cardHold, openTestLedger, tempDir } from './helpers.js';
+import { GATEWAY_ID, cardHold, manualClock, openTestLedger, tempDir } from './helpers.js';
 
 type Raw = InstanceType<typeof Database>;
 
@@ -246,6 +246,41 @@ test('a bogus head in an ack is not kept, and leaves the anchor where it was', (
     assert.ok(v.ok, JSON.stringify(v));
     assert.deepEqual(v.anchors.map((x) => [x.chain, x.seq, x.result]), [['audit', 1, 'contained'], ['money', good.seq, 'contained']]);
     l.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('retention removes the acknowledged prefix of the money chain; the rows its links bound are carried forward and still checked', () => {
+  const t = tempDir();
+  try {
+    const clock = manualClock();
+    const path = t.file('pruned.db');
+    const l = openTestLedger(path, { clock });
+    assert.ok(l.applyAccountSnapshot({ accountId: 'b', version: 3, balanceCents: 900, points: 5, tier: 'std', coveredSeq: 0 }).applied);
+    assert.ok(l.applyTopUp({ cloudId: 'top-1', accountId: 'a', amountCents: 2000, accountVersion: 1 }).applied);
+    const h = l.hold(cardHold('a', 250));
+    assert.ok(h.ok && l.markCreditSent(h.vendId, { seq: 1 }).ok && l.capture(h.vendId).ok);
+    clock.advance(2 * 86_400_000);
+    const batch = l.outbox.nextBatchJson({ maxCount: 500, maxBytes: 1 << 20 });
+    l.outbox.ack(batch.records.at(-1)?.seq ?? 0, { audit: batch.auditHead, money: batch.moneyHead });
+    const before = l.moneyHead();
+    l.pruneHistory({ beforeMs: clock.now() - 86_400_000 });
+    const v = l.verifyAudit();
+    assert.ok(v.ok, JSON.stringify(v));
+    assert.equal(v.money.links, 1, 'one link carries what the removed ones bound');
+    assert.equal(v.money.head.seq, before.seq + 1);
+    assert.deepEqual(v.anchors.find((a) => a.chain === 'money')?.result, 'contained', 'the acknowledged head is the anchor itself');
+    assert.equal(l.balance('a')?.balanceCents, 1750);
+    // A head older than the anchor cannot be proved any more: said so, not passed.
+    const old = l.verifyAudit({ money: { seq: 1, hash: 'a'.repeat(64) } });
+    assert.ok(!old.ok && /cannot be checked: retention removed the money chain up to #\d+/.test(old.problem), JSON.stringify(old));
+    l.close();
+    copyFileSync(path, t.file('base.db'));
+    const snap = attack(t, 'snapshot', (raw) => raw.exec("UPDATE accounts SET balance_cents = 90000 WHERE account_id = 'b'"));
+    assert.match(problems(verdict(snap)), /accounts row b edited: balance_cents 90000, the chain says 900/);
+    const topUp = attack(t, 'topup', (raw) => raw.exec("DROP TRIGGER entries_no_update; UPDATE entries SET amount_cents = 200000 WHERE kind = 'topup'"));
+    assert.match(problems(verdict(topUp)), /entries row \d+ \(topup of account a\) edited: amount_cents 200000, the chain says 2000/);
   } finally {
     t.cleanup();
   }
