@@ -2,6 +2,7 @@
 // A balance is always derived, never stored: nothing can drift between a number and its history.
 import { z } from 'zod';
 import { inTx, META, getMetaInt, type LedgerContext } from './context.js';
+import { bindAccount, bindEntry } from './money-chain.js';
 import { recordFact } from './outbox.js';
 
 export const accountIdSchema = z.string().min(1).max(128);
@@ -66,12 +67,14 @@ export function addEntry(
   ctx: LedgerContext,
   e: { accountId: string; kind: EntryKind; amountCents: number; points?: number; vendId?: string | null; cloudId?: string | null; accountVersion?: number | null; outboxSeq: number },
 ): void {
-  ctx.db
+  const r = ctx.db
     .prepare(
       `INSERT INTO entries (account_id, kind, amount_cents, points, vend_id, cloud_id, account_version, outbox_seq, created_ms)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
     .run(e.accountId, e.kind, e.amountCents, e.points ?? 0, e.vendId ?? null, e.cloudId ?? null, e.accountVersion ?? null, e.outboxSeq, Math.floor(ctx.clock.now()));
+  // Bound into the money chain at the end of this transaction (money-chain.ts).
+  bindEntry(ctx, Number(r.lastInsertRowid), e.outboxSeq);
 }
 
 export function balance(ctx: LedgerContext, accountId: string): AccountBalance | undefined {
@@ -114,6 +117,7 @@ export function applyAccountSnapshot(ctx: LedgerContext, input: AccountSnapshot)
           WHERE account_id = ?`,
       )
       .run(s.version, s.balanceCents, s.points, s.tier, s.coveredSeq, Math.floor(ctx.clock.now()), s.memberSinceMs ?? null, s.accountId);
+    bindAccount(ctx, s.accountId);
     return { applied: true };
   });
 }

@@ -38,6 +38,18 @@ export const META = {
   auditAnchorSeq: 'audit_anchor_seq',
   auditAnchorHash: 'audit_anchor_hash',
   pruning: 'pruning',
+  moneyHeadSeq: 'money_head_seq',
+  moneyHeadHash: 'money_head_hash',
+  /** Where the money chain's replay starts once retention removed its prefix (money-prune.ts). */
+  moneyAnchorSeq: 'money_anchor_seq',
+  moneyAnchorHash: 'money_anchor_hash',
+  /** Set by migration 13 until the money rows a ledger already held are chained (money-chain.ts). */
+  moneyChainPending: 'money_chain_pending',
+  /** The newest heads the cloud acknowledged (down/ack): the anchors a local rewrite cannot move. */
+  auditAckedSeq: 'audit_acked_seq',
+  auditAckedHash: 'audit_acked_hash',
+  moneyAckedSeq: 'money_acked_seq',
+  moneyAckedHash: 'money_acked_hash',
 } as const;
 
 /**
@@ -46,16 +58,48 @@ export const META = {
  * commit listeners are told (the uplink sends at once instead of at its next poll).
  */
 export function inTx<T>(db: Db, fn: () => T): T {
+  const outer = !db.inTransaction;
   let result: T;
   try {
-    result = db.transaction(fn).immediate();
+    result = db
+      .transaction(() => {
+        const r = fn();
+        if (outer) runTxHook(db, 'commit');
+        return r;
+      })
+      .immediate();
   } catch (e) {
+    if (outer) runTxHook(db, 'rollback');
     const s = appended.get(db);
     if (s && !db.inTransaction) s.pending = false;
     throw e;
   }
   if (!db.inTransaction) notifyCommitted(db);
   return result;
+}
+
+/**
+ * Work a module asks for at the end of the open transaction: commit() runs inside it, after the
+ * caller's writes and before COMMIT (storage/money-chain.ts binds the money rows written in it);
+ * rollback() when it rolls back instead. Kept here by shape so that context.ts imports no module
+ * that writes.
+ */
+export interface TxHook {
+  commit(): void;
+  rollback(): void;
+}
+const txHooks = new WeakMap<Db, TxHook>();
+
+/** Sets the hook of the open transaction (one per connection: the money chain's). */
+export function setTxHook(db: Db, hook: TxHook): void {
+  txHooks.set(db, hook);
+}
+
+function runTxHook(db: Db, what: 'commit' | 'rollback'): void {
+  const h = txHooks.get(db);
+  if (h === undefined) return;
+  txHooks.delete(db);
+  h[what]();
 }
 
 /** Per connection: whether the open transaction appended to the outbox, and who to tell at commit. */

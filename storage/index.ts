@@ -4,13 +4,15 @@ import { z } from 'zod';
 import type { Clock, Logger } from './deps.js';
 import * as accounts from './accounts.js';
 import { appendAlert, type AlertInput } from './alerts.js';
-import { auditHead, readAudit, verifyAudit, type AuditHead, type AuditRecord, type AuditVerdict } from './audit.js';
+import { auditHead, readAudit, type AuditHead, type AuditRecord } from './audit.js';
 import { backup, integrityCheck, ledgerStats, type IntegrityResult, type LedgerStats } from './backup.js';
 import * as cards from './cards.js';
 import { recordCommand, type CommandRecord } from './commands.js';
 import { selfCheck, type SelfCheckResult } from './check.js';
-import { onOutboxCommitted, type LedgerContext } from './context.js';
+import { META, getMeta, inTx, onOutboxCommitted, type LedgerContext } from './context.js';
 import { openDatabase } from './db.js';
+import { chainExistingMoneyRows, moneyHead } from './money-chain.js';
+import { verifyLedger, type LedgerVerdict, type VerifyHeads } from './money-verify.js';
 import * as outbox from './outbox.js';
 import { pruneHistory, type PruneResult } from './retention.js';
 import * as secureCards from './secure-cards.js';
@@ -25,12 +27,13 @@ export type { AccountUsage } from './usage.js';
 export type { AlertInput } from './alerts.js';
 export type { CommandRecord } from './commands.js';
 export type { AuditHead, AuditRecord, AuditVerdict } from './audit.js';
+export type { AnchorCheck, LedgerVerdict, MoneySummary, VerifyHeads } from './money-verify.js';
 export type { IntegrityResult, LedgerStats } from './backup.js';
 export type { SelfCheckResult } from './check.js';
 export type { PruneResult } from './retention.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
 export type { SecureCardFacts } from './secure-cards.js';
-export type { BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
+export type { AckedHeads, BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
 export { WriteFaults, type SqliteFaultCode, type WriteFaultRule } from './write-faults.js';
@@ -57,7 +60,8 @@ export interface LedgerOutbox {
   nextBatchJson(opts: outbox.BatchReadOptions): outbox.OutboxBatchJson;
   /** The same selection serialized by SQLite: the records as JSON text (the uplink's backlog path). */
   nextBatchText(opts: outbox.BatchReadOptions): outbox.OutboxBatchText;
-  ack(upToSeq: number): { retired: number; ackedSeq: number };
+  /** heads: the audit and money heads the cloud's ack says it holds (stored as the anchors verify proves). */
+  ack(upToSeq: number, heads?: outbox.AckedHeads): { retired: number; ackedSeq: number };
   deadLetter(seqs: readonly number[], reason: string): { moved: number[]; alertSeq: number | null };
   stats(): outbox.OutboxStats;
   deadLetters(limit: number): outbox.DeadLetter[];
@@ -124,8 +128,14 @@ export interface Ledger {
   /** Cents of account-funded vends the cloud has not acknowledged: for one account and the room. */
   unsyncedExposure(accountId: string | null): { accountCents: number; roomCents: number };
 
-  verifyAudit(): AuditVerdict;
+  /**
+   * The audit trail's hash chain, every money row against the money chain, and the heads the
+   * cloud acknowledged (plus any given) still in both chains (storage/money-verify.ts).
+   */
+  verifyAudit(heads?: VerifyHeads): LedgerVerdict;
   auditHead(): AuditHead;
+  /** The money chain's head (storage/money-chain.ts), sent upstream with every batch. */
+  moneyHead(): AuditHead;
   readAudit(fromSeq: number, limit: number): AuditRecord[];
   appendAlert(alert: AlertInput): { auditSeq: number };
   /** A machine command that is not a vend, with what it did to money (storage/commands.ts). */
@@ -169,6 +179,8 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     clockTrusted: opts.clockTrusted ?? (() => opts.clock.now() >= settings.timeFloorMs(ctx)),
   };
   logger.info({ path: o.path, gatewayId: o.gatewayId }, 'ledger open');
+  // Once after migration 13: the money rows the ledger already held join the money chain.
+  if (getMeta(raw, META.moneyChainPending) !== undefined) inTx(raw, () => chainExistingMoneyRows({ ...ctx, db: raw }));
 
   const ledger: Ledger = {
     path: o.path,
@@ -210,8 +222,9 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     recentVends: (n) => vends.recentVends(ctx, n),
     unsyncedExposure: (id) => vends.unsyncedExposure(ctx, id),
 
-    verifyAudit: () => verifyAudit(db, o.gatewayId),
+    verifyAudit: (heads) => verifyLedger(db, o.gatewayId, heads),
     auditHead: () => auditHead(ctx),
+    moneyHead: () => moneyHead(db, o.gatewayId),
     readAudit: (from, limit) => readAudit(db, from, limit),
     appendAlert: (a) => appendAlert(ctx, a),
     recordCommand: (c) => recordCommand(ctx, c),
@@ -231,7 +244,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
       nextBatch: (b) => outbox.nextBatch(ctx, b),
       nextBatchJson: (b) => outbox.nextBatchJson(ctx, b),
       nextBatchText: (b) => outbox.nextBatchText(ctx, b),
-      ack: (seq) => outbox.ack(ctx, seq),
+      ack: (seq, heads) => outbox.ack(ctx, seq, heads),
       deadLetter: (seqs, reason) => outbox.deadLetter(ctx, seqs, reason),
       stats: () => outbox.outboxStats(ctx),
       deadLetters: (limit) => outbox.listDeadLetters(ctx, limit),

@@ -8,6 +8,7 @@ import type { Statement } from 'better-sqlite3';
 import { META, getMetaInt, inTx, markOutboxAppended, setMeta, type LedgerContext } from './context.js';
 import type { Db } from './db.js';
 import { exposureLeaving } from './exposure.js';
+import { bindVend, moneyHead } from './money-chain.js';
 
 export interface OutboxRecord {
   seq: number;
@@ -22,6 +23,7 @@ export interface OutboxBatch {
   gatewayId: string;
   records: OutboxRecord[];
   auditHead: AuditHead;
+  moneyHead?: AuditHead;
 }
 
 export interface OutboxStats {
@@ -67,6 +69,8 @@ export function recordFact(ctx: LedgerContext, fact: { type: string; money: bool
   const audit = appendAudit(ctx, fact.audit, nextSeq);
   const { seq, id } = enqueue(ctx, { type: fact.type, money: fact.money, payload: { ...fact.payload, audit } });
   if (seq !== nextSeq) throw new Error('ledger: outbox seq moved while recording a fact');
+  // A step that settles or pays a vend: its money columns are bound at the end of the transaction.
+  if (fact.money && fact.audit.vendId != null && fact.audit.kind !== 'credit_sent') bindVend(ctx, fact.audit.vendId, seq);
   return { audit, outboxSeq: seq, outboxId: id };
 }
 
@@ -92,6 +96,8 @@ export interface OutboxBatchJson {
   gatewayId: string;
   records: OutboxRecordJson[];
   auditHead: AuditHead;
+  /** The money chain's head when the batch was read (money-chain.ts): the cloud acks it back. */
+  moneyHead: AuditHead;
   /** The ack watermark when the batch was read: every seq at or below it is retired. */
   ackedSeq: number;
 }
@@ -112,7 +118,7 @@ export function nextBatchJson(ctx: LedgerContext, opts: BatchReadOptions): Outbo
     bytes += size;
     records.push({ seq: row.seq, id: row.id, type: row.type, money: row.money === 1, createdMs: row.created_ms, payloadJson: row.payload });
   }
-  return { gatewayId: ctx.gatewayId, records, auditHead: auditHead(ctx), ackedSeq: getMetaInt(ctx.db, META.outboxAckedSeq) };
+  return { gatewayId: ctx.gatewayId, records, auditHead: auditHead(ctx), moneyHead: moneyHead(ctx.db, ctx.gatewayId), ackedSeq: getMetaInt(ctx.db, META.outboxAckedSeq) };
 }
 
 /** The next batch as JSON text built by SQLite, for a sender that only wraps it. */
@@ -132,6 +138,7 @@ export interface OutboxBatchText {
    */
   recordsJson: string;
   auditHead: AuditHead;
+  moneyHead: AuditHead;
   ackedSeq: number;
 }
 
@@ -199,6 +206,7 @@ export function nextBatchText(ctx: LedgerContext, opts: BatchReadOptions): Outbo
     payloadBytes: row.bytes,
     recordsJson: row.records,
     auditHead: auditHead(ctx),
+    moneyHead: moneyHead(ctx.db, ctx.gatewayId),
     ackedSeq: getMetaInt(ctx.db, META.outboxAckedSeq),
   };
 }
@@ -209,14 +217,52 @@ export function nextBatch(ctx: LedgerContext, opts: BatchReadOptions): OutboxBat
   return {
     gatewayId: b.gatewayId,
     auditHead: b.auditHead,
+    moneyHead: b.moneyHead,
     records: b.records.map(({ payloadJson, ...r }) => ({ ...r, payload: JSON.parse(payloadJson) as unknown })),
   };
 }
 
+/** The heads a cloud ack says the cloud holds (down/ack auditHead, moneyHead). */
+export interface AckedHeads {
+  audit?: AuditHead;
+  money?: AuditHead;
+}
+
+const headSchema = z.strictObject({ seq: z.number().int().nonnegative(), hash: z.string().regex(/^[0-9a-f]{64}$/) });
+
+/**
+ * Keeps a head the cloud acknowledged as the anchor `audit verify` proves, when it is newer than
+ * the one kept and this ledger's chain holds it; one it does not hold is logged and not kept (the
+ * cloud holds a history this file no longer has: verify against the cloud's heads).
+ */
+function keepAckedHead(ctx: LedgerContext, chain: 'audit' | 'money', h: AuditHead): void {
+  const [seqKey, hashKey, table] = chain === 'audit' ? [META.auditAckedSeq, META.auditAckedHash, 'audit'] : [META.moneyAckedSeq, META.moneyAckedHash, 'money_chain'];
+  if (h.seq === 0 || h.seq <= getMetaInt(ctx.db, seqKey)) return;
+  const row = ctx.db.prepare(`SELECT hash FROM ${table} WHERE seq = ?`).get(h.seq) as { hash: string } | undefined;
+  if (row === undefined) return; // pruned, or beyond what this file holds: nothing to anchor to
+  if (row.hash !== h.hash) {
+    ctx.logger.error({ chain, seq: h.seq }, 'the cloud acknowledged a chain head this ledger does not hold: its history was rewritten');
+    return;
+  }
+  setMeta(ctx.db, seqKey, String(h.seq));
+  setMeta(ctx.db, hashKey, h.hash);
+}
+
 /** Retires every record up to upToSeq. Repeated, old or out-of-range acks are harmless. */
-export function ack(ctx: LedgerContext, upToSeq: number): { retired: number; ackedSeq: number } {
+export function ack(ctx: LedgerContext, upToSeq: number, heads: AckedHeads = {}): { retired: number; ackedSeq: number } {
   const upTo = z.number().int().nonnegative().parse(upToSeq);
+  // A malformed head is left out, never thrown: the watermark it came with must still apply.
+  const valid = (h: AuditHead | undefined, chain: string): AuditHead | undefined => {
+    if (h === undefined) return undefined;
+    const p = headSchema.safeParse(h);
+    if (!p.success) ctx.logger.warn({ chain }, 'an ack carried a malformed chain head; not kept');
+    return p.success ? p.data : undefined;
+  };
+  const audit = valid(heads.audit, 'audit');
+  const money = valid(heads.money, 'money');
   return inTx(ctx.db, () => {
+    if (audit) keepAckedHead(ctx, 'audit', audit);
+    if (money) keepAckedHead(ctx, 'money', money);
     const last = getMetaInt(ctx.db, META.outboxLastSeq);
     const prevAcked = getMetaInt(ctx.db, META.outboxAckedSeq);
     const target = Math.min(upTo, last);

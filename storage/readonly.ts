@@ -9,19 +9,21 @@ import { chownSync, existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import * as accounts from './accounts.js';
-import { auditHead, verifyAudit } from './audit.js';
+import { auditHead } from './audit.js';
 import { backup, integrityCheck, ledgerStats, type IntegrityResult } from './backup.js';
 import { lookupCard } from './cards.js';
 import type { LedgerContext } from './context.js';
 import type { Clock } from './deps.js';
 import type { Ledger, LedgerOutbox } from './index.js';
 import { MIGRATIONS } from './migrations.js';
+import { moneyHead } from './money-chain.js';
+import { verifyLedger } from './money-verify.js';
 import { listDeadLetters, outboxStats } from './outbox.js';
 import { readRoomSecret as readSecretFile } from './room-secret.js';
 import { recentVends } from './vends.js';
 
 /** What reading needs of a ledger: met by the daemon's open Ledger and by the read-only one. */
-export type LedgerReader = Pick<Ledger, 'path' | 'recentVends' | 'verifyAudit' | 'lookupCard' | 'stats' | 'auditHead' | 'balance'> & {
+export type LedgerReader = Pick<Ledger, 'path' | 'recentVends' | 'verifyAudit' | 'lookupCard' | 'stats' | 'auditHead' | 'moneyHead' | 'balance'> & {
   readonly outbox: Pick<LedgerOutbox, 'stats' | 'deadLetters'>;
 };
 
@@ -107,10 +109,11 @@ export function openLedgerReadOnly(o: OpenReadOnlyOptions): ReadOnlyLedger {
     path: o.path,
     schemaVersion,
     recentVends: (n) => recentVends(ctx, n),
-    verifyAudit: () => verifyAudit(db, o.gatewayId),
+    verifyAudit: (heads) => verifyLedger(db, o.gatewayId, heads),
     lookupCard: (uid) => lookupCard(ctx, uid),
     stats: () => ledgerStats(ctx),
     auditHead: () => auditHead(ctx),
+    moneyHead: () => moneyHead(db, o.gatewayId),
     balance: (id) => accounts.balance(ctx, id),
     outbox: {
       stats: () => outboxStats(ctx),

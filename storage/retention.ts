@@ -5,10 +5,13 @@
 // record the cloud acknowledged: a re-delivery of one is refused by version from then on, so
 // only the top-ups no snapshot holds yet keep their id spent by an entry; then the acknowledged
 // prefix of the audit trail, verified from then on from an anchor (the last removed record's seq
-// and hash). One transaction: a crash prunes all or nothing.
+// and hash), and the acknowledged prefix of the money chain likewise. One transaction: a crash
+// prunes all or nothing.
 import { z } from 'zod';
 import { auditHead } from './audit.js';
 import { META, getMetaInt, inTx, setMeta, type LedgerContext } from './context.js';
+import { appendMoneyLink } from './money-chain.js';
+import { pruneMoneyChain } from './money-prune.js';
 
 export interface PruneResult {
   vends: number;
@@ -46,20 +49,28 @@ export function pruneHistory(ctx: LedgerContext, opts: { beforeMs: number }): Pr
           AND NOT EXISTS (SELECT 1 FROM vend_adjustments a WHERE a.vend_id = v.vend_id)
        ON CONFLICT (account_id, machine_kind) DO UPDATE SET vends = vends + excluded.vends`,
     );
-    const delEntries = ctx.db.prepare('DELETE FROM entries WHERE vend_id = ?');
+    const delEntries = ctx.db.prepare('DELETE FROM entries WHERE vend_id = ? RETURNING entry_id');
     const delVend = ctx.db.prepare('DELETE FROM vends WHERE vend_id = ?');
+    const removedEntries: number[] = [];
     for (const id of ids) {
       tally.run(id);
-      entries += delEntries.run(id).changes;
+      for (const r of delEntries.raw().all(id) as Array<[number]>) removedEntries.push(r[0]);
       delVend.run(id);
     }
     // Inside the snapshot, so they count for nothing (accounts.ts balance); retention's age rule too.
-    entries += ctx.db
+    const topUps = ctx.db
       .prepare(
         `DELETE FROM entries WHERE kind = 'topup' AND account_version IS NOT NULL AND outbox_seq <= ? AND created_ms < ?
-            AND account_version <= (SELECT a.version FROM accounts a WHERE a.account_id = entries.account_id)`,
+            AND account_version <= (SELECT a.version FROM accounts a WHERE a.account_id = entries.account_id) RETURNING entry_id`,
       )
-      .run(acked, beforeMs).changes;
+      .raw()
+      .all(acked, beforeMs) as Array<[number]>;
+    for (const r of topUps) removedEntries.push(r[0]);
+    entries = removedEntries.length;
+    // The money chain says these rows left lawfully (money-verify.ts takes them out of what it expects).
+    if (removedEntries.length > 0 || ids.length > 0) {
+      appendMoneyLink(ctx, { ...(ids.length > 0 ? { dv: ids } : {}), ...(removedEntries.length > 0 ? { de: removedEntries } : {}) }, getMetaInt(ctx.db, META.outboxLastSeq) + 1);
+    }
 
     // The longest prefix of the trail that is acknowledged, older than the cut-off and about
     // no vend still kept (so every kept vend keeps all its audit records).
@@ -79,6 +90,9 @@ export function pruneHistory(ctx: LedgerContext, opts: { beforeMs: number }): Pr
       setMeta(ctx.db, META.auditAnchorHash, row.hash);
       auditRecords = ctx.db.prepare('DELETE FROM audit WHERE seq <= ?').run(k).changes;
     }
+    // The money chain's acknowledged prefix too, its kept rows carried forward (money-prune.ts).
+    const moneyLinks = pruneMoneyChain(ctx, acked, beforeMs);
+    if (moneyLinks > 0) ctx.logger.info({ moneyLinks }, 'money chain prefix pruned');
     ctx.db.prepare('DELETE FROM meta WHERE key = ?').run(META.pruning);
     const result = { vends: ids.length, entries, auditRecords, anchorSeq: Math.max(k, anchorBefore) };
     if (ids.length > 0 || auditRecords > 0) ctx.logger.info(result, 'ledger history pruned');

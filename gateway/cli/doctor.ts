@@ -11,7 +11,7 @@ import { loadSecureCardKeys } from '../secure-cards/keys.js';
 import type { Endpoints } from './config.js';
 import { exposureFindings } from './exposure-checks.js';
 import { bytes } from './format.js';
-import { openLedgerReadOnly } from '../../storage/readonly.js';
+import { openLedgerReadOnly, type ReadOnlyLedger } from '../../storage/readonly.js';
 
 export type CheckLevel = 'ok' | 'warn' | 'fail' | 'skip';
 export interface CheckResult {
@@ -83,6 +83,7 @@ function checkDatabase(e: Endpoints): CheckResult[] {
       const size = `${bytes(s.fileBytes)} + ${bytes(s.walBytes)} WAL, ${s.vends} vends, schema ${l.schemaVersion}`;
       return [
         { check: 'database integrity', level: ic.ok ? 'ok' : 'fail', detail: ic.ok ? `quick_check ok (${size})` : `${ic.messages.slice(0, 3).join('; ')}; ${ic.foreignKeyViolations} foreign key violations` },
+        ...(ic.ok ? [checkMoneyRows(l)] : []),
         { check: 'database unfinished vends', level: s.unfinishedVends === 0 ? 'ok' : 'warn', detail: `${s.unfinishedVends} vend(s) held or credited and not settled` },
       ];
     } finally {
@@ -90,6 +91,22 @@ function checkDatabase(e: Endpoints): CheckResult[] {
     }
   } catch (err) {
     return [{ check: 'database integrity', level: 'fail', detail: err instanceof Error ? err.message : String(err) }];
+  }
+}
+
+/** `audit verify` without the cloud's heads: the chains, every money row, the acknowledged anchors. */
+function checkMoneyRows(l: ReadOnlyLedger): CheckResult {
+  const check = 'audit and money rows';
+  try {
+    const v = l.verifyAudit();
+    if (!v.ok) return { check, level: 'fail', detail: `${v.problems.length} problem(s), run \`laundry-gateway audit verify\`: ${v.problems.slice(0, 3).join('; ')}` };
+    const anchored = v.anchors.filter((a) => a.result === 'contained').map((a) => `${a.chain} #${a.seq}`);
+    const detail = `${v.count} audit records, ${v.money.entries} entries, ${v.money.vends} vends, ${v.money.accounts} accounts agree with the chains`;
+    return anchored.length > 0
+      ? { check, level: 'ok', detail: `${detail}; the cloud's acknowledged heads ${anchored.join(', ')} are in them` }
+      : { check, level: 'warn', detail: `${detail}; no head acknowledged by the cloud yet, so a rewrite of the whole file could not be told` };
+  } catch (err) {
+    return { check, level: 'fail', detail: err instanceof Error ? err.message : String(err) };
   }
 }
 

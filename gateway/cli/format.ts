@@ -132,8 +132,14 @@ export function formatOutbox(r: OutboxResult): string {
 }
 
 export function formatAudit(r: AuditResult): string {
-  if (r.ok) return `audit trail intact: ${r.count} records after #${r.anchorSeq}, head #${r.head.seq} ${r.head.hash}`;
-  return `AUDIT TRAIL BROKEN at record #${r.atSeq}: ${r.problem}`;
+  if (!r.ok) return [`LEDGER TAMPERED OR BROKEN: ${r.problems.length} problem(s)`, ...r.problems.map((p) => `  ${p}`)].join('\n');
+  const m = r.money;
+  const anchors = r.anchors.map((a) => `  ${a.source} ${a.chain} head #${a.seq}: ${a.result.replace('_', ' ')}`);
+  return [
+    `audit trail intact: ${r.count} records after #${r.anchorSeq}, head #${r.head.seq} ${r.head.hash}`,
+    `money rows agree with the money chain: ${m.entries} entries, ${m.vends} vends, ${m.accounts} accounts; ${m.links} links, head #${m.head.seq} ${m.head.hash}`,
+    ...(anchors.length > 0 ? ['anchors:', ...anchors] : ['anchors: none acknowledged by the cloud yet']),
+  ].join('\n');
 }
 
 export function formatCard(r: CardResult): string {

@@ -33,7 +33,10 @@ const USAGE = `usage: laundry-gateway <command> [--config FILE] [--socket PATH] 
                                  write one holding register (recorded as an alert)
   tx [--limit N]                 recent transactions
   outbox [--dead N]              uplink outbox depth and dead letters
-  audit verify                   check the hash chain of the audit trail (exit 1: broken)
+  audit verify [--audit-head SEQ:HASH] [--money-head SEQ:HASH]
+                                 the audit trail's hash chain, every money row against the money
+                                 chain, and the heads the cloud acknowledged (or given) still in
+                                 both (exit 1: broken or tampered; each row named)
   card show|block|unblock <uid>  a card's list entry and balance; a local block
   card sun [--meta-key HEX --master-key HEX --system-id ID] 'LINE'
                                  check a secure card's SUN message (keys: flags or the room's key file)
@@ -92,7 +95,7 @@ function isClientCommand(c: string): c is keyof typeof CLIENT_COMMANDS {
   return Object.hasOwn(CLIENT_COMMANDS, c);
 }
 
-const VALUE_FLAGS = ['--config', '--socket', '--bus', '--limit', '--from', '--to', '--timeout', '--dead'] as const;
+const VALUE_FLAGS = ['--config', '--socket', '--bus', '--limit', '--from', '--to', '--timeout', '--dead', '--audit-head', '--money-head'] as const;
 const BOOL_FLAGS = ['--json', '--force'] as const;
 
 async function clientCommand(argv: string[]): Promise<number> {

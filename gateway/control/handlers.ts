@@ -180,7 +180,7 @@ export async function handle(h: HandlerContext, r: ControlRequest): Promise<unkn
     case 'outbox':
       return outboxResult(t.ledger, r.deadLetters);
     case 'audit.verify':
-      return auditResult(t.ledger);
+      return auditResult(t.ledger, { audit: r.auditHead, money: r.moneyHead });
     case 'card.show':
       return cardResult(t.ledger, r.uid);
     case 'card.block':

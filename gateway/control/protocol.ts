@@ -11,6 +11,8 @@ export const MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 /** What a request may carry as its id, and so what an answer may echo. */
 export const requestIdSchema = z.union([z.int().min(0).max(Number.MAX_SAFE_INTEGER), z.string().max(64)]);
 const requestId = requestIdSchema.optional();
+/** A chain head the cloud holds (`audit verify --audit-head SEQ:HASH`), for the ledger to prove. */
+const chainHead = z.strictObject({ seq: z.int().min(0), hash: z.string().regex(/^[0-9a-f]{64}$/) });
 const unitId = z.int().min(1).max(247);
 const busId = z.string().min(1).max(32).optional();
 const u16 = z.int().min(0).max(0xffff);
@@ -44,7 +46,7 @@ export const controlRequestSchema = z.discriminatedUnion('cmd', [
   z.strictObject({ id: requestId, cmd: z.literal('bus.write'), bus: busId, unit: unitId, address: u16, value: u16 }),
   z.strictObject({ id: requestId, cmd: z.literal('tx'), limit: z.int().min(1).max(1000).default(20) }),
   z.strictObject({ id: requestId, cmd: z.literal('outbox'), deadLetters: z.int().min(0).max(100).default(5) }),
-  z.strictObject({ id: requestId, cmd: z.literal('audit.verify') }),
+  z.strictObject({ id: requestId, cmd: z.literal('audit.verify'), auditHead: chainHead.optional(), moneyHead: chainHead.optional() }),
   z.strictObject({ id: requestId, cmd: z.literal('card.show'), uid: cardUid }),
   z.strictObject({ id: requestId, cmd: z.literal('card.block'), uid: cardUid }),
   z.strictObject({ id: requestId, cmd: z.literal('card.unblock'), uid: cardUid }),
@@ -170,9 +172,17 @@ export const outboxResultSchema = z.object({
 });
 export type OutboxResult = z.infer<typeof outboxResultSchema>;
 
+const headResult = z.object({ seq: z.number(), hash: z.string() });
 export const auditResultSchema = z.discriminatedUnion('ok', [
-  z.object({ ok: z.literal(true), count: z.number(), head: z.object({ seq: z.number(), hash: z.string() }), anchorSeq: z.number() }),
-  z.object({ ok: z.literal(false), atSeq: z.number(), problem: z.string() }),
+  z.object({
+    ok: z.literal(true),
+    count: z.number(),
+    head: headResult,
+    anchorSeq: z.number(),
+    money: z.object({ links: z.number(), head: headResult, entries: z.number(), vends: z.number(), accounts: z.number() }),
+    anchors: z.array(z.object({ chain: z.enum(['audit', 'money']), source: z.enum(['acknowledged', 'given']), seq: z.number(), result: z.enum(['contained', 'not_contained', 'beyond_head', 'pruned']) })),
+  }),
+  z.object({ ok: z.literal(false), atSeq: z.number(), problem: z.string(), problems: z.array(z.string()) }),
 ]);
 export type AuditResult = z.infer<typeof auditResultSchema>;
 

@@ -2,6 +2,7 @@
 // way from the daemon's open ledger and from the CLI's read-only copy, so the output of a command
 // does not depend on whether the daemon happened to be running.
 import { maskUid } from '../core/log.js';
+import type { VerifyHeads } from '../../storage/index.js';
 import type { LedgerReader } from '../../storage/readonly.js';
 import type { AuditResult, CardResult, OutboxResult, StatusResult, TxResult } from './protocol.js';
 
@@ -35,8 +36,9 @@ export function outboxResult(ledger: LedgerReader, deadLetters: number): OutboxR
   };
 }
 
-export function auditResult(ledger: LedgerReader): AuditResult {
-  return ledger.verifyAudit();
+/** heads: the cloud's audit and money heads to prove besides the acknowledged ones. */
+export function auditResult(ledger: LedgerReader, heads: VerifyHeads = {}): AuditResult {
+  return ledger.verifyAudit(heads);
 }
 
 /** The UID is masked in the answer: it may end up pasted in a ticket. */

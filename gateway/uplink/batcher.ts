@@ -1,7 +1,7 @@
 // The batch side of the uplink without I/O: when a batch is worth sending, how it is encoded,
 // how long to wait for the cloud's ack, and what an ack does to the window of batches in
 // flight. The uplink loop feeds it outbox reads and acks; this logic is tested without a broker.
-import type { OutboxBatch, OutboxBatchJson, OutboxBatchText } from '../../storage/index.js';
+import type { AuditHead, OutboxBatch, OutboxBatchJson, OutboxBatchText } from '../../storage/index.js';
 import { WIRE_VERSION, type Ack } from '../../protocols/mqtt/payloads.js';
 import type { MqttConfig } from './config-schema.js';
 
@@ -42,6 +42,10 @@ export interface BatchShape {
   firstCreatedMs: number;
 }
 
+type Optional<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+/** A batch without a money head (a ledger before the money chain, hand-built tests) is sent without one. */
+type BatchTextInput = Optional<OutboxBatchText, 'moneyHead'>;
+
 type SizedRecord = { createdMs: number } & ({ payload: unknown } | { payloadJson: string });
 
 export function shapeOf(ob: { records: ReadonlyArray<SizedRecord> }): BatchShape {
@@ -56,7 +60,7 @@ export function shapeOf(ob: { records: ReadonlyArray<SizedRecord> }): BatchShape
  * parsed and serialized again on its way out. `after` is the seq the batch continues the
  * stream after (default: the watermark the batch was read at).
  */
-export function encodeBatchText(ob: OutboxBatchText, sentAt: number, after = ob.ackedSeq): InFlight {
+export function encodeBatchText(ob: BatchTextInput, sentAt: number, after = ob.ackedSeq): InFlight {
   if (ob.count === 0) throw new Error('uplink: cannot encode an empty batch');
   const afterSeq = Math.max(after, ob.ackedSeq);
   if (afterSeq >= ob.fromSeq) throw new Error('uplink: a batch must start above the seq it follows');
@@ -65,12 +69,14 @@ export function encodeBatchText(ob: OutboxBatchText, sentAt: number, after = ob.
   const text =
     `{"v":${WIRE_VERSION},"gatewayId":${s(ob.gatewayId)},"batchId":"${batchId}","fromSeq":${ob.fromSeq},"toSeq":${ob.toSeq},` +
     `"afterSeq":${afterSeq},"ackedSeq":${ob.ackedSeq},"records":[${ob.recordsJson}],` +
-    `"auditHead":{"seq":${ob.auditHead.seq},"hash":${s(ob.auditHead.hash)}},"sentAt":${Math.floor(sentAt)}}`;
+    `"auditHead":{"seq":${ob.auditHead.seq},"hash":${s(ob.auditHead.hash)}},` +
+    (ob.moneyHead === undefined ? '' : `"moneyHead":{"seq":${ob.moneyHead.seq},"hash":${s(ob.moneyHead.hash)}},`) +
+    `"sentAt":${Math.floor(sentAt)}}`;
   return { batchId, fromSeq: ob.fromSeq, toSeq: ob.toSeq, count: ob.count, afterSeq, attempts: 0, payload: Buffer.from(text) };
 }
 
 /** encodeBatchText for a batch read with its records as objects (payloads as stored JSON text). */
-export function encodeBatchJson(ob: OutboxBatchJson, sentAt: number, after = ob.ackedSeq): InFlight {
+export function encodeBatchJson(ob: Optional<OutboxBatchJson, 'moneyHead'>, sentAt: number, after = ob.ackedSeq): InFlight {
   const s = JSON.stringify;
   const first = ob.records[0];
   const last = ob.records[ob.records.length - 1];
@@ -78,6 +84,7 @@ export function encodeBatchJson(ob: OutboxBatchJson, sentAt: number, after = ob.
     {
       gatewayId: ob.gatewayId,
       auditHead: ob.auditHead,
+      ...(ob.moneyHead === undefined ? {} : { moneyHead: ob.moneyHead }),
       ackedSeq: ob.ackedSeq,
       ...shapeOf(ob),
       fromSeq: first?.seq ?? 0,
@@ -92,7 +99,7 @@ export function encodeBatchJson(ob: OutboxBatchJson, sentAt: number, after = ob.
 /** encodeBatchJson for a batch whose payloads are parsed values. */
 export function encodeBatch(ob: OutboxBatch, sentAt: number, ackedSeq = 0): InFlight {
   return encodeBatchJson(
-    { gatewayId: ob.gatewayId, auditHead: ob.auditHead, ackedSeq, records: ob.records.map(({ payload, ...r }) => ({ ...r, payloadJson: JSON.stringify(payload) ?? 'null' })) },
+    { gatewayId: ob.gatewayId, auditHead: ob.auditHead, ...(ob.moneyHead === undefined ? {} : { moneyHead: ob.moneyHead }), ackedSeq, records: ob.records.map(({ payload, ...r }) => ({ ...r, payloadJson: JSON.stringify(payload) ?? 'null' })) },
     sentAt,
   );
 }
@@ -151,4 +158,11 @@ export function ackWindow(window: readonly InFlight[], ackedSeq: number): Window
   const head = rest[0];
   if (head !== undefined && head.fromSeq <= ackedSeq) return { retired: i, keep: [], dropped: rest.length };
   return { retired: i, keep: rest, dropped: 0 };
+}
+
+/** Of two chain heads the cloud acknowledged, the one further along: a late older ack moves no anchor back. */
+export function newer(a: AuditHead | undefined, b: AuditHead | undefined): AuditHead | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return b.seq > a.seq ? b : a;
 }

@@ -7,14 +7,14 @@
 // engine only writes the ledger; the ledger's commit notice wakes this feature (kick), which
 // reads the outbox on its own timer within the batch wait; pollMs is only the fallback.
 import type { KeyObject } from 'node:crypto';
-import type { Ledger, OutboxBatchText } from '../../storage/index.js';
+import type { AckedHeads, Ledger, OutboxBatchText } from '../../storage/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { MachineState } from '../machines/state.js';
 import { MAX_DOWNLINK_BYTES, WIRE_VERSION, ackSchema, describeIssues, type CommandResult, type Health, type Reject, type Status } from '../../protocols/mqtt/payloads.js';
 import { parseTopic, roomTopics, type RoomTopics } from '../../protocols/mqtt/topics.js';
 import { publicKeyFromBase64url } from '../../protocols/mqtt/signing.js';
-import { ackTimeoutMs, ackWindow, encodeBatchText, planAck, waitBeforeSending, type InFlight } from './batcher.js';
+import { ackTimeoutMs, ackWindow, encodeBatchText, newer, planAck, waitBeforeSending, type InFlight } from './batcher.js';
 import type { MqttConfig } from './config-schema.js';
 import { Downlinks, ROOM_CONFIG_VERSION_KEY, type RemoteCommandTarget, type SecureCardKeyTarget } from './downlinks.js';
 import { Link } from './link.js';
@@ -73,7 +73,7 @@ export class Uplink {
   private window: InFlight[] = [];
   private ackedSeq = 0;
   /** Acks that arrived in one turn of the event loop are applied as one ledger write. */
-  private pendingAck: { upToSeq: number; cloudTimeSec?: number } | null = null;
+  private pendingAck: { upToSeq: number; cloudTimeSec?: number; heads: AckedHeads } | null = null;
   private ackImmediate: NodeJS.Immediate | null = null;
   /** The oldest unsent seq and when (monotonic) it was first seen: bounds the batching wait. */
   private firstSeen: { seq: number; mono: number } | null = null;
@@ -320,7 +320,9 @@ export class Uplink {
     const plan = planAck(ack);
     if (plan.ignoredRejections > 0) this.log.warn({ batchId: ack.batchId, ignored: plan.ignoredRejections }, 'ack rejects records above its upToSeq; ignored');
     const p = this.pendingAck;
-    this.pendingAck = { upToSeq: Math.max(p?.upToSeq ?? 0, plan.upToSeq), cloudTimeSec: ack.cloudTimeSec ?? p?.cloudTimeSec };
+    // The heads the cloud holds (the anchors `audit verify` proves): the newest of each wins.
+    const heads: AckedHeads = { audit: newer(p?.heads.audit, ack.auditHead), money: newer(p?.heads.money, ack.moneyHead) };
+    this.pendingAck = { upToSeq: Math.max(p?.upToSeq ?? 0, plan.upToSeq), cloudTimeSec: ack.cloudTimeSec ?? p?.cloudTimeSec, heads };
     if (plan.deadLetters.length > 0) {
       // Rare: dead letters first, then the watermark (ack() retires the rejected records too).
       try {
@@ -350,7 +352,7 @@ export class Uplink {
     if (p === null || !this.running) return;
     let ackedSeq: number;
     try {
-      ackedSeq = this.o.ledger.outbox.ack(p.upToSeq).ackedSeq;
+      ackedSeq = this.o.ledger.outbox.ack(p.upToSeq, p.heads).ackedSeq;
     } catch (e) {
       this.log.error({ err: e instanceof Error ? e.message : String(e), upToSeq: p.upToSeq }, 'ack could not be applied; the batches will be resent');
       return;

@@ -64,6 +64,12 @@ export const batchSchema = z
     records: z.array(batchRecordSchema).min(1),
     /** The audit chain head when the batch was read: lets the cloud notice a cut-off tail. */
     auditHead: auditHeadSchema,
+    /**
+     * The money chain head when the batch was read (the ledger's links binding every money row).
+     * The cloud keeps both heads and acks them back; they are the anchors a local rewrite of the
+     * ledger cannot move (docs/mqtt-contract.md). Absent from gateways before the money chain.
+     */
+    moneyHead: auditHeadSchema.optional(),
     sentAt: epochMs,
   })
   .superRefine((b, ctx) => {
@@ -234,6 +240,12 @@ export const ackSchema = z.strictObject({
     .optional(),
   /** The cloud's wall clock, seconds: a floor for the gateway clock. */
   cloudTimeSec: epochSec.optional(),
+  /**
+   * The newest audit and money heads the cloud holds for this gateway (from the batches it
+   * stored): the gateway keeps them as the anchors `audit verify` proves its chains still contain.
+   */
+  auditHead: auditHeadSchema.optional(),
+  moneyHead: auditHeadSchema.optional(),
 });
 
 const cardUid = z.string().regex(/^[0-9A-Fa-f]{4,32}$/, 'card UID must be hexadecimal');

@@ -74,7 +74,9 @@ export class CloudConsumer {
     this.db.exec(`CREATE TABLE IF NOT EXISTS records (
       gateway TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, money INTEGER NOT NULL,
       created_ms INTEGER NOT NULL, payload TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (gateway, seq)) WITHOUT ROWID;
-      CREATE TABLE IF NOT EXISTS streams (gateway TEXT PRIMARY KEY, stored_seq INTEGER NOT NULL)`);
+      CREATE TABLE IF NOT EXISTS streams (gateway TEXT PRIMARY KEY, stored_seq INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS heads (gateway TEXT NOT NULL, chain TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL,
+        received_ms INTEGER NOT NULL, PRIMARY KEY (gateway, chain, seq)) WITHOUT ROWID`);
     for (const r of this.db.prepare('SELECT gateway, stored_seq FROM streams').all() as { gateway: string; stored_seq: number }[]) this.streams.set(r.gateway, r.stored_seq);
   }
 
@@ -116,6 +118,19 @@ export class CloudConsumer {
   records(gatewayId: string): StoredRecord[] {
     const rows = this.db.prepare('SELECT gateway, seq, id, type, money, payload FROM records WHERE gateway = ? ORDER BY seq').all(gatewayId) as { gateway: string; seq: number; id: string; type: string; money: number; payload: string }[];
     return rows.map((r) => ({ gatewayId: r.gateway, seq: r.seq, id: r.id, type: r.type, money: r.money === 1, payload: JSON.parse(r.payload) as unknown }));
+  }
+
+  /**
+   * The newest audit and money heads stored for a gateway: sent back with each ack, and what an
+   * operator passes to `laundry-gateway audit verify --audit-head … --money-head …` to prove the
+   * room's ledger was not rewritten below them (docs/operations.md).
+   */
+  heads(gatewayId: string): { auditHead?: { seq: number; hash: string }; moneyHead?: { seq: number; hash: string } } {
+    const newest = (chain: string): { seq: number; hash: string } | undefined =>
+      this.db.prepare('SELECT seq, hash FROM heads WHERE gateway = ? AND chain = ? ORDER BY seq DESC LIMIT 1').get(gatewayId, chain) as { seq: number; hash: string } | undefined;
+    const audit = newest('audit');
+    const money = newest('money');
+    return { ...(audit ? { auditHead: audit } : {}), ...(money ? { moneyHead: money } : {}) };
   }
 
   count(gatewayId: string): number {
@@ -168,6 +183,8 @@ export class CloudConsumer {
     if (group.length === 0 || !this.db.open) return;
     const insert = this.db.prepare('INSERT OR IGNORE INTO records (gateway, seq, id, type, money, created_ms, payload, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
     const setStream = this.db.prepare('INSERT INTO streams (gateway, stored_seq) VALUES (?, ?) ON CONFLICT (gateway) DO UPDATE SET stored_seq = excluded.stored_seq');
+    // Every chain head a stored batch carried, kept: the anchors a rewritten ledger is checked against.
+    const keepHead = this.db.prepare('INSERT OR IGNORE INTO heads (gateway, chain, seq, hash, received_ms) VALUES (?, ?, ?, ?, ?)');
     const now = Date.now();
     const accepted: { roomId: string; batch: Batch; upToSeq: number }[] = [];
     let stored = 0;
@@ -188,6 +205,8 @@ export class CloudConsumer {
         }
         const upToSeq = Math.max(w, b.toSeq);
         if (upToSeq !== w) moved.set(b.gatewayId, upToSeq);
+        keepHead.run(b.gatewayId, 'audit', b.auditHead.seq, b.auditHead.hash, now);
+        if (b.moneyHead !== undefined) keepHead.run(b.gatewayId, 'money', b.moneyHead.seq, b.moneyHead.hash, now);
         accepted.push({ roomId, batch: b, upToSeq: b.afterSeq === undefined ? b.toSeq : upToSeq });
       }
       for (const [g, seq] of moved) setStream.run(g, seq);
@@ -200,7 +219,7 @@ export class CloudConsumer {
     for (const { roomId, batch: b, upToSeq } of accepted) {
       const decision = this.policy(b);
       if (decision === 'ignore') continue;
-      const ack: Ack = { v: WIRE_VERSION, gatewayId: b.gatewayId, batchId: b.batchId, upToSeq, cloudTimeSec: Math.floor(this.o.cloudTimeSec?.() ?? now / 1000) };
+      const ack: Ack = { v: WIRE_VERSION, gatewayId: b.gatewayId, batchId: b.batchId, upToSeq, cloudTimeSec: Math.floor(this.o.cloudTimeSec?.() ?? now / 1000), ...this.heads(b.gatewayId) };
       if (decision !== 'ack') ack.rejected = decision.reject;
       acks.push({ roomId, ack });
     }

@@ -164,6 +164,8 @@ describe('the CLI against a running daemon, then a stopped one', () => {
     const level = (name: string): string | undefined => checks.find((c) => c.check === name)?.level;
     assert.equal(level('config'), 'ok');
     assert.equal(level('database integrity'), 'ok');
+    // The ledger a running daemon writes verifies: no mqtt block, so no head is acknowledged (warn).
+    assert.equal(level('audit and money rows'), 'warn', JSON.stringify(checks.find((c) => c.check === 'audit and money rows')));
     assert.equal(level('daemon'), 'ok');
     assert.equal(level('broker'), 'skip', 'no mqtt block yet');
     // a pty is present and read-write, but not a stable by-id name

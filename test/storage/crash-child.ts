@@ -152,7 +152,8 @@ while (Date.now() < deadline) {
     const batch = ledger.outbox.nextBatch({ maxCount: 20, maxBytes: 64 * 1024 });
     const lastRec = batch.records.at(-1);
     if (lastRec) {
-      ledger.outbox.ack(lastRec.seq);
+      // As the cloud does: the heads the batch carried come back with the ack (the anchors verify proves).
+      ledger.outbox.ack(lastRec.seq, { audit: batch.auditHead, money: batch.moneyHead });
       say(`A ${lastRec.seq}`);
     }
   } else {

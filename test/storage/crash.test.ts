@@ -155,7 +155,11 @@ async function lane(dir: ReturnType<typeof tempDir>, laneNo: number, kills: numb
     for (const v of l.unfinishedVends()) assert.ok(l.refund(v.vendId, { reason: 'reconciled' }).ok);
     assert.deepEqual(l.unfinishedVends(), []);
     assert.deepEqual(l.selfCheck().problems, []);
-    assert.equal(l.verifyAudit().ok, true);
+    const v = l.verifyAudit();
+    assert.ok(v.ok, JSON.stringify(v));
+    // Not vacuous: the kills left money rows, every one bound, and an acknowledged anchor proved.
+    assert.ok(v.money.links > 0 && v.money.vends > 0, JSON.stringify(v.money));
+    assert.ok(v.anchors.some((a) => a.chain === 'money' && a.result === 'contained'), JSON.stringify(v.anchors));
   } finally {
     l.close();
   }

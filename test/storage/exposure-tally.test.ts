@@ -97,10 +97,12 @@ test('a ledger from before the tally (schema 8) starts with the tally its vends 
     db.exec('DROP TRIGGER vends_exposure_insert; DROP TRIGGER vends_exposure_update_out; DROP TRIGGER vends_exposure_update_in; DROP TRIGGER vends_exposure_delete; DROP TRIGGER vend_adjustments_exposure; DROP TABLE unsynced_exposure; PRAGMA user_version = 8;');
     // And what later migrations added (secure cards), or re-running them would add it twice.
     db.exec('DROP TABLE sun_counters; ALTER TABLE cards DROP COLUMN secure; ALTER TABLE cards DROP COLUMN fleet_counter; ALTER TABLE cards DROP COLUMN key_version;');
+    db.exec("DROP TABLE money_chain; DELETE FROM meta WHERE key LIKE 'money%';");
     db.close();
     const again = openTestLedger(t.file('l.db'));
     assert.deepEqual(again.unsyncedExposure('acct-a'), { accountCents: 300, roomCents: 300 });
     assert.deepEqual(again.selfCheck(), { ok: true, problems: [] });
+    assert.ok(again.verifyAudit().ok, 'migration 13 chained the money rows the file held');
     again.close();
   } finally {
     t.cleanup();
@@ -137,10 +139,12 @@ test('item 7: a refund of a captured vend lowers the exposure while the vend is 
     db.exec("DROP TRIGGER vend_adjustments_exposure; UPDATE unsynced_exposure SET cents = cents + 200; PRAGMA user_version = 9;");
     // And what later migrations added (secure cards), or re-running them would add it twice.
     db.exec('DROP TABLE sun_counters; ALTER TABLE cards DROP COLUMN secure; ALTER TABLE cards DROP COLUMN fleet_counter; ALTER TABLE cards DROP COLUMN key_version;');
+    db.exec("DROP TABLE money_chain; DELETE FROM meta WHERE key LIKE 'money%';");
     db.close();
     const again = openTestLedger(t.file('l.db'));
     assert.deepEqual(again.unsyncedExposure('acct-a'), { accountCents: 300, roomCents: 300 });
     assert.deepEqual(again.selfCheck(), { ok: true, problems: [] });
+    assert.ok(again.verifyAudit().ok, 'migration 13 chained the money rows the file held');
     again.close();
   } finally {
     t.cleanup();
