@@ -213,9 +213,30 @@ export function nextBatch(ctx: LedgerContext, opts: BatchReadOptions): OutboxBat
   };
 }
 
-/** Retires every record up to upToSeq. Repeated, old or out-of-range acks are harmless. */
+/**
+ * Retires every record up to upToSeq. Repeated, old or out-of-range acks are harmless.
+ *
+ * Committed at synchronous=NORMAL (the connection's FULL is restored right after): no fsync of
+ * its own. An ack lost to a power cut only means the cloud gets those records again and dedupes
+ * them (docs/mqtt-contract.md), and WAL recovery keeps commits in order: the next FULL commit's
+ * fsync makes this one durable too, and nothing after it survives without it. While a backlog
+ * drains, the ack's fsync was the longest stall of the event loop a swipe could queue behind
+ * (test/bench/drain-vend.ts), and every fsync rewrites the WAL's last partly filled 4 KiB block
+ * on the SD card.
+ */
 export function ack(ctx: LedgerContext, upToSeq: number): { retired: number; ackedSeq: number } {
   const upTo = z.number().int().nonnegative().parse(upToSeq);
+  if (ctx.db.inTransaction) return retire(ctx, upTo);
+  ctx.db.pragma('synchronous = NORMAL');
+  try {
+    return retire(ctx, upTo);
+  } finally {
+    ctx.db.pragma('synchronous = FULL');
+    if (ctx.db.pragma('synchronous', { simple: true }) !== 2) throw new Error('ledger: synchronous=FULL could not be restored after an ack');
+  }
+}
+
+function retire(ctx: LedgerContext, upTo: number): { retired: number; ackedSeq: number } {
   return inTx(ctx.db, () => {
     const last = getMetaInt(ctx.db, META.outboxLastSeq);
     const prevAcked = getMetaInt(ctx.db, META.outboxAckedSeq);
