@@ -13,7 +13,8 @@
 // second fit). Also the event loop's delay during the drains, where a long synchronous step of
 // the uplink (an outbox read, an ack's delete and fsync) would show.
 // Parameters (--set drain-vend.<key>=v): records (60000), vends (300; quick 40), machines (24),
-// maxSeconds (900; quick 300: the last round's drain still runs to its end).
+// maxSeconds (900; quick 300: the last round's drain still runs to its end), maxCount (the
+// uplink's batch.maxCount; default: the config default, 500).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -91,10 +92,10 @@ function add(into: SwipeRun, r: SwipeRun): void {
   into.seconds += r.seconds;
 }
 
-function withUplink(url: string, roomId: string): (c: GatewayConfigInput) => GatewayConfigInput {
+function withUplink(url: string, roomId: string, maxCount: number | undefined): (c: GatewayConfigInput) => GatewayConfigInput {
   // A quick reconnect: the broker is local and up; everything else is the default uplink
-  // (batches of ≤ 500 records / 128 KiB, 4 in flight).
-  return (c) => ({ ...c, room: { ...c.room, id: roomId }, mqtt: { url, reconnect: { minMs: 100, maxMs: 1000 } } });
+  // (batches of ≤ 500 records / 128 KiB, 4 in flight) unless maxCount is set.
+  return (c) => ({ ...c, room: { ...c.room, id: roomId }, mqtt: { url, reconnect: { minMs: 100, maxMs: 1000 }, ...(maxCount === undefined ? {} : { batch: { maxCount } }) } });
 }
 
 async function run(opts: BenchOptions): Promise<BenchResult> {
@@ -102,6 +103,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const vends = numParam(opts, 'vends', 300, 40);
   const machines = numParam(opts, 'machines', 24, 24);
   const maxSeconds = numParam(opts, 'maxSeconds', 900, 300);
+  const maxCount = opts.params.has('maxCount') ? numParam(opts, 'maxCount', 500, 500) : undefined;
   const tmp = artifactsDir('bench-drain-vend-');
   // The cloud is not the Pi: its database on tmpfs, so its fsyncs do not compete for our disk.
   const cloudDir = mkdtempSync(join('/dev/shm', 'bench-drain-vend-cloud-'));
@@ -121,10 +123,10 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     let ackedAtEnd = 0;
     try {
       const dbPath = `${tmp.dir}/ledger.db`;
-      const busy = await startVendRig({ dbPath, machines, gapMs: 5500, configure: withUplink(broker.url, 'room-draining') });
+      const busy = await startVendRig({ dbPath, machines, gapMs: 5500, configure: withUplink(broker.url, 'room-draining', maxCount) });
       rigs.push(busy);
       mkdirSync(`${tmp.dir}/clean`);
-      const clean = await startVendRig({ dbPath: `${tmp.dir}/clean/ledger.db`, machines, gapMs: 5500, configure: withUplink(broker.url, 'room-empty') });
+      const clean = await startVendRig({ dbPath: `${tmp.dir}/clean/ledger.db`, machines, gapMs: 5500, configure: withUplink(broker.url, 'room-empty', maxCount) });
       rigs.push(clean);
       const outbox = busy.daemon.ledger.outbox;
       outbox.nextBatchText = timed(outbox.nextBatchText.bind(outbox), reads);
@@ -182,7 +184,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       ],
       notes: [
         `${drains.length} rounds: each writes ${records} unsent records into the draining rig's ledger (${(fills.reduce((s, x) => s + x, 0) / Math.max(1, fills.length)).toFixed(1)} s each, outside the measurement), then swipes one customer at a time until the uplink has it all acknowledged; a swipe counts only if it started and ended during the drain`,
-        `the same number of swipes on the empty rig after each round; both rigs: ${machines} LW-485 machines polled every 100 ms, ledger on the repository's disk at synchronous=FULL, uplink to the same local Mosquitto (set_tcp_nodelay), the reference cloud consumer in a process of its own (its database on /dev/shm), default batches (≤ 500 records / 128 KiB, 4 in flight)`,
+        `the same number of swipes on the empty rig after each round; both rigs: ${machines} LW-485 machines polled every 100 ms, ledger on the repository's disk at synchronous=FULL, uplink to the same local Mosquitto (set_tcp_nodelay), the reference cloud consumer in a process of its own (its database on /dev/shm), batches of ≤ ${maxCount ?? 500} records / 128 KiB, 4 in flight`,
         `not sampled: draining ${otherText(withRun.other)}; empty ${otherText(noneRun.other)}`,
         `cloud consumer: ${cloudStats}`,
         loadNote(),
