@@ -144,11 +144,15 @@ export interface OutboxBatchText {
 
 // The same selection as nextBatchJson (above afterSeq, at most maxCount, a prefix within
 // maxBytes of payload but always the first record), serialized in one statement: a backlog read
-// costs one string crossing into JavaScript instead of an object per record. The common case
-// (maxCount records fit in maxBytes) needs no running sum; only a batch over the byte bound
-// takes the window-function statement that cuts it.
+// costs one string crossing into JavaScript instead of an object per record. How many records
+// fit is found first from the payloads' lengths alone (a number per row), so the JSON text is
+// built once, for exactly those records. Before, a backlog's every batch was over the byte bound
+// (500 records of ~300 bytes > 128 KiB): its text was built for all 500, then again by a
+// windowed statement that cut it, ~21 ms of the event loop per batch at load 20
+// (test/bench/drain-vend.ts).
 const RECORD_JSON = `'{"seq":' || seq || ',"id":' || json_quote(id) || ',"type":' || json_quote(type) ||
   ',"money":' || iif(money = 1, 'true', 'false') || ',"createdMs":' || created_ms || ',"payload":' || payload || '}'`;
+const BATCH_LENGTHS_SQL = 'SELECT octet_length(payload) FROM outbox WHERE seq > @after ORDER BY seq LIMIT @count';
 const BATCH_TEXT_SQL = `
 SELECT count(*) AS n, coalesce(min(seq), 0) AS from_seq, coalesce(max(seq), 0) AS to_seq,
        coalesce(sum(len), 0) AS bytes, coalesce(min(iif(seq = first, created_ms, NULL)), 0) AS first_created,
@@ -156,30 +160,30 @@ SELECT count(*) AS n, coalesce(min(seq), 0) AS from_seq, coalesce(max(seq), 0) A
 FROM (SELECT seq, created_ms, octet_length(payload) AS len, ${RECORD_JSON} AS r,
              (SELECT min(seq) FROM outbox WHERE seq > @after) AS first
       FROM outbox WHERE seq > @after ORDER BY seq LIMIT @count)`;
-const BATCH_TEXT_CUT_SQL = `
-SELECT count(*) AS n, coalesce(min(seq), 0) AS from_seq, coalesce(max(seq), 0) AS to_seq,
-       coalesce(sum(len), 0) AS bytes, coalesce(min(iif(rn = 1, created_ms, NULL)), 0) AS first_created,
-       coalesce(group_concat(r, ',' ORDER BY seq), '') AS records
-FROM (
-  SELECT seq, created_ms, len, rn, r FROM (
-    SELECT seq, created_ms, octet_length(payload) AS len, ${RECORD_JSON} AS r,
-           row_number() OVER w AS rn, sum(octet_length(payload)) OVER w AS cum
-    FROM (SELECT * FROM outbox WHERE seq > @after ORDER BY seq LIMIT @count)
-    WINDOW w AS (ORDER BY seq ROWS UNBOUNDED PRECEDING)
-  ) WHERE rn = 1 OR cum <= @bytes
-)`;
 
 // Compiling these long statements cost about as much as running them; a drain runs them
 // hundreds of times on the one connection.
-const batchTextStatements = new WeakMap<Db, { plain: Statement; cut: Statement }>();
+const batchTextStatements = new WeakMap<Db, { lengths: Statement; text: Statement }>();
 
-function batchTextStatementsOf(db: Db): { plain: Statement; cut: Statement } {
+function batchTextStatementsOf(db: Db): { lengths: Statement; text: Statement } {
   let st = batchTextStatements.get(db);
   if (st === undefined) {
-    st = { plain: db.prepare(BATCH_TEXT_SQL), cut: db.prepare(BATCH_TEXT_CUT_SQL) };
+    st = { lengths: db.prepare(BATCH_LENGTHS_SQL).pluck(true), text: db.prepare(BATCH_TEXT_SQL) };
     batchTextStatements.set(db, st);
   }
   return st;
+}
+
+/** How many of the records above `after` make the batch: at most maxCount, within maxBytes, at least one. */
+function batchCount(st: Statement, after: number, maxCount: number, maxBytes: number): number {
+  let count = 0;
+  let bytes = 0;
+  for (const len of st.iterate({ after, count: maxCount }) as Iterable<number>) {
+    if (count > 0 && bytes + len > maxBytes) break;
+    bytes += len;
+    count++;
+  }
+  return count;
 }
 
 interface BatchTextRow {
@@ -193,10 +197,9 @@ interface BatchTextRow {
 
 export function nextBatchText(ctx: LedgerContext, opts: BatchReadOptions): OutboxBatchText {
   const o = batchOpts.parse(opts);
-  const params = { after: o.afterSeq ?? 0, count: o.maxCount, bytes: o.maxBytes };
+  const after = o.afterSeq ?? 0;
   const st = batchTextStatementsOf(ctx.db);
-  let row = st.plain.get({ after: params.after, count: params.count }) as BatchTextRow;
-  if (row.n > 1 && row.bytes > o.maxBytes) row = st.cut.get(params) as BatchTextRow;
+  const row = st.text.get({ after, count: batchCount(st.lengths, after, o.maxCount, o.maxBytes) }) as BatchTextRow;
   return {
     gatewayId: ctx.gatewayId,
     count: row.n,
@@ -248,7 +251,18 @@ function keepAckedHead(ctx: LedgerContext, chain: 'audit' | 'money', h: AuditHea
   setMeta(ctx.db, hashKey, h.hash);
 }
 
-/** Retires every record up to upToSeq. Repeated, old or out-of-range acks are harmless. */
+/**
+ * Retires every record up to upToSeq, and keeps the chain heads the ack carries. Repeated, old
+ * or out-of-range acks are harmless.
+ *
+ * Committed at synchronous=NORMAL (the connection's FULL is restored right after): no fsync of
+ * its own. An ack lost to a power cut only means the cloud gets those records again and dedupes
+ * them (docs/mqtt-contract.md), and a head lost with it comes again with the next ack; WAL
+ * recovery keeps commits in order: the next FULL commit's fsync makes this one durable too, and
+ * nothing after it survives without it. While a backlog drains, the ack's fsync was the longest
+ * stall of the event loop a swipe could queue behind (test/bench/drain-vend.ts), and every fsync
+ * rewrites the WAL's last partly filled 4 KiB block on the SD card.
+ */
 export function ack(ctx: LedgerContext, upToSeq: number, heads: AckedHeads = {}): { retired: number; ackedSeq: number } {
   const upTo = z.number().int().nonnegative().parse(upToSeq);
   // A malformed head is left out, never thrown: the watermark it came with must still apply.
@@ -258,11 +272,21 @@ export function ack(ctx: LedgerContext, upToSeq: number, heads: AckedHeads = {})
     if (!p.success) ctx.logger.warn({ chain }, 'an ack carried a malformed chain head; not kept');
     return p.success ? p.data : undefined;
   };
-  const audit = valid(heads.audit, 'audit');
-  const money = valid(heads.money, 'money');
+  const kept = { audit: valid(heads.audit, 'audit'), money: valid(heads.money, 'money') };
+  if (ctx.db.inTransaction) return retire(ctx, upTo, kept);
+  ctx.db.pragma('synchronous = NORMAL');
+  try {
+    return retire(ctx, upTo, kept);
+  } finally {
+    ctx.db.pragma('synchronous = FULL');
+    if (ctx.db.pragma('synchronous', { simple: true }) !== 2) throw new Error('ledger: synchronous=FULL could not be restored after an ack');
+  }
+}
+
+function retire(ctx: LedgerContext, upTo: number, heads: AckedHeads): { retired: number; ackedSeq: number } {
   return inTx(ctx.db, () => {
-    if (audit) keepAckedHead(ctx, 'audit', audit);
-    if (money) keepAckedHead(ctx, 'money', money);
+    if (heads.audit) keepAckedHead(ctx, 'audit', heads.audit);
+    if (heads.money) keepAckedHead(ctx, 'money', heads.money);
     const last = getMetaInt(ctx.db, META.outboxLastSeq);
     const prevAcked = getMetaInt(ctx.db, META.outboxAckedSeq);
     const target = Math.min(upTo, last);

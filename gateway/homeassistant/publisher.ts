@@ -6,9 +6,10 @@
 // The only subscription is Home Assistant's birth topic, and the only thing ever done with a
 // message on it is to publish the configs again: nothing that arrives is taken as a command.
 import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
+import { loadMqtt, type MqttConnect } from '../core/mqtt-module.js';
 import type { HomeAssistantConfig } from './config-schema.js';
 
 /** A broker whose acks stay away this long with the window full is reported as slow, once. */
@@ -52,6 +53,9 @@ export class Publisher {
   private readonly dirtyFirst = new Set<string>();
   private readonly dirtyLater = new Set<string>();
   private client: MqttClient | null = null;
+  /** MQTT.js's connect, once loaded (gateway/core/mqtt-module.ts); counts starts so a stale load does not connect. */
+  private mqttConnect: MqttConnect | null = null;
+  private starts = 0;
   /** Bumped per connection: acks of an earlier connection do not count against this one's window. */
   private generation = 0;
   private inFlight = 0;
@@ -108,7 +112,14 @@ export class Publisher {
       this.stopping = true;
       return;
     }
-    this.connect();
+    const start = ++this.starts;
+    loadMqtt().then(
+      (connect) => {
+        this.mqttConnect = connect;
+        if (start === this.starts) this.connect();
+      },
+      (e: unknown) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'mqtt module could not be loaded'),
+    );
   }
 
   /** Publishes `last` (the retained "offline") if connected, then disconnects. */
@@ -160,8 +171,8 @@ export class Publisher {
 
   private connect(): void {
     this.reconnectTimer = null;
-    if (this.stopping) return;
-    const c = mqtt.connect(this.o.config.url, this.options());
+    if (this.stopping || this.mqttConnect === null) return;
+    const c = this.mqttConnect(this.o.config.url, this.options());
     const gen = ++this.generation;
     this.client = c;
     c.on('connect', () => {

@@ -4,9 +4,10 @@
 // so the broker's session (and the downlinks queued in it) survives; nothing of ours lives in
 // MQTT.js's in-memory store (the ledger's outbox is the truth).
 import { readFileSync } from 'node:fs';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
+import { loadMqtt, type MqttConnect } from '../core/mqtt-module.js';
 import type { MqttConfig } from './config-schema.js';
 
 export interface LinkOptions {
@@ -39,6 +40,9 @@ export class Link {
   private attempt = 0;
   private connectedAt: number | null = null;
   private stopping = false;
+  /** MQTT.js's connect, once loaded (gateway/core/mqtt-module.ts); counts starts so a stale load does not connect. */
+  private mqttConnect: MqttConnect | null = null;
+  private starts = 0;
   private readonly log: Logger;
   private readonly random: () => number;
   private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
@@ -67,7 +71,14 @@ export class Link {
 
   start(): void {
     this.stopping = false;
-    this.connect();
+    const start = ++this.starts;
+    loadMqtt().then(
+      (connect) => {
+        this.mqttConnect = connect;
+        if (start === this.starts) this.connect();
+      },
+      (e: unknown) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'mqtt module could not be loaded'),
+    );
   }
 
   /** Publishes when connected; rejects at once otherwise (callers keep their own truth and retry). */
@@ -122,9 +133,9 @@ export class Link {
   }
 
   private connect(): void {
-    if (this.stopping) return;
+    if (this.stopping || this.mqttConnect === null) return;
     this.timer = null;
-    const c = mqtt.connect(this.o.config.url, this.options());
+    const c = this.mqttConnect(this.o.config.url, this.options());
     this.client = c;
     c.on('connect', (connack) => {
       if (this.client !== c) return;

@@ -246,11 +246,17 @@ export class Uplink {
     }, ms);
   }
 
+  /**
+   * Reads and sends one batch, then yields: the next batch of the window is read in a later turn
+   * of the event loop, so a swipe's serial bytes and bus replies are handled between two batch
+   * reads (each ~5 ms of SQLite for 500 records) instead of after the whole window.
+   */
   private pump(): void {
     this.holdingForAge = false;
     if (!this.running || !this.link.connected) return;
     const b = this.o.config.batch;
-    while (this.window.length < b.window) {
+    const startedAt = performance.now();
+    if (this.window.length < b.window) {
       const last = this.window[this.window.length - 1];
       let ob: OutboxBatchText;
       try {
@@ -273,6 +279,9 @@ export class Uplink {
       this.window.push(f);
       this.send(f);
       if (this.ackTimer === null) this.startAckTimer();
+      // Paced: the next read waits as long as this one took, so a drain takes at most about
+      // half of the event loop and a swipe's next step never queues behind several batches.
+      if (this.window.length < b.window) this.schedulePump(Math.min(50, Math.max(1, Math.round(performance.now() - startedAt))));
     }
   }
 

@@ -328,12 +328,28 @@ function daemonConfig(dir: string, port: number): GatewayConfigInput & { control
   };
 }
 
-function startDaemon(dir: string, port: number, nodeFlags: readonly string[] = []): Started {
+/**
+ * The Node/V8 flags the service unit starts the daemon with (its ExecStart's node arguments before
+ * the bin), so the bench runs the daemon as the unit does.
+ */
+export function unitNodeFlags(): string[] {
+  const unit = readFileSync(join(ROOT, 'systemd', 'laundry-gateway.service'), 'utf8');
+  const args = (/^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '').trim().split(/\s+/);
+  const flags: string[] = [];
+  for (const a of args.slice(1)) {
+    if (!a.startsWith('--')) break;
+    flags.push(a);
+  }
+  return flags;
+}
+
+function startDaemon(dir: string, port: number, nodeFlags: readonly string[] = [], extraEnv: Record<string, string> = {}): Started {
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(daemonConfig(dir, port), null, 2));
-  const env = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.LOG_LEVEL;
   delete env.NODE_OPTIONS;
+  Object.assign(env, extraEnv);
   return spawnLogged(process.execPath, [...nodeFlags, BIN, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
 }
 
@@ -448,9 +464,14 @@ const footprint: BenchModule = {
       const daemonDir = join(dir, 'daemon');
       mkdirSync(daemonDir, { recursive: true });
       // --set footprint.nodeFlags="--max-semi-space-size=1 ...": Node/V8 flags for the daemon.
-      const nodeFlags = (opts.params.get('nodeFlags') ?? '').split(/\s+/).filter((f) => f !== '');
-      if (nodeFlags.length > 0) notes.push(`daemon started with Node flags: ${nodeFlags.join(' ')}`);
-      const ours = await measure('daemon', sim, () => startDaemon(daemonDir, sim.port, nodeFlags), { warmupS, durationS, log: opts.log });
+      // Default: the unit's own (ExecStart); --set footprint.nodeFlags=none for none.
+      const flagParam = opts.params.get('nodeFlags');
+      const nodeFlags = flagParam === undefined ? unitNodeFlags() : flagParam === 'none' ? [] : flagParam.split(/\s+/).filter((f) => f !== '');
+      notes.push(`daemon started with Node flags: ${nodeFlags.length > 0 ? nodeFlags.join(' ') : 'none'}${flagParam === undefined ? ' (as the unit, systemd/laundry-gateway.service)' : ''}`);
+      // --set footprint.env="MALLOC_ARENA_MAX=2 ...": environment variables for the daemon.
+      const extraEnv = Object.fromEntries((opts.params.get('env') ?? '').split(/\s+/).filter((f) => f.includes('=')).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+      if (Object.keys(extraEnv).length > 0) notes.push(`daemon started with: ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      const ours = await measure('daemon', sim, () => startDaemon(daemonDir, sim.port, nodeFlags, extraEnv), { warmupS, durationS, log: opts.log });
       opts.log(`daemon: RSS median ${ours.rssMedianMb.toFixed(1)} MiB, max ${ours.rssMaxMb.toFixed(1)} MiB, CPU ${ours.cpuPct.toFixed(2)} %, ${ours.readsPerS.toFixed(2)} reads/s`);
       figures.push(...phaseFigures(ours, true));
       notes.push(phaseNote(ours));

@@ -25,7 +25,18 @@ export interface Backlog {
   seconds: number;
 }
 
-export function fillBacklog(dbPath: string, records: number, accounts = 200): Backlog {
+export interface BacklogOptions {
+  accounts?: number;
+  /** Names this fill's accounts and top-ups, so a ledger can be filled again (default 'backlog'). */
+  tag?: string;
+  /** Machine id prefix of the backlog's vends (default 'M', the vend rig's machines). */
+  machinePrefix?: string;
+}
+
+export function fillBacklog(dbPath: string, records: number, o: BacklogOptions = {}): Backlog {
+  const accounts = o.accounts ?? 200;
+  const tag = o.tag ?? 'backlog';
+  const machinePrefix = o.machinePrefix ?? 'M';
   const t0 = performance.now();
   const db = openDatabase({ path: dbPath, logger: silentLogger() });
   try {
@@ -43,11 +54,11 @@ export function fillBacklog(dbPath: string, records: number, accounts = 200): Ba
     const vends = Math.floor(records / RECORDS_PER_VEND);
     const events = records - vends * 3;
     db.transaction(() => {
-      for (let a = 0; a < accounts; a++) applyTopUp(ctx, { cloudId: `backlog-topup-${a}`, accountId: `acct-backlog-${a}`, amountCents: 10_000_000, accountVersion: 1 });
+      for (let a = 0; a < accounts; a++) applyTopUp(ctx, { cloudId: `${tag}-topup-${a}`, accountId: `acct-${tag}-${a}`, amountCents: 10_000_000, accountVersion: 1 });
       let ev = 0;
       for (let i = 0; i < vends; i++) {
-        const machineId = `M${(i % 24) + 1}`;
-        const h = hold(ctx, { method: 'card', funding: 'account', machineId, program: 1, machineKind: 'washer', amountCents: 250, accountId: `acct-backlog-${i % accounts}`, ruleSetVersion: 'demo-1', ruleId: 'w-quick' });
+        const machineId = `${machinePrefix}${(i % 24) + 1}`;
+        const h = hold(ctx, { method: 'card', funding: 'account', machineId, program: 1, machineKind: 'washer', amountCents: 250, accountId: `acct-${tag}-${i % accounts}`, ruleSetVersion: 'demo-1', ruleId: 'w-quick' });
         if (!h.ok) throw new Error(`backlog hold refused: ${h.outcome}`);
         markCreditSent(ctx, h.vendId, { profile: 'lw485', seq: (i % 65_000) + 1 });
         capture(ctx, h.vendId);
@@ -57,7 +68,7 @@ export function fillBacklog(dbPath: string, records: number, accounts = 200): Ba
           ev++;
         }
       }
-      for (; ev < events; ev++) enqueueEvent(ctx, 'machine_state', { machineId: 'M1', status: 'idle', program: null, remainingSec: 0, faultCode: null, door: 'closed', at: Date.now() });
+      for (; ev < events; ev++) enqueueEvent(ctx, 'machine_state', { machineId: `${machinePrefix}1`, status: 'idle', program: null, remainingSec: 0, faultCode: null, door: 'closed', at: Date.now() });
     })();
     db.pragma('wal_checkpoint(TRUNCATE)');
     return { records, vends, accounts, seconds: (performance.now() - t0) / 1000 };

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Daemon } from '../../gateway/daemon.js';
 import type { Logger } from '../../gateway/core/log.js';
+import type { GatewayConfigInput } from '../../gateway/config/schema.js';
 import { ReaderEmulator } from '../../gateway/readers/reader-emulator.js';
 import { SimRoom, SimSecureCard, type ReplyPlan, type SimUnitConfig } from '../../simulator/index.js';
 import { META_KEY_HEX, MASTER_KEY_HEX, SPEC_KEYS, SYSTEM_ID } from '../secure-card/vectors.js';
@@ -51,8 +52,17 @@ export interface VendRig {
    * Runs `vends` captured swipes over the machines, at most `concurrency` in flight: 1 is one
    * customer after another (a real room: vends minutes apart never overlap), more is a rush.
    */
-  swipes(vends: number, maxSeconds: number, concurrency: number): Promise<SwipeRun>;
+  swipes(vends: number, maxSeconds: number, concurrency: number, opts?: SwipeOptions): Promise<SwipeRun>;
   close(): Promise<void>;
+}
+
+export interface SwipeOptions {
+  /**
+   * A swipe is a sample only if this holds when it starts and when its outcome is known (e.g.
+   * "a backlog is draining"); one outside counts as done, under "outside the window", and is
+   * not retried.
+   */
+  during?: () => boolean;
 }
 
 export interface VendRigOptions {
@@ -72,6 +82,8 @@ export interface VendRigOptions {
    * SUN message each time, through the secure-card gate); the key file is written here.
    */
   secure?: { keyFile: string };
+  /** Adds to the daemon's config (e.g. an mqtt block) before it starts. */
+  configure?: (c: GatewayConfigInput) => GatewayConfigInput;
 }
 
 /** Alice's secure card in the secure rig (the card list marks it secure, on her account). */
@@ -116,7 +128,7 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
     const base = testConfig({ port, dbPath: o.dbPath, pollIntervalMs: o.pollIntervalMs ?? 100 });
     const bus = base.buses?.[0];
     if (bus === undefined) throw new Error('test config has no bus');
-    daemon = await startDaemon({
+    const cfg: GatewayConfigInput = {
       ...base,
       buses: [{ ...bus, units: list.map((m) => ({ unit: m.unit, profile: 'lw485' as const, machineId: m.machineId, kind: m.kind })) }],
       readers: list.map((m, i) =>
@@ -132,7 +144,8 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
             },
       ),
       ...(o.secure ? { secureCards: { keyFile: o.secure.keyFile } } : {}),
-    }, o.logger);
+    };
+    daemon = await startDaemon(o.configure ? o.configure(cfg) : cfg, o.logger);
     seedCards(daemon.ledger, { alice: 1_000_000_000 });
     if (o.secure) daemon.ledger.applyCardList({ kind: 'diff', baseVersion: 1, version: 2, cards: [{ uid: SECURE_UID, accountId: CARDS.alice.accountId, status: 'active', secure: true }] });
     for (const [i, pty] of ptys.entries()) {
@@ -166,7 +179,8 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
   };
   const lastVend = new Map<string, number>();
 
-  const swipes = async (vends: number, maxSeconds: number, concurrency: number): Promise<SwipeRun> => {
+  const swipes = async (vends: number, maxSeconds: number, concurrency: number, so: SwipeOptions = {}): Promise<SwipeRun> => {
+    const during = so.during ?? ((): boolean => true);
     const samples: number[] = [];
     const secureSamples: number[] = [];
     const other = new Map<string, number>();
@@ -207,14 +221,17 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
           outcomes.set(m.machineId, resolve);
           setTimeout(() => resolve('no outcome in 10 s'), 10_000).unref();
         });
+        const inside = during();
         const t0 = performance.now();
         await reader.present(m.sun ? secureCard.tap() : CARDS.alice.uid);
         const result = await outcome;
+        const stillInside = during();
         arrived.delete(m.unit);
         outcomes.delete(m.machineId);
         lastVend.set(m.machineId, performance.now());
         claimed.delete(m.unit);
-        if (result === 'captured' && frameAt !== null) (m.sun ? secureSamples : samples).push(frameAt - t0);
+        if (result === 'captured' && frameAt !== null && !(inside && stillInside)) other.set('outside the window', (other.get('outside the window') ?? 0) + 1);
+        else if (result === 'captured' && frameAt !== null) (m.sun ? secureSamples : samples).push(frameAt - t0);
         else {
           other.set(result, (other.get(result) ?? 0) + 1);
           started--;

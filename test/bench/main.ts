@@ -14,7 +14,7 @@ import { spawnOne } from '../helpers/spawn-one.js';
 import type { BenchResult } from './types.js';
 
 /** In the order of issue 8's list, with issue 19's secure tap beside the swipe, then issue 16's and issue 13's floods and issue 13's audit verify on a year's ledger. */
-const ALL = ['poll-cycle', 'swipe', 'secure-tap', 'drain', 'footprint', 'startup', 'offline', 'sd-writes', 'flood', 'ledger-verify'];
+const ALL = ['poll-cycle', 'swipe', 'secure-tap', 'drain', 'footprint', 'startup', 'offline', 'sd-writes', 'drain-vend', 'flood', 'ledger-verify'];
 
 const args = parseRunArgs(process.argv.slice(2));
 const names = args.only ?? ALL;

@@ -1,5 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { silentLogger } from '../../gateway/core/log.js';
+import type { LedgerContext } from '../../storage/context.js';
+import { openDatabase, readPragmas } from '../../storage/db.js';
+import { ack, enqueueEvent } from '../../storage/outbox.js';
 import { cardHold, manualClock, openTestLedger, tempDir } from './helpers.js';
 
 test('records come out oldest first with gap-free seqs, within count and byte limits', () => {
@@ -144,6 +148,38 @@ test('stats: the depth (computed without a scan) equals the rows waiting, throug
   } finally {
     peek.close();
     l.close();
+    t.cleanup();
+  }
+});
+
+test('an ack commits without an fsync of its own and leaves the connection at synchronous=FULL', () => {
+  const t = tempDir();
+  const db = openDatabase({ path: t.file('l.db'), logger: silentLogger() });
+  // The real connection, seen through a recorder of the pragmas and transactions the ack runs.
+  const calls: string[] = [];
+  const seen = new Proxy(db, {
+    get(target, prop) {
+      if (prop === 'pragma') return (sql: string, o?: { simple?: boolean }) => (calls.push(sql), target.pragma(sql, o));
+      if (prop === 'transaction') return (fn: () => unknown) => (calls.push('transaction'), target.transaction(fn));
+      const v: unknown = Reflect.get(target, prop, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const ctx: LedgerContext = { db: seen, clock: manualClock(), logger: silentLogger(), gatewayId: 'gw-test', bootId: 'b', roomSecret: Buffer.alloc(32, 7), clockTrusted: () => true };
+  try {
+    for (let i = 0; i < 5; i++) enqueueEvent(ctx, 'machine.state', { i });
+    calls.length = 0;
+    assert.deepEqual(ack(ctx, 3), { retired: 3, ackedSeq: 3 });
+    assert.deepEqual(calls, ['synchronous = NORMAL', 'transaction', 'synchronous = FULL', 'synchronous']);
+    assert.equal(readPragmas(db).synchronous, 2);
+    // Inside a caller's transaction the level is the caller's (it cannot change there).
+    calls.length = 0;
+    db.transaction(() => ack(ctx, 5))();
+    assert.deepEqual(calls, ['transaction']);
+    assert.equal(readPragmas(db).synchronous, 2);
+    assert.equal(ack(ctx, 5).ackedSeq, 5);
+  } finally {
+    db.close();
     t.cleanup();
   }
 });

@@ -1,0 +1,202 @@
+// Issue 16: vending while a backlog drains. When the WAN comes back after a week, the uplink
+// sends ~60 000 records as fast as the broker and the cloud take them; the customer swiping at
+// that moment must not wait for it. Two vend rigs in this process (lib-vend: the real Daemon,
+// 24 LW-485 machines over RTU/TCP, a card reader per machine on a socat pty, the ledger on the
+// repository's disk at synchronous=FULL), both with their uplink connected to a local Mosquitto
+// and the reference cloud consumer (a process of its own, acking what it stored):
+//   - "draining": in each round a backlog of `records` unsent records is written into its ledger
+//     (the storage functions, lib-backlog), then swipes run one customer at a time for as long as
+//     the uplink has not had the whole backlog acknowledged; a swipe is a sample only if the
+//     drain was still running when it started and when it ended;
+//   - "empty": right after each round, the same number of swipes on a ledger with nothing to send.
+// Rounds repeat until `vends` samples (a 60 000-record drain takes a few seconds, ~4 swipes a
+// second fit). Also the event loop's delay during the drains, where a long synchronous step of
+// the uplink (an outbox read, an ack's delete and fsync) would show.
+// Parameters (--set drain-vend.<key>=v): records (60000), vends (300; quick 40), machines (24),
+// maxSeconds (900; quick 300: the last round's drain still runs to its end), maxCount (the
+// uplink's batch.maxCount; default: the config default, 500).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { GatewayConfigInput } from '../../gateway/config/schema.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
+import { fillBacklog } from './lib-backlog.js';
+import { ascending, loadNote, numParam, percentile, round } from './lib-stats.js';
+import { artifactsDir, startVendRig, type SwipeRun, type VendRig } from './lib-vend.js';
+import { latencyFigures, otherText } from './swipe.js';
+import type { BenchModule, BenchOptions, BenchResult } from './types.js';
+
+/** The reference cloud in a process of its own (test/uplink/child-cloud.ts), as in production. */
+async function startCloud(url: string, dir: string): Promise<{ stop(): Promise<string> }> {
+  const script = fileURLToPath(new URL('../uplink/child-cloud.ts', import.meta.url));
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, url, join(dir, 'cloud.db'), join(dir, 'payloads.bin')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const until = Date.now() + 60_000;
+  while (!out.includes('ready\n') && child.exitCode === null && Date.now() < until) await sleep(50);
+  if (!out.includes('ready\n')) {
+    child.kill('SIGKILL');
+    throw new Error('the cloud process did not start');
+  }
+  return {
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      await Promise.race([exited, sleep(20_000)]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return out.split('\n').filter((l) => l.startsWith('{')).at(-1) ?? '{}';
+    },
+  };
+}
+
+/**
+ * How late a 5 ms timer fires, sampled only while on(): a synchronous step of the uplink (an
+ * outbox read, an ack's delete and fsync) shows here as the customer's wait.
+ */
+function lagSampler(): { on(): void; off(): void; samples: number[] } {
+  const samples: number[] = [];
+  let timer: NodeJS.Timeout | null = null;
+  const tick = (due: number): void => {
+    timer = setTimeout(() => {
+      samples.push(Math.max(0, performance.now() - due));
+      tick(performance.now() + 5);
+    }, 5);
+  };
+  return {
+    samples,
+    on: () => tick(performance.now() + 5),
+    off: () => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+    },
+  };
+}
+
+/** Times each call of a ledger method (the bench's view of the uplink's synchronous steps). */
+function timed<A extends unknown[], R>(fn: (...a: A) => R, into: number[]): (...a: A) => R {
+  return (...a) => {
+    const t0 = performance.now();
+    try {
+      return fn(...a);
+    } finally {
+      into.push(performance.now() - t0);
+    }
+  };
+}
+
+function add(into: SwipeRun, r: SwipeRun): void {
+  into.samples.push(...r.samples);
+  for (const [k, v] of r.other) into.other.set(k, (into.other.get(k) ?? 0) + v);
+  into.seconds += r.seconds;
+}
+
+function withUplink(url: string, roomId: string, maxCount: number | undefined): (c: GatewayConfigInput) => GatewayConfigInput {
+  // A quick reconnect: the broker is local and up; everything else is the default uplink
+  // (batches of ≤ 500 records / 128 KiB, 4 in flight) unless maxCount is set.
+  return (c) => ({ ...c, room: { ...c.room, id: roomId }, mqtt: { url, reconnect: { minMs: 100, maxMs: 1000 }, ...(maxCount === undefined ? {} : { batch: { maxCount } }) } });
+}
+
+async function run(opts: BenchOptions): Promise<BenchResult> {
+  const records = numParam(opts, 'records', 60_000, 60_000);
+  const vends = numParam(opts, 'vends', 300, 40);
+  const machines = numParam(opts, 'machines', 24, 24);
+  const maxSeconds = numParam(opts, 'maxSeconds', 900, 300);
+  const maxCount = opts.params.has('maxCount') ? numParam(opts, 'maxCount', 500, 500) : undefined;
+  const tmp = artifactsDir('bench-drain-vend-');
+  // The cloud is not the Pi: its database on tmpfs, so its fsyncs do not compete for our disk.
+  const cloudDir = mkdtempSync(join('/dev/shm', 'bench-drain-vend-cloud-'));
+  const broker = await startMosquitto();
+  const rigs: VendRig[] = [];
+  try {
+    const cloud = await startCloud(broker.url, cloudDir);
+    let cloudStats = '{}';
+    const withRun: SwipeRun = { samples: [], secureSamples: [], other: new Map(), seconds: 0 };
+    const noneRun: SwipeRun = { samples: [], secureSamples: [], other: new Map(), seconds: 0 };
+    const drains: { records: number; ms: number }[] = [];
+    const fills: number[] = [];
+    const lag = lagSampler();
+    const reads: number[] = [];
+    const acks: number[] = [];
+    let lastTarget = 0;
+    let ackedAtEnd = 0;
+    try {
+      const dbPath = `${tmp.dir}/ledger.db`;
+      const busy = await startVendRig({ dbPath, machines, gapMs: 5500, configure: withUplink(broker.url, 'room-draining', maxCount) });
+      rigs.push(busy);
+      mkdirSync(`${tmp.dir}/clean`);
+      const clean = await startVendRig({ dbPath: `${tmp.dir}/clean/ledger.db`, machines, gapMs: 5500, configure: withUplink(broker.url, 'room-empty', maxCount) });
+      rigs.push(clean);
+      const outbox = busy.daemon.ledger.outbox;
+      outbox.nextBatchText = timed(outbox.nextBatchText.bind(outbox), reads);
+      outbox.ack = timed(outbox.ack.bind(outbox), acks);
+      const uplink = busy.daemon.uplink;
+      if (uplink === null) throw new Error('the draining rig has no uplink');
+      const until = Date.now() + maxSeconds * 1000;
+      let roundNo = 0;
+      while (withRun.samples.length < vends && Date.now() < until) {
+        roundNo++;
+        // A week offline, written while the daemon runs (its event loop is blocked meanwhile,
+        // outside any measurement); the uplink sees it at its next outbox read.
+        fills.push(fillBacklog(dbPath, records, { tag: `round${roundNo}`, machinePrefix: 'B', accounts: 50 }).seconds);
+        const target = busy.daemon.ledger.outbox.stats().lastSeq;
+        lastTarget = target;
+        // Let the timers the fill held up run before the drain starts.
+        await sleep(300);
+        const draining = (): boolean => uplink.stats().ackedSeq < target;
+        const before = withRun.samples.length;
+        const t0 = performance.now();
+        const acked0 = uplink.stats().ackedSeq;
+        lag.on();
+        uplink.kick();
+        while (draining() && Date.now() < until) add(withRun, await busy.swipes(1, 30, 1, { during: draining }));
+        lag.off();
+        // Out of time mid-drain: let it finish (not measured), so the round's figures are whole.
+        for (const stop = Date.now() + 300_000; draining() && Date.now() < stop; ) await sleep(50);
+        drains.push({ records: target - acked0, ms: performance.now() - t0 });
+        const got = withRun.samples.length - before;
+        opts.log(`drain-vend: round ${roundNo}: ${target - acked0} records drained in ${((performance.now() - t0) / 1000).toFixed(1)} s, ${got} swipes during it (${withRun.samples.length}/${vends})`);
+        // The same number of swipes on the rig with nothing to send.
+        if (got > 0) add(noneRun, await clean.swipes(got, 120, 1));
+      }
+      ackedAtEnd = busy.daemon.ledger.outbox.stats().ackedSeq;
+    } finally {
+      cloudStats = await cloud.stop();
+    }
+    if (ackedAtEnd < lastTarget) throw new Error(`the backlog did not drain: acked ${ackedAtEnd} of ${lastTarget}`);
+    const w = latencyFigures('while a backlog drains: swipe → CREDIT', withRun);
+    const n = latencyFigures('same swipes, empty outbox: swipe → CREDIT', noneRun);
+    const drained = drains.reduce((s, d) => s + d.records, 0);
+    const drainMs = drains.reduce((s, d) => s + d.ms, 0);
+    const pct = (xs: number[], p: number): number => round(percentile(ascending(xs), p), 1);
+    return {
+      name: 'drain-vend',
+      figures: [
+        ...w.figures,
+        ...n.figures,
+        { label: 'p99: empty / draining (1 = the drain costs the customer nothing)', value: round(n.p99 / w.p99), unit: 'ratio' },
+        { label: `drain rate while vending (${drains.length} drains of ~${records} records)`, value: Math.round((drained / drainMs) * 1000), unit: 'records/s' },
+        { label: 'event-loop lateness during the drains, p99', value: pct(lag.samples, 99), unit: 'ms' },
+        { label: 'event-loop lateness during the drains, max', value: pct(lag.samples, 100), unit: 'ms' },
+        { label: `uplink outbox read (one batch), p50 / max of ${reads.length}`, value: pct(reads, 50), unit: `ms / ${pct(reads, 100)}` },
+        { label: `uplink ack write (delete, no fsync of its own), p50 / max of ${acks.length}`, value: pct(acks, 50), unit: `ms / ${pct(acks, 100)}` },
+      ],
+      notes: [
+        `${drains.length} rounds: each writes ${records} unsent records into the draining rig's ledger (${(fills.reduce((s, x) => s + x, 0) / Math.max(1, fills.length)).toFixed(1)} s each, outside the measurement), then swipes one customer at a time until the uplink has it all acknowledged; a swipe counts only if it started and ended during the drain`,
+        `the same number of swipes on the empty rig after each round; both rigs: ${machines} LW-485 machines polled every 100 ms, ledger on the repository's disk at synchronous=FULL, uplink to the same local Mosquitto (set_tcp_nodelay), the reference cloud consumer in a process of its own (its database on /dev/shm), batches of ≤ ${maxCount ?? 500} records / 128 KiB, 4 in flight`,
+        `not sampled: draining ${otherText(withRun.other)}; empty ${otherText(noneRun.other)}`,
+        `cloud consumer: ${cloudStats}`,
+        loadNote(),
+      ],
+    };
+  } finally {
+    for (const r of rigs.reverse()) await r.close().catch(() => undefined);
+    await broker.close();
+    rmSync(cloudDir, { recursive: true, force: true });
+    tmp.cleanup();
+  }
+}
+
+const bench: BenchModule = { name: 'drain-vend', title: 'Swipe latency while a 60 000-record backlog drains, beside an empty outbox', run };
+export default bench;
