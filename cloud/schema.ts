@@ -13,18 +13,22 @@ export function schemaSql(partitions: number): string[] {
     parts.push(`CREATE TABLE IF NOT EXISTS records_p${i} PARTITION OF records FOR VALUES WITH (MODULUS ${partitions}, REMAINDER ${i})`);
   }
   return [
-    // One row per gateway: the stream watermark and the out-of-stream segments (the row lock
-    // serialises every ingest transaction of that gateway), plus what it last said about itself.
+    // One row per gateway: the stream watermark and the out-of-stream segments. Its row lock
+    // serialises every ingest transaction of that gateway, so nothing else writes this row.
     `CREATE TABLE IF NOT EXISTS gateways (
       gateway_id text PRIMARY KEY,
       stored_seq bigint NOT NULL DEFAULT 0,
       segments jsonb NOT NULL DEFAULT '[]',
+      updated_at timestamptz NOT NULL DEFAULT now())`,
+    // What each gateway last said about itself, apart from the stream row: a status or health
+    // upsert never waits for an ingest transaction's row lock (nor holds a connection meanwhile).
+    `CREATE TABLE IF NOT EXISTS gateway_status (
+      gateway_id text PRIMARY KEY,
       online boolean,
       status_at timestamptz,
       config_version bigint,
       health jsonb,
-      health_at timestamptz,
-      updated_at timestamptz NOT NULL DEFAULT now())`,
+      health_at timestamptz)`,
     `CREATE TABLE IF NOT EXISTS records (
       gateway_id text NOT NULL,
       seq bigint NOT NULL,

@@ -5,17 +5,25 @@
 import type { Pool, PoolClient } from 'pg';
 import { planStream, type Segment } from './stream.js';
 
-export interface IngestRecord {
-  seq: number;
-  id: string;
-  type: string;
-  money: boolean;
-  createdMs: number;
-  /** The record's payload as JSON text. */
-  payloadJson: string;
-  /** Null when the payload passed its type's schema. */
-  problem: string | null;
+/**
+ * A batch's records as columns, built once when the message is read: a pending batch is a few
+ * arrays and one string instead of hundreds of small objects (what the worker holds between
+ * receipt and commit stays cheap for the garbage collector).
+ */
+export interface IngestRows {
+  seq: number[];
+  id: string[];
+  type: string[];
+  money: boolean[];
+  createdMs: number[];
+  /** Every record's payload as JSON text, joined by PAYLOAD_SEPARATOR. */
+  payloads: string;
+  /** Per record: null when the payload passed its type's schema, else why not. */
+  problem: (string | null)[];
 }
+
+/** Between two payloads' JSON texts: JSON text never holds a raw control character (JSON.stringify escapes them). */
+export const PAYLOAD_SEPARATOR = '\x1e';
 
 export interface IngestBatch {
   roomId: string;
@@ -24,7 +32,7 @@ export interface IngestBatch {
   toSeq: number;
   afterSeq?: number;
   ackedSeq?: number;
-  records: IngestRecord[];
+  rows: IngestRows;
 }
 
 export interface IngestAck {
@@ -69,7 +77,7 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
       [ids],
     );
     const stored = await insertRecords(c, batches);
-    const received = batches.reduce((n, b) => n + b.records.length, 0);
+    const received = batches.reduce((n, b) => n + b.rows.seq.length, 0);
     const acks: IngestAck[] = [];
     const upd = { ids: [] as string[], seqs: [] as number[], segs: [] as string[] };
     let outOfStream = 0;
@@ -103,27 +111,30 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
   }
 }
 
-/** All records of the group in one statement (arrays, not one INSERT per row). */
+/**
+ * All records of the group in one statement. The short columns go as arrays; the payloads, the
+ * bulk of the bytes, as one text that PostgreSQL splits: pg's array literal escaping costs
+ * 5-20 µs per payload in JavaScript, the join about 1 µs.
+ */
 async function insertRecords(c: PoolClient, batches: readonly IngestBatch[]): Promise<number> {
-  const cols = { g: [] as string[], seq: [] as number[], id: [] as string[], type: [] as string[], money: [] as boolean[], created: [] as number[], payload: [] as string[], problem: [] as (string | null)[] };
-  for (const b of batches) {
-    for (const r of b.records) {
-      cols.g.push(b.gatewayId);
-      cols.seq.push(r.seq);
-      cols.id.push(r.id);
-      cols.type.push(r.type);
-      cols.money.push(r.money);
-      cols.created.push(r.createdMs);
-      cols.payload.push(r.payloadJson);
-      cols.problem.push(r.problem);
-    }
-  }
-  if (cols.g.length === 0) return 0;
+  const g: string[] = [];
+  for (const b of batches) for (let i = 0; i < b.rows.seq.length; i++) g.push(b.gatewayId);
+  if (g.length === 0) return 0;
   const res = await c.query(
     `INSERT INTO records (gateway_id, seq, id, type, money, created_ms, payload, problem)
-     SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], $7::jsonb[], $8::text[])
+     SELECT g, s, i, t, m, cr, p::jsonb, pr
+     FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], string_to_array($7::text, E'\\x1e'), $8::text[]) AS u(g, s, i, t, m, cr, p, pr)
      ON CONFLICT (gateway_id, seq) DO NOTHING`,
-    [cols.g, cols.seq, cols.id, cols.type, cols.money, cols.created, cols.payload, cols.problem],
+    [
+      g,
+      batches.flatMap((b) => b.rows.seq),
+      batches.flatMap((b) => b.rows.id),
+      batches.flatMap((b) => b.rows.type),
+      batches.flatMap((b) => b.rows.money),
+      batches.flatMap((b) => b.rows.createdMs),
+      batches.map((b) => b.rows.payloads).join(PAYLOAD_SEPARATOR),
+      batches.flatMap((b) => b.rows.problem),
+    ],
   );
   return res.rowCount ?? 0;
 }

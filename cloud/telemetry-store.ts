@@ -1,6 +1,7 @@
 // The non-batch uplinks in PostgreSQL: each gateway's last status (online/offline), its last
-// health and the config version it runs, each machine's latest snapshot, and the refusals and
-// command results as events. Plain upserts: order between them is kept by their own timestamps.
+// health and the config version it runs (gateway_status, one upsert each), each machine's
+// latest snapshot, and the refusals and command results as events. Plain upserts: order between
+// them is kept by their own timestamps.
 import type { Pool } from 'pg';
 import type { OtherUplink } from './uplinks.js';
 
@@ -8,22 +9,23 @@ export async function storeTelemetry(pool: Pool, u: OtherUplink): Promise<void> 
   switch (u.name) {
     case 'status': {
       const p = u.payload;
+      // configVersion absent (an offline status, an older gateway): the stored one stays.
       await pool.query(
-        `INSERT INTO gateways (gateway_id, online, status_at) VALUES ($1, $2, now())
-         ON CONFLICT (gateway_id) DO UPDATE SET online = excluded.online, status_at = excluded.status_at`,
-        [p.gatewayId, p.state === 'online'],
+        `INSERT INTO gateway_status (gateway_id, online, status_at, config_version) VALUES ($1, $2, now(), $3)
+         ON CONFLICT (gateway_id) DO UPDATE SET online = excluded.online, status_at = excluded.status_at,
+           config_version = CASE WHEN $4 THEN excluded.config_version ELSE gateway_status.config_version END`,
+        [p.gatewayId, p.state === 'online', p.configVersion ?? null, p.configVersion !== undefined],
       );
-      if (p.configVersion !== undefined) await setConfigVersion(pool, p.gatewayId, p.configVersion);
       return;
     }
     case 'health': {
       const p = u.payload;
       await pool.query(
-        `INSERT INTO gateways (gateway_id, health, health_at) VALUES ($1, $2::jsonb, now())
-         ON CONFLICT (gateway_id) DO UPDATE SET health = excluded.health, health_at = excluded.health_at`,
-        [p.gatewayId, JSON.stringify(p)],
+        `INSERT INTO gateway_status (gateway_id, health, health_at, config_version) VALUES ($1, $2::jsonb, now(), $3)
+         ON CONFLICT (gateway_id) DO UPDATE SET health = excluded.health, health_at = excluded.health_at,
+           config_version = CASE WHEN $4 THEN excluded.config_version ELSE gateway_status.config_version END`,
+        [p.gatewayId, JSON.stringify(p), p.configVersion ?? null, p.configVersion !== undefined],
       );
-      if (p.configVersion !== undefined) await setConfigVersion(pool, p.gatewayId, p.configVersion);
       return;
     }
     case 'state': {
@@ -41,8 +43,4 @@ export async function storeTelemetry(pool: Pool, u: OtherUplink): Promise<void> 
       await pool.query('INSERT INTO gateway_events (gateway_id, kind, payload) VALUES ($1, $2, $3::jsonb)', [u.payload.gatewayId, u.name, JSON.stringify(u.payload)]);
       return;
   }
-}
-
-async function setConfigVersion(pool: Pool, gatewayId: string, version: number | null): Promise<void> {
-  await pool.query('UPDATE gateways SET config_version = $2 WHERE gateway_id = $1', [gatewayId, version]);
 }

@@ -4,7 +4,7 @@
 import { UP_SCHEMAS, describeIssues, parseBatch, type UpPayloads } from '../protocols/mqtt/payloads.js';
 import { checkRecord } from '../protocols/mqtt/records.js';
 import { parseTopic } from '../protocols/mqtt/topics.js';
-import type { IngestBatch } from './store.js';
+import { PAYLOAD_SEPARATOR, type IngestBatch, type IngestRows } from './store.js';
 
 type OtherName = Exclude<keyof UpPayloads, 'batch'>;
 /** A non-batch uplink, its payload typed by its topic name. */
@@ -30,16 +30,28 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
     if (!parsed.success) return { kind: 'invalid', roomId: t.roomId, reason: `batch: ${describeIssues(parsed.error)}` };
     const b = parsed.data;
     let problems = 0;
-    const records = b.records.map((r) => {
+    const n = b.records.length;
+    const rows: IngestRows = { seq: new Array<number>(n), id: new Array<string>(n), type: new Array<string>(n), money: new Array<boolean>(n), createdMs: new Array<number>(n), payloads: '', problem: new Array<string | null>(n) };
+    const payloads = new Array<string>(n);
+    for (let i = 0; i < n; i++) {
+      const r = b.records[i];
+      if (r === undefined) continue;
       const verdict = checkRecord(r.type, r.money, r.payload);
       const problem = verdict.ok ? null : `${verdict.reason}: ${verdict.detail}`.slice(0, 500);
       if (problem !== null) problems++;
-      return { seq: r.seq, id: r.id, type: r.type, money: r.money, createdMs: r.createdMs, payloadJson: JSON.stringify(r.payload) ?? 'null', problem };
-    });
+      rows.seq[i] = r.seq;
+      rows.id[i] = r.id;
+      rows.type[i] = r.type;
+      rows.money[i] = r.money;
+      rows.createdMs[i] = r.createdMs;
+      rows.problem[i] = problem;
+      payloads[i] = JSON.stringify(r.payload) ?? 'null';
+    }
+    rows.payloads = payloads.join(PAYLOAD_SEPARATOR);
     return {
       kind: 'batch',
       problems,
-      batch: { roomId: t.roomId, gatewayId: b.gatewayId, fromSeq: b.fromSeq, toSeq: b.toSeq, afterSeq: b.afterSeq, ackedSeq: b.ackedSeq, records },
+      batch: { roomId: t.roomId, gatewayId: b.gatewayId, fromSeq: b.fromSeq, toSeq: b.toSeq, afterSeq: b.afterSeq, ackedSeq: b.ackedSeq, rows },
     };
   }
   const parsed = UP_SCHEMAS[t.name].safeParse(raw);

@@ -150,7 +150,7 @@ export class IngestWorker {
       return done();
     }
     this.stats.batches++;
-    this.stats.records += u.batch.records.length;
+    this.stats.records += u.batch.rows.seq.length;
     if (u.problems > 0) {
       this.stats.recordProblems += u.problems;
       this.log.warn({ gatewayId: u.batch.gatewayId, batch: `${u.batch.fromSeq}-${u.batch.toSeq}`, problems: u.problems }, 'records that fail their schema stored with the reason');
@@ -176,8 +176,10 @@ export class IngestWorker {
 
   private async commit(group: Pending[]): Promise<void> {
     let result;
+    const t0 = performance.now();
     try {
       result = await ingest(this.pool, group.map((p) => p.batch), this.cfg.ingest.maxSegments);
+      this.log.debug({ batches: group.length, stored: result.stored, ms: Math.round(performance.now() - t0) }, 'ingest transaction committed');
     } catch (e) {
       this.stats.txFailures++;
       this.retry(group, e);

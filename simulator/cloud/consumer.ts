@@ -10,9 +10,10 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../../gateway/core/log.js';
 import { silentLogger } from '../../gateway/core/log.js';
-import { UP_SCHEMAS, WIRE_VERSION, parseBatch, type Ack, type Accounts, type Batch, type CardList, type RemoteCommand, type TopUps, type UpPayloads } from '../../protocols/mqtt/payloads.js';
+import { UP_SCHEMAS, WIRE_VERSION, describeIssues, parseBatch, type Ack, type Accounts, type Batch, type CardList, type RemoteCommand, type TopUps, type UpPayloads } from '../../protocols/mqtt/payloads.js';
 import { DEFAULT_TOPIC_PREFIX, allUplinksFilter, parseTopic, roomTopics, type DownName } from '../../protocols/mqtt/topics.js';
 import { signDownlink } from '../../protocols/mqtt/sign-downlink.js';
+import { checkRecord } from '../../protocols/mqtt/records.js';
 
 const MAX_KEPT = 10_000;
 
@@ -53,8 +54,16 @@ export class CloudConsumer {
   private readonly db: Database.Database;
   private readonly log: Logger;
   private readonly prefix: string;
-  /** outOfStream: batches kept but not acked because an earlier one of the stream is missing. */
-  readonly stats = { batches: 0, stored: 0, duplicates: 0, acks: 0, invalid: 0, outOfStream: 0, commits: 0 };
+  /**
+   * outOfStream: batches kept but not acked because an earlier one of the stream is missing.
+   * invalid: uplinks refused (not JSON, or failing their payload schema; never acked).
+   * recordProblems: records whose payload fails its type's schema (or whose type is unknown):
+   * stored all the same, with the reason, as cloud/ does (money is never dropped).
+   */
+  readonly stats = { batches: 0, stored: 0, duplicates: 0, acks: 0, invalid: 0, recordProblems: 0, outOfStream: 0, commits: 0 };
+  /** The latest refused uplinks and record problems, with their reasons (bounded). */
+  readonly refused: { topic: string; reason: string }[] = [];
+  readonly recordProblems: { gatewayId: string; seq: number; type: string; reason: string }[] = [];
   readonly received: Received = { batch: [], state: [], health: [], status: [], reject: [], 'command-result': [] };
   policy: (batch: Batch) => AckDecision;
   /** Valid batches received and not yet committed (group commit). */
@@ -73,10 +82,13 @@ export class CloudConsumer {
     this.db.pragma('synchronous = FULL');
     this.db.exec(`CREATE TABLE IF NOT EXISTS records (
       gateway TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL, money INTEGER NOT NULL,
-      created_ms INTEGER NOT NULL, payload TEXT NOT NULL, received_ms INTEGER NOT NULL, PRIMARY KEY (gateway, seq)) WITHOUT ROWID;
+      created_ms INTEGER NOT NULL, payload TEXT NOT NULL, received_ms INTEGER NOT NULL, problem TEXT, PRIMARY KEY (gateway, seq)) WITHOUT ROWID;
       CREATE TABLE IF NOT EXISTS streams (gateway TEXT PRIMARY KEY, stored_seq INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS heads (gateway TEXT NOT NULL, chain TEXT NOT NULL, seq INTEGER NOT NULL, hash TEXT NOT NULL,
         received_ms INTEGER NOT NULL, PRIMARY KEY (gateway, chain, seq)) WITHOUT ROWID`);
+    // A file from before the record checks: the column is added (null: no problem known).
+    const cols = this.db.prepare("SELECT name FROM pragma_table_info('records')").all() as { name: string }[];
+    if (!cols.some((c) => c.name === 'problem')) this.db.exec('ALTER TABLE records ADD COLUMN problem TEXT');
     for (const r of this.db.prepare('SELECT gateway, stored_seq FROM streams').all() as { gateway: string; stored_seq: number }[]) this.streams.set(r.gateway, r.stored_seq);
   }
 
@@ -144,18 +156,17 @@ export class CloudConsumer {
     try {
       raw = JSON.parse(payload.toString('utf8'));
     } catch {
-      this.stats.invalid++;
+      this.refuse(topic, `${t.name}: not JSON`);
       return;
     }
     if (t.name === 'batch') {
       this.o.onBatchPayload?.(payload);
-      this.batch(t.roomId, raw);
+      this.batch(topic, t.roomId, raw);
       return;
     }
     const parsed = UP_SCHEMAS[t.name].safeParse(raw);
     if (!parsed.success) {
-      this.stats.invalid++;
-      this.log.warn({ topic }, 'invalid uplink');
+      this.refuse(topic, `${t.name}: ${describeIssues(parsed.error)}`);
       return;
     }
     const list = this.received[t.name] as { roomId: string; machineId: string | null; payload: unknown; retained: boolean }[];
@@ -164,10 +175,18 @@ export class CloudConsumer {
     if (list.length > MAX_KEPT) list.splice(0, list.length - MAX_KEPT);
   }
 
-  private batch(roomId: string, raw: unknown): void {
+  /** An uplink refused: counted, logged with its reason, kept for inspection; never acked. */
+  private refuse(topic: string, reason: string): void {
+    this.stats.invalid++;
+    this.log.warn({ topic, reason }, 'invalid uplink refused');
+    this.refused.push({ topic, reason });
+    if (this.refused.length > MAX_KEPT) this.refused.splice(0, this.refused.length - MAX_KEPT);
+  }
+
+  private batch(topic: string, roomId: string, raw: unknown): void {
     const parsed = parseBatch(raw);
     if (!parsed.success) {
-      this.stats.invalid++;
+      this.refuse(topic, `batch: ${describeIssues(parsed.error)}`);
       return;
     }
     this.stats.batches++;
@@ -181,7 +200,7 @@ export class CloudConsumer {
     const group = this.queue;
     this.queue = [];
     if (group.length === 0 || !this.db.open) return;
-    const insert = this.db.prepare('INSERT OR IGNORE INTO records (gateway, seq, id, type, money, created_ms, payload, received_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    const insert = this.db.prepare('INSERT OR IGNORE INTO records (gateway, seq, id, type, money, created_ms, payload, received_ms, problem) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const setStream = this.db.prepare('INSERT INTO streams (gateway, stored_seq) VALUES (?, ?) ON CONFLICT (gateway) DO UPDATE SET stored_seq = excluded.stored_seq');
     // Every chain head a stored batch carried, kept: the anchors a rewritten ledger is checked against.
     const keepHead = this.db.prepare('INSERT OR IGNORE INTO heads (gateway, chain, seq, hash, received_ms) VALUES (?, ?, ?, ?, ?)');
@@ -193,7 +212,13 @@ export class CloudConsumer {
     this.db.transaction(() => {
       for (const { roomId, batch: b } of group) {
         received += b.records.length;
-        for (const r of b.records) stored += insert.run(b.gatewayId, r.seq, r.id, r.type, r.money ? 1 : 0, r.createdMs, JSON.stringify(r.payload), now).changes;
+        for (const r of b.records) {
+          const problem = recordProblem(r);
+          const n = insert.run(b.gatewayId, r.seq, r.id, r.type, r.money ? 1 : 0, r.createdMs, JSON.stringify(r.payload), now, problem).changes;
+          stored += n;
+          // Counted once, when stored (a resend is a duplicate, not a second problem).
+          if (n > 0 && problem !== null) this.noteProblem(b.gatewayId, r, problem);
+        }
         const w = moved.get(b.gatewayId) ?? this.streams.get(b.gatewayId) ?? 0;
         // The batch continues what we hold whole (or the gateway's own acked watermark, which
         // only a cloud ack moved): the watermark moves to its end. A batch after a hole (an
@@ -229,6 +254,14 @@ export class CloudConsumer {
       if (a.ack.rejected === undefined && later) return;
       this.sendAck(a.roomId, a.ack);
     });
+  }
+
+  /** A record stored with a problem: counted, logged with its reason, kept for inspection. */
+  private noteProblem(gatewayId: string, r: Batch['records'][number], reason: string): void {
+    this.stats.recordProblems++;
+    this.log.warn({ gatewayId, seq: r.seq, type: r.type.slice(0, 64), reason }, 'record fails its schema; stored with the reason');
+    this.recordProblems.push({ gatewayId, seq: r.seq, type: r.type, reason });
+    if (this.recordProblems.length > MAX_KEPT) this.recordProblems.splice(0, this.recordProblems.length - MAX_KEPT);
   }
 
   sendAck(roomId: string, ack: Ack): void {
@@ -289,4 +322,14 @@ export class CloudConsumer {
     if (!this.o.signingKey) throw new Error('consumer has no signing key');
     return this.o.signingKey;
   }
+}
+
+/**
+ * The record's payload against its type's schema (protocols/mqtt/records.ts): the reason it
+ * fails, or null. A failing record is stored all the same: a cloud whose schema lags a newer
+ * gateway must not drop money.
+ */
+function recordProblem(r: Batch['records'][number]): string | null {
+  const v = checkRecord(r.type, r.money, r.payload);
+  return v.ok ? null : `${v.reason}: ${v.detail}`.slice(0, 500);
 }

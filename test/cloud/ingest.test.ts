@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { silentLogger } from '../../gateway/core/log.js';
-import { ingest, type IngestBatch } from '../../cloud/store.js';
+import { PAYLOAD_SEPARATOR, ingest, type IngestBatch } from '../../cloud/store.js';
 import { migrate } from '../../cloud/schema.js';
 import { IngestWorker } from '../../cloud/worker.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
@@ -62,8 +62,11 @@ test('ingest: two workers, three gateways, every record type: each stored once i
     assert.ok(workers.every((w) => w.stats.batches > 0), 'the group shares the batches');
     // The health and status uplinks were validated and stored too.
     await waitFor(() => workers.reduce((n, w) => n + w.stats.telemetry, 0) >= 6, 'telemetry stored', 20_000);
-    const gwRows = await pool.query<{ gateway_id: string; online: boolean | null }>('SELECT gateway_id, online FROM gateways ORDER BY gateway_id');
-    assert.deepEqual(gwRows.rows.map((r) => [r.gateway_id, r.online]), [['room-a', true], ['room-b', true], ['room-c', true]]);
+    const gwRows = await pool.query<{ gateway_id: string; online: boolean | null; config_version: string | null; health: boolean }>(
+      'SELECT gateway_id, online, config_version, health IS NOT NULL AS health FROM gateway_status ORDER BY gateway_id',
+    );
+    // No room config applied yet: the version they run is null (said so in status and health).
+    assert.deepEqual(gwRows.rows.map((r) => [r.gateway_id, r.online, r.config_version, r.health]), [['room-a', true, null, true], ['room-b', true, null, true], ['room-c', true, null, true]]);
   } finally {
     for (const g of gws) {
       await g.uplink.stop();
@@ -74,8 +77,13 @@ test('ingest: two workers, three gateways, every record type: each stored once i
   }
 });
 
-const rec = (seq: number) => ({ seq, id: `id-${seq}`, type: 'machine_state', money: false, createdMs: 1, payloadJson: '{}', problem: null });
-const batch = (g: string, after: number, from: number, to: number): IngestBatch => ({ roomId: g, gatewayId: g, afterSeq: after, ackedSeq: 0, fromSeq: from, toSeq: to, records: Array.from({ length: to - from + 1 }, (_, i) => rec(from + i)) });
+const batch = (g: string, after: number, from: number, to: number): IngestBatch => {
+  const seq = Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  return {
+    roomId: g, gatewayId: g, afterSeq: after, ackedSeq: 0, fromSeq: from, toSeq: to,
+    rows: { seq, id: seq.map((s) => `id-${s}`), type: seq.map(() => 'machine_state'), money: seq.map(() => false), createdMs: seq.map(() => 1), payloads: seq.map(() => '{}').join(PAYLOAD_SEPARATOR), problem: seq.map(() => null) },
+  };
+};
 
 test('ingest: transactions holding batches of one gateway never ack past a hole; the hole filled acks all; resends dedupe', async () => {
   const g = 'hole-1';

@@ -10,7 +10,8 @@ import { schemaSql } from '../../cloud/schema.js';
 const COLS = 'gateway_id, seq, id, type, money, created_ms, payload, problem';
 
 /** Copies every stored record out (text format), then times COPY of those rows into records_copy. */
-export async function copyBaseline(pool: pg.Pool, partitions: number): Promise<{ rows: number; ms: number; rowsPerSec: number }> {
+/** cpuMs, when given, is read around the timed COPY only: cpuMs is the CPU it took (PostgreSQL's). */
+export async function copyBaseline(pool: pg.Pool, partitions: number, cpu: () => number = () => 0): Promise<{ rows: number; ms: number; rowsPerSec: number; cpuMs: number }> {
   const c = await pool.connect();
   try {
     await c.query('DROP TABLE IF EXISTS records_copy');
@@ -20,11 +21,13 @@ export async function copyBaseline(pool: pg.Pool, partitions: number): Promise<{
     const chunks: Buffer[] = [];
     await pipeline(c.query(copyTo(`COPY (SELECT ${COLS} FROM records) TO STDOUT`)), new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }));
     const rows = chunks.reduce((n, b) => n + countLines(b), 0);
+    const cpu0 = cpu();
     const t0 = performance.now();
     await pipeline(Readable.from(chunks), c.query(copyFrom(`COPY records_copy (${COLS}) FROM STDIN`)));
     const ms = performance.now() - t0;
+    const cpuMs = cpu() - cpu0;
     await c.query('DROP TABLE records_copy');
-    return { rows, ms, rowsPerSec: rows / (ms / 1000) };
+    return { rows, ms, rowsPerSec: rows / (ms / 1000), cpuMs };
   } finally {
     c.release();
   }

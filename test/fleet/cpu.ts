@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-/** CPU ms used so far by these processes (0 for any that is gone). */
+/** CPU ms used so far by these processes and their exited children (0 for any that is gone). */
 export function cpuMs(pids: readonly (number | null)[]): number {
   let ticks = 0;
   for (const pid of pids) {
@@ -14,7 +14,9 @@ export function cpuMs(pids: readonly (number | null)[]): number {
       // Fields after the ")" of the command name: state is 3rd, utime 14th, stime 15th.
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      // utime, stime, and cutime + cstime: the time of children that exited (a PostgreSQL
+      // backend whose connection closed mid-measurement counts in its postmaster's).
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
     } catch {
       // exited: its time is no longer countable
     }
@@ -42,4 +44,9 @@ export function postgresPids(dataDir: string): number[] {
     }
   }
   return out;
+}
+
+/** CPU ms of a PostgreSQL cluster so far: the postmaster, its live children and every child that exited. */
+export function postgresCpuMs(dataDir: string): number {
+  return cpuMs(postgresPids(dataDir));
 }

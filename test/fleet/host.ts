@@ -66,7 +66,8 @@ function stats(): HostStats {
   return {
     gateways: gws.map((g) => {
       const s = g.ledger.outbox.stats();
-      return { roomId: g.roomId, lastSeq: s.lastSeq, ackedSeq: s.ackedSeq, depth: s.depth, connected: g.uplink.stats().connected, capturedCents: g.activity.tally.capturedCents, topUpCents: g.activity.tally.topUpCents };
+      const u = g.uplink.stats();
+      return { roomId: g.roomId, lastSeq: s.lastSeq, ackedSeq: s.ackedSeq, depth: s.depth, connected: u.connected, inFlightBatches: u.inFlightBatches, inFlightToSeq: u.inFlight?.toSeq ?? null, capturedCents: g.activity.tally.capturedCents, topUpCents: g.activity.tally.topUpCents };
     }),
     latency,
     rssBytes: process.memoryUsage().rss,

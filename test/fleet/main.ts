@@ -4,10 +4,13 @@
 // vend, a worker killed and PostgreSQL crashed mid-stream, every gateway reconnecting at once;
 // then the exactly-once check and the figures beside the issue's targets. Options:
 //   --gateways 1000 --hosts 4 --outage-sec 600 --day-sec 60 --day-rate 0.0167 --burst 40 --quick
+// Diagnostics (environment): FLEET_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (the
+// workers' node flags), FLEET_WORKER_LOG=debug (each commit logged with its size and time),
+// FLEET_WORKER_LOG_FILE=/tmp/w (the workers' logs also to /tmp/w.<worker name>).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { copyBaseline } from './copy-baseline.js';
-import { cpuMs, postgresPids } from './cpu.js';
+import { cpuMs, postgresCpuMs } from './cpu.js';
 import { load, mb, ms, pct, table, type Row } from './figures.js';
 import { FleetRig } from './rig.js';
 
@@ -36,24 +39,23 @@ const T0 = performance.now();
 const say = (s: string): void => void process.stdout.write(`[${((performance.now() - T0) / 1000).toFixed(0).padStart(5)} s, load ${load()}] ${s}\n`);
 
 /**
- * The cloud's ingest rate: a backlog written with the uplinks stopped, then the uplinks started
- * and timed until every record is acked (stored records / that time). The gateways only read
- * and send; what is measured is brokers + workers + PostgreSQL.
+ * The cloud's ingest rate: a backlog queued at the brokers while the workers are frozen, then
+ * timed from thawing them until PostgreSQL holds every record (rig.frozenDrain), with the CPU
+ * each part spent per record over that span.
  */
-async function drainRate(rig: FleetRig, what: string, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number; cpuUsPerRecord: { workers: number; postgres: number; brokers: number } }> {
-  await rig.backlog(actions, phase, onlyUrl);
-  const before = await rig.storedCount();
-  const pids = { workers: rig.workers.map((w) => w.pid), postgres: postgresPids(rig.postgres.dataDir), brokers: rig.brokers.map((b) => b.pid) };
-  const cpu0 = { workers: cpuMs(pids.workers), postgres: cpuMs(pids.postgres), brokers: cpuMs(pids.brokers) };
-  await rig.resume();
-  // From the first record stored: the gateways' reconnects after the pause are not the cloud's time.
-  while ((await rig.storedCount()) === before) await sleep(20);
-  const t0 = performance.now();
-  await rig.waitDrained(30 * 60_000, what);
-  const t = performance.now() - t0;
-  const records = (await rig.storedCount()) - before;
-  const per = (k: keyof typeof pids): number => Math.round(((cpuMs(pids[k]) - cpu0[k]) * 1000) / Math.max(1, records));
-  return { records, ms: t, perSec: records / (t / 1000), cpuUsPerRecord: { workers: per('workers'), postgres: per('postgres'), brokers: per('brokers') } };
+async function drainRate(rig: FleetRig, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number; cpuUsPerRecord: { workers: number; postgres: number; brokers: number } }> {
+  const pids = { workers: rig.workers.map((w) => w.pid), brokers: rig.brokers.map((b) => b.pid) };
+  const now = (): { workers: number; postgres: number; brokers: number } => ({ workers: cpuMs(pids.workers), postgres: postgresCpuMs(rig.postgres.dataDir), brokers: cpuMs(pids.brokers) });
+  let cpu0 = { workers: 0, postgres: 0, brokers: 0 };
+  const r = await rig.frozenDrain(actions, phase, onlyUrl, () => {
+    cpu0 = now();
+  });
+  const cpu1 = now();
+  const per = (k: keyof typeof cpu0): number => Math.round(((cpu1[k] - cpu0[k]) * 1000) / Math.max(1, r.records));
+  const cpu = { workers: per('workers'), postgres: per('postgres'), brokers: per('brokers') };
+  // Acks applied by every gateway before the next step.
+  await rig.waitDrained(10 * 60_000, `${phase} acked`);
+  return { records: r.records, ms: r.ms, perSec: r.records / (r.ms / 1000), cpuUsPerRecord: cpu };
 }
 
 async function main(): Promise<void> {
@@ -79,11 +81,9 @@ async function main(): Promise<void> {
     say(`day: ${dayPerSec.toFixed(0)} records/s stored, ack p50 ${ms(pct(dayLat, 50))} p99 ${ms(pct(dayLat, 99))}`);
 
     // ---- burst with 2 workers (1 per broker), then the COPY baseline of everything stored so far
-    const burst = await drainRate(rig, 'burst drained', BURST, 'burst');
-    const pgPids = postgresPids(rig.postgres.dataDir);
-    const copyCpu0 = cpuMs(pgPids);
-    const copy = await copyBaseline(rig.pool, 16);
-    const copyCpuUs = ((cpuMs(pgPids) - copyCpu0) * 1000) / Math.max(1, copy.rows);
+    const burst = await drainRate(rig, BURST, 'burst');
+    const copy = await copyBaseline(rig.pool, 16, () => postgresCpuMs(rig.postgres.dataDir));
+    const copyCpuUs = (copy.cpuMs * 1000) / Math.max(1, copy.rows);
     say(`burst: ${burst.records} records in ${ms(burst.ms)} = ${burst.perSec.toFixed(0)}/s; COPY ${copy.rows} rows = ${copy.rowsPerSec.toFixed(0)}/s`);
 
     // ---- workers 1 → 2 → 4 on broker A (its gateways only)
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     for (const k of [1, 2, 4]) {
       for (const w of rig.workers.slice(0, k)) if (!w.running) w.start();
       for (const w of rig.workers.slice(0, k)) await w.ready();
-      const r = await drainRate(rig, `scaling ${k} drained`, BURST, `scale${k}`, aUrl);
+      const r = await drainRate(rig, BURST, `scale${k}`, aUrl);
       scaling.push({ workers: k, perSec: r.perSec, cpu: r.cpuUsPerRecord });
       say(`workers ${k} on A: ${r.records} records in ${ms(r.ms)} = ${r.perSec.toFixed(0)}/s`);
     }

@@ -1,7 +1,7 @@
 // The rig's child processes: gateway hosts (IPC, one command at a time) and ingest workers (the
 // real `cloud/main.ts ingest`, SIGKILL-able), and each one's peak memory from /proc.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { CloudConfig } from '../../cloud/config.js';
 import type { HostCommand, HostReply, HostStats } from './protocol.js';
@@ -79,6 +79,8 @@ export class WorkerProc {
 
   constructor(
     readonly name: string,
+    /** The broker URL this worker reads from. */
+    readonly brokerUrl: string,
     private readonly configPath: string,
     cfg: CloudConfig,
   ) {
@@ -95,9 +97,11 @@ export class WorkerProc {
 
   start(): void {
     if (this.child) return;
-    const c = spawn(process.execPath, ['--import', 'tsx', CLOUD_MAIN, 'ingest', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const extra = process.env.FLEET_WORKER_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
+    const c = spawn(process.execPath, [...extra, '--import', 'tsx', CLOUD_MAIN, 'ingest', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer): void => {
       this.log = (this.log + d.toString()).slice(-8000);
+      if (process.env.FLEET_WORKER_LOG_FILE) appendFileSync(`${process.env.FLEET_WORKER_LOG_FILE}.${this.name}`, d);
     };
     c.stdout?.on('data', keep);
     c.stderr?.on('data', keep);
@@ -119,6 +123,19 @@ export class WorkerProc {
     }
   }
 
+  /** SIGSTOP: the worker holds its connections but reads nothing (the cloud stalled); thaw() goes on. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    if (this.frozen) this.child?.kill('SIGCONT');
+    this.frozen = false;
+  }
+
+  private frozen = false;
+
   sample(): void {
     this.maxRss = Math.max(this.maxRss, peakRss(this.pid));
   }
@@ -127,6 +144,7 @@ export class WorkerProc {
     const c = this.child;
     if (c === null) return;
     this.sample();
+    this.thaw();
     const exited = new Promise<void>((r) => c.once('exit', () => r()));
     this.expectExit = true;
     c.kill(signal);

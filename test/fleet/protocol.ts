@@ -31,6 +31,9 @@ export interface GatewayStat {
   ackedSeq: number;
   depth: number;
   connected: boolean;
+  /** Batches sent and not yet acked, and the last seq of the oldest of them (null: none). */
+  inFlightBatches: number;
+  inFlightToSeq: number | null;
   capturedCents: number;
   topUpCents: number;
 }

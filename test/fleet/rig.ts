@@ -81,7 +81,7 @@ export class FleetRig {
     for (const [bi, broker] of [a, b].entries()) {
       for (let i = 0; i < (o.workers[bi] ?? 0); i++) {
         const name = `w${bi}${i}`;
-        workers.push(new WorkerProc(name, join(base, `${name}.json`), cloudConfig(broker.url, postgres.url, { logLevel: 'info', postgres: { url: postgres.url, poolSize: o.poolSize ?? 4, partitions: o.partitions ?? 16 } })));
+        workers.push(new WorkerProc(name, broker.url, join(base, `${name}.json`), cloudConfig(broker.url, postgres.url, { logLevel: process.env.FLEET_WORKER_LOG === 'debug' ? 'debug' : 'info', mqtt: { url: broker.url, reconnectMs: 100, keepaliveSec: 300 }, postgres: { url: postgres.url, poolSize: o.poolSize ?? 4, partitions: o.partitions ?? 16 } })));
       }
     }
     const first = workers.filter((w) => w.name.endsWith('0'));
@@ -186,6 +186,58 @@ export class FleetRig {
       w.sample();
       this.memory.workerMaxRss = Math.max(this.memory.workerMaxRss, w.maxRss);
     }
+  }
+
+  /**
+   * The cloud's ingest rate on a backlog queued at the brokers: every gateway (of the broker
+   * onlyUrl, or all) writes `actions` with its uplink stopped; the running workers (of onlyUrl)
+   * are frozen and the uplinks started, so each gateway's window goes out and queues at its
+   * broker for the frozen workers; then the workers are thawed and timed until PostgreSQL holds
+   * every record (the gateways' stream watermarks reach their last seq). The freeze spans only
+   * the reconnects, not the writing (minutes on a loaded machine: longer than the workers'
+   * keepalive). The gateways take no part in the timed span beyond sending further batches as
+   * acks free their windows.
+   */
+  async frozenDrain(actions: number, phase: string, onlyUrl?: string, onStart?: () => void): Promise<{ records: number; ms: number }> {
+    const workers = this.workers.filter((w) => w.running && (onlyUrl === undefined || w.brokerUrl === onlyUrl));
+    const before = await this.storedSum();
+    await this.backlog(actions, phase, onlyUrl);
+    for (const w of workers) w.freeze();
+    try {
+      await this.resume();
+      const t0 = performance.now();
+      let s = await this.stats();
+      const target = s.gateways.reduce((n, g) => n + g.lastSeq, 0);
+      // Every gateway's window is out (sent, so queued at its broker) before the clock starts: with
+      // the workers frozen no ack comes, so a window that stopped growing for longer than the
+      // batch wait (maxWaitMs, 500 ms) is all that gateway sends (full, or the outbox exhausted).
+      let prev = new Map<string, number>();
+      for (;;) {
+        const now = new Map(s.gateways.map((g) => [g.roomId, g.inFlightBatches]));
+        if (s.gateways.every((g) => g.depth === 0 || (g.inFlightBatches > 0 && prev.get(g.roomId) === g.inFlightBatches))) break;
+        if (performance.now() - t0 > 120_000) throw new Error('the burst was not sent within 120 s');
+        prev = now;
+        await new Promise((r) => setTimeout(r, 700));
+        s = await this.stats();
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      onStart?.();
+      const t1 = performance.now();
+      for (const w of workers) w.thaw();
+      while ((await this.storedSum()) < target) {
+        if (performance.now() - t1 > 10 * 60_000) throw new Error('frozen-drain backlog not stored in 10 min');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      return { records: target - before, ms: performance.now() - t1 };
+    } finally {
+      for (const w of workers) w.thaw();
+    }
+  }
+
+  /** Sum of the gateways' stream watermarks in PostgreSQL (cheap to poll: one row per gateway). */
+  async storedSum(): Promise<number> {
+    const r = await this.pool.query<{ n: string | null }>('SELECT sum(stored_seq) AS n FROM gateways');
+    return Number(r.rows[0]?.n ?? 0);
   }
 
   /** Records stored in PostgreSQL so far. */
