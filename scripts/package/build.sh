@@ -53,19 +53,34 @@ addons_dir() {
   local key d work
   key="$(cat package-lock.json scripts/arm64/lib.sh | sha256sum | cut -c1-16)-$("$X64_NODE_DIR/bin/node" --version)"
   d="$CACHE/addons-amd64-$key"
+  # A cached pair is trusted only if the bundled Node loads it: a build that went wrong (two
+  # builds at once, an interrupted one) once left a Node 20 addon under a Node 22 key.
+  if [ -e "$d/bindings.node" ] && ! addons_load "$d"; then
+    echo "== cached x64 addons do not load in Node 22; building them again" >&2
+    rm -rf "$d"
+  fi
   if [ ! -e "$d/bindings.node" ]; then
     echo "== building the native addons for x64 Node 22" >&2
-    work="$CACHE/amd64-build/node_modules"
-    rm -rf "$CACHE/amd64-build" && mkdir -p "$work/@serialport"
+    local tmp
+    tmp="$(mktemp -d "$CACHE/amd64-build.XXXXXX")"
+    work="$tmp/node_modules"
+    mkdir -p "$work/@serialport"
     cp -a node_modules/better-sqlite3 node_modules/node-addon-api "$work/"
     cp -a node_modules/@serialport/bindings-cpp "$work/@serialport/"
     arm64_build_addon "$work/better-sqlite3" "$X64_NODE_DIR" x64
     arm64_build_addon "$work/@serialport/bindings-cpp" "$X64_NODE_DIR" x64
-    mkdir -p "$d"
-    cp "$work/better-sqlite3/build/Release/better_sqlite3.node" "$work/@serialport/bindings-cpp/build/Release/bindings.node" "$d/"
-    rm -rf "$CACHE/amd64-build"
+    addons_load "$work/better-sqlite3/build/Release" || { echo "the x64 better-sqlite3 addon just built does not load in Node 22" >&2; rm -rf "$tmp"; return 1; }
+    mkdir -p "$d.new.$$"
+    cp "$work/better-sqlite3/build/Release/better_sqlite3.node" "$work/@serialport/bindings-cpp/build/Release/bindings.node" "$d.new.$$/"
+    rm -rf "$d" && mv "$d.new.$$" "$d"
+    rm -rf "$tmp"
   fi
   echo "$d"
+}
+
+# addons_load <dir>: the bundled x64 Node 22 can load <dir>/better_sqlite3.node (its ABI matches).
+addons_load() {
+  "$X64_NODE_DIR/bin/node" -e 'process.dlopen({ exports: {} }, process.argv[1])' "$1/better_sqlite3.node" >/dev/null 2>&1
 }
 
 echo "== compiling dist/"
