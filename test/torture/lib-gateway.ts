@@ -81,3 +81,13 @@ export function tallyOutcomes(child: GatewayChild, into: Map<string, number>): v
     if ((tag === 'vend' || tag === 'clear') && result !== undefined) into.set(`${tag}:${result}`, (into.get(`${tag}:${result}`) ?? 0) + 1);
   }
 }
+
+/**
+ * Waits until the child has printed a captured vend, or the time is up (then the scenario's own
+ * checks judge). The quick scenarios cut a share of their lives only after one capture: on a
+ * loaded machine a vend outlasts their random cut delay, and the capture path would go untested.
+ */
+export async function untilCaptured(child: GatewayChild, maxMs: number): Promise<void> {
+  const until = Date.now() + maxMs;
+  while (Date.now() < until && !child.lines().some((l) => l.startsWith('vend captured '))) await new Promise((r) => setTimeout(r, 50));
+}

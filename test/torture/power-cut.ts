@@ -19,7 +19,7 @@ import { ROOM_ID, tempDir } from '../engine/harness.js';
 import { numParam, type TortureModule, type TortureOptions, type TortureResult } from './types.js';
 import { LedgerChecker, type MachineCounts } from './lib-checks.js';
 import { CloudDriver, startCloud } from './lib-cloud.js';
-import { spawnGateway, tallyOutcomes, type GatewayChild } from './lib-gateway.js';
+import { spawnGateway, tallyOutcomes, untilCaptured, type GatewayChild } from './lib-gateway.js';
 import { spawnSim, type SimChild } from './lib-power.js';
 import { delay, seededRandom, withDeadline } from './lib-room.js';
 import { finishAndCheck } from './lib-finish.js';
@@ -36,6 +36,10 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   const cuts = numParam(opts, 'cuts', 50, 8);
   const cutMaxMs = numParam(opts, 'cutMaxMs', 1500, 1500);
   const startupShare = numParam(opts, 'startupShare', 0.2, 0.2);
+  // As in crash.ts: on a loaded machine every quick cut would land before a capture. The quick
+  // run has only 8 cuts, so each of its lives sees one capture first (the child goes on vending
+  // at every free machine, so the cut still lands mid-vend).
+  const captureFirstShare = numParam(opts, 'captureFirstShare', 0, 1);
   const random = seededRandom(opts.seed);
   mkdirSync(ARTIFACTS, { recursive: true });
   const tmp = tempDir('torture-power-');
@@ -91,6 +95,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
       checker.afterStart(`start ${i}`, violations, await room.sim.counts());
       if (violations.length > seen || blocked !== '') writeFileSync(join(ARTIFACTS, `torture-power-start-${i}.log`), gw.stderr());
       gw.vend();
+      if (random() < captureFirstShare) await untilCaptured(gw, 15_000);
       await delay(Math.floor(random() * cutMaxMs));
       await cut(gw);
       tallyOutcomes(gw, outcomes);
