@@ -334,9 +334,11 @@ export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): 
   });
 }
 
-export const capturedRefundSchema = z.object({
+export const capturedRefundSchema = z.strictObject({
   reason: z.string().min(1).max(64),
   amountCents: z.number().int().positive(),
+  /** Once per vend and key (an app cancel's command id); default: the reason (one fault refund, one operator refund). */
+  key: z.string().min(1).max(96).optional(),
   detail: detailSchema.optional(),
 });
 export type CapturedRefundInput = z.input<typeof capturedRefundSchema>;
@@ -345,18 +347,21 @@ export type CapturedRefundResult =
   | { ok: false; reason: 'not_found' | 'not_captured' | 'already_refunded' | 'over_capture' };
 
 /**
- * Gives back part of what a captured vend cost (a fault cut the paid cycle short). One transaction
- * with its audit record ('fault_refund'), outbox record and balance entry; never more than was
- * captured, and at most once per vend. The vend itself stays captured and frozen.
+ * Gives back part of what a captured vend cost (a fault cut the paid cycle short, the app
+ * cancelled it, an operator gave money back). One transaction with its audit record
+ * ('fault_refund'), outbox record and balance entry. A vend may get several (an operator's part,
+ * then a cancel of the rest), once per key, never more in total than was captured. The vend
+ * itself stays captured and frozen.
  */
 export function refundCaptured(ctx: LedgerContext, vendId: string, input: CapturedRefundInput): CapturedRefundResult {
   const r = capturedRefundSchema.parse(input);
+  const key = r.key ?? r.reason;
   return inTx(ctx.db, (): CapturedRefundResult => {
     const v = getVend(ctx, vendId);
     if (!v) return { ok: false, reason: 'not_found' };
     if (v.state !== 'captured') return { ok: false, reason: 'not_captured' };
-    if (ctx.db.prepare('SELECT 1 FROM vend_adjustments WHERE vend_id = ?').get(vendId) !== undefined) return { ok: false, reason: 'already_refunded' };
-    if (r.amountCents > (v.capturedCents ?? 0)) return { ok: false, reason: 'over_capture' };
+    if (ctx.db.prepare('SELECT 1 FROM vend_adjustments WHERE vend_id = ? AND refund_key = ?').get(vendId, key) !== undefined) return { ok: false, reason: 'already_refunded' };
+    if (r.amountCents + (capturedRefundOf(ctx, vendId) ?? 0) > (v.capturedCents ?? 0)) return { ok: false, reason: 'over_capture' };
     const fact = recordFact(ctx, {
       type: 'vend.fault_refund',
       money: true,
@@ -364,8 +369,8 @@ export function refundCaptured(ctx: LedgerContext, vendId: string, input: Captur
       payload: { vendId, refundedCents: r.amountCents, capturedCents: v.capturedCents, reason: r.reason, funding: v.funding },
     });
     ctx.db
-      .prepare('INSERT INTO vend_adjustments (vend_id, amount_cents, reason, created_ms, outbox_seq) VALUES (?, ?, ?, ?, ?)')
-      .run(vendId, r.amountCents, r.reason, Math.floor(ctx.clock.now()), fact.outboxSeq);
+      .prepare('INSERT INTO vend_adjustments (vend_id, refund_key, amount_cents, reason, created_ms, outbox_seq) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(vendId, key, r.amountCents, r.reason, Math.floor(ctx.clock.now()), fact.outboxSeq);
     if (v.funding === 'account' && v.accountId !== null) {
       addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: r.amountCents, vendId, outboxSeq: fact.outboxSeq });
     }
@@ -373,10 +378,10 @@ export function refundCaptured(ctx: LedgerContext, vendId: string, input: Captur
   });
 }
 
-/** Cents given back on a captured vend by refundCaptured, or null when none was. */
+/** Cents given back on a captured vend by refundCaptured, all keys together, or null when none was. */
 export function capturedRefundOf(ctx: LedgerContext, vendId: string): number | null {
-  const row = ctx.db.prepare('SELECT amount_cents AS c FROM vend_adjustments WHERE vend_id = ?').get(vendId) as { c: number } | undefined;
-  return row ? row.c : null;
+  const row = ctx.db.prepare('SELECT SUM(amount_cents) AS c FROM vend_adjustments WHERE vend_id = ?').get(vendId) as { c: number | null };
+  return row.c;
 }
 
 /** Vends held or credited but not finished: start-up reconciliation reads each device for them. */

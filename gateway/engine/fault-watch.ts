@@ -103,7 +103,8 @@ export class FaultWatch {
   /**
    * The vend that credited a machine not started yet: the latest captured vend on it, not bound
    * to a cycle, not refunded, captured after its last cycle started (within the slack after a
-   * restart). Add-time vends (no machine kind) never count: they buy minutes, not a cycle.
+   * restart). Add-time vends (no machine kind) never count: they buy minutes, not a cycle. A vend
+   * refunded in part (an operator) still credited the machine: it counts, at what is left.
    */
   creditedVend(machineId: string, nowMs: number, durationSec = 0): { vendId: string; paidCents: number; accountId: string | null } | undefined {
     const since = this.lastStart.get(machineId);
@@ -118,9 +119,10 @@ export class FaultWatch {
           !this.bound.has(x.vendId) &&
           (x.finishedMs ?? 0) <= nowMs &&
           (x.finishedMs ?? 0) >= (since ?? nowMs - durationSec * 1000 - slack) &&
-          this.o.ledger.capturedRefundOf(x.vendId) === null,
+          notRefundedInFull(this.o.ledger.capturedRefundOf(x.vendId), x.capturedCents ?? 0),
       );
-    return v ? { vendId: v.vendId, paidCents: v.capturedCents ?? 0, accountId: v.accountId } : undefined;
+    // What is left of it: an operator may have given part back already.
+    return v ? { vendId: v.vendId, paidCents: (v.capturedCents ?? 0) - (this.o.ledger.capturedRefundOf(v.vendId) ?? 0), accountId: v.accountId } : undefined;
   }
 
   /** A cycle ended by a refund (a cancel): no fault refund may follow for it. */
@@ -182,6 +184,11 @@ export class FaultWatch {
     this.decided.push({ ...base, refundedCents: r.refundCents });
     this.log.warn({ ...base, refundedCents: r.refundCents, faultCode: s.faultCode }, 'cycle cut short by a fault: refunded');
   }
+}
+
+/** A free vend (0 ¢) with no refund still counts; a paid one until all of it was given back. */
+function notRefundedInFull(refunded: number | null, captured: number): boolean {
+  return refunded === null || refunded < captured;
 }
 
 function wholeMinutes(sec: number | null): number {

@@ -19,6 +19,7 @@ import { FaultWatch } from './fault-watch.js';
 import { authorize, readerOf, vendMethodOf, type Payer } from './authorize.js';
 import { isSqliteError, LedgerHealth } from './ledger-health.js';
 import { PendingRefunds } from './pending-refunds.js';
+import { RefundIntents } from './refund-intents.js';
 import { MachineCommandRunner } from './machine-commands.js';
 import { reconcileEvent } from './reconcile-verdict.js';
 import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
@@ -76,6 +77,8 @@ export class VendEngine {
   private readonly accountVends = new Set<{ accountId: string; kind: 'washer' | 'dryer'; vendId: string | null }>();
   /** Refunds of captured vends (fault, cancel, operator) the ledger did not store: retried. */
   readonly pendingRefunds: PendingRefunds;
+  /** Refunds stored before their command went to the machine (an app cancel), settled by its answer. */
+  readonly intents: RefundIntents;
   /** The app's and the operator's machine commands, under this engine's claim on each machine. */
   readonly commands: MachineCommandRunner;
 
@@ -88,6 +91,7 @@ export class VendEngine {
     this.health = new LedgerHealth(this.log, () => o.clock.now());
     this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: o.readbackDelayMs ?? 150, log: this.log, health: this.health };
     this.pendingRefunds = new PendingRefunds(o.ledger, this.actionDeps);
+    this.intents = new RefundIntents({ ledger: o.ledger, machines: o.machines, deps: this.actionDeps, log: this.log });
     this.faults = new FaultWatch({
       ledger: o.ledger,
       machines: o.machines,
@@ -126,6 +130,11 @@ export class VendEngine {
       }
     }
     this.pendingRefunds.retry();
+    // Refunds planned before a command (an app cancel) whose settle a crash or a failed write left.
+    const hadIntents = this.intents.openMachines();
+    const intentMachines = await this.intents.settleOpen();
+    for (const m of intentMachines) this.block(m);
+    for (const m of hadIntents) if (!intentMachines.has(m)) this.unblock(m);
     for (const v of this.o.ledger.unfinishedVends()) {
       if (this.unsettled.has(v.vendId)) continue;
       if (this.busy.has(v.machineId) && !this.blocked.has(v.machineId)) continue; // its own session is still running
@@ -189,8 +198,17 @@ export class VendEngine {
     this.busy.add(machineId);
   }
 
+  /** A machine stays blocked while it has an unsettled vend (of this run, or in the ledger) or an open refund intent. */
   private unblock(machineId: string): void {
+    if (this.intents.hasOpen(machineId)) return;
+    for (const u of this.unsettled.values()) if (u.ctx.machineId === machineId) return;
+    if (this.blocked.has(machineId) && this.o.ledger.unfinishedVends().some((v) => v.machineId === machineId)) return;
     if (this.blocked.delete(machineId)) this.busy.delete(machineId);
+  }
+
+  /** A command left something open on its machine (a refund intent): no vend or command until it is settled. */
+  blockMachine(machineId: string): void {
+    this.block(machineId);
   }
 
 
