@@ -119,6 +119,7 @@ export interface Ledger {
   /** Part of a captured vend back (a fault cut its cycle short): at most once, at most what was captured. */
   refundCaptured(vendId: string, details: vends.CapturedRefundInput): vends.CapturedRefundResult;
   capturedRefundOf(vendId: string): number | null;
+  capturedPointsOf(vendId: string): { points: number; refundedPoints: number };
   /** A refund planned before its command goes to the machine (an app cancel): storage/refund-intents.ts. */
   openRefundIntent(intent: refundIntents.RefundIntentInput): boolean;
   openRefundIntents(): refundIntents.RefundIntent[];
@@ -211,6 +212,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     refund: (id, d) => vends.refund(ctx, id, d),
     refundCaptured: (id, d) => vends.refundCaptured(ctx, id, d),
     capturedRefundOf: (id) => vends.capturedRefundOf(ctx, id),
+    capturedPointsOf: (id) => vends.capturedPointsOf(ctx, id),
     openRefundIntent: (i) => refundIntents.openRefundIntent(ctx, i),
     openRefundIntents: () => refundIntents.openRefundIntents(ctx),
     settleRefundIntent: (id, s) => refundIntents.settleRefundIntent(ctx, id, s),

@@ -5,7 +5,8 @@
 // a fault refund, each app cancel by its command id), never above what was captured in total
 // (refundCaptured checks the sum). SQLite cannot change a primary key, so the table is rebuilt
 // and its two triggers (migration 4's no-update, migration 10's exposure) made again; old rows
-// keep their reason as key, which is what refundCaptured's default key is.
+// keep their reason as key, which is what refundCaptured's default key is. A refund may give
+// points back (a vend paid with points): `points`, with cents, at least one of them above 0.
 //
 // refund_intents: a refund planned before its command goes to the machine (an app cancel of a
 // paid credit), with the command's evidence (the LW-485 seq), written in one transaction before
@@ -22,11 +23,13 @@ export const migration12: Migration = {
 CREATE TABLE vend_adjustments_new (
   vend_id      TEXT NOT NULL,
   refund_key   TEXT NOT NULL,
-  amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+  amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
+  points       INTEGER NOT NULL DEFAULT 0 CHECK (points >= 0),
   reason       TEXT NOT NULL,
   created_ms   INTEGER NOT NULL,
   outbox_seq   INTEGER NOT NULL,
-  PRIMARY KEY (vend_id, refund_key)
+  PRIMARY KEY (vend_id, refund_key),
+  CHECK (amount_cents > 0 OR points > 0)
 ) STRICT, WITHOUT ROWID;
 INSERT INTO vend_adjustments_new (vend_id, refund_key, amount_cents, reason, created_ms, outbox_seq)
   SELECT vend_id, reason, amount_cents, reason, created_ms, outbox_seq FROM vend_adjustments;
@@ -46,11 +49,13 @@ CREATE TABLE refund_intents (
   intent_id    TEXT PRIMARY KEY,
   vend_id      TEXT NOT NULL,
   machine_id   TEXT NOT NULL,
-  amount_cents INTEGER NOT NULL CHECK (amount_cents > 0),
+  amount_cents INTEGER NOT NULL CHECK (amount_cents >= 0),
+  points       INTEGER NOT NULL DEFAULT 0 CHECK (points >= 0),
   reason       TEXT NOT NULL,
   command      TEXT NOT NULL,
   evidence     TEXT NOT NULL,
-  created_ms   INTEGER NOT NULL
+  created_ms   INTEGER NOT NULL,
+  CHECK (amount_cents > 0 OR points > 0)
 ) STRICT;
 `,
 };

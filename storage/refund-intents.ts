@@ -15,7 +15,9 @@ export const refundIntentSchema = z.strictObject({
   intentId: z.string().min(1).max(96),
   vendId: z.string().min(1).max(64),
   machineId: z.string().min(1).max(64),
-  amountCents: z.number().int().positive(),
+  amountCents: z.number().int().nonnegative(),
+  /** Points back, for a vend paid with points. */
+  points: z.number().int().positive().optional(),
   reason: z.string().min(1).max(64),
   /** The command's audit record, as it will be written when the intent is settled. */
   command: commandRecordSchema.omit({ result: true, reason: true, money: true }),
@@ -23,7 +25,7 @@ export const refundIntentSchema = z.strictObject({
   detail: detailSchema.optional(),
   /** What the machine's profile says identifies the command (parsed by the engine when read back). */
   evidence: z.unknown(),
-});
+}).refine((i) => i.amountCents > 0 || i.points !== undefined, { message: 'a refund gives back cents or points' });
 export type RefundIntent = z.output<typeof refundIntentSchema>;
 export type RefundIntentInput = z.input<typeof refundIntentSchema>;
 
@@ -32,6 +34,7 @@ interface Row {
   vend_id: string;
   machine_id: string;
   amount_cents: number;
+  points: number;
   reason: string;
   command: string;
   evidence: string;
@@ -42,8 +45,8 @@ export function openRefundIntent(ctx: LedgerContext, input: RefundIntentInput): 
   const i = refundIntentSchema.parse(input);
   return inTx(ctx.db, () =>
     ctx.db
-      .prepare('INSERT OR IGNORE INTO refund_intents (intent_id, vend_id, machine_id, amount_cents, reason, command, evidence, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-      .run(i.intentId, i.vendId, i.machineId, i.amountCents, i.reason, JSON.stringify({ command: i.command, detail: i.detail ?? null }), JSON.stringify(i.evidence ?? null), Math.floor(ctx.clock.now()))
+      .prepare('INSERT OR IGNORE INTO refund_intents (intent_id, vend_id, machine_id, amount_cents, points, reason, command, evidence, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(i.intentId, i.vendId, i.machineId, i.amountCents, i.points ?? 0, i.reason, JSON.stringify({ command: i.command, detail: i.detail ?? null }), JSON.stringify(i.evidence ?? null), Math.floor(ctx.clock.now()))
       .changes === 1,
   );
 }
@@ -52,10 +55,10 @@ const storedSchema = z.strictObject({ command: refundIntentSchema.shape.command,
 
 /** Intents not settled yet, oldest first (a crash or a failed write left them). */
 export function openRefundIntents(ctx: LedgerContext): RefundIntent[] {
-  const rows = ctx.db.prepare('SELECT intent_id, vend_id, machine_id, amount_cents, reason, command, evidence FROM refund_intents ORDER BY created_ms, intent_id').all() as Row[];
+  const rows = ctx.db.prepare('SELECT intent_id, vend_id, machine_id, amount_cents, points, reason, command, evidence FROM refund_intents ORDER BY created_ms, intent_id').all() as Row[];
   return rows.map((r) => {
     const s = storedSchema.parse(JSON.parse(r.command));
-    return { intentId: r.intent_id, vendId: r.vend_id, machineId: r.machine_id, amountCents: r.amount_cents, reason: r.reason, command: s.command, ...(s.detail !== null ? { detail: s.detail } : {}), evidence: JSON.parse(r.evidence) as unknown };
+    return { intentId: r.intent_id, vendId: r.vend_id, machineId: r.machine_id, amountCents: r.amount_cents, ...(r.points > 0 ? { points: r.points } : {}), reason: r.reason, command: s.command, ...(s.detail !== null ? { detail: s.detail } : {}), evidence: JSON.parse(r.evidence) as unknown };
   });
 }
 
@@ -72,10 +75,10 @@ export type IntentSettlement =
  */
 export function settleRefundIntent(ctx: LedgerContext, intentId: string, s: IntentSettlement): { found: boolean; refund: CapturedRefundResult | null } {
   return inTx(ctx.db, () => {
-    const row = ctx.db.prepare('SELECT intent_id, vend_id, machine_id, amount_cents, reason, command, evidence FROM refund_intents WHERE intent_id = ?').get(intentId) as Row | undefined;
+    const row = ctx.db.prepare('SELECT intent_id, vend_id, machine_id, amount_cents, points, reason, command, evidence FROM refund_intents WHERE intent_id = ?').get(intentId) as Row | undefined;
     if (row === undefined) return { found: false, refund: null };
     const stored = storedSchema.parse(JSON.parse(row.command));
-    const refund = s.refund ? refundCaptured(ctx, row.vend_id, { reason: row.reason, amountCents: row.amount_cents, key: row.intent_id, ...(stored.detail !== null ? { detail: stored.detail } : {}) }) : null;
+    const refund = s.refund ? refundCaptured(ctx, row.vend_id, { reason: row.reason, amountCents: row.amount_cents, ...(row.points > 0 ? { points: row.points } : {}), key: row.intent_id, ...(stored.detail !== null ? { detail: stored.detail } : {}) }) : null;
     const money = refund === null ? s.money : refund.ok ? s.money : `${s.money} (not refunded: ${refund.reason})`;
     const record: CommandRecord = { ...stored.command, result: s.result, reason: s.refund ? null : s.reason, money: money.slice(0, 200), vendId: row.vend_id };
     recordCommand(ctx, record);

@@ -336,11 +336,13 @@ export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): 
 
 export const capturedRefundSchema = z.strictObject({
   reason: z.string().min(1).max(64),
-  amountCents: z.number().int().positive(),
+  amountCents: z.number().int().nonnegative(),
+  /** Points back, for a vend paid with points (never more in total than its hold took). */
+  points: z.number().int().positive().optional(),
   /** Once per vend and key (an app cancel's command id); default: the reason (one fault refund, one operator refund). */
   key: z.string().min(1).max(96).optional(),
   detail: detailSchema.optional(),
-});
+}).refine((r) => r.amountCents > 0 || r.points !== undefined, { message: 'a refund gives back cents or points' });
 export type CapturedRefundInput = z.input<typeof capturedRefundSchema>;
 export type CapturedRefundResult =
   | { ok: true; auditSeq: number; refundedCents: number }
@@ -362,17 +364,19 @@ export function refundCaptured(ctx: LedgerContext, vendId: string, input: Captur
     if (v.state !== 'captured') return { ok: false, reason: 'not_captured' };
     if (ctx.db.prepare('SELECT 1 FROM vend_adjustments WHERE vend_id = ? AND refund_key = ?').get(vendId, key) !== undefined) return { ok: false, reason: 'already_refunded' };
     if (r.amountCents + (capturedRefundOf(ctx, vendId) ?? 0) > (v.capturedCents ?? 0)) return { ok: false, reason: 'over_capture' };
+    const pts = capturedPointsOf(ctx, vendId);
+    if ((r.points ?? 0) + pts.refundedPoints > pts.points) return { ok: false, reason: 'over_capture' };
     const fact = recordFact(ctx, {
       type: 'vend.fault_refund',
       money: true,
-      audit: { kind: 'fault_refund', result: 'refunded', reason: r.reason, method: v.method, amountCents: r.amountCents, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: r.detail },
-      payload: { vendId, refundedCents: r.amountCents, capturedCents: v.capturedCents, reason: r.reason, funding: v.funding },
+      audit: { kind: 'fault_refund', result: 'refunded', reason: r.reason, method: v.method, amountCents: r.amountCents, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: { ...r.detail, ...(r.points !== undefined ? { points: r.points } : {}) } },
+      payload: { vendId, refundedCents: r.amountCents, capturedCents: v.capturedCents, reason: r.reason, funding: v.funding, ...(r.points !== undefined ? { refundedPoints: r.points } : {}) },
     });
     ctx.db
-      .prepare('INSERT INTO vend_adjustments (vend_id, refund_key, amount_cents, reason, created_ms, outbox_seq) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(vendId, key, r.amountCents, r.reason, Math.floor(ctx.clock.now()), fact.outboxSeq);
+      .prepare('INSERT INTO vend_adjustments (vend_id, refund_key, amount_cents, points, reason, created_ms, outbox_seq) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(vendId, key, r.amountCents, r.points ?? 0, r.reason, Math.floor(ctx.clock.now()), fact.outboxSeq);
     if (v.funding === 'account' && v.accountId !== null) {
-      addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: r.amountCents, vendId, outboxSeq: fact.outboxSeq });
+      addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: r.amountCents, points: r.points ?? 0, vendId, outboxSeq: fact.outboxSeq });
     }
     return { ok: true, auditSeq: fact.audit.seq, refundedCents: r.amountCents };
   });
@@ -382,6 +386,12 @@ export function refundCaptured(ctx: LedgerContext, vendId: string, input: Captur
 export function capturedRefundOf(ctx: LedgerContext, vendId: string): number | null {
   const row = ctx.db.prepare('SELECT SUM(amount_cents) AS c FROM vend_adjustments WHERE vend_id = ?').get(vendId) as { c: number | null };
   return row.c;
+}
+
+/** Points a captured vend was paid with (its hold took them) and how many of them refunds gave back. */
+export function capturedPointsOf(ctx: LedgerContext, vendId: string): { points: number; refundedPoints: number } {
+  const row = ctx.db.prepare('SELECT IFNULL(SUM(points), 0) AS p FROM vend_adjustments WHERE vend_id = ?').get(vendId) as { p: number };
+  return { points: heldPoints(ctx, vendId), refundedPoints: row.p };
 }
 
 /** Vends held or credited but not finished: start-up reconciliation reads each device for them. */

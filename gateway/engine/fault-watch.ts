@@ -25,7 +25,7 @@ export interface FaultWatchOptions {
   /** After a restart a running cycle is bound only to a vend captured at most this long before it could have started. */
   slackMs?: number;
   /** A refund the ledger could not store (it threw): the engine retries it. */
-  onRefundNotStored?: (vendId: string, input: { reason: string; amountCents: number; detail: Record<string, unknown> }, err: unknown) => void;
+  onRefundNotStored?: (vendId: string, input: { reason: string; amountCents: number; points?: number; detail: Record<string, unknown> }, err: unknown) => void;
 }
 
 export interface Cycle {
@@ -160,14 +160,18 @@ export class FaultWatch {
       this.log.warn({ machineId: s.machineId, faultCode: s.faultCode }, 'cycle faulted; no vend of ours paid it');
       return;
     }
-    const r = faultRefund(this.o.policy, { paidCents: c.paidCents, durationSec: c.durationSec, remainingSec: s.remainingSec ?? 0 });
+    const at = { durationSec: c.durationSec, remainingSec: s.remainingSec ?? 0 };
+    const r = faultRefund(this.o.policy, { paidCents: c.paidCents, ...at });
+    // A vend paid with points gets the same share of its points back.
+    const pts = this.o.ledger.capturedPointsOf(c.vendId);
+    const points = pts.points > pts.refundedPoints ? Math.min(pts.points - pts.refundedPoints, faultRefund(this.o.policy, { paidCents: pts.points, ...at }).refundCents) : 0;
     const base = { machineId: s.machineId, vendId: c.vendId, rule: r.rule, elapsedShare: r.elapsedShare };
-    if (r.refundCents <= 0) {
+    if (r.refundCents <= 0 && points <= 0) {
       this.decided.push({ ...base, refundedCents: 0 });
       this.log.info({ ...base, faultCode: s.faultCode }, 'cycle faulted; no refund by policy');
       return;
     }
-    const input = { reason: r.reason, amountCents: r.refundCents, detail: { rule: r.rule, elapsedShare: r.elapsedShare, faultCode: s.faultCode, remainingSec: s.remainingSec, durationSec: c.durationSec } };
+    const input = { reason: r.reason, amountCents: Math.max(0, r.refundCents), ...(points > 0 ? { points } : {}), detail: { rule: r.rule, elapsedShare: r.elapsedShare, faultCode: s.faultCode, remainingSec: s.remainingSec, durationSec: c.durationSec } };
     let res: ReturnType<Ledger['refundCaptured']>;
     try {
       res = this.o.ledger.refundCaptured(c.vendId, input);

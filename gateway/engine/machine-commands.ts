@@ -126,7 +126,7 @@ export class MachineCommandRunner {
   private async cancel(cmd: RemoteCommand, state: MachineState): Promise<RemoteCommandResult> {
     const { engine } = this.d;
     const plan = this.cancelRefundPlan(cmd, state);
-    if (plan === null || plan.amountCents <= 0) {
+    if (plan === null || (plan.amountCents <= 0 && plan.points === undefined)) {
       const o = await this.d.machines.commander(cmd.machineId).cancel();
       if (o.status === 'accepted' && plan !== null) engine.faults.endCycle(cmd.machineId, plan.vendId);
       const money = plan === null ? 'none: no paid cycle of ours on the machine' : `none: ${plan.rule}`;
@@ -140,7 +140,7 @@ export class MachineCommandRunner {
     const beforeSend = (evidence: CommandEvidence): void => {
       const r = engine.safeWrite('openRefundIntent', () =>
         this.d.ledger.openRefundIntent({
-          intentId, vendId: plan.vendId, machineId: cmd.machineId, amountCents: plan.amountCents, reason: 'remote_cancel', evidence,
+          intentId, vendId: plan.vendId, machineId: cmd.machineId, amountCents: plan.amountCents, ...(plan.points !== undefined ? { points: plan.points } : {}), reason: 'remote_cancel', evidence,
           command: { source: 'remote', commandId: cmd.id, kind: cmd.kind, machineId: cmd.machineId },
           detail: { commandId: cmd.id, rule: plan.rule, elapsedShare: plan.elapsedShare },
         }),
@@ -157,7 +157,7 @@ export class MachineCommandRunner {
     }
     if (o.status === 'accepted') engine.faults.endCycle(cmd.machineId, plan.vendId);
     const settlement: IntentSettlement =
-      o.status === 'accepted' ? { refund: true, result: 'accepted', money: `refunded ${plan.amountCents} ¢ (${plan.rule})` }
+      o.status === 'accepted' ? { refund: true, result: 'accepted', money: `refunded ${plan.amountCents} ¢${plan.points !== undefined ? ` and ${plan.points} points` : ''} (${plan.rule})` }
       : { refund: false, result: o.status, reason: o.status === 'rejected' ? o.reason : null, money: 'none: the machine did not cancel' };
     // Not sent (a RIO-8 has no cancel, an unreachable unit): nothing was planned in the ledger.
     if (!stored) return this.done(cmd, o, { money: 'none: the machine did not cancel', vendId: plan.vendId });
@@ -180,18 +180,26 @@ export class MachineCommandRunner {
   /**
    * What a cancel gives back, read before the cancel clears the machine: a credited machine's
    * vend, all of what is left of it (an operator may have refunded part); a running cycle's, the
-   * unused share by remaining time (the fault-refund rule), at most what is left.
+   * unused share by remaining time (the fault-refund rule), at most what is left. A vend paid
+   * with points gets its points back by the same share.
    */
-  private cancelRefundPlan(cmd: RemoteCommand, state: MachineState): { vendId: string; amountCents: number; rule: string; elapsedShare: number } | null {
-    const { engine } = this.d;
+  private cancelRefundPlan(cmd: RemoteCommand, state: MachineState): { vendId: string; amountCents: number; points?: number; rule: string; elapsedShare: number } | null {
+    const { engine, ledger } = this.d;
     const credited = state.status === 'credited' ? engine.faults.creditedVend(cmd.machineId, this.d.now()) : undefined;
     const cycle = state.status === 'running' || state.status === 'paused' ? engine.faults.cycleOf(cmd.machineId) : undefined;
-    const left = (vendId: string, paid: number): number => Math.max(0, paid - (this.d.ledger.capturedRefundOf(vendId) ?? 0));
-    if (credited) return { vendId: credited.vendId, amountCents: credited.paidCents, rule: 'before-start', elapsedShare: 0 };
+    const vendId = credited?.vendId ?? cycle?.vendId;
+    if (vendId === undefined || cycle === undefined && credited === undefined) return null;
+    const pts = ledger.capturedPointsOf(vendId);
+    const pointsLeft = pts.points - pts.refundedPoints;
+    const withPoints = (p: number): { points?: number } => (p > 0 ? { points: p } : {});
+    if (credited) return { vendId, amountCents: credited.paidCents, ...withPoints(pointsLeft), rule: 'before-start', elapsedShare: 0 };
     if (!cycle) return null;
-    const r = faultRefund({ ...this.d.policy, mode: 'prorated' }, { paidCents: cycle.paidCents, durationSec: cycle.durationSec, remainingSec: state.remainingSec ?? 0 });
-    const captured = this.d.ledger.getVend(cycle.vendId)?.capturedCents ?? cycle.paidCents;
-    return { vendId: cycle.vendId, amountCents: Math.min(r.refundCents, left(cycle.vendId, captured)), rule: r.rule, elapsedShare: r.elapsedShare };
+    const policy = { ...this.d.policy, mode: 'prorated' as const };
+    const at = { durationSec: cycle.durationSec, remainingSec: state.remainingSec ?? 0 };
+    const r = faultRefund(policy, { paidCents: cycle.paidCents, ...at });
+    const left = (ledger.getVend(vendId)?.capturedCents ?? cycle.paidCents) - (ledger.capturedRefundOf(vendId) ?? 0);
+    const points = pointsLeft > 0 ? Math.min(pointsLeft, faultRefund(policy, { paidCents: pts.points, ...at }).refundCents) : 0;
+    return { vendId, amountCents: Math.max(0, Math.min(r.refundCents, left)), ...withPoints(points), rule: r.rule, elapsedShare: r.elapsedShare };
   }
 
   private payerOf(cmd: RemoteCommand, p: NonNullable<RemoteCommand['payment']>, maxCents?: number): Payer {

@@ -17,7 +17,9 @@ const tmp = tempDir();
 let n = 0;
 
 const start = async (): Promise<Daemon> => {
-  const d = await startDaemon(testConfig({ port: sim.port, dbPath: tmp.file('ledger.db') }), undefined, { ledgerWriteFaults: faults });
+  const cfg = testConfig({ port: sim.port, dbPath: tmp.file('ledger.db') });
+  cfg.pricing = { ...cfg.pricing, tiers: [...(cfg.pricing?.tiers ?? []), { id: 'gym', percentOff: 10, centsPerPoint: 5 }] };
+  const d = await startDaemon(cfg, undefined, { ledgerWriteFaults: faults });
   for (const id of ['W1', 'W2', 'D1']) await waitStatus(d, id, ['idle', 'credited']);
   return d;
 };
@@ -36,11 +38,12 @@ after(async () => {
 
 const swipe = (machineId: string) => daemon.engine.cardSwipe({ readerId: `r-${machineId}`, uid: CARDS.alice.uid, machineId });
 const balance = (): number => daemon.ledger.balance(CARDS.alice.accountId)?.balanceCents ?? NaN;
-const cancel = (machineId: string) => {
+const remote = (machineId: string, kind: RemoteCommand['kind'], more: Partial<RemoteCommand> = {}) => {
   const now = Math.floor(Date.now() / 1000);
-  const cmd: RemoteCommand = { type: 'remote-command', roomId: 'test-room', id: `cancel-${++n}`, machineId, kind: 'cancel', issuedAtSec: now - 1, expiresAtSec: now + 60 };
+  const cmd: RemoteCommand = { type: 'remote-command', roomId: 'test-room', id: `${kind}-${++n}`, machineId, kind, issuedAtSec: now - 1, expiresAtSec: now + 60, ...more };
   return daemon.engine.commands.remote(cmd);
 };
+const cancel = (machineId: string) => remote(machineId, 'cancel');
 
 function checkLedger(): void {
   assert.equal(daemon.ledger.verifyAudit().ok, true);
@@ -101,5 +104,25 @@ test('the planned refund cannot be stored: the cancel is refused ledger_unavaila
   const again = await cancel('W2');
   assert.equal(again.status, 'accepted', JSON.stringify(again));
   assert.equal(daemon.ledger.capturedRefundOf(o.vendId), o.amountCents);
+  checkLedger();
+});
+
+test('a captured vend paid with points, cancelled before its start: the points come back, no cents move', async () => {
+  daemon.ledger.applyAccountSnapshot({ accountId: 'acct-gym', version: 1, balanceCents: 1000, points: 500, tier: 'gym', coveredSeq: 0 });
+  // The door is open: the vend is captured, the START refused, the machine stays credited.
+  sim.room.control.setDoor(1, true);
+  const r = await remote('W1', 'start', { payment: { by: 'points', accountId: 'acct-gym' } });
+  assert.deepEqual([r.status, r.reason], ['rejected', 'door_open'], JSON.stringify(r));
+  sim.room.control.setDoor(1, false);
+  const v = daemon.ledger.recentVends(5).find((x) => x.machineId === 'W1' && x.accountId === 'acct-gym');
+  assert.ok(v);
+  const spent = daemon.ledger.capturedPointsOf(v.vendId).points;
+  assert.ok(spent > 0);
+  assert.deepEqual([daemon.ledger.balance('acct-gym')?.balanceCents, daemon.ledger.balance('acct-gym')?.points], [1000, 500 - spent]);
+  await waitStatus(daemon, 'W1', ['credited']);
+  const c = await cancel('W1');
+  assert.equal(c.status, 'accepted', JSON.stringify(c));
+  assert.deepEqual(daemon.ledger.capturedPointsOf(v.vendId), { points: spent, refundedPoints: spent });
+  assert.deepEqual([daemon.ledger.balance('acct-gym')?.balanceCents, daemon.ledger.balance('acct-gym')?.points], [1000, 500]);
   checkLedger();
 });
