@@ -73,6 +73,8 @@ export class VendEngine {
   readonly health: LedgerHealth;
   /** Sessions whose capture or refund the ledger did not store: retried, their machine blocked. */
   private readonly unsettled = new Map<string, { session: VendSession; ctx: ActionContext }>();
+  /** Unfinished vends this run already filed a vend_unsettled alert for. */
+  private readonly alertedOpen = new Set<string>();
   /** Account vends of this run from authorisation to their end (usage counts them: authorize.ts). */
   private readonly accountVends = new Set<{ accountId: string; kind: 'washer' | 'dryer'; vendId: string | null }>();
   /** Refunds of captured vends (fault, cancel, operator) the ledger did not store: retried. */
@@ -154,6 +156,12 @@ export class VendEngine {
         open.push(v.vendId);
         this.block(v.machineId);
         this.log.warn({ vendId: v.vendId, machineId: v.machineId, verdict }, 'unfinished vend still unsettled: machine blocked until it answers');
+        // Once per vend and run, for the operator: the money stays held, the machine blocked, until
+        // the machine answers (or someone looks at it); nothing is guessed.
+        if (!this.alertedOpen.has(v.vendId)) {
+          this.alertedOpen.add(v.vendId);
+          this.safeWrite('appendAlert', () => this.o.ledger.appendAlert({ code: 'vend_unsettled', message: `vend ${v.vendId} (${v.state}) cannot be proven yet: its machine does not answer; held and the machine blocked until it does`, machineId: v.machineId, vendId: v.vendId }));
+        }
       }
     }
     return { settled, open };
