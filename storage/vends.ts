@@ -7,6 +7,7 @@ import { maskUid } from './deps.js';
 import { accountIdSchema, addEntry, balance, ensureAccount } from './accounts.js';
 import { cardUidSchema } from './cards.js';
 import { inTx, type LedgerContext } from './context.js';
+import { commandRecordSchema, recordCommand } from './commands.js';
 import { recordFact } from './outbox.js';
 import { spendSunCounter, sunCounterSchema } from './secure-cards.js';
 import { claimToken, tokenIdSchema } from './tokens.js';
@@ -81,6 +82,8 @@ export const captureSchema = z.object({
   amountCents: z.number().int().nonnegative().optional(),
   points: z.number().int().optional(),
   detail: detailSchema.optional(),
+  /** The machine command this vend is (an app's add-time): its audit record, written in this transaction. */
+  command: commandRecordSchema.optional(),
 });
 export type CaptureInput = z.input<typeof captureSchema>;
 
@@ -89,6 +92,8 @@ export const refundSchema = z.object({
   /** Partial refund of the held amount; default: all of it. */
   amountCents: z.number().int().nonnegative().optional(),
   detail: detailSchema.optional(),
+  /** The machine command this vend is (an app's add-time): its audit record, written in this transaction. */
+  command: commandRecordSchema.optional(),
 });
 export type RefundInput = z.input<typeof refundSchema>;
 
@@ -303,6 +308,7 @@ export function capture(ctx: LedgerContext, vendId: string, input: CaptureInput 
     } else if (c.points !== undefined && c.points !== 0 && v.accountId !== null) {
       addEntry(ctx, { accountId: v.accountId, kind: 'points', amountCents: 0, points: c.points, vendId, outboxSeq: fact.outboxSeq });
     }
+    if (c.command) recordCommand(ctx, c.command);
     return { ok: true, auditSeq: fact.audit.seq };
   });
 }
@@ -330,6 +336,7 @@ export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): 
       // A vend paid with points gets its points back, all of them (a refund is before any cycle).
       addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: refunded, points: heldPoints(ctx, vendId), vendId, outboxSeq: fact.outboxSeq });
     }
+    if (r.command) recordCommand(ctx, r.command);
     return { ok: true, auditSeq: fact.audit.seq };
   });
 }

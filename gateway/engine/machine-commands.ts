@@ -30,7 +30,7 @@ import type { VendOutcome } from './vend-outcome.js';
 export interface CommandEngine {
   claimForCommand(machineId: string, waitMs?: number): Promise<{ reason: ReasonCode; state: null } | { reason: null; state: MachineState }>;
   releaseCommand(machineId: string): void;
-  vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number }): Promise<VendOutcome>;
+  vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number; command?: { source: 'remote'; commandId: string; kind: string; machineId: string } }): Promise<VendOutcome>;
   safeWrite<T>(op: string, write: () => T): T | null;
   track<T>(p: Promise<T>): Promise<T>;
   readonly faults: FaultWatch;
@@ -118,9 +118,12 @@ export class MachineCommandRunner {
       if (paidBy.funding !== 'account' || paidBy.accountId === null) return this.refused(cmd, 'payment_required', 'the running cycle was paid online: add-time needs a prepaid amount');
       payer = { by: 'account', accountId: paidBy.accountId, commandId: cmd.id, maxCents: args.amountCents };
     }
-    const v = await this.d.engine.vendClaimed(cmd.machineId, state, payer, state.program ?? undefined, { minutes: args.minutes });
+    // Its audit record goes into the capture's or the refund's transaction (actions.ts).
+    const command = { source: 'remote' as const, commandId: cmd.id, kind: cmd.kind, machineId: cmd.machineId };
+    const v = await this.d.engine.vendClaimed(cmd.machineId, state, payer, state.program ?? undefined, { minutes: args.minutes, command });
+    if (v.result === 'refunded') return { status: 'rejected', reason: v.reason ?? 'not_executed', detail: `vend ${v.vendId} refunded (${v.reason ?? 'not executed'})` };
     if (v.result !== 'captured') return this.vendFailed(cmd, v);
-    return this.done(cmd, { status: 'accepted' }, { money: `add-time paid by vend ${v.vendId} (${v.amountCents} ¢)`, vendId: v.vendId });
+    return { status: 'accepted', reason: null, detail: `add-time paid by vend ${v.vendId} (${v.amountCents} ¢)` };
   }
 
   private async cancel(cmd: RemoteCommand, state: MachineState): Promise<RemoteCommandResult> {

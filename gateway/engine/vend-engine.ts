@@ -156,9 +156,10 @@ export class VendEngine {
         open.push(v.vendId);
         this.block(v.machineId);
         this.log.warn({ vendId: v.vendId, machineId: v.machineId, verdict }, 'unfinished vend still unsettled: machine blocked until it answers');
-        // Once per vend and run, for the operator: the money stays held, the machine blocked, until
-        // the machine answers (or someone looks at it); nothing is guessed.
-        if (!this.alertedOpen.has(v.vendId)) {
+        // Once per vend and run, for the operator, when the machine did not answer: the money stays
+        // held, the machine blocked, until it does (or someone looks at it); nothing is guessed.
+        // (A verdict known but not stored is the ledger's outage, alerted by LedgerHealth.)
+        if (session.state === 'unresolved' && !this.alertedOpen.has(v.vendId)) {
           this.alertedOpen.add(v.vendId);
           this.safeWrite('appendAlert', () => this.o.ledger.appendAlert({ code: 'vend_unsettled', message: `vend ${v.vendId} (${v.state}) cannot be proven yet: its machine does not answer; held and the machine blocked until it does`, machineId: v.machineId, vendId: v.vendId }));
         }
@@ -249,12 +250,12 @@ export class VendEngine {
    * The one authorisation path (authorize.ts) and the vend session, on a machine already claimed
    * by the caller: card, QR, and the app's paid start and add-time all come through here.
    */
-  async vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number }): Promise<VendOutcome> {
+  async vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number; command?: NonNullable<VendContext['command']> }): Promise<VendOutcome> {
     const now = this.o.clock.now();
     const prog = program ?? chooseProgram(state, this.o.machines.programs(machineId));
     const auth = authorize(
       { ledger: this.o.ledger, pricing: this.rules.pricing, risk: this.rules.risk, riskState: this.risk, exposure: this.o.exposure, inFlight: (a) => this.accountInFlight(a), now },
-      { machineId, payer, program: prog, ...(addTime ? { addTime } : {}) },
+      { machineId, payer, program: prog, ...(addTime ? { addTime: { minutes: addTime.minutes } } : {}) },
       state,
     );
     if (!auth.ok) {
@@ -262,6 +263,7 @@ export class VendEngine {
       return this.declined(payer, auth.reason, machineId, { ...(auth.accountId !== undefined ? { accountId: auth.accountId } : {}), ...(auth.amountCents !== undefined ? { amountCents: auth.amountCents } : {}) });
     }
     const { ctx } = auth;
+    if (addTime?.command) ctx.command = addTime.command;
     const mine = ctx.accountId !== undefined && ctx.machineKind !== undefined ? { accountId: ctx.accountId, kind: ctx.machineKind, vendId: null as string | null } : null;
     if (mine) {
       this.accountVends.add(mine);
