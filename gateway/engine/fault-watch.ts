@@ -32,6 +32,8 @@ export interface Cycle {
   vendId: string;
   paidCents: number;
   durationSec: number;
+  /** Add-time vends bought during the cycle: a fault gives each the same unused share back. */
+  addTimes: Array<{ vendId: string; paidCents: number }>;
 }
 
 const IN_CYCLE = new Set(['running', 'paused']);
@@ -125,6 +127,11 @@ export class FaultWatch {
     return v ? { vendId: v.vendId, paidCents: (v.capturedCents ?? 0) - (this.o.ledger.capturedRefundOf(v.vendId) ?? 0), accountId: v.accountId } : undefined;
   }
 
+  /** An add-time vend captured on a machine in a cycle of ours: it is part of that cycle's money. */
+  addToCycle(machineId: string, vendId: string, paidCents: number): void {
+    this.cycles.get(machineId)?.addTimes.push({ vendId, paidCents });
+  }
+
   /** A cycle ended by a refund (a cancel): no fault refund may follow for it. */
   endCycle(machineId: string, vendId: string): void {
     this.bound.add(vendId);
@@ -144,7 +151,7 @@ export class FaultWatch {
       return;
     }
     this.bound.add(vend.vendId);
-    this.cycles.set(s.machineId, { vendId: vend.vendId, paidCents: vend.capturedCents ?? 0, durationSec });
+    this.cycles.set(s.machineId, { vendId: vend.vendId, paidCents: vend.capturedCents ?? 0, durationSec, addTimes: [] });
   }
 
   /** A dryer's length is what was bought; a later poll may show more (the first one came late). */
@@ -160,12 +167,18 @@ export class FaultWatch {
       this.log.warn({ machineId: s.machineId, faultCode: s.faultCode }, 'cycle faulted; no vend of ours paid it');
       return;
     }
+    // The cycle's vend, then each add-time bought during it: the same unused share of each back.
+    this.refundShare(s, c, c.vendId, c.paidCents);
+    for (const a of c.addTimes) this.refundShare(s, c, a.vendId, a.paidCents);
+  }
+
+  private refundShare(s: MachineState, c: Cycle, vendId: string, paidCents: number): void {
     const at = { durationSec: c.durationSec, remainingSec: s.remainingSec ?? 0 };
-    const r = faultRefund(this.o.policy, { paidCents: c.paidCents, ...at });
+    const r = faultRefund(this.o.policy, { paidCents, ...at });
     // A vend paid with points gets the same share of its points back.
-    const pts = this.o.ledger.capturedPointsOf(c.vendId);
+    const pts = this.o.ledger.capturedPointsOf(vendId);
     const points = pts.points > pts.refundedPoints ? Math.min(pts.points - pts.refundedPoints, faultRefund(this.o.policy, { paidCents: pts.points, ...at }).refundCents) : 0;
-    const base = { machineId: s.machineId, vendId: c.vendId, rule: r.rule, elapsedShare: r.elapsedShare };
+    const base = { machineId: s.machineId, vendId, rule: r.rule, elapsedShare: r.elapsedShare };
     if (r.refundCents <= 0 && points <= 0) {
       this.decided.push({ ...base, refundedCents: 0 });
       this.log.info({ ...base, faultCode: s.faultCode }, 'cycle faulted; no refund by policy');
@@ -174,11 +187,11 @@ export class FaultWatch {
     const input = { reason: r.reason, amountCents: Math.max(0, r.refundCents), ...(points > 0 ? { points } : {}), detail: { rule: r.rule, elapsedShare: r.elapsedShare, faultCode: s.faultCode, remainingSec: s.remainingSec, durationSec: c.durationSec } };
     let res: ReturnType<Ledger['refundCaptured']>;
     try {
-      res = this.o.ledger.refundCaptured(c.vendId, input);
+      res = this.o.ledger.refundCaptured(vendId, input);
     } catch (err) {
       // Not stored, so not done: the engine keeps it and retries once the ledger writes again.
       this.log.error({ ...base, err: err instanceof Error ? err.message : String(err) }, 'fault refund not stored: retried later');
-      this.o.onRefundNotStored?.(c.vendId, input, err);
+      this.o.onRefundNotStored?.(vendId, input, err);
       return;
     }
     if (!res.ok) {

@@ -123,6 +123,8 @@ export class MachineCommandRunner {
     const v = await this.d.engine.vendClaimed(cmd.machineId, state, payer, state.program ?? undefined, { minutes: args.minutes, command });
     if (v.result === 'refunded') return { status: 'rejected', reason: v.reason ?? 'not_executed', detail: `vend ${v.vendId} refunded (${v.reason ?? 'not executed'})` };
     if (v.result !== 'captured') return this.vendFailed(cmd, v);
+    // Part of the running cycle's money from now on: a fault refunds its unused share too.
+    this.d.engine.faults.addToCycle(cmd.machineId, v.vendId, v.amountCents);
     return { status: 'accepted', reason: null, detail: `add-time paid by vend ${v.vendId} (${v.amountCents} ¢)` };
   }
 
