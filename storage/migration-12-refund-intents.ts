@@ -38,7 +38,7 @@ ALTER TABLE vend_adjustments_new RENAME TO vend_adjustments;
 CREATE TRIGGER vend_adjustments_no_update BEFORE UPDATE ON vend_adjustments
   BEGIN SELECT RAISE(ABORT, 'a refund of a captured vend is final'); END;
 CREATE TRIGGER vend_adjustments_exposure AFTER INSERT ON vend_adjustments
-  WHEN EXISTS (SELECT 1 FROM vends v WHERE v.vend_id = NEW.vend_id AND v.funding = 'account' AND v.last_outbox_seq > ${ACKED})
+  WHEN NEW.amount_cents > 0 AND EXISTS (SELECT 1 FROM vends v WHERE v.vend_id = NEW.vend_id AND v.funding = 'account' AND v.last_outbox_seq > ${ACKED})
   BEGIN
     INSERT INTO unsynced_exposure (account_id, cents)
       VALUES ((SELECT IFNULL(account_id, '') FROM vends WHERE vend_id = NEW.vend_id), -NEW.amount_cents)

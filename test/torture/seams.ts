@@ -37,7 +37,7 @@ const SETTLE_DEADLINE_MS = 20_000;
 const ALL_MACHINES = Object.keys(MACHINES);
 const SEAMS_MACHINES: SeamsMachines = { lw: LW_UNITS, coins: COIN_CHANNELS };
 /** Ledger operations a single write fault is aimed at (storage/index.ts method names); '-': whatever writes next. */
-const FAULT_OPS = ['hold', 'markCreditSent', 'capture', 'refund', 'refundCaptured', 'recordDecline', 'recordCommand', 'applyTopUp', 'applyCardList', '-'];
+const FAULT_OPS = ['hold', 'markCreditSent', 'capture', 'refund', 'refundCaptured', 'openRefundIntent', 'settleRefundIntent', 'recordDecline', 'recordCommand', 'applyTopUp', 'applyCardList', '-'];
 const FAULT_CODES = ['SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY'];
 
 type Pick = <T>(xs: readonly T[]) => T;
