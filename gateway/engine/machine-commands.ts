@@ -154,10 +154,14 @@ export class MachineCommandRunner {
       stored = true;
     };
     let o: CommandOutcome;
+    engine.intents.sendingNow(intentId);
     try {
       o = await this.d.machines.commander(cmd.machineId).cancel(beforeSend);
     } catch (e) {
-      if (!stored) return this.refused(cmd, 'ledger_unavailable', 'the ledger cannot write: the cancel was not sent');
+      if (!stored) {
+        engine.intents.notSent(intentId);
+        return this.refused(cmd, 'ledger_unavailable', 'the ledger cannot write: the cancel was not sent');
+      }
       o = { status: 'unknown', detail: e instanceof Error ? e.message : String(e) };
     }
     if (o.status === 'accepted') engine.faults.endCycle(cmd.machineId, plan.vendId);
@@ -165,10 +169,13 @@ export class MachineCommandRunner {
       o.status === 'accepted' ? { refund: true, result: 'accepted', money: `refunded ${plan.amountCents} ¢${plan.points !== undefined ? ` and ${plan.points} points` : ''} (${plan.rule})` }
       : { refund: false, result: o.status, reason: o.status === 'rejected' ? o.reason : null, money: 'none: the machine did not cancel' };
     // Not sent (a RIO-8 has no cancel, an unreachable unit): nothing was planned in the ledger.
-    if (!stored) return this.done(cmd, o, { money: 'none: the machine did not cancel', vendId: plan.vendId });
+    if (!stored) {
+      engine.intents.notSent(intentId);
+      return this.done(cmd, o, { money: 'none: the machine did not cancel', vendId: plan.vendId });
+    }
     if (o.status === 'unknown') {
       // The machine's word is missing: the intent stays, the machine blocked, until a read settles it.
-      engine.intents.keepOpen(cmd.machineId);
+      engine.intents.keepOpen(intentId, cmd.machineId);
       engine.blockMachine(cmd.machineId);
       return { status: 'unknown', reason: null, detail: `${o.detail}; refund of ${plan.amountCents} ¢ settled once the machine answers` };
     }

@@ -23,8 +23,18 @@ export class RefundIntents {
   private readonly accepted = new Map<string, string>();
   /** Machines with an intent not settled: blocked by the engine. */
   private readonly open = new Set<string>();
+  /** Intents whose command is on its way to the machine now: only its answer settles them. */
+  private readonly sending = new Set<string>();
 
   constructor(private readonly d: RefundIntentDeps) {}
+
+  /**
+   * The command of this intent is being sent: a retry must not read the machine meanwhile (the
+   * seq has not moved yet, it would settle the intent as "not cancelled"). Ended by settle/keepOpen.
+   */
+  sendingNow(intentId: string): void {
+    this.sending.add(intentId);
+  }
 
   hasOpen(machineId: string): boolean {
     return this.open.has(machineId);
@@ -36,6 +46,7 @@ export class RefundIntents {
 
   /** The command's answer is in: settle now. Null when the ledger did not store it: the intent stays open (retried), its machine blocked. */
   settle(intentId: string, machineId: string, s: IntentSettlement): ReturnType<Ledger['settleRefundIntent']> | null {
+    this.sending.delete(intentId);
     const r = ledgerWrite(this.d.deps, 'settleRefundIntent', () => this.d.ledger.settleRefundIntent(intentId, s));
     if (r === null) {
       if (s.refund) this.accepted.set(intentId, s.money);
@@ -45,8 +56,14 @@ export class RefundIntents {
   }
 
   /** The command's answer is unknown: the intent stays open, its machine blocked, until a read settles it. */
-  keepOpen(machineId: string): void {
+  keepOpen(intentId: string, machineId: string): void {
+    this.sending.delete(intentId);
     this.open.add(machineId);
+  }
+
+  /** The command was not sent after all (nothing stored): forget it. */
+  notSent(intentId: string): void {
+    this.sending.delete(intentId);
   }
 
   /**
@@ -63,6 +80,7 @@ export class RefundIntents {
     }
     const still = new Set<string>();
     for (const i of list) {
+      if (this.sending.has(i.intentId)) continue;
       const money = this.accepted.get(i.intentId);
       let s: IntentSettlement | null = money !== undefined ? { refund: true, result: 'accepted', money } : null;
       if (s === null) {

@@ -126,3 +126,18 @@ test('a captured vend paid with points, cancelled before its start: the points c
   assert.deepEqual([daemon.ledger.balance('acct-gym')?.balanceCents, daemon.ledger.balance('acct-gym')?.points], [1000, 500]);
   checkLedger();
 });
+
+test('a retry that runs while the CANCEL is on its way does not settle its refund as "not cancelled"', async () => {
+  const o = await swipe('W2');
+  assert.equal(o.result, 'captured', JSON.stringify(o));
+  if (o.result !== 'captured') return;
+  // Another machine blocked keeps the retry timer working; it fires while the cancel is sent.
+  daemon.engine.blockMachine('D1');
+  const p = cancel('W2');
+  while (daemon.ledger.openRefundIntents().length === 0) await new Promise((r) => setImmediate(r));
+  await daemon.engine.retryTick();
+  const r = await p;
+  assert.equal(r.status, 'accepted', JSON.stringify(r));
+  assert.equal(daemon.ledger.capturedRefundOf(o.vendId), o.amountCents, 'refunded');
+  checkLedger();
+});
