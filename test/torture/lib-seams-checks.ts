@@ -41,9 +41,11 @@ export function checkMachineMoney(o: { dbPath: string; room: SimRoom; machines: 
       // checker reports the open vend itself; here it only widens what the machine may show.
       const openCredits = n(`SELECT COUNT(*) AS n FROM vends WHERE machine_id = ? AND state = 'credit_sent' AND machine_kind IS NOT NULL`, id);
       const capturedAddTimes = n(`SELECT COUNT(*) AS n FROM vends WHERE machine_id = ? AND state = 'captured' AND machine_kind IS NULL`, id);
+      // Likewise an add-time vend still open (its machine unreadable at a restart).
+      const openAddTimes = n(`SELECT COUNT(*) AS n FROM vends WHERE machine_id = ? AND state = 'credit_sent' AND machine_kind IS NULL`, id);
       const cancelRefunds = n(`SELECT COUNT(*) AS n FROM vend_adjustments j JOIN vends x ON x.vend_id = j.vend_id WHERE x.machine_id = ? AND j.reason = 'remote_cancel'`, id);
       if (credits < capturedCredits || credits > capturedCredits + openCredits) v.push(`${o.label}: ${id} accepted ${credits} CREDITs, the ledger captured ${capturedCredits} credit vends (${openCredits} open)`);
-      if (addTimes !== capturedAddTimes) v.push(`${o.label}: ${id} accepted ${addTimes} ADD_TIMEs, the ledger captured ${capturedAddTimes} add-time vends`);
+      if (addTimes < capturedAddTimes || addTimes > capturedAddTimes + openAddTimes) v.push(`${o.label}: ${id} accepted ${addTimes} ADD_TIMEs, the ledger captured ${capturedAddTimes} add-time vends (${openAddTimes} open)`);
       if (cancelRefunds > cancels || (o.final && cancelRefunds !== cancels)) v.push(`${o.label}: ${id} accepted ${cancels} CANCELs of paid credits, the ledger refunded ${cancelRefunds} for a cancel`);
     }
     const coins = coinCounts(o.room, o.machines, o.coinBase);
