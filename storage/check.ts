@@ -65,6 +65,7 @@ interface VendCheckRow {
   refund_audits: number;
   adj_cents: number | null;
   adj_audits: number;
+  adj_count: number;
 }
 
 function checkVends(db: Db, problems: string[]): void {
@@ -84,9 +85,9 @@ function checkVends(db: Db, problems: string[]): void {
          COALESCE(e.capture_entries, 0) AS capture_entries, e.capture_sum,
          COALESCE(e.refund_entries, 0) AS refund_entries, e.refund_sum,
          COALESCE(a.hold_audits, 0) AS hold_audits, COALESCE(a.capture_audits, 0) AS capture_audits,
-         COALESCE(a.refund_audits, 0) AS refund_audits, j.amount_cents AS adj_cents, COALESCE(a.adj_audits, 0) AS adj_audits
+         COALESCE(a.refund_audits, 0) AS refund_audits, j.amount_cents AS adj_cents, COALESCE(a.adj_audits, 0) AS adj_audits, COALESCE(j.n, 0) AS adj_count
        FROM vends v LEFT JOIN e ON e.vend_id = v.vend_id LEFT JOIN a ON a.vend_id = v.vend_id
-         LEFT JOIN vend_adjustments j ON j.vend_id = v.vend_id`,
+         LEFT JOIN (SELECT vend_id, SUM(amount_cents) AS amount_cents, COUNT(*) AS n FROM vend_adjustments GROUP BY vend_id) j ON j.vend_id = v.vend_id`,
     )
     .iterate() as IterableIterator<VendCheckRow>;
   for (const v of rows) {
@@ -99,8 +100,8 @@ function checkVends(db: Db, problems: string[]): void {
     if (v.refund_audits !== refunded) problems.push(`vend ${id}: ${v.refund_audits} refund audit records in state ${v.state}`);
     if (captured && v.captured_cents === null) problems.push(`vend ${id}: captured without an amount`);
     if (refunded && v.refunded_cents === null) problems.push(`vend ${id}: refunded without an amount`);
-    // A fault refund (refundCaptured) gives back part of a captured vend, once.
-    const adjusted = v.adj_cents === null ? 0 : 1;
+    // Refunds of a captured vend (refundCaptured: fault, cancel, operator), once per key, never above the capture in total.
+    const adjusted = v.adj_count;
     if (v.adj_audits !== adjusted) problems.push(`vend ${id}: ${v.adj_audits} fault refund audit records for ${adjusted} fault refunds`);
     if (adjusted && !captured) problems.push(`vend ${id}: fault refund on a vend in state ${v.state}`);
     if (adjusted && (v.adj_cents ?? 0) > (v.captured_cents ?? 0)) problems.push(`vend ${id}: fault refund above the captured amount`);

@@ -15,6 +15,7 @@ import { chainExistingMoneyRows, moneyHead } from './money-chain.js';
 import { verifyLedger, type LedgerVerdict, type VerifyHeads } from './money-verify.js';
 import * as outbox from './outbox.js';
 import { pruneHistory, type PruneResult } from './retention.js';
+import * as refundIntents from './refund-intents.js';
 import * as secureCards from './secure-cards.js';
 import * as settings from './settings.js';
 import * as tokens from './tokens.js';
@@ -33,6 +34,7 @@ export type { SelfCheckResult } from './check.js';
 export type { PruneResult } from './retention.js';
 export type { CardInfo, CardListInput, CardListResult, CardStatus } from './cards.js';
 export type { SecureCardFacts } from './secure-cards.js';
+export type { IntentSettlement, RefundIntent, RefundIntentInput } from './refund-intents.js';
 export type { AckedHeads, BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export { hashUid } from './cards.js';
@@ -121,6 +123,12 @@ export interface Ledger {
   /** Part of a captured vend back (a fault cut its cycle short): at most once, at most what was captured. */
   refundCaptured(vendId: string, details: vends.CapturedRefundInput): vends.CapturedRefundResult;
   capturedRefundOf(vendId: string): number | null;
+  capturedPointsOf(vendId: string): { points: number; refundedPoints: number };
+  /** A refund planned before its command goes to the machine (an app cancel): storage/refund-intents.ts. */
+  openRefundIntent(intent: refundIntents.RefundIntentInput): boolean;
+  openRefundIntents(): refundIntents.RefundIntent[];
+  /** The refund (when the command ran), the command's audit record and the intent's removal, in one transaction. */
+  settleRefundIntent(intentId: string, s: refundIntents.IntentSettlement): { found: boolean; refund: vends.CapturedRefundResult | null };
   recordDecline(input: vends.DeclineInput): { auditSeq: number };
   getVend(vendId: string): vends.VendRecord | undefined;
   unfinishedVends(): vends.VendRecord[];
@@ -216,6 +224,10 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     refund: (id, d) => vends.refund(ctx, id, d),
     refundCaptured: (id, d) => vends.refundCaptured(ctx, id, d),
     capturedRefundOf: (id) => vends.capturedRefundOf(ctx, id),
+    capturedPointsOf: (id) => vends.capturedPointsOf(ctx, id),
+    openRefundIntent: (i) => refundIntents.openRefundIntent(ctx, i),
+    openRefundIntents: () => refundIntents.openRefundIntents(ctx),
+    settleRefundIntent: (id, s) => refundIntents.settleRefundIntent(ctx, id, s),
     recordDecline: (i) => vends.recordDecline(ctx, i),
     getVend: (id) => vends.getVend(ctx, id),
     unfinishedVends: () => vends.unfinishedVends(ctx),

@@ -7,6 +7,7 @@ import { migration9 } from './migration-9-exposure-tally.js';
 import type { Migration } from './migration.js';
 import { migration10 } from './migration-10-exposure-fault-refunds.js';
 import { migration11 } from './migration-11-secure-cards.js';
+import { migration12 } from './migration-12-refund-intents.js';
 import { migration13 } from './migration-13-money-chain.js';
 
 export type { Migration };
@@ -252,5 +253,6 @@ CREATE TABLE account_usage_pruned (
   migration9,
   migration10,
   migration11,
+  migration12,
   migration13,
 ];

@@ -16,8 +16,15 @@ import { auditHead } from './audit.js';
 export type EntryBinding = [number, string, string, number, number, string | null, string | null, number | null, number];
 /** The vend's money: [vendId, funding, accountId, amountCents, state, capturedCents, refundedCents]; state 'open' for held and credit_sent. */
 export type VendBinding = [string, string, string | null, number, string, number | null, number | null];
-/** A fault refund (vend_adjustments): [vendId, amountCents]. */
-export type AdjustmentBinding = [string, number];
+/** A refund of a captured vend (vend_adjustments; a vend may have several, one per key): [vendId, refundKey, amountCents, points]. */
+export type AdjustmentBinding = [string, string, number, number];
+
+export const ADJUSTMENT_BINDING_SQL = 'SELECT vend_id, refund_key, amount_cents, points FROM vend_adjustments';
+
+/** The key a refund row is known by in the chain: a vend's refunds are told apart by their key. */
+export function adjustmentKey(j: AdjustmentBinding): string {
+  return `${j[0]} ${j[1]}`;
+}
 /** An account's snapshot: [accountId, version, balanceCents, points, coveredSeq]. */
 export type AccountBinding = [string, number, number, number, number];
 
@@ -79,8 +86,8 @@ export function vendBinding(db: Db, vendId: string): VendBinding | undefined {
   return db.prepare(`${VEND_BINDING_SQL} WHERE vend_id = ?`).raw().get(vendId) as VendBinding | undefined;
 }
 
-export function adjustmentBinding(db: Db, vendId: string): AdjustmentBinding | undefined {
-  return db.prepare('SELECT vend_id, amount_cents FROM vend_adjustments WHERE vend_id = ?').raw().get(vendId) as AdjustmentBinding | undefined;
+export function adjustmentBindings(db: Db, vendId: string): AdjustmentBinding[] {
+  return db.prepare(`${ADJUSTMENT_BINDING_SQL} WHERE vend_id = ? ORDER BY refund_key`).raw().all(vendId) as AdjustmentBinding[];
 }
 
 export function accountBinding(db: Db, accountId: string): AccountBinding | undefined {
@@ -144,7 +151,7 @@ function flush(ctx: LedgerContext, p: Pending): void {
   const e = p.entries.map((id) => entryBinding(ctx.db, id)).filter((x): x is EntryBinding => x !== undefined);
   const vendIds = [...p.vends];
   const v = vendIds.map((id) => vendBinding(ctx.db, id)).filter((x): x is VendBinding => x !== undefined);
-  const j = vendIds.map((id) => adjustmentBinding(ctx.db, id)).filter((x): x is AdjustmentBinding => x !== undefined);
+  const j = vendIds.flatMap((id) => adjustmentBindings(ctx.db, id));
   const a = [...p.accounts].map((id) => accountBinding(ctx.db, id)).filter((x): x is AccountBinding => x !== undefined);
   if (e.length > 0) detail.e = e;
   if (v.length > 0) detail.v = v;
@@ -193,7 +200,7 @@ export function chainExistingMoneyRows(ctx: LedgerContext): number {
   const details: LinkDetail[] = [];
   chunked(db.prepare('SELECT account_id, version, balance_cents, points, covered_seq FROM accounts WHERE version > 0 ORDER BY account_id').raw().all() as AccountBinding[], 'a', details);
   chunked(db.prepare(`${VEND_BINDING_SQL} ORDER BY rowid`).raw().all() as VendBinding[], 'v', details);
-  chunked(db.prepare('SELECT vend_id, amount_cents FROM vend_adjustments ORDER BY vend_id').raw().all() as AdjustmentBinding[], 'j', details);
+  chunked(db.prepare(`${ADJUSTMENT_BINDING_SQL} ORDER BY vend_id, refund_key`).raw().all() as AdjustmentBinding[], 'j', details);
   chunked(
     db.prepare('SELECT entry_id, account_id, kind, amount_cents, points, vend_id, cloud_id, account_version, outbox_seq FROM entries ORDER BY entry_id').raw().all() as EntryBinding[],
     'e',

@@ -8,7 +8,9 @@ import { auditAnchor, verifyAudit, type AuditHead } from './audit.js';
 import { META, getMeta, getMetaInt } from './context.js';
 import type { Db } from './db.js';
 import {
+  ADJUSTMENT_BINDING_SQL,
   VEND_BINDING_SQL,
+  adjustmentKey,
   moneyAnchor,
   moneyGenesis,
   moneyLinkHash,
@@ -61,7 +63,7 @@ export interface Expected {
 
 const ENTRY_COLS = ['entry_id', 'account_id', 'kind', 'amount_cents', 'points', 'vend_id', 'cloud_id', 'account_version', 'outbox_seq'] as const;
 const VEND_COLS = ['vend_id', 'funding', 'account_id', 'amount_cents', 'state', 'captured_cents', 'refunded_cents'] as const;
-const ADJ_COLS = ['vend_id', 'amount_cents'] as const;
+const ADJ_COLS = ['vend_id', 'refund_key', 'amount_cents', 'points'] as const;
 const ACCOUNT_COLS = ['account_id', 'version', 'balance_cents', 'points', 'covered_seq'] as const;
 
 function same(a: readonly unknown[], b: readonly unknown[]): boolean {
@@ -139,9 +141,9 @@ function apply(x: Expected, d: LinkDetail, link: number, problems: Problems): vo
     x.vends.set(v[0], { row: v, link });
   }
   for (const j of d.j ?? []) {
-    const had = x.adjustments.get(j[0]);
-    if (had !== undefined && !same(had.row, j)) problems.add(`money chain: link ${link} binds the fault refund of vend ${j[0]} again, differently`);
-    else x.adjustments.set(j[0], { row: j, link });
+    const had = x.adjustments.get(adjustmentKey(j));
+    if (had !== undefined && !same(had.row, j)) problems.add(`money chain: link ${link} binds the refund ${j[1]} of vend ${j[0]} again, differently`);
+    else x.adjustments.set(adjustmentKey(j), { row: j, link });
   }
   for (const a of d.a ?? []) {
     const had = x.accounts.get(a[0]);
@@ -178,14 +180,14 @@ function compareVends(db: Db, x: Expected, problems: Problems): number {
     x.vends.delete(r[0]);
   }
   for (const [id, want] of x.vends) problems.add(`vends row ${id} (amount_cents ${want.row[3]}) is missing (deleted; link ${want.link} binds it)`);
-  const adj = db.prepare('SELECT vend_id, amount_cents FROM vend_adjustments').raw().iterate() as IterableIterator<AdjustmentBinding>;
+  const adj = db.prepare(ADJUSTMENT_BINDING_SQL).raw().iterate() as IterableIterator<AdjustmentBinding>;
   for (const r of adj) {
-    const want = x.adjustments.get(r[0]);
-    if (want === undefined) problems.add(`vend_adjustments row ${r[0]} (${r[1]} cents) is not in the money chain (inserted)`);
-    else if (!same(r, want.row)) problems.add(`vend_adjustments row ${r[0]} edited: ${differences(ADJ_COLS, r, want.row)} (link ${want.link})`);
-    x.adjustments.delete(r[0]);
+    const want = x.adjustments.get(adjustmentKey(r));
+    if (want === undefined) problems.add(`vend_adjustments row ${r[0]} ${r[1]} (${r[2]} cents) is not in the money chain (inserted)`);
+    else if (!same(r, want.row)) problems.add(`vend_adjustments row ${r[0]} ${r[1]} edited: ${differences(ADJ_COLS, r, want.row)} (link ${want.link})`);
+    x.adjustments.delete(adjustmentKey(r));
   }
-  for (const [id, want] of x.adjustments) problems.add(`vend_adjustments row ${id} (${want.row[1]} cents) is missing (deleted; link ${want.link} binds it)`);
+  for (const want of x.adjustments.values()) problems.add(`vend_adjustments row ${want.row[0]} ${want.row[1]} (${want.row[2]} cents) is missing (deleted; link ${want.link} binds it)`);
   return n;
 }
 

@@ -7,6 +7,7 @@ import { maskUid } from './deps.js';
 import { accountIdSchema, addEntry, balance, ensureAccount } from './accounts.js';
 import { cardUidSchema } from './cards.js';
 import { inTx, type LedgerContext } from './context.js';
+import { commandRecordSchema, recordCommand } from './commands.js';
 import { recordFact } from './outbox.js';
 import { spendSunCounter, sunCounterSchema } from './secure-cards.js';
 import { claimToken, tokenIdSchema } from './tokens.js';
@@ -81,6 +82,8 @@ export const captureSchema = z.object({
   amountCents: z.number().int().nonnegative().optional(),
   points: z.number().int().optional(),
   detail: detailSchema.optional(),
+  /** The machine command this vend is (an app's add-time): its audit record, written in this transaction. */
+  command: commandRecordSchema.optional(),
 });
 export type CaptureInput = z.input<typeof captureSchema>;
 
@@ -89,6 +92,8 @@ export const refundSchema = z.object({
   /** Partial refund of the held amount; default: all of it. */
   amountCents: z.number().int().nonnegative().optional(),
   detail: detailSchema.optional(),
+  /** The machine command this vend is (an app's add-time): its audit record, written in this transaction. */
+  command: commandRecordSchema.optional(),
 });
 export type RefundInput = z.input<typeof refundSchema>;
 
@@ -303,6 +308,7 @@ export function capture(ctx: LedgerContext, vendId: string, input: CaptureInput 
     } else if (c.points !== undefined && c.points !== 0 && v.accountId !== null) {
       addEntry(ctx, { accountId: v.accountId, kind: 'points', amountCents: 0, points: c.points, vendId, outboxSeq: fact.outboxSeq });
     }
+    if (c.command) recordCommand(ctx, c.command);
     return { ok: true, auditSeq: fact.audit.seq };
   });
 }
@@ -330,53 +336,69 @@ export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): 
       // A vend paid with points gets its points back, all of them (a refund is before any cycle).
       addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: refunded, points: heldPoints(ctx, vendId), vendId, outboxSeq: fact.outboxSeq });
     }
+    if (r.command) recordCommand(ctx, r.command);
     return { ok: true, auditSeq: fact.audit.seq };
   });
 }
 
-export const capturedRefundSchema = z.object({
+export const capturedRefundSchema = z.strictObject({
   reason: z.string().min(1).max(64),
-  amountCents: z.number().int().positive(),
+  amountCents: z.number().int().nonnegative(),
+  /** Points back, for a vend paid with points (never more in total than its hold took). */
+  points: z.number().int().positive().optional(),
+  /** Once per vend and key (an app cancel's command id); default: the reason (one fault refund, one operator refund). */
+  key: z.string().min(1).max(96).optional(),
   detail: detailSchema.optional(),
-});
+}).refine((r) => r.amountCents > 0 || r.points !== undefined, { message: 'a refund gives back cents or points' });
 export type CapturedRefundInput = z.input<typeof capturedRefundSchema>;
 export type CapturedRefundResult =
   | { ok: true; auditSeq: number; refundedCents: number }
   | { ok: false; reason: 'not_found' | 'not_captured' | 'already_refunded' | 'over_capture' };
 
 /**
- * Gives back part of what a captured vend cost (a fault cut the paid cycle short). One transaction
- * with its audit record ('fault_refund'), outbox record and balance entry; never more than was
- * captured, and at most once per vend. The vend itself stays captured and frozen.
+ * Gives back part of what a captured vend cost (a fault cut the paid cycle short, the app
+ * cancelled it, an operator gave money back). One transaction with its audit record
+ * ('fault_refund'), outbox record and balance entry. A vend may get several (an operator's part,
+ * then a cancel of the rest), once per key, never more in total than was captured. The vend
+ * itself stays captured and frozen.
  */
 export function refundCaptured(ctx: LedgerContext, vendId: string, input: CapturedRefundInput): CapturedRefundResult {
   const r = capturedRefundSchema.parse(input);
+  const key = r.key ?? r.reason;
   return inTx(ctx.db, (): CapturedRefundResult => {
     const v = getVend(ctx, vendId);
     if (!v) return { ok: false, reason: 'not_found' };
     if (v.state !== 'captured') return { ok: false, reason: 'not_captured' };
-    if (ctx.db.prepare('SELECT 1 FROM vend_adjustments WHERE vend_id = ?').get(vendId) !== undefined) return { ok: false, reason: 'already_refunded' };
-    if (r.amountCents > (v.capturedCents ?? 0)) return { ok: false, reason: 'over_capture' };
+    if (ctx.db.prepare('SELECT 1 FROM vend_adjustments WHERE vend_id = ? AND refund_key = ?').get(vendId, key) !== undefined) return { ok: false, reason: 'already_refunded' };
+    if (r.amountCents + (capturedRefundOf(ctx, vendId) ?? 0) > (v.capturedCents ?? 0)) return { ok: false, reason: 'over_capture' };
+    const pts = capturedPointsOf(ctx, vendId);
+    if ((r.points ?? 0) + pts.refundedPoints > pts.points) return { ok: false, reason: 'over_capture' };
     const fact = recordFact(ctx, {
       type: 'vend.fault_refund',
       money: true,
-      audit: { kind: 'fault_refund', result: 'refunded', reason: r.reason, method: v.method, amountCents: r.amountCents, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: r.detail },
-      payload: { vendId, refundedCents: r.amountCents, capturedCents: v.capturedCents, reason: r.reason, funding: v.funding },
+      audit: { kind: 'fault_refund', result: 'refunded', reason: r.reason, method: v.method, amountCents: r.amountCents, accountId: v.accountId, cardMask: v.cardMask, machineId: v.machineId, program: v.program, vendId, detail: { ...r.detail, ...(r.points !== undefined ? { points: r.points } : {}) } },
+      payload: { vendId, refundedCents: r.amountCents, capturedCents: v.capturedCents, reason: r.reason, funding: v.funding, ...(r.points !== undefined ? { refundedPoints: r.points } : {}) },
     });
     ctx.db
-      .prepare('INSERT INTO vend_adjustments (vend_id, amount_cents, reason, created_ms, outbox_seq) VALUES (?, ?, ?, ?, ?)')
-      .run(vendId, r.amountCents, r.reason, Math.floor(ctx.clock.now()), fact.outboxSeq);
+      .prepare('INSERT INTO vend_adjustments (vend_id, refund_key, amount_cents, points, reason, created_ms, outbox_seq) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(vendId, key, r.amountCents, r.points ?? 0, r.reason, Math.floor(ctx.clock.now()), fact.outboxSeq);
     if (v.funding === 'account' && v.accountId !== null) {
-      addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: r.amountCents, vendId, outboxSeq: fact.outboxSeq });
+      addEntry(ctx, { accountId: v.accountId, kind: 'refund', amountCents: r.amountCents, points: r.points ?? 0, vendId, outboxSeq: fact.outboxSeq });
     }
     return { ok: true, auditSeq: fact.audit.seq, refundedCents: r.amountCents };
   });
 }
 
-/** Cents given back on a captured vend by refundCaptured, or null when none was. */
+/** Cents given back on a captured vend by refundCaptured, all keys together, or null when none was. */
 export function capturedRefundOf(ctx: LedgerContext, vendId: string): number | null {
-  const row = ctx.db.prepare('SELECT amount_cents AS c FROM vend_adjustments WHERE vend_id = ?').get(vendId) as { c: number } | undefined;
-  return row ? row.c : null;
+  const row = ctx.db.prepare('SELECT SUM(amount_cents) AS c FROM vend_adjustments WHERE vend_id = ?').get(vendId) as { c: number | null };
+  return row.c;
+}
+
+/** Points a captured vend was paid with (its hold took them) and how many of them refunds gave back. */
+export function capturedPointsOf(ctx: LedgerContext, vendId: string): { points: number; refundedPoints: number } {
+  const row = ctx.db.prepare('SELECT IFNULL(SUM(points), 0) AS p FROM vend_adjustments WHERE vend_id = ?').get(vendId) as { p: number };
+  return { points: heldPoints(ctx, vendId), refundedPoints: row.p };
 }
 
 /** Vends held or credited but not finished: start-up reconciliation reads each device for them. */

@@ -42,6 +42,11 @@ export interface VendContext {
   holdDetail?: Record<string, unknown>;
   /** Paid with the account's points: the hold takes these points and no cents. */
   points?: number;
+  /**
+   * The app command this vend is (an add-time): its audit record goes into the capture's or the
+   * refund's transaction, so the command is audited with its money or not at all.
+   */
+  command?: { source: 'remote'; commandId: string; kind: string; machineId: string };
   /** Told the vend id once the hold is stored. */
   onHeld?: (vendId: string) => void;
   declineRecorded: boolean;
@@ -116,7 +121,11 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
       }
       // Done only once stored: a write that throws leaves the session capturing/refunding (retried).
       case 'capture': {
-        const r = ledgerWrite(d, 'capture', () => ledger.capture(a.vendId));
+        const cmd = ctx.command;
+        const amount = ctx.price?.amountCents;
+        const r = ledgerWrite(d, 'capture', () =>
+          ledger.capture(a.vendId, cmd ? { command: { ...cmd, result: 'accepted', reason: null, money: `${cmd.kind} paid by vend ${a.vendId} (${amount ?? '?'} ¢)`, vendId: a.vendId } } : undefined),
+        );
         if (r === null) return { type: 'error', detail: 'capture not stored' };
         if (r.ok || ledger.getVend(a.vendId)?.state === 'captured') {
           d.log.info({ vendId: a.vendId, machineId: ctx.machineId }, 'vend captured');
@@ -126,7 +135,10 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
         return { type: 'error', detail: `ledger refused capture: ${r.reason}` };
       }
       case 'refund': {
-        const r = ledgerWrite(d, 'refund', () => ledger.refund(a.vendId, { reason: a.reason }));
+        const cmd = ctx.command;
+        const r = ledgerWrite(d, 'refund', () =>
+          ledger.refund(a.vendId, { reason: a.reason, ...(cmd ? { command: { ...cmd, result: 'rejected', reason: a.reason, money: `vend ${a.vendId} refunded (${a.reason})`, vendId: a.vendId } } : {}) }),
+        );
         if (r === null) return { type: 'error', detail: 'refund not stored' };
         if (r.ok || ledger.getVend(a.vendId)?.state === 'refunded') {
           d.log.warn({ vendId: a.vendId, machineId: ctx.machineId, reason: a.reason }, 'vend refunded');

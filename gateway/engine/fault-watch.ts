@@ -25,13 +25,15 @@ export interface FaultWatchOptions {
   /** After a restart a running cycle is bound only to a vend captured at most this long before it could have started. */
   slackMs?: number;
   /** A refund the ledger could not store (it threw): the engine retries it. */
-  onRefundNotStored?: (vendId: string, input: { reason: string; amountCents: number; detail: Record<string, unknown> }, err: unknown) => void;
+  onRefundNotStored?: (vendId: string, input: { reason: string; amountCents: number; points?: number; detail: Record<string, unknown> }, err: unknown) => void;
 }
 
 export interface Cycle {
   vendId: string;
   paidCents: number;
   durationSec: number;
+  /** Add-time vends bought during the cycle: a fault gives each the same unused share back. */
+  addTimes: Array<{ vendId: string; paidCents: number }>;
 }
 
 const IN_CYCLE = new Set(['running', 'paused']);
@@ -103,7 +105,8 @@ export class FaultWatch {
   /**
    * The vend that credited a machine not started yet: the latest captured vend on it, not bound
    * to a cycle, not refunded, captured after its last cycle started (within the slack after a
-   * restart). Add-time vends (no machine kind) never count: they buy minutes, not a cycle.
+   * restart). Add-time vends (no machine kind) never count: they buy minutes, not a cycle. A vend
+   * refunded in part (an operator) still credited the machine: it counts, at what is left.
    */
   creditedVend(machineId: string, nowMs: number, durationSec = 0): { vendId: string; paidCents: number; accountId: string | null } | undefined {
     const since = this.lastStart.get(machineId);
@@ -118,9 +121,15 @@ export class FaultWatch {
           !this.bound.has(x.vendId) &&
           (x.finishedMs ?? 0) <= nowMs &&
           (x.finishedMs ?? 0) >= (since ?? nowMs - durationSec * 1000 - slack) &&
-          this.o.ledger.capturedRefundOf(x.vendId) === null,
+          notRefundedInFull(this.o.ledger.capturedRefundOf(x.vendId), x.capturedCents ?? 0),
       );
-    return v ? { vendId: v.vendId, paidCents: v.capturedCents ?? 0, accountId: v.accountId } : undefined;
+    // What is left of it: an operator may have given part back already.
+    return v ? { vendId: v.vendId, paidCents: (v.capturedCents ?? 0) - (this.o.ledger.capturedRefundOf(v.vendId) ?? 0), accountId: v.accountId } : undefined;
+  }
+
+  /** An add-time vend captured on a machine in a cycle of ours: it is part of that cycle's money. */
+  addToCycle(machineId: string, vendId: string, paidCents: number): void {
+    this.cycles.get(machineId)?.addTimes.push({ vendId, paidCents });
   }
 
   /** A cycle ended by a refund (a cancel): no fault refund may follow for it. */
@@ -142,7 +151,7 @@ export class FaultWatch {
       return;
     }
     this.bound.add(vend.vendId);
-    this.cycles.set(s.machineId, { vendId: vend.vendId, paidCents: vend.capturedCents ?? 0, durationSec });
+    this.cycles.set(s.machineId, { vendId: vend.vendId, paidCents: vend.capturedCents ?? 0, durationSec, addTimes: [] });
   }
 
   /** A dryer's length is what was bought; a later poll may show more (the first one came late). */
@@ -158,21 +167,31 @@ export class FaultWatch {
       this.log.warn({ machineId: s.machineId, faultCode: s.faultCode }, 'cycle faulted; no vend of ours paid it');
       return;
     }
-    const r = faultRefund(this.o.policy, { paidCents: c.paidCents, durationSec: c.durationSec, remainingSec: s.remainingSec ?? 0 });
-    const base = { machineId: s.machineId, vendId: c.vendId, rule: r.rule, elapsedShare: r.elapsedShare };
-    if (r.refundCents <= 0) {
+    // The cycle's vend, then each add-time bought during it: the same unused share of each back.
+    this.refundShare(s, c, c.vendId, c.paidCents);
+    for (const a of c.addTimes) this.refundShare(s, c, a.vendId, a.paidCents);
+  }
+
+  private refundShare(s: MachineState, c: Cycle, vendId: string, paidCents: number): void {
+    const at = { durationSec: c.durationSec, remainingSec: s.remainingSec ?? 0 };
+    const r = faultRefund(this.o.policy, { paidCents, ...at });
+    // A vend paid with points gets the same share of its points back.
+    const pts = this.o.ledger.capturedPointsOf(vendId);
+    const points = pts.points > pts.refundedPoints ? Math.min(pts.points - pts.refundedPoints, faultRefund(this.o.policy, { paidCents: pts.points, ...at }).refundCents) : 0;
+    const base = { machineId: s.machineId, vendId, rule: r.rule, elapsedShare: r.elapsedShare };
+    if (r.refundCents <= 0 && points <= 0) {
       this.decided.push({ ...base, refundedCents: 0 });
       this.log.info({ ...base, faultCode: s.faultCode }, 'cycle faulted; no refund by policy');
       return;
     }
-    const input = { reason: r.reason, amountCents: r.refundCents, detail: { rule: r.rule, elapsedShare: r.elapsedShare, faultCode: s.faultCode, remainingSec: s.remainingSec, durationSec: c.durationSec } };
+    const input = { reason: r.reason, amountCents: Math.max(0, r.refundCents), ...(points > 0 ? { points } : {}), detail: { rule: r.rule, elapsedShare: r.elapsedShare, faultCode: s.faultCode, remainingSec: s.remainingSec, durationSec: c.durationSec } };
     let res: ReturnType<Ledger['refundCaptured']>;
     try {
-      res = this.o.ledger.refundCaptured(c.vendId, input);
+      res = this.o.ledger.refundCaptured(vendId, input);
     } catch (err) {
       // Not stored, so not done: the engine keeps it and retries once the ledger writes again.
       this.log.error({ ...base, err: err instanceof Error ? err.message : String(err) }, 'fault refund not stored: retried later');
-      this.o.onRefundNotStored?.(c.vendId, input, err);
+      this.o.onRefundNotStored?.(vendId, input, err);
       return;
     }
     if (!res.ok) {
@@ -182,6 +201,11 @@ export class FaultWatch {
     this.decided.push({ ...base, refundedCents: r.refundCents });
     this.log.warn({ ...base, refundedCents: r.refundCents, faultCode: s.faultCode }, 'cycle cut short by a fault: refunded');
   }
+}
+
+/** A free vend (0 ¢) with no refund still counts; a paid one until all of it was given back. */
+function notRefundedInFull(refunded: number | null, captured: number): boolean {
+  return refunded === null || refunded < captured;
 }
 
 function wholeMinutes(sec: number | null): number {

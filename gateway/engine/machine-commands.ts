@@ -11,9 +11,9 @@
 //            the start, after it the unused share by remaining time (the fault-refund rule);
 //   pause, resume, clear-fault, service mode: no money, and the audit record says so.
 import type { Logger } from '../core/log.js';
-import type { Ledger } from '../../storage/index.js';
+import type { IntentSettlement, Ledger } from '../../storage/index.js';
 import type { MachineState } from '../machines/state.js';
-import type { CommandOutcome, RejectReason } from '../profiles/types.js';
+import type { CommandEvidence, CommandOutcome, RejectReason } from '../profiles/types.js';
 import type { RemoteCommand } from '../../protocols/mqtt/payloads.js';
 import type { RemoteCommandResult } from '../uplink/downlinks.js';
 import { faultRefund, type FaultRefundPolicy } from '../vend/fault-refund.js';
@@ -23,17 +23,20 @@ import type { Payer } from './authorize.js';
 import type { MachineAccess } from './machine-access.js';
 import type { FaultWatch } from './fault-watch.js';
 import type { PendingRefunds } from './pending-refunds.js';
+import type { RefundIntents } from './refund-intents.js';
 import type { VendOutcome } from './vend-outcome.js';
 
 /** What the command runner needs of the vend engine (which builds the runner: no import back). */
 export interface CommandEngine {
   claimForCommand(machineId: string, waitMs?: number): Promise<{ reason: ReasonCode; state: null } | { reason: null; state: MachineState }>;
   releaseCommand(machineId: string): void;
-  vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number }): Promise<VendOutcome>;
+  vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number; command?: { source: 'remote'; commandId: string; kind: string; machineId: string } }): Promise<VendOutcome>;
   safeWrite<T>(op: string, write: () => T): T | null;
   track<T>(p: Promise<T>): Promise<T>;
   readonly faults: FaultWatch;
   readonly pendingRefunds: PendingRefunds;
+  readonly intents: RefundIntents;
+  blockMachine(machineId: string): void;
 }
 
 export interface MachineCommandDeps {
@@ -115,40 +118,100 @@ export class MachineCommandRunner {
       if (paidBy.funding !== 'account' || paidBy.accountId === null) return this.refused(cmd, 'payment_required', 'the running cycle was paid online: add-time needs a prepaid amount');
       payer = { by: 'account', accountId: paidBy.accountId, commandId: cmd.id, maxCents: args.amountCents };
     }
-    const v = await this.d.engine.vendClaimed(cmd.machineId, state, payer, state.program ?? undefined, { minutes: args.minutes });
+    // Its audit record goes into the capture's or the refund's transaction (actions.ts).
+    const command = { source: 'remote' as const, commandId: cmd.id, kind: cmd.kind, machineId: cmd.machineId };
+    const v = await this.d.engine.vendClaimed(cmd.machineId, state, payer, state.program ?? undefined, { minutes: args.minutes, command });
+    if (v.result === 'refunded') return { status: 'rejected', reason: v.reason ?? 'not_executed', detail: `vend ${v.vendId} refunded (${v.reason ?? 'not executed'})` };
     if (v.result !== 'captured') return this.vendFailed(cmd, v);
-    return this.done(cmd, { status: 'accepted' }, { money: `add-time paid by vend ${v.vendId} (${v.amountCents} ¢)`, vendId: v.vendId });
+    // Part of the running cycle's money from now on: a fault refunds its unused share too.
+    this.d.engine.faults.addToCycle(cmd.machineId, v.vendId, v.amountCents);
+    return { status: 'accepted', reason: null, detail: `add-time paid by vend ${v.vendId} (${v.amountCents} ¢)` };
   }
 
   private async cancel(cmd: RemoteCommand, state: MachineState): Promise<RemoteCommandResult> {
     const { engine } = this.d;
-    const now = this.d.now();
-    // Who paid for what the machine holds, read before the cancel clears it.
-    const credited = state.status === 'credited' ? engine.faults.creditedVend(cmd.machineId, now) : undefined;
+    const plan = this.cancelRefundPlan(cmd, state);
+    if (plan === null || (plan.amountCents <= 0 && plan.points === undefined)) {
+      const o = await this.d.machines.commander(cmd.machineId).cancel();
+      if (o.status === 'accepted' && plan !== null) engine.faults.endCycle(cmd.machineId, plan.vendId);
+      const money = plan === null ? 'none: no paid cycle of ours on the machine' : `none: ${plan.rule}`;
+      return this.done(cmd, o, { money, ...(plan !== null ? { vendId: plan.vendId } : {}) });
+    }
+    // The refund is planned and stored, with the CANCEL's seq, before the frame leaves: a crash or
+    // a failed write after the machine ran it leaves an intent the engine settles by asking the
+    // machine (refund-intents.ts). Not stored: the cancel is not sent (fail closed).
+    const intentId = `remote_cancel:${cmd.id}`;
+    let stored = false;
+    const beforeSend = (evidence: CommandEvidence): void => {
+      const r = engine.safeWrite('openRefundIntent', () =>
+        this.d.ledger.openRefundIntent({
+          intentId, vendId: plan.vendId, machineId: cmd.machineId, amountCents: plan.amountCents, ...(plan.points !== undefined ? { points: plan.points } : {}), reason: 'remote_cancel', evidence,
+          command: { source: 'remote', commandId: cmd.id, kind: cmd.kind, machineId: cmd.machineId },
+          detail: { commandId: cmd.id, rule: plan.rule, elapsedShare: plan.elapsedShare },
+        }),
+      );
+      if (r === null) throw new Error('the ledger could not store the planned refund: cancel not sent');
+      stored = true;
+    };
+    let o: CommandOutcome;
+    engine.intents.sendingNow(intentId);
+    try {
+      o = await this.d.machines.commander(cmd.machineId).cancel(beforeSend);
+    } catch (e) {
+      if (!stored) {
+        engine.intents.notSent(intentId);
+        return this.refused(cmd, 'ledger_unavailable', 'the ledger cannot write: the cancel was not sent');
+      }
+      o = { status: 'unknown', detail: e instanceof Error ? e.message : String(e) };
+    }
+    if (o.status === 'accepted') engine.faults.endCycle(cmd.machineId, plan.vendId);
+    const settlement: IntentSettlement =
+      o.status === 'accepted' ? { refund: true, result: 'accepted', money: `refunded ${plan.amountCents} ¢${plan.points !== undefined ? ` and ${plan.points} points` : ''} (${plan.rule})` }
+      : { refund: false, result: o.status, reason: o.status === 'rejected' ? o.reason : null, money: 'none: the machine did not cancel' };
+    // Not sent (a RIO-8 has no cancel, an unreachable unit): nothing was planned in the ledger.
+    if (!stored) {
+      engine.intents.notSent(intentId);
+      return this.done(cmd, o, { money: 'none: the machine did not cancel', vendId: plan.vendId });
+    }
+    if (o.status === 'unknown') {
+      // The machine's word is missing: the intent stays, the machine blocked, until a read settles it.
+      engine.intents.keepOpen(intentId, cmd.machineId);
+      engine.blockMachine(cmd.machineId);
+      return { status: 'unknown', reason: null, detail: `${o.detail}; refund of ${plan.amountCents} ¢ settled once the machine answers` };
+    }
+    const r = engine.intents.settle(intentId, cmd.machineId, settlement);
+    if (r === null) {
+      engine.blockMachine(cmd.machineId);
+      return { status: o.status, reason: o.status === 'rejected' ? o.reason : null, detail: `${settlement.money}: not stored yet (ledger cannot write), retried` };
+    }
+    const refund = r.refund;
+    const money = refund === null ? settlement.money : refund.ok ? settlement.money : `no refund: ${refund.reason}`;
+    return { status: o.status, reason: o.status === 'rejected' ? o.reason : null, detail: o.status === 'rejected' ? `${o.detail}; ${money}` : money };
+  }
+
+  /**
+   * What a cancel gives back, read before the cancel clears the machine: a credited machine's
+   * vend, all of what is left of it (an operator may have refunded part); a running cycle's, the
+   * unused share by remaining time (the fault-refund rule), at most what is left. A vend paid
+   * with points gets its points back by the same share.
+   */
+  private cancelRefundPlan(cmd: RemoteCommand, state: MachineState): { vendId: string; amountCents: number; points?: number; rule: string; elapsedShare: number } | null {
+    const { engine, ledger } = this.d;
+    const credited = state.status === 'credited' ? engine.faults.creditedVend(cmd.machineId, this.d.now()) : undefined;
     const cycle = state.status === 'running' || state.status === 'paused' ? engine.faults.cycleOf(cmd.machineId) : undefined;
-    const o = await this.d.machines.commander(cmd.machineId).cancel();
-    if (o.status !== 'accepted') {
-      const vendId = credited?.vendId ?? cycle?.vendId;
-      return this.done(cmd, o, { money: o.status === 'unknown' ? 'none yet: the cancel may or may not have run; no refund without the machine\'s word' : 'none: the machine did not cancel', ...(vendId ? { vendId } : {}) });
-    }
-    let vendId: string;
-    let share: { amountCents: number; rule: string; elapsedShare: number };
-    if (credited) {
-      vendId = credited.vendId;
-      share = { amountCents: credited.paidCents, rule: 'before-start', elapsedShare: 0 };
-    } else if (cycle) {
-      vendId = cycle.vendId;
-      const r = faultRefund({ ...this.d.policy, mode: 'prorated' }, { paidCents: cycle.paidCents, durationSec: cycle.durationSec, remainingSec: state.remainingSec ?? 0 });
-      share = { amountCents: r.refundCents, rule: r.rule, elapsedShare: r.elapsedShare };
-    } else {
-      return this.done(cmd, o, { money: 'none: no paid cycle of ours on the machine' });
-    }
-    engine.faults.endCycle(cmd.machineId, vendId);
-    if (share.amountCents <= 0) return this.done(cmd, o, { money: `none: ${share.rule}`, vendId });
-    const r = engine.pendingRefunds.refund(vendId, { reason: 'remote_cancel', amountCents: share.amountCents, detail: { commandId: cmd.id, rule: share.rule, elapsedShare: share.elapsedShare } });
-    if (r === null) return this.done(cmd, o, { money: `refund of ${share.amountCents} ¢ not stored yet (ledger cannot write): retried`, vendId });
-    if (!r.ok) return this.done(cmd, o, { money: `no refund: ${r.reason}`, vendId });
-    return this.done(cmd, o, { money: `refunded ${r.refundedCents} ¢ (${share.rule})`, vendId });
+    const vendId = credited?.vendId ?? cycle?.vendId;
+    if (vendId === undefined || cycle === undefined && credited === undefined) return null;
+    const pts = ledger.capturedPointsOf(vendId);
+    const pointsLeft = pts.points - pts.refundedPoints;
+    const withPoints = (p: number): { points?: number } => (p > 0 ? { points: p } : {});
+    if (credited) return { vendId, amountCents: credited.paidCents, ...withPoints(pointsLeft), rule: 'before-start', elapsedShare: 0 };
+    if (!cycle) return null;
+    const policy = { ...this.d.policy, mode: 'prorated' as const };
+    const at = { durationSec: cycle.durationSec, remainingSec: state.remainingSec ?? 0 };
+    const r = faultRefund(policy, { paidCents: cycle.paidCents, ...at });
+    const left = (ledger.getVend(vendId)?.capturedCents ?? cycle.paidCents) - (ledger.capturedRefundOf(vendId) ?? 0);
+    const points = pointsLeft > 0 ? Math.min(pointsLeft, faultRefund(policy, { paidCents: pts.points, ...at }).refundCents) : 0;
+    return { vendId, amountCents: Math.max(0, Math.min(r.refundCents, left)), ...withPoints(points), rule: r.rule, elapsedShare: r.elapsedShare };
   }
 
   private payerOf(cmd: RemoteCommand, p: NonNullable<RemoteCommand['payment']>, maxCents?: number): Payer {

@@ -9,7 +9,7 @@ import { ledgerWrite, type ActionDeps } from './actions.js';
 
 export interface PendingRefund {
   vendId: string;
-  input: { reason: string; amountCents: number; detail?: Record<string, unknown> };
+  input: { reason: string; amountCents: number; points?: number; detail?: Record<string, unknown> };
 }
 
 export class PendingRefunds {

@@ -19,6 +19,7 @@ import { FaultWatch } from './fault-watch.js';
 import { authorize, readerOf, vendMethodOf, type Payer } from './authorize.js';
 import { isSqliteError, LedgerHealth } from './ledger-health.js';
 import { PendingRefunds } from './pending-refunds.js';
+import { RefundIntents } from './refund-intents.js';
 import { MachineCommandRunner } from './machine-commands.js';
 import { reconcileEvent } from './reconcile-verdict.js';
 import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
@@ -72,10 +73,14 @@ export class VendEngine {
   readonly health: LedgerHealth;
   /** Sessions whose capture or refund the ledger did not store: retried, their machine blocked. */
   private readonly unsettled = new Map<string, { session: VendSession; ctx: ActionContext }>();
+  /** Unfinished vends this run already filed a vend_unsettled alert for. */
+  private readonly alertedOpen = new Set<string>();
   /** Account vends of this run from authorisation to their end (usage counts them: authorize.ts). */
   private readonly accountVends = new Set<{ accountId: string; kind: 'washer' | 'dryer'; vendId: string | null }>();
   /** Refunds of captured vends (fault, cancel, operator) the ledger did not store: retried. */
   readonly pendingRefunds: PendingRefunds;
+  /** Refunds stored before their command went to the machine (an app cancel), settled by its answer. */
+  readonly intents: RefundIntents;
   /** The app's and the operator's machine commands, under this engine's claim on each machine. */
   readonly commands: MachineCommandRunner;
 
@@ -88,6 +93,7 @@ export class VendEngine {
     this.health = new LedgerHealth(this.log, () => o.clock.now());
     this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: o.readbackDelayMs ?? 150, log: this.log, health: this.health };
     this.pendingRefunds = new PendingRefunds(o.ledger, this.actionDeps);
+    this.intents = new RefundIntents({ ledger: o.ledger, machines: o.machines, deps: this.actionDeps, log: this.log });
     this.faults = new FaultWatch({
       ledger: o.ledger,
       machines: o.machines,
@@ -126,6 +132,11 @@ export class VendEngine {
       }
     }
     this.pendingRefunds.retry();
+    // Refunds planned before a command (an app cancel) whose settle a crash or a failed write left.
+    const hadIntents = this.intents.openMachines();
+    const intentMachines = await this.intents.settleOpen();
+    for (const m of intentMachines) this.block(m);
+    for (const m of hadIntents) if (!intentMachines.has(m)) this.unblock(m);
     for (const v of this.o.ledger.unfinishedVends()) {
       if (this.unsettled.has(v.vendId)) continue;
       if (this.busy.has(v.machineId) && !this.blocked.has(v.machineId)) continue; // its own session is still running
@@ -145,6 +156,13 @@ export class VendEngine {
         open.push(v.vendId);
         this.block(v.machineId);
         this.log.warn({ vendId: v.vendId, machineId: v.machineId, verdict }, 'unfinished vend still unsettled: machine blocked until it answers');
+        // Once per vend and run, for the operator, when the machine did not answer: the money stays
+        // held, the machine blocked, until it does (or someone looks at it); nothing is guessed.
+        // (A verdict known but not stored is the ledger's outage, alerted by LedgerHealth.)
+        if (session.state === 'unresolved' && !this.alertedOpen.has(v.vendId)) {
+          this.alertedOpen.add(v.vendId);
+          this.safeWrite('appendAlert', () => this.o.ledger.appendAlert({ code: 'vend_unsettled', message: `vend ${v.vendId} (${v.state}) cannot be proven yet: its machine does not answer; held and the machine blocked until it does`, machineId: v.machineId, vendId: v.vendId }));
+        }
       }
     }
     return { settled, open };
@@ -189,8 +207,17 @@ export class VendEngine {
     this.busy.add(machineId);
   }
 
+  /** A machine stays blocked while it has an unsettled vend (of this run, or in the ledger) or an open refund intent. */
   private unblock(machineId: string): void {
+    if (this.intents.hasOpen(machineId)) return;
+    for (const u of this.unsettled.values()) if (u.ctx.machineId === machineId) return;
+    if (this.blocked.has(machineId) && this.o.ledger.unfinishedVends().some((v) => v.machineId === machineId)) return;
     if (this.blocked.delete(machineId)) this.busy.delete(machineId);
+  }
+
+  /** A command left something open on its machine (a refund intent): no vend or command until it is settled. */
+  blockMachine(machineId: string): void {
+    this.block(machineId);
   }
 
 
@@ -223,12 +250,12 @@ export class VendEngine {
    * The one authorisation path (authorize.ts) and the vend session, on a machine already claimed
    * by the caller: card, QR, and the app's paid start and add-time all come through here.
    */
-  async vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number }): Promise<VendOutcome> {
+  async vendClaimed(machineId: string, state: MachineState, payer: Payer, program: number | undefined, addTime?: { minutes: number; command?: NonNullable<VendContext['command']> }): Promise<VendOutcome> {
     const now = this.o.clock.now();
     const prog = program ?? chooseProgram(state, this.o.machines.programs(machineId));
     const auth = authorize(
       { ledger: this.o.ledger, pricing: this.rules.pricing, risk: this.rules.risk, riskState: this.risk, exposure: this.o.exposure, inFlight: (a) => this.accountInFlight(a), now },
-      { machineId, payer, program: prog, ...(addTime ? { addTime } : {}) },
+      { machineId, payer, program: prog, ...(addTime ? { addTime: { minutes: addTime.minutes } } : {}) },
       state,
     );
     if (!auth.ok) {
@@ -236,6 +263,7 @@ export class VendEngine {
       return this.declined(payer, auth.reason, machineId, { ...(auth.accountId !== undefined ? { accountId: auth.accountId } : {}), ...(auth.amountCents !== undefined ? { amountCents: auth.amountCents } : {}) });
     }
     const { ctx } = auth;
+    if (addTime?.command) ctx.command = addTime.command;
     const mine = ctx.accountId !== undefined && ctx.machineKind !== undefined ? { accountId: ctx.accountId, kind: ctx.machineKind, vendId: null as string | null } : null;
     if (mine) {
       this.accountVends.add(mine);

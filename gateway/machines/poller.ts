@@ -150,7 +150,7 @@ export class Poller extends EventEmitter<PollerEvents> {
       start: () => via((c) => c.start()),
       pause: () => via((c) => c.pause()),
       resume: () => via((c) => c.resume()),
-      cancel: () => via((c) => c.cancel()),
+      cancel: (beforeSend) => via((c) => c.cancel(beforeSend)),
       addTime: (r) => via((c) => c.addTime(r)),
       clearFault: () => via((c) => c.clearFault()),
       serviceMode: (on) => via((c) => c.serviceMode(on)),

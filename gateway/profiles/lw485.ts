@@ -68,7 +68,7 @@ class Lw485Driver implements UnitDriver {
       start: () => send(Lw485Command.START, 0, 0, 0),
       pause: () => send(Lw485Command.PAUSE, 0, 0, 0),
       resume: () => send(Lw485Command.RESUME, 0, 0, 0),
-      cancel: () => send(Lw485Command.CANCEL, 0, 0, 0),
+      cancel: (beforeSend) => send(Lw485Command.CANCEL, 0, 0, 0, beforeSend),
       // The sheet names only minutes and amount for ADD_TIME; the active program goes along so a
       // controller that checks the program field sees the cycle it extends.
       addTime: (r) =>

@@ -104,7 +104,8 @@ export interface MachineCommands {
   start(): Promise<CommandOutcome>;
   pause(): Promise<CommandOutcome>;
   resume(): Promise<CommandOutcome>;
-  cancel(): Promise<CommandOutcome>;
+  /** beforeSend: as a credit's, so a refund planned on the cancel is stored with its evidence first. */
+  cancel(beforeSend?: BeforeSend): Promise<CommandOutcome>;
   addTime(req: AddTimeRequest): Promise<CommandOutcome>;
   /** A technician's actions (LW-485 CLEAR_FAULT, SERVICE_ON, SERVICE_OFF). */
   clearFault(): Promise<CommandOutcome>;

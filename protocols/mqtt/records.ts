@@ -91,6 +91,8 @@ export const vendFaultRefundSchema = z.strictObject({
   capturedCents: nonNegCents.nullable(),
   reason: id64,
   funding,
+  /** Points given back, for a vend paid with points. */
+  refundedPoints: z.int().positive().optional(),
   audit,
 });
 

@@ -94,3 +94,27 @@ test('a fault past the policy share of the cycle: no refund', async () => {
   assert.equal(ledger.capturedRefundOf(vendId), null);
   assert.deepEqual(ledger.selfCheck().problems, []);
 });
+
+test('a dryer faulted after an app add-time: the add-time vend gets the same unused share back as the cycle vend', async () => {
+  // D1 is still in the fault of the test above: fixed and cleared by a technician.
+  if (bus.poller.state('D1')?.status === 'fault') {
+    sim.room.control.resolveFaultCondition(9);
+    assert.equal((await engine.commands.operator('D1', 'clear-fault')).status, 'accepted');
+  }
+  await waitFor(() => bus.poller.state('D1')?.status === 'idle', 'D1 idle');
+  const { vendId, paid } = await paidCycle('D1', 9);
+  await waitFor(() => bus.poller.state('D1')?.status === 'running', 'D1 running');
+  const now = Math.floor(Date.now() / 1000);
+  const r = await engine.commands.remote({ type: 'remote-command', roomId: ROOM_ID, id: 'fault-addtime-1', machineId: 'D1', kind: 'addTime', args: { minutes: 10, amountCents: 800 }, issuedAtSec: now - 1, expiresAtSec: now + 60 });
+  assert.equal(r.status, 'accepted', JSON.stringify(r));
+  const added = ledger.recentVends(5).find((v) => v.machineId === 'D1' && v.machineKind === null && v.state === 'captured');
+  assert.ok(added);
+  await waitFor(() => (bus.poller.state('D1')?.remainingSec ?? 0) > 0, 'D1 polled after the add-time');
+  sim.room.control.injectFault(9, 3);
+  await waitFor(() => engine.faults.decided.some((d) => d.vendId === added.vendId), 'the add-time vend decided');
+  const main = ledger.capturedRefundOf(vendId) ?? 0;
+  const extra = ledger.capturedRefundOf(added.vendId) ?? 0;
+  assert.ok(main > 0 && extra > 0, `both refunded: ${main}, ${extra}`);
+  assert.ok(Math.abs(extra / (added.capturedCents ?? NaN) - main / paid) < 0.02, `the same share: ${main}/${paid} and ${extra}/${added.capturedCents}`);
+  assert.deepEqual(ledger.selfCheck().problems, []);
+});

@@ -96,7 +96,7 @@ test('a ledger from before the tally (schema 8) starts with the tally its vends 
     const db = openDatabase({ path: t.file('l.db'), logger: silentLogger() });
     db.exec('DROP TRIGGER vends_exposure_insert; DROP TRIGGER vends_exposure_update_out; DROP TRIGGER vends_exposure_update_in; DROP TRIGGER vends_exposure_delete; DROP TRIGGER vend_adjustments_exposure; DROP TABLE unsynced_exposure; PRAGMA user_version = 8;');
     // And what later migrations added (secure cards), or re-running them would add it twice.
-    db.exec('DROP TABLE sun_counters; ALTER TABLE cards DROP COLUMN secure; ALTER TABLE cards DROP COLUMN fleet_counter; ALTER TABLE cards DROP COLUMN key_version;');
+    db.exec('DROP TABLE refund_intents; DROP TABLE sun_counters; ALTER TABLE cards DROP COLUMN secure; ALTER TABLE cards DROP COLUMN fleet_counter; ALTER TABLE cards DROP COLUMN key_version;');
     db.exec("DROP TABLE money_chain; DELETE FROM meta WHERE key LIKE 'money%';");
     db.close();
     const again = openTestLedger(t.file('l.db'));
@@ -138,7 +138,7 @@ test('item 7: a refund of a captured vend lowers the exposure while the vend is 
     const db = openDatabase({ path: t.file('l.db'), logger: silentLogger() });
     db.exec("DROP TRIGGER vend_adjustments_exposure; UPDATE unsynced_exposure SET cents = cents + 200; PRAGMA user_version = 9;");
     // And what later migrations added (secure cards), or re-running them would add it twice.
-    db.exec('DROP TABLE sun_counters; ALTER TABLE cards DROP COLUMN secure; ALTER TABLE cards DROP COLUMN fleet_counter; ALTER TABLE cards DROP COLUMN key_version;');
+    db.exec('DROP TABLE refund_intents; DROP TABLE sun_counters; ALTER TABLE cards DROP COLUMN secure; ALTER TABLE cards DROP COLUMN fleet_counter; ALTER TABLE cards DROP COLUMN key_version;');
     db.exec("DROP TABLE money_chain; DELETE FROM meta WHERE key LIKE 'money%';");
     db.close();
     const again = openTestLedger(t.file('l.db'));

@@ -55,3 +55,28 @@ test('refundCaptured on a token-funded vend moves no balance, and the self-check
     tmp.cleanup();
   }
 });
+
+test('several refunds of one captured vend (migration 12): once per key, never above the capture in total', () => {
+  const tmp = tempDir();
+  const l = openTestLedger(tmp.file('l.db'));
+  try {
+    l.applyTopUp({ cloudId: 't1', accountId: 'acct-a', amountCents: 1000, accountVersion: 1 });
+    const h = l.hold(cardHold('acct-a', 400));
+    assert.ok(h.ok);
+    if (!h.ok) return;
+    assert.ok(l.markCreditSent(h.vendId, { profile: 'lw485', unit: 1, seq: 1, code: 1 }).ok);
+    assert.ok(l.capture(h.vendId).ok);
+    assert.ok(l.refundCaptured(h.vendId, { reason: 'operator_refund', amountCents: 100 }).ok, 'an operator gives part back');
+    assert.deepEqual(l.refundCaptured(h.vendId, { reason: 'remote_cancel', key: 'remote_cancel:c1', amountCents: 301 }), { ok: false, reason: 'over_capture' });
+    assert.ok(l.refundCaptured(h.vendId, { reason: 'remote_cancel', key: 'remote_cancel:c1', amountCents: 300 }).ok, 'a cancel gives the rest');
+    assert.deepEqual(l.refundCaptured(h.vendId, { reason: 'remote_cancel', key: 'remote_cancel:c1', amountCents: 1 }), { ok: false, reason: 'already_refunded' });
+    assert.deepEqual(l.refundCaptured(h.vendId, { reason: 'fault_abort', amountCents: 1 }), { ok: false, reason: 'over_capture' });
+    assert.equal(l.capturedRefundOf(h.vendId), 400);
+    assert.equal(l.balance('acct-a')?.balanceCents, 1000);
+    assert.deepEqual(l.readAudit(1, 1000).filter((a) => a.vendId === h.vendId).map((a) => a.kind), ['hold', 'credit_sent', 'capture', 'fault_refund', 'fault_refund']);
+    assert.deepEqual(l.selfCheck().problems, []);
+  } finally {
+    l.close();
+    tmp.cleanup();
+  }
+});

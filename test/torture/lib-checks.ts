@@ -69,15 +69,30 @@ export class LedgerChecker {
     }
   }
 
-  /** After a restart has settled what the kill left. `counts` null: the machines could not be read. */
-  afterStart(label: string, v: string[], counts: MachineCounts | null): void {
+  /** Ids of the unfinished vends right now: what a kill left, to hold the restart to (seams). */
+  unfinishedIds(): Set<string> {
+    const db = this.open();
+    try {
+      return new Set((db.prepare(`SELECT vend_id AS id FROM vends WHERE state IN ('held', 'credit_sent')`).all() as { id: string }[]).map((r) => r.id));
+    } finally {
+      db.close();
+    }
+  }
+
+  /**
+   * After a restart has settled what the kill left. `counts` null: the machines could not be read.
+   * `leftByKill`: only these vends must be settled (the restarted gateway may already be running
+   * new vends, e.g. for app commands the broker kept for it); absent: every unfinished vend.
+   */
+  afterStart(label: string, v: string[], counts: MachineCounts | null, leftByKill?: ReadonlySet<string>): void {
     const db = this.open();
     // One snapshot: the gateway keeps writing (downlinks, batches) while the checks read.
     db.exec('BEGIN');
     try {
       for (const p of selfCheck(db).problems) v.push(`${label}: self-check: ${p}`);
       this.checkAudit(db, label, v, ++this.checks % this.fullEvery === 0);
-      const open = db.prepare(`SELECT vend_id AS id, machine_id AS m, state, credit_evidence AS ev FROM vends WHERE state IN ('held', 'credit_sent')`).all() as { id: string; m: string; state: string; ev: string | null }[];
+      const open = (db.prepare(`SELECT vend_id AS id, machine_id AS m, state, credit_evidence AS ev FROM vends WHERE state IN ('held', 'credit_sent')`).all() as { id: string; m: string; state: string; ev: string | null }[])
+        .filter((o) => leftByKill === undefined || leftByKill.has(o.id));
       for (const o of open) v.push(`${label}: vend ${o.id} on ${o.m} still ${o.state} after the restart settled (evidence ${o.ev ?? 'none'})`);
       if (counts !== null) this.checkMachines(db, label, v, counts);
     } finally {

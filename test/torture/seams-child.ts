@@ -9,6 +9,7 @@
 //   clear <M>                    operator clear-fault     -> "clear <status> <M>"
 //   wf <code> <count> <op|->     the next <count> writes (of ledger method <op>) throw <code>
 //   ro <ms>                      every write throws SQLITE_READONLY for <ms> (a remounted card)
+//   reach <M>                    whether the gateway can read M now -> "reach <M> <ok|status or why not>"
 // Every 100 ms it prints "inj <writes failed so far>", so the parent can count the failures.
 import { z } from 'zod';
 import { Daemon } from '../../gateway/daemon.js';
@@ -63,6 +64,11 @@ async function handle(d: Daemon, line: string): Promise<void> {
       if (code === undefined) throw new Error(`no fault code ${a}`);
       faults.fail({ code, count: Number(b), ...(c !== '-' ? { op: c } : {}) });
       return;
+    }
+    case 'reach': {
+      // The parent asks when a vend the kill left is still open: was its machine readable at all?
+      const r = await d.machines.readNow(a);
+      return say(`reach ${a} ${r.ok ? (r.state.status === 'offline' ? 'offline' : 'ok') : 'unreadable'}`);
     }
     case 'ro':
       faults.failAll('SQLITE_READONLY');

@@ -16,6 +16,7 @@
 // refunds, coins against captures, no refund beyond a capture, and everything a gateway
 // reported done found in the file after it was killed.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareGatewayChild } from '../engine/child.js';
@@ -36,7 +37,7 @@ const SETTLE_DEADLINE_MS = 20_000;
 const ALL_MACHINES = Object.keys(MACHINES);
 const SEAMS_MACHINES: SeamsMachines = { lw: LW_UNITS, coins: COIN_CHANNELS };
 /** Ledger operations a single write fault is aimed at (storage/index.ts method names); '-': whatever writes next. */
-const FAULT_OPS = ['hold', 'markCreditSent', 'capture', 'refund', 'refundCaptured', 'recordDecline', 'recordCommand', 'applyTopUp', 'applyCardList', '-'];
+const FAULT_OPS = ['hold', 'markCreditSent', 'capture', 'refund', 'refundCaptured', 'openRefundIntent', 'settleRefundIntent', 'recordDecline', 'recordCommand', 'applyTopUp', 'applyCardList', '-'];
 const FAULT_CODES = ['SQLITE_IOERR', 'SQLITE_FULL', 'SQLITE_READONLY'];
 
 type Pick = <T>(xs: readonly T[]) => T;
@@ -78,6 +79,34 @@ class App {
   }
 }
 
+/** Vends the kill left, still open, whose machine the restarted gateway cannot read right now. */
+async function unreachableOpen(c: GatewayChild, dbPath: string, leftByKill: ReadonlySet<string>): Promise<Set<string>> {
+  const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+  let open: Array<[string, string]>;
+  try {
+    open = (db.prepare(`SELECT vend_id AS id, machine_id AS m FROM vends WHERE state IN ('held', 'credit_sent')`).all() as { id: string; m: string }[])
+      .filter((r) => leftByKill.has(r.id))
+      .map((r) => [r.id, r.m]);
+  } finally {
+    db.close();
+  }
+  const out = new Set<string>();
+  for (const [id, machineId] of open) {
+    const before = c.lines().length;
+    c.send(`reach ${machineId}`);
+    const until = Date.now() + 5000;
+    let answer: string | undefined;
+    while (answer === undefined && Date.now() < until) {
+      await delay(50);
+      answer = c.lines().slice(before).find((l) => l.startsWith(`reach ${machineId} `));
+    }
+    if (answer !== undefined && !answer.endsWith(' ok')) out.add(id);
+  }
+  // A machine readable again only now: give the engine's next retry (every 300 ms) its chance.
+  if (open.length > out.size) await delay(3000);
+  return out;
+}
+
 async function run(opts: TortureOptions): Promise<TortureResult> {
   const started = Date.now();
   const totalOps = numParam(opts, 'ops', 100_000, 1_500);
@@ -117,6 +146,8 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   const count = (k: string): void => void ops.set(k, (ops.get(k) ?? 0) + 1);
   const captured: string[] = [];
   let injected = 0;
+  let newLifeOpen = 0;
+  let unsettledUnreachable = 0;
   let done = 0;
   let lastApp = 0;
   let lastFault = 0;
@@ -167,6 +198,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   };
 
   let next = spawnNext();
+  let leftByKill = checker.unfinishedIds();
   driver.start(300);
   opts.log(`seams: ${totalOps} operations, ${kills} kills, seed ${opts.seed}, child ${child.compiled ? 'compiled' : 'tsx'}`);
   const perLife = Math.max(1, Math.floor(totalOps / (kills + 1)));
@@ -176,10 +208,21 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
       next = spawnNext();
       cur.go(sim.port);
       await withDeadline(cur.ready, READY_DEADLINE_MS, `child ${i} ready`);
+      // What the kill left must be settled; vends the new life already runs (app commands the
+      // broker kept for it arrive at connect) are not: they are held to the next kill's check.
       const until = Date.now() + SETTLE_DEADLINE_MS;
-      while (checker.unfinished() > 0 && Date.now() < until) await delay(100);
+      const stillOpen = (): boolean => [...checker.unfinishedIds()].some((id) => leftByKill.has(id));
+      while (stillOpen() && Date.now() < until) await delay(100);
+      // A vend still open because its machine cannot be read (the simulated room in this process
+      // answering late on a loaded machine: units undiscovered, breakers backing off) is what the
+      // engine must do: keep it open and the machine blocked. It is held to the next restart's
+      // check and the final one; one whose machine the gateway reads is a violation.
+      const excused = await unreachableOpen(cur, dbPath, leftByKill);
+      unsettledUnreachable += excused.size;
       const seen = violations.length;
-      checker.afterStart(`start ${i}`, violations, null);
+      // Counted: how often the old check (every unfinished vend) would have taken such a vend for one the kill left.
+      newLifeOpen += [...checker.unfinishedIds()].filter((id) => !leftByKill.has(id)).length;
+      checker.afterStart(`start ${i}`, violations, null, new Set([...leftByKill].filter((id) => !excused.has(id))));
       checkMachineMoney({ dbPath, room: sim.room, machines: SEAMS_MACHINES, coinBase, label: `start ${i}`, final: false }, violations);
       // A life of `perLife` operations (the last one too: it ends with the final drain's clean start).
       const n = i === kills ? totalOps - done : perLife;
@@ -190,10 +233,12 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
       await delay(Math.floor(random() * 300));
       cur.kill();
       await cur.exited;
+      leftByKill = checker.unfinishedIds();
       injected += lastInjected(cur);
       checker.afterKill(`kill ${i}`, violations);
       captured.push(...checkReported(dbPath, cur.lines(), `kill ${i}`, violations).captured);
-      if (violations.length > seen) keepLog(`kill-${i}`, cur);
+      // SEAMS_KEEP_LOGS=1 keeps every life's log (the final check's violations point to no one life).
+      if (violations.length > seen || process.env.SEAMS_KEEP_LOGS === '1') keepLog(`kill-${i}`, cur);
       if ((i + 1) % 20 === 0) opts.log(`seams: ${i + 1} kills, ${done} operations, ${injected} writes failed, ${Math.round((Date.now() - started) / 1000)} s, ${violations.length} violations`);
     }
     await driver.stop();
@@ -211,6 +256,8 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
         operations: done,
         kills,
         writesFailed: injected,
+        openedByNewLifeAtCheck: newLifeOpen,
+        unsettledUnreachable,
         snapshotsSent: driver.snapshotsSent,
         ...fin.figures,
         machineFaults: machineFaults.injected(),

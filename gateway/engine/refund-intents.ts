@@ -1,0 +1,106 @@
+// Refunds planned before their command reaches the machine (storage/refund-intents.ts): an app
+// cancel of a paid credit stores its refund, with the CANCEL's evidence, before the frame leaves.
+// Here they are settled: right after the machine's answer, and again on the engine's retry timer
+// and at start-up for every intent a failed write or a crash left open. An open intent keeps its
+// machine blocked (no command may move the LW-485 seq its evidence is read against) until the
+// machine's own word settles it: the command ran -> the refund, once (its key is the intent id);
+// it did not -> no refund. Each settle is one transaction with the command's audit record.
+import type { Logger } from '../core/log.js';
+import type { IntentSettlement, Ledger } from '../../storage/index.js';
+import type { MachineAccess } from './machine-access.js';
+import { parseEvidence, reconcileFromState } from './readback.js';
+import { ledgerWrite, type ActionDeps } from './actions.js';
+
+export interface RefundIntentDeps {
+  ledger: Ledger;
+  machines: MachineAccess;
+  deps: Pick<ActionDeps, 'health' | 'log'>;
+  log: Logger;
+}
+
+export class RefundIntents {
+  /** Intents whose command the machine is known to have run (its answer came, the refund write failed). */
+  private readonly accepted = new Map<string, string>();
+  /** Machines with an intent not settled: blocked by the engine. */
+  private readonly open = new Set<string>();
+  /** Intents whose command is on its way to the machine now: only its answer settles them. */
+  private readonly sending = new Set<string>();
+
+  constructor(private readonly d: RefundIntentDeps) {}
+
+  /**
+   * The command of this intent is being sent: a retry must not read the machine meanwhile (the
+   * seq has not moved yet, it would settle the intent as "not cancelled"). Ended by settle/keepOpen.
+   */
+  sendingNow(intentId: string): void {
+    this.sending.add(intentId);
+  }
+
+  hasOpen(machineId: string): boolean {
+    return this.open.has(machineId);
+  }
+
+  openMachines(): Set<string> {
+    return new Set(this.open);
+  }
+
+  /** The command's answer is in: settle now. Null when the ledger did not store it: the intent stays open (retried), its machine blocked. */
+  settle(intentId: string, machineId: string, s: IntentSettlement): ReturnType<Ledger['settleRefundIntent']> | null {
+    this.sending.delete(intentId);
+    const r = ledgerWrite(this.d.deps, 'settleRefundIntent', () => this.d.ledger.settleRefundIntent(intentId, s));
+    if (r === null) {
+      if (s.refund) this.accepted.set(intentId, s.money);
+      this.open.add(machineId);
+    }
+    return r;
+  }
+
+  /** The command's answer is unknown: the intent stays open, its machine blocked, until a read settles it. */
+  keepOpen(intentId: string, machineId: string): void {
+    this.sending.delete(intentId);
+    this.open.add(machineId);
+  }
+
+  /** The command was not sent after all (nothing stored): forget it. */
+  notSent(intentId: string): void {
+    this.sending.delete(intentId);
+  }
+
+  /**
+   * Settles every open intent that can be: by what this run knows, else by a fresh read of the
+   * machine against the command's evidence. Returns the machines whose intents are still open.
+   */
+  async settleOpen(): Promise<Set<string>> {
+    let list;
+    try {
+      list = this.d.ledger.openRefundIntents();
+    } catch (e) {
+      this.d.log.error({ err: e instanceof Error ? e.message : String(e) }, 'refund intents not readable');
+      return new Set(this.open);
+    }
+    const still = new Set<string>();
+    for (const i of list) {
+      if (this.sending.has(i.intentId)) continue;
+      const money = this.accepted.get(i.intentId);
+      let s: IntentSettlement | null = money !== undefined ? { refund: true, result: 'accepted', money } : null;
+      if (s === null) {
+        const evidence = parseEvidence(i.evidence);
+        const read = evidence !== null && this.d.machines.has(i.machineId) ? await this.d.machines.readNow(i.machineId) : null;
+        const verdict = evidence !== null && read?.ok === true ? reconcileFromState(evidence, read.state) : 'unknown';
+        if (verdict === 'executed-accepted') s = { refund: true, result: 'accepted', money: `refunded ${i.amountCents} ¢ (the machine ran the cancel; settled by reading it back)` };
+        else if (verdict === 'not-executed' || verdict === 'executed-rejected') s = { refund: false, result: verdict === 'not-executed' ? 'unknown' : 'rejected', reason: null, money: 'none: the machine did not cancel (read back)' };
+      }
+      const r = s === null ? null : ledgerWrite(this.d.deps, 'settleRefundIntent', () => this.d.ledger.settleRefundIntent(i.intentId, s));
+      if (r === null) {
+        still.add(i.machineId);
+        this.d.log.warn({ intentId: i.intentId, vendId: i.vendId, machineId: i.machineId }, 'refund intent still open: its machine stays blocked');
+      } else {
+        this.accepted.delete(i.intentId);
+        this.d.log.info({ intentId: i.intentId, vendId: i.vendId, machineId: i.machineId, refunded: r.refund?.ok === true ? r.refund.refundedCents : 0 }, 'refund intent settled');
+      }
+    }
+    this.open.clear();
+    for (const m of still) this.open.add(m);
+    return still;
+  }
+}
