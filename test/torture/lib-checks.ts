@@ -10,6 +10,7 @@
 //     balances = top-ups − captured + refunds.
 import Database from 'better-sqlite3';
 import { auditHash, genesisHash, verifyAudit, type AuditRow } from '../../storage/audit.js';
+import { verifyLedger } from '../../storage/money-verify.js';
 import { selfCheck } from '../../storage/check.js';
 
 /** The machines' own word: LW-485 credits executed, coins that reached each coin machine. */
@@ -101,12 +102,14 @@ export class LedgerChecker {
     }
   }
 
-  /** Whole chain from the anchor, and the stored head. */
+  /** Whole chain from the anchor, and the stored head; then the money rows against the money chain (audit verify's check). */
   fullAudit(label: string, v: string[]): void {
     const db = this.open();
     db.exec('BEGIN');
     try {
       this.checkAudit(db, label, v, true);
+      const m = verifyLedger(db, this.gatewayId);
+      if (!m.ok) for (const p of m.problems.slice(0, 10)) v.push(`${label}: audit verify: ${p}`);
     } finally {
       db.exec('COMMIT');
       db.close();
