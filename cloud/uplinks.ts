@@ -51,7 +51,7 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
     return {
       kind: 'batch',
       problems,
-      batch: { roomId: t.roomId, gatewayId: b.gatewayId, fromSeq: b.fromSeq, toSeq: b.toSeq, afterSeq: b.afterSeq, ackedSeq: b.ackedSeq, rows },
+      batch: { roomId: t.roomId, gatewayId: b.gatewayId, fromSeq: b.fromSeq, toSeq: b.toSeq, afterSeq: b.afterSeq, ackedSeq: b.ackedSeq, auditHead: b.auditHead, moneyHead: b.moneyHead, rows },
     };
   }
   const parsed = UP_SCHEMAS[t.name].safeParse(raw);

@@ -37,6 +37,8 @@ export interface WorkerStats {
   dropped: number;
   telemetry: number;
   telemetryFailures: number;
+  /** Chain heads received with another hash than the one kept at their seq (a rewritten room ledger). */
+  headConflicts: number;
 }
 
 interface Pending {
@@ -46,7 +48,7 @@ interface Pending {
 
 export class IngestWorker {
   readonly id: string;
-  readonly stats: WorkerStats = { batches: 0, records: 0, stored: 0, duplicates: 0, outOfStream: 0, recordProblems: 0, invalid: 0, acks: 0, commits: 0, txFailures: 0, dropped: 0, telemetry: 0, telemetryFailures: 0 };
+  readonly stats: WorkerStats = { batches: 0, records: 0, stored: 0, duplicates: 0, outOfStream: 0, recordProblems: 0, invalid: 0, acks: 0, commits: 0, txFailures: 0, dropped: 0, telemetry: 0, telemetryFailures: 0, headConflicts: 0 };
   private readonly log: Logger;
   private readonly pool: pg.Pool;
   private client: MqttClient | null = null;
@@ -189,10 +191,15 @@ export class IngestWorker {
     this.stats.stored += result.stored;
     this.stats.duplicates += result.duplicates;
     this.stats.outOfStream += result.outOfStream;
+    for (const h of result.headConflicts) {
+      this.stats.headConflicts++;
+      // Hashes of chain heads are no secret (they commit to the room's history, they unlock nothing).
+      this.log.error({ gatewayId: h.gatewayId, chain: h.chain, seq: h.seq, received: h.hash, stored: h.storedHash }, 'chain head differs from the one stored at its seq: the room ledger\'s history was rewritten');
+    }
     const cloudTimeSec = Math.floor(Date.now() / 1000);
     await Promise.all(
       result.acks.map(async (a) => {
-        const ack: Ack = { v: WIRE_VERSION, gatewayId: a.gatewayId, upToSeq: a.upToSeq, cloudTimeSec };
+        const ack: Ack = { v: WIRE_VERSION, gatewayId: a.gatewayId, upToSeq: a.upToSeq, cloudTimeSec, ...(a.auditHead ? { auditHead: a.auditHead } : {}), ...(a.moneyHead ? { moneyHead: a.moneyHead } : {}) };
         try {
           await this.publish(roomTopics(a.roomId, this.cfg.mqtt.topicPrefix).down('ack'), JSON.stringify(ack));
           this.stats.acks++;
