@@ -154,31 +154,46 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
 }
 
 /**
- * All records of the group in one statement. The short columns go as arrays; the payloads, the
- * bulk of the bytes, as one text that PostgreSQL splits: pg's array literal escaping costs
- * 5-20 µs per payload in JavaScript, the join about 1 µs.
+ * All records of the group in one statement. The short columns go as PostgreSQL array literals
+ * built here in one pass (pg's generic array serializer prepares and escapes every element: the
+ * gateway id alone once per record); the payloads, the bulk of the bytes, as one text that
+ * PostgreSQL splits: pg's array literal escaping costs 5-20 µs per payload in JavaScript, the
+ * join about 1 µs.
  */
 async function insertRecords(c: PoolClient, batches: readonly IngestBatch[]): Promise<number> {
-  const g: string[] = [];
-  for (const b of batches) for (let i = 0; i < b.rows.seq.length; i++) g.push(b.gatewayId);
-  if (g.length === 0) return 0;
+  const n = batches.reduce((k, b) => k + b.rows.seq.length, 0);
+  if (n === 0) return 0;
   const res = await c.query(
     `INSERT INTO records (gateway_id, seq, id, type, money, created_ms, payload, problem)
      SELECT g, s, i, t, m, cr, p::jsonb, pr
      FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], string_to_array($7::text, E'\\x1e'), $8::text[]) AS u(g, s, i, t, m, cr, p, pr)
      ON CONFLICT (gateway_id, seq) DO NOTHING`,
     [
-      g,
-      batches.flatMap((b) => b.rows.seq),
-      batches.flatMap((b) => b.rows.id),
-      batches.flatMap((b) => b.rows.type),
-      batches.flatMap((b) => b.rows.money),
-      batches.flatMap((b) => b.rows.createdMs),
+      arrayLiteral(batches, (b) => `${quoted(b.gatewayId)},`.repeat(b.rows.seq.length)),
+      arrayLiteral(batches, (b) => `${b.rows.seq.join(',')},`),
+      arrayLiteral(batches, (b) => b.rows.id.map((x) => `${quoted(x)},`).join('')),
+      arrayLiteral(batches, (b) => b.rows.type.map((x) => `${quoted(x)},`).join('')),
+      arrayLiteral(batches, (b) => `${b.rows.money.map((m) => (m ? 't' : 'f')).join(',')},`),
+      arrayLiteral(batches, (b) => `${b.rows.createdMs.join(',')},`),
       batches.map((b) => b.rows.payloads).join(PAYLOAD_SEPARATOR),
-      batches.flatMap((b) => b.rows.problem),
+      arrayLiteral(batches, (b) => b.rows.problem.map((x) => (x === null ? 'NULL,' : `${quoted(x)},`)).join('')),
     ],
   );
   return res.rowCount ?? 0;
+}
+
+/** A PostgreSQL array literal of every batch's part, each part ending in a comma (the last one dropped). */
+function arrayLiteral(batches: readonly IngestBatch[], part: (b: IngestBatch) => string): string {
+  let s = '';
+  for (const b of batches) if (b.rows.seq.length > 0) s += part(b);
+  return `{${s.slice(0, -1)}}`;
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+
+/** One text element of an array literal: always quoted (unquoted, NULL and blanks mean something else). */
+function quoted(x: string): string {
+  return NEEDS_ESCAPE.test(x) ? `"${x.replace(/(["\\])/g, '\\$1')}"` : `"${x}"`;
 }
 
 /**

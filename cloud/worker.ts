@@ -19,7 +19,7 @@ import { migrate } from './schema.js';
 import { signDownlink, type SignedDownlinkKind } from './signing.js';
 import { ingest, type IngestBatch } from './store.js';
 import { storeTelemetry } from './telemetry-store.js';
-import { readUplink } from './uplinks.js';
+import { readUplink, warmRecordChecks } from './uplinks.js';
 
 export interface WorkerStats {
   batches: number;
@@ -76,6 +76,7 @@ export class IngestWorker {
   /** Creates the schema if needed, then connects and subscribes (retrying until the broker answers). */
   async start(): Promise<void> {
     await migrate(this.pool, this.cfg.postgres.partitions);
+    warmRecordChecks();
     const m = this.cfg.mqtt;
     const opts: IClientOptions = {
       clientId: this.id,
