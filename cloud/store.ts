@@ -3,7 +3,8 @@
 // records go in with ON CONFLICT DO NOTHING (the (gateway, seq) dedupe), then its stream state
 // moves as planStream says, and every chain head the batches carried is kept (the newest of each
 // chain on the gateway's row, under the same lock). The acks, with those newest heads, are
-// returned only after COMMIT: the caller publishes them.
+// returned only after COMMIT: the caller publishes them. Every statement is named (prepared once
+// per connection: PostgreSQL parses and analyses it once, not in every transaction).
 import type { Pool, PoolClient } from 'pg';
 import { headRows, mergeHeads, type ChainHead, type GatewayHeads, type HeadRow } from './heads.js';
 import { planStream, type Segment } from './stream.js';
@@ -103,11 +104,16 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
   c.on('error', lost);
   try {
     await c.query('BEGIN');
-    await c.query('INSERT INTO gateways (gateway_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (gateway_id) DO NOTHING', [ids]);
-    const locked = await c.query<GatewayRow>(
-      'SELECT gateway_id, stored_seq, segments, audit_seq, audit_hash, money_seq, money_hash FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE',
-      [ids],
-    );
+    await c.query({
+      name: 'ingest-gateways',
+      text: 'INSERT INTO gateways (gateway_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (gateway_id) DO NOTHING',
+      values: [ids],
+    });
+    const locked = await c.query<GatewayRow>({
+      name: 'ingest-lock',
+      text: 'SELECT gateway_id, stored_seq, segments, audit_seq, audit_hash, money_seq, money_hash FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE',
+      values: [ids],
+    });
     const stored = await insertRecords(c, batches);
     const headConflicts = await keepHeads(c, headRows(batches));
     const received = batches.reduce((n, b) => n + b.rows.seq.length, 0);
@@ -132,13 +138,14 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
         acks.push({ roomId: last.roomId, gatewayId: row.gateway_id, upToSeq: plan.ackUpTo, ...(heads.audit ? { auditHead: heads.audit } : {}), ...(heads.money ? { moneyHead: heads.money } : {}) });
       }
     }
-    await c.query(
-      `UPDATE gateways g SET stored_seq = u.seq, segments = u.segs, updated_at = now(),
+    await c.query({
+      name: 'ingest-stream',
+      text: `UPDATE gateways g SET stored_seq = u.seq, segments = u.segs, updated_at = now(),
          audit_seq = u.a_seq, audit_hash = u.a_hash, money_seq = u.m_seq, money_hash = u.m_hash
        FROM unnest($1::text[], $2::bigint[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::text[]) AS u(id, seq, segs, a_seq, a_hash, m_seq, m_hash)
        WHERE g.gateway_id = u.id`,
-      [upd.ids, upd.seqs, upd.segs, upd.aSeq, upd.aHash, upd.mSeq, upd.mHash],
-    );
+      values: [upd.ids, upd.seqs, upd.segs, upd.aSeq, upd.aHash, upd.mSeq, upd.mHash],
+    });
     await c.query('COMMIT');
     return { acks, stored, duplicates: received - stored, outOfStream, headConflicts };
   } catch (e) {
@@ -163,12 +170,13 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
 async function insertRecords(c: PoolClient, batches: readonly IngestBatch[]): Promise<number> {
   const n = batches.reduce((k, b) => k + b.rows.seq.length, 0);
   if (n === 0) return 0;
-  const res = await c.query(
-    `INSERT INTO records (gateway_id, seq, id, type, money, created_ms, payload, problem)
+  const res = await c.query({
+    name: 'ingest-records',
+    text: `INSERT INTO records (gateway_id, seq, id, type, money, created_ms, payload, problem)
      SELECT g, s, i, t, m, cr, p::jsonb, pr
      FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], string_to_array($7::text, E'\\x1e'), $8::text[]) AS u(g, s, i, t, m, cr, p, pr)
      ON CONFLICT (gateway_id, seq) DO NOTHING`,
-    [
+    values: [
       arrayLiteral(batches, (b) => `${quoted(b.gatewayId)},`.repeat(b.rows.seq.length)),
       arrayLiteral(batches, (b) => `${b.rows.seq.join(',')},`),
       arrayLiteral(batches, (b) => b.rows.id.map((x) => `${quoted(x)},`).join('')),
@@ -178,7 +186,7 @@ async function insertRecords(c: PoolClient, batches: readonly IngestBatch[]): Pr
       batches.map((b) => b.rows.payloads).join(PAYLOAD_SEPARATOR),
       arrayLiteral(batches, (b) => b.rows.problem.map((x) => (x === null ? 'NULL,' : `${quoted(x)},`)).join('')),
     ],
-  );
+  });
   return res.rowCount ?? 0;
 }
 
@@ -204,11 +212,12 @@ function quoted(x: string): string {
  */
 async function keepHeads(c: PoolClient, rows: readonly HeadRow[]): Promise<HeadConflict[]> {
   if (rows.length === 0) return [];
-  const res = await c.query<{ gateway_id: string; chain: 'audit' | 'money'; seq: string; hash: string; stored: string }>(
-    `WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(gateway_id, chain, seq, hash)),
+  const res = await c.query<{ gateway_id: string; chain: 'audit' | 'money'; seq: string; hash: string; stored: string }>({
+    name: 'ingest-heads',
+    text: `WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(gateway_id, chain, seq, hash)),
      ins AS (INSERT INTO gateway_heads (gateway_id, chain, seq, hash) SELECT gateway_id, chain, seq, hash FROM u ON CONFLICT DO NOTHING)
      SELECT u.gateway_id, u.chain, u.seq, u.hash, h.hash AS stored FROM u JOIN gateway_heads h USING (gateway_id, chain, seq) WHERE h.hash <> u.hash`,
-    [rows.map((r) => r.gatewayId), rows.map((r) => r.chain), rows.map((r) => r.seq), rows.map((r) => r.hash)],
-  );
+    values: [rows.map((r) => r.gatewayId), rows.map((r) => r.chain), rows.map((r) => r.seq), rows.map((r) => r.hash)],
+  });
   return res.rows.map((r) => ({ gatewayId: r.gateway_id, chain: r.chain, seq: Number(r.seq), hash: r.hash, storedHash: r.stored }));
 }

@@ -68,7 +68,10 @@ export class IngestWorker {
     this.id = `${cfg.mqtt.clientIdPrefix}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.log = logger.child({ component: 'ingest-worker', worker: this.id });
     const password = cfg.postgres.passwordFile ? readFileSync(cfg.postgres.passwordFile, 'utf8').trim() : undefined;
-    this.pool = new pg.Pool({ connectionString: cfg.postgres.url, password, max: cfg.postgres.poolSize, statement_timeout: cfg.postgres.statementTimeoutMs });
+    // idleTimeoutMillis 0: connections stay open however long the fleet is quiet. pg's default
+    // (10 s) closed them in every lull, so each burst began by opening new ones: a new backend
+    // per connection, its caches and the named statements built again.
+    this.pool = new pg.Pool({ connectionString: cfg.postgres.url, password, max: cfg.postgres.poolSize, idleTimeoutMillis: 0, statement_timeout: cfg.postgres.statementTimeoutMs });
     // An idle client whose server went away emits here; the pool drops it and opens a new one.
     this.pool.on('error', (e) => this.log.warn({ err: e.message }, 'idle postgres connection lost'));
   }
