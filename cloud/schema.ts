@@ -8,10 +8,8 @@ import type { Pool } from 'pg';
 const SCHEMA_LOCK = 0x6c61756e;
 
 export function schemaSql(partitions: number): string[] {
-  const parts: string[] = [];
-  for (let i = 0; i < partitions; i++) {
-    parts.push(`CREATE TABLE IF NOT EXISTS records_p${i} PARTITION OF records FOR VALUES WITH (MODULUS ${partitions}, REMAINDER ${i})`);
-  }
+  const parts = (table: string): string[] =>
+    Array.from({ length: partitions }, (_, i) => `CREATE TABLE IF NOT EXISTS ${table}_p${i} PARTITION OF ${table} FOR VALUES WITH (MODULUS ${partitions}, REMAINDER ${i})`);
   return [
     // One row per gateway: the stream watermark and the out-of-stream segments. Its row lock
     // serialises every ingest transaction of that gateway, so nothing else writes this row.
@@ -20,6 +18,12 @@ export function schemaSql(partitions: number): string[] {
       stored_seq bigint NOT NULL DEFAULT 0,
       segments jsonb NOT NULL DEFAULT '[]',
       updated_at timestamptz NOT NULL DEFAULT now())`,
+    // The newest chain heads stored for the gateway (what each ack carries back), moved under the
+    // same row lock as the watermark. ADD COLUMN: a schema from before the heads gains them.
+    ...['audit', 'money'].flatMap((c) => [
+      `ALTER TABLE gateways ADD COLUMN IF NOT EXISTS ${c}_seq bigint`,
+      `ALTER TABLE gateways ADD COLUMN IF NOT EXISTS ${c}_hash text`,
+    ]),
     // What each gateway last said about itself, apart from the stream row: a status or health
     // upsert never waits for an ingest transaction's row lock (nor holds a connection meanwhile).
     `CREATE TABLE IF NOT EXISTS gateway_status (
@@ -41,7 +45,17 @@ export function schemaSql(partitions: number): string[] {
       problem text,
       received_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (gateway_id, seq)) PARTITION BY HASH (gateway_id)`,
-    ...parts,
+    ...parts('records'),
+    // Every chain head a stored batch carried, kept once: the anchors a room's rewritten ledger
+    // is proved against (docs/cloud.md). The first hash kept at a (chain, seq) stays.
+    `CREATE TABLE IF NOT EXISTS gateway_heads (
+      gateway_id text NOT NULL,
+      chain text NOT NULL CHECK (chain IN ('audit', 'money')),
+      seq bigint NOT NULL,
+      hash text NOT NULL,
+      received_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (gateway_id, chain, seq)) PARTITION BY HASH (gateway_id)`,
+    ...parts('gateway_heads'),
     `CREATE TABLE IF NOT EXISTS machine_states (
       gateway_id text NOT NULL,
       machine_id text NOT NULL,

@@ -1,8 +1,12 @@
 // The ingest transaction: a group of batches (of any gateways) stored in one commit. Each
 // gateway's row is locked first, in gateway order (so two workers never deadlock), then its
 // records go in with ON CONFLICT DO NOTHING (the (gateway, seq) dedupe), then its stream state
-// moves as planStream says. The acks are returned only after COMMIT: the caller publishes them.
+// moves as planStream says, and every chain head the batches carried is kept (the newest of each
+// chain on the gateway's row, under the same lock). The acks, with those newest heads, are
+// returned only after COMMIT: the caller publishes them. Every statement is named (prepared once
+// per connection: PostgreSQL parses and analyses it once, not in every transaction).
 import type { Pool, PoolClient } from 'pg';
+import { headRows, mergeHeads, type ChainHead, type GatewayHeads, type HeadRow } from './heads.js';
 import { planStream, type Segment } from './stream.js';
 
 /**
@@ -32,6 +36,9 @@ export interface IngestBatch {
   toSeq: number;
   afterSeq?: number;
   ackedSeq?: number;
+  /** The gateway's audit and money chain heads when it read the batch. */
+  auditHead?: ChainHead;
+  moneyHead?: ChainHead;
   rows: IngestRows;
 }
 
@@ -39,6 +46,14 @@ export interface IngestAck {
   roomId: string;
   gatewayId: string;
   upToSeq: number;
+  /** The newest heads stored for the gateway (this transaction's included). */
+  auditHead?: ChainHead;
+  moneyHead?: ChainHead;
+}
+
+/** A head received at a (gateway, chain, seq) already kept with another hash: a rewritten history. */
+export interface HeadConflict extends HeadRow {
+  storedHash: string;
 }
 
 export interface IngestResult {
@@ -48,7 +63,25 @@ export interface IngestResult {
   /** Records received that were already stored (resends). */
   duplicates: number;
   outOfStream: number;
+  headConflicts: HeadConflict[];
 }
+
+interface GatewayRow {
+  gateway_id: string;
+  stored_seq: string;
+  segments: unknown;
+  audit_seq: string | null;
+  audit_hash: string | null;
+  money_seq: string | null;
+  money_hash: string | null;
+}
+
+const headOf = (seq: string | null, hash: string | null): ChainHead | undefined => (seq === null || hash === null ? undefined : { seq: Number(seq), hash });
+const keptHeads = (r: GatewayRow): GatewayHeads => {
+  const audit = headOf(r.audit_seq, r.audit_hash);
+  const money = headOf(r.money_seq, r.money_hash);
+  return { ...(audit ? { audit } : {}), ...(money ? { money } : {}) };
+};
 
 const segmentsOf = (raw: unknown): Segment[] => (Array.isArray(raw) ? (raw as Segment[]) : []);
 
@@ -71,34 +104,50 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
   c.on('error', lost);
   try {
     await c.query('BEGIN');
-    await c.query('INSERT INTO gateways (gateway_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (gateway_id) DO NOTHING', [ids]);
-    const locked = await c.query<{ gateway_id: string; stored_seq: string; segments: unknown }>(
-      'SELECT gateway_id, stored_seq, segments FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE',
-      [ids],
-    );
+    await c.query({
+      name: 'ingest-gateways',
+      text: 'INSERT INTO gateways (gateway_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (gateway_id) DO NOTHING',
+      values: [ids],
+    });
+    const locked = await c.query<GatewayRow>({
+      name: 'ingest-lock',
+      text: 'SELECT gateway_id, stored_seq, segments, audit_seq, audit_hash, money_seq, money_hash FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE',
+      values: [ids],
+    });
     const stored = await insertRecords(c, batches);
+    const headConflicts = await keepHeads(c, headRows(batches));
     const received = batches.reduce((n, b) => n + b.rows.seq.length, 0);
     const acks: IngestAck[] = [];
-    const upd = { ids: [] as string[], seqs: [] as number[], segs: [] as string[] };
+    const upd = { ids: [] as string[], seqs: [] as number[], segs: [] as string[], aSeq: [] as (number | null)[], aHash: [] as (string | null)[], mSeq: [] as (number | null)[], mHash: [] as (string | null)[] };
     let outOfStream = 0;
     for (const row of locked.rows) {
       const list = byGateway.get(row.gateway_id) ?? [];
       const before = { storedSeq: Number(row.stored_seq), segments: segmentsOf(row.segments) };
       const plan = planStream(before, list, maxSegments);
+      const heads = mergeHeads(keptHeads(row), list);
       outOfStream += plan.outOfStream;
       upd.ids.push(row.gateway_id);
       upd.seqs.push(plan.next.storedSeq);
       upd.segs.push(JSON.stringify(plan.next.segments));
+      upd.aSeq.push(heads.audit?.seq ?? null);
+      upd.aHash.push(heads.audit?.hash ?? null);
+      upd.mSeq.push(heads.money?.seq ?? null);
+      upd.mHash.push(heads.money?.hash ?? null);
       const last = list[list.length - 1];
-      if (plan.ackUpTo !== null && last !== undefined) acks.push({ roomId: last.roomId, gatewayId: row.gateway_id, upToSeq: plan.ackUpTo });
+      if (plan.ackUpTo !== null && last !== undefined) {
+        acks.push({ roomId: last.roomId, gatewayId: row.gateway_id, upToSeq: plan.ackUpTo, ...(heads.audit ? { auditHead: heads.audit } : {}), ...(heads.money ? { moneyHead: heads.money } : {}) });
+      }
     }
-    await c.query(
-      `UPDATE gateways g SET stored_seq = u.seq, segments = u.segs, updated_at = now()
-       FROM unnest($1::text[], $2::bigint[], $3::jsonb[]) AS u(id, seq, segs) WHERE g.gateway_id = u.id`,
-      [upd.ids, upd.seqs, upd.segs],
-    );
+    await c.query({
+      name: 'ingest-stream',
+      text: `UPDATE gateways g SET stored_seq = u.seq, segments = u.segs, updated_at = now(),
+         audit_seq = u.a_seq, audit_hash = u.a_hash, money_seq = u.m_seq, money_hash = u.m_hash
+       FROM unnest($1::text[], $2::bigint[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::text[]) AS u(id, seq, segs, a_seq, a_hash, m_seq, m_hash)
+       WHERE g.gateway_id = u.id`,
+      values: [upd.ids, upd.seqs, upd.segs, upd.aSeq, upd.aHash, upd.mSeq, upd.mHash],
+    });
     await c.query('COMMIT');
-    return { acks, stored, duplicates: received - stored, outOfStream };
+    return { acks, stored, duplicates: received - stored, outOfStream, headConflicts };
   } catch (e) {
     broken = true;
     // The first error is the one to report; a failed ROLLBACK means the connection is gone.
@@ -112,29 +161,63 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
 }
 
 /**
- * All records of the group in one statement. The short columns go as arrays; the payloads, the
- * bulk of the bytes, as one text that PostgreSQL splits: pg's array literal escaping costs
- * 5-20 µs per payload in JavaScript, the join about 1 µs.
+ * All records of the group in one statement. The short columns go as PostgreSQL array literals
+ * built here in one pass (pg's generic array serializer prepares and escapes every element: the
+ * gateway id alone once per record); the payloads, the bulk of the bytes, as one text that
+ * PostgreSQL splits: pg's array literal escaping costs 5-20 µs per payload in JavaScript, the
+ * join about 1 µs.
  */
 async function insertRecords(c: PoolClient, batches: readonly IngestBatch[]): Promise<number> {
-  const g: string[] = [];
-  for (const b of batches) for (let i = 0; i < b.rows.seq.length; i++) g.push(b.gatewayId);
-  if (g.length === 0) return 0;
-  const res = await c.query(
-    `INSERT INTO records (gateway_id, seq, id, type, money, created_ms, payload, problem)
+  const n = batches.reduce((k, b) => k + b.rows.seq.length, 0);
+  if (n === 0) return 0;
+  const res = await c.query({
+    name: 'ingest-records',
+    text: `INSERT INTO records (gateway_id, seq, id, type, money, created_ms, payload, problem)
      SELECT g, s, i, t, m, cr, p::jsonb, pr
      FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], string_to_array($7::text, E'\\x1e'), $8::text[]) AS u(g, s, i, t, m, cr, p, pr)
      ON CONFLICT (gateway_id, seq) DO NOTHING`,
-    [
-      g,
-      batches.flatMap((b) => b.rows.seq),
-      batches.flatMap((b) => b.rows.id),
-      batches.flatMap((b) => b.rows.type),
-      batches.flatMap((b) => b.rows.money),
-      batches.flatMap((b) => b.rows.createdMs),
+    values: [
+      arrayLiteral(batches, (b) => `${quoted(b.gatewayId)},`.repeat(b.rows.seq.length)),
+      arrayLiteral(batches, (b) => `${b.rows.seq.join(',')},`),
+      arrayLiteral(batches, (b) => b.rows.id.map((x) => `${quoted(x)},`).join('')),
+      arrayLiteral(batches, (b) => b.rows.type.map((x) => `${quoted(x)},`).join('')),
+      arrayLiteral(batches, (b) => `${b.rows.money.map((m) => (m ? 't' : 'f')).join(',')},`),
+      arrayLiteral(batches, (b) => `${b.rows.createdMs.join(',')},`),
       batches.map((b) => b.rows.payloads).join(PAYLOAD_SEPARATOR),
-      batches.flatMap((b) => b.rows.problem),
+      arrayLiteral(batches, (b) => b.rows.problem.map((x) => (x === null ? 'NULL,' : `${quoted(x)},`)).join('')),
     ],
-  );
+  });
   return res.rowCount ?? 0;
+}
+
+/** A PostgreSQL array literal of every batch's part, each part ending in a comma (the last one dropped). */
+function arrayLiteral(batches: readonly IngestBatch[], part: (b: IngestBatch) => string): string {
+  let s = '';
+  for (const b of batches) if (b.rows.seq.length > 0) s += part(b);
+  return `{${s.slice(0, -1)}}`;
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+
+/** One text element of an array literal: always quoted (unquoted, NULL and blanks mean something else). */
+function quoted(x: string): string {
+  return NEEDS_ESCAPE.test(x) ? `"${x.replace(/(["\\])/g, '\\$1')}"` : `"${x}"`;
+}
+
+/**
+ * Keeps every head once (ON CONFLICT DO NOTHING: a resend's heads are already there) and returns
+ * those received with another hash than the one kept at their (gateway, chain, seq). The final
+ * SELECT sees the table as it was before this statement's insert, so it compares with what
+ * earlier transactions kept.
+ */
+async function keepHeads(c: PoolClient, rows: readonly HeadRow[]): Promise<HeadConflict[]> {
+  if (rows.length === 0) return [];
+  const res = await c.query<{ gateway_id: string; chain: 'audit' | 'money'; seq: string; hash: string; stored: string }>({
+    name: 'ingest-heads',
+    text: `WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(gateway_id, chain, seq, hash)),
+     ins AS (INSERT INTO gateway_heads (gateway_id, chain, seq, hash) SELECT gateway_id, chain, seq, hash FROM u ON CONFLICT DO NOTHING)
+     SELECT u.gateway_id, u.chain, u.seq, u.hash, h.hash AS stored FROM u JOIN gateway_heads h USING (gateway_id, chain, seq) WHERE h.hash <> u.hash`,
+    values: [rows.map((r) => r.gatewayId), rows.map((r) => r.chain), rows.map((r) => r.seq), rows.map((r) => r.hash)],
+  });
+  return res.rows.map((r) => ({ gatewayId: r.gateway_id, chain: r.chain, seq: Number(r.seq), hash: r.hash, storedHash: r.stored }));
 }

@@ -19,7 +19,7 @@ import { migrate } from './schema.js';
 import { signDownlink, type SignedDownlinkKind } from './signing.js';
 import { ingest, type IngestBatch } from './store.js';
 import { storeTelemetry } from './telemetry-store.js';
-import { readUplink } from './uplinks.js';
+import { readUplink, warmRecordChecks } from './uplinks.js';
 
 export interface WorkerStats {
   batches: number;
@@ -37,6 +37,8 @@ export interface WorkerStats {
   dropped: number;
   telemetry: number;
   telemetryFailures: number;
+  /** Chain heads received with another hash than the one kept at their seq (a rewritten room ledger). */
+  headConflicts: number;
 }
 
 interface Pending {
@@ -46,7 +48,7 @@ interface Pending {
 
 export class IngestWorker {
   readonly id: string;
-  readonly stats: WorkerStats = { batches: 0, records: 0, stored: 0, duplicates: 0, outOfStream: 0, recordProblems: 0, invalid: 0, acks: 0, commits: 0, txFailures: 0, dropped: 0, telemetry: 0, telemetryFailures: 0 };
+  readonly stats: WorkerStats = { batches: 0, records: 0, stored: 0, duplicates: 0, outOfStream: 0, recordProblems: 0, invalid: 0, acks: 0, commits: 0, txFailures: 0, dropped: 0, telemetry: 0, telemetryFailures: 0, headConflicts: 0 };
   private readonly log: Logger;
   private readonly pool: pg.Pool;
   private client: MqttClient | null = null;
@@ -66,7 +68,10 @@ export class IngestWorker {
     this.id = `${cfg.mqtt.clientIdPrefix}-${process.pid}-${randomBytes(3).toString('hex')}`;
     this.log = logger.child({ component: 'ingest-worker', worker: this.id });
     const password = cfg.postgres.passwordFile ? readFileSync(cfg.postgres.passwordFile, 'utf8').trim() : undefined;
-    this.pool = new pg.Pool({ connectionString: cfg.postgres.url, password, max: cfg.postgres.poolSize, statement_timeout: cfg.postgres.statementTimeoutMs });
+    // idleTimeoutMillis 0: connections stay open however long the fleet is quiet. pg's default
+    // (10 s) closed them in every lull, so each burst began by opening new ones: a new backend
+    // per connection, its caches and the named statements built again.
+    this.pool = new pg.Pool({ connectionString: cfg.postgres.url, password, max: cfg.postgres.poolSize, idleTimeoutMillis: 0, statement_timeout: cfg.postgres.statementTimeoutMs });
     // An idle client whose server went away emits here; the pool drops it and opens a new one.
     this.pool.on('error', (e) => this.log.warn({ err: e.message }, 'idle postgres connection lost'));
   }
@@ -74,6 +79,7 @@ export class IngestWorker {
   /** Creates the schema if needed, then connects and subscribes (retrying until the broker answers). */
   async start(): Promise<void> {
     await migrate(this.pool, this.cfg.postgres.partitions);
+    warmRecordChecks();
     const m = this.cfg.mqtt;
     const opts: IClientOptions = {
       clientId: this.id,
@@ -189,10 +195,15 @@ export class IngestWorker {
     this.stats.stored += result.stored;
     this.stats.duplicates += result.duplicates;
     this.stats.outOfStream += result.outOfStream;
+    for (const h of result.headConflicts) {
+      this.stats.headConflicts++;
+      // Hashes of chain heads are no secret (they commit to the room's history, they unlock nothing).
+      this.log.error({ gatewayId: h.gatewayId, chain: h.chain, seq: h.seq, received: h.hash, stored: h.storedHash }, 'chain head differs from the one stored at its seq: the room ledger\'s history was rewritten');
+    }
     const cloudTimeSec = Math.floor(Date.now() / 1000);
     await Promise.all(
       result.acks.map(async (a) => {
-        const ack: Ack = { v: WIRE_VERSION, gatewayId: a.gatewayId, upToSeq: a.upToSeq, cloudTimeSec };
+        const ack: Ack = { v: WIRE_VERSION, gatewayId: a.gatewayId, upToSeq: a.upToSeq, cloudTimeSec, ...(a.auditHead ? { auditHead: a.auditHead } : {}), ...(a.moneyHead ? { moneyHead: a.moneyHead } : {}) };
         try {
           await this.publish(roomTopics(a.roomId, this.cfg.mqtt.topicPrefix).down('ack'), JSON.stringify(ack));
           this.stats.acks++;

@@ -112,3 +112,24 @@ test('ingest: 40 batches of 8 gateways committed by 6 concurrent callers in rand
   }));
   for (let gi = 0; gi < 8; gi++) assert.deepEqual(await summary(pool, `mix-${gi}`), { count: 35, distinct: 35, minSeq: 1, maxSeq: 35, problems: 0, storedSeq: 35 });
 });
+
+test('ingest: ids, types and problems with quotes, backslashes, braces, commas, blanks, NULL and non-ASCII are stored as sent', async () => {
+  const g = 'odd "gw" \\ {1,2}';
+  const odd = ['NULL', 'a"b', 'c\\d', '{x,y}', ' lead', '', 'é ✓', 'null'];
+  const b = batch(g, 0, 1, odd.length);
+  b.rows.id = odd.map((x) => `id ${x}`);
+  b.rows.type = odd.map((x) => `t${x}`);
+  b.rows.problem = odd.map((x, i) => (i % 2 === 0 ? null : x));
+  b.rows.money = odd.map((_, i) => i % 3 === 0);
+  b.rows.createdMs = odd.map((_, i) => 1_765_000_000_000 + i);
+  const r = await ingest(pool, [b], 64);
+  assert.deepEqual(r.acks.map((a) => a.upToSeq), [odd.length]);
+  const rows = await pool.query<{ seq: string; id: string; type: string; problem: string | null; money: boolean; created_ms: string }>(
+    'SELECT seq, id, type, problem, money, created_ms FROM records WHERE gateway_id = $1 ORDER BY seq',
+    [g],
+  );
+  assert.deepEqual(
+    rows.rows.map((x) => [Number(x.seq), x.id, x.type, x.problem, x.money, Number(x.created_ms)]),
+    odd.map((x, i) => [i + 1, `id ${x}`, `t${x}`, i % 2 === 0 ? null : x, i % 3 === 0, 1_765_000_000_000 + i]),
+  );
+});
