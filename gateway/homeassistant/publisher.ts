@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
-import { loadMqtt, type MqttConnect } from '../core/mqtt-module.js';
+import { MqttLoader } from '../core/mqtt-module.js';
 import type { HomeAssistantConfig } from './config-schema.js';
 
 /** A broker whose acks stay away this long with the window full is reported as slow, once. */
@@ -53,9 +53,8 @@ export class Publisher {
   private readonly dirtyFirst = new Set<string>();
   private readonly dirtyLater = new Set<string>();
   private client: MqttClient | null = null;
-  /** MQTT.js's connect, once loaded (gateway/core/mqtt-module.ts); counts starts so a stale load does not connect. */
-  private mqttConnect: MqttConnect | null = null;
-  private starts = 0;
+  /** MQTT.js, loaded on the first start (gateway/core/mqtt-module.ts). */
+  private readonly mqtt = new MqttLoader();
   /** Bumped per connection: acks of an earlier connection do not count against this one's window. */
   private generation = 0;
   private inFlight = 0;
@@ -112,14 +111,7 @@ export class Publisher {
       this.stopping = true;
       return;
     }
-    const start = ++this.starts;
-    loadMqtt().then(
-      (connect) => {
-        this.mqttConnect = connect;
-        if (start === this.starts) this.connect();
-      },
-      (e: unknown) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'mqtt module could not be loaded'),
-    );
+    this.mqtt.start(this.log, () => this.connect());
   }
 
   /** Publishes `last` (the retained "offline") if connected, then disconnects. */
@@ -171,8 +163,9 @@ export class Publisher {
 
   private connect(): void {
     this.reconnectTimer = null;
-    if (this.stopping || this.mqttConnect === null) return;
-    const c = this.mqttConnect(this.o.config.url, this.options());
+    const mqttConnect = this.mqtt.connect;
+    if (this.stopping || mqttConnect === null) return;
+    const c = mqttConnect(this.o.config.url, this.options());
     const gen = ++this.generation;
     this.client = c;
     c.on('connect', () => {

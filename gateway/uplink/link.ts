@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
-import { loadMqtt, type MqttConnect } from '../core/mqtt-module.js';
+import { MqttLoader } from '../core/mqtt-module.js';
 import type { MqttConfig } from './config-schema.js';
 
 export interface LinkOptions {
@@ -40,9 +40,8 @@ export class Link {
   private attempt = 0;
   private connectedAt: number | null = null;
   private stopping = false;
-  /** MQTT.js's connect, once loaded (gateway/core/mqtt-module.ts); counts starts so a stale load does not connect. */
-  private mqttConnect: MqttConnect | null = null;
-  private starts = 0;
+  /** MQTT.js, loaded on the first start (gateway/core/mqtt-module.ts). */
+  private readonly mqtt = new MqttLoader();
   private readonly log: Logger;
   private readonly random: () => number;
   private readonly tls: Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
@@ -71,14 +70,7 @@ export class Link {
 
   start(): void {
     this.stopping = false;
-    const start = ++this.starts;
-    loadMqtt().then(
-      (connect) => {
-        this.mqttConnect = connect;
-        if (start === this.starts) this.connect();
-      },
-      (e: unknown) => this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'mqtt module could not be loaded'),
-    );
+    this.mqtt.start(this.log, () => this.connect());
   }
 
   /** Publishes when connected; rejects at once otherwise (callers keep their own truth and retry). */
@@ -133,9 +125,10 @@ export class Link {
   }
 
   private connect(): void {
-    if (this.stopping || this.mqttConnect === null) return;
+    const mqttConnect = this.mqtt.connect;
+    if (this.stopping || mqttConnect === null) return;
     this.timer = null;
-    const c = this.mqttConnect(this.o.config.url, this.options());
+    const c = mqttConnect(this.o.config.url, this.options());
     this.client = c;
     c.on('connect', (connack) => {
       if (this.client !== c) return;
