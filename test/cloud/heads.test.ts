@@ -7,28 +7,20 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { silentLogger } from '../../gateway/core/log.js';
 import { PAYLOAD_SEPARATOR, ingest, type IngestBatch } from '../../cloud/store.js';
-import { migrate } from '../../cloud/schema.js';
 import { IngestWorker } from '../../cloud/worker.js';
-import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
-import { startPostgres, type Postgres } from '../helpers/postgres.js';
+import type { Broker } from '../helpers/mosquitto.js';
+import type { Postgres } from '../helpers/postgres.js';
 import { cardHold } from '../storage/helpers.js';
 import { tempDir, waitFor } from '../uplink/helpers.js';
-import { cloudConfig, gateway } from './helpers.js';
+import { cloudConfig, gateway, startCloudDeps, stopCloudDeps } from './helpers.js';
 
 let broker: Broker;
 let postgres: Postgres;
 let pool: pg.Pool;
 before(async () => {
-  broker = await startMosquitto();
-  postgres = await startPostgres();
-  pool = new pg.Pool({ connectionString: postgres.url, max: 2 });
-  await migrate(pool, 4);
+  ({ broker, postgres, pool } = await startCloudDeps(2));
 });
-after(async () => {
-  await pool.end();
-  await postgres.close();
-  await broker.close();
-});
+after(() => stopCloudDeps({ broker, postgres, pool }));
 
 type Head = { seq: number; hash: string };
 

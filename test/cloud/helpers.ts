@@ -9,6 +9,30 @@ import { parseCloudConfig, type CloudConfig, type CloudConfigInput } from '../..
 import { openLedger, type Ledger } from '../../storage/index.js';
 import { testConfig } from '../uplink/helpers.js';
 import type { MqttConfigInput } from '../../gateway/uplink/config-schema.js';
+import { migrate } from '../../cloud/schema.js';
+import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
+import { startPostgres, type Postgres } from '../helpers/postgres.js';
+
+/** A real Mosquitto and a real PostgreSQL with the ingest's schema (4 partitions), for a test file. */
+export interface CloudDeps {
+  broker: Broker;
+  postgres: Postgres;
+  pool: pg.Pool;
+}
+
+export async function startCloudDeps(poolMax: number): Promise<CloudDeps> {
+  const broker = await startMosquitto();
+  const postgres = await startPostgres();
+  const pool = new pg.Pool({ connectionString: postgres.url, max: poolMax });
+  await migrate(pool, 4);
+  return { broker, postgres, pool };
+}
+
+export async function stopCloudDeps(d: CloudDeps): Promise<void> {
+  await d.pool.end();
+  await d.postgres.close();
+  await d.broker.close();
+}
 
 export function cloudConfig(mqttUrl: string, pgUrl: string, over: Partial<CloudConfigInput> = {}): CloudConfig {
   return parseCloudConfig({

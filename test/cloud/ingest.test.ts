@@ -8,28 +8,20 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { silentLogger } from '../../gateway/core/log.js';
 import { PAYLOAD_SEPARATOR, ingest, type IngestBatch } from '../../cloud/store.js';
-import { migrate } from '../../cloud/schema.js';
 import { IngestWorker } from '../../cloud/worker.js';
-import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
-import { startPostgres, type Postgres } from '../helpers/postgres.js';
+import type { Broker } from '../helpers/mosquitto.js';
+import type { Postgres } from '../helpers/postgres.js';
 import { RoomActivity, seededRng } from '../fleet/room-activity.js';
 import { tempDir, waitFor } from '../uplink/helpers.js';
-import { cloudConfig, gateway, summary, type Gateway } from './helpers.js';
+import { cloudConfig, gateway, summary, type Gateway, startCloudDeps, stopCloudDeps } from './helpers.js';
 
 let broker: Broker;
 let postgres: Postgres;
 let pool: pg.Pool;
 before(async () => {
-  broker = await startMosquitto();
-  postgres = await startPostgres();
-  pool = new pg.Pool({ connectionString: postgres.url, max: 4 });
-  await migrate(pool, 4);
+  ({ broker, postgres, pool } = await startCloudDeps(4));
 });
-after(async () => {
-  await pool.end();
-  await postgres.close();
-  await broker.close();
-});
+after(() => stopCloudDeps({ broker, postgres, pool }));
 
 test('ingest: two workers, three gateways, every record type: each stored once in seq order, all payloads valid, all acked', async () => {
   const t = tempDir();
