@@ -18,6 +18,7 @@ import { pruneHistory, type PruneResult } from './retention.js';
 import * as refundIntents from './refund-intents.js';
 import * as secureCards from './secure-cards.js';
 import * as settings from './settings.js';
+import type { SettingDef, SettingValue } from './settings.js';
 import * as tokens from './tokens.js';
 import { accountUsage, accountUsagePlan, type AccountUsage } from './usage.js';
 import * as vends from './vends.js';
@@ -37,6 +38,7 @@ export type { SecureCardFacts } from './secure-cards.js';
 export type { IntentSettlement, RefundIntent, RefundIntentInput } from './refund-intents.js';
 export type { AckedHeads, BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
+export { defineSetting, settingOrUndefined, type SettingDef, type SettingValue } from './settings.js';
 export { hashUid } from './cards.js';
 export { WriteFaults, type SqliteFaultCode, type WriteFaultRule } from './write-faults.js';
 
@@ -149,6 +151,11 @@ export interface Ledger {
   /** A machine command that is not a vend, with what it did to money (storage/commands.ts). */
   recordCommand(command: CommandRecord): { auditSeq: number };
 
+  /** A typed setting (declared once with its schema: defineSetting): `missing` or `unreadable` (with why) instead of a throw. */
+  readSetting<T>(setting: SettingDef<T>): SettingValue<T>;
+  /** Checks the value with the setting's schema (a bad one throws, nothing is written) and stores it. */
+  writeSetting<T>(setting: SettingDef<T>, value: T): void;
+  /** Free-form strings and numbers (operators, counters, the engine's write probe); structured state is a typed setting. */
   getSetting(key: string): string | undefined;
   setSetting(key: string, value: string): void;
   getNumberSetting(key: string): number | undefined;
@@ -241,6 +248,8 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     appendAlert: (a) => appendAlert(ctx, a),
     recordCommand: (c) => recordCommand(ctx, c),
 
+    readSetting: (s) => settings.readSetting(ctx, s),
+    writeSetting: (s, v) => settings.writeSetting(ctx, s, v),
     getSetting: (k) => settings.getSetting(ctx, k),
     setSetting: (k, v) => settings.setSetting(ctx, k, v),
     getNumberSetting: (k) => settings.getNumberSetting(ctx, k),
