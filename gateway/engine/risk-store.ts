@@ -2,7 +2,7 @@
 // restart does not wipe a lockout or hand a prober fresh attempts. Cards are keyed by
 // ledger.cardKey (an HMAC of the UID), never the UID itself: the file holds no card numbers.
 import type { Logger } from '../core/log.js';
-import { defineSetting, type Ledger } from '../../storage/index.js';
+import { defineSetting, type SettingsLedger } from '../../storage/index.js';
 import { emptyRiskState, pruneRiskState, riskStateSchema, type RiskConfig, type RiskState } from '../vend/risk.js';
 
 export const RISK_STATE_KEY = 'risk.state';
@@ -10,7 +10,7 @@ export const RISK_STATE_KEY = 'risk.state';
 export const RISK_STATE = defineSetting(RISK_STATE_KEY, riskStateSchema);
 
 /** The stored state, pruned; an unreadable value is logged and ignored (the empty state). */
-export function loadRiskState(ledger: Pick<Ledger, 'readSetting'>, config: RiskConfig, now: number, log: Logger): RiskState {
+export function loadRiskState(ledger: SettingsLedger, config: RiskConfig, now: number, log: Logger): RiskState {
   const stored = ledger.readSetting(RISK_STATE);
   if (stored.status === 'missing') return emptyRiskState();
   if (stored.status === 'unreadable') {
@@ -27,7 +27,7 @@ export function loadRiskState(ledger: Pick<Ledger, 'readSetting'>, config: RiskC
  * logged, not thrown: the vend or decline that changed the state has already been decided and
  * recorded, and the state stays in force in memory.
  */
-export function saveRiskState(ledger: Pick<Ledger, 'writeSetting'>, config: RiskConfig, state: RiskState, now: number, log: Logger): RiskState {
+export function saveRiskState(ledger: SettingsLedger, config: RiskConfig, state: RiskState, now: number, log: Logger): RiskState {
   const pruned = pruneRiskState(config, state, now);
   try {
     ledger.writeSetting(RISK_STATE, pruned);

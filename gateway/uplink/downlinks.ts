@@ -5,7 +5,7 @@
 // handled by the uplink loop, not here.
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { defineSetting, settingOrUndefined, type Ledger } from '../../storage/index.js';
+import { defineSetting, settingOrUndefined, type AccountsLedger, type CardsLedger, type OutboxLedger, type SettingsLedger } from '../../storage/index.js';
 import type { Logger } from '../core/log.js';
 import type { CommandOutcome } from '../profiles/types.js';
 import { DOWN_SCHEMAS, describeIssues, remoteCommandSchema, type CommandResult, type RejectReasonCode, type RemoteCommand } from '../../protocols/mqtt/payloads.js';
@@ -35,7 +35,8 @@ export interface SecureCardKeyTarget {
   apply(msg: KeyDownlink): { versions: number[] };
 }
 
-export type DownlinkLedger = Pick<Ledger, 'applyCardList' | 'applyAccountSnapshots' | 'applyTopUps' | 'readSetting' | 'writeSetting' | 'enqueueEvent'>;
+/** Card lists, account snapshots and top-ups, the downlinks' settings, and remote command results queued upstream. */
+export type DownlinkLedger = CardsLedger & AccountsLedger & SettingsLedger & OutboxLedger;
 
 export interface DownlinkDeps {
   roomId: string;

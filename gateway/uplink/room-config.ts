@@ -3,7 +3,7 @@
 // A block that is absent leaves that part's current settings as they are.
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { defineSetting, type Ledger } from '../../storage/index.js';
+import { defineSetting, type SettingsLedger } from '../../storage/index.js';
 import { describeIssues, signedConfigSchema } from '../../protocols/mqtt/payloads.js';
 import { verifyText } from '../../protocols/mqtt/signing.js';
 import { priceRulesSchema } from '../vend/pricing-schema.js';
@@ -52,12 +52,12 @@ export function verifySigned<T>(text: string, sig: string, key: KeyObject, schem
  */
 export const ROOM_CONFIG = defineSetting('uplink.roomConfig', signedConfigSchema);
 
-export function persistRoomConfig(store: Pick<Ledger, 'writeSetting'>, envelope: { config: string; sig: string }): void {
+export function persistRoomConfig(store: SettingsLedger, envelope: { config: string; sig: string }): void {
   store.writeSetting(ROOM_CONFIG, { v: 1, config: envelope.config, sig: envelope.sig });
 }
 
 /** The persisted config when it is there, readable, signed by key and for this room; otherwise null. */
-export function loadRoomConfig(store: Pick<Ledger, 'readSetting'>, key: KeyObject, roomId: string): RoomConfig | null {
+export function loadRoomConfig(store: SettingsLedger, key: KeyObject, roomId: string): RoomConfig | null {
   const env = store.readSetting(ROOM_CONFIG);
   if (env.status !== 'ok') return null;
   const r = verifySigned(env.value.config, env.value.sig, key, roomConfigSchema, roomId);
