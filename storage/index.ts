@@ -25,21 +25,7 @@ export type { SecureCardFacts } from './secure-cards.js';
 export type { IntentSettlement, RefundIntent, RefundIntentInput } from './refund-intents.js';
 export type { AckedHeads, BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
-export type {
-  AccountsLedger,
-  AlertsLedger,
-  AuditLedger,
-  CardsLedger,
-  KeyValueLedger,
-  Ledger,
-  LedgerOutbox,
-  MaintenanceLedger,
-  OutboxLedger,
-  SecureCardsLedger,
-  SettingsLedger,
-  TokensLedger,
-  VendsLedger,
-} from './ledger-types.js';
+export type * from './ledger-types.js';
 export { defineSetting, settingOrUndefined, type SettingDef, type SettingValue } from './settings.js';
 export { hashUid } from './cards.js';
 export { WriteFaults, type SqliteFaultCode, type WriteFaultRule } from './write-faults.js';

@@ -16,7 +16,7 @@ import { publicKeyFromBase64url } from '../../protocols/mqtt/signing.js';
 import { signDownlink } from '../../protocols/mqtt/sign-downlink.js';
 import { settingOrUndefined, type Ledger } from '../../storage/index.js';
 import { cloudKeys, ROOM } from '../uplink/helpers.js';
-import { openTestLedger, tempDir } from './helpers.js';
+import { openTestLedger, withTestLedger } from './helpers.js';
 
 const NOW = Date.UTC(2026, 10, 25, 12, 0, 0);
 const RISK = parseRiskConfig({});
@@ -66,22 +66,19 @@ function logSink(): { logger: ReturnType<typeof createLogger>; lines: () => { ms
   return { logger: createLogger({ level: 'debug', destination: dest }), lines: () => lines.join('').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string }) };
 }
 
-test('upgrade: the values the old code wrote as strings read back typed, and written back unchanged add nothing to the WAL', async () => {
-  const t = tempDir();
-  try {
-    const path = t.file('ledger.db');
-    let ledger = openTestLedger(path);
+test('upgrade: the values the old code wrote as strings read back typed, and written back unchanged add nothing to the WAL', () =>
+  withTestLedger(async (old, path) => {
     // Exactly what the code before typed settings stored, through the string key-value store.
-    ledger.setSetting(RISK_STATE_KEY, JSON.stringify(lockedOut));
+    old.setSetting(RISK_STATE_KEY, JSON.stringify(lockedOut));
     const env = configEnvelope(4);
-    ledger.setSetting('uplink.roomConfig', JSON.stringify({ v: 1, config: env.config, sig: env.sig }));
-    ledger.setNumberSetting('uplink.roomConfigVersion', 4);
-    ledger.setNumberSetting('uplink.secureCardKeysVersion', 2);
+    old.setSetting('uplink.roomConfig', JSON.stringify({ v: 1, config: env.config, sig: env.sig }));
+    old.setNumberSetting('uplink.roomConfigVersion', 4);
+    old.setNumberSetting('uplink.secureCardKeysVersion', 2);
     const exp = Math.floor(Date.now() / 1000) + 600;
-    ledger.setSetting('uplink.usedCommandIds', JSON.stringify([{ id: 'c-old', exp }]));
-    ledger.close();
+    old.setSetting('uplink.usedCommandIds', JSON.stringify([{ id: 'c-old', exp }]));
+    old.close();
 
-    ledger = openTestLedger(path);
+    const ledger = openTestLedger(path);
     const wal = (): number => (existsSync(`${path}-wal`) ? statSync(`${path}-wal`).size : 0);
     const before = wal();
     const state = loadRiskState(ledger, RISK, NOW, silentLogger());
@@ -107,15 +104,10 @@ test('upgrade: the values the old code wrote as strings read back typed, and wri
     await d.handle('commands', 'x', commandEnvelope('c-new'));
     assert.deepEqual(seen.ran, ['c-new']);
     ledger.close();
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test('an unreadable risk state is logged and ignored: the empty state, and the next save writes a good one', () => {
-  const t = tempDir();
-  try {
-    const ledger = openTestLedger(t.file('ledger.db'));
+test('an unreadable risk state is logged and ignored: the empty state, and the next save writes a good one', () =>
+  withTestLedger((ledger) => {
     for (const [text, reason] of [
       ['{"cards": 4', 'not_json'],
       ['{"cards": 42}', 'schema'],
@@ -128,16 +120,10 @@ test('an unreadable risk state is logged and ignored: the empty state, and the n
     }
     saveRiskState(ledger, RISK, lockedOut, NOW, silentLogger());
     assert.deepEqual(ledger.readSetting(RISK_STATE), { status: 'ok', value: lockedOut });
-    ledger.close();
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test('an unreadable room config is not loaded; an unreadable version counts as none applied', async () => {
-  const t = tempDir();
-  try {
-    const ledger = openTestLedger(t.file('ledger.db'));
+test('an unreadable room config is not loaded; an unreadable version counts as none applied', () =>
+  withTestLedger(async (ledger) => {
     for (const text of ['{', '{"v":1,"config":"{}"}', JSON.stringify({ ...configEnvelope(2), extra: 1 })]) {
       ledger.setSetting('uplink.roomConfig', text);
       assert.equal(loadRoomConfig(ledger, configKey, ROOM), null, text);
@@ -148,16 +134,10 @@ test('an unreadable room config is not loaded; an unreadable version counts as n
     assert.deepEqual(seen, { rejects: [], ran: [], configs: [1] });
     assert.equal(settingOrUndefined(ledger.readSetting(ROOM_CONFIG_VERSION)), 1);
     assert.equal(loadRoomConfig(ledger, configKey, ROOM)?.version, 1, 'the applied config was persisted');
-    ledger.close();
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test('an unreadable list of used command ids refuses every command (fails closed) and is left as it was', async () => {
-  const t = tempDir();
-  try {
-    const ledger = openTestLedger(t.file('ledger.db'));
+test('an unreadable list of used command ids refuses every command (fails closed) and is left as it was', () =>
+  withTestLedger(async (ledger) => {
     for (const text of ['[{"id":', '[{"id":"c1"}]', '{"c1": 1}']) {
       ledger.setSetting('uplink.usedCommandIds', text);
       const seen = { rejects: [] as string[], ran: [] as string[], configs: [] as number[] };
@@ -165,8 +145,4 @@ test('an unreadable list of used command ids refuses every command (fails closed
       assert.deepEqual(seen, { rejects: ['apply_failed'], ran: [], configs: [] }, text);
       assert.equal(ledger.getSetting('uplink.usedCommandIds'), text);
     }
-    ledger.close();
-  } finally {
-    t.cleanup();
-  }
-});
+  }));

@@ -6,36 +6,28 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { z } from 'zod';
 import { defineSetting, settingOrUndefined } from '../../storage/index.js';
-import { openTestLedger, tempDir } from './helpers.js';
+import { openTestLedger, withTestLedger } from './helpers.js';
 
 const PLAN = defineSetting('test.plan', z.strictObject({ name: z.string(), slots: z.array(z.number().int()) }));
 const COUNT = defineSetting('test.count', z.number().int().nonnegative());
 
-test('a typed setting round-trips through a reopen; missing until written', () => {
-  const t = tempDir();
-  try {
-    const path = t.file('ledger.db');
-    let l = openTestLedger(path);
-    assert.deepEqual(l.readSetting(PLAN), { status: 'missing' });
-    assert.equal(settingOrUndefined(l.readSetting(COUNT)), undefined);
-    l.writeSetting(PLAN, { name: 'night', slots: [1, 2] });
-    l.writeSetting(COUNT, 7);
-    l.close();
-    l = openTestLedger(path);
+test('a typed setting round-trips through a reopen; missing until written', () =>
+  withTestLedger((first, path) => {
+    assert.deepEqual(first.readSetting(PLAN), { status: 'missing' });
+    assert.equal(settingOrUndefined(first.readSetting(COUNT)), undefined);
+    first.writeSetting(PLAN, { name: 'night', slots: [1, 2] });
+    first.writeSetting(COUNT, 7);
+    first.close();
+    const l = openTestLedger(path);
     assert.deepEqual(l.readSetting(PLAN), { status: 'ok', value: { name: 'night', slots: [1, 2] } });
     assert.equal(settingOrUndefined(l.readSetting(COUNT)), 7);
     // Stored as JSON under its key: a number reads the same through the key-value store.
     assert.equal(l.getNumberSetting('test.count'), 7);
     l.close();
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test('an unreadable stored value is reported with its reason, not thrown, and the message quotes no value', () => {
-  const t = tempDir();
-  try {
-    const l = openTestLedger(t.file('ledger.db'));
+test('an unreadable stored value is reported with its reason, not thrown, and the message quotes no value', () =>
+  withTestLedger((l) => {
     l.setSetting('test.plan', 'secret-ish{');
     assert.deepEqual(l.readSetting(PLAN), { status: 'unreadable', reason: 'not_json', detail: 'setting test.plan is not JSON' });
     l.setSetting('test.plan', JSON.stringify({ name: 'x', slots: ['secret-ish'] }));
@@ -47,16 +39,10 @@ test('an unreadable stored value is reported with its reason, not thrown, and th
     assert.equal(l.readSetting(PLAN).status, 'unreadable', 'an unknown key is an error');
     l.setSetting('test.count', 'NaN');
     assert.equal(settingOrUndefined(l.readSetting(COUNT)), undefined);
-    l.close();
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test('a value its schema refuses is not written: the stored one stays', () => {
-  const t = tempDir();
-  try {
-    const l = openTestLedger(t.file('ledger.db'));
+test('a value its schema refuses is not written: the stored one stays', () =>
+  withTestLedger((l) => {
     l.writeSetting(COUNT, 3);
     assert.throws(() => l.writeSetting(COUNT, -1), /setting test\.count refused: 1 issue/);
     assert.throws(() => l.writeSetting(COUNT, 1.5), /setting test\.count refused/);
@@ -64,17 +50,10 @@ test('a value its schema refuses is not written: the stored one stays', () => {
     assert.equal(settingOrUndefined(l.readSetting(COUNT)), 3);
     assert.deepEqual(l.readSetting(PLAN), { status: 'missing' });
     assert.throws(() => defineSetting('', z.number()), 'a key is not empty');
-    l.close();
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
 
-test('a typed setting written unchanged adds nothing to the WAL; a change is written', () => {
-  const t = tempDir();
-  try {
-    const path = t.file('ledger.db');
-    const l = openTestLedger(path);
+test('a typed setting written unchanged adds nothing to the WAL; a change is written', () =>
+  withTestLedger((l, path) => {
     const wal = (): number => statSync(`${path}-wal`).size;
     l.writeSetting(PLAN, { name: 'night', slots: [1, 2] });
     const written = wal();
@@ -82,8 +61,4 @@ test('a typed setting written unchanged adds nothing to the WAL; a change is wri
     assert.equal(wal(), written, 'the same value 20 times added nothing to the WAL');
     l.writeSetting(PLAN, { name: 'night', slots: [1, 2, 3] });
     assert.ok(wal() > written, 'a new value is written');
-    l.close();
-  } finally {
-    t.cleanup();
-  }
-});
+  }));
