@@ -8,31 +8,28 @@
 import { chownSync, existsSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
-import * as accounts from './accounts.js';
-import { auditHead } from './audit.js';
-import { backup, integrityCheck, ledgerStats, type IntegrityResult } from './backup.js';
-import { lookupCard } from './cards.js';
 import type { LedgerContext } from './context.js';
 import type { Clock } from './deps.js';
-import type { Ledger, LedgerOutbox } from './index.js';
+import { accountsGroup, auditGroup, cardsGroup, maintenanceGroup, outboxGroup, vendsGroup } from './ledger-groups.js';
+import type { AccountsLedger, AuditLedger, CardsLedger, LedgerOutbox, MaintenanceLedger, VendsLedger } from './ledger-types.js';
 import { MIGRATIONS } from './migrations.js';
-import { moneyHead } from './money-chain.js';
-import { verifyLedger } from './money-verify.js';
-import { listDeadLetters, outboxStats } from './outbox.js';
 import { readRoomSecret as readSecretFile } from './room-secret.js';
-import { recentVends } from './vends.js';
 
-/** What reading needs of a ledger: met by the daemon's open Ledger and by the read-only one. */
-export type LedgerReader = Pick<Ledger, 'path' | 'recentVends' | 'verifyAudit' | 'lookupCard' | 'stats' | 'auditHead' | 'moneyHead' | 'balance'> & {
+/**
+ * What reading needs of a ledger, the read side of the domain groups: met by the daemon's open
+ * Ledger and by the read-only one.
+ */
+export interface LedgerReader
+  extends Pick<MaintenanceLedger, 'path' | 'stats'>,
+    Pick<VendsLedger, 'recentVends'>,
+    Pick<AuditLedger, 'verifyAudit' | 'auditHead' | 'moneyHead'>,
+    Pick<CardsLedger, 'lookupCard'>,
+    Pick<AccountsLedger, 'balance'> {
   readonly outbox: Pick<LedgerOutbox, 'stats' | 'deadLetters'>;
-};
+}
 
-export interface ReadOnlyLedger extends LedgerReader {
+export interface ReadOnlyLedger extends LedgerReader, Pick<MaintenanceLedger, 'integrityCheck' | 'backup' | 'close'> {
   readonly schemaVersion: number;
-  integrityCheck(opts?: { quick?: boolean }): IntegrityResult;
-  /** SQLite's online backup: a consistent copy even while the daemon writes. */
-  backup(toPath: string): Promise<{ totalPages: number }>;
-  close(): void;
 }
 
 export interface OpenReadOnlyOptions {
@@ -105,24 +102,25 @@ export function openLedgerReadOnly(o: OpenReadOnlyOptions): ReadOnlyLedger {
     },
     clockTrusted: () => false,
   };
+  // The groups' own read methods over the read-only connection: a write would fail in SQLite.
+  const file = maintenanceGroup(ctx, o.path);
+  const audit = auditGroup(ctx);
+  const { outbox } = outboxGroup(ctx);
   return {
     path: o.path,
     schemaVersion,
-    recentVends: (n) => recentVends(ctx, n),
-    verifyAudit: (heads) => verifyLedger(db, o.gatewayId, heads),
-    lookupCard: (uid) => lookupCard(ctx, uid),
-    stats: () => ledgerStats(ctx),
-    auditHead: () => auditHead(ctx),
-    moneyHead: () => moneyHead(db, o.gatewayId),
-    balance: (id) => accounts.balance(ctx, id),
-    outbox: {
-      stats: () => outboxStats(ctx),
-      deadLetters: (n) => listDeadLetters(ctx, n),
-    },
-    integrityCheck: (opts) => integrityCheck(ctx, opts),
-    backup: (to) => backup(ctx, to),
+    recentVends: vendsGroup(ctx).recentVends,
+    verifyAudit: audit.verifyAudit,
+    lookupCard: cardsGroup(ctx).lookupCard,
+    stats: file.stats,
+    auditHead: audit.auditHead,
+    moneyHead: audit.moneyHead,
+    balance: accountsGroup(ctx).balance,
+    outbox: { stats: outbox.stats, deadLetters: outbox.deadLetters },
+    integrityCheck: file.integrityCheck,
+    backup: file.backup,
     close: () => {
-      if (db.open) db.close();
+      file.close();
       giveBackSideFiles(o.path, existed);
     },
   };

@@ -1,10 +1,65 @@
-// Small operator/daemon key-value store: counters, the time floor. Internal ledger counters
-// live in `meta`, out of reach of these setters.
+// Settings: typed values declared once with their schema, the free-form key-value store under
+// them (counters, the engine's write probe), the time floor. Internal ledger counters live in
+// `meta`, out of reach of these setters. Both kinds share the `settings` table, one row per key.
 import { z } from 'zod';
 import { inTx, type LedgerContext } from './context.js';
 
 const keySchema = z.string().min(1).max(128);
 const TIME_FLOOR = 'time_floor_ms';
+
+/**
+ * A setting whose value is JSON checked by its schema. Declared once, by the part that owns the
+ * value (`export const RISK_STATE = defineSetting('risk.state', riskStateSchema)`), and read and
+ * written only through it. The schema must give back what it takes (no transforms, no defaults):
+ * what is stored is the value it returns.
+ */
+export interface SettingDef<T> {
+  readonly key: string;
+  readonly schema: z.ZodType<T, T>;
+}
+
+export function defineSetting<T>(key: string, schema: z.ZodType<T, T>): SettingDef<T> {
+  return Object.freeze({ key: keySchema.parse(key), schema });
+}
+
+/** What a read found. `unreadable` is the caller's to judge (ignore, refuse, alert): it is never thrown. */
+export type SettingValue<T> =
+  | { readonly status: 'ok'; readonly value: T }
+  | { readonly status: 'missing' }
+  | { readonly status: 'unreadable'; readonly reason: 'not_json' | 'schema'; readonly detail: string };
+
+/** The value, or undefined when it is missing or unreadable (a caller for which both mean "none yet"). */
+export function settingOrUndefined<T>(v: SettingValue<T>): T | undefined {
+  return v.status === 'ok' ? v.value : undefined;
+}
+
+export function readSetting<T>(ctx: LedgerContext, setting: SettingDef<T>): SettingValue<T> {
+  const text = getSetting(ctx, setting.key);
+  if (text === undefined) return { status: 'missing' };
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { status: 'unreadable', reason: 'not_json', detail: `setting ${setting.key} is not JSON` };
+  }
+  const parsed = setting.schema.safeParse(raw);
+  if (!parsed.success) return { status: 'unreadable', reason: 'schema', detail: `setting ${setting.key} does not match its schema (${describe(parsed.error)})` };
+  return { status: 'ok', value: parsed.data };
+}
+
+/** Schema-checked, then stored as JSON; an unchanged value is not written (setSetting). */
+export function writeSetting<T>(ctx: LedgerContext, setting: SettingDef<T>, value: T): void {
+  const parsed = setting.schema.safeParse(value);
+  if (!parsed.success) throw new Error(`ledger: setting ${setting.key} refused: ${describe(parsed.error)}`);
+  setSetting(ctx, setting.key, JSON.stringify(parsed.data));
+}
+
+/** Issue count and the first one's path and message: enough to say why, never the value itself. */
+function describe(e: z.ZodError): string {
+  const first = e.issues[0];
+  const where = first === undefined || first.path.length === 0 ? '' : `${first.path.map(String).join('.')}: `;
+  return `${e.issues.length} issue${e.issues.length === 1 ? '' : 's'}${first === undefined ? '' : `, ${where}${first.message}`}`;
+}
 
 export function getSetting(ctx: LedgerContext, key: string): string | undefined {
   const row = ctx.db.prepare('SELECT value FROM settings WHERE key = ?').get(keySchema.parse(key)) as { value: string } | undefined;

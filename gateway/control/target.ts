@@ -7,7 +7,7 @@ import type { RoomBus } from '../machines/room-bus.js';
 import type { MachineState } from '../machines/state.js';
 import type { DiscoveredUnit } from '../profiles/types.js';
 import { unitMachineIds } from '../profiles/config-schema.js';
-import type { Ledger } from '../../storage/index.js';
+import type { AlertsLedger, CardsLedger } from '../../storage/index.js';
 import type { LedgerReader } from './queries.js';
 
 export interface ControlBus {
@@ -21,7 +21,7 @@ export interface ControlBus {
   discoveredUnits(): DiscoveredUnit[];
 }
 
-export type ControlLedger = LedgerReader & Pick<Ledger, 'setCardStatus' | 'appendAlert'>;
+export type ControlLedger = LedgerReader & CardsLedger & AlertsLedger;
 
 export interface ControlTarget {
   readonly room: { id: string; name: string | null };

@@ -7,11 +7,14 @@
 // transaction. The check here is a read; the transaction is what makes a replay impossible.
 import { maskUid, type Logger } from '../core/log.js';
 import { verifySunUri, type SunKeySet } from '../../protocols/secure-card/index.js';
-import type { Ledger } from '../../storage/index.js';
+import type { AlertsLedger, SecureCardsLedger, VendsLedger } from '../../storage/index.js';
 import { SECURE_CARD_DECLINE_REASONS, decideTap, type CardTap, type SecureCardDeclineReason, type SecureCardPolicy } from './decide.js';
 
+/** The facts it decides on, and the decline (a vend not made) and alert it records. */
+export type SecureCardGateLedger = SecureCardsLedger & VendsLedger & AlertsLedger;
+
 export interface SecureCardGateDeps {
-  ledger: Pick<Ledger, 'secureCardFacts' | 'recordDecline' | 'appendAlert'>;
+  ledger: SecureCardGateLedger;
   /** The live key versions, read at each tap so that a reload or rotation takes effect at once. */
   keys: () => readonly SunKeySet[];
   policy: SecureCardPolicy;

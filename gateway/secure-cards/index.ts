@@ -2,10 +2,9 @@
 // config names, which the signed key downlink also writes) and the admission gate in front of
 // the engine's card path. See docs/secure-cards.md for how the daemon wires it.
 import type { Logger } from '../core/log.js';
-import type { Ledger } from '../../storage/index.js';
 import type { KeyDownlink } from '../../protocols/mqtt/key-downlink.js';
 import { toSunKeySets } from '../../protocols/secure-card/index.js';
-import { SecureCardGate } from './gate.js';
+import { SecureCardGate, type SecureCardGateLedger } from './gate.js';
 import { SecureCardKeys, loadSecureCardKeys, writeSecureCardKeyFile, type SecureCardsConfig } from './keys.js';
 
 export { SecureCardGate, type Admission, type TapSource } from './gate.js';
@@ -37,7 +36,7 @@ export interface SecureCardKeyTarget {
  * that is not there yet is no error (the room waits for the key downlink, every SUN tap
  * `unknown_card` until then); one that does not load (mode, JSON, schema) throws, with its problems.
  */
-export function openSecureCards(cfg: SecureCardsConfig | undefined, deps: { ledger: Pick<Ledger, 'secureCardFacts' | 'recordDecline' | 'appendAlert'>; logger: Logger }): SecureCards {
+export function openSecureCards(cfg: SecureCardsConfig | undefined, deps: { ledger: SecureCardGateLedger; logger: Logger }): SecureCards {
   const log = deps.logger.child({ component: 'secure-cards' });
   let keys = new SecureCardKeys([]);
   if (cfg !== undefined) {

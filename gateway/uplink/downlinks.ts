@@ -5,7 +5,7 @@
 // handled by the uplink loop, not here.
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import type { Ledger } from '../../storage/index.js';
+import { defineSetting, settingOrUndefined, type AccountsLedger, type CardsLedger, type OutboxLedger, type SettingsLedger } from '../../storage/index.js';
 import type { Logger } from '../core/log.js';
 import type { CommandOutcome } from '../profiles/types.js';
 import { DOWN_SCHEMAS, describeIssues, remoteCommandSchema, type CommandResult, type RejectReasonCode, type RemoteCommand } from '../../protocols/mqtt/payloads.js';
@@ -35,7 +35,8 @@ export interface SecureCardKeyTarget {
   apply(msg: KeyDownlink): { versions: number[] };
 }
 
-export type DownlinkLedger = Pick<Ledger, 'applyCardList' | 'applyAccountSnapshots' | 'applyTopUps' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
+/** Card lists, account snapshots and top-ups, the downlinks' settings, and remote command results queued upstream. */
+export type DownlinkLedger = CardsLedger & AccountsLedger & SettingsLedger & OutboxLedger;
 
 export interface DownlinkDeps {
   roomId: string;
@@ -54,10 +55,14 @@ export interface DownlinkDeps {
   commandResult(r: Omit<CommandResult, 'v' | 'gatewayId' | 'at'>): void;
 }
 
+const versionSchema = z.number().int().nonnegative();
 export const ROOM_CONFIG_VERSION_KEY = 'uplink.roomConfigVersion';
-/** The highest key message applied: a version number only, never a key. */
-export const KEYS_VERSION_KEY = 'uplink.secureCardKeysVersion';
-const USED_COMMANDS_KEY = 'uplink.usedCommandIds';
+/** The room config version applied. Unreadable counts as none applied, as missing does. */
+export const ROOM_CONFIG_VERSION = defineSetting(ROOM_CONFIG_VERSION_KEY, versionSchema);
+/** The highest key message applied: a version number only, never a key. Unreadable counts as none. */
+export const KEYS_VERSION = defineSetting('uplink.secureCardKeysVersion', versionSchema);
+/** The remote command ids spent and still live (until their expiry plus skew). */
+const USED_COMMANDS = defineSetting('uplink.usedCommandIds', z.array(z.strictObject({ id: z.string(), exp: z.number() })));
 const MAX_USED_COMMANDS = 1000;
 
 interface Handling {
@@ -217,11 +222,11 @@ export class Downlinks {
   private keys(msg: KeyDownlink): void {
     const target = this.d.secureCardKeys;
     if (target === undefined || target === null) throw new Refusal('apply_failed', 'this gateway has no secureCards block (keyFile) to keep keys in', String(msg.version));
-    const current = Math.max(this.d.ledger.getNumberSetting(KEYS_VERSION_KEY) ?? 0, target.appliedVersion());
+    const current = Math.max(settingOrUndefined(this.d.ledger.readSetting(KEYS_VERSION)) ?? 0, target.appliedVersion());
     if (msg.version === current) throw new Refusal('replayed', `key message ${msg.version} is already applied`, String(msg.version));
     if (msg.version < current) throw new Refusal('old_version', `key message ${msg.version} is not newer than ${current}`, String(msg.version));
     const r = target.apply(msg);
-    this.d.ledger.setNumberSetting(KEYS_VERSION_KEY, msg.version);
+    this.d.ledger.writeSetting(KEYS_VERSION, msg.version);
     this.log.info({ version: msg.version, keyVersions: r.versions }, 'secure-card keys applied');
   }
 
@@ -234,7 +239,7 @@ export class Downlinks {
     const r = verifySigned(env.config, env.sig, this.key(), roomConfigSchema, this.d.roomId);
     if (!r.ok) throw new Refusal(r.reason, r.detail);
     const cfg = r.value;
-    const current = this.d.ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY) ?? 0;
+    const current = settingOrUndefined(this.d.ledger.readSetting(ROOM_CONFIG_VERSION)) ?? 0;
     if (cfg.version === current) {
       this.log.debug({ version: cfg.version }, 'room config re-delivered; already applied');
       return;
@@ -244,7 +249,7 @@ export class Downlinks {
     // so a re-delivery is tried again rather than skipped as already seen.
     await this.d.onRoomConfig?.(cfg, { source: 'cloud', version: cfg.version });
     persistRoomConfig(this.d.ledger, env);
-    this.d.ledger.setNumberSetting(ROOM_CONFIG_VERSION_KEY, cfg.version);
+    this.d.ledger.writeSetting(ROOM_CONFIG_VERSION, cfg.version);
     this.log.info({ version: cfg.version, pricing: cfg.pricing !== undefined, risk: cfg.risk !== undefined, qrTokens: cfg.qrTokens !== undefined }, 'room config applied');
   }
 
@@ -272,13 +277,20 @@ export class Downlinks {
 
   /** Write-ahead: the id is spent before the machine is touched, so a crash cannot run it twice. */
   private consumeCommandId(cmd: RemoteCommand, now: number): void {
-    const used = readUsed(this.d.ledger.getSetting(USED_COMMANDS_KEY));
+    const used = this.usedCommandIds();
     if (used.some((u) => u.id === cmd.id)) throw new Refusal('replayed', 'command id already used', cmd.id);
     // An id only needs remembering while its command could still pass the expiry check.
     const live = used.filter((u) => u.exp + this.d.commands.skewSec >= now);
     if (live.length >= MAX_USED_COMMANDS) throw new Refusal('apply_failed', 'too many live commands; try again later', cmd.id);
     live.push({ id: cmd.id, exp: cmd.expiresAtSec });
-    this.d.ledger.setSetting(USED_COMMANDS_KEY, JSON.stringify(live));
+    this.d.ledger.writeSetting(USED_COMMANDS, live);
+  }
+
+  /** Fails closed: an unreadable list of spent ids refuses commands rather than allowing replays. */
+  private usedCommandIds(): { id: string; exp: number }[] {
+    const stored = this.d.ledger.readSetting(USED_COMMANDS);
+    if (stored.status === 'unreadable') throw new Refusal('apply_failed', 'the list of used command ids is unreadable');
+    return stored.status === 'ok' ? stored.value : [];
   }
 
   private async execute(cmd: RemoteCommand): Promise<void> {
@@ -319,18 +331,3 @@ function refOf(raw: unknown): string | undefined {
   return typeof v === 'string' || typeof v === 'number' ? String(v).slice(0, 128) : undefined;
 }
 
-const usedSchema = z.array(z.object({ id: z.string(), exp: z.number() }));
-
-/** Fails closed: an unreadable list of spent ids refuses commands rather than allowing replays. */
-function readUsed(text: string | undefined): { id: string; exp: number }[] {
-  if (text === undefined) return [];
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    raw = undefined;
-  }
-  const r = usedSchema.safeParse(raw);
-  if (!r.success) throw new Refusal('apply_failed', 'the list of used command ids is unreadable');
-  return r.data;
-}

@@ -3,6 +3,7 @@
 // A block that is absent leaves that part's current settings as they are.
 import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
+import { defineSetting, type SettingsLedger } from '../../storage/index.js';
 import { describeIssues, signedConfigSchema } from '../../protocols/mqtt/payloads.js';
 import { verifyText } from '../../protocols/mqtt/signing.js';
 import { priceRulesSchema } from '../vend/pricing-schema.js';
@@ -45,24 +46,20 @@ export function verifySigned<T>(text: string, sig: string, key: KeyObject, schem
   return { ok: true, value: parsed.data };
 }
 
-const SETTING_TEXT = 'uplink.roomConfig';
+/**
+ * What is persisted: the exact signed envelope, re-verified on load (the database is not trusted
+ * more than the wire).
+ */
+export const ROOM_CONFIG = defineSetting('uplink.roomConfig', signedConfigSchema);
 
-/** What is persisted: the exact signed envelope, re-verified on load (the database is not trusted more than the wire). */
-export function persistRoomConfig(store: { setSetting(k: string, v: string): void }, envelope: { config: string; sig: string }): void {
-  store.setSetting(SETTING_TEXT, JSON.stringify({ v: 1, config: envelope.config, sig: envelope.sig }));
+export function persistRoomConfig(store: SettingsLedger, envelope: { config: string; sig: string }): void {
+  store.writeSetting(ROOM_CONFIG, { v: 1, config: envelope.config, sig: envelope.sig });
 }
 
-export function loadRoomConfig(store: { getSetting(k: string): string | undefined }, key: KeyObject, roomId: string): RoomConfig | null {
-  const text = store.getSetting(SETTING_TEXT);
-  if (text === undefined) return null;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  const env = signedConfigSchema.safeParse(raw);
-  if (!env.success) return null;
-  const r = verifySigned(env.data.config, env.data.sig, key, roomConfigSchema, roomId);
+/** The persisted config when it is there, readable, signed by key and for this room; otherwise null. */
+export function loadRoomConfig(store: SettingsLedger, key: KeyObject, roomId: string): RoomConfig | null {
+  const env = store.readSetting(ROOM_CONFIG);
+  if (env.status !== 'ok') return null;
+  const r = verifySigned(env.value.config, env.value.sig, key, roomConfigSchema, roomId);
   return r.ok ? r.value : null;
 }

@@ -7,7 +7,7 @@
 // engine only writes the ledger; the ledger's commit notice wakes this feature (kick), which
 // reads the outbox on its own timer within the batch wait; pollMs is only the fallback.
 import type { KeyObject } from 'node:crypto';
-import type { AckedHeads, Ledger, OutboxBatchText } from '../../storage/index.js';
+import { settingOrUndefined, type AckedHeads, type AlertsLedger, type OutboxBatchText } from '../../storage/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { MachineState } from '../machines/state.js';
@@ -16,12 +16,13 @@ import { parseTopic, roomTopics, type RoomTopics } from '../../protocols/mqtt/to
 import { publicKeyFromBase64url } from '../../protocols/mqtt/signing.js';
 import { ackTimeoutMs, ackWindow, encodeBatchText, newer, planAck, waitBeforeSending, type InFlight } from './batcher.js';
 import type { MqttConfig } from './config-schema.js';
-import { Downlinks, ROOM_CONFIG_VERSION_KEY, type RemoteCommandTarget, type SecureCardKeyTarget } from './downlinks.js';
+import { Downlinks, ROOM_CONFIG_VERSION, type DownlinkLedger, type RemoteCommandTarget, type SecureCardKeyTarget } from './downlinks.js';
 import { Link } from './link.js';
 import { loadRoomConfig, type RoomConfig } from './room-config.js';
 import { Telemetry } from './telemetry.js';
 
-export type UplinkLedger = Pick<Ledger, 'gatewayId' | 'outbox' | 'appendAlert' | 'applyCardList' | 'applyAccountSnapshots' | 'applyTopUps' | 'getSetting' | 'setSetting' | 'getNumberSetting' | 'setNumberSetting' | 'enqueueEvent'>;
+/** The outbox it drains, alerts it raises, and what its downlinks apply. */
+export type UplinkLedger = DownlinkLedger & AlertsLedger;
 
 export interface UplinkOptions {
   /** The parsed `mqtt` config block (mqttConfigSchema). */
@@ -153,7 +154,7 @@ export class Uplink {
       // next config is the way out. Loud, though: an alert goes upstream.
       if (cfg) {
         try {
-          await this.o.onRoomConfig(cfg, { source: 'persisted', version: this.o.ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY) ?? cfg.version });
+          await this.o.onRoomConfig(cfg, { source: 'persisted', version: settingOrUndefined(this.o.ledger.readSetting(ROOM_CONFIG_VERSION)) ?? cfg.version });
         } catch (e) {
           const message = (e instanceof Error ? e.message : String(e)).slice(0, 400);
           this.log.error({ version: cfg.version, err: message }, 'persisted room config could not be applied');
@@ -225,7 +226,7 @@ export class Uplink {
 
   /** The room config version applied (the ledger setting Downlinks keeps), null before the first. */
   private configVersion(): number | null {
-    const v = this.o.ledger.getNumberSetting(ROOM_CONFIG_VERSION_KEY);
+    const v = settingOrUndefined(this.o.ledger.readSetting(ROOM_CONFIG_VERSION));
     return v !== undefined && Number.isSafeInteger(v) && v > 0 ? v : null;
   }
 

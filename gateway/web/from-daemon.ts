@@ -5,7 +5,7 @@ import type { MachineAccess } from '../engine/machine-access.js';
 import type { MachineCommandRunner } from '../engine/machine-commands.js';
 import type { LedgerHealthStatus } from '../engine/ledger-health.js';
 import type { RoomBus } from '../machines/room-bus.js';
-import type { Ledger } from '../../storage/index.js';
+import type { AlertsLedger, AuditLedger, CardsLedger, OutboxLedger, VendsLedger } from '../../storage/index.js';
 import type { TickEvent } from '../machines/poller-types.js';
 import { unitMachineIds } from '../profiles/config-schema.js';
 import type { CommandOutcome } from '../profiles/types.js';
@@ -34,7 +34,7 @@ export interface UplinkProbe {
 /** What the page reads and does, of the daemon's parts. */
 export interface StatusParts {
   readonly config: { readonly room: { readonly id: string; readonly name?: string | undefined } };
-  readonly ledger: Pick<Ledger, 'outbox' | 'recentVends' | 'getVend' | 'auditHead' | 'readAudit' | 'appendAlert' | 'enqueueEvent' | 'setCardStatus' | 'refundCaptured'>;
+  readonly ledger: OutboxLedger & VendsLedger & AuditLedger & AlertsLedger & CardsLedger;
   readonly buses: ReadonlyArray<Pick<RoomBus, 'config' | 'master' | 'poller'>>;
   readonly machines: MachineAccess;
   readonly engine: { blockedMachines(): string[]; readonly commands: Pick<MachineCommandRunner, 'operatorRefund' | 'operator'>; readonly health: { snapshot(): LedgerHealthStatus } };

@@ -52,6 +52,19 @@ export function openTestLedger(path: string, over: Partial<OpenLedgerOptions> = 
   });
 }
 
+/** A fresh ledger file for fn, closed and removed afterwards whatever fn does. */
+export async function withTestLedger(fn: (ledger: Ledger, path: string) => void | Promise<void>): Promise<void> {
+  const t = tempDir();
+  const path = t.file('ledger.db');
+  const ledger = openTestLedger(path);
+  try {
+    await fn(ledger, path);
+  } finally {
+    ledger.close();
+    t.cleanup();
+  }
+}
+
 /** A hold with the fields a test does not care about filled in. */
 export function cardHold(accountId: string, amountCents: number, extra: Record<string, unknown> = {}) {
   return {
