@@ -198,6 +198,7 @@ export class IngestWorker {
     this.stats.duplicates += result.duplicates;
     this.stats.outOfStream += result.outOfStream;
     this.stats.copyFallbacks += result.copyFallbacks;
+    if (result.copyFallbacks > 0) this.log.warn({ batches: group.length }, 'COPY met a record already stored; the group was stored again by INSERT … ON CONFLICT (raise ingest.maxSegments if this repeats)');
     for (const h of result.headConflicts) {
       this.stats.headConflicts++;
       // Hashes of chain heads are no secret (they commit to the room's history, they unlock nothing).
