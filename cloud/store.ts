@@ -6,41 +6,12 @@
 // returned only after COMMIT: the caller publishes them. Every statement is named (prepared once
 // per connection: PostgreSQL parses and analyses it once, not in every transaction).
 import type { Pool, PoolClient } from 'pg';
+import { copyRecords, splitNew, type StoredState } from './copy-records.js';
 import { headRows, mergeHeads, type ChainHead, type GatewayHeads, type HeadRow } from './heads.js';
+import { PAYLOAD_SEPARATOR, type IngestBatch } from './rows.js';
 import { planStream, type Segment } from './stream.js';
 
-/**
- * A batch's records as columns, built once when the message is read: a pending batch is a few
- * arrays and one string instead of hundreds of small objects (what the worker holds between
- * receipt and commit stays cheap for the garbage collector).
- */
-export interface IngestRows {
-  seq: number[];
-  id: string[];
-  type: string[];
-  money: boolean[];
-  createdMs: number[];
-  /** Every record's payload as JSON text, joined by PAYLOAD_SEPARATOR. */
-  payloads: string;
-  /** Per record: null when the payload passed its type's schema, else why not. */
-  problem: (string | null)[];
-}
-
-/** Between two payloads' JSON texts: JSON text never holds a raw control character (JSON.stringify escapes them). */
-export const PAYLOAD_SEPARATOR = '\x1e';
-
-export interface IngestBatch {
-  roomId: string;
-  gatewayId: string;
-  fromSeq: number;
-  toSeq: number;
-  afterSeq?: number;
-  ackedSeq?: number;
-  /** The gateway's audit and money chain heads when it read the batch. */
-  auditHead?: ChainHead;
-  moneyHead?: ChainHead;
-  rows: IngestRows;
-}
+export { PAYLOAD_SEPARATOR, type IngestBatch, type IngestRows } from './rows.js';
 
 export interface IngestAck {
   roomId: string;
@@ -64,6 +35,8 @@ export interface IngestResult {
   duplicates: number;
   outOfStream: number;
   headConflicts: HeadConflict[];
+  /** Transactions stored again without COPY (a record COPY would have stored twice). */
+  copyFallbacks: number;
 }
 
 interface GatewayRow {
@@ -85,7 +58,29 @@ const keptHeads = (r: GatewayRow): GatewayHeads => {
 
 const segmentsOf = (raw: unknown): Segment[] => (Array.isArray(raw) ? (raw as Segment[]) : []);
 
-export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSegments: number): Promise<IngestResult> {
+/** How the records go in: COPY for those the stream state proves new (copy-records.ts), or all by INSERT … ON CONFLICT. */
+export type RecordWrite = 'copy' | 'insert';
+
+/** PostgreSQL's unique_violation: a COPY met a record already stored. */
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Stores a group of batches in one transaction and returns the acks to publish. With 'copy', a
+ * COPY refused by the primary key (a record the stream state did not know was stored) rolls
+ * back and the group is stored again by INSERT … ON CONFLICT DO NOTHING.
+ */
+export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite = 'copy'): Promise<IngestResult> {
+  if (write === 'insert') return ingestOnce(pool, batches, maxSegments, 'insert');
+  try {
+    return await ingestOnce(pool, batches, maxSegments, 'copy');
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== UNIQUE_VIOLATION) throw e;
+    const r = await ingestOnce(pool, batches, maxSegments, 'insert');
+    return { ...r, copyFallbacks: 1 };
+  }
+}
+
+async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite): Promise<IngestResult> {
   const byGateway = new Map<string, IngestBatch[]>();
   for (const b of batches) {
     const list = byGateway.get(b.gatewayId);
@@ -114,7 +109,12 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
       text: 'SELECT gateway_id, stored_seq, segments, audit_seq, audit_hash, money_seq, money_hash FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE',
       values: [ids],
     });
-    const stored = await insertRecords(c, batches);
+    let stored: number;
+    if (write === 'copy') {
+      const state = new Map<string, StoredState>(locked.rows.map((r) => [r.gateway_id, { storedSeq: Number(r.stored_seq), segments: segmentsOf(r.segments) }]));
+      const split = splitNew(batches, state);
+      stored = (await copyRecords(c, 'records', split.fresh)) + (await insertRecords(c, split.maybeStored));
+    } else stored = await insertRecords(c, batches);
     const headConflicts = await keepHeads(c, headRows(batches));
     const received = batches.reduce((n, b) => n + b.rows.seq.length, 0);
     const acks: IngestAck[] = [];
@@ -147,7 +147,7 @@ export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSeg
       values: [upd.ids, upd.seqs, upd.segs, upd.aSeq, upd.aHash, upd.mSeq, upd.mHash],
     });
     await c.query('COMMIT');
-    return { acks, stored, duplicates: received - stored, outOfStream, headConflicts };
+    return { acks, stored, duplicates: received - stored, outOfStream, headConflicts, copyFallbacks: 0 };
   } catch (e) {
     broken = true;
     // The first error is the one to report; a failed ROLLBACK means the connection is gone.

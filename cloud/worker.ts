@@ -39,6 +39,8 @@ export interface WorkerStats {
   telemetryFailures: number;
   /** Chain heads received with another hash than the one kept at their seq (a rewritten room ledger). */
   headConflicts: number;
+  /** Transactions whose COPY met a record already stored, stored again by INSERT … ON CONFLICT. */
+  copyFallbacks: number;
 }
 
 interface Pending {
@@ -48,7 +50,7 @@ interface Pending {
 
 export class IngestWorker {
   readonly id: string;
-  readonly stats: WorkerStats = { batches: 0, records: 0, stored: 0, duplicates: 0, outOfStream: 0, recordProblems: 0, invalid: 0, acks: 0, commits: 0, txFailures: 0, dropped: 0, telemetry: 0, telemetryFailures: 0, headConflicts: 0 };
+  readonly stats: WorkerStats = { batches: 0, records: 0, stored: 0, duplicates: 0, outOfStream: 0, recordProblems: 0, invalid: 0, acks: 0, commits: 0, txFailures: 0, dropped: 0, telemetry: 0, telemetryFailures: 0, headConflicts: 0, copyFallbacks: 0 };
   private readonly log: Logger;
   private readonly pool: pg.Pool;
   private client: MqttClient | null = null;
@@ -195,6 +197,8 @@ export class IngestWorker {
     this.stats.stored += result.stored;
     this.stats.duplicates += result.duplicates;
     this.stats.outOfStream += result.outOfStream;
+    this.stats.copyFallbacks += result.copyFallbacks;
+    if (result.copyFallbacks > 0) this.log.warn({ batches: group.length }, 'COPY met a record already stored; the group was stored again by INSERT … ON CONFLICT (raise ingest.maxSegments if this repeats)');
     for (const h of result.headConflicts) {
       this.stats.headConflicts++;
       // Hashes of chain heads are no secret (they commit to the room's history, they unlock nothing).

@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { silentLogger } from '../../gateway/core/log.js';
+import { splitNew } from '../../cloud/copy-records.js';
 import { PAYLOAD_SEPARATOR, ingest, type IngestBatch } from '../../cloud/store.js';
 import { IngestWorker } from '../../cloud/worker.js';
 import type { Broker } from '../helpers/mosquitto.js';
@@ -105,23 +106,47 @@ test('ingest: 40 batches of 8 gateways committed by 6 concurrent callers in rand
   for (let gi = 0; gi < 8; gi++) assert.deepEqual(await summary(pool, `mix-${gi}`), { count: 35, distinct: 35, minSeq: 1, maxSeq: 35, problems: 0, storedSeq: 35 });
 });
 
-test('ingest: ids, types and problems with quotes, backslashes, braces, commas, blanks, NULL and non-ASCII are stored as sent', async () => {
-  const g = 'odd "gw" \\ {1,2}';
-  const odd = ['NULL', 'a"b', 'c\\d', '{x,y}', ' lead', '', 'é ✓', 'null'];
-  const b = batch(g, 0, 1, odd.length);
-  b.rows.id = odd.map((x) => `id ${x}`);
-  b.rows.type = odd.map((x) => `t${x}`);
-  b.rows.problem = odd.map((x, i) => (i % 2 === 0 ? null : x));
-  b.rows.money = odd.map((_, i) => i % 3 === 0);
-  b.rows.createdMs = odd.map((_, i) => 1_765_000_000_000 + i);
-  const r = await ingest(pool, [b], 64);
-  assert.deepEqual(r.acks.map((a) => a.upToSeq), [odd.length]);
-  const rows = await pool.query<{ seq: string; id: string; type: string; problem: string | null; money: boolean; created_ms: string }>(
-    'SELECT seq, id, type, problem, money, created_ms FROM records WHERE gateway_id = $1 ORDER BY seq',
-    [g],
-  );
-  assert.deepEqual(
-    rows.rows.map((x) => [Number(x.seq), x.id, x.type, x.problem, x.money, Number(x.created_ms)]),
-    odd.map((x, i) => [i + 1, `id ${x}`, `t${x}`, i % 2 === 0 ? null : x, i % 3 === 0, 1_765_000_000_000 + i]),
-  );
+for (const write of ['copy', 'insert'] as const) {
+  test(`ingest by ${write}: ids, types, problems and payloads with quotes, backslashes, braces, commas, tabs, newlines, blanks, NULL, \\N and non-ASCII are stored as sent`, async () => {
+    const g = `odd "gw" \\ {1,2}\t${write}`;
+    const odd = ['NULL', 'a"b', 'c\\d', '{x,y}', ' lead', '', 'é ✓', 'null', 'tab\there', 'line\nbreak\r', '\\N'];
+    const b = batch(g, 0, 1, odd.length);
+    b.rows.id = odd.map((x) => `id ${x}`);
+    b.rows.type = odd.map((x) => `t${x}`);
+    b.rows.problem = odd.map((x, i) => (i % 2 === 0 ? null : x));
+    b.rows.money = odd.map((_, i) => i % 3 === 0);
+    b.rows.createdMs = odd.map((_, i) => 1_765_000_000_000 + i);
+    b.rows.payloads = odd.map((x) => JSON.stringify({ text: x, list: [x] })).join(PAYLOAD_SEPARATOR);
+    const r = await ingest(pool, [b], 64, write);
+    assert.deepEqual(r.acks.map((a) => a.upToSeq), [odd.length]);
+    const rows = await pool.query<{ seq: string; id: string; type: string; problem: string | null; money: boolean; created_ms: string; payload: unknown }>(
+      'SELECT seq, id, type, problem, money, created_ms, payload FROM records WHERE gateway_id = $1 ORDER BY seq',
+      [g],
+    );
+    assert.deepEqual(
+      rows.rows.map((x) => [Number(x.seq), x.id, x.type, x.problem, x.money, Number(x.created_ms), x.payload]),
+      odd.map((x, i) => [i + 1, `id ${x}`, `t${x}`, i % 2 === 0 ? null : x, i % 3 === 0, 1_765_000_000_000 + i, { text: x, list: [x] }]),
+    );
+  });
+}
+
+test('ingest by copy: resends and overlaps in one group go by INSERT … ON CONFLICT; a record the stream state does not know was stored makes COPY fail and the group is stored again without it, once each', async () => {
+  const g = 'copy-1';
+  // One group: a batch, its resend and an overlapping one.
+  const r1 = await ingest(pool, [batch(g, 0, 1, 10), batch(g, 0, 1, 10), batch(g, 5, 6, 15)], 64, 'copy');
+  assert.deepEqual([r1.stored, r1.duplicates, r1.copyFallbacks], [15, 15, 0]);
+  // A record above the watermark stored outside the stream state (as one in a segment forgotten beyond maxSegments).
+  await pool.query("INSERT INTO records (gateway_id, seq, id, type, money, created_ms, payload) VALUES ($1, 18, 'id-18', 'machine_state', false, 1, '{}')", [g]);
+  const r2 = await ingest(pool, [batch(g, 15, 16, 25)], 64, 'copy');
+  assert.deepEqual([r2.stored, r2.duplicates, r2.copyFallbacks], [9, 1, 1]);
+  assert.deepEqual(r2.acks.map((a) => a.upToSeq), [25]);
+  assert.deepEqual(await summary(pool, g), { count: 25, distinct: 25, minSeq: 1, maxSeq: 25, problems: 0, storedSeq: 25 });
+});
+
+test('splitNew: COPY takes only what the stored state and the group prove new', () => {
+  const state = new Map([['g', { storedSeq: 10, segments: [{ after: 20, to: 25 }] }]]);
+  const { fresh, maybeStored } = splitNew([batch('g', 0, 1, 12), batch('g', 12, 13, 22), batch('g', 12, 13, 14), batch('h', 0, 1, 2)], state);
+  assert.deepEqual(fresh.map((b) => b.rows.seq), [[11, 12], [13, 14, 15, 16, 17, 18, 19, 20]]);
+  assert.deepEqual(maybeStored.map((b) => b.rows.seq), [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [21, 22], [13, 14], [1, 2]]);
+  assert.deepEqual(fresh[1]?.rows.payloads.split(PAYLOAD_SEPARATOR).length, 8);
 });

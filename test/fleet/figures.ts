@@ -21,16 +21,23 @@ export function load(): string {
     .join(' / ');
 }
 
+/** The 1-minute load average now: printed beside each figure (the machine is shared). */
+export function load1(): string {
+  return (loadavg()[0] ?? 0).toFixed(1);
+}
+
 export interface Row {
   figure: string;
   measured: string;
   target: string;
   ok: boolean | null;
+  /** The 1-minute load average when it was measured. */
+  load?: string;
 }
 
 export function table(rows: readonly Row[]): string {
   const w0 = Math.max(...rows.map((r) => r.figure.length), 6);
   const w1 = Math.max(...rows.map((r) => r.measured.length), 8);
-  const lines = rows.map((r) => `${r.figure.padEnd(w0)}  ${r.measured.padEnd(w1)}  ${r.target}${r.ok === null ? '' : r.ok ? '  ✓' : '  ✗ MISSED'}`);
-  return [`${'figure'.padEnd(w0)}  ${'measured'.padEnd(w1)}  target`, ...lines].join('\n');
+  const lines = rows.map((r) => `${r.figure.padEnd(w0)}  ${r.measured.padEnd(w1)}  ${(r.load ?? '').padStart(4)}  ${r.target}${r.ok === null ? '' : r.ok ? '  ✓' : '  ✗ MISSED'}`);
+  return [`${'figure'.padEnd(w0)}  ${'measured'.padEnd(w1)}  load  target`, ...lines].join('\n');
 }

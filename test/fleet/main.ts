@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { copyBaseline } from './copy-baseline.js';
 import { cpuMs, postgresCpuMs } from './cpu.js';
-import { load, mb, ms, pct, table, type Row } from './figures.js';
+import { load, load1, mb, ms, pct, table, type Row } from './figures.js';
 import { FleetRig } from './rig.js';
 
 const { values } = parseArgs({
@@ -43,7 +43,7 @@ const say = (s: string): void => void process.stdout.write(`[${((performance.now
  * timed from thawing them until PostgreSQL holds every record (rig.frozenDrain), with the CPU
  * each part spent per record over that span.
  */
-async function drainRate(rig: FleetRig, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number; cpuUsPerRecord: { workers: number; postgres: number; brokers: number } }> {
+async function drainRate(rig: FleetRig, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number; gatewaysFrozen: boolean; load: string; cpuUsPerRecord: { workers: number; postgres: number; brokers: number } }> {
   const pids = { workers: rig.workers.map((w) => w.pid), brokers: rig.brokers.map((b) => b.pid) };
   const now = (): { workers: number; postgres: number; brokers: number } => ({ workers: cpuMs(pids.workers), postgres: postgresCpuMs(rig.postgres.dataDir), brokers: cpuMs(pids.brokers) });
   let cpu0 = { workers: 0, postgres: 0, brokers: 0 };
@@ -51,11 +51,12 @@ async function drainRate(rig: FleetRig, actions: number, phase: string, onlyUrl?
     cpu0 = now();
   });
   const cpu1 = now();
+  const loadAt = load1();
   const per = (k: keyof typeof cpu0): number => Math.round(((cpu1[k] - cpu0[k]) * 1000) / Math.max(1, r.records));
   const cpu = { workers: per('workers'), postgres: per('postgres'), brokers: per('brokers') };
   // Acks applied by every gateway before the next step.
   await rig.waitDrained(10 * 60_000, `${phase} acked`);
-  return { records: r.records, ms: r.ms, perSec: r.records / (r.ms / 1000), cpuUsPerRecord: cpu };
+  return { records: r.records, ms: r.ms, perSec: r.records / (r.ms / 1000), gatewaysFrozen: r.gatewaysFrozen, load: loadAt, cpuUsPerRecord: cpu };
 }
 
 async function main(): Promise<void> {
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     const tc = performance.now();
     await rig.startGateways();
     const connectMs = await rig.waitConnected(5 * 60_000);
+    const L: Record<string, string> = { connect: load1() };
     say(`all ${N} connected in ${ms(performance.now() - tc)}`);
 
     // ---- a day's rate
@@ -74,6 +76,7 @@ async function main(): Promise<void> {
     const d0 = await rig.storedCount();
     await sleep(DAY_MS);
     const dayPerSec = ((await rig.storedCount()) - d0) / (DAY_MS / 1000);
+    L.day = load1();
     await rig.rate(0, 'idle');
     await rig.waitDrained(5 * 60_000);
     let s = await rig.stats();
@@ -84,16 +87,17 @@ async function main(): Promise<void> {
     const burst = await drainRate(rig, BURST, 'burst');
     const copy = await copyBaseline(rig.pool, 16, () => postgresCpuMs(rig.postgres.dataDir));
     const copyCpuUs = (copy.cpuMs * 1000) / Math.max(1, copy.rows);
+    L.copy = load1();
     say(`burst: ${burst.records} records in ${ms(burst.ms)} = ${burst.perSec.toFixed(0)}/s; COPY ${copy.rows} rows = ${copy.rowsPerSec.toFixed(0)}/s`);
 
     // ---- workers 1 → 2 → 4 on broker A (its gateways only)
     const aUrl = rig.brokers[0]?.url ?? '';
-    const scaling: { workers: number; perSec: number; cpu: { workers: number; postgres: number; brokers: number } }[] = [];
+    const scaling: { workers: number; perSec: number; load: string; frozen: boolean; cpu: { workers: number; postgres: number; brokers: number } }[] = [];
     for (const k of [1, 2, 4]) {
       for (const w of rig.workers.slice(0, k)) if (!w.running) w.start();
       for (const w of rig.workers.slice(0, k)) await w.ready();
       const r = await drainRate(rig, BURST, `scale${k}`, aUrl);
-      scaling.push({ workers: k, perSec: r.perSec, cpu: r.cpuUsPerRecord });
+      scaling.push({ workers: k, perSec: r.perSec, load: r.load, frozen: r.gatewaysFrozen, cpu: r.cpuUsPerRecord });
       say(`workers ${k} on A: ${r.records} records in ${ms(r.ms)} = ${r.perSec.toFixed(0)}/s`);
     }
     for (const w of rig.workers.slice(2, 4)) await w.kill('SIGTERM');
@@ -104,6 +108,7 @@ async function main(): Promise<void> {
     // Drained first, so 'before' measures the quiet fleet, not records caught in the chaos below.
     await rig.rate(0, 'idle');
     await rig.waitDrained(10 * 60_000, 'drained before the chaos');
+    L.before = load1();
     await rig.rate(DAY_RATE, 'chaos');
     const w0 = rig.workers[0];
     if (w0) {
@@ -125,6 +130,7 @@ async function main(): Promise<void> {
       rig.sampleMemory();
       await sleep(Math.min(5000, outageEnd - performance.now()));
     }
+    L.outage = load1();
     s = await rig.stats();
     const backlog = s.gateways.reduce((n, g) => n + g.depth, 0);
     await a.start();
@@ -133,21 +139,26 @@ async function main(): Promise<void> {
     await rig.waitConnected(10 * 60_000);
     const reconnectMs = performance.now() - tUp;
     const backlogDrainMs = await waitBacklog(rig, tUp);
+    L.drain = load1();
     say(`broker A back: ${backlog} records waited; all reconnected in ${ms(reconnectMs)}, backlog drained in ${ms(backlogDrainMs)}`);
     await sleep(Math.min(DAY_MS, 30_000));
+    L.after = load1();
 
     // ---- reconnect storm: both brokers restarted, every gateway back at once
     await rig.rate(DAY_RATE, 'storm');
     const tStorm = performance.now();
     for (const b of rig.brokers) await b.restart();
     const stormConnectMs = await rig.waitConnected(10 * 60_000);
+    L.storm = load1();
     // The rooms keep vending: 'drained' is every gateway down to a batch wait's worth, as after the outage.
     const stormDrainMs = (await waitBacklog(rig, tStorm)) - stormConnectMs;
     rig.sampleMemory();
+    L.stormDrain = load1();
     say(`storm: all ${N} back in ${ms(stormConnectMs)}, drained ${ms(performance.now() - tStorm)} after the restart`);
     await rig.rate(0, 'end');
     await rig.waitDrained(10 * 60_000, 'end drained');
     const problems = await rig.verify();
+    L.end = load1();
     s = await rig.stats();
     const total = s.gateways.reduce((n, g) => n + g.lastSeq, 0);
     const stored = await rig.storedCount();
@@ -159,28 +170,29 @@ async function main(): Promise<void> {
     const ratio = burst.perSec / copy.rowsPerSec;
     const cpuIngest = burst.cpuUsPerRecord.workers + burst.cpuUsPerRecord.postgres + burst.cpuUsPerRecord.brokers;
     const top = scaling.reduce((m, x) => Math.max(m, x.perSec), 0);
+    const frozen = (f: boolean): string => (f ? 'gateways frozen' : 'gateways running');
     rows.push(
-      { figure: `connect ${N} gateways`, measured: ms(connectMs), target: '—', ok: null },
-      { figure: 'day rate: records/s stored', measured: dayPerSec.toFixed(0), target: 'keeps up (all acked)', ok: true },
-      { figure: 'burst: records/s stored (2 workers)', measured: burst.perSec.toFixed(0), target: '—', ok: null },
-      { figure: 'raw COPY, same rows: rows/s', measured: copy.rowsPerSec.toFixed(0), target: 'the limit', ok: null },
+      { figure: `connect ${N} gateways`, measured: ms(connectMs), target: '—', ok: null, load: L.connect },
+      { figure: 'day rate: records/s stored', measured: dayPerSec.toFixed(0), target: 'keeps up (all acked)', ok: true, load: L.day },
+      { figure: `burst: records/s stored (2 workers, ${frozen(burst.gatewaysFrozen)})`, measured: burst.perSec.toFixed(0), target: '—', ok: null, load: burst.load },
+      { figure: 'raw COPY, same rows: rows/s', measured: copy.rowsPerSec.toFixed(0), target: 'the limit', ok: null, load: L.copy },
       { figure: 'ingest / COPY', measured: ratio.toFixed(2), target: '≥ 0.5', ok: ratio >= 0.5 },
-      { figure: 'CPU µs per record: workers / PostgreSQL / brokers', measured: `${burst.cpuUsPerRecord.workers} / ${burst.cpuUsPerRecord.postgres} / ${burst.cpuUsPerRecord.brokers}`, target: 'context', ok: null },
-      { figure: 'CPU µs per row: COPY (PostgreSQL)', measured: copyCpuUs.toFixed(0), target: 'context', ok: null },
+      { figure: 'CPU µs per record: workers / PostgreSQL / brokers', measured: `${burst.cpuUsPerRecord.workers} / ${burst.cpuUsPerRecord.postgres} / ${burst.cpuUsPerRecord.brokers}`, target: 'context', ok: null, load: burst.load },
+      { figure: 'CPU µs per row: COPY (PostgreSQL)', measured: copyCpuUs.toFixed(0), target: 'context', ok: null, load: L.copy },
       { figure: 'CPU ratio: COPY / ingest (all parts)', measured: (copyCpuUs / Math.max(1, cpuIngest)).toFixed(2), target: 'context: the ratio a machine to itself would give', ok: null },
-      ...scaling.map((x) => ({ figure: `workers ${x.workers} (broker A): records/s (CPU µs/record w/pg/broker)`, measured: `${x.perSec.toFixed(0)} (${x.cpu.workers}/${x.cpu.postgres}/${x.cpu.brokers})`, target: x.workers === 1 ? 'scaling' : `× ${(x.perSec / (scaling[0]?.perSec ?? 1)).toFixed(2)} of 1 worker`, ok: null })),
-      { figure: 'ack latency before outage p50 / p99', measured: `${ms(pct(before, 50))} / ${ms(pct(before, 99))}`, target: '—', ok: null },
-      { figure: `outage ${ms(OUTAGE_MS)}: backlog`, measured: `${backlog} records`, target: '—', ok: null },
-      { figure: 'backlog drained after broker back', measured: ms(backlogDrainMs), target: '< 2 min', ok: backlogDrainMs < 120_000 },
-      { figure: 'ack latency after outage p50 / p99', measured: `${ms(pct(after, 50))} / ${ms(pct(after, 99))}`, target: '—', ok: null },
-      { figure: `reconnect storm: all ${N} back`, measured: ms(stormConnectMs), target: '< 60 s', ok: stormConnectMs < 60_000 },
-      { figure: 'storm: all backlogs drained', measured: ms(stormDrainMs + stormConnectMs), target: '—', ok: null },
+      ...scaling.map((x) => ({ figure: `workers ${x.workers} (broker A, ${frozen(x.frozen)}): records/s (CPU µs/record w/pg/broker)`, measured: `${x.perSec.toFixed(0)} (${x.cpu.workers}/${x.cpu.postgres}/${x.cpu.brokers})`, target: x.workers === 1 ? 'scaling' : `× ${(x.perSec / (scaling[0]?.perSec ?? 1)).toFixed(2)} of 1 worker`, ok: null, load: x.load })),
+      { figure: 'ack latency before outage p50 / p99', measured: `${ms(pct(before, 50))} / ${ms(pct(before, 99))}`, target: '—', ok: null, load: L.before },
+      { figure: `outage ${ms(OUTAGE_MS)}: backlog`, measured: `${backlog} records`, target: '—', ok: null, load: L.outage },
+      { figure: 'backlog drained after broker back', measured: ms(backlogDrainMs), target: '< 2 min', ok: backlogDrainMs < 120_000, load: L.drain },
+      { figure: 'ack latency after outage p50 / p99', measured: `${ms(pct(after, 50))} / ${ms(pct(after, 99))}`, target: '—', ok: null, load: L.after },
+      { figure: `reconnect storm: all ${N} back`, measured: ms(stormConnectMs), target: '< 60 s', ok: stormConnectMs < 60_000, load: L.storm },
+      { figure: 'storm: all backlogs drained', measured: ms(stormDrainMs + stormConnectMs), target: '—', ok: null, load: L.stormDrain },
       { figure: 'broker memory peak (VmHWM)', measured: mb(rig.memory.brokerMaxRss), target: '—', ok: null },
       { figure: 'worker memory peak (VmHWM)', measured: mb(rig.memory.workerMaxRss), target: '—', ok: null },
       { figure: 'gateway host memory peak', measured: `${mb(s.hostsMaxRss)} (${Math.ceil(N / HOSTS)} gateways)`, target: '—', ok: null },
-      { figure: 'records exactly once, gap-free, money equal', measured: `${stored}/${total}, ${problems.length} problems`, target: '0 lost, 0 twice', ok: problems.length === 0 && stored === total },
+      { figure: 'records exactly once, gap-free, money equal', measured: `${stored}/${total}, ${problems.length} problems`, target: '0 lost, 0 twice', ok: problems.length === 0 && stored === total, load: L.end },
     );
-    Object.assign(facts, { copyCpuUs, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], burst, copy, ratio, scaling, top, backlog, reconnectMs, backlogDrainMs, stormConnectMs, stormDrainMs, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, before: [pct(before, 50), pct(before, 99)], after: [pct(after, 50), pct(after, 99)], loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
+    Object.assign(facts, { loads: L, copyCpuUs, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], burst, copy, ratio, scaling, top, backlog, reconnectMs, backlogDrainMs, stormConnectMs, stormDrainMs, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, before: [pct(before, 50), pct(before, 99)], after: [pct(after, 50), pct(after, 99)], loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
     process.stdout.write(`\n${table(rows)}\n\nload average (1/5/15 min) at the end: ${load()}; ${((performance.now() - T0) / 60_000).toFixed(1)} min in all\n`);
     mkdirSync('test-artifacts', { recursive: true });
     writeFileSync('test-artifacts/fleet.json', `${JSON.stringify(facts, null, 2)}\n`);

@@ -54,6 +54,19 @@ export class HostProc {
     return p;
   }
 
+  /** SIGSTOP: the host's gateways hold their connections and do nothing (their CPU out of a measured span). */
+  freeze(): void {
+    this.child.kill('SIGSTOP');
+    this.frozen = true;
+  }
+
+  thaw(): void {
+    if (this.frozen) this.child.kill('SIGCONT');
+    this.frozen = false;
+  }
+
+  private frozen = false;
+
   async stats(): Promise<HostStats> {
     const r = await this.send({ cmd: 'stats' });
     if (!r.ok || r.stats === undefined) throw new Error('gateway host sent no stats');
@@ -62,6 +75,7 @@ export class HostProc {
 
   async close(): Promise<void> {
     if (this.child.exitCode !== null) return;
+    this.thaw();
     await this.send({ cmd: 'stop' }).catch(() => undefined);
     this.child.disconnect();
     await new Promise<void>((r) => (this.child.exitCode !== null ? r() : this.child.once('exit', () => r())));

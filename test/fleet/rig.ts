@@ -39,6 +39,8 @@ export interface FleetStats {
 }
 
 const PREFIX = 'laundry/v1';
+/** Unacked records per gateway up to which its whole backlog is surely in its window (see frozenDrain). */
+const FROZEN_GATEWAY_MAX_UNACKED = 400;
 
 export class FleetRig {
   readonly dir: string;
@@ -192,17 +194,21 @@ export class FleetRig {
    * The cloud's ingest rate on a backlog queued at the brokers: every gateway (of the broker
    * onlyUrl, or all) writes `actions` with its uplink stopped; the running workers (of onlyUrl)
    * are frozen and the uplinks started, so each gateway's window goes out and queues at its
-   * broker for the frozen workers; then the workers are thawed and timed until PostgreSQL holds
-   * every record (the gateways' stream watermarks reach their last seq). The freeze spans only
+   * broker for the frozen workers. Then the gateway hosts are frozen too (SIGSTOP), when every
+   * gateway's unacked records fit in what its window sent, and the workers thawed: timed until
+   * PostgreSQL holds every record (the gateways' stream watermarks reach their last seq). So the
+   * timed span is brokers → workers → PostgreSQL (and the acks into the brokers) alone, on the
+   * same cores as COPY gets: the gateways' own CPU (applying acks to their ledgers, on the same
+   * two cores in this rig, but on a thousand Pis in a fleet) is not in it. The freeze spans only
    * the reconnects, not the writing (minutes on a loaded machine: longer than the workers'
-   * keepalive). The gateways take no part in the timed span beyond sending further batches as
-   * acks free their windows.
+   * keepalive).
    */
-  async frozenDrain(actions: number, phase: string, onlyUrl?: string, onStart?: () => void): Promise<{ records: number; ms: number }> {
+  async frozenDrain(actions: number, phase: string, onlyUrl?: string, onStart?: () => void): Promise<{ records: number; ms: number; gatewaysFrozen: boolean }> {
     const workers = this.workers.filter((w) => w.running && (onlyUrl === undefined || w.brokerUrl === onlyUrl));
     const before = await this.storedSum();
     await this.backlog(actions, phase, onlyUrl);
     for (const w of workers) w.freeze();
+    let gatewaysFrozen = false;
     try {
       await this.resume();
       const t0 = performance.now();
@@ -221,6 +227,10 @@ export class FleetRig {
         s = await this.stats();
       }
       await new Promise((r) => setTimeout(r, 500));
+      // Frozen gateways send nothing more: only when each one's unacked records are all out
+      // (a window holds 4 batches of up to 128 KiB, ~800 of these records; 400 leaves room).
+      gatewaysFrozen = s.gateways.every((g) => g.lastSeq - g.ackedSeq <= FROZEN_GATEWAY_MAX_UNACKED);
+      if (gatewaysFrozen) for (const h of this.hosts) h.freeze();
       onStart?.();
       const t1 = performance.now();
       for (const w of workers) w.thaw();
@@ -228,9 +238,10 @@ export class FleetRig {
         if (performance.now() - t1 > 10 * 60_000) throw new Error('frozen-drain backlog not stored in 10 min');
         await new Promise((r) => setTimeout(r, 10));
       }
-      return { records: target - before, ms: performance.now() - t1 };
+      return { records: target - before, ms: performance.now() - t1, gatewaysFrozen };
     } finally {
       for (const w of workers) w.thaw();
+      for (const h of this.hosts) h.thaw();
     }
   }
 
