@@ -3,11 +3,11 @@
 // never above what was captured). Watches the pollers' state events:
 //   - a machine entering RUNNING binds the cycle to the vend that paid it: the latest captured
 //     vend on that machine, not already bound to an earlier cycle, captured before the start;
-//   - RUNNING/PAUSED -> FAULT refunds per policy, by the remaining time the LW-485 froze at the
+//   - RUNNING/PAUSED -> FAULT refunds per policy, by the remaining time the machine froze at the
 //     fault; a fault before the cycle started keeps the credit on the machine: no refund case.
 // Cycle length: the program's duration for a washer; the longest remaining time seen in the
 // cycle for a dryer, rounded up to whole minutes (minutes are bought whole, and the first poll
-// of the cycle comes well within a minute of its start). Coin machines (RIO-8) report no faults.
+// of the cycle comes well within a minute of its start). Coin retrofits report no faults.
 import type { Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
 import type { StateEvent } from '../machines/poller-types.js';

@@ -4,6 +4,8 @@
 // command leaves, sends it, reads the machine back and captures or refunds. One vend at a time
 // per machine. At start-up every unfinished vend is settled by asking its machine.
 import type { Clock } from '../core/clock.js';
+import { sleep, systemTimers, type Timers } from '../core/timers.js';
+import { engineTimings, type EngineTimings, type EngineTimingsInput } from './engine-options.js';
 import { maskUid, type Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
 import type { MachineState } from '../machines/state.js';
@@ -35,20 +37,12 @@ export interface VendEngineOptions {
   exposure: (accountId: string | null) => { accountCents: number; roomCents: number };
   logger: Logger;
   clock: Clock;
-  /** Wait before each read-back: the LW-485 shows a command's result within 200 ms. */
-  readbackDelayMs?: number;
-  /** How often unsettled vends are tried again. */
-  reconcileEveryMs?: number;
-  /** Reads a reconcile tries before it leaves a vend unresolved until the next periodic try. */
-  reconcileReads?: number;
-  /** How long a reconcile waits for a RIO-8 pulse train still running to end. */
-  trainSettleMs?: number;
   /** What a fault that cuts a paid cycle short gives back; default: the schema's defaults. */
   faultRefund?: FaultRefundPolicy;
-  /** Within this long after a vend on a machine, its polled state may predate that vend: read it afresh. */
-  freshReadAfterVendMs?: number;
-  /** How long a remote or operator command waits for a vend in progress on its machine. */
-  commandWaitMs?: number;
+  /** Every delay, timeout and retry count (engine-options.ts has the defaults). */
+  timings?: EngineTimingsInput;
+  /** The engine's timers, beside the clock; default: the system's. */
+  timers?: Timers;
 }
 
 export type { VendOutcome } from './vend-outcome.js';
@@ -65,6 +59,8 @@ export class VendEngine {
   private stopping = false;
   private reconciling = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private readonly timings: EngineTimings;
+  private readonly timers: Timers;
 
   private actionDeps: ActionDeps;
   /** Refunds paid cycles cut short by a machine fault. */
@@ -89,9 +85,11 @@ export class VendEngine {
 
   constructor(private readonly o: VendEngineOptions) {
     this.rules = { pricing: o.pricing, risk: o.risk };
+    this.timings = engineTimings(o.timings);
+    this.timers = o.timers ?? systemTimers;
     this.log = o.logger.child({ component: 'vend' });
     this.health = new LedgerHealth(this.log, () => o.clock.now());
-    this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: o.readbackDelayMs ?? 150, log: this.log, health: this.health };
+    this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: this.timings.readbackDelayMs, timers: this.timers, log: this.log, health: this.health };
     this.pendingRefunds = new PendingRefunds(o.ledger, this.actionDeps);
     this.intents = new RefundIntents({ ledger: o.ledger, machines: o.machines, deps: this.actionDeps, log: this.log });
     this.faults = new FaultWatch({
@@ -99,6 +97,8 @@ export class VendEngine {
       machines: o.machines,
       policy: o.faultRefund ?? faultRefundPolicySchema.parse({}),
       logger: o.logger,
+      slackMs: this.timings.faultSlackMs,
+      searchVends: this.timings.faultSearchVends,
       onRefundNotStored: (vendId, input, err) => {
         if (isSqliteError(err)) this.health.failed(err, 'refundCaptured');
         this.pendingRefunds.add(vendId, input);
@@ -112,7 +112,7 @@ export class VendEngine {
   /**
    * Settles unfinished vends by their machine's answer: those a crash left behind, and those whose
    * machine went silent mid-vend. A machine with an unsettled vend takes no new vend, since a new
-   * command would overwrite the evidence (the LW-485's last seq) the old one is settled by.
+   * command would overwrite the evidence (a device's last command, a counter) the old one is settled by.
    */
   async reconcileUnfinished(): Promise<{ settled: number; open: string[] }> {
     const open: string[] = [];
@@ -142,7 +142,7 @@ export class VendEngine {
       if (this.busy.has(v.machineId) && !this.blocked.has(v.machineId)) continue; // its own session is still running
       const request: VendRequest = { machineId: v.machineId, command: 'credit', program: v.program ?? 0 };
       let session = recoverVendSession({ vendId: v.vendId, request, amountCents: v.amountCents, evidence: v.creditEvidence, creditSent: v.state === 'credit_sent' });
-      const verdictEvent = await reconcileEvent({ ...this.o, logger: this.log }, v.state, v.machineId, v.creditEvidence);
+      const verdictEvent = await reconcileEvent({ ledger: this.o.ledger, machines: this.o.machines, clock: this.o.clock, timers: this.timers, logger: this.log, timings: this.timings }, v.state, v.machineId, v.creditEvidence);
       session = await this.drive(session, verdictEvent, { declineRecorded: true, machineId: v.machineId });
       const verdict = verdictEvent.type === 'crash-recovery' ? verdictEvent.verdict : null;
       if (session.state === 'capturing' || session.state === 'refunding') this.unsettled.set(v.vendId, { session, ctx: { declineRecorded: true, machineId: v.machineId } });
@@ -172,7 +172,7 @@ export class VendEngine {
   async start(): Promise<void> {
     this.faults.start();
     await this.reconcileUnfinished();
-    this.retryTimer = setInterval(() => void this.retryTick(), this.o.reconcileEveryMs ?? 5000);
+    this.retryTimer = this.timers.setInterval(() => void this.retryTick(), this.timings.reconcileEveryMs);
     this.retryTimer.unref();
   }
 
@@ -325,7 +325,7 @@ export class VendEngine {
     const gate = this.admit(machineId);
     if (gate.reason !== null) return gate;
     const last = this.lastVendAt.get(machineId);
-    if (last === undefined || this.o.clock.monotonic() - last > (this.o.freshReadAfterVendMs ?? 5000)) return gate;
+    if (last === undefined || this.o.clock.monotonic() - last > this.timings.freshReadAfterVendMs) return gate;
     const read = await this.o.machines.readNow(machineId);
     const state = read.ok ? read.state : null;
     const reason = admissionReason(state);
@@ -353,9 +353,9 @@ export class VendEngine {
    * Claims a machine for a command that is not a new vend (the app's start, pause, resume,
    * add-time, cancel; an operator's clear-fault or service mode). A vend in progress on it is
    * waited for, up to waitMs; an unsettled one refuses the command, since any command would move
-   * the evidence (LW-485 seq, RIO-8 counter) its settling reads. Returns a fresh state.
+   * the evidence its settling reads (its receipt). Returns a fresh state.
    */
-  async claimForCommand(machineId: string, waitMs = this.o.commandWaitMs ?? 15_000): Promise<{ reason: ReasonCode; state: null } | { reason: null; state: MachineState }> {
+  async claimForCommand(machineId: string, waitMs = this.timings.commandWaitMs): Promise<{ reason: ReasonCode; state: null } | { reason: null; state: MachineState }> {
     const until = this.o.clock.monotonic() + waitMs;
     for (;;) {
       if (this.stopping) return { reason: 'machine_busy', state: null };
@@ -364,15 +364,15 @@ export class VendEngine {
       if (this.blocked.has(machineId)) return { reason: 'vend_unsettled', state: null };
       if (!this.busy.has(machineId)) break;
       if (this.o.clock.monotonic() >= until) return { reason: 'machine_busy', state: null };
-      await delay(25);
+      await sleep(this.timers, this.timings.commandWaitPollMs);
     }
     this.busy.add(machineId);
     // One lost reply on a busy bus is no reason to refuse the command: ask again, as a reconcile does.
-    for (let tries = this.o.reconcileReads ?? 3; ; ) {
+    for (let tries = this.timings.reconcileReads; ; ) {
       const read = await this.o.machines.readNow(machineId);
       if (read.ok) return { reason: null, state: read.state };
       if (--tries <= 0) break;
-      await delay(100);
+      await sleep(this.timers, this.timings.commandReadRetryMs);
     }
     this.release(machineId);
     return { reason: 'machine_offline', state: null };
@@ -463,11 +463,8 @@ export class VendEngine {
   async stop(): Promise<void> {
     this.stopping = true;
     this.faults.stop();
-    if (this.retryTimer) clearInterval(this.retryTimer);
+    if (this.retryTimer) this.timers.clearInterval(this.retryTimer);
     await Promise.allSettled([...this.inFlight]);
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -38,6 +38,8 @@ class Rio8Driver implements UnitDriver {
       this.commanders.set(ch.machineId, {
         machineId: ch.machineId,
         credit: (r) => this.queue.run(String(ch.channel), () => this.credit(ch, r)),
+        // Pulses by program: the amount does not reach the wire.
+        vendCredit: (r) => this.queue.run(String(ch.channel), () => this.credit(ch, r)),
         start: unsupported,
         pause: unsupported,
         resume: unsupported,

@@ -101,6 +101,11 @@ export interface AddTimeRequest {
 export interface MachineCommands {
   readonly machineId: string;
   credit(req: CreditRequest): Promise<CommandOutcome>;
+  /**
+   * A vend's credit: `amountCents` is what the ledger holds (0 for a free vend) and the profile
+   * tells the machine what it needs to run the cycle paid (the LW-485 refuses a CREDIT of 0).
+   */
+  vendCredit(req: CreditRequest): Promise<CommandOutcome>;
   start(): Promise<CommandOutcome>;
   pause(): Promise<CommandOutcome>;
   resume(): Promise<CommandOutcome>;

@@ -7,6 +7,7 @@
 // RIO-8 profiles (discovery, then a poll decoded into MachineStates) behind UnitIo: the only
 // error they may raise is ProfileError, which the poller catches; valid devices still decode.
 import fc from 'fast-check';
+import { z } from 'zod';
 import { systemClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/log.js';
 import { Exchange, type FeedResult, type Framing } from '../../gateway/bus/exchange.js';
@@ -304,7 +305,9 @@ function checkState(s: MachineState, machines: readonly string[]): void {
     must(num(v) && (v === null || v >= 0), `${k} is ${String(v)}`);
   }
   must(s.creditCents === null || Number.isInteger(s.creditCents), 'creditCents is not whole cents');
-  for (const [k, v] of Object.entries(s.confirm)) must(Number.isSafeInteger(v) && v >= 0, `confirm.${k} is ${v}`);
+  const facts = z.record(z.string(), z.unknown()).safeParse(s.confirm);
+  must(facts.success, 'confirm is a record of device facts');
+  for (const [k, v] of Object.entries(facts.data ?? {})) must(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0, `confirm.${k} is ${String(v)}`);
 }
 
 class FakeBus implements BusClient {
