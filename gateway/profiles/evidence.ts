@@ -5,14 +5,15 @@ import { z } from 'zod';
 import type { MachineState } from '../machines/state.js';
 import { lw485EvidenceSchema, lw485Proof } from './lw485-receipt.js';
 import type { CommandReceipt, ProfileProof } from './receipt.js';
+import { meterEvidenceSchema, meterProof } from './meter-receipt.js';
 import { rio8EvidenceSchema, rio8Proof } from './rio8-receipt.js';
 import type { CommandEvidence, ReconcileResult } from './types.js';
 
 /** Every profile's proof: a new device model adds its own here (and its case in registry.ts). */
-const PROOFS: readonly ProfileProof[] = [lw485Proof, rio8Proof];
+const PROOFS: readonly ProfileProof[] = [lw485Proof, rio8Proof, meterProof];
 
 /** Parses evidence read back from storage (JSON): stored data is outside input too. */
-export const commandEvidenceSchema = z.discriminatedUnion('profile', [lw485EvidenceSchema, rio8EvidenceSchema]) satisfies z.ZodType<CommandEvidence>;
+export const commandEvidenceSchema = z.discriminatedUnion('profile', [lw485EvidenceSchema, rio8EvidenceSchema, meterEvidenceSchema]) satisfies z.ZodType<CommandEvidence>;
 
 /** The receipt of a stored command, or null when no profile recognises the evidence. */
 export function receiptFor(raw: unknown): CommandReceipt | null {

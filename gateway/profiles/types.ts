@@ -65,7 +65,8 @@ export type RejectReason =
 /** What a vend record stores so that a crash between write and confirmation can be reconciled. */
 export type CommandEvidence =
   | { profile: 'lw485'; unit: number; seq: number; code: number }
-  | { profile: 'rio8'; unit: number; channel: number; counterBefore: number; coins: number };
+  | { profile: 'rio8'; unit: number; channel: number; counterBefore: number; coins: number }
+  | { profile: 'meter'; unit: number; counterBefore: number };
 
 export type CommandOutcome =
   | { status: 'accepted'; evidence: CommandEvidence }

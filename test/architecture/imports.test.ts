@@ -42,10 +42,10 @@ test('the engine knows no device model: it imports no profile implementation and
   const graph = importGraph();
   const engineFiles = [...graph.keys()].filter((f) => f.startsWith('gateway/engine/'));
   assert.ok(engineFiles.length > 10, `read ${engineFiles.length} engine modules`);
-  const deviceModule = /^gateway\/profiles\/(lw485|rio8|counter)[^/]*\.ts$/;
+  const deviceModule = /^gateway\/profiles\/(lw485|rio8|meter)[^/]*\.ts$/;
   assert.deepEqual(engineFiles.flatMap((f) => (graph.get(f) ?? []).filter((to) => deviceModule.test(to)).map((to) => `${f} -> ${to}`)), []);
   // Code only: a comment may say which device taught a rule, the code may not switch on it.
-  const named = engineFiles.filter((f) => /lw-?485|rio-?8|'counter'/i.test(withoutComments(readFileSync(join(ROOT, f), 'utf8'))));
+  const named = engineFiles.filter((f) => /lw-?485|rio-?8|cm-1|'meter'/i.test(withoutComments(readFileSync(join(ROOT, f), 'utf8'))));
   assert.deepEqual(named, []);
 });
 

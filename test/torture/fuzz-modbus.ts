@@ -12,7 +12,7 @@ import { systemClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/log.js';
 import { Exchange, type FeedResult, type Framing } from '../../gateway/bus/exchange.js';
 import type { BusClient, BusResult } from '../../gateway/bus/types.js';
-import type { UnitConfig } from '../../gateway/profiles/config-schema.js';
+import { unitMachineIds, type UnitConfig } from '../../gateway/profiles/config-schema.js';
 import { UnitIo } from '../../gateway/profiles/io.js';
 import { LW485, LW485_REJECTIONS } from '../../gateway/profiles/lw485-codec.js';
 import { Lw485Transaction } from '../../gateway/profiles/lw485-transaction.js';
@@ -543,7 +543,7 @@ export async function fuzzModbus(env: FuzzEnv): Promise<InputReport> {
         const bus = new FakeBus(dev);
         const io = new UnitIo(bus, dev.config.unit);
         const deps = { io, logger: silentLogger(), clock: systemClock, options: profileOptions() };
-        const machines = dev.config.profile === 'lw485' ? [dev.config.machineId] : dev.config.channels.map((c) => c.machineId);
+        const machines = unitMachineIds(dev.config);
         const valid = deviceIsValid(dev);
         try {
           const d = await bindProfile(dev.config).discover(deps, null);
