@@ -7,6 +7,8 @@ export const engineTimingsSchema = z.strictObject({
   readbackDelayMs: z.int().min(0).max(10_000).default(150),
   /** How often unsettled vends, refunds not stored and the ledger's health are tried again. */
   reconcileEveryMs: z.int().min(10).max(600_000).default(5000),
+  /** Read-backs of one credit before an answer that stays unclear leaves the vend unresolved (vend-machine.ts). */
+  maxReadbacks: z.int().min(1).max(100).default(5),
   /** Reads a reconcile (or a command's fresh read) tries before it gives up until the next periodic try. */
   reconcileReads: z.int().min(1).max(20).default(3),
   /** Between two of those reads, after one went unanswered. */

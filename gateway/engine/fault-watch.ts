@@ -20,10 +20,10 @@ export interface FaultWatchOptions {
   machines: MachineAccess;
   policy: FaultRefundPolicy;
   logger: Logger;
-  /** How many recent vends are searched for the one that paid a cycle. */
-  searchVends?: number;
-  /** After a restart a running cycle is bound only to a vend captured at most this long before it could have started. */
-  slackMs?: number;
+  /** How many recent vends are searched for the one that paid a cycle (engine-options.ts faultSearchVends). */
+  searchVends: number;
+  /** After a restart a running cycle is bound only to a vend captured at most this long before it could have started (faultSlackMs). */
+  slackMs: number;
   /** A refund the ledger could not store (it threw): the engine retries it. */
   onRefundNotStored?: (vendId: string, input: { reason: string; amountCents: number; points?: number; detail: Record<string, unknown> }, err: unknown) => void;
 }
@@ -110,9 +110,9 @@ export class FaultWatch {
    */
   creditedVend(machineId: string, nowMs: number, durationSec = 0): { vendId: string; paidCents: number; accountId: string | null } | undefined {
     const since = this.lastStart.get(machineId);
-    const slack = this.o.slackMs ?? 60 * 60_000;
+    const slack = this.o.slackMs;
     const v = this.o.ledger
-      .recentVends(this.o.searchVends ?? 200)
+      .recentVends(this.o.searchVends)
       .find(
         (x) =>
           x.machineId === machineId &&
