@@ -8,7 +8,7 @@ import { METER, METER_CAPABILITIES, checkMeterModel, decodeMeter, meterPrograms 
 import { KeyedQueue } from './serial-queue.js';
 import {
   ProfileError,
-  unsupported,
+  creditOnlyCommands,
   type BlockReading,
   type BoundProfile,
   type CommandEvidence,
@@ -31,20 +31,8 @@ class MeterDriver implements UnitDriver {
     /** Shared with the driver of an earlier discovery: one credit at a time, always. */
     readonly queue: KeyedQueue,
   ) {
-    const credit = (r: CreditRequest): Promise<CommandOutcome> => this.queue.run('credit', () => this.credit(r));
-    this.commander = {
-      machineId: cfg.machineId,
-      credit,
-      // The meter starts a program, whatever was paid: the amount does not reach the wire.
-      vendCredit: credit,
-      start: unsupported,
-      pause: unsupported,
-      resume: unsupported,
-      cancel: unsupported,
-      addTime: unsupported,
-      clearFault: unsupported,
-      serviceMode: unsupported,
-    };
+    // The meter starts a program, whatever was paid: the amount does not reach the wire.
+    this.commander = creditOnlyCommands(cfg.machineId, (r) => this.queue.run('credit', () => this.credit(r)));
   }
 
   decode(readings: readonly BlockReading[], observedAt: number): MachineState[] {

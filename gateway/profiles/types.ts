@@ -158,6 +158,25 @@ export function unsupported(): Promise<CommandOutcome> {
   return Promise.resolve({ status: 'unsupported' });
 }
 
+/**
+ * The commands of a machine whose only command is a credit that starts it (a coin retrofit, a
+ * credit meter): what was paid does not reach the wire, so a vend's credit is the same credit.
+ */
+export function creditOnlyCommands(machineId: string, credit: (req: CreditRequest) => Promise<CommandOutcome>): MachineCommands {
+  return {
+    machineId,
+    credit,
+    vendCredit: credit,
+    start: unsupported,
+    pause: unsupported,
+    resume: unsupported,
+    cancel: unsupported,
+    addTime: unsupported,
+    clearFault: unsupported,
+    serviceMode: unsupported,
+  };
+}
+
 /** A MachineState with everything unknown: for machines not reached yet. */
 export function blankState(machineId: string, kind: MachineKind, observedAt: number): MachineState {
   return {
