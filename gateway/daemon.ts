@@ -17,7 +17,8 @@ import { loadOrCreateRoomSecret } from './core/room-secret.js';
 import { openLedger, type Ledger, type WriteFaults } from '../storage/index.js';
 import { buildRoomBus, type RoomBus } from './machines/room-bus.js';
 import { machinesOf, type MachineAccess } from './engine/machine-access.js';
-import { VendEngine, type VendEngineOptions, type VendOutcome } from './engine/vend-engine.js';
+import { VendEngine, type VendOutcome } from './engine/vend-engine.js';
+import type { EngineTimingsInput } from './engine/engine-options.js';
 import type { LedgerHealthStatus } from './engine/ledger-health.js';
 import { qrVend } from './engine/qr-vend.js';
 import { Readers } from './readers/readers.js';
@@ -41,7 +42,7 @@ export interface DaemonOptions {
   /** start() waits at most this long for every configured unit to be discovered. */
   discoveryWaitMs?: number;
   /** The vend engine's timings (vend-engine.ts defaults when absent). */
-  engine?: Pick<VendEngineOptions, 'reconcileEveryMs' | 'readbackDelayMs' | 'commandWaitMs'>;
+  engine?: EngineTimingsInput;
 }
 
 const DEFAULT_OPTIONS: Required<DaemonOptions> = { maintenanceEveryMs: 24 * 3600_000, discoveryWaitMs: 5000, engine: {} };
@@ -147,7 +148,8 @@ export class Daemon {
       exposure: (accountId) => ledger.unsyncedExposure(accountId),
       logger,
       clock,
-      ...this.opts.engine,
+      timers: this.timers,
+      timings: this.opts.engine,
     });
     this.readerFeature = new Readers(config.readers, { logger, clock });
     this.secureCards = openSecureCards(config.secureCards, { ledger, logger });

@@ -3,13 +3,14 @@
 // carried out against the ledger and the machine, and answered with the event it produced. An
 // error never escapes: it becomes an 'error' event, so the session refunds or stays unresolved.
 import type { Logger } from '../core/log.js';
+import { sleep, type Timers } from '../core/timers.js';
 import type { Ledger } from '../../storage/index.js';
 import type { MachineKind } from '../machines/state.js';
 import type { CommandEvidence } from '../profiles/types.js';
 import type { PriceResult } from '../vend/pricing.js';
 import type { VendAction, VendEvent, VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
-import { parseEvidence, readbackFromState } from './readback.js';
+import { receiptFor } from '../profiles/evidence.js';
 import { isSqliteError, type LedgerHealth } from './ledger-health.js';
 
 export interface ActionDeps {
@@ -17,8 +18,9 @@ export interface ActionDeps {
   machines: MachineAccess;
   /** The risk rules' balance floor, passed to the ledger's hold. */
   floorCents: number;
-  /** Wait before each read-back: the LW-485 shows a command's result within 200 ms. */
+  /** Wait before each read-back (engine-options.ts). */
   readbackDelayMs: number;
+  timers: Timers;
   log: Logger;
   /** Told of every ledger write that failed or went through on a money step. */
   health: LedgerHealth;
@@ -102,7 +104,7 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
         const outcome =
           a.request.command === 'add-time'
             ? await commander.addTime({ minutes: a.request.minutes ?? 0, amountCents: a.amountCents, beforeSend })
-            : await commander.credit({ program: a.request.program, amountCents: machineCreditCents(a.amountCents), ...(a.request.minutes !== undefined ? { minutes: a.request.minutes } : {}), beforeSend });
+            : await commander.vendCredit({ program: a.request.program, amountCents: a.amountCents, ...(a.request.minutes !== undefined ? { minutes: a.request.minutes } : {}), beforeSend });
         d.log.info({ vendId: a.vendId, machineId: a.request.machineId, outcome: outcome.status, reason: outcome.status === 'rejected' ? outcome.reason : undefined }, 'credit command');
         return { type: 'credit-outcome', outcome };
       }
@@ -112,12 +114,13 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
         return null;
       }
       case 'read-back': {
-        await delay(d.readbackDelayMs);
-        const evidence = parseEvidence(a.evidence ?? ledger.getVend(a.vendId)?.creditEvidence);
-        if (evidence === null) return { type: 'confirm-read', result: { verdict: 'unknown', detail: 'no command evidence to compare' } };
+        await sleep(d.timers, d.readbackDelayMs);
+        // The command's own profile reads the machine's answer (its receipt of the evidence).
+        const receipt = receiptFor(a.evidence ?? ledger.getVend(a.vendId)?.creditEvidence);
+        if (receipt === null) return { type: 'confirm-read', result: { verdict: 'unknown', detail: 'no command evidence to compare' } };
         const read = await machines.readNow(ctx.machineId);
         if (!read.ok) return { type: 'confirm-read', result: { verdict: 'unknown', detail: read.detail } };
-        return { type: 'confirm-read', result: readbackFromState(evidence, read.state) };
+        return { type: 'confirm-read', result: receipt.readback(read.state) };
       }
       // Done only once stored: a write that throws leaves the session capturing/refunding (retried).
       case 'capture': {
@@ -191,15 +194,3 @@ export function ledgerWrite<T>(d: Pick<ActionDeps, 'health' | 'log'>, op: string
   }
 }
 
-/**
- * What the machine is told was paid. A free vend (an included wash, every-Nth-free) is held and
- * captured at 0, but the LW-485 refuses a CREDIT of 0 as a bad argument: it is credited 1 cent,
- * which its panel and totalizer show. The ledger stays the truth. RIO-8 pulses by program anyway.
- */
-export function machineCreditCents(amountCents: number): number {
-  return amountCents > 0 ? amountCents : 1;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -1,6 +1,7 @@
 // Whether a machine can take a vend right now, judged from its latest polled state, and which
-// program a card vend is for. Pure.
+// program a card vend is for. Pure; the device facts are the machine's profile's to judge.
 import type { MachineState, ProgramInfo } from '../machines/state.js';
+import { admitsNewVend } from '../profiles/evidence.js';
 import type { ReasonCode } from '../vend/reasons.js';
 
 export function admissionReason(state: MachineState | null): ReasonCode | null {
@@ -8,9 +9,9 @@ export function admissionReason(state: MachineState | null): ReasonCode | null {
   switch (state.status) {
     case 'idle':
     case 'done':
-      // A RIO-8 channel still pulsing (an earlier credit, e.g. one settled at start-up while its
-      // train ran on) shows idle, yet the module refuses a second train: not free.
-      return (state.confirm.pendingPulses ?? 0) > 0 ? 'machine_busy' : null;
+      // A machine may show idle while the device is still busy with an earlier credit (a coin
+      // train settled at start-up runs on): its profile reads that from the device facts.
+      return admitsNewVend(state) ? null : 'machine_busy';
     case 'offline':
       return 'machine_offline';
     case 'fault':

@@ -3,11 +3,11 @@
 // never above what was captured). Watches the pollers' state events:
 //   - a machine entering RUNNING binds the cycle to the vend that paid it: the latest captured
 //     vend on that machine, not already bound to an earlier cycle, captured before the start;
-//   - RUNNING/PAUSED -> FAULT refunds per policy, by the remaining time the LW-485 froze at the
+//   - RUNNING/PAUSED -> FAULT refunds per policy, by the remaining time the machine froze at the
 //     fault; a fault before the cycle started keeps the credit on the machine: no refund case.
 // Cycle length: the program's duration for a washer; the longest remaining time seen in the
 // cycle for a dryer, rounded up to whole minutes (minutes are bought whole, and the first poll
-// of the cycle comes well within a minute of its start). Coin machines (RIO-8) report no faults.
+// of the cycle comes well within a minute of its start). Coin retrofits report no faults.
 import type { Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
 import type { StateEvent } from '../machines/poller-types.js';
@@ -20,10 +20,10 @@ export interface FaultWatchOptions {
   machines: MachineAccess;
   policy: FaultRefundPolicy;
   logger: Logger;
-  /** How many recent vends are searched for the one that paid a cycle. */
-  searchVends?: number;
-  /** After a restart a running cycle is bound only to a vend captured at most this long before it could have started. */
-  slackMs?: number;
+  /** How many recent vends are searched for the one that paid a cycle (engine-options.ts faultSearchVends). */
+  searchVends: number;
+  /** After a restart a running cycle is bound only to a vend captured at most this long before it could have started (faultSlackMs). */
+  slackMs: number;
   /** A refund the ledger could not store (it threw): the engine retries it. */
   onRefundNotStored?: (vendId: string, input: { reason: string; amountCents: number; points?: number; detail: Record<string, unknown> }, err: unknown) => void;
 }
@@ -110,9 +110,9 @@ export class FaultWatch {
    */
   creditedVend(machineId: string, nowMs: number, durationSec = 0): { vendId: string; paidCents: number; accountId: string | null } | undefined {
     const since = this.lastStart.get(machineId);
-    const slack = this.o.slackMs ?? 60 * 60_000;
+    const slack = this.o.slackMs;
     const v = this.o.ledger
-      .recentVends(this.o.searchVends ?? 200)
+      .recentVends(this.o.searchVends)
       .find(
         (x) =>
           x.machineId === machineId &&

@@ -1,7 +1,7 @@
 // Commands that are not a new vend, under the vend engine's claim on their machine: the app's
 // start, pause, resume, add-time and cancel (remote commands from the cloud) and an operator's
 // clear-fault, service mode and refund. The claim waits for a vend in progress and refuses while
-// one is unsettled, so no command moves the evidence (LW-485 seq, RIO-8 counter) a vend's
+// one is unsettled, so no command moves the evidence (a device's last command, a counter) a vend's
 // read-back or reconcile depends on. Each command is audited with what it did to money:
 //   start    with a payer: a vend like a card's (authorize.ts), then START; without one only on
 //            a machine a vend of ours credited (it is already paid);
@@ -168,7 +168,7 @@ export class MachineCommandRunner {
     const settlement: IntentSettlement =
       o.status === 'accepted' ? { refund: true, result: 'accepted', money: `refunded ${plan.amountCents} ¢${plan.points !== undefined ? ` and ${plan.points} points` : ''} (${plan.rule})` }
       : { refund: false, result: o.status, reason: o.status === 'rejected' ? o.reason : null, money: 'none: the machine did not cancel' };
-    // Not sent (a RIO-8 has no cancel, an unreachable unit): nothing was planned in the ledger.
+    // Not sent (a coin retrofit has no cancel, an unreachable unit): nothing was planned in the ledger.
     if (!stored) {
       engine.intents.notSent(intentId);
       return this.done(cmd, o, { money: 'none: the machine did not cancel', vendId: plan.vendId });

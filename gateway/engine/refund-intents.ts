@@ -2,13 +2,13 @@
 // cancel of a paid credit stores its refund, with the CANCEL's evidence, before the frame leaves.
 // Here they are settled: right after the machine's answer, and again on the engine's retry timer
 // and at start-up for every intent a failed write or a crash left open. An open intent keeps its
-// machine blocked (no command may move the LW-485 seq its evidence is read against) until the
+// machine blocked (no command may move the device fact its evidence is read against) until the
 // machine's own word settles it: the command ran -> the refund, once (its key is the intent id);
 // it did not -> no refund. Each settle is one transaction with the command's audit record.
 import type { Logger } from '../core/log.js';
 import type { IntentSettlement, Ledger } from '../../storage/index.js';
 import type { MachineAccess } from './machine-access.js';
-import { parseEvidence, reconcileFromState } from './readback.js';
+import { receiptFor } from '../profiles/evidence.js';
 import { ledgerWrite, type ActionDeps } from './actions.js';
 
 export interface RefundIntentDeps {
@@ -84,9 +84,10 @@ export class RefundIntents {
       const money = this.accepted.get(i.intentId);
       let s: IntentSettlement | null = money !== undefined ? { refund: true, result: 'accepted', money } : null;
       if (s === null) {
-        const evidence = parseEvidence(i.evidence);
-        const read = evidence !== null && this.d.machines.has(i.machineId) ? await this.d.machines.readNow(i.machineId) : null;
-        const verdict = evidence !== null && read?.ok === true ? reconcileFromState(evidence, read.state) : 'unknown';
+        // The cancel's own profile says whether it ran.
+        const receipt = receiptFor(i.evidence);
+        const read = receipt !== null && this.d.machines.has(i.machineId) ? await this.d.machines.readNow(i.machineId) : null;
+        const verdict = receipt !== null && read?.ok === true ? receipt.verdict(read.state) : 'unknown';
         if (verdict === 'executed-accepted') s = { refund: true, result: 'accepted', money: `refunded ${i.amountCents} ¢ (the machine ran the cancel; settled by reading it back)` };
         else if (verdict === 'not-executed' || verdict === 'executed-rejected') s = { refund: false, result: verdict === 'not-executed' ? 'unknown' : 'rejected', reason: null, money: 'none: the machine did not cancel (read back)' };
       }

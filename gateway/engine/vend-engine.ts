@@ -1,29 +1,34 @@
-// The vend engine: carries out what the pure vend state machine decides. A swipe or a scan
-// becomes a session; the engine prices it, asks the risk rules, writes the hold (one ledger
-// transaction, before any byte goes to the machine), records the command's evidence before the
-// command leaves, sends it, reads the machine back and captures or refunds. One vend at a time
-// per machine. At start-up every unfinished vend is settled by asking its machine.
+// The vend engine: carries out what the pure vend state machine decides. A swipe, a scan or a
+// paid app command becomes a session: the machine is claimed (machine-claims.ts), the one
+// authorisation path prices it and asks the risk rules (authorize.ts), the session holds, credits
+// with its evidence written first, reads back and captures or refunds (vend-session.ts), and
+// what is left unfinished is settled by asking the machine (unsettled-vends.ts). This file wires
+// those parts and keeps the authorisation glue: the decline audit, the risk state, the account's
+// vends in flight. One vend at a time per machine.
 import type { Clock } from '../core/clock.js';
+import { systemTimers, type Timers } from '../core/timers.js';
 import { maskUid, type Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
 import type { MachineState } from '../machines/state.js';
 import type { PriceRules } from '../vend/pricing-schema.js';
 import { recordOutcome, type RiskConfig, type RiskState } from '../vend/risk.js';
-import { loadRiskState, saveRiskState } from './risk-store.js';
 import { countsAsFailure, type ReasonCode } from '../vend/reasons.js';
-import { createVendSession, recoverVendSession, stepVend, type VendEvent, type VendRequest, type VendSession } from '../vend/vend-machine.js';
-import type { MachineAccess } from './machine-access.js';
-import type { VendOutcome } from './vend-outcome.js';
-import { admissionReason, chooseProgram } from './admission.js';
-import { FaultWatch } from './fault-watch.js';
+import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
+import { ledgerWrite, type ActionDeps, type VendContext } from './actions.js';
+import { chooseProgram } from './admission.js';
 import { authorize, readerOf, vendMethodOf, type Payer } from './authorize.js';
+import { engineTimings, type EngineTimings, type EngineTimingsInput } from './engine-options.js';
+import { FaultWatch } from './fault-watch.js';
 import { isSqliteError, LedgerHealth } from './ledger-health.js';
+import type { MachineAccess } from './machine-access.js';
+import { MachineClaims, type Claim } from './machine-claims.js';
+import { MachineCommandRunner } from './machine-commands.js';
 import { PendingRefunds } from './pending-refunds.js';
 import { RefundIntents } from './refund-intents.js';
-import { MachineCommandRunner } from './machine-commands.js';
-import { reconcileEvent } from './reconcile-verdict.js';
-import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
-import { ledgerWrite, performAction, type ActionContext, type ActionDeps, type VendContext } from './actions.js';
+import { loadRiskState, saveRiskState } from './risk-store.js';
+import { UnsettledVends } from './unsettled-vends.js';
+import type { VendOutcome } from './vend-outcome.js';
+import { runVend, type RunVendDeps } from './vend-session.js';
 
 export interface VendEngineOptions {
   roomId: string;
@@ -35,46 +40,35 @@ export interface VendEngineOptions {
   exposure: (accountId: string | null) => { accountCents: number; roomCents: number };
   logger: Logger;
   clock: Clock;
-  /** Wait before each read-back: the LW-485 shows a command's result within 200 ms. */
-  readbackDelayMs?: number;
-  /** How often unsettled vends are tried again. */
-  reconcileEveryMs?: number;
-  /** Reads a reconcile tries before it leaves a vend unresolved until the next periodic try. */
-  reconcileReads?: number;
-  /** How long a reconcile waits for a RIO-8 pulse train still running to end. */
-  trainSettleMs?: number;
   /** What a fault that cuts a paid cycle short gives back; default: the schema's defaults. */
   faultRefund?: FaultRefundPolicy;
-  /** Within this long after a vend on a machine, its polled state may predate that vend: read it afresh. */
-  freshReadAfterVendMs?: number;
-  /** How long a remote or operator command waits for a vend in progress on its machine. */
-  commandWaitMs?: number;
+  /** Every delay, timeout and retry count (engine-options.ts has the defaults). */
+  timings?: EngineTimingsInput;
+  /** The engine's timers, beside the clock; default: the system's. */
+  timers?: Timers;
 }
 
 export type { VendOutcome } from './vend-outcome.js';
 
 export class VendEngine {
   private readonly log: Logger;
-  private readonly busy = new Set<string>();
   private readonly inFlight = new Set<Promise<unknown>>();
-  private readonly blocked = new Set<string>();
-  /** Monotonic ms when this engine last finished a vend on each machine. */
-  private readonly lastVendAt = new Map<string, number>();
   /** Persisted in the ledger after each change (risk-store.ts); cards keyed by ledger.cardKey. */
   private risk: RiskState;
-  private stopping = false;
   private reconciling = false;
   private retryTimer: NodeJS.Timeout | null = null;
+  private readonly timings: EngineTimings;
+  private readonly timers: Timers;
 
   private actionDeps: ActionDeps;
+  /** Admission: the claim on each machine, the blocked ones. */
+  private readonly claims: MachineClaims;
+  /** Reconciling: unfinished vends and captures or refunds the ledger did not store. */
+  private readonly unsettled: UnsettledVends;
   /** Refunds paid cycles cut short by a machine fault. */
   readonly faults: FaultWatch;
   /** Whether the ledger writes; while it does not, no new vend or command is taken. */
   readonly health: LedgerHealth;
-  /** Sessions whose capture or refund the ledger did not store: retried, their machine blocked. */
-  private readonly unsettled = new Map<string, { session: VendSession; ctx: ActionContext }>();
-  /** Unfinished vends this run already filed a vend_unsettled alert for. */
-  private readonly alertedOpen = new Set<string>();
   /** Account vends of this run from authorisation to their end (usage counts them: authorize.ts). */
   private readonly accountVends = new Set<{ accountId: string; kind: 'washer' | 'dryer'; vendId: string | null }>();
   /** Refunds of captured vends (fault, cancel, operator) the ledger did not store: retried. */
@@ -89,16 +83,40 @@ export class VendEngine {
 
   constructor(private readonly o: VendEngineOptions) {
     this.rules = { pricing: o.pricing, risk: o.risk };
+    this.timings = engineTimings(o.timings);
+    this.timers = o.timers ?? systemTimers;
     this.log = o.logger.child({ component: 'vend' });
     this.health = new LedgerHealth(this.log, () => o.clock.now());
-    this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: o.readbackDelayMs ?? 150, log: this.log, health: this.health };
+    this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: this.timings.readbackDelayMs, timers: this.timers, log: this.log, health: this.health };
     this.pendingRefunds = new PendingRefunds(o.ledger, this.actionDeps);
     this.intents = new RefundIntents({ ledger: o.ledger, machines: o.machines, deps: this.actionDeps, log: this.log });
+    this.claims = new MachineClaims({
+      machines: o.machines,
+      health: this.health,
+      clock: o.clock,
+      timers: this.timers,
+      timings: this.timings,
+      // A machine stays blocked while it has an unsettled vend (of this run, or in the ledger) or an open refund intent.
+      stillOpen: (m) => this.intents.hasOpen(m) || this.unsettled.hasOn(m) || (this.claims.isBlocked(m) && o.ledger.unfinishedVends().some((v) => v.machineId === m)),
+    });
+    this.unsettled = new UnsettledVends({
+      ledger: o.ledger,
+      claims: this.claims,
+      intents: this.intents,
+      pendingRefunds: this.pendingRefunds,
+      reconcile: { ledger: o.ledger, machines: o.machines, clock: o.clock, timers: this.timers, logger: this.log, timings: this.timings },
+      actions: () => this.actionDeps,
+      vendMachine: { maxReadbacks: this.timings.maxReadbacks },
+      log: this.log,
+      safeWrite: (op, write) => this.safeWrite(op, write),
+    });
     this.faults = new FaultWatch({
       ledger: o.ledger,
       machines: o.machines,
       policy: o.faultRefund ?? faultRefundPolicySchema.parse({}),
       logger: o.logger,
+      slackMs: this.timings.faultSlackMs,
+      searchVends: this.timings.faultSearchVends,
       onRefundNotStored: (vendId, input, err) => {
         if (isSqliteError(err)) this.health.failed(err, 'refundCaptured');
         this.pendingRefunds.add(vendId, input);
@@ -111,68 +129,17 @@ export class VendEngine {
 
   /**
    * Settles unfinished vends by their machine's answer: those a crash left behind, and those whose
-   * machine went silent mid-vend. A machine with an unsettled vend takes no new vend, since a new
-   * command would overwrite the evidence (the LW-485's last seq) the old one is settled by.
+   * machine went silent mid-vend (unsettled-vends.ts).
    */
-  async reconcileUnfinished(): Promise<{ settled: number; open: string[] }> {
-    const open: string[] = [];
-    let settled = 0;
-    // First what this run already knows: a confirmed credit whose capture was not stored is
-    // captured again without asking the machine (it ran it); a refund not stored is refunded again.
-    for (const [vendId, u] of [...this.unsettled]) {
-      const session = await this.drive(u.session, { type: 'retry' }, u.ctx);
-      if (session.state === 'captured' || session.state === 'refunded') {
-        settled++;
-        this.unsettled.delete(vendId);
-        this.unblock(u.ctx.machineId);
-        this.log.info({ vendId, machineId: u.ctx.machineId, state: session.state }, 'vend settled on retry');
-      } else {
-        this.unsettled.set(vendId, { session, ctx: u.ctx });
-        open.push(vendId);
-      }
-    }
-    this.pendingRefunds.retry();
-    // Refunds planned before a command (an app cancel) whose settle a crash or a failed write left.
-    const hadIntents = this.intents.openMachines();
-    const intentMachines = await this.intents.settleOpen();
-    for (const m of intentMachines) this.block(m);
-    for (const m of hadIntents) if (!intentMachines.has(m)) this.unblock(m);
-    for (const v of this.o.ledger.unfinishedVends()) {
-      if (this.unsettled.has(v.vendId)) continue;
-      if (this.busy.has(v.machineId) && !this.blocked.has(v.machineId)) continue; // its own session is still running
-      const request: VendRequest = { machineId: v.machineId, command: 'credit', program: v.program ?? 0 };
-      let session = recoverVendSession({ vendId: v.vendId, request, amountCents: v.amountCents, evidence: v.creditEvidence, creditSent: v.state === 'credit_sent' });
-      const verdictEvent = await reconcileEvent({ ...this.o, logger: this.log }, v.state, v.machineId, v.creditEvidence);
-      session = await this.drive(session, verdictEvent, { declineRecorded: true, machineId: v.machineId });
-      const verdict = verdictEvent.type === 'crash-recovery' ? verdictEvent.verdict : null;
-      if (session.state === 'capturing' || session.state === 'refunding') this.unsettled.set(v.vendId, { session, ctx: { declineRecorded: true, machineId: v.machineId } });
-      if (session.state === 'captured' || session.state === 'refunded') {
-        settled++;
-        // The polled state may predate the settle (a train still running): read afresh before the next vend.
-        this.lastVendAt.set(v.machineId, this.o.clock.monotonic());
-        this.unblock(v.machineId);
-        this.log.info({ vendId: v.vendId, machineId: v.machineId, verdict, state: session.state }, 'unfinished vend settled');
-      } else {
-        open.push(v.vendId);
-        this.block(v.machineId);
-        this.log.warn({ vendId: v.vendId, machineId: v.machineId, verdict }, 'unfinished vend still unsettled: machine blocked until it answers');
-        // Once per vend and run, for the operator, when the machine did not answer: the money stays
-        // held, the machine blocked, until it does (or someone looks at it); nothing is guessed.
-        // (A verdict known but not stored is the ledger's outage, alerted by LedgerHealth.)
-        if (session.state === 'unresolved' && !this.alertedOpen.has(v.vendId)) {
-          this.alertedOpen.add(v.vendId);
-          this.safeWrite('appendAlert', () => this.o.ledger.appendAlert({ code: 'vend_unsettled', message: `vend ${v.vendId} (${v.state}) cannot be proven yet: its machine does not answer; held and the machine blocked until it does`, machineId: v.machineId, vendId: v.vendId }));
-        }
-      }
-    }
-    return { settled, open };
+  reconcileUnfinished(): Promise<{ settled: number; open: string[] }> {
+    return this.unsettled.reconcileUnfinished();
   }
 
   /** Settles what a crash left, then keeps retrying unsettled vends while running. */
   async start(): Promise<void> {
     this.faults.start();
     await this.reconcileUnfinished();
-    this.retryTimer = setInterval(() => void this.retryTick(), this.o.reconcileEveryMs ?? 5000);
+    this.retryTimer = this.timers.setInterval(() => void this.retryTick(), this.timings.reconcileEveryMs);
     this.retryTimer.unref();
   }
 
@@ -185,7 +152,7 @@ export class VendEngine {
     if (this.reconciling) return;
     if (!this.health.writable) this.safeWrite('probe', () => this.o.ledger.setNumberSetting('engine.ledgerProbeMs', this.o.clock.now()));
     if (this.health.writable) this.health.fileOutage((alert) => this.safeWrite('appendAlert', () => this.o.ledger.appendAlert(alert)) !== null);
-    if (this.blocked.size === 0 && this.pendingRefunds.size === 0) return;
+    if (this.claims.blockedCount === 0 && this.pendingRefunds.size === 0) return;
     this.reconciling = true;
     try {
       await this.reconcileUnfinished();
@@ -198,29 +165,13 @@ export class VendEngine {
 
   /** Machines that take no vend until an earlier one is settled; every machine while the ledger cannot write. */
   blockedMachines(): string[] {
-    return this.health.writable ? [...this.blocked] : this.o.machines.machineIds();
-  }
-
-
-  private block(machineId: string): void {
-    this.blocked.add(machineId);
-    this.busy.add(machineId);
-  }
-
-  /** A machine stays blocked while it has an unsettled vend (of this run, or in the ledger) or an open refund intent. */
-  private unblock(machineId: string): void {
-    if (this.intents.hasOpen(machineId)) return;
-    for (const u of this.unsettled.values()) if (u.ctx.machineId === machineId) return;
-    if (this.blocked.has(machineId) && this.o.ledger.unfinishedVends().some((v) => v.machineId === machineId)) return;
-    if (this.blocked.delete(machineId)) this.busy.delete(machineId);
+    return this.claims.blockedMachines();
   }
 
   /** A command left something open on its machine (a refund intent): no vend or command until it is settled. */
   blockMachine(machineId: string): void {
-    this.block(machineId);
+    this.claims.block(machineId);
   }
-
-
 
   /** A card presented at a reader; a secure card's verified SUN counter is spent by the hold or decline. */
   cardSwipe(ev: { readerId: string; uid: string; machineId: string | null; sunCounter?: number }): Promise<VendOutcome> {
@@ -237,12 +188,12 @@ export class VendEngine {
 
   /** One vend on a machine, whoever pays: claim it, authorize, run the session, release it. */
   private async vendOn(machineId: string, payer: Payer, program: number | undefined): Promise<VendOutcome> {
-    const gate = await this.claim(machineId);
+    const gate = await this.claims.claimForVend(machineId);
     if (gate.reason !== null) return this.declined(payer, gate.reason, machineId);
     try {
       return await this.vendClaimed(machineId, gate.state, payer, program);
     } finally {
-      this.release(machineId);
+      this.claims.release(machineId);
     }
   }
 
@@ -273,7 +224,7 @@ export class VendEngine {
     }
     let outcome: VendOutcome;
     try {
-      outcome = await this.runVend(ctx, { machineId, command: addTime ? 'add-time' : 'credit', program: prog, ...(ctx.price.minutes !== undefined ? { minutes: ctx.price.minutes } : addTime ? { minutes: addTime.minutes } : {}) });
+      outcome = await runVend(this.sessionDeps(), ctx, { machineId, command: addTime ? 'add-time' : 'credit', program: prog, ...(ctx.price.minutes !== undefined ? { minutes: ctx.price.minutes } : addTime ? { minutes: addTime.minutes } : {}) });
     } finally {
       if (mine) this.accountVends.delete(mine);
     }
@@ -317,71 +268,18 @@ export class VendEngine {
   }
 
   /**
-   * admit(), and when this engine finished a vend on the machine moments ago, a fresh read: the
-   * last poll may predate that vend (a credited machine still shown idle), and a hold on it would
-   * only end in a refund.
-   */
-  private async claim(machineId: string): Promise<{ reason: ReasonCode; state: null } | { reason: null; state: MachineState }> {
-    const gate = this.admit(machineId);
-    if (gate.reason !== null) return gate;
-    const last = this.lastVendAt.get(machineId);
-    if (last === undefined || this.o.clock.monotonic() - last > (this.o.freshReadAfterVendMs ?? 5000)) return gate;
-    const read = await this.o.machines.readNow(machineId);
-    const state = read.ok ? read.state : null;
-    const reason = admissionReason(state);
-    if (reason !== null || state === null) {
-      this.release(machineId);
-      return { reason: reason ?? 'machine_offline', state: null };
-    }
-    return { reason: null, state };
-  }
-
-  /** Claims the machine for one vend, or says why it cannot take one now. */
-  private admit(machineId: string): { reason: ReasonCode; state: null } | { reason: null; state: MachineState } {
-    if (this.stopping) return { reason: 'machine_busy', state: null };
-    if (!this.o.machines.has(machineId)) return { reason: 'not_allowed', state: null };
-    if (!this.health.writable) return { reason: 'ledger_unavailable', state: null };
-    if (this.busy.has(machineId)) return { reason: this.blocked.has(machineId) ? 'vend_unsettled' : 'machine_busy', state: null };
-    const state = this.o.machines.state(machineId);
-    const reason = admissionReason(state);
-    if (reason !== null || state === null) return { reason: reason ?? 'machine_offline', state: null };
-    this.busy.add(machineId);
-    return { reason: null, state };
-  }
-
-  /**
    * Claims a machine for a command that is not a new vend (the app's start, pause, resume,
-   * add-time, cancel; an operator's clear-fault or service mode). A vend in progress on it is
-   * waited for, up to waitMs; an unsettled one refuses the command, since any command would move
-   * the evidence (LW-485 seq, RIO-8 counter) its settling reads. Returns a fresh state.
+   * add-time, cancel; an operator's clear-fault or service mode): machine-claims.ts. Returns a
+   * fresh state.
    */
-  async claimForCommand(machineId: string, waitMs = this.o.commandWaitMs ?? 15_000): Promise<{ reason: ReasonCode; state: null } | { reason: null; state: MachineState }> {
-    const until = this.o.clock.monotonic() + waitMs;
-    for (;;) {
-      if (this.stopping) return { reason: 'machine_busy', state: null };
-      if (!this.o.machines.has(machineId)) return { reason: 'not_allowed', state: null };
-      if (!this.health.writable) return { reason: 'ledger_unavailable', state: null };
-      if (this.blocked.has(machineId)) return { reason: 'vend_unsettled', state: null };
-      if (!this.busy.has(machineId)) break;
-      if (this.o.clock.monotonic() >= until) return { reason: 'machine_busy', state: null };
-      await delay(25);
-    }
-    this.busy.add(machineId);
-    // One lost reply on a busy bus is no reason to refuse the command: ask again, as a reconcile does.
-    for (let tries = this.o.reconcileReads ?? 3; ; ) {
-      const read = await this.o.machines.readNow(machineId);
-      if (read.ok) return { reason: null, state: read.state };
-      if (--tries <= 0) break;
-      await delay(100);
-    }
-    this.release(machineId);
-    return { reason: 'machine_offline', state: null };
+  claimForCommand(machineId: string, waitMs = this.timings.commandWaitMs): Promise<Claim> {
+    return this.claims.claimForCommand(machineId, waitMs);
   }
 
   /** Ends a claim taken by claimForCommand. */
   releaseCommand(machineId: string): void {
-    this.lastVendAt.set(machineId, this.o.clock.monotonic());
-    this.release(machineId);
+    this.claims.ended(machineId);
+    this.claims.release(machineId);
   }
 
   /** Runs one ledger write outside a vend session: a failure marks the ledger unwritable and returns null. */
@@ -389,50 +287,8 @@ export class VendEngine {
     return ledgerWrite(this.actionDeps, op, write);
   }
 
-  private async runVend(ctx: VendContext, request: VendRequest): Promise<VendOutcome> {
-    let session = createVendSession(request);
-    try {
-      session = await this.drive(session, { type: 'begin' }, ctx);
-      session = await this.drive(session, { type: 'authorized', amountCents: ctx.price.amountCents }, ctx);
-    } finally {
-      this.lastVendAt.set(ctx.machineId, this.o.clock.monotonic());
-    }
-    const vendId = session.vendId;
-    if ((session.state === 'capturing' || session.state === 'refunding') && vendId !== null) {
-      // The machine's answer is known but the ledger did not store the money step: not done.
-      this.unsettled.set(vendId, { session, ctx });
-    }
-    switch (session.state) {
-      case 'captured':
-        return { result: 'captured', vendId: vendId ?? '', amountCents: ctx.price.amountCents, machineId: ctx.machineId, program: ctx.program };
-      case 'refunded':
-        return { result: 'refunded', vendId: vendId ?? '', amountCents: ctx.price.amountCents, machineId: ctx.machineId, reason: session.reason };
-      case 'declined':
-        return { result: 'declined', reason: session.reason ?? 'internal_error', machineId: ctx.machineId };
-      default:
-        this.block(ctx.machineId);
-        return { result: 'unresolved', vendId: vendId ?? '', machineId: ctx.machineId };
-    }
-  }
-
-  private release(machineId: string): void {
-    if (!this.blocked.has(machineId)) this.busy.delete(machineId);
-  }
-
-  /** Feeds one event and then every event the resulting actions produce, until none is left. */
-  private async drive(start: VendSession, first: VendEvent, ctx: ActionContext): Promise<VendSession> {
-    let session = start;
-    const queue: VendEvent[] = [first];
-    for (let ev = queue.shift(); ev !== undefined; ev = queue.shift()) {
-      const step = stepVend(session, ev);
-      if (step.ignored) this.log.debug({ event: ev.type, state: session.state }, 'vend event ignored');
-      session = step.session;
-      for (const action of step.actions) {
-        const next = await performAction(this.actionDeps, action, session, ctx);
-        if (next !== null) queue.push(next);
-      }
-    }
-    return session;
+  private sessionDeps(): RunVendDeps {
+    return { actions: () => this.actionDeps, vendMachine: { maxReadbacks: this.timings.maxReadbacks }, log: this.log, claims: this.claims, keepUnsettled: (vendId, session, ctx) => this.unsettled.keep(vendId, session, ctx) };
   }
 
   private noteFailure(cardKey: string, readerId: string, now: number): void {
@@ -461,13 +317,9 @@ export class VendEngine {
 
   /** Refuses new vends and waits for those in flight: none is left half-done. */
   async stop(): Promise<void> {
-    this.stopping = true;
+    this.claims.stop();
     this.faults.stop();
-    if (this.retryTimer) clearInterval(this.retryTimer);
+    if (this.retryTimer) this.timers.clearInterval(this.retryTimer);
     await Promise.allSettled([...this.inFlight]);
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

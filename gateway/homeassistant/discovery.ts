@@ -41,7 +41,9 @@ export function machineConfigTopics(n: Naming, m: Pick<HaMachine, 'machineId' | 
 
 export function machineModel(m: Pick<HaMachine, 'profile' | 'kind'>): string {
   if (m.profile === 'rio8') return 'RIO-8 coin machine';
-  return m.kind === null ? 'LW-485' : `LW-485 ${m.kind}`;
+  if (m.profile === 'lw485') return m.kind === null ? 'LW-485' : `LW-485 ${m.kind}`;
+  // Another device model: its profile id says what it is.
+  return m.kind === null ? m.profile : `${m.profile} ${m.kind}`;
 }
 
 export function machineDisplayName(m: Pick<HaMachine, 'machineId' | 'name' | 'kind'>): string {

@@ -147,6 +147,7 @@ export class Poller extends EventEmitter<PollerEvents> {
     return {
       machineId,
       credit: (r) => via((c) => c.credit(r)),
+      vendCredit: (r) => via((c) => c.vendCredit(r)),
       start: () => via((c) => c.start()),
       pause: () => via((c) => c.pause()),
       resume: () => via((c) => c.resume()),

@@ -34,8 +34,11 @@ export interface MachineState {
   /** Cents credited and not yet consumed, as the device reports it; null when not knowable. */
   creditCents: number | null;
   sensors: { loadWeightGrams: number | null; waterHardnessDh: number | null };
-  /** Device-specific counters the vend engine uses to confirm a credit (LW-485 last seq/result; RIO-8 pulse counter). */
-  confirm: Record<string, number>;
+  /**
+   * Device facts only the machine's profile reads (the proof of its commands: receipt.ts in
+   * gateway/profiles/); opaque to everything else. JSON-safe numbers by key.
+   */
+  confirm: unknown;
   /** Wall-clock ms of the poll that produced this state. */
   observedAt: number;
 }

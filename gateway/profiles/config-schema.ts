@@ -49,18 +49,54 @@ export const rio8UnitSchema = z.strictObject({
   channels: z.array(rio8ChannelSchema).min(1).max(8),
 });
 
-export const unitConfigSchema = z.discriminatedUnion('profile', [lw485UnitSchema, rio8UnitSchema]);
+/** A CM-1 credit meter: one machine per unit, a credit proven by its credit counter (meter.ts). */
+export const meterUnitSchema = z.strictObject({
+  unit: unitIdSchema,
+  profile: z.literal('meter'),
+  machineId: machineIdSchema,
+  name: z.string().min(1).max(64).optional(),
+  kind: machineKindSchema,
+  /** The one program's length, for display and the program table: the meter cannot read time left. */
+  cycleMinutes: z.int().min(1).max(600),
+});
+
+export const unitConfigSchema = z.discriminatedUnion('profile', [lw485UnitSchema, rio8UnitSchema, meterUnitSchema]);
 
 export type Lw485UnitConfig = z.infer<typeof lw485UnitSchema>;
 export type Rio8ChannelConfig = z.infer<typeof rio8ChannelSchema>;
 export type Rio8UnitConfig = z.infer<typeof rio8UnitSchema>;
+export type MeterUnitConfig = z.infer<typeof meterUnitSchema>;
 export type UnitConfig = z.infer<typeof unitConfigSchema>;
 export type ProfileId = UnitConfig['profile'];
 export type MachineKindConfig = z.infer<typeof machineKindSchema>;
 
+/** A machine as the config names it: what the status page and Home Assistant know before discovery. */
+export interface ConfiguredMachine {
+  machineId: string;
+  name: string | null;
+  /** null when only discovery can tell (an LW-485 configured without a kind). */
+  kind: z.infer<typeof machineKindSchema> | null;
+  /** The cycle length the operator configured, for a device that cannot read the time left; else null. */
+  cycleMinutes: number | null;
+  /** Where its id is in the unit's config, for error messages. */
+  path: (string | number)[];
+}
+
+/** Every machine a unit drives, in config order. */
+export function configuredMachines(u: UnitConfig): ConfiguredMachine[] {
+  switch (u.profile) {
+    case 'lw485':
+      return [{ machineId: u.machineId, name: u.name ?? null, kind: u.kind ?? null, cycleMinutes: null, path: ['machineId'] }];
+    case 'rio8':
+      return u.channels.map((c, ci) => ({ machineId: c.machineId, name: c.name ?? null, kind: c.kind, cycleMinutes: c.cycleMinutes, path: ['channels', ci, 'machineId'] }));
+    case 'meter':
+      return [{ machineId: u.machineId, name: u.name ?? null, kind: u.kind, cycleMinutes: u.cycleMinutes, path: ['machineId'] }];
+  }
+}
+
 /** Every machine id a unit drives, in config order. */
 export function unitMachineIds(u: UnitConfig): string[] {
-  return u.profile === 'lw485' ? [u.machineId] : u.channels.map((c) => c.machineId);
+  return configuredMachines(u).map((m) => m.machineId);
 }
 
 type IssueSink = { addIssue(issue: { code: 'custom'; message: string; path: (string | number)[] }): void };
@@ -78,8 +114,8 @@ function reportDuplicateIds(buses: readonly { path: (string | number)[]; units: 
   const seen = new Map<string, { bus: number; at: string }>();
   buses.forEach((bus, bi) => {
     bus.units.forEach((u, ui) => {
-      unitMachineIds(u).forEach((id, ci) => {
-        const path = u.profile === 'lw485' ? [...bus.path, ui, 'machineId'] : [...bus.path, ui, 'channels', ci, 'machineId'];
+      configuredMachines(u).forEach(({ machineId: id, path: at }) => {
+        const path = [...bus.path, ui, ...at];
         const first = seen.get(id);
         if (first === undefined) seen.set(id, { bus: bi, at: path.join('.') });
         else if (withinBus || first.bus !== bi) ctx.addIssue({ code: 'custom', message: `machine id "${id}" is already used at ${first.at}`, path });

@@ -172,7 +172,15 @@ export function decodeStatus(regs: readonly number[], kind: MachineKind): Lw485S
   };
 }
 
-export function toMachineState(machineId: string, kind: MachineKind, s: Lw485Status, observedAt: number): MachineState {
+/** The device facts an LW-485 state carries for its proof (lw485-receipt.ts) and the status page. */
+export interface Lw485Facts {
+  lastSeq: number;
+  lastResult: number;
+  cycleCounter: number;
+  phase: number;
+}
+
+export function toMachineState(machineId: string, kind: MachineKind, s: Lw485Status, observedAt: number): MachineState & { confirm: Lw485Facts } {
   return {
     machineId,
     kind,

@@ -65,6 +65,10 @@ class Lw485Driver implements UnitDriver {
     this.commander = {
       machineId: cfg.machineId,
       credit: (r) => send(Lw485Command.CREDIT, r.program, r.amountCents, r.minutes ?? 0, r.beforeSend),
+      // A free vend (an included wash, every-Nth-free) is held and captured at 0, but the LW-485
+      // refuses a CREDIT of 0 as a bad argument: it is credited 1 cent, which its panel and
+      // totalizer show. The ledger stays the truth.
+      vendCredit: (r) => send(Lw485Command.CREDIT, r.program, r.amountCents > 0 ? r.amountCents : 1, r.minutes ?? 0, r.beforeSend),
       start: () => send(Lw485Command.START, 0, 0, 0),
       pause: () => send(Lw485Command.PAUSE, 0, 0, 0),
       resume: () => send(Lw485Command.RESUME, 0, 0, 0),

@@ -61,8 +61,14 @@ export interface Rio8Readings {
   counters: readonly number[];
 }
 
+/** The device facts a RIO-8 channel's state carries for its proof (rio8-receipt.ts). */
+export interface Rio8Facts {
+  pulseCounter: number;
+  pendingPulses: number;
+}
+
 /** One MachineState per configured channel; everything the module cannot know is null. */
-export function decodeRio8(channels: readonly Rio8ChannelConfig[], r: Rio8Readings, observedAt: number): MachineState[] {
+export function decodeRio8(channels: readonly Rio8ChannelConfig[], r: Rio8Readings, observedAt: number): (MachineState & { confirm: Rio8Facts })[] {
   if (r.inUse.length < 8 || r.pending.length !== 8 || r.counters.length !== 8) throw new ProfileError('rio8 poll needs 8 inputs, 8 pending and 8 counter registers');
   // Everything but running/idle and the counters is beyond what a coin retrofit can know.
   return channels.map((ch) => ({

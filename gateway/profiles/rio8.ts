@@ -10,7 +10,7 @@ import { Rio8Credit } from './rio8-transaction.js';
 import { KeyedQueue } from './serial-queue.js';
 import {
   ProfileError,
-  unsupported,
+  creditOnlyCommands,
   type BlockReading,
   type BoundProfile,
   type CommandOutcome,
@@ -35,17 +35,8 @@ class Rio8Driver implements UnitDriver {
     readonly queue: KeyedQueue,
   ) {
     for (const ch of cfg.channels) {
-      this.commanders.set(ch.machineId, {
-        machineId: ch.machineId,
-        credit: (r) => this.queue.run(String(ch.channel), () => this.credit(ch, r)),
-        start: unsupported,
-        pause: unsupported,
-        resume: unsupported,
-        cancel: unsupported,
-        addTime: unsupported,
-        clearFault: unsupported,
-        serviceMode: unsupported,
-      });
+      // Pulses by program: the amount does not reach the wire.
+      this.commanders.set(ch.machineId, creditOnlyCommands(ch.machineId, (r) => this.queue.run(String(ch.channel), () => this.credit(ch, r))));
     }
   }
 

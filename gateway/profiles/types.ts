@@ -65,7 +65,8 @@ export type RejectReason =
 /** What a vend record stores so that a crash between write and confirmation can be reconciled. */
 export type CommandEvidence =
   | { profile: 'lw485'; unit: number; seq: number; code: number }
-  | { profile: 'rio8'; unit: number; channel: number; counterBefore: number; coins: number };
+  | { profile: 'rio8'; unit: number; channel: number; counterBefore: number; coins: number }
+  | { profile: 'meter'; unit: number; counterBefore: number };
 
 export type CommandOutcome =
   | { status: 'accepted'; evidence: CommandEvidence }
@@ -101,6 +102,11 @@ export interface AddTimeRequest {
 export interface MachineCommands {
   readonly machineId: string;
   credit(req: CreditRequest): Promise<CommandOutcome>;
+  /**
+   * A vend's credit: `amountCents` is what the ledger holds (0 for a free vend) and the profile
+   * tells the machine what it needs to run the cycle paid (the LW-485 refuses a CREDIT of 0).
+   */
+  vendCredit(req: CreditRequest): Promise<CommandOutcome>;
   start(): Promise<CommandOutcome>;
   pause(): Promise<CommandOutcome>;
   resume(): Promise<CommandOutcome>;
@@ -150,6 +156,25 @@ export interface BoundProfile {
 
 export function unsupported(): Promise<CommandOutcome> {
   return Promise.resolve({ status: 'unsupported' });
+}
+
+/**
+ * The commands of a machine whose only command is a credit that starts it (a coin retrofit, a
+ * credit meter): what was paid does not reach the wire, so a vend's credit is the same credit.
+ */
+export function creditOnlyCommands(machineId: string, credit: (req: CreditRequest) => Promise<CommandOutcome>): MachineCommands {
+  return {
+    machineId,
+    credit,
+    vendCredit: credit,
+    start: unsupported,
+    pause: unsupported,
+    resume: unsupported,
+    cancel: unsupported,
+    addTime: unsupported,
+    clearFault: unsupported,
+    serviceMode: unsupported,
+  };
 }
 
 /** A MachineState with everything unknown: for machines not reached yet. */

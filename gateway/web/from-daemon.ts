@@ -7,7 +7,7 @@ import type { LedgerHealthStatus } from '../engine/ledger-health.js';
 import type { RoomBus } from '../machines/room-bus.js';
 import type { AlertsLedger, AuditLedger, CardsLedger, OutboxLedger, VendsLedger } from '../../storage/index.js';
 import type { TickEvent } from '../machines/poller-types.js';
-import { unitMachineIds } from '../profiles/config-schema.js';
+import { configuredMachines } from '../profiles/config-schema.js';
 import type { CommandOutcome } from '../profiles/types.js';
 import type { ActionOutcome, MachineInfo, StatusSource } from './status-source.js';
 
@@ -54,8 +54,9 @@ export function statusSourceFromDaemon(daemon: StatusParts, extras: { uplink?: U
   const infoOf = (machineId: string): MachineInfo => {
     for (const bus of buses) {
       for (const u of bus.config.units) {
-        if (!unitMachineIds(u).includes(machineId)) continue;
-        const kind = u.profile === 'lw485' ? (u.kind ?? null) : (u.channels.find((c) => c.machineId === machineId)?.kind ?? null);
+        const configured = configuredMachines(u).find((m) => m.machineId === machineId);
+        if (configured === undefined) continue;
+        const kind = configured.kind;
         const discovered = bus.poller
           .discoveredUnits()
           .find((d) => d.unit === u.unit)

@@ -2,7 +2,9 @@
 // (protocols/ knows no ports or storage, storage/ knows nothing of the gateway).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { circles, forbidden, importGraph } from '../../scripts/import-graph.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, circles, forbidden, importGraph } from '../../scripts/import-graph.js';
 
 test('no import circle in gateway/, protocols/, storage/ or simulator/', () => {
   const graph = importGraph();
@@ -35,3 +37,18 @@ test('layers import downwards only', () => {
     [],
   );
 });
+
+test('the engine knows no device model: it imports no profile implementation and names none', () => {
+  const graph = importGraph();
+  const engineFiles = [...graph.keys()].filter((f) => f.startsWith('gateway/engine/'));
+  assert.ok(engineFiles.length > 10, `read ${engineFiles.length} engine modules`);
+  const deviceModule = /^gateway\/profiles\/(lw485|rio8|meter)[^/]*\.ts$/;
+  assert.deepEqual(engineFiles.flatMap((f) => (graph.get(f) ?? []).filter((to) => deviceModule.test(to)).map((to) => `${f} -> ${to}`)), []);
+  // Code only: a comment may say which device taught a rule, the code may not switch on it.
+  const named = engineFiles.filter((f) => /lw-?485|rio-?8|cm-1|'meter'/i.test(withoutComments(readFileSync(join(ROOT, f), 'utf8'))));
+  assert.deepEqual(named, []);
+});
+
+function withoutComments(src: string): string {
+  return src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+}

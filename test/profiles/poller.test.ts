@@ -9,6 +9,7 @@ import { Poller, type CycleEvent, type StateEvent, type TickEvent } from '../../
 import type { BusClient, BusResult } from '../../gateway/bus/types.js';
 import type { UnitConfig } from '../../gateway/profiles/config-schema.js';
 import type { DiscoveredUnit } from '../../gateway/profiles/types.js';
+import { lw485FactsSchema } from '../../gateway/profiles/lw485-receipt.js';
 import { SimBus } from './sim-bus.js';
 import { waitFor } from './fixtures.js';
 
@@ -188,7 +189,7 @@ test('readNow returns a fresh state for the vend engine read-back', async () => 
     assert.equal(r.state.status, 'credited');
     assert.equal(r.state.creditCents, 250);
     assert.ok(o.status === 'accepted' && o.evidence.profile === 'lw485');
-    assert.equal(r.state.confirm.lastSeq, o.evidence.seq);
+    assert.equal(lw485FactsSchema.parse(r.state.confirm).lastSeq, o.evidence.seq);
     assert.equal(poller.state('W1')?.status, 'credited');
   });
 });

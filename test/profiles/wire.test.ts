@@ -9,6 +9,7 @@ import type { BusClient } from '../../gateway/bus/types.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/log.js';
 import { Poller } from '../../gateway/machines/poller.js';
+import { rio8FactsSchema } from '../../gateway/profiles/rio8-receipt.js';
 import { openPtyPair } from '../helpers/pty.js';
 import { waitFor } from './fixtures.js';
 
@@ -81,7 +82,7 @@ test('over a real serial line: discovery, polling, a lost command reply repeated
     assert.equal(ch?.pulseCounter, 7);
     assert.equal(ch?.machine?.coins, 7);
     poller.start();
-    await waitFor(() => poller.state('C1')?.confirm.pulseCounter === 7 && poller.state('W1')?.status === 'credited', 'polls see the results');
+    await waitFor(() => rio8FactsSchema.safeParse(poller.state('C1')?.confirm).data?.pulseCounter === 7 && poller.state('W1')?.status === 'credited', 'polls see the results');
   } finally {
     await poller.stop();
     await master.stop();

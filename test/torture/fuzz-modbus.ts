@@ -7,11 +7,12 @@
 // RIO-8 profiles (discovery, then a poll decoded into MachineStates) behind UnitIo: the only
 // error they may raise is ProfileError, which the poller catches; valid devices still decode.
 import fc from 'fast-check';
+import { z } from 'zod';
 import { systemClock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/log.js';
 import { Exchange, type FeedResult, type Framing } from '../../gateway/bus/exchange.js';
 import type { BusClient, BusResult } from '../../gateway/bus/types.js';
-import type { UnitConfig } from '../../gateway/profiles/config-schema.js';
+import { unitMachineIds, type UnitConfig } from '../../gateway/profiles/config-schema.js';
 import { UnitIo } from '../../gateway/profiles/io.js';
 import { LW485, LW485_REJECTIONS } from '../../gateway/profiles/lw485-codec.js';
 import { Lw485Transaction } from '../../gateway/profiles/lw485-transaction.js';
@@ -304,7 +305,9 @@ function checkState(s: MachineState, machines: readonly string[]): void {
     must(num(v) && (v === null || v >= 0), `${k} is ${String(v)}`);
   }
   must(s.creditCents === null || Number.isInteger(s.creditCents), 'creditCents is not whole cents');
-  for (const [k, v] of Object.entries(s.confirm)) must(Number.isSafeInteger(v) && v >= 0, `confirm.${k} is ${v}`);
+  const facts = z.record(z.string(), z.unknown()).safeParse(s.confirm);
+  must(facts.success, 'confirm is a record of device facts');
+  for (const [k, v] of Object.entries(facts.data ?? {})) must(typeof v === 'number' && Number.isSafeInteger(v) && v >= 0, `confirm.${k} is ${String(v)}`);
 }
 
 class FakeBus implements BusClient {
@@ -540,7 +543,7 @@ export async function fuzzModbus(env: FuzzEnv): Promise<InputReport> {
         const bus = new FakeBus(dev);
         const io = new UnitIo(bus, dev.config.unit);
         const deps = { io, logger: silentLogger(), clock: systemClock, options: profileOptions() };
-        const machines = dev.config.profile === 'lw485' ? [dev.config.machineId] : dev.config.channels.map((c) => c.machineId);
+        const machines = unitMachineIds(dev.config);
         const valid = deviceIsValid(dev);
         try {
           const d = await bindProfile(dev.config).discover(deps, null);
