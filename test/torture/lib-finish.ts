@@ -11,6 +11,7 @@ import type { GatewayChild } from './lib-gateway.js';
 import { delay, withDeadline } from './lib-room.js';
 
 const DRAIN_DEADLINE_MS = 90_000;
+const STABLE_DONE_MS = 2_000;
 
 interface DrainState {
   queued: number;
@@ -60,7 +61,14 @@ export async function drainAndFinish(o: {
   const until = Date.now() + DRAIN_DEADLINE_MS;
   let s = drainState(o.dbPath, o.driver, o.seedTopUps);
   const done = (x: DrainState): boolean => x.queued === 0 && x.unfinished === 0 && x.topUpsMissing === 0 && x.cardVersion === o.driver.cardVersion && x.configVersion === o.driver.configVersion;
-  while (!done(s) && Date.now() < until) {
+  // Done must hold for a while: an app command the broker kept for the gateway's session can
+  // still start a vend just after the first look finds everything settled, and the kill would then
+  // leave that fresh hold open in a ledger the checks take for drained.
+  let doneSince: number | null = null;
+  while (Date.now() < until) {
+    if (!done(s)) doneSince = null;
+    else if (doneSince === null) doneSince = Date.now();
+    else if (Date.now() - doneSince >= STABLE_DONE_MS) break;
     await delay(100);
     s = drainState(o.dbPath, o.driver, o.seedTopUps);
   }
