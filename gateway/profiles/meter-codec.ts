@@ -4,7 +4,7 @@
 // shows with it which files a device model adds (gateway/profiles/ only).
 import type { MachineCapabilities, MachineKind, MachineState, ProgramInfo } from '../machines/state.js';
 import type { MeterUnitConfig } from './config-schema.js';
-import { ProfileError, blankState, type ReadBlock } from './types.js';
+import { CREDIT_ONLY_CAPABILITIES, ProfileError, blankState, type ReadBlock } from './types.js';
 
 /** Holding registers (fc03; the credit is one fc06 write). */
 export const METER = {
@@ -18,15 +18,7 @@ export const METER = {
   modelCode: 0x434d,
 } as const;
 
-export const METER_CAPABILITIES: MachineCapabilities = {
-  remainingTime: false,
-  pause: false,
-  remoteStart: false,
-  addTime: false,
-  cancel: false,
-  sensors: false,
-  doorAndFaults: false,
-};
+export const METER_CAPABILITIES: MachineCapabilities = CREDIT_ONLY_CAPABILITIES;
 
 /** The device facts a meter's state carries for its proof (meter-receipt.ts). */
 export interface MeterFacts {

@@ -2,7 +2,7 @@
 // decoders and the arithmetic of its wrapping pulse counter. No I/O.
 import type { MachineCapabilities, MachineState, ProgramInfo } from '../machines/state.js';
 import type { Rio8ChannelConfig } from './config-schema.js';
-import { ProfileError, blankState, type CommandEvidence, type ReadBlock, type ReconcileResult } from './types.js';
+import { CREDIT_ONLY_CAPABILITIES, ProfileError, blankState, type CommandEvidence, type ReadBlock, type ReconcileResult } from './types.js';
 
 export const RIO8 = {
   moduleType: 0x5208,
@@ -20,15 +20,7 @@ export const RIO8 = {
 
 export const RIO8_POLL_BLOCKS: readonly ReadBlock[] = [RIO8.inUseBlock, RIO8.pendingBlock, RIO8.counterBlock];
 
-export const RIO8_CAPABILITIES: MachineCapabilities = {
-  remainingTime: false,
-  pause: false,
-  remoteStart: false,
-  addTime: false,
-  cancel: false,
-  sensors: false,
-  doorAndFaults: false,
-};
+export const RIO8_CAPABILITIES: MachineCapabilities = CREDIT_ONLY_CAPABILITIES;
 
 export function checkModuleType(reg: number): void {
   if (reg !== RIO8.moduleType) {

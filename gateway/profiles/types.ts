@@ -158,6 +158,17 @@ export function unsupported(): Promise<CommandOutcome> {
   return Promise.resolve({ status: 'unsupported' });
 }
 
+/** What a machine whose only command is a credit can do beyond it: nothing (a coin retrofit, a credit meter). */
+export const CREDIT_ONLY_CAPABILITIES: MachineCapabilities = {
+  remainingTime: false,
+  pause: false,
+  remoteStart: false,
+  addTime: false,
+  cancel: false,
+  sensors: false,
+  doorAndFaults: false,
+};
+
 /**
  * The commands of a machine whose only command is a credit that starts it (a coin retrofit, a
  * credit meter): what was paid does not reach the wire, so a vend's credit is the same credit.
