@@ -179,7 +179,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         { label: `drain rate while vending (${drains.length} drains of ~${records} records)`, value: Math.round((drained / drainMs) * 1000), unit: 'records/s' },
         { label: 'event-loop lateness during the drains, p99', value: pct(lag.samples, 99), unit: 'ms' },
         { label: 'event-loop lateness during the drains, max', value: pct(lag.samples, 100), unit: 'ms' },
-        { label: `uplink outbox read (one batch), p50 / max of ${reads.length}`, value: pct(reads, 50), unit: `ms / ${pct(reads, 100)}` },
+        { label: `uplink outbox read (one slice of ≤ 100 records), p50 / max of ${reads.length}`, value: pct(reads, 50), unit: `ms / ${pct(reads, 100)}` },
         { label: `uplink ack write (delete, no fsync of its own), p50 / max of ${acks.length}`, value: pct(acks, 50), unit: `ms / ${pct(acks, 100)}` },
       ],
       notes: [
