@@ -140,6 +140,11 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         // A week offline, written while the daemon runs (its event loop is blocked meanwhile,
         // outside any measurement); the uplink sees it at its next outbox read.
         fills.push(fillBacklog(dbPath, records, { tag: `round${roundNo}`, machinePrefix: 'B', accounts: 50 }).seconds);
+        // The status page follows the audit trail (web/activity.ts, every 500 ms), and the fill
+        // appended a week's audit records at once: its next poll would read them all in one
+        // turn, seconds of the event loop inside the measurement (a room's trail grows a vend at
+        // a time). Caught up here, in the fill's own blocked stretch (/metrics polls it).
+        busy.daemon.web.metrics();
         const target = busy.daemon.ledger.outbox.stats().lastSeq;
         lastTarget = target;
         // Let the timers the fill held up run before the drain starts.
