@@ -14,7 +14,7 @@ import type { MachineState } from '../machines/state.js';
 import { MAX_DOWNLINK_BYTES, WIRE_VERSION, ackSchema, describeIssues, type CommandResult, type Health, type Reject, type Status } from '../../protocols/mqtt/payloads.js';
 import { parseTopic, roomTopics, type RoomTopics } from '../../protocols/mqtt/topics.js';
 import { publicKeyFromBase64url } from '../../protocols/mqtt/signing.js';
-import { ackTimeoutMs, ackWindow, encodeBatchText, newer, planAck, waitBeforeSending, type InFlight } from './batcher.js';
+import { ackTimeoutMs, ackWindow, addSlice, encodeBatchText, newer, nextSlice, planAck, waitBeforeSending, type InFlight } from './batcher.js';
 import type { MqttConfig } from './config-schema.js';
 import { Downlinks, ROOM_CONFIG_VERSION, type DownlinkLedger, type RemoteCommandTarget, type SecureCardKeyTarget } from './downlinks.js';
 import { Link } from './link.js';
@@ -85,6 +85,10 @@ export class Uplink {
   private unsubscribeCommits: (() => void) | null = null;
   /** The pump timer waits for a small batch to age (maxWaitMs): a new record need not wake it. */
   private holdingForAge = false;
+  /** The pump timer is a drain's pause between two reads: neither a commit nor an ack cuts it short. */
+  private paced = false;
+  /** The batch being assembled from slice reads (batcher.ts, addSlice), not yet sent. */
+  private assembling: OutboxBatchText | null = null;
   private readonly telemetry: Telemetry;
   private running = false;
   private readonly counters = { batchesAcked: 0, resends: 0, rejectsSent: 0 };
@@ -181,6 +185,7 @@ export class Uplink {
     if (this.ackImmediate) clearImmediate(this.ackImmediate);
     this.ackImmediate = null;
     this.pendingAck = null;
+    this.assembling = null;
     this.ackTimer = this.pumpTimer = this.healthTimer = null;
     await this.link.stop({ topic: this.topics.up('status'), payload: JSON.stringify(this.status('offline')) });
     this.log.info('uplink stopped');
@@ -188,7 +193,7 @@ export class Uplink {
 
   /** Wakes the sender now instead of at the next poll; called on every outbox commit. */
   kick(): void {
-    if (this.running && !this.holdingForAge && this.link.connected && this.window.length < this.o.config.batch.window) this.schedulePump(0);
+    if (this.running && !this.holdingForAge && !this.paced && this.link.connected && this.window.length < this.o.config.batch.window) this.schedulePump(0);
   }
 
   stats(): UplinkStatus {
@@ -238,9 +243,10 @@ export class Uplink {
 
   // ---- batches -------------------------------------------------------------------------------
 
-  private schedulePump(ms: number): void {
+  private schedulePump(ms: number, paced = false): void {
     if (!this.running) return;
     if (this.pumpTimer) clearTimeout(this.pumpTimer);
+    this.paced = paced;
     this.pumpTimer = setTimeout(() => {
       this.pumpTimer = null;
       this.pump();
@@ -248,42 +254,57 @@ export class Uplink {
   }
 
   /**
-   * Reads and sends one batch, then yields: the next batch of the window is read in a later turn
-   * of the event loop, so a swipe's serial bytes and bus replies are handled between two batch
-   * reads (each ~5 ms of SQLite for 500 records) instead of after the whole window.
+   * Reads one slice of the outbox (READ_SLICE_RECORDS records), then yields: a batch is
+   * assembled over several turns of the event loop and sent when full or when the outbox is read
+   * to its end, so a swipe's serial bytes, ledger writes and bus replies are handled between two
+   * small reads (~1 ms each) instead of after a whole batch's (5-20 ms) or window's. Each read is
+   * followed by a pause as long as it took (paced: a drain takes at most about half the loop).
    */
   private pump(): void {
     this.holdingForAge = false;
-    if (!this.running || !this.link.connected) return;
-    const b = this.o.config.batch;
-    const startedAt = performance.now();
-    if (this.window.length < b.window) {
-      const last = this.window[this.window.length - 1];
-      let ob: OutboxBatchText;
-      try {
-        ob = this.o.ledger.outbox.nextBatchText({ maxCount: b.maxCount, maxBytes: b.maxBytes, afterSeq: last?.toSeq });
-      } catch (e) {
-        this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'outbox read failed');
-        this.schedulePump(b.pollMs);
-        return;
-      }
-      this.ackedSeq = Math.max(this.ackedSeq, ob.ackedSeq);
-      const mono = this.o.clock.monotonic();
-      if (ob.count > 0 && this.firstSeen?.seq !== ob.fromSeq) this.firstSeen = { seq: ob.fromSeq, mono };
-      const wait = waitBeforeSending(ob, b, this.o.clock.now(), this.firstSeen ? mono - this.firstSeen.mono : 0);
-      if (wait > 0) {
-        this.schedulePump(Math.min(wait, b.pollMs));
-        this.holdingForAge = Number.isFinite(wait);
-        return;
-      }
-      const f = encodeBatchText(ob, this.o.clock.now(), last?.toSeq ?? ob.ackedSeq);
-      this.window.push(f);
-      this.send(f);
-      if (this.ackTimer === null) this.startAckTimer();
-      // Paced: the next read waits as long as this one took, so a drain takes at most about
-      // half of the event loop and a swipe's next step never queues behind several batches.
-      if (this.window.length < b.window) this.schedulePump(Math.min(50, Math.max(1, Math.round(performance.now() - startedAt))));
+    this.paced = false;
+    if (!this.running || !this.link.connected) {
+      this.assembling = null;
+      return;
     }
+    const b = this.o.config.batch;
+    if (this.window.length >= b.window) return;
+    const startedAt = performance.now();
+    const last = this.window[this.window.length - 1];
+    const acc = this.assembling;
+    const asked = nextSlice(acc, b);
+    let slice: OutboxBatchText;
+    try {
+      slice = this.o.ledger.outbox.nextBatchText({ ...asked, afterSeq: acc?.toSeq ?? last?.toSeq });
+    } catch (e) {
+      this.assembling = null;
+      this.log.error({ err: e instanceof Error ? e.message : String(e) }, 'outbox read failed');
+      this.schedulePump(b.pollMs);
+      return;
+    }
+    this.ackedSeq = Math.max(this.ackedSeq, slice.ackedSeq);
+    const step = addSlice(acc, slice, asked, b);
+    const pause = Math.min(50, Math.max(1, Math.round(performance.now() - startedAt)));
+    if (!step.done) {
+      this.assembling = step.batch;
+      this.schedulePump(pause, true);
+      return;
+    }
+    this.assembling = null;
+    const ob = step.batch ?? slice;
+    const mono = this.o.clock.monotonic();
+    if (ob.count > 0 && this.firstSeen?.seq !== ob.fromSeq) this.firstSeen = { seq: ob.fromSeq, mono };
+    const wait = waitBeforeSending(ob, b, this.o.clock.now(), this.firstSeen ? mono - this.firstSeen.mono : 0);
+    if (wait > 0) {
+      this.schedulePump(Math.min(wait, b.pollMs));
+      this.holdingForAge = Number.isFinite(wait);
+      return;
+    }
+    const f = encodeBatchText(ob, this.o.clock.now(), last?.toSeq ?? ob.ackedSeq);
+    this.window.push(f);
+    this.send(f);
+    if (this.ackTimer === null) this.startAckTimer();
+    if (this.window.length < b.window) this.schedulePump(pause, true);
   }
 
   private send(f: InFlight): void {
@@ -373,8 +394,10 @@ export class Uplink {
     if (w.retired === 0 && w.dropped === 0) return;
     this.counters.batchesAcked += w.retired;
     this.window = w.keep;
+    // The batch being assembled continues the last one in flight: gone with a dropped window.
+    if (w.dropped > 0) this.assembling = null;
     this.startAckTimer();
-    this.schedulePump(0);
+    if (!this.paced) this.schedulePump(0);
   }
 
   // ---- downlinks -----------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // start() listens, stop() closes every connection. No request can take the daemon down: every
 // handler's error becomes a response.
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock, type Clock } from '../core/clock.js';
 import { listenWarning } from '../core/exposure.js';
@@ -23,6 +23,12 @@ import { PROMETHEUS_CONTENT_TYPE, formatMetrics } from './prometheus.js';
 import type { StatusView } from './status-schema.js';
 import type { StatusSource } from './status-source.js';
 import { healthView, machineView, machineViews } from './views.js';
+
+// node:http taken as a CommonJS builtin, not through an ESM import: on Node 22+ building
+// node:http's ESM namespace reads its lazy WebSocket getter, which loads undici, whose HTTP
+// parser is WebAssembly; under the unit's --lite-mode (no WebAssembly) that load rejects and
+// takes the daemon down. test/architecture/lite-mode.test.ts keeps value imports of it out.
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface WebServerOptions {
   config: WebConfigInput;

@@ -61,6 +61,10 @@ else
   mapfile -t files < <(find test -name '*.test.ts' -not -path '*/node_modules/*' | sort)
 fi
 mkdir -p test-artifacts
+# Time limits of tests that wait on real processes (a CLI or a daemon started through tsx, a
+# device to answer) are stretched by this factor (test/helpers/slowdown.ts): under qemu-user a
+# CLI through tsx took over a minute against 60 s limits. Assertions about speed are not.
+export LAUNDRY_TEST_SLOWDOWN="${LAUNDRY_TEST_SLOWDOWN:-12}"
 echo "== node --test on $("$ARM64_NODE" --version) $("$ARM64_NODE" -p process.arch) under qemu-user: ${#files[@]} files"
 # The arm64 node is started directly: binfmt_misc hands it to qemu, and so every child it
 # starts with process.execPath (test files, daemons, crash children) runs on arm64 too.

@@ -2,6 +2,7 @@
 // on a hand-driven clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { UnitQueue } from '../../gateway/bus/queue.js';
 import { Exchange } from '../../gateway/bus/exchange.js';
 import { resolveBusMasterOptions } from '../../gateway/bus/options.js';
@@ -30,6 +31,35 @@ test('queue: commands before polls before probes; arrival order within a priorit
   q.push({ unit: 4, priority: 'command', id: 'b' });
   assert.deepEqual(q.takeAll().map((j) => j.id), ['a', 'b']);
   assert.equal(q.length, 0);
+});
+
+test('queue: any interleaving of pushes and shifts gives the best (priority, arrival) of all queued jobs, as a walk over per-unit lanes did', () => {
+  const rank: Record<BusPriority, number> = { command: 0, poll: 1, probe: 2 };
+  const op = fc.oneof(fc.record({ unit: fc.integer({ min: 1, max: 40 }), priority: fc.constantFrom<BusPriority>('command', 'poll', 'probe') }), fc.constant('shift' as const), fc.constant('takeAll' as const));
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 400 }), (ops) => {
+      const q = new UnitQueue<{ unit: number; priority: BusPriority; id: number }>();
+      // the reference: every queued job, the most urgent found by a full scan
+      let ref: Array<{ unit: number; priority: BusPriority; id: number }> = [];
+      let id = 0;
+      for (const o of ops) {
+        if (o === 'takeAll') {
+          assert.deepEqual(q.takeAll().map((j) => j.id), ref.map((j) => j.id));
+          ref = [];
+        } else if (o === 'shift') {
+          const best = ref.reduce<(typeof ref)[number] | undefined>((b, j) => (b === undefined || rank[j.priority] < rank[b.priority] ? j : b), undefined);
+          assert.equal(q.shift()?.id, best?.id);
+          ref = ref.filter((j) => j !== best);
+        } else {
+          const j = { ...o, id: id++ };
+          q.push(j);
+          ref.push(j);
+        }
+        assert.equal(q.length, ref.length);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('exchange (rtu): byte-by-byte reply, exception, wrong unit, bad CRC, echo mismatch, trailing noise', () => {

@@ -14,6 +14,7 @@ import { checkSecureCardKeys } from '../../gateway/cli/doctor.js';
 import { demoGatewayConfig } from '../../gateway/demo/room.js';
 import { encodeSunUri } from '../../protocols/secure-card/index.js';
 import { AN12196, MASTER_KEY_HEX, META_KEY_HEX, SPEC_VECTORS, SYSTEM_ID, sunLine } from '../secure-card/vectors.js';
+import { slow } from '../helpers/slowdown.js';
 
 const MAIN = fileURLToPath(new URL('../../gateway/cli/main.ts', import.meta.url));
 const FLAGS = ['--meta-key', META_KEY_HEX, '--master-key', MASTER_KEY_HEX, '--system-id', SYSTEM_ID];
@@ -37,7 +38,7 @@ function cli(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null
 }
 
 function spawned(args: string[], env: NodeJS.ProcessEnv = {}): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'card', 'sun', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'card', 'sun', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: slow(60_000) });
   return { code: r.status, out: r.stdout.trim(), err: r.stderr.trim() };
 }
 
@@ -72,7 +73,7 @@ test('card sun without key flags uses the room key file named by the config, eve
     const reEncoded = encodeSunUri({ metaKey: Buffer.from(v2.metaKey, 'hex'), masterKey: Buffer.from(v2.masterKey, 'hex'), systemId: SYSTEM_ID, uid: '04112233445566', counter: 12 });
     assert.deepEqual(cli([reEncoded], { LAUNDRY_GATEWAY_CONFIG: config }).out, JSON.stringify({ uid: '04112233445566', counter: 12 }));
     // config check loads the key file too, and doctor shows its versions (never a key).
-    const checked = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'config', 'check', '--config', config], { encoding: 'utf8', timeout: 60_000 });
+    const checked = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'config', 'check', '--config', config], { encoding: 'utf8', timeout: slow(60_000) });
     assert.equal(checked.status, 0, checked.stderr);
     assert.match(checked.stdout, /secure-card key versions 2, 1/);
     const endpoints = { configPath: config, socketPath: join(dir, 's'), ledger: null, config: runConfigSchema.parse({ ...base, secureCards: { keyFile } }), configErrors: [] };

@@ -11,6 +11,7 @@ import { DEMO_CARDS } from '../../gateway/demo/room.js';
 import { MAX_REQUEST_BYTES } from '../../gateway/control/protocol.js';
 import { startNotifyReceiver, type NotifyReceiver } from '../systemd/notify-receiver.js';
 import { runCli, startGateway, type Gateway } from './harness.js';
+import { slow } from '../helpers/slowdown.js';
 
 const ALICE = DEMO_CARDS[0].uid;
 const BOB = DEMO_CARDS[1].uid;
@@ -25,7 +26,7 @@ function raw(socketPath: string, payload: string, lines: number): Promise<{ line
     const timer = setTimeout(() => {
       s.destroy();
       reject(new Error(`no ${lines} lines in time; got ${buf}`));
-    }, 15_000);
+    }, slow(15_000));
     s.setEncoding('utf8');
     s.on('data', (d: string) => {
       buf += d;

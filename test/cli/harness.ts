@@ -16,6 +16,7 @@ import { silentLogger } from '../../gateway/core/log.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { controlRequest } from '../../gateway/control/client.js';
 import { openPtyPair, type PtyPair } from '../helpers/pty.js';
+import { slow } from '../helpers/slowdown.js';
 
 const ROOT = join(dirname(new URL(import.meta.url).pathname), '..', '..');
 const BIN = join(ROOT, 'bin', 'laundry-gateway.mjs');
@@ -26,7 +27,7 @@ export interface CliResult {
   stderr: string;
 }
 
-export async function waitUntil(cond: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
+export async function waitUntil(cond: () => boolean | Promise<boolean>, what: string, ms = slow(30_000)): Promise<void> {
   const until = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -41,7 +42,7 @@ export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Pr
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => p.kill('SIGKILL'), 60_000);
+    const timer = setTimeout(() => p.kill('SIGKILL'), slow(60_000));
     p.once('error', reject);
     p.once('close', (code) => {
       clearTimeout(timer);
@@ -151,7 +152,7 @@ export async function startGateway(o: GatewayOptions = {}): Promise<Gateway> {
         return r.kind === 'ok' && r.result.buses.every((b) => b.unitsDiscovered === b.unitsConfigured) && /"msg":"ready"/.test(log);
       },
       'the daemon to be ready with every unit discovered',
-      o.readyTimeoutMs ?? 45_000,
+      o.readyTimeoutMs ?? slow(45_000),
     );
   } catch (e) {
     await gw.close();

@@ -15,6 +15,7 @@ import { DEMO_CARDS, DEMO_ROOM_ID, demoGatewayConfig } from '../../gateway/demo/
 import { ReaderEmulator } from '../../gateway/readers/reader-emulator.js';
 import { keyPairFromSeed, mintToken } from '../../protocols/qr-token/index.js';
 import { openPtyPair } from '../helpers/pty.js';
+import { slow } from '../helpers/slowdown.js';
 
 async function until<T>(what: string, f: () => T | undefined | null | false, ms = 15_000): Promise<T> {
   const end = Date.now() + ms;
@@ -26,7 +27,7 @@ async function until<T>(what: string, f: () => T | undefined | null | false, ms 
   }
 }
 
-test('a card at a machine reader and a QR code at the kiosk scanner each vend exactly once', { timeout: 60_000 }, async () => {
+test('a card at a machine reader and a QR code at the kiosk scanner each vend exactly once', { timeout: slow(60_000) }, async () => {
   const room = new SimRoom({ units: demoRoomUnits(), timeScale: 60 });
   room.start();
   const { port } = await room.listenTcp({ host: '127.0.0.1', port: 0, framing: 'rtu' });

@@ -13,6 +13,7 @@ import { createLogger, silentLogger, type Logger } from '../../gateway/core/log.
 import { demoGatewayConfig } from '../../gateway/demo/room.js';
 import { generateKeyPair, mintToken, type Ed25519KeyPair } from '../../protocols/qr-token/mint.js';
 import type { Ledger } from '../../storage/index.js';
+import { slow } from '../helpers/slowdown.js';
 
 export const ROOM_ID = 'test-room';
 
@@ -140,7 +141,7 @@ export function seedCards(ledger: Ledger, balances: { alice?: number; bob?: numb
   ledger.applyTopUp({ cloudId: 'seed-mallory', accountId: CARDS.mallory.accountId, amountCents: 5000, accountVersion: 1 });
 }
 
-export async function waitFor(cond: () => boolean, what: string, deadlineMs = 15_000): Promise<void> {
+export async function waitFor(cond: () => boolean, what: string, deadlineMs = slow(15_000)): Promise<void> {
   const until = Date.now() + deadlineMs;
   while (!cond()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -149,7 +150,7 @@ export async function waitFor(cond: () => boolean, what: string, deadlineMs = 15
 }
 
 /** Waits until the poller shows the machine in one of these statuses. */
-export function waitStatus(d: Daemon, machineId: string, statuses: readonly string[], deadlineMs = 15_000): Promise<void> {
+export function waitStatus(d: Daemon, machineId: string, statuses: readonly string[], deadlineMs = slow(15_000)): Promise<void> {
   return waitFor(() => statuses.includes(d.machines.state(machineId)?.status ?? 'none'), `${machineId} to be ${statuses.join('/')} (is ${d.machines.state(machineId)?.status ?? 'unknown'})`, deadlineMs);
 }
 

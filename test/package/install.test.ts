@@ -73,8 +73,8 @@ describe('the Debian package in a scratch root', { skip: DEB === undefined ? 'LA
     });
   }
   function startDaemon(): { child: ChildProcess; log: () => string; exited: Promise<number | null> } {
-    // With the unit's UMask=0077, as systemd starts it.
-    const child = spawn('/bin/sh', ['-c', 'umask 0077 && exec "$0" "$@"', node, join(app, 'bin/laundry-gateway.mjs'), 'run', '--config', cfgPath], { uid, gid, stdio: ['ignore', 'pipe', 'pipe'] });
+    // With the unit's UMask=0077 and its Node flag (ExecStart), as systemd starts it.
+    const child = spawn('/bin/sh', ['-c', 'umask 0077 && exec "$0" "$@"', node, '--lite-mode', join(app, 'bin/laundry-gateway.mjs'), 'run', '--config', cfgPath], { uid, gid, stdio: ['ignore', 'pipe', 'pipe'] });
     let log = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => (log += d));
     child.stderr?.setEncoding('utf8').on('data', (d: string) => (log += d));
@@ -137,7 +137,7 @@ describe('the Debian package in a scratch root', { skip: DEB === undefined ? 'LA
     assert.equal(readlinkSync(join(root, 'usr/bin/laundry-gateway')), '../../opt/laundry-gateway/bin/laundry-gateway.mjs');
     assert.match(readFileSync(join(app, 'bin/laundry-gateway.mjs'), 'utf8'), /^#!\/opt\/laundry-gateway\/node\/bin\/node\n/);
     assert.equal(readFileSync(cfgPath, 'utf8'), readFileSync(join(root, 'usr/share/doc/laundry-gateway/config.example.json'), 'utf8'));
-    assert.match(readFileSync(join(root, 'usr/lib/systemd/system/laundry-gateway.service'), 'utf8'), /^ExecStart=\/usr\/bin\/laundry-gateway run --config \/etc\/laundry-gateway\/config\.json$/m);
+    assert.match(readFileSync(join(root, 'usr/lib/systemd/system/laundry-gateway.service'), 'utf8'), /^ExecStart=\/opt\/laundry-gateway\/node\/bin\/node --lite-mode \/opt\/laundry-gateway\/bin\/laundry-gateway\.mjs run --config \/etc\/laundry-gateway\/config\.json$/m);
   });
 
   test('config check and doctor say what the fresh config still lacks', () => {

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { DOWN_NAMES, UP_NAMES, parseTopic, roomTopics, allUplinksFilter } from '../../protocols/mqtt/topics.js';
 import { DOWN_SCHEMAS, UP_SCHEMAS, ackSchema, batchSchema, parseBatch, remoteCommandSchema } from '../../protocols/mqtt/payloads.js';
 import { signText, verifyText } from '../../protocols/mqtt/signing.js';
-import { ackTimeoutMs, ackWindow, encodeBatch, encodeBatchText, planAck, waitBeforeSending, type InFlight } from '../../gateway/uplink/batcher.js';
+import { READ_SLICE_RECORDS, ackTimeoutMs, ackWindow, addSlice, encodeBatch, encodeBatchText, nextSlice, planAck, waitBeforeSending, type InFlight } from '../../gateway/uplink/batcher.js';
 import { reconnectDelayMs } from '../../gateway/uplink/link.js';
 import { mqttConfigSchema } from '../../gateway/uplink/config-schema.js';
 import type { OutboxBatch } from '../../storage/index.js';
@@ -160,6 +160,41 @@ test('outbox: the batch text SQLite builds holds the same records as the row rea
       assert.equal(b.afterSeq, afterSeq);
       assert.equal(b.ackedSeq, 0);
       assert.equal(f.batchId, `${text.fromSeq}-${text.toSeq}`);
+    }
+  } finally {
+    l.close();
+    t.cleanup();
+  }
+});
+
+test('a batch assembled from slice reads (one per turn) is the batch one read gives: same records, bounds and bytes', () => {
+  const t = tempDir(true);
+  const l = testLedger(t.file('ledger.db'));
+  try {
+    // 450 records of 30-900 bytes, one far over the smaller byte bounds
+    for (let i = 0; i < 450; i++) l.enqueueEvent('test.vend', { n: i, pad: 'x'.repeat(i === 120 ? 5000 : 30 + ((i * 37) % 870)) });
+    for (const [maxCount, maxBytes, afterSeq] of [[500, 128 * 1024, 0], [500, 1 << 22, 0], [250, 4096, 0], [150, 20_000, 100], [3, 1 << 20, 0], [500, 1024, 119], [500, 1 << 20, 440], [500, 1 << 20, 450]] as const) {
+      const limits = { ...cfg.batch, maxCount, maxBytes };
+      const whole = l.outbox.nextBatchText({ maxCount, maxBytes, afterSeq });
+      let acc: typeof whole | null = null;
+      let reads = 0;
+      for (;;) {
+        const asked = nextSlice(acc, limits);
+        assert.ok(asked.maxCount <= READ_SLICE_RECORDS);
+        const step: { batch: typeof whole | null; done: boolean } = addSlice(acc, l.outbox.nextBatchText({ ...asked, afterSeq: acc?.toSeq ?? afterSeq }), asked, limits);
+        reads++;
+        acc = step.batch;
+        if (step.done) break;
+      }
+      const label = `${maxCount}/${maxBytes}/${afterSeq}`;
+      if (whole.count === 0) {
+        assert.equal(acc, null, label);
+        continue;
+      }
+      assert.ok(acc !== null, label);
+      assert.deepEqual({ count: acc.count, fromSeq: acc.fromSeq, toSeq: acc.toSeq, payloadBytes: acc.payloadBytes, firstCreatedMs: acc.firstCreatedMs, ackedSeq: acc.ackedSeq }, { count: whole.count, fromSeq: whole.fromSeq, toSeq: whole.toSeq, payloadBytes: whole.payloadBytes, firstCreatedMs: whole.firstCreatedMs, ackedSeq: whole.ackedSeq }, label);
+      assert.equal(acc.recordsJson, whole.recordsJson, label);
+      assert.ok(reads <= Math.ceil(whole.count / READ_SLICE_RECORDS) + 1, `${label}: ${reads} reads`);
     }
   } finally {
     l.close();
