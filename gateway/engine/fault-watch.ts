@@ -53,6 +53,8 @@ export class FaultWatch {
   private readonly bound = new Set<string>();
   /** Wall ms each machine's last cycle started: a vend captured before it paid for that one. */
   private readonly lastStart = new Map<string, number>();
+  /** Vends already put to the operator as fault_refund_undecided this run. */
+  private readonly undecided = new Set<string>();
   private readonly log: Logger;
   private off: (() => void) | null = null;
   /** For tests and the status page: what each fault led to. */
@@ -64,20 +66,28 @@ export class FaultWatch {
 
   start(): void {
     if (this.off) return;
-    this.off = this.o.machines.onState((e) => {
+    this.off = this.o.machines.onState((e) => this.guarded(e.state.machineId, () => this.onState(e)));
+    // The pollers may have seen a machine before this start (the buses start first): one already
+    // in FAULT is a fault this run did not see begin.
+    for (const id of this.o.machines.machineIds()) {
+      const s = this.o.machines.state(id);
+      if (s?.status === 'fault') this.guarded(id, () => this.faultNotSeen(s));
+    }
+  }
+
+  private guarded(machineId: string, run: () => void): void {
+    try {
+      run();
+    } catch (err) {
+      // A money path error is never swallowed quietly: it is logged as an error and alerted.
+      const detail = err instanceof Error ? err.message : String(err);
+      this.log.error({ machineId, err: detail }, 'fault refund failed');
       try {
-        this.onState(e);
-      } catch (err) {
-        // A money path error is never swallowed quietly: it is logged as an error and alerted.
-        const detail = err instanceof Error ? err.message : String(err);
-        this.log.error({ machineId: e.state.machineId, err: detail }, 'fault refund failed');
-        try {
-          this.o.ledger.appendAlert({ code: 'fault_refund_failed', message: detail, machineId: e.state.machineId });
-        } catch (alertErr) {
-          this.log.error({ err: alertErr instanceof Error ? alertErr.message : String(alertErr) }, 'fault refund alert not stored either');
-        }
+        this.o.ledger.appendAlert({ code: 'fault_refund_failed', message: detail, machineId });
+      } catch (alertErr) {
+        this.log.error({ err: alertErr instanceof Error ? alertErr.message : String(alertErr) }, 'fault refund alert not stored either');
       }
-    });
+    }
   }
 
   stop(): void {
@@ -91,6 +101,7 @@ export class FaultWatch {
     if (s.status === 'running' && (was === null || !IN_CYCLE.has(was))) this.cycleStarted(s);
     else if (IN_CYCLE.has(s.status)) this.stretch(s);
     else if (s.status === 'fault' && was !== null && IN_CYCLE.has(was)) this.faulted(s);
+    else if (s.status === 'fault' && (was === null || was === 'offline')) this.faultNotSeen(s);
     else if (s.status === 'idle' || s.status === 'done' || s.status === 'offline' || s.status === 'credited') {
       // offline: the cycle may go on, but its end cannot be seen; keep the binding for a fault after.
       if (s.status !== 'offline') this.cycles.delete(s.machineId);
@@ -152,6 +163,30 @@ export class FaultWatch {
     }
     this.bound.add(vend.vendId);
     this.cycles.set(s.machineId, { vendId: vend.vendId, paidCents: vend.capturedCents ?? 0, durationSec, addTimes: [] });
+  }
+
+  /**
+   * A machine found in FAULT without this run having seen it leave a cycle: at start-up (the fault
+   * came while the gateway was down, or its refund could not be stored and the process died with
+   * the retry), or back from offline. How far the cycle had run is not known, so no refund is
+   * guessed: a paid vend on it with no refund at all is put to the operator as an alert, once per
+   * vend and run.
+   */
+  private faultNotSeen(s: MachineState): void {
+    const bound = this.cycles.get(s.machineId);
+    this.cycles.delete(s.machineId);
+    const longestSec = Math.max(0, ...this.o.machines.programs(s.machineId).map((p) => (p.durationMin ?? 0) * 60));
+    const vendId = bound?.vendId ?? this.creditedVend(s.machineId, s.observedAt, longestSec)?.vendId;
+    if (vendId === undefined || this.undecided.has(vendId) || this.o.ledger.capturedRefundOf(vendId) !== null) return;
+    this.undecided.add(vendId);
+    this.bound.add(vendId);
+    this.o.ledger.appendAlert({
+      code: 'fault_refund_undecided',
+      message: `machine ${s.machineId} is in fault (code ${s.faultCode ?? '?'}) and vend ${vendId} paid on it has no refund; the gateway did not see the cycle end, so check whether it was cut short and, if so, refund it from the status page`,
+      machineId: s.machineId,
+      vendId,
+    });
+    this.log.warn({ machineId: s.machineId, vendId, faultCode: s.faultCode }, 'machine in fault with a paid vend this run did not see fault: put to the operator');
   }
 
   /** A dryer's length is what was bought; a later poll may show more (the first one came late). */
