@@ -2,9 +2,19 @@
 // operator writes it and what is wrong, never the offending value. Pure.
 import type { z } from 'zod';
 
-/** `pricing.base[0].priceCents`: the key path as an operator writes it. */
+/** A key written as it is when it cannot be mistaken: no space, control character, quote, dot or bracket. */
+const PLAIN_KEY = /^[^\s"'\\.[\]\u0000-\u001f\u007f]+$/u;
+
+/**
+ * `pricing.base[0].priceCents`: the key path as an operator writes it. A key that is not plain
+ * (a typo with a newline, a dot or a quote in it) is quoted, `units[3]["k\nd"]`, so one problem
+ * stays one line and its path cannot be misread.
+ */
 export function formatKeyPath(path: readonly PropertyKey[]): string {
-  return path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+  return path
+    .map((p) => (typeof p === 'number' ? `[${p}]` : PLAIN_KEY.test(String(p)) ? String(p) : `[${JSON.stringify(String(p))}]`))
+    .join('.')
+    .replace(/\.\[/g, '[');
 }
 
 /**
