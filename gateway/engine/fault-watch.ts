@@ -178,14 +178,15 @@ export class FaultWatch {
     const longestSec = Math.max(0, ...this.o.machines.programs(s.machineId).map((p) => (p.durationMin ?? 0) * 60));
     const vendId = bound?.vendId ?? this.creditedVend(s.machineId, s.observedAt, longestSec)?.vendId;
     if (vendId === undefined || this.undecided.has(vendId) || this.o.ledger.capturedRefundOf(vendId) !== null) return;
-    this.undecided.add(vendId);
-    this.bound.add(vendId);
+    // Marked told only once stored: an alert the ledger could not write is tried at the next sight.
     this.o.ledger.appendAlert({
       code: 'fault_refund_undecided',
       message: `machine ${s.machineId} is in fault (code ${s.faultCode ?? '?'}) and vend ${vendId} paid on it has no refund; the gateway did not see the cycle end, so check whether it was cut short and, if so, refund it from the status page`,
       machineId: s.machineId,
       vendId,
     });
+    this.undecided.add(vendId);
+    this.bound.add(vendId);
     this.log.warn({ machineId: s.machineId, vendId, faultCode: s.faultCode }, 'machine in fault with a paid vend this run did not see fault: put to the operator');
   }
 
