@@ -4,8 +4,9 @@
 //
 // - Transport: Modbus TCP (MBAP) on loopback. Both masters speak it natively (the daemon's
 //   `framing: "mbap"`, the contrib's tcpType DEFAULT), so neither pays for a converter shim.
-// - The daemon is the real one: `node bin/laundry-gateway.mjs run --config <file>` (tsx is
-//   registered inside that process, there is no separate launcher), 32 units on one bus, no
+// - The daemon is the real one, as the Debian package runs it: the single bundled file
+//   (scripts/package/bundle.mjs) `run --config <file>` with the unit's Node flags (`--set
+//   footprint.entry=bin`: bin/laundry-gateway.mjs, i.e. dist/ or tsx), 32 units on one bus, no
 //   readers, no MQTT, the status page on loopback (it cannot be switched off), log level info,
 //   its stdout to a file (journald's place on a Pi).
 // - Node-RED: one modbus-client, 32 modbus-read nodes (fc 4, registers 16-29, every 1000 ms),
@@ -20,7 +21,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SimRoom, type SimUnitConfig } from '../../simulator/index.js';
 import { listenTcp, type TcpEndpoint } from '../../simulator/tcp-server.js';
@@ -343,14 +344,30 @@ export function unitNodeFlags(): string[] {
   return flags;
 }
 
-function startDaemon(dir: string, port: number, nodeFlags: readonly string[] = [], extraEnv: Record<string, string> = {}): Started {
+function startDaemon(entry: string, dir: string, port: number, nodeFlags: readonly string[] = [], extraEnv: Record<string, string> = {}): Started {
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(daemonConfig(dir, port), null, 2));
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.LOG_LEVEL;
   delete env.NODE_OPTIONS;
   Object.assign(env, extraEnv);
-  return spawnLogged(process.execPath, [...nodeFlags, BIN, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
+  return spawnLogged(process.execPath, [...nodeFlags, entry, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
+}
+
+/**
+ * The daemon as the Debian package installs it: one minified file built by esbuild
+ * (scripts/package/bundle.mjs), here in <dir>/bundle/bin/ beside a node_modules link so its
+ * externals (native addons, MQTT.js) resolve as they do in /opt/laundry-gateway.
+ */
+async function buildBundle(dir: string, log: (l: string) => void): Promise<string> {
+  const out = join(dir, 'bundle');
+  mkdirSync(join(out, 'bin'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'), 'dir');
+  const file = join(out, 'bin', 'laundry-gateway.mjs');
+  const { bundleDaemon } = (await import(pathToFileURL(join(ROOT, 'scripts', 'package', 'bundle.mjs')).href)) as { bundleDaemon: (outfile: string) => Promise<number> };
+  const bytes = await bundleDaemon(file);
+  log(`bundled the daemon as the package does: ${file}, ${bytes} bytes`);
+  return file;
 }
 
 /**
@@ -446,7 +463,7 @@ const footprint: BenchModule = {
       notes.push(
         `${UNIT_COUNT} LW-485 units (${LAST_WASHER} washers, ${UNIT_COUNT - LAST_WASHER} dryers) in the simulator, Modbus TCP (MBAP) on loopback, status block fc 4 registers 16-29 every ${POLL_MS} ms per unit, reply timeout ${REPLY_TIMEOUT_MS} ms; warm-up ${warmupS} s, window ${durationS} s each, run one after the other`,
       );
-      notes.push(`daemon: bin/laundry-gateway.mjs run on Node ${process.version}, no readers, no MQTT, status page on 127.0.0.1 (ephemeral port), log level info to a file`);
+      notes.push(`daemon: \`run\` on Node ${process.version}, no readers, no MQTT, status page on 127.0.0.1 (ephemeral port), log level info to a file`);
 
       let nr: NodeRedInstall | null = null;
       let nrProblem: string | null = skipNodeRed ? 'skipped (--set footprint.nodeRed=skip)' : null;
@@ -471,7 +488,11 @@ const footprint: BenchModule = {
       // --set footprint.env="MALLOC_ARENA_MAX=2 ...": environment variables for the daemon.
       const extraEnv = Object.fromEntries((opts.params.get('env') ?? '').split(/\s+/).filter((f) => f.includes('=')).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
       if (Object.keys(extraEnv).length > 0) notes.push(`daemon started with: ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-      const ours = await measure('daemon', sim, () => startDaemon(daemonDir, sim.port, nodeFlags, extraEnv), { warmupS, durationS, log: opts.log });
+      // --set footprint.entry=bin: bin/laundry-gateway.mjs (dist/, or tsx without a current build)
+      // instead of the package's bundle.
+      const fromBin = opts.params.get('entry') === 'bin';
+      const entry = fromBin ? BIN : await buildBundle(dir, opts.log);
+      const ours = await measure('daemon', sim, () => startDaemon(entry, daemonDir, sim.port, nodeFlags, extraEnv), { warmupS, durationS, log: opts.log });
       opts.log(`daemon: RSS median ${ours.rssMedianMb.toFixed(1)} MiB, max ${ours.rssMaxMb.toFixed(1)} MiB, CPU ${ours.cpuPct.toFixed(2)} %, ${ours.readsPerS.toFixed(2)} reads/s`);
       figures.push(...phaseFigures(ours, true));
       notes.push(phaseNote(ours));
@@ -487,7 +508,9 @@ const footprint: BenchModule = {
       // The bin runs dist/ when it is built and current (npm run bench builds it), else tsx and,
       // when dist/ is stale, says so on stderr: name the path that was measured.
       const ranCompiled = existsSync(join(ROOT, 'dist', 'gateway', 'cli', 'main.js')) && !readFileSync(join(daemonDir, 'daemon.log'), 'utf8').includes('through tsx');
-      notes.push(`daemon ran ${ranCompiled ? 'the compiled dist/ (as the unit does after npm run build)' : 'the TypeScript sources through tsx (no current dist/: run npm run build)'}`);
+      notes.push(
+        `daemon ran ${!fromBin ? "the package's single bundled file (scripts/package/bundle.mjs; --set footprint.entry=bin for bin/laundry-gateway.mjs)" : ranCompiled ? 'the compiled dist/ through bin/laundry-gateway.mjs' : 'the TypeScript sources through tsx (no current dist/: run npm run build)'}`,
+      );
 
       if (compiled) {
         const cDir = join(dir, 'compiled-run');
