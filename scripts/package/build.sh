@@ -144,7 +144,7 @@ Version: $VERSION
 Architecture: $arch
 Maintainer: Laundry gateway team <gateway@example.invalid>
 Installed-Size: $size_kb
-Depends: libc6 (>= 2.28), libstdc++6 (>= 10), systemd (>= 247)
+Depends: libc6 (>= 2.28), libstdc++6 (>= 10), systemd (>= 247), tzdata
 Section: misc
 Priority: optional
 Description: Laundry room gateway (Modbus bus, offline vends, MQTT uplink)
