@@ -179,6 +179,50 @@ async function bareNodeRss(node: string, seconds: number): Promise<{ rssMb: numb
   }
 }
 
+/**
+ * The floor under the CPU target: a bare Node doing only the bus's I/O, the same 32 status reads
+ * a second over loopback with one request in flight and a reply timer per request, as the
+ * daemon's bus master does, and nothing else (no decoding, no state, no ledger, no web server).
+ * Whatever this costs, no Node master can go below on this machine.
+ */
+const BARE_MASTER = `
+const net = require('node:net');
+const [port, units] = process.argv.slice(1).map(Number);
+const s = net.connect(port, '127.0.0.1', async () => {
+  s.setNoDelay(true);
+  let tid = 0;
+  for (;;) {
+    const t0 = Date.now();
+    for (let u = 1; u <= units; u++) {
+      tid = (tid + 1) & 0xffff;
+      const req = Buffer.from([tid >> 8, tid & 0xff, 0, 0, 0, 6, u, ${STATUS.fc}, 0, ${STATUS.address}, 0, ${STATUS.quantity}]);
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => { s.off('data', onData); resolve(); }, ${REPLY_TIMEOUT_MS});
+        function onData() { clearTimeout(timer); s.off('data', onData); resolve(); }
+        s.on('data', onData);
+        s.write(req);
+      });
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, ${POLL_MS} - (Date.now() - t0))));
+  }
+});
+s.on('error', () => process.exit(1));
+`;
+
+async function bareMasterCpu(node: string, nodeFlags: readonly string[], port: number, seconds: number): Promise<number> {
+  const child = spawn(node, [...nodeFlags, '-e', BARE_MASTER, String(port), String(UNIT_COUNT)], { stdio: 'ignore' });
+  try {
+    await sleep(5000);
+    const pid = child.pid ?? -1;
+    const c0 = cpuTicks(pid);
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    return ((cpuTicks(pid) - c0) / clockTicksPerSecond() / ((performance.now() - t0) / 1000)) * 100;
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
 const treeCpuTicks = (pid: number): number => processTree(pid).reduce((s, p) => s + cpuTicks(p), 0);
 
 function median(xs: readonly number[]): number {
@@ -499,7 +543,11 @@ const footprint: BenchModule = {
       // Node's own floor on this machine: what any Node program costs before it does anything.
       const bare = await bareNodeRss(process.execPath, Math.min(10, durationS));
       const shareMb = ours.rssMedianMb - bare.rssMb;
+      const floorS = Math.min(60, durationS);
+      const floorCpu = await bareMasterCpu(process.execPath, nodeFlags, sim.port, floorS);
+      notes.push(`bare Node master (the floor): the same ${UNIT_COUNT} reads/s over loopback, one in flight, a reply timer each, nothing else; same Node flags; ${floorS} s window, load ${(loadavg()[0] ?? 0).toFixed(2)}`);
       figures.push(
+        { label: 'bare Node doing only the bus I/O (32 reads/s, one in flight): CPU', value: Math.round(floorCpu * 100) / 100, unit: '%' },
         { label: 'bare `node -e` idling (the same Node): RSS median', value: mb(bare.rssMb), unit: 'MiB' },
         { label: 'bare `node -e`: anonymous RSS median', value: mb(bare.anonMb), unit: 'MiB' },
         { label: "daemon's own share: RSS median − bare Node's", value: mb(shareMb), unit: 'MiB', target: `≤ ${SHARE_TARGET_MB} MiB`, pass: shareMb <= SHARE_TARGET_MB },
