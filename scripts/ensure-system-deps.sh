@@ -2,7 +2,8 @@
 # Debian packages the tests use as real peers: socat (pseudo-terminal pairs for serial framing),
 # mbpoll (an independent Modbus master), mosquitto (a real MQTT broker), chromium (the status page),
 # systemd (systemd-analyze verify/security of the unit, systemd-notify), python3 (a notify-socket receiver),
-# postgresql (the fleet ingest's database: the tests run a throwaway cluster of their own).
+# postgresql (the fleet ingest's database: the tests run a throwaway cluster of their own),
+# tzdata (the zone files the daemon reads the room's local time from, as on the Pi).
 set -euo pipefail
 need=()
 command -v socat >/dev/null 2>&1 || need+=(socat)
@@ -12,6 +13,7 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v python3 >/dev/null 2>&1 || need+=(python3)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+[ -e /usr/share/zoneinfo/Europe/Berlin ] || need+=(tzdata)
 [ "${#need[@]}" -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "== installing Debian packages the tests need: ${need[*]}"

@@ -2,6 +2,7 @@
 // this month, tenure in whole months, vends counted for every-Nth-free. Pure: the caller passes
 // the ledger's numbers and the time.
 import type { AccountUsage } from '../../storage/index.js';
+import { localParts } from '../core/time-zone.js';
 import type { PriceAccount } from '../vend/pricing.js';
 import type { PriceRules } from '../vend/pricing-schema.js';
 
@@ -13,15 +14,15 @@ interface LocalDate {
   msOfDay: number;
 }
 
-function localDate(fmt: Intl.DateTimeFormat, epochMs: number): LocalDate {
-  const parts = fmt.formatToParts(new Date(epochMs));
-  const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value ?? NaN);
-  const msOfDay = ((get('hour') % 24) * 3600 + get('minute') * 60 + get('second')) * 1000 + (((epochMs % 1000) + 1000) % 1000);
-  return { year: get('year'), month: get('month'), day: get('day'), msOfDay };
+/** The room's calendar date from the system's zone files (not Intl: gateway/core/time-zone.ts). */
+type Formatter = (epochMs: number) => LocalDate;
+
+function localDate(fmt: Formatter, epochMs: number): LocalDate {
+  return fmt(epochMs);
 }
 
-function formatter(timeZone: string): Intl.DateTimeFormat {
-  return new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', hourCycle: 'h23' });
+function formatter(timeZone: string): Formatter {
+  return (epochMs) => localParts(epochMs, timeZone);
 }
 
 /**

@@ -1,6 +1,7 @@
 // The room's price rules as data. They arrive from the cloud (or a local file) and are parsed
 // here before pricing sees them, so pricing.ts can trust every field.
 import { z } from 'zod';
+import { isKnownTimeZone } from '../core/time-zone.js';
 
 const id = z.string().min(1).max(64);
 const cents = z.number().int().min(0).max(1_000_000);
@@ -102,7 +103,7 @@ export const priceRulesSchema = z
   .strictObject({
     version: z.string().min(1).max(64),
     /** IANA zone of the room, for toLocalTime(); pricing itself takes the local time already resolved. */
-    timeZone: z.string().refine(isKnownTimeZone, 'unknown IANA time zone').default('UTC'),
+    timeZone: z.string().refine(isKnownTimeZone, 'unknown IANA time zone (none of that name in /usr/share/zoneinfo)').default('UTC'),
     base: z.array(baseRuleSchema).min(1),
     timeRules: z.array(timeRuleSchema).default([]),
     weightFee: weightFeeSchema.optional(),
@@ -138,15 +139,6 @@ export type TimeRule = z.infer<typeof timeRuleSchema>;
 export type TimeWindow = z.infer<typeof timeWindowSchema>;
 export type Tier = z.infer<typeof tierSchema>;
 export type AdviceRule = z.infer<typeof adviceRuleSchema>;
-
-function isKnownTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Parses rules from outside (cloud, file); throws a ZodError naming every bad field. */
 export function parsePriceRules(input: unknown): PriceRules {

@@ -1,6 +1,7 @@
 // Prices one vend from the room's rules. Pure: the caller resolves the local time (toLocalTime)
 // and the account's counters; nothing here reads a clock or a database. Every step works on
 // integer cents and is listed in the breakdown, so a price can be explained to a user and audited.
+import { localParts } from '../core/time-zone.js';
 import type { MachineKind } from '../machines/state.js';
 import type { AdviceRule, BaseRule, PriceRules, Tier, TimeWindow } from './pricing-schema.js';
 
@@ -237,15 +238,8 @@ export function adviseProgram(rules: readonly AdviceRule[], input: PriceInput): 
   return out;
 }
 
-const WEEKDAYS: Record<string, number> = { Sun: 0, Mon: 1, Tue: 2, Wed: 3, Thu: 4, Fri: 5, Sat: 6 };
-
-/** Wall-clock ms to the room's local weekday and minute, through Intl (DST handled by the zone data). */
+/** Wall-clock ms to the room's local weekday and minute, from the system's zone files (DST included; not Intl: gateway/core/time-zone.ts says why). */
 export function toLocalTime(epochMs: number, timeZone: string): LocalTime {
-  const parts = new Intl.DateTimeFormat('en-US', { timeZone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(
-    new Date(epochMs),
-  );
-  const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '';
-  const weekday = WEEKDAYS[get('weekday')];
-  if (weekday === undefined) throw new Error(`Intl gave no weekday for ${timeZone}`);
-  return { weekday, minuteOfDay: (Number(get('hour')) % 24) * 60 + Number(get('minute')) };
+  const p = localParts(epochMs, timeZone);
+  return { weekday: p.weekday, minuteOfDay: p.hour * 60 + p.minute };
 }

@@ -101,7 +101,8 @@ export class WebServer {
       src.onMachineState((s) => this.safely('machine event', () => this.hub.size > 0 && this.hub.send({ event: 'machine', data: machineView(src, s, new Set(src.blockedMachines())) }))),
       src.onTick((t) =>
         this.safely('tick event', () =>
-          this.hub.send({ event: 'tick', data: { at: t.at, machines: t.machines.map((m) => ({ machineId: m.machineId, status: m.status, remainingSec: m.remainingSec === null ? null : Math.max(0, Math.round(m.remainingSec)) })) } }),
+          // built only for an open page: the poller ticks every cycle whether anyone looks or not
+          this.hub.size > 0 && this.hub.send({ event: 'tick', data: { at: t.at, machines: t.machines.map((m) => ({ machineId: m.machineId, status: m.status, remainingSec: m.remainingSec === null ? null : Math.max(0, Math.round(m.remainingSec)) })) } }),
         ),
       ),
     );

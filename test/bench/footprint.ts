@@ -4,8 +4,9 @@
 //
 // - Transport: Modbus TCP (MBAP) on loopback. Both masters speak it natively (the daemon's
 //   `framing: "mbap"`, the contrib's tcpType DEFAULT), so neither pays for a converter shim.
-// - The daemon is the real one: `node bin/laundry-gateway.mjs run --config <file>` (tsx is
-//   registered inside that process, there is no separate launcher), 32 units on one bus, no
+// - The daemon is the real one, as the Debian package runs it: the single bundled file
+//   (scripts/package/bundle.mjs) `run --config <file>` with the unit's Node flags (`--set
+//   footprint.entry=bin`: bin/laundry-gateway.mjs, i.e. dist/ or tsx), 32 units on one bus, no
 //   readers, no MQTT, the status page on loopback (it cannot be switched off), log level info,
 //   its stdout to a file (journald's place on a Pi).
 // - Node-RED: one modbus-client, 32 modbus-read nodes (fc 4, registers 16-29, every 1000 ms),
@@ -20,7 +21,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SimRoom, type SimUnitConfig } from '../../simulator/index.js';
 import { listenTcp, type TcpEndpoint } from '../../simulator/tcp-server.js';
@@ -173,6 +174,50 @@ async function bareNodeRss(node: string, seconds: number): Promise<{ rssMb: numb
       await sleep(1000);
     }
     return { rssMb: median(rss), anonMb: median(anon) };
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/**
+ * The floor under the CPU target: a bare Node doing only the bus's I/O, the same 32 status reads
+ * a second over loopback with one request in flight and a reply timer per request, as the
+ * daemon's bus master does, and nothing else (no decoding, no state, no ledger, no web server).
+ * Whatever this costs, no Node master can go below on this machine.
+ */
+const BARE_MASTER = `
+const net = require('node:net');
+const [port, units] = process.argv.slice(1).map(Number);
+const s = net.connect(port, '127.0.0.1', async () => {
+  s.setNoDelay(true);
+  let tid = 0;
+  for (;;) {
+    const t0 = Date.now();
+    for (let u = 1; u <= units; u++) {
+      tid = (tid + 1) & 0xffff;
+      const req = Buffer.from([tid >> 8, tid & 0xff, 0, 0, 0, 6, u, ${STATUS.fc}, 0, ${STATUS.address}, 0, ${STATUS.quantity}]);
+      await new Promise((resolve) => {
+        const timer = setTimeout(() => { s.off('data', onData); resolve(); }, ${REPLY_TIMEOUT_MS});
+        function onData() { clearTimeout(timer); s.off('data', onData); resolve(); }
+        s.on('data', onData);
+        s.write(req);
+      });
+    }
+    await new Promise((r) => setTimeout(r, Math.max(0, ${POLL_MS} - (Date.now() - t0))));
+  }
+});
+s.on('error', () => process.exit(1));
+`;
+
+async function bareMasterCpu(node: string, nodeFlags: readonly string[], port: number, seconds: number): Promise<number> {
+  const child = spawn(node, [...nodeFlags, '-e', BARE_MASTER, String(port), String(UNIT_COUNT)], { stdio: 'ignore' });
+  try {
+    await sleep(5000);
+    const pid = child.pid ?? -1;
+    const c0 = cpuTicks(pid);
+    const t0 = performance.now();
+    await sleep(seconds * 1000);
+    return ((cpuTicks(pid) - c0) / clockTicksPerSecond() / ((performance.now() - t0) / 1000)) * 100;
   } finally {
     child.kill('SIGKILL');
   }
@@ -343,14 +388,30 @@ export function unitNodeFlags(): string[] {
   return flags;
 }
 
-function startDaemon(dir: string, port: number, nodeFlags: readonly string[] = [], extraEnv: Record<string, string> = {}): Started {
+function startDaemon(entry: string, dir: string, port: number, nodeFlags: readonly string[] = [], extraEnv: Record<string, string> = {}): Started {
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(daemonConfig(dir, port), null, 2));
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.LOG_LEVEL;
   delete env.NODE_OPTIONS;
   Object.assign(env, extraEnv);
-  return spawnLogged(process.execPath, [...nodeFlags, BIN, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
+  return spawnLogged(process.execPath, [...nodeFlags, entry, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
+}
+
+/**
+ * The daemon as the Debian package installs it: one minified file built by esbuild
+ * (scripts/package/bundle.mjs), here in <dir>/bundle/bin/ beside a node_modules link so its
+ * externals (native addons, MQTT.js) resolve as they do in /opt/laundry-gateway.
+ */
+async function buildBundle(dir: string, log: (l: string) => void): Promise<string> {
+  const out = join(dir, 'bundle');
+  mkdirSync(join(out, 'bin'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'), 'dir');
+  const file = join(out, 'bin', 'laundry-gateway.mjs');
+  const { bundleDaemon } = (await import(pathToFileURL(join(ROOT, 'scripts', 'package', 'bundle.mjs')).href)) as { bundleDaemon: (outfile: string) => Promise<number> };
+  const bytes = await bundleDaemon(file);
+  log(`bundled the daemon as the package does: ${file}, ${bytes} bytes`);
+  return file;
 }
 
 /**
@@ -446,7 +507,7 @@ const footprint: BenchModule = {
       notes.push(
         `${UNIT_COUNT} LW-485 units (${LAST_WASHER} washers, ${UNIT_COUNT - LAST_WASHER} dryers) in the simulator, Modbus TCP (MBAP) on loopback, status block fc 4 registers 16-29 every ${POLL_MS} ms per unit, reply timeout ${REPLY_TIMEOUT_MS} ms; warm-up ${warmupS} s, window ${durationS} s each, run one after the other`,
       );
-      notes.push(`daemon: bin/laundry-gateway.mjs run on Node ${process.version}, no readers, no MQTT, status page on 127.0.0.1 (ephemeral port), log level info to a file`);
+      notes.push(`daemon: \`run\` on Node ${process.version}, no readers, no MQTT, status page on 127.0.0.1 (ephemeral port), log level info to a file`);
 
       let nr: NodeRedInstall | null = null;
       let nrProblem: string | null = skipNodeRed ? 'skipped (--set footprint.nodeRed=skip)' : null;
@@ -471,14 +532,22 @@ const footprint: BenchModule = {
       // --set footprint.env="MALLOC_ARENA_MAX=2 ...": environment variables for the daemon.
       const extraEnv = Object.fromEntries((opts.params.get('env') ?? '').split(/\s+/).filter((f) => f.includes('=')).map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
       if (Object.keys(extraEnv).length > 0) notes.push(`daemon started with: ${Object.entries(extraEnv).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-      const ours = await measure('daemon', sim, () => startDaemon(daemonDir, sim.port, nodeFlags, extraEnv), { warmupS, durationS, log: opts.log });
+      // --set footprint.entry=bin: bin/laundry-gateway.mjs (dist/, or tsx without a current build)
+      // instead of the package's bundle.
+      const fromBin = opts.params.get('entry') === 'bin';
+      const entry = fromBin ? BIN : await buildBundle(dir, opts.log);
+      const ours = await measure('daemon', sim, () => startDaemon(entry, daemonDir, sim.port, nodeFlags, extraEnv), { warmupS, durationS, log: opts.log });
       opts.log(`daemon: RSS median ${ours.rssMedianMb.toFixed(1)} MiB, max ${ours.rssMaxMb.toFixed(1)} MiB, CPU ${ours.cpuPct.toFixed(2)} %, ${ours.readsPerS.toFixed(2)} reads/s`);
       figures.push(...phaseFigures(ours, true));
       notes.push(phaseNote(ours));
       // Node's own floor on this machine: what any Node program costs before it does anything.
       const bare = await bareNodeRss(process.execPath, Math.min(10, durationS));
       const shareMb = ours.rssMedianMb - bare.rssMb;
+      const floorS = Math.min(60, durationS);
+      const floorCpu = await bareMasterCpu(process.execPath, nodeFlags, sim.port, floorS);
+      notes.push(`bare Node master (the floor): the same ${UNIT_COUNT} reads/s over loopback, one in flight, a reply timer each, nothing else; same Node flags; ${floorS} s window, load ${(loadavg()[0] ?? 0).toFixed(2)}`);
       figures.push(
+        { label: 'bare Node doing only the bus I/O (32 reads/s, one in flight): CPU', value: Math.round(floorCpu * 100) / 100, unit: '%' },
         { label: 'bare `node -e` idling (the same Node): RSS median', value: mb(bare.rssMb), unit: 'MiB' },
         { label: 'bare `node -e`: anonymous RSS median', value: mb(bare.anonMb), unit: 'MiB' },
         { label: "daemon's own share: RSS median − bare Node's", value: mb(shareMb), unit: 'MiB', target: `≤ ${SHARE_TARGET_MB} MiB`, pass: shareMb <= SHARE_TARGET_MB },
@@ -487,7 +556,9 @@ const footprint: BenchModule = {
       // The bin runs dist/ when it is built and current (npm run bench builds it), else tsx and,
       // when dist/ is stale, says so on stderr: name the path that was measured.
       const ranCompiled = existsSync(join(ROOT, 'dist', 'gateway', 'cli', 'main.js')) && !readFileSync(join(daemonDir, 'daemon.log'), 'utf8').includes('through tsx');
-      notes.push(`daemon ran ${ranCompiled ? 'the compiled dist/ (as the unit does after npm run build)' : 'the TypeScript sources through tsx (no current dist/: run npm run build)'}`);
+      notes.push(
+        `daemon ran ${!fromBin ? "the package's single bundled file (scripts/package/bundle.mjs; --set footprint.entry=bin for bin/laundry-gateway.mjs)" : ranCompiled ? 'the compiled dist/ through bin/laundry-gateway.mjs' : 'the TypeScript sources through tsx (no current dist/: run npm run build)'}`,
+      );
 
       if (compiled) {
         const cDir = join(dir, 'compiled-run');

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -117,7 +117,6 @@ describe('the Debian package in a scratch root', { skip: DEB === undefined ? 'LA
     const expect: Array<[string, number, number, number]> = [
       ['opt/laundry-gateway/node/bin/node', 0o755, 0, 0],
       ['opt/laundry-gateway/bin/laundry-gateway.mjs', 0o755, 0, 0],
-      ['opt/laundry-gateway/dist/gateway/cli/main.js', 0o644, 0, 0],
       ['usr/lib/systemd/system/laundry-gateway.service', 0o644, 0, 0],
       ['usr/lib/sysusers.d/laundry-gateway.conf', 0o644, 0, 0],
       ['usr/lib/tmpfiles.d/laundry-gateway.conf', 0o644, 0, 0],
@@ -136,6 +135,9 @@ describe('the Debian package in a scratch root', { skip: DEB === undefined ? 'LA
     assert.ok(lstatSync(join(root, 'usr/bin/laundry-gateway')).isSymbolicLink());
     assert.equal(readlinkSync(join(root, 'usr/bin/laundry-gateway')), '../../opt/laundry-gateway/bin/laundry-gateway.mjs');
     assert.match(readFileSync(join(app, 'bin/laundry-gateway.mjs'), 'utf8'), /^#!\/opt\/laundry-gateway\/node\/bin\/node\n/);
+    // The daemon is one bundled file (scripts/package/bundle.mjs): no module of our own beside it.
+    assert.doesNotMatch(readFileSync(join(app, 'bin/laundry-gateway.mjs'), 'utf8'), /from\s*["']\.\.?\//, 'the bundle imports no file of its own');
+    assert.ok(!existsSync(join(app, 'dist')), 'the package carries no tsc dist/');
     assert.equal(readFileSync(cfgPath, 'utf8'), readFileSync(join(root, 'usr/share/doc/laundry-gateway/config.example.json'), 'utf8'));
     assert.match(readFileSync(join(root, 'usr/lib/systemd/system/laundry-gateway.service'), 'utf8'), /^ExecStart=\/opt\/laundry-gateway\/node\/bin\/node --lite-mode \/opt\/laundry-gateway\/bin\/laundry-gateway\.mjs run --config \/etc\/laundry-gateway\/config\.json$/m);
   });
