@@ -1,6 +1,6 @@
 // One ingest worker: an MQTT 5 client in a shared-subscription group ($share/<group>/…) on one
 // broker, and a PostgreSQL pool. Batches that arrive while a transaction runs are committed
-// together in the next one (up to maxBatchesPerTx; up to poolSize transactions at once); each
+// together in the next one (up to maxBatchesPerTx; up to maxTxInFlight transactions at once); each
 // gateway's watermark is acked only after its COMMIT. A failed transaction (PostgreSQL away) is
 // tried again with backoff, then dropped unacked: the gateway's outbox still has every record
 // and sends it again, so a worker killed at any point loses nothing.
@@ -170,7 +170,8 @@ export class IngestWorker {
   }
 
   private pump(): void {
-    while (!this.stopping && this.active < this.cfg.postgres.poolSize && this.pending.length > 0) {
+    const most = Math.min(this.cfg.ingest.maxTxInFlight, this.cfg.postgres.poolSize);
+    while (!this.stopping && this.active < most && this.pending.length > 0) {
       const group = this.pending.splice(0, this.cfg.ingest.maxBatchesPerTx);
       this.active++;
       void this.commit(group).finally(() => {
@@ -186,7 +187,7 @@ export class IngestWorker {
     let result;
     const t0 = performance.now();
     try {
-      result = await ingest(this.pool, group.map((p) => p.batch), this.cfg.ingest.maxSegments);
+      result = await ingest(this.pool, group.map((p) => p.batch), this.cfg.ingest.maxSegments, 'copy', this.cfg.ingest.headsEveryMs);
       this.log.debug({ batches: group.length, stored: result.stored, ms: Math.round(performance.now() - t0) }, 'ingest transaction committed');
     } catch (e) {
       this.stats.txFailures++;
