@@ -18,7 +18,7 @@ import type { CloudConfig } from './config.js';
 import { migrate } from './schema.js';
 import { signDownlink, type SignedDownlinkKind } from './signing.js';
 import { ingest, type IngestBatch } from './store.js';
-import { storeTelemetry } from './telemetry-store.js';
+import { TelemetryWriter } from './telemetry-store.js';
 import { readUplink, warmRecordChecks } from './uplinks.js';
 
 export interface WorkerStats {
@@ -53,6 +53,7 @@ export class IngestWorker {
   readonly stats: WorkerStats = { batches: 0, records: 0, stored: 0, duplicates: 0, outOfStream: 0, recordProblems: 0, invalid: 0, acks: 0, commits: 0, txFailures: 0, dropped: 0, telemetry: 0, telemetryFailures: 0, headConflicts: 0, copyFallbacks: 0 };
   private readonly log: Logger;
   private readonly pool: pg.Pool;
+  private readonly telemetry: TelemetryWriter;
   private client: MqttClient | null = null;
   private pending: Pending[] = [];
   private retrying = 0;
@@ -76,6 +77,10 @@ export class IngestWorker {
     this.pool = new pg.Pool({ connectionString: cfg.postgres.url, password, max: cfg.postgres.poolSize, idleTimeoutMillis: 0, statement_timeout: cfg.postgres.statementTimeoutMs });
     // An idle client whose server went away emits here; the pool drops it and opens a new one.
     this.pool.on('error', (e) => this.log.warn({ err: e.message }, 'idle postgres connection lost'));
+    this.telemetry = new TelemetryWriter(this.pool, (group, e) => {
+      this.stats.telemetryFailures += group.length;
+      this.log.error({ messages: group.length, roomId: group[0]?.roomId, err: errText(e) }, 'telemetry not stored');
+    });
   }
 
   /** Creates the schema if needed, then connects and subscribes (retrying until the broker answers). */
@@ -120,6 +125,7 @@ export class IngestWorker {
     if (c) c.handleMessage = (_p, done) => done();
     for (const h of this.held.splice(0)) h();
     if (this.active > 0) await new Promise<void>((r) => this.idle.push(r));
+    await this.telemetry.drained();
     this.pending = [];
     this.client = null;
     if (c) await c.endAsync(true);
@@ -151,10 +157,7 @@ export class IngestWorker {
     }
     if (u.kind === 'other') {
       this.stats.telemetry++;
-      storeTelemetry(this.pool, u).catch((e: unknown) => {
-        this.stats.telemetryFailures++;
-        this.log.error({ roomId: u.roomId, name: u.name, err: errText(e) }, 'telemetry not stored');
-      });
+      this.telemetry.push(u);
       return done();
     }
     this.stats.batches++;
