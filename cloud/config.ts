@@ -29,7 +29,7 @@ export const cloudConfigSchema = z.strictObject({
     /** postgres://user@host:port/db; the password, if any, in passwordFile. */
     url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'a postgres:// URL'),
     passwordFile: file.optional(),
-    /** Connections of this worker: at most this many ingest transactions run at once. */
+    /** Connections of this worker: ingest transactions (ingest.maxTxInFlight) and telemetry upserts share them. */
     poolSize: z.number().int().min(1).max(100).default(4),
     /** Hash partitions of the records table, by gateway (used when the schema is first created). */
     partitions: z.number().int().min(1).max(1024).default(16),
@@ -39,6 +39,13 @@ export const cloudConfigSchema = z.strictObject({
     .strictObject({
       /** Batches committed in one transaction (those waiting when a connection frees up). */
       maxBatchesPerTx: z.number().int().min(1).max(1000).default(64),
+      /**
+       * Ingest transactions of this worker at once (at most poolSize). Few on purpose: while one
+       * commits, the batches arriving gather into the next (group commit); with as many as the
+       * pool a burst was cut into single-batch transactions, each paying the whole statement
+       * sequence and a WAL flush (docs/performance.md section 9).
+       */
+      maxTxInFlight: z.number().int().min(1).max(100).default(2),
       /** Batches held in memory; past it the worker stops taking messages from the broker. */
       maxPending: z.number().int().min(1).max(100_000).default(2000),
       /** A failed transaction (PostgreSQL restarting) is tried again after this, then longer. */
@@ -46,6 +53,12 @@ export const cloudConfigSchema = z.strictObject({
       retryMaxMs: z.number().int().min(10).default(5000),
       /** Attempts before the batches are dropped unacked (the gateways send them again). */
       maxAttempts: z.number().int().min(1).max(1000).default(20),
+      /**
+       * gateway_heads keeps a gateway's newest audit and money heads at most once per this many
+       * ms (0: every head every batch carried). The newest is always on the gateway's row and
+       * proves the whole history below it; the table's older ones say how far back a rewrite goes.
+       */
+      headsEveryMs: z.number().int().min(0).max(7 * 86_400_000).default(3_600_000),
       /** Out-of-stream batch ranges kept per gateway (a longer hole is filled by the gateway's resend). */
       maxSegments: z.number().int().min(1).max(10_000).default(64),
     })

@@ -24,6 +24,8 @@ export function schemaSql(partitions: number): string[] {
       `ALTER TABLE gateways ADD COLUMN IF NOT EXISTS ${c}_seq bigint`,
       `ALTER TABLE gateways ADD COLUMN IF NOT EXISTS ${c}_hash text`,
     ]),
+    // When this gateway's heads last went into gateway_heads (thinned to one per ingest.headsEveryMs).
+    `ALTER TABLE gateways ADD COLUMN IF NOT EXISTS heads_kept_at timestamptz`,
     // What each gateway last said about itself, apart from the stream row: a status or health
     // upsert never waits for an ingest transaction's row lock (nor holds a connection meanwhile).
     `CREATE TABLE IF NOT EXISTS gateway_status (

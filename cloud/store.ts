@@ -1,13 +1,13 @@
 // The ingest transaction: a group of batches (of any gateways) stored in one commit. Each
 // gateway's row is locked first, in gateway order (so two workers never deadlock), then its
 // records go in with ON CONFLICT DO NOTHING (the (gateway, seq) dedupe), then its stream state
-// moves as planStream says, and every chain head the batches carried is kept (the newest of each
-// chain on the gateway's row, under the same lock). The acks, with those newest heads, are
+// moves as planStream says, and the chain heads the batches carried are kept (the newest of each
+// chain on the gateway's row, under the same lock; older ones thinned, heads.ts). The acks, with those newest heads, are
 // returned only after COMMIT: the caller publishes them. Every statement is named (prepared once
 // per connection: PostgreSQL parses and analyses it once, not in every transaction).
 import type { Pool, PoolClient } from 'pg';
 import { copyRecords, splitNew, type StoredState } from './copy-records.js';
-import { headRows, mergeHeads, type ChainHead, type GatewayHeads, type HeadRow } from './heads.js';
+import { headRows, mergeHeads, pickHeads, rowConflicts, type ChainHead, type GatewayHeads, type HeadPick, type HeadRow } from './heads.js';
 import { PAYLOAD_SEPARATOR, type IngestBatch } from './rows.js';
 import { planStream, type Segment } from './stream.js';
 
@@ -47,6 +47,8 @@ interface GatewayRow {
   audit_hash: string | null;
   money_seq: string | null;
   money_hash: string | null;
+  /** No head of this gateway kept in gateway_heads within the last headsEveryMs. */
+  heads_due: boolean;
 }
 
 const headOf = (seq: string | null, hash: string | null): ChainHead | undefined => (seq === null || hash === null ? undefined : { seq: Number(seq), hash });
@@ -69,18 +71,18 @@ const UNIQUE_VIOLATION = '23505';
  * COPY refused by the primary key (a record the stream state did not know was stored) rolls
  * back and the group is stored again by INSERT … ON CONFLICT DO NOTHING.
  */
-export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite = 'copy'): Promise<IngestResult> {
-  if (write === 'insert') return ingestOnce(pool, batches, maxSegments, 'insert');
+export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite = 'copy', headsEveryMs = 0): Promise<IngestResult> {
+  if (write === 'insert') return ingestOnce(pool, batches, maxSegments, 'insert', headsEveryMs);
   try {
-    return await ingestOnce(pool, batches, maxSegments, 'copy');
+    return await ingestOnce(pool, batches, maxSegments, 'copy', headsEveryMs);
   } catch (e) {
     if ((e as { code?: unknown }).code !== UNIQUE_VIOLATION) throw e;
-    const r = await ingestOnce(pool, batches, maxSegments, 'insert');
+    const r = await ingestOnce(pool, batches, maxSegments, 'insert', headsEveryMs);
     return { ...r, copyFallbacks: 1 };
   }
 }
 
-async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite): Promise<IngestResult> {
+async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite, headsEveryMs: number): Promise<IngestResult> {
   const byGateway = new Map<string, IngestBatch[]>();
   for (const b of batches) {
     const list = byGateway.get(b.gatewayId);
@@ -106,8 +108,10 @@ async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegmen
     });
     const locked = await c.query<GatewayRow>({
       name: 'ingest-lock',
-      text: 'SELECT gateway_id, stored_seq, segments, audit_seq, audit_hash, money_seq, money_hash FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE',
-      values: [ids],
+      text: `SELECT gateway_id, stored_seq, segments, audit_seq, audit_hash, money_seq, money_hash,
+         heads_kept_at IS NULL OR heads_kept_at <= now() - $2 * interval '1 millisecond' AS heads_due
+       FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE`,
+      values: [ids, headsEveryMs],
     });
     let stored: number;
     if (write === 'copy') {
@@ -115,10 +119,20 @@ async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegmen
       const split = splitNew(batches, state);
       stored = (await copyRecords(c, 'records', split.fresh)) + (await insertRecords(c, split.maybeStored));
     } else stored = await insertRecords(c, batches);
-    const headConflicts = await keepHeads(c, headRows(batches));
+    const picks: HeadPick[] = [];
+    const rowHeadConflicts: HeadConflict[] = [];
+    const headsKept = new Set<string>();
+    for (const row of locked.rows) {
+      const heads = headRows(byGateway.get(row.gateway_id) ?? []);
+      const pick = pickHeads(heads, row.heads_due, headsEveryMs);
+      if (pick.some((h) => h.keep)) headsKept.add(row.gateway_id);
+      picks.push(...pick);
+      rowHeadConflicts.push(...rowConflicts(keptHeads(row), heads));
+    }
+    const headConflicts = dedupeConflicts([...(await keepHeads(c, picks)), ...rowHeadConflicts]);
     const received = batches.reduce((n, b) => n + b.rows.seq.length, 0);
     const acks: IngestAck[] = [];
-    const upd = { ids: [] as string[], seqs: [] as number[], segs: [] as string[], aSeq: [] as (number | null)[], aHash: [] as (string | null)[], mSeq: [] as (number | null)[], mHash: [] as (string | null)[] };
+    const upd = { kept: [] as boolean[], ids: [] as string[], seqs: [] as number[], segs: [] as string[], aSeq: [] as (number | null)[], aHash: [] as (string | null)[], mSeq: [] as (number | null)[], mHash: [] as (string | null)[] };
     let outOfStream = 0;
     for (const row of locked.rows) {
       const list = byGateway.get(row.gateway_id) ?? [];
@@ -127,6 +141,7 @@ async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegmen
       const heads = mergeHeads(keptHeads(row), list);
       outOfStream += plan.outOfStream;
       upd.ids.push(row.gateway_id);
+      upd.kept.push(headsKept.has(row.gateway_id));
       upd.seqs.push(plan.next.storedSeq);
       upd.segs.push(JSON.stringify(plan.next.segments));
       upd.aSeq.push(heads.audit?.seq ?? null);
@@ -138,13 +153,16 @@ async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegmen
         acks.push({ roomId: last.roomId, gatewayId: row.gateway_id, upToSeq: plan.ackUpTo, ...(heads.audit ? { auditHead: heads.audit } : {}), ...(heads.money ? { moneyHead: heads.money } : {}) });
       }
     }
+    // updated_at: when the watermark moved, the last statement before COMMIT (clock_timestamp(),
+    // not now(), which is the transaction's start): what a monitor or the fleet rig's timed drain reads.
     await c.query({
       name: 'ingest-stream',
-      text: `UPDATE gateways g SET stored_seq = u.seq, segments = u.segs, updated_at = now(),
-         audit_seq = u.a_seq, audit_hash = u.a_hash, money_seq = u.m_seq, money_hash = u.m_hash
-       FROM unnest($1::text[], $2::bigint[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::text[]) AS u(id, seq, segs, a_seq, a_hash, m_seq, m_hash)
+      text: `UPDATE gateways g SET stored_seq = u.seq, segments = u.segs, updated_at = clock_timestamp(),
+         audit_seq = u.a_seq, audit_hash = u.a_hash, money_seq = u.m_seq, money_hash = u.m_hash,
+         heads_kept_at = CASE WHEN u.kept THEN now() ELSE g.heads_kept_at END
+       FROM unnest($1::text[], $2::bigint[], $3::jsonb[], $4::bigint[], $5::text[], $6::bigint[], $7::text[], $8::boolean[]) AS u(id, seq, segs, a_seq, a_hash, m_seq, m_hash, kept)
        WHERE g.gateway_id = u.id`,
-      values: [upd.ids, upd.seqs, upd.segs, upd.aSeq, upd.aHash, upd.mSeq, upd.mHash],
+      values: [upd.ids, upd.seqs, upd.segs, upd.aSeq, upd.aHash, upd.mSeq, upd.mHash, upd.kept],
     });
     await c.query('COMMIT');
     return { acks, stored, duplicates: received - stored, outOfStream, headConflicts, copyFallbacks: 0 };
@@ -205,19 +223,30 @@ function quoted(x: string): string {
 }
 
 /**
- * Keeps every head once (ON CONFLICT DO NOTHING: a resend's heads are already there) and returns
- * those received with another hash than the one kept at their (gateway, chain, seq). The final
+ * Keeps the picked heads once (ON CONFLICT DO NOTHING: a resend's heads are already there) and
+ * returns every received head whose (gateway, chain, seq) is kept with another hash. The final
  * SELECT sees the table as it was before this statement's insert, so it compares with what
  * earlier transactions kept.
  */
-async function keepHeads(c: PoolClient, rows: readonly HeadRow[]): Promise<HeadConflict[]> {
+async function keepHeads(c: PoolClient, rows: readonly HeadPick[]): Promise<HeadConflict[]> {
   if (rows.length === 0) return [];
   const res = await c.query<{ gateway_id: string; chain: 'audit' | 'money'; seq: string; hash: string; stored: string }>({
     name: 'ingest-heads',
-    text: `WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(gateway_id, chain, seq, hash)),
-     ins AS (INSERT INTO gateway_heads (gateway_id, chain, seq, hash) SELECT gateway_id, chain, seq, hash FROM u ON CONFLICT DO NOTHING)
+    text: `WITH u AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::boolean[]) AS u(gateway_id, chain, seq, hash, keep)),
+     ins AS (INSERT INTO gateway_heads (gateway_id, chain, seq, hash) SELECT gateway_id, chain, seq, hash FROM u WHERE keep ON CONFLICT DO NOTHING)
      SELECT u.gateway_id, u.chain, u.seq, u.hash, h.hash AS stored FROM u JOIN gateway_heads h USING (gateway_id, chain, seq) WHERE h.hash <> u.hash`,
-    values: [rows.map((r) => r.gatewayId), rows.map((r) => r.chain), rows.map((r) => r.seq), rows.map((r) => r.hash)],
+    values: [rows.map((r) => r.gatewayId), rows.map((r) => r.chain), rows.map((r) => r.seq), rows.map((r) => r.hash), rows.map((r) => r.keep)],
   });
   return res.rows.map((r) => ({ gatewayId: r.gateway_id, chain: r.chain, seq: Number(r.seq), hash: r.hash, storedHash: r.stored }));
+}
+
+/** One report per (gateway, chain, seq, hash): found in the table and against the row, it is one rewrite. */
+function dedupeConflicts(all: readonly HeadConflict[]): HeadConflict[] {
+  const seen = new Set<string>();
+  return all.filter((h) => {
+    const k = `${h.gatewayId}\n${h.chain}\n${h.seq}\n${h.hash}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }

@@ -4,6 +4,12 @@
 // vend, a worker killed and PostgreSQL crashed mid-stream, every gateway reconnecting at once;
 // then the exactly-once check and the figures beside the issue's targets. Options:
 //   --gateways 1000 --hosts 4 --outage-sec 600 --day-sec 60 --day-rate 0.0167 --burst 40 --quick
+//   --burst-only (connect, burst, raw COPY, workers 1 → 2 → 4, verify: no day rate, no chaos;
+//   what fits a quiet window), --pool-size 4 (each worker's PostgreSQL connections: its
+//   transactions at once), --pg-stats (pg_stat_statements: PostgreSQL's time per statement of each
+//   timed drain and the transaction size, printed), --tx-in-flight 2 (each worker's ingest
+//   transactions at once), --cold (no warm-up drain before each timed one), --skip-scaling (no
+//   workers 1 → 2 → 4: a before/after of the burst alone)
 // Diagnostics (environment): FLEET_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (the
 // workers' node flags), FLEET_WORKER_LOG=debug (each commit logged with its size and time),
 // FLEET_WORKER_LOG_FILE=/tmp/w (the workers' logs also to /tmp/w.<worker name>).
@@ -12,6 +18,8 @@ import { parseArgs } from 'node:util';
 import { copyBaseline } from './copy-baseline.js';
 import { cpuMs, postgresCpuMs } from './cpu.js';
 import { load, load1, mb, ms, pct, table, type Row } from './figures.js';
+import { runChaos } from './chaos.js';
+import { describePgStats } from './pg-stats.js';
 import { FleetRig } from './rig.js';
 
 const { values } = parseArgs({
@@ -24,6 +32,12 @@ const { values } = parseArgs({
     'day-rate': { type: 'string', default: String(1 / 60) },
     burst: { type: 'string', default: '40' },
     quick: { type: 'boolean', default: false },
+    'burst-only': { type: 'boolean', default: false },
+    'pool-size': { type: 'string', default: '4' },
+    'pg-stats': { type: 'boolean', default: false },
+    'tx-in-flight': { type: 'string' },
+    cold: { type: 'boolean', default: false },
+    'skip-scaling': { type: 'boolean', default: false },
   },
 });
 const q = values.quick;
@@ -33,6 +47,15 @@ const OUTAGE_MS = (q ? 20 : Number(values['outage-sec'])) * 1000;
 const DAY_MS = (q ? 10 : Number(values['day-sec'])) * 1000;
 const DAY_RATE = Number(values['day-rate']) * (q ? 10 : 1);
 const BURST = q ? 10 : Number(values.burst);
+const BURST_ONLY = values['burst-only'];
+const POOL_SIZE = Number(values['pool-size']);
+const TX_IN_FLIGHT = values['tx-in-flight'] === undefined ? undefined : Number(values['tx-in-flight']);
+/**
+ * Actions per gateway of the untimed drain before each timed one: a worker in a fleet runs for
+ * days, its code compiled and its PostgreSQL backends warm; a worker's first seconds (JIT, the
+ * backends' caches, the named statements prepared) are not the ingest rate.
+ */
+const WARM_ACTIONS = values.cold ? 0 : Math.max(2, Math.round(BURST / 4));
 
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 const T0 = performance.now();
@@ -43,27 +66,28 @@ const say = (s: string): void => void process.stdout.write(`[${((performance.now
  * timed from thawing them until PostgreSQL holds every record (rig.frozenDrain), with the CPU
  * each part spent per record over that span.
  */
-async function drainRate(rig: FleetRig, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number; gatewaysFrozen: boolean; load: string; cpuUsPerRecord: { workers: number; postgres: number; brokers: number } }> {
+async function drainRate(rig: FleetRig, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number; gatewaysFrozen: boolean; load: string; cpuUsPerRecord: { workers: number; postgres: number; brokers: number }; thawedAtMs: number }> {
   const pids = { workers: rig.workers.map((w) => w.pid), brokers: rig.brokers.map((b) => b.pid) };
   const now = (): { workers: number; postgres: number; brokers: number } => ({ workers: cpuMs(pids.workers), postgres: postgresCpuMs(rig.postgres.dataDir), brokers: cpuMs(pids.brokers) });
   let cpu0 = { workers: 0, postgres: 0, brokers: 0 };
   const r = await rig.frozenDrain(actions, phase, onlyUrl, () => {
     cpu0 = now();
   });
+  if (r.pgStats) say(`${phase}: PostgreSQL per statement over the drain (${r.records} records):\n${describePgStats(r.pgStats, r.records)}`);
   const cpu1 = now();
   const loadAt = load1();
   const per = (k: keyof typeof cpu0): number => Math.round(((cpu1[k] - cpu0[k]) * 1000) / Math.max(1, r.records));
   const cpu = { workers: per('workers'), postgres: per('postgres'), brokers: per('brokers') };
   // Acks applied by every gateway before the next step.
   await rig.waitDrained(10 * 60_000, `${phase} acked`);
-  return { records: r.records, ms: r.ms, perSec: r.records / (r.ms / 1000), gatewaysFrozen: r.gatewaysFrozen, load: loadAt, cpuUsPerRecord: cpu };
+  return { records: r.records, ms: r.ms, perSec: r.records / (r.ms / 1000), gatewaysFrozen: r.gatewaysFrozen, load: loadAt, cpuUsPerRecord: cpu, thawedAtMs: r.thawedAtMs };
 }
 
 async function main(): Promise<void> {
   say(`fleet: ${N} gateways in ${HOSTS} host processes, brokers A and B bridged, workers 4 on A and 1 on B`);
-  const rig = await FleetRig.start({ gateways: N, hosts: HOSTS, workers: [4, 1], partitions: 16, poolSize: 4, mqtt: { healthIntervalSec: 60 } });
+  const rig = await FleetRig.start({ gateways: N, hosts: HOSTS, workers: [4, 1], partitions: 16, poolSize: POOL_SIZE, maxTxInFlight: TX_IN_FLIGHT, pgStats: values['pg-stats'], mqtt: { healthIntervalSec: 60 } });
   const rows: Row[] = [];
-  const facts: Record<string, unknown> = { gateways: N, hosts: HOSTS, outageMs: OUTAGE_MS, dayRate: DAY_RATE, burstActions: BURST, loadStart: load() };
+  const facts: Record<string, unknown> = { gateways: N, hosts: HOSTS, outageMs: OUTAGE_MS, dayRate: DAY_RATE, burstActions: BURST, burstOnly: BURST_ONLY, poolSize: POOL_SIZE, txInFlight: TX_IN_FLIGHT ?? 'default', warmActions: WARM_ACTIONS, loadStart: load() };
   try {
     const tc = performance.now();
     await rig.startGateways();
@@ -72,20 +96,24 @@ async function main(): Promise<void> {
     say(`all ${N} connected in ${ms(performance.now() - tc)}`);
 
     // ---- a day's rate
-    await rig.rate(DAY_RATE, 'day');
-    const d0 = await rig.storedCount();
-    await sleep(DAY_MS);
-    const dayPerSec = ((await rig.storedCount()) - d0) / (DAY_MS / 1000);
-    L.day = load1();
-    await rig.rate(0, 'idle');
-    await rig.waitDrained(5 * 60_000);
-    let s = await rig.stats();
-    const dayLat = s.latency.day ?? [];
-    say(`day: ${dayPerSec.toFixed(0)} records/s stored, ack p50 ${ms(pct(dayLat, 50))} p99 ${ms(pct(dayLat, 99))}`);
+    let dayPerSec = 0;
+    let dayLat: number[] = [];
+    if (!BURST_ONLY) {
+      await rig.rate(DAY_RATE, 'day');
+      const d0 = await rig.storedCount();
+      await sleep(DAY_MS);
+      dayPerSec = ((await rig.storedCount()) - d0) / (DAY_MS / 1000);
+      L.day = load1();
+      await rig.rate(0, 'idle');
+      await rig.waitDrained(5 * 60_000);
+      dayLat = (await rig.stats()).latency.day ?? [];
+      say(`day: ${dayPerSec.toFixed(0)} records/s stored, ack p50 ${ms(pct(dayLat, 50))} p99 ${ms(pct(dayLat, 99))}`);
+    }
 
     // ---- burst with 2 workers (1 per broker), then the COPY baseline of everything stored so far
+    if (WARM_ACTIONS > 0) await drainRate(rig, WARM_ACTIONS, 'burst warm-up');
     const burst = await drainRate(rig, BURST, 'burst');
-    const copy = await copyBaseline(rig.pool, 16, () => postgresCpuMs(rig.postgres.dataDir));
+    const copy = await copyBaseline(rig.pool, 16, () => postgresCpuMs(rig.postgres.dataDir), burst.thawedAtMs);
     const copyCpuUs = (copy.cpuMs * 1000) / Math.max(1, copy.rows);
     L.copy = load1();
     say(`burst: ${burst.records} records in ${ms(burst.ms)} = ${burst.perSec.toFixed(0)}/s; COPY ${copy.rows} rows = ${copy.rowsPerSec.toFixed(0)}/s`);
@@ -93,77 +121,24 @@ async function main(): Promise<void> {
     // ---- workers 1 → 2 → 4 on broker A (its gateways only)
     const aUrl = rig.brokers[0]?.url ?? '';
     const scaling: { workers: number; perSec: number; load: string; frozen: boolean; cpu: { workers: number; postgres: number; brokers: number } }[] = [];
-    for (const k of [1, 2, 4]) {
+    for (const k of values['skip-scaling'] ? [] : [1, 2, 4]) {
       for (const w of rig.workers.slice(0, k)) if (!w.running) w.start();
       for (const w of rig.workers.slice(0, k)) await w.ready();
+      if (WARM_ACTIONS > 0) await drainRate(rig, WARM_ACTIONS, `scale${k} warm-up`, aUrl);
       const r = await drainRate(rig, BURST, `scale${k}`, aUrl);
       scaling.push({ workers: k, perSec: r.perSec, load: r.load, frozen: r.gatewaysFrozen, cpu: r.cpuUsPerRecord });
       say(`workers ${k} on A: ${r.records} records in ${ms(r.ms)} = ${r.perSec.toFixed(0)}/s`);
     }
     for (const w of rig.workers.slice(2, 4)) await w.kill('SIGTERM');
 
-    // ---- chaos under the day's rate: a worker SIGKILLed, PostgreSQL crashed, broker A down
-    await rig.rate(DAY_RATE, 'before');
-    await sleep(Math.min(DAY_MS, 30_000));
-    // Drained first, so 'before' measures the quiet fleet, not records caught in the chaos below.
-    await rig.rate(0, 'idle');
-    await rig.waitDrained(10 * 60_000, 'drained before the chaos');
-    L.before = load1();
-    await rig.rate(DAY_RATE, 'chaos');
-    const w0 = rig.workers[0];
-    if (w0) {
-      await w0.kill();
-      await sleep(2000);
-      w0.start();
-      await w0.ready();
-    }
-    await rig.postgres.crash();
-    await sleep(3000);
-    await rig.postgres.start();
-    say('worker killed and restarted, PostgreSQL crashed and restarted');
-    const a = rig.brokers[0];
-    if (a === undefined) throw new Error('no broker A');
-    await a.kill();
-    say(`broker A down for ${ms(OUTAGE_MS)} while the rooms vend`);
-    const outageEnd = performance.now() + OUTAGE_MS;
-    while (performance.now() < outageEnd) {
-      rig.sampleMemory();
-      await sleep(Math.min(5000, outageEnd - performance.now()));
-    }
-    L.outage = load1();
-    s = await rig.stats();
-    const backlog = s.gateways.reduce((n, g) => n + g.depth, 0);
-    await a.start();
-    await rig.rate(DAY_RATE, 'after');
-    const tUp = performance.now();
-    await rig.waitConnected(10 * 60_000);
-    const reconnectMs = performance.now() - tUp;
-    const backlogDrainMs = await waitBacklog(rig, tUp);
-    L.drain = load1();
-    say(`broker A back: ${backlog} records waited; all reconnected in ${ms(reconnectMs)}, backlog drained in ${ms(backlogDrainMs)}`);
-    await sleep(Math.min(DAY_MS, 30_000));
-    L.after = load1();
-
-    // ---- reconnect storm: both brokers restarted, every gateway back at once
-    await rig.rate(DAY_RATE, 'storm');
-    const tStorm = performance.now();
-    for (const b of rig.brokers) await b.restart();
-    const stormConnectMs = await rig.waitConnected(10 * 60_000);
-    L.storm = load1();
-    // The rooms keep vending: 'drained' is every gateway down to a batch wait's worth, as after the outage.
-    const stormDrainMs = (await waitBacklog(rig, tStorm)) - stormConnectMs;
-    rig.sampleMemory();
-    L.stormDrain = load1();
-    say(`storm: all ${N} back in ${ms(stormConnectMs)}, drained ${ms(performance.now() - tStorm)} after the restart`);
+    const chaos = BURST_ONLY ? null : await runChaos(rig, { dayRate: DAY_RATE, dayMs: DAY_MS, outageMs: OUTAGE_MS }, say);
     await rig.rate(0, 'end');
     await rig.waitDrained(10 * 60_000, 'end drained');
     const problems = await rig.verify();
     L.end = load1();
-    s = await rig.stats();
+    const s = await rig.stats();
     const total = s.gateways.reduce((n, g) => n + g.lastSeq, 0);
     const stored = await rig.storedCount();
-    const before = s.latency.before ?? [];
-    const after = s.latency.after ?? [];
     say(`verify: ${total} records written, ${stored} stored, ${problems.length} problems`);
     for (const p of problems.slice(0, 20)) say(`  ${p}`);
 
@@ -173,44 +148,27 @@ async function main(): Promise<void> {
     const frozen = (f: boolean): string => (f ? 'gateways frozen' : 'gateways running');
     rows.push(
       { figure: `connect ${N} gateways`, measured: ms(connectMs), target: '—', ok: null, load: L.connect },
-      { figure: 'day rate: records/s stored', measured: dayPerSec.toFixed(0), target: 'keeps up (all acked)', ok: true, load: L.day },
+      ...(BURST_ONLY ? [] : [{ figure: 'day rate: records/s stored', measured: dayPerSec.toFixed(0), target: 'keeps up (all acked)', ok: true, load: L.day }]),
       { figure: `burst: records/s stored (2 workers, ${frozen(burst.gatewaysFrozen)})`, measured: burst.perSec.toFixed(0), target: '—', ok: null, load: burst.load },
-      { figure: 'raw COPY, same rows: rows/s', measured: copy.rowsPerSec.toFixed(0), target: 'the limit', ok: null, load: L.copy },
+      { figure: `raw COPY, the burst's ${copy.rows} rows: rows/s`, measured: copy.rowsPerSec.toFixed(0), target: 'the limit', ok: null, load: L.copy },
       { figure: 'ingest / COPY', measured: ratio.toFixed(2), target: '≥ 0.5', ok: ratio >= 0.5 },
       { figure: 'CPU µs per record: workers / PostgreSQL / brokers', measured: `${burst.cpuUsPerRecord.workers} / ${burst.cpuUsPerRecord.postgres} / ${burst.cpuUsPerRecord.brokers}`, target: 'context', ok: null, load: burst.load },
       { figure: 'CPU µs per row: COPY (PostgreSQL)', measured: copyCpuUs.toFixed(0), target: 'context', ok: null, load: L.copy },
       { figure: 'CPU ratio: COPY / ingest (all parts)', measured: (copyCpuUs / Math.max(1, cpuIngest)).toFixed(2), target: 'context: the ratio a machine to itself would give', ok: null },
       ...scaling.map((x) => ({ figure: `workers ${x.workers} (broker A, ${frozen(x.frozen)}): records/s (CPU µs/record w/pg/broker)`, measured: `${x.perSec.toFixed(0)} (${x.cpu.workers}/${x.cpu.postgres}/${x.cpu.brokers})`, target: x.workers === 1 ? 'scaling' : `× ${(x.perSec / (scaling[0]?.perSec ?? 1)).toFixed(2)} of 1 worker`, ok: null, load: x.load })),
-      { figure: 'ack latency before outage p50 / p99', measured: `${ms(pct(before, 50))} / ${ms(pct(before, 99))}`, target: '—', ok: null, load: L.before },
-      { figure: `outage ${ms(OUTAGE_MS)}: backlog`, measured: `${backlog} records`, target: '—', ok: null, load: L.outage },
-      { figure: 'backlog drained after broker back', measured: ms(backlogDrainMs), target: '< 2 min', ok: backlogDrainMs < 120_000, load: L.drain },
-      { figure: 'ack latency after outage p50 / p99', measured: `${ms(pct(after, 50))} / ${ms(pct(after, 99))}`, target: '—', ok: null, load: L.after },
-      { figure: `reconnect storm: all ${N} back`, measured: ms(stormConnectMs), target: '< 60 s', ok: stormConnectMs < 60_000, load: L.storm },
-      { figure: 'storm: all backlogs drained', measured: ms(stormDrainMs + stormConnectMs), target: '—', ok: null, load: L.stormDrain },
+      ...(chaos?.rows ?? []),
       { figure: 'broker memory peak (VmHWM)', measured: mb(rig.memory.brokerMaxRss), target: '—', ok: null },
       { figure: 'worker memory peak (VmHWM)', measured: mb(rig.memory.workerMaxRss), target: '—', ok: null },
       { figure: 'gateway host memory peak', measured: `${mb(s.hostsMaxRss)} (${Math.ceil(N / HOSTS)} gateways)`, target: '—', ok: null },
       { figure: 'records exactly once, gap-free, money equal', measured: `${stored}/${total}, ${problems.length} problems`, target: '0 lost, 0 twice', ok: problems.length === 0 && stored === total, load: L.end },
     );
-    Object.assign(facts, { loads: L, copyCpuUs, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], burst, copy, ratio, scaling, top, backlog, reconnectMs, backlogDrainMs, stormConnectMs, stormDrainMs, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, before: [pct(before, 50), pct(before, 99)], after: [pct(after, 50), pct(after, 99)], loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
+    Object.assign(facts, { loads: L, copyCpuUs, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], burst, copy, ratio, scaling, top, ...chaos?.facts, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
     process.stdout.write(`\n${table(rows)}\n\nload average (1/5/15 min) at the end: ${load()}; ${((performance.now() - T0) / 60_000).toFixed(1)} min in all\n`);
     mkdirSync('test-artifacts', { recursive: true });
     writeFileSync('test-artifacts/fleet.json', `${JSON.stringify(facts, null, 2)}\n`);
     if (problems.length > 0 || stored !== total) process.exitCode = 1;
   } finally {
     await rig.close();
-  }
-}
-
-/** Ms from `since` until every gateway is back to the records written after it (the old backlog gone). */
-async function waitBacklog(rig: FleetRig, since: number): Promise<number> {
-  for (;;) {
-    const s = await rig.stats();
-    // At the day's rate a gateway holds a record or two in flight; the backlog is gone when none holds more than a batch wait's worth.
-    if (s.gateways.every((g) => g.depth <= 3)) return performance.now() - since;
-    if (performance.now() - since > 30 * 60_000) throw new Error('backlog not drained in 30 min');
-    rig.sampleMemory();
-    await sleep(250);
   }
 }
 

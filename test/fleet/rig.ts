@@ -16,6 +16,7 @@ import type { MqttConfigInput } from '../../gateway/uplink/config-schema.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { startPostgres, type Postgres } from '../helpers/postgres.js';
 import { cloudConfig } from '../cloud/helpers.js';
+import { PG_STATS_SETTINGS, enablePgStats, readPgStats, resetPgStats, type StatementFigure } from './pg-stats.js';
 import { HostProc, WorkerProc, peakRss } from './procs.js';
 import type { GatewayStat, HostStats } from './protocol.js';
 
@@ -28,7 +29,11 @@ export interface RigOptions {
   mqtt: Partial<MqttConfigInput>;
   seed?: number;
   poolSize?: number;
+  /** Each worker's ingest transactions at once (ingest.maxTxInFlight; the worker's default when absent). */
+  maxTxInFlight?: number;
   partitions?: number;
+  /** pg_stat_statements preloaded: each timed drain also returns PostgreSQL's per-statement accounting. */
+  pgStats?: boolean;
 }
 
 export interface FleetStats {
@@ -41,6 +46,12 @@ export interface FleetStats {
 const PREFIX = 'laundry/v1';
 /** Unacked records per gateway up to which its whole backlog is surely in its window (see frozenDrain). */
 const FROZEN_GATEWAY_MAX_UNACKED = 400;
+/**
+ * How often the timed drain looks whether PostgreSQL holds every record. Slow on purpose: the
+ * look is a query over the table the ingest keeps updating (at 10 ms it was PostgreSQL CPU
+ * counted against the ingest); the drain's end is the last watermark move's own time.
+ */
+const DRAIN_POLL_MS = 250;
 
 export class FleetRig {
   readonly dir: string;
@@ -62,7 +73,7 @@ export class FleetRig {
     const ledgers = join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), `fleet-ledgers-${process.pid}-${Date.now()}`);
     mkdirSync(base, { recursive: true });
     mkdirSync(ledgers, { recursive: true });
-    const pgStarting = startPostgres({ settings: { shared_buffers: '256MB', max_wal_size: '2GB' } });
+    const pgStarting = startPostgres({ settings: { shared_buffers: '256MB', max_wal_size: '2GB', ...(o.pgStats ? PG_STATS_SETTINGS : {}) } });
     const a = await startMosquitto({ extraConfig: 'max_inflight_messages 100\nmax_queued_messages 1000000' });
     const bridge = [
       'connection to-a',
@@ -79,11 +90,12 @@ export class FleetRig {
     // Idle connections die with every PostgreSQL crash the rig causes; the pool opens new ones.
     pool.on('error', () => undefined);
     await migrate(pool, o.partitions ?? 16);
+    if (o.pgStats) await enablePgStats(pool);
     const workers: WorkerProc[] = [];
     for (const [bi, broker] of [a, b].entries()) {
       for (let i = 0; i < (o.workers[bi] ?? 0); i++) {
         const name = `w${bi}${i}`;
-        workers.push(new WorkerProc(name, broker.url, join(base, `${name}.json`), cloudConfig(broker.url, postgres.url, { logLevel: process.env.FLEET_WORKER_LOG === 'debug' ? 'debug' : 'info', mqtt: { url: broker.url, reconnectMs: 100, keepaliveSec: 300 }, postgres: { url: postgres.url, poolSize: o.poolSize ?? 4, partitions: o.partitions ?? 16 } })));
+        workers.push(new WorkerProc(name, broker.url, join(base, `${name}.json`), cloudConfig(broker.url, postgres.url, { logLevel: process.env.FLEET_WORKER_LOG === 'debug' ? 'debug' : 'info', mqtt: { url: broker.url, reconnectMs: 100, keepaliveSec: 300 }, postgres: { url: postgres.url, poolSize: o.poolSize ?? 4, partitions: o.partitions ?? 16 }, ...(o.maxTxInFlight === undefined ? {} : { ingest: { maxTxInFlight: o.maxTxInFlight } }) })));
       }
     }
     const first = workers.filter((w) => w.name.endsWith('0'));
@@ -131,13 +143,7 @@ export class FleetRig {
     await Promise.all(this.hosts.map((h) => h.send({ cmd: 'burst', actions, phase, onlyUrl })));
   }
 
-  /** A backlog of `actions` per gateway written with the uplinks stopped; resolves once it is written. */
-  async backlog(actions: number, phase: string, onlyUrl?: string): Promise<void> {
-    await Promise.all(this.hosts.map((h) => h.send({ cmd: 'pause', onlyUrl })));
-    await this.burst(actions, phase, onlyUrl);
-  }
-
-  /** Starts the uplinks stopped by backlog(). */
+  /** Starts the uplinks stopped by a pause (frozenDrain). */
   async resume(): Promise<void> {
     await Promise.all(this.hosts.map((h) => h.send({ cmd: 'resume' })));
   }
@@ -203,10 +209,14 @@ export class FleetRig {
    * the reconnects, not the writing (minutes on a loaded machine: longer than the workers'
    * keepalive).
    */
-  async frozenDrain(actions: number, phase: string, onlyUrl?: string, onStart?: () => void): Promise<{ records: number; ms: number; gatewaysFrozen: boolean }> {
+  async frozenDrain(actions: number, phase: string, onlyUrl?: string, onStart?: () => void): Promise<{ records: number; ms: number; gatewaysFrozen: boolean; pgStats: StatementFigure[] | null; thawedAtMs: number }> {
     const workers = this.workers.filter((w) => w.running && (onlyUrl === undefined || w.brokerUrl === onlyUrl));
+    // Uplinks stopped first, then what is stored counted: a record the rooms wrote on their own
+    // before the pause and stored since is not counted as the burst's.
+    await Promise.all(this.hosts.map((h) => h.send({ cmd: 'pause', onlyUrl })));
+    await new Promise((r) => setTimeout(r, 1000));
     const before = await this.storedSum();
-    await this.backlog(actions, phase, onlyUrl);
+    await this.burst(actions, phase, onlyUrl);
     for (const w of workers) w.freeze();
     let gatewaysFrozen = false;
     try {
@@ -231,18 +241,29 @@ export class FleetRig {
       // (a window holds 4 batches of up to 128 KiB, ~800 of these records; 400 leaves room).
       gatewaysFrozen = s.gateways.every((g) => g.lastSeq - g.ackedSeq <= FROZEN_GATEWAY_MAX_UNACKED);
       if (gatewaysFrozen) for (const h of this.hosts) h.freeze();
+      if (this.o.pgStats) await resetPgStats(this.pool);
       onStart?.();
-      const t1 = performance.now();
+      const t1 = Date.now();
       for (const w of workers) w.thaw();
       while ((await this.storedSum()) < target) {
-        if (performance.now() - t1 > 10 * 60_000) throw new Error('frozen-drain backlog not stored in 10 min');
-        await new Promise((r) => setTimeout(r, 10));
+        if (Date.now() - t1 > 10 * 60_000) throw new Error('frozen-drain backlog not stored in 10 min');
+        await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
       }
-      return { records: target - before, ms: performance.now() - t1, gatewaysFrozen };
+      // The end: the last watermark move (its clock_timestamp(), just before its COMMIT), on the
+      // same clock as t1: not when the slow poll happened to look.
+      const ms = (await this.lastStoredAtMs()) - t1;
+      const pgStats = this.o.pgStats ? await readPgStats(this.pool) : null;
+      return { records: target - before, ms, gatewaysFrozen, pgStats, thawedAtMs: t1 };
     } finally {
       for (const w of workers) w.thaw();
       for (const h of this.hosts) h.thaw();
     }
+  }
+
+  /** Wall-clock ms (Date.now()'s clock) of the newest watermark move of any gateway. */
+  async lastStoredAtMs(): Promise<number> {
+    const r = await this.pool.query<{ t: number | null }>('SELECT (extract(epoch FROM max(updated_at)) * 1000)::float8 AS t FROM gateways');
+    return r.rows[0]?.t ?? 0;
   }
 
   /** Sum of the gateways' stream watermarks in PostgreSQL (cheap to poll: one row per gateway). */
