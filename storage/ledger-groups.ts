@@ -79,7 +79,7 @@ export function vendsGroup(ctx: LedgerContext): VendsLedger {
   return {
     hold: (i) => vends.hold(ctx, i),
     markCreditSent: (id, ev) => vends.markCreditSent(ctx, id, ev),
-    capture: (id, d) => vends.capture(ctx, id, d),
+    capture: (id, d, also) => vends.capture(ctx, id, d, also),
     refund: (id, d) => vends.refund(ctx, id, d),
     refundCaptured: (id, d) => vends.refundCaptured(ctx, id, d),
     capturedRefundOf: (id) => vends.capturedRefundOf(ctx, id),

@@ -74,7 +74,8 @@ export interface SecureCardsLedger {
 export interface VendsLedger {
   hold(input: vends.HoldInput): vends.HoldResult;
   markCreditSent(vendId: string, evidence: unknown): vends.StepResult;
-  capture(vendId: string, details?: vends.CaptureInput): vends.StepResult;
+  /** `also`: a setting the vend changed (the risk state), stored in the capture's transaction. */
+  capture<T>(vendId: string, details?: vends.CaptureInput, also?: vends.SettingWrite<T>): vends.StepResult;
   refund(vendId: string, details: vends.RefundInput): vends.StepResult;
   /** Part of a captured vend back (a fault cut its cycle short): at most once, at most what was captured. */
   refundCaptured(vendId: string, details: vends.CapturedRefundInput): vends.CapturedRefundResult;
