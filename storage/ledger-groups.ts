@@ -31,10 +31,12 @@ import * as settings from './settings.js';
 import * as tokens from './tokens.js';
 import { accountUsage, accountUsagePlan } from './usage.js';
 import * as vends from './vends.js';
+import type { WalCheckpoints } from './wal-checkpoints.js';
 
-export function maintenanceGroup(ctx: LedgerContext, path: string): MaintenanceLedger {
+export function maintenanceGroup(ctx: LedgerContext, path: string, walCheckpoints: WalCheckpoints | null = null): MaintenanceLedger {
   return {
     path,
+    walCheckpoints,
     close: () => {
       if (ctx.db.open) ctx.db.close();
     },

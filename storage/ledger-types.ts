@@ -17,10 +17,13 @@ import type { SecureCardFacts } from './secure-cards.js';
 import type { SettingDef, SettingValue } from './settings.js';
 import type { AccountUsage } from './usage.js';
 import type * as vends from './vends.js';
+import type { WalCheckpoints } from './wal-checkpoints.js';
 
 /** The file itself: health, copies, size, retention. */
 export interface MaintenanceLedger {
   readonly path: string;
+  /** Checkpoints in a worker thread, for a ledger opened with backgroundCheckpoints (start/stop them); else null. */
+  readonly walCheckpoints: WalCheckpoints | null;
   close(): void;
   integrityCheck(opts?: { quick?: boolean }): IntegrityResult;
   /** Cross-table invariants (gap-free outbox, each vend's entries and audit match its state). */
