@@ -32,6 +32,11 @@ export interface WalState {
   backfilled: number;
 }
 
+/** Frames left after a worker's checkpoint that are copied on the loop (~1 ms of writes). */
+const FINISH_ON_LOOP = 64;
+/** Worker checkpoints in a row before the policy waits for its next look. */
+const MAX_ROUNDS = 4;
+
 const resultSchema = z.strictObject({ ok: z.literal(true), busy: z.number().int(), log: z.number().int(), checkpointed: z.number().int(), ms: z.number() });
 const failureSchema = z.strictObject({ ok: z.literal(false), error: z.string() });
 
@@ -150,31 +155,40 @@ export class WalCheckpoints {
       }
       return null;
     }
-    const run = checkpointInWorker(this.path).then(
-      (r) => {
-        this.counts.background++;
-        this.log.debug({ frames: r.log, copied: r.checkpointed, busy: r.busy, ms: Math.round(r.ms) }, 'WAL checkpointed');
-        this.finish();
-      },
-      (e: unknown) => {
-        this.counts.failed++;
-        this.log.warn({ pending, err: e instanceof Error ? e.message : String(e) }, 'background WAL checkpoint failed; tried again');
-      },
-    );
-    this.running = run.finally(() => {
+    this.running = this.inWorker(pending).finally(() => {
       this.running = null;
     });
     return this.running;
   }
 
   /**
-   * The frames committed while the worker copied are copied here, on the loop (a few pages):
-   * only a WAL copied to its end is started over by the next commit; otherwise, under a steady
-   * stream of commits (a drain's acks), it would never be and would keep growing.
+   * Worker checkpoints until at most FINISH_ON_LOOP frames are left (a drain's acks keep
+   * committing while one copies), at most MAX_ROUNDS in a row; those last frames are then
+   * copied on the loop, a few pages: only a WAL copied to its end is started over by the next
+   * commit, otherwise under a steady stream of commits it would never be, and keep growing.
    */
-  private finish(): void {
-    const left = this.pending();
-    if (left === 0 || left >= this.threshold || !this.db.open) return;
+  private async inWorker(pending: number): Promise<void> {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      try {
+        const r = await checkpointInWorker(this.path);
+        this.counts.background++;
+        this.log.debug({ frames: r.log, copied: r.checkpointed, busy: r.busy, ms: Math.round(r.ms) }, 'WAL checkpointed');
+      } catch (e) {
+        this.counts.failed++;
+        this.log.warn({ pending, err: e instanceof Error ? e.message : String(e) }, 'background WAL checkpoint failed; tried again');
+        return;
+      }
+      if (!this.db.open) return;
+      const left = this.pending();
+      if (left <= FINISH_ON_LOOP) {
+        this.finish(left);
+        return;
+      }
+    }
+  }
+
+  private finish(left: number): void {
+    if (left === 0) return;
     try {
       this.db.pragma('wal_checkpoint(PASSIVE)');
     } catch (e) {
