@@ -25,9 +25,9 @@ export type { CardInfo, CardListInput, CardListResult, CardStatus } from './card
 export type { SecureCardFacts } from './secure-cards.js';
 export type { IntentSettlement, RefundIntent, RefundIntentInput } from './refund-intents.js';
 export type { AckedHeads, BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
-export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, SettingWrite, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
+export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export type * from './ledger-types.js';
-export { defineSetting, settingOrUndefined, type SettingDef, type SettingValue } from './settings.js';
+export { defineSetting, settingOrUndefined, type SettingDef, type SettingValue, type SettingWrite } from './settings.js';
 export { hashUid } from './cards.js';
 export { WriteFaults, type SqliteFaultCode, type WriteFaultRule } from './write-faults.js';
 export { readWalState, WalCheckpoints, type WalCheckpointOptions, type WalState } from './wal-checkpoints.js';

@@ -9,7 +9,7 @@ import { cardUidSchema } from './cards.js';
 import { inTx, type LedgerContext } from './context.js';
 import { commandRecordSchema, recordCommand } from './commands.js';
 import { recordFact } from './outbox.js';
-import { writeSetting, type SettingDef } from './settings.js';
+import { writeSettingAlong, type SettingWrite } from './settings.js';
 import { spendSunCounter, sunCounterSchema } from './secure-cards.js';
 import { claimToken, tokenIdSchema } from './tokens.js';
 
@@ -284,12 +284,6 @@ export function markCreditSent(ctx: LedgerContext, vendId: string, evidence: unk
   });
 }
 
-/** A typed setting to store in the capture's own transaction (the risk state the vend leaves). */
-export interface SettingWrite<T> {
-  setting: SettingDef<T>;
-  value: T;
-}
-
 /**
  * Captures the vend. `also` (a setting the vend changed) goes into the same transaction: one
  * fsync'd commit less per vend on the SD card. It cannot undo the capture: written in a
@@ -323,21 +317,8 @@ export function capture<T>(ctx: LedgerContext, vendId: string, input: CaptureInp
     }
     if (c.command) recordCommand(ctx, c.command);
     if (also === undefined) return { ok: true, auditSeq: fact.audit.seq };
-    return { ok: true, auditSeq: fact.audit.seq, alsoStored: writeAlong(ctx, also) };
+    return { ok: true, auditSeq: fact.audit.seq, alsoStored: writeSettingAlong(ctx, also) };
   });
-}
-
-function writeAlong<T>(ctx: LedgerContext, also: SettingWrite<T>): boolean {
-  try {
-    inTx(ctx.db, () => writeSetting(ctx, also.setting, also.value));
-    return true;
-  } catch (e) {
-    // SQLite rolls the whole transaction back on some errors (disk full, I/O): then nothing of
-    // the capture is left to commit, and saying so is the caller's retry.
-    if (!ctx.db.inTransaction) throw e;
-    ctx.logger.error({ key: also.setting.key, err: e instanceof Error ? e.message : String(e) }, 'setting not stored with the capture');
-    return false;
-  }
 }
 
 export function refund(ctx: LedgerContext, vendId: string, input: RefundInput): StepResult {
