@@ -121,6 +121,8 @@ export class Daemon {
       logger,
       clockTrusted: () => floor?.status().trusted ?? false,
       ...(deps.ledgerWriteFaults ? { writeFaults: deps.ledgerWriteFaults } : {}),
+      // No checkpoint inside a swipe's or an ack's commit: a worker thread runs them (storage/wal-checkpoints.ts).
+      backgroundCheckpoints: {},
     });
     const ledger = this.ledger;
     floor = new ClockFloor({
@@ -208,7 +210,10 @@ export class Daemon {
     const ha = this.homeAssistant;
     // The features, in start order; stopped in reverse. Adding a feature is one line here.
     const features: Feature[] = [
-      feature('ledger', () => undefined, () => ledger.close()),
+      feature('ledger', () => ledger.walCheckpoints?.start(), async () => {
+        await ledger.walCheckpoints?.stop();
+        ledger.close(); // the last connection: SQLite checkpoints what is left
+      }),
       ...(service?.head ?? []),
       feature('clock-floor', () => this.clockFloor.start(), () => this.clockFloor.stop()),
       this.machineEvents(),

@@ -9,6 +9,7 @@ import { accountsGroup, alertsGroup, auditGroup, cardsGroup, keyValueGroup, main
 import type { Ledger } from './ledger-types.js';
 import { chainExistingMoneyRows } from './money-chain.js';
 import { timeFloorMs } from './settings.js';
+import { WalCheckpoints, type WalCheckpointOptions } from './wal-checkpoints.js';
 import { bracketOps, withWriteFaults, type WriteFaults } from './write-faults.js';
 
 export type { AccountBalance, AccountSnapshot, TopUp } from './accounts.js';
@@ -26,9 +27,10 @@ export type { IntentSettlement, RefundIntent, RefundIntentInput } from './refund
 export type { AckedHeads, BatchReadOptions, DeadLetter, OutboxBatch, OutboxBatchJson, OutboxBatchText, OutboxRecord, OutboxRecordJson, OutboxStats } from './outbox.js';
 export type { CapturedRefundInput, CapturedRefundResult, CaptureInput, DeclineInput, Funding, HoldInput, HoldResult, RefundInput, StepResult, VendMethod, VendRecord, VendState } from './vends.js';
 export type * from './ledger-types.js';
-export { defineSetting, settingOrUndefined, type SettingDef, type SettingValue } from './settings.js';
+export { defineSetting, settingOrUndefined, type SettingDef, type SettingValue, type SettingWrite } from './settings.js';
 export { hashUid } from './cards.js';
 export { WriteFaults, type SqliteFaultCode, type WriteFaultRule } from './write-faults.js';
+export { readWalState, WalCheckpoints, type WalCheckpointOptions, type WalState } from './wal-checkpoints.js';
 
 export interface OpenLedgerOptions {
   path: string;
@@ -44,6 +46,11 @@ export interface OpenLedgerOptions {
   clockTrusted?: () => boolean;
   /** Tests only: makes chosen writes throw as SQLite does (storage/write-faults.ts). Absent: the bare connection. */
   writeFaults?: WriteFaults;
+  /**
+   * The daemon's: no checkpoint inside a commit (wal_autocheckpoint=0); `ledger.walCheckpoints`
+   * runs them in a worker thread once started (storage/wal-checkpoints.ts). Absent: SQLite's own.
+   */
+  backgroundCheckpoints?: WalCheckpointOptions;
 }
 
 const optionsSchema = z.object({
@@ -68,12 +75,14 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     roomSecret: Buffer.from(opts.roomSecret),
     clockTrusted: opts.clockTrusted ?? (() => opts.clock.now() >= timeFloorMs(ctx)),
   };
-  logger.info({ path: o.path, gatewayId: o.gatewayId }, 'ledger open');
+  if (opts.backgroundCheckpoints !== undefined) raw.pragma('wal_autocheckpoint = 0');
+  const walCheckpoints = opts.backgroundCheckpoints !== undefined ? new WalCheckpoints(raw, o.path, logger, opts.backgroundCheckpoints) : null;
+  logger.info({ path: o.path, gatewayId: o.gatewayId, backgroundCheckpoints: walCheckpoints !== null }, 'ledger open');
   // Once after migration 13: the money rows the ledger already held join the money chain.
   if (getMeta(raw, META.moneyChainPending) !== undefined) inTx(raw, () => chainExistingMoneyRows({ ...ctx, db: raw }));
 
   const ledger: Ledger = {
-    ...maintenanceGroup(ctx, o.path),
+    ...maintenanceGroup(ctx, o.path, walCheckpoints),
     ...accountsGroup(ctx),
     ...cardsGroup(ctx),
     ...secureCardsGroup(ctx),

@@ -31,10 +31,12 @@ import * as settings from './settings.js';
 import * as tokens from './tokens.js';
 import { accountUsage, accountUsagePlan } from './usage.js';
 import * as vends from './vends.js';
+import type { WalCheckpoints } from './wal-checkpoints.js';
 
-export function maintenanceGroup(ctx: LedgerContext, path: string): MaintenanceLedger {
+export function maintenanceGroup(ctx: LedgerContext, path: string, walCheckpoints: WalCheckpoints | null = null): MaintenanceLedger {
   return {
     path,
+    walCheckpoints,
     close: () => {
       if (ctx.db.open) ctx.db.close();
     },
@@ -79,7 +81,7 @@ export function vendsGroup(ctx: LedgerContext): VendsLedger {
   return {
     hold: (i) => vends.hold(ctx, i),
     markCreditSent: (id, ev) => vends.markCreditSent(ctx, id, ev),
-    capture: (id, d) => vends.capture(ctx, id, d),
+    capture: (id, d, also) => vends.capture(ctx, id, d, also),
     refund: (id, d) => vends.refund(ctx, id, d),
     refundCaptured: (id, d) => vends.refundCaptured(ctx, id, d),
     capturedRefundOf: (id) => vends.capturedRefundOf(ctx, id),

@@ -14,13 +14,16 @@ import type * as outbox from './outbox.js';
 import type * as refundIntents from './refund-intents.js';
 import type { PruneResult } from './retention.js';
 import type { SecureCardFacts } from './secure-cards.js';
-import type { SettingDef, SettingValue } from './settings.js';
+import type { SettingDef, SettingValue, SettingWrite } from './settings.js';
 import type { AccountUsage } from './usage.js';
 import type * as vends from './vends.js';
+import type { WalCheckpoints } from './wal-checkpoints.js';
 
 /** The file itself: health, copies, size, retention. */
 export interface MaintenanceLedger {
   readonly path: string;
+  /** Checkpoints in a worker thread, for a ledger opened with backgroundCheckpoints (start/stop them); else null. */
+  readonly walCheckpoints: WalCheckpoints | null;
   close(): void;
   integrityCheck(opts?: { quick?: boolean }): IntegrityResult;
   /** Cross-table invariants (gap-free outbox, each vend's entries and audit match its state). */
@@ -74,7 +77,8 @@ export interface SecureCardsLedger {
 export interface VendsLedger {
   hold(input: vends.HoldInput): vends.HoldResult;
   markCreditSent(vendId: string, evidence: unknown): vends.StepResult;
-  capture(vendId: string, details?: vends.CaptureInput): vends.StepResult;
+  /** `also`: a setting the vend changed (the risk state), stored in the capture's transaction. */
+  capture<T>(vendId: string, details?: vends.CaptureInput, also?: SettingWrite<T>): vends.StepResult;
   refund(vendId: string, details: vends.RefundInput): vends.StepResult;
   /** Part of a captured vend back (a fault cut its cycle short): at most once, at most what was captured. */
   refundCaptured(vendId: string, details: vends.CapturedRefundInput): vends.CapturedRefundResult;

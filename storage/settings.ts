@@ -54,6 +54,28 @@ export function writeSetting<T>(ctx: LedgerContext, setting: SettingDef<T>, valu
   setSetting(ctx, setting.key, JSON.stringify(parsed.data));
 }
 
+/** A typed setting to store inside another step's transaction (the risk state with a capture). */
+export interface SettingWrite<T> {
+  setting: SettingDef<T>;
+  value: T;
+}
+
+/**
+ * Writes it in a savepoint of the open transaction: its refusal or failure is logged and
+ * returns false, leaving the caller's writes to commit, unless SQLite rolled the whole
+ * transaction back (disk full, I/O), which is thrown: then nothing is left to commit.
+ */
+export function writeSettingAlong<T>(ctx: LedgerContext, also: SettingWrite<T>): boolean {
+  try {
+    inTx(ctx.db, () => writeSetting(ctx, also.setting, also.value));
+    return true;
+  } catch (e) {
+    if (!ctx.db.inTransaction) throw e;
+    ctx.logger.error({ key: also.setting.key, err: e instanceof Error ? e.message : String(e) }, 'setting not stored with the step');
+    return false;
+  }
+}
+
 /** Issue count and the first one's path and message: enough to say why, never the value itself. */
 function describe(e: z.ZodError): string {
   const first = e.issues[0];

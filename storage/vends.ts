@@ -9,6 +9,7 @@ import { cardUidSchema } from './cards.js';
 import { inTx, type LedgerContext } from './context.js';
 import { commandRecordSchema, recordCommand } from './commands.js';
 import { recordFact } from './outbox.js';
+import { writeSettingAlong, type SettingWrite } from './settings.js';
 import { spendSunCounter, sunCounterSchema } from './secure-cards.js';
 import { claimToken, tokenIdSchema } from './tokens.js';
 
@@ -98,7 +99,7 @@ export const refundSchema = z.object({
 export type RefundInput = z.input<typeof refundSchema>;
 
 export type StepResult =
-  | { ok: true; auditSeq: number }
+  | { ok: true; auditSeq: number; /** capture only: whether the setting asked to go along was stored with it. */ alsoStored?: boolean }
   | { ok: false; reason: 'not_found' | 'already_sent' | 'not_sent' | 'already_finished' | 'over_hold' };
 
 export interface VendRecord {
@@ -283,7 +284,13 @@ export function markCreditSent(ctx: LedgerContext, vendId: string, evidence: unk
   });
 }
 
-export function capture(ctx: LedgerContext, vendId: string, input: CaptureInput = {}): StepResult {
+/**
+ * Captures the vend. `also` (a setting the vend changed) goes into the same transaction: one
+ * fsync'd commit less per vend on the SD card. It cannot undo the capture: written in a
+ * savepoint, a refusal or failure of it is logged and leaves the capture to commit alone
+ * (alsoStored false), unless SQLite rolled the whole transaction back, which then throws.
+ */
+export function capture<T>(ctx: LedgerContext, vendId: string, input: CaptureInput = {}, also?: SettingWrite<T>): StepResult {
   const c = captureSchema.parse(input);
   return inTx(ctx.db, (): StepResult => {
     const v = getVend(ctx, vendId);
@@ -309,7 +316,8 @@ export function capture(ctx: LedgerContext, vendId: string, input: CaptureInput 
       addEntry(ctx, { accountId: v.accountId, kind: 'points', amountCents: 0, points: c.points, vendId, outboxSeq: fact.outboxSeq });
     }
     if (c.command) recordCommand(ctx, c.command);
-    return { ok: true, auditSeq: fact.audit.seq };
+    if (also === undefined) return { ok: true, auditSeq: fact.audit.seq };
+    return { ok: true, auditSeq: fact.audit.seq, alsoStored: writeSettingAlong(ctx, also) };
   });
 }
 

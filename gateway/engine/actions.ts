@@ -8,6 +8,8 @@ import type { Ledger } from '../../storage/index.js';
 import type { MachineKind } from '../machines/state.js';
 import type { CommandEvidence } from '../profiles/types.js';
 import type { PriceResult } from '../vend/pricing.js';
+import type { RiskState } from '../vend/risk.js';
+import { RISK_STATE } from './risk-store.js';
 import type { VendAction, VendEvent, VendSession } from '../vend/vend-machine.js';
 import type { MachineAccess } from './machine-access.js';
 import { receiptFor } from '../profiles/evidence.js';
@@ -51,6 +53,12 @@ export interface VendContext {
   command?: { source: 'remote'; commandId: string; kind: string; machineId: string };
   /** Told the vend id once the hold is stored. */
   onHeld?: (vendId: string) => void;
+  /**
+   * The risk state this vend leaves once captured, stored in the capture's transaction (one
+   * fsync'd commit less per vend): next() computes it, captured() keeps it once the capture
+   * committed. Set by the engine for a vend the risk rules count.
+   */
+  riskOnCapture?: { next(): RiskState; captured(state: RiskState): void };
   declineRecorded: boolean;
 }
 
@@ -126,10 +134,17 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
       case 'capture': {
         const cmd = ctx.command;
         const amount = ctx.price?.amountCents;
+        const risk = ctx.riskOnCapture?.next();
         const r = ledgerWrite(d, 'capture', () =>
-          ledger.capture(a.vendId, cmd ? { command: { ...cmd, result: 'accepted', reason: null, money: `${cmd.kind} paid by vend ${a.vendId} (${amount ?? '?'} ¢)`, vendId: a.vendId } } : undefined),
+          ledger.capture(
+            a.vendId,
+            cmd ? { command: { ...cmd, result: 'accepted', reason: null, money: `${cmd.kind} paid by vend ${a.vendId} (${amount ?? '?'} ¢)`, vendId: a.vendId } } : undefined,
+            risk !== undefined ? { setting: RISK_STATE, value: risk } : undefined,
+          ),
         );
         if (r === null) return { type: 'error', detail: 'capture not stored' };
+        // In force from this capture on, stored with it or (alsoStored false, logged) in memory only.
+        if (r.ok && risk !== undefined) ctx.riskOnCapture?.captured(risk);
         if (r.ok || ledger.getVend(a.vendId)?.state === 'captured') {
           d.log.info({ vendId: a.vendId, machineId: ctx.machineId }, 'vend captured');
           return { type: 'captured' };

@@ -11,7 +11,7 @@ import { maskUid, type Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
 import type { MachineState } from '../machines/state.js';
 import type { PriceRules } from '../vend/pricing-schema.js';
-import { recordOutcome, type RiskConfig, type RiskState } from '../vend/risk.js';
+import { pruneRiskState, recordOutcome, type RiskConfig, type RiskState } from '../vend/risk.js';
 import { countsAsFailure, type ReasonCode } from '../vend/reasons.js';
 import { faultRefundPolicySchema, type FaultRefundPolicy } from '../vend/fault-refund.js';
 import { ledgerWrite, type ActionDeps, type VendContext } from './actions.js';
@@ -53,7 +53,7 @@ export type { VendOutcome } from './vend-outcome.js';
 export class VendEngine {
   private readonly log: Logger;
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** Persisted in the ledger after each change (risk-store.ts); cards keyed by ledger.cardKey. */
+  /** Persisted in the ledger after each change (risk-store.ts; a captured vend's with its capture); cards keyed by ledger.cardKey. */
   private risk: RiskState;
   private reconciling = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -222,14 +222,26 @@ export class VendEngine {
         mine.vendId = vendId;
       };
     }
+    // A captured vend's risk state goes into the capture's transaction; riskApplied says it did.
+    const riskKey = auth.riskKey;
+    let riskApplied = false;
+    if (riskKey !== null) {
+      ctx.riskOnCapture = {
+        next: () => pruneRiskState(this.rules.risk, recordOutcome(this.rules.risk, this.risk, { now, cardId: riskKey, readerId: readerOf(payer), outcome: 'vend' }).state, now),
+        captured: (state) => {
+          this.risk = state;
+          riskApplied = true;
+        },
+      };
+    }
     let outcome: VendOutcome;
     try {
       outcome = await runVend(this.sessionDeps(), ctx, { machineId, command: addTime ? 'add-time' : 'credit', program: prog, ...(ctx.price.minutes !== undefined ? { minutes: ctx.price.minutes } : addTime ? { minutes: addTime.minutes } : {}) });
     } finally {
       if (mine) this.accountVends.delete(mine);
     }
-    if (auth.riskKey !== null && (outcome.result === 'captured' || outcome.result === 'unresolved')) {
-      this.setRisk(recordOutcome(this.rules.risk, this.risk, { now, cardId: auth.riskKey, readerId: readerOf(payer), outcome: 'vend' }).state, now);
+    if (riskKey !== null && !riskApplied && (outcome.result === 'captured' || outcome.result === 'unresolved')) {
+      this.setRisk(recordOutcome(this.rules.risk, this.risk, { now, cardId: riskKey, readerId: readerOf(payer), outcome: 'vend' }).state, now);
     }
     return outcome;
   }

@@ -1,6 +1,8 @@
 // Follows the ledger's audit trail: every part of the gateway (vend engine, ledger, uplink)
 // records alerts, vends and declines there, and nothing else announces them. One reader polls
 // the head (a single meta read) and turns new records into page events and metric counters.
+// One page per turn of the event loop: a burst of records (a backlog written at once, a restore)
+// is caught up over several turns, with the swipes' bytes and bus replies handled in between.
 import { EventEmitter } from 'node:events';
 import type { AuditRecord, VendRecord } from '../../storage/index.js';
 import type { Logger } from '../core/log.js';
@@ -8,6 +10,8 @@ import type { AlertView, VendView } from './status-schema.js';
 import type { StatusSource } from './status-source.js';
 
 const PAGE = 500;
+/** Records one poll reads in one turn (each vend record also reads its vend row). */
+export const TURN_PAGE = 100;
 /** How far back start() looks for alerts to show. */
 const PRIME_RECORDS = 2000;
 const VEND_KINDS = new Set(['hold', 'credit_sent', 'capture', 'refund']);
@@ -68,10 +72,12 @@ export class ActivityTail extends EventEmitter<ActivityEvents> {
   private lastSeq = 0;
   private recent: AlertView[] = [];
   private timer: NodeJS.Timeout | null = null;
+  /** The next page of a burst, on the next turn. */
+  private more: NodeJS.Immediate | null = null;
   private failing = false;
 
   constructor(
-    private readonly source: StatusSource,
+    private readonly source: Pick<StatusSource, 'auditHeadSeq' | 'readAudit' | 'getVend'>,
     private readonly opts: { pollMs: number; keepAlerts: number; logger: Logger },
   ) {
     super();
@@ -90,7 +96,9 @@ export class ActivityTail extends EventEmitter<ActivityEvents> {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.more) clearImmediate(this.more);
     this.timer = null;
+    this.more = null;
   }
 
   /** Newest first. */
@@ -98,23 +106,33 @@ export class ActivityTail extends EventEmitter<ActivityEvents> {
     return [...this.recent].reverse();
   }
 
-  /** Reads what was appended since the last call; also called by /metrics for fresh counts. */
+  /**
+   * Reads one page (TURN_PAGE records) of what was appended since the last call; while more is
+   * waiting, the next page follows on the next turn of the event loop. Also called by /metrics
+   * for fresh counts (one page: during a burst the counts catch up over a few turns).
+   */
   poll(): void {
     try {
       const head = this.source.auditHeadSeq();
       // A head behind us means another database file; start following it from where it is.
       if (head < this.lastSeq) this.lastSeq = head;
-      while (this.lastSeq < head) {
-        const page = this.source.readAudit(this.lastSeq + 1, PAGE);
+      if (this.lastSeq < head) {
+        const page = this.source.readAudit(this.lastSeq + 1, TURN_PAGE);
         const last = page.at(-1);
         if (last === undefined) {
           this.lastSeq = head; // pruned away under us
-          break;
+        } else {
+          for (const r of page) this.observe(r);
+          this.lastSeq = last.seq;
         }
-        for (const r of page) this.observe(r);
-        this.lastSeq = last.seq;
       }
       this.failing = false;
+      if (this.lastSeq < head && this.timer !== null) {
+        this.more ??= setImmediate(() => {
+          this.more = null;
+          this.poll();
+        });
+      }
     } catch (e) {
       if (!this.failing) this.opts.logger.warn({ err: e instanceof Error ? e.message : String(e) }, 'web: reading the audit trail failed');
       this.failing = true;

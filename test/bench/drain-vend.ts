@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GatewayConfigInput } from '../../gateway/config/schema.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
+import { TURN_PAGE } from '../../gateway/web/activity.js';
 import { fillBacklog } from './lib-backlog.js';
 import { ascending, loadNote, numParam, percentile, round } from './lib-stats.js';
 import { artifactsDir, startVendRig, type SwipeRun, type VendRig } from './lib-vend.js';
@@ -135,16 +136,19 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       if (uplink === null) throw new Error('the draining rig has no uplink');
       const until = Date.now() + maxSeconds * 1000;
       let roundNo = 0;
+      let auditSeen = 0;
       while (withRun.samples.length < vends && Date.now() < until) {
         roundNo++;
         // A week offline, written while the daemon runs (its event loop is blocked meanwhile,
         // outside any measurement); the uplink sees it at its next outbox read.
         fills.push(fillBacklog(dbPath, records, { tag: `round${roundNo}`, machinePrefix: 'B', accounts: 50 }).seconds);
-        // The status page follows the audit trail (web/activity.ts, every 500 ms), and the fill
-        // appended a week's audit records at once: its next poll would read them all in one
-        // turn, seconds of the event loop inside the measurement (a room's trail grows a vend at
-        // a time). Caught up here, in the fill's own blocked stretch (/metrics polls it).
-        busy.daemon.web.metrics();
+        // The status page follows the audit trail (web/activity.ts, one page per turn), and the
+        // fill appended a week's audit records at once, which a room's trail never does (it grows
+        // a vend at a time): caught up here, in the fill's own blocked stretch (each /metrics
+        // reads one page), so the drain is measured, not the status page's catch-up.
+        const auditBehind = busy.daemon.ledger.auditHead().seq - auditSeen;
+        for (let p = 0; p <= Math.ceil(auditBehind / TURN_PAGE); p++) busy.daemon.web.metrics();
+        auditSeen = busy.daemon.ledger.auditHead().seq;
         const target = busy.daemon.ledger.outbox.stats().lastSeq;
         lastTarget = target;
         // Let the timers the fill held up run before the drain starts.

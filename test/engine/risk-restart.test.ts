@@ -64,3 +64,14 @@ test('a stored risk state that does not parse is ignored: the daemon starts with
   const now = d.ledger.getSetting(RISK_STATE_KEY);
   assert.ok(now !== undefined && riskStateSchema.safeParse(JSON.parse(now)).success, 'the next change wrote a good state');
 });
+
+test('a captured vend leaves its risk state stored with the capture', async () => {
+  const d = await restart('W2');
+  seedCards(d.ledger);
+  const o = await d.engine.cardSwipe({ readerId: 'r-W2', uid: CARDS.alice.uid, machineId: 'W2' });
+  assert.equal(o.result, 'captured');
+  const stored = d.ledger.getSetting(RISK_STATE_KEY);
+  assert.ok(stored !== undefined);
+  const card = riskStateSchema.parse(JSON.parse(stored)).cards[d.ledger.cardKey(CARDS.alice.uid)];
+  assert.equal(card?.vends.length, 1, 'the vend counts once, in the stored state');
+});

@@ -1,0 +1,75 @@
+// Checkpoints off the event loop (storage/wal-checkpoints.ts): with backgroundCheckpoints no
+// commit checkpoints by itself, the WAL is copied into ledger.db by a worker thread's PASSIVE
+// checkpoint once enough frames wait, commits go on while it runs, and nothing is lost.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { readWalState } from '../../storage/index.js';
+import { checkpointInWorker } from '../../storage/wal-checkpoints.js';
+import { openTestLedger, tempDir } from './helpers.js';
+
+/** Commits until at least `frames` WAL frames wait (top-ups: small commits as in a room). */
+function fill(l: ReturnType<typeof openTestLedger>, frames: number, tag: string): number {
+  let n = 0;
+  while (readWalState(l.path).frames - readWalState(l.path).backfilled < frames) {
+    l.applyTopUp({ cloudId: `${tag}-${n}`, accountId: `acct-${n % 7}`, amountCents: 100, accountVersion: n + 1 });
+    n++;
+  }
+  return n;
+}
+
+test('no checkpoint inside a commit: the WAL grows past 1 000 frames until the policy runs one in a worker', async () => {
+  const t = tempDir();
+  const l = openTestLedger(t.file('l.db'), { backgroundCheckpoints: { thresholdFrames: 1000 } });
+  let topUps = 0;
+  try {
+    const cp = l.walCheckpoints;
+    assert.ok(cp !== null);
+    topUps = fill(l, 1300, 'a');
+    assert.ok(readWalState(l.path).frames >= 1300, 'SQLite did not checkpoint at 1 000');
+    const run = cp.tick();
+    assert.ok(run !== null, 'a background checkpoint started');
+    // Commits go on while the worker copies.
+    l.applyTopUp({ cloudId: 'during', accountId: 'acct-x', amountCents: 5, accountVersion: 1 });
+    await run;
+    assert.equal(cp.counts.background, 1);
+    assert.ok(cp.pending() < 50, `pending after the checkpoint: ${cp.pending()}`);
+    // The next commit starts the WAL over.
+    l.applyTopUp({ cloudId: 'after', accountId: 'acct-x', amountCents: 5, accountVersion: 2 });
+    assert.ok(readWalState(l.path).frames < 50, `frames after the restart: ${readWalState(l.path).frames}`);
+    assert.equal(cp.tick(), null, 'below the threshold: nothing to do');
+    assert.ok(l.selfCheck().ok);
+    const total = [0, 1, 2, 3, 4, 5, 6].reduce((s, i) => s + (l.balance(`acct-${i}`)?.balanceCents ?? 0), 0);
+    assert.equal(total, topUps * 100);
+  } finally {
+    l.close();
+  }
+  // What the worker copied is in ledger.db: a fresh connection after close sees everything.
+  const db = new Database(t.file('l.db'), { readonly: true });
+  try {
+    assert.equal((db.prepare("SELECT COUNT(*) AS n FROM entries WHERE kind = 'topup'").get() as { n: number }).n, topUps + 2);
+    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+  } finally {
+    db.close();
+    t.cleanup();
+  }
+});
+
+test('past the hard limit the checkpoint runs on the loop; a ledger without the option checkpoints as SQLite does', async () => {
+  const t = tempDir();
+  const l = openTestLedger(t.file('l.db'), { backgroundCheckpoints: { thresholdFrames: 100, hardLimitFrames: 200 } });
+  const plain = openTestLedger(t.file('p.db'));
+  try {
+    assert.equal(plain.walCheckpoints, null);
+    fill(l, 250, 'b');
+    assert.equal(l.walCheckpoints?.tick(), null, 'done at once, not in a worker');
+    assert.equal(l.walCheckpoints?.counts.onLoop, 1);
+    assert.ok((l.walCheckpoints?.pending() ?? 99) < 10);
+    // A worker on a file that is not a ledger fails with a reason, and nothing breaks.
+    await assert.rejects(checkpointInWorker(t.file('missing.db')), /unable to open|does not exist|SQLITE_CANTOPEN/i);
+  } finally {
+    l.close();
+    plain.close();
+    t.cleanup();
+  }
+});
