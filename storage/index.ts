@@ -30,7 +30,7 @@ export type * from './ledger-types.js';
 export { defineSetting, settingOrUndefined, type SettingDef, type SettingValue, type SettingWrite } from './settings.js';
 export { hashUid } from './cards.js';
 export { WriteFaults, type SqliteFaultCode, type WriteFaultRule } from './write-faults.js';
-export { readWalState, WalCheckpoints, type WalCheckpointOptions, type WalState } from './wal-checkpoints.js';
+export { WalCheckpoints, type WalCheckpointOptions, type WalState } from './wal-checkpoints.js';
 
 export interface OpenLedgerOptions {
   path: string;

@@ -39,6 +39,7 @@ export function maintenanceGroup(ctx: LedgerContext, path: string, walCheckpoint
     walCheckpoints,
     close: () => {
       if (ctx.db.open) ctx.db.close();
+      walCheckpoints?.release();
     },
     integrityCheck: (opts) => integrityCheck(ctx, opts),
     selfCheck: () => selfCheck(ctx.db),

@@ -61,21 +61,15 @@ try {
 /**
  * The wal-index header (the -shm file SQLite maps into memory, https://www.sqlite.org/walformat.html):
  * mxFrame, the WAL's valid frames, at byte 16 of the first header copy; nBackfill, the frames
- * already checkpointed, at byte 96. Native byte order. A missing -shm reads as an empty WAL.
+ * already checkpointed, at byte 96. Native byte order. Read through a descriptor the caller keeps
+ * open for as long as its process has the database open: closing any descriptor of a file drops
+ * every POSIX lock the process holds on it, SQLite's too, and then another process opening the
+ * ledger (the CLI's read-only `doctor`, `audit verify`) finds the wal-index unowned, truncates it
+ * and the daemon dies of SIGBUS at its next access to the mapping (seen: test/secure-card/e2e).
  */
-export function readWalState(dbPath: string): WalState {
+export function readWalState(shmFd: number): WalState {
   const b = Buffer.alloc(100);
-  let fd: number;
-  try {
-    fd = openSync(`${dbPath}-shm`, 'r');
-  } catch {
-    return { frames: 0, backfilled: 0 };
-  }
-  try {
-    if (readSync(fd, b, 0, 100, 0) < 100) return { frames: 0, backfilled: 0 };
-  } finally {
-    closeSync(fd);
-  }
+  if (readSync(shmFd, b, 0, 100, 0) < 100) return { frames: 0, backfilled: 0 };
   const le = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
   const u32 = (at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
   return { frames: u32(16), backfilled: Math.min(u32(16), u32(96)) };
@@ -107,6 +101,8 @@ export class WalCheckpoints {
   private readonly hardLimit: number;
   private readonly everyMs: number;
   readonly counts = { background: 0, onLoop: 0, failed: 0 };
+  /** The -shm, opened once and closed only after the database (readWalState says why). */
+  private shmFd: number | null = null;
 
   constructor(
     private readonly db: Db,
@@ -132,10 +128,30 @@ export class WalCheckpoints {
     await this.running;
   }
 
+  /** The WAL's frames and how many of them are in ledger.db already. */
+  state(): WalState {
+    if (this.shmFd === null) {
+      if (!this.db.open) return { frames: 0, backfilled: 0 };
+      try {
+        this.shmFd = openSync(`${this.path}-shm`, 'r');
+      } catch {
+        return { frames: 0, backfilled: 0 };
+      }
+    }
+    return readWalState(this.shmFd);
+  }
+
   /** Frames waiting to be copied into the database file. */
   pending(): number {
-    const s = readWalState(this.path);
+    const s = this.state();
     return s.frames - s.backfilled;
+  }
+
+  /** Closes the -shm descriptor: only once the ledger's own connection is closed. */
+  release(): void {
+    if (this.db.open) throw new Error('WalCheckpoints.release: the database is still open');
+    if (this.shmFd !== null) closeSync(this.shmFd);
+    this.shmFd = null;
   }
 
   /** Looks at the WAL once; returns the checkpoint it started, if any (tests await it). */

@@ -170,7 +170,7 @@ export async function startSecureRoom(o: { commandResultDelayMs: number; seed: (
       const runStart = log.length;
       const c = spawn(process.execPath, [BIN, 'run', '--config', configPath], { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
       child = c;
-      exited = new Promise((resolve) => c.once('exit', () => resolve()));
+      exited = new Promise((resolve) => c.once('exit', (code, sig) => { log += `\nEXIT code=${String(code)} signal=${String(sig)}\n`; resolve(); }));
       c.stdout.setEncoding('utf8').on('data', (d: string) => (log += d));
       c.stderr.setEncoding('utf8').on('data', (d: string) => (log += d));
       await waitUntil(

@@ -4,14 +4,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { readWalState } from '../../storage/index.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { openLedgerReadOnly } from '../../storage/readonly.js';
 import { checkpointInWorker } from '../../storage/wal-checkpoints.js';
-import { openTestLedger, tempDir } from './helpers.js';
+import { GATEWAY_ID, openTestLedger, tempDir } from './helpers.js';
 
 /** Commits until at least `frames` WAL frames wait (top-ups: small commits as in a room). */
 function fill(l: ReturnType<typeof openTestLedger>, frames: number, tag: string): number {
   let n = 0;
-  while (readWalState(l.path).frames - readWalState(l.path).backfilled < frames) {
+  const cp = l.walCheckpoints;
+  assert.ok(cp !== null);
+  while (cp.pending() < frames) {
     l.applyTopUp({ cloudId: `${tag}-${n}`, accountId: `acct-${n % 7}`, amountCents: 100, accountVersion: n + 1 });
     n++;
   }
@@ -26,7 +31,7 @@ test('no checkpoint inside a commit: the WAL grows past 1 000 frames until the p
     const cp = l.walCheckpoints;
     assert.ok(cp !== null);
     topUps = fill(l, 1300, 'a');
-    assert.ok(readWalState(l.path).frames >= 1300, 'SQLite did not checkpoint at 1 000');
+    assert.ok(cp.state().frames >= 1300, 'SQLite did not checkpoint at 1 000');
     const run = cp.tick();
     assert.ok(run !== null, 'a background checkpoint started');
     // Commits go on while the worker copies.
@@ -36,7 +41,7 @@ test('no checkpoint inside a commit: the WAL grows past 1 000 frames until the p
     assert.ok(cp.pending() < 50, `pending after the checkpoint: ${cp.pending()}`);
     // The next commit starts the WAL over.
     l.applyTopUp({ cloudId: 'after', accountId: 'acct-x', amountCents: 5, accountVersion: 2 });
-    assert.ok(readWalState(l.path).frames < 50, `frames after the restart: ${readWalState(l.path).frames}`);
+    assert.ok(cp.state().frames < 50, `frames after the restart: ${cp.state().frames}`);
     assert.equal(cp.tick(), null, 'below the threshold: nothing to do');
     assert.ok(l.selfCheck().ok);
     const total = [0, 1, 2, 3, 4, 5, 6].reduce((s, i) => s + (l.balance(`acct-${i}`)?.balanceCents ?? 0), 0);
@@ -70,6 +75,35 @@ test('past the hard limit the checkpoint runs on the loop; a ledger without the 
   } finally {
     l.close();
     plain.close();
+    t.cleanup();
+  }
+});
+
+test("looking at the WAL never drops SQLite's locks: a CLI opening the ledger read-only beside the daemon cannot truncate its wal-index", async () => {
+  // Closing a descriptor of the -shm drops every POSIX lock the process holds on it; the policy
+  // used to open and close it at each look, and then a read-only open from another process found
+  // the wal-index unowned, truncated it, and the daemon died of SIGBUS.
+  const t = tempDir();
+  const path = t.file('l.db');
+  openTestLedger(path).close();
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./wal-shm-child.ts', import.meta.url)), path, '4000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  let opens = 0;
+  try {
+    while (!out.includes('ready')) await sleep(20);
+    while (child.exitCode === null && child.signalCode === null) {
+      const ro = openLedgerReadOnly({ path, gatewayId: GATEWAY_ID, roomSecretPath: t.file('no-secret') });
+      ro.close();
+      opens++;
+      await sleep(5);
+    }
+    const end = await exited;
+    assert.deepEqual(end, { code: 0, signal: null }, `the ledger's process after ${opens} read-only opens: ${out}`);
+    assert.ok(opens > 20, `read-only opens: ${opens}`);
+  } finally {
+    child.kill('SIGKILL');
     t.cleanup();
   }
 });
