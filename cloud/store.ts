@@ -5,6 +5,7 @@
 // chain on the gateway's row, under the same lock; older ones thinned, heads.ts). The acks, with those newest heads, are
 // returned only after COMMIT: the caller publishes them. Every statement is named (prepared once
 // per connection: PostgreSQL parses and analyses it once, not in every transaction).
+import { inTransaction } from './pg-transaction.js';
 import type { Pool, PoolClient } from 'pg';
 import { copyRecords, splitNew, type StoredState } from './copy-records.js';
 import { headRows, mergeHeads, pickHeads, rowConflicts, type ChainHead, type GatewayHeads, type HeadPick, type HeadRow } from './heads.js';
@@ -90,17 +91,7 @@ async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegmen
     else byGateway.set(b.gatewayId, [b]);
   }
   const ids = [...byGateway.keys()].sort();
-  const c = await pool.connect();
-  let broken = false;
-  // A checked-out client whose server goes away (PostgreSQL restarting) emits 'error' between
-  // queries; unheard, that kills the process. The next query rejects with it: that is where it
-  // is handled (the worker retries the group).
-  const lost = (): void => {
-    broken = true;
-  };
-  c.on('error', lost);
-  try {
-    await c.query('BEGIN');
+  return inTransaction(pool, async (c) => {
     await c.query({
       name: 'ingest-gateways',
       text: 'INSERT INTO gateways (gateway_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (gateway_id) DO NOTHING',
@@ -164,18 +155,8 @@ async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegmen
        WHERE g.gateway_id = u.id`,
       values: [upd.ids, upd.seqs, upd.segs, upd.aSeq, upd.aHash, upd.mSeq, upd.mHash, upd.kept],
     });
-    await c.query('COMMIT');
     return { acks, stored, duplicates: received - stored, outOfStream, headConflicts, copyFallbacks: 0 };
-  } catch (e) {
-    broken = true;
-    // The first error is the one to report; a failed ROLLBACK means the connection is gone.
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    c.off('error', lost);
-    // A connection that failed mid-transaction is not handed out again.
-    c.release(broken);
-  }
+  });
 }
 
 /**

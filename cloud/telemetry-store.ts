@@ -6,6 +6,7 @@
 // machine) at once: one autocommit statement each was, per message, a parse, a plan, a round trip
 // and a WAL flush (1 000 gateways reconnecting: 2 000+ of them against ~45 000 records in the
 // fleet burst). Last value wins per key inside a group as it did between single upserts.
+import { inTransaction } from './pg-transaction.js';
 import type { Pool } from 'pg';
 import type { OtherUplink } from './uplinks.js';
 
@@ -92,15 +93,7 @@ function pickSaid<T extends { gatewayId: string[]; configVersion: (number | null
 /** Stores one group in one transaction: at most one statement per kind, each named (prepared once per connection). */
 export async function storeTelemetryGroup(pool: Pool, group: readonly OtherUplink[]): Promise<void> {
   const r = telemetryRows(group);
-  const c = await pool.connect();
-  let broken = false;
-  // A server gone between queries is an 'error' event here; the next query rejects with it.
-  const lost = (): void => {
-    broken = true;
-  };
-  c.on('error', lost);
-  try {
-    await c.query('BEGIN');
+  return inTransaction(pool, async (c) => {
     // Each kind in two statements at most: rows whose group said a config version set it, the
     // others keep the stored one (ON CONFLICT cannot tell "said null" from "not said" per row).
     for (const said of [true, false]) {
@@ -138,15 +131,7 @@ export async function storeTelemetryGroup(pool: Pool, group: readonly OtherUplin
         text: 'INSERT INTO gateway_events (gateway_id, kind, payload) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])',
         values: [r.events.gatewayId, r.events.kind, r.events.payload],
       });
-    await c.query('COMMIT');
-  } catch (e) {
-    broken = true;
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw e;
-  } finally {
-    c.off('error', lost);
-    c.release(broken);
-  }
+  });
 }
 
 /**

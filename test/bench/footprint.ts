@@ -21,7 +21,7 @@ import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, r
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SimRoom, type SimUnitConfig } from '../../simulator/index.js';
 import { listenTcp, type TcpEndpoint } from '../../simulator/tcp-server.js';
@@ -33,6 +33,7 @@ import { ensureNodeRed, CONTRIB_MODBUS_VERSION, NODE_RED_VERSION, type NodeRedIn
 import { pollFlow } from './node-red/flow.js';
 import { settingsJs } from './node-red/settings.js';
 import type { BenchModule, BenchOptions, BenchResult, Figure } from './types.js';
+import { buildBundle, unitNodeFlags } from './lib-bundle.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'laundry-gateway.mjs');
@@ -373,21 +374,6 @@ function daemonConfig(dir: string, port: number): GatewayConfigInput & { control
   };
 }
 
-/**
- * The Node/V8 flags the service unit starts the daemon with (its ExecStart's node arguments before
- * the bin), so the bench runs the daemon as the unit does.
- */
-export function unitNodeFlags(): string[] {
-  const unit = readFileSync(join(ROOT, 'systemd', 'laundry-gateway.service'), 'utf8');
-  const args = (/^ExecStart=(.*)$/m.exec(unit)?.[1] ?? '').trim().split(/\s+/);
-  const flags: string[] = [];
-  for (const a of args.slice(1)) {
-    if (!a.startsWith('--')) break;
-    flags.push(a);
-  }
-  return flags;
-}
-
 function startDaemon(entry: string, dir: string, port: number, nodeFlags: readonly string[] = [], extraEnv: Record<string, string> = {}): Started {
   const configPath = join(dir, 'config.json');
   writeFileSync(configPath, JSON.stringify(daemonConfig(dir, port), null, 2));
@@ -396,22 +382,6 @@ function startDaemon(entry: string, dir: string, port: number, nodeFlags: readon
   delete env.NODE_OPTIONS;
   Object.assign(env, extraEnv);
   return spawnLogged(process.execPath, [...nodeFlags, entry, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
-}
-
-/**
- * The daemon as the Debian package installs it: one minified file built by esbuild
- * (scripts/package/bundle.mjs), here in <dir>/bundle/bin/ beside a node_modules link so its
- * externals (native addons, MQTT.js) resolve as they do in /opt/laundry-gateway.
- */
-async function buildBundle(dir: string, log: (l: string) => void): Promise<string> {
-  const out = join(dir, 'bundle');
-  mkdirSync(join(out, 'bin'), { recursive: true });
-  symlinkSync(join(ROOT, 'node_modules'), join(out, 'node_modules'), 'dir');
-  const file = join(out, 'bin', 'laundry-gateway.mjs');
-  const { bundleDaemon } = (await import(pathToFileURL(join(ROOT, 'scripts', 'package', 'bundle.mjs')).href)) as { bundleDaemon: (outfile: string) => Promise<number> };
-  const bytes = await bundleDaemon(file);
-  log(`bundled the daemon as the package does: ${file}, ${bytes} bytes`);
-  return file;
 }
 
 /**
