@@ -15,14 +15,8 @@ interface LocalDate {
 }
 
 /** The room's calendar date from the system's zone files (not Intl: gateway/core/time-zone.ts). */
-type Formatter = (epochMs: number) => LocalDate;
-
-function localDate(fmt: Formatter, epochMs: number): LocalDate {
-  return fmt(epochMs);
-}
-
-function formatter(timeZone: string): Formatter {
-  return (epochMs) => localParts(epochMs, timeZone);
+function localDate(timeZone: string, epochMs: number): LocalDate {
+  return localParts(epochMs, timeZone);
 }
 
 /**
@@ -31,10 +25,9 @@ function formatter(timeZone: string): Formatter {
  * (even one that skips local midnight) cannot put the boundary an hour off.
  */
 export function localMonthStartMs(epochMs: number, timeZone: string): number {
-  const fmt = formatter(timeZone);
-  const { year, month } = localDate(fmt, epochMs);
+  const { year, month } = localDate(timeZone, epochMs);
   const inMonth = (t: number): boolean => {
-    const d = localDate(fmt, t);
+    const d = localDate(timeZone, t);
     return d.year > year || (d.year === year && d.month >= month);
   };
   // Zone offsets lie within -12 h … +14 h of UTC.
@@ -55,9 +48,8 @@ export function localMonthStartMs(epochMs: number, timeZone: string): number {
  */
 export function tenureMonths(sinceMs: number, nowMs: number, timeZone: string): number {
   if (nowMs <= sinceMs) return 0;
-  const fmt = formatter(timeZone);
-  const a = localDate(fmt, sinceMs);
-  const b = localDate(fmt, nowMs);
+  const a = localDate(timeZone, sinceMs);
+  const b = localDate(timeZone, nowMs);
   let months = (b.year - a.year) * 12 + (b.month - a.month);
   if (b.day < a.day || (b.day === a.day && b.msOfDay < a.msOfDay)) months -= 1;
   return Math.max(0, months);
