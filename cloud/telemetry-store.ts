@@ -7,7 +7,7 @@
 // and a WAL flush (1 000 gateways reconnecting: 2 000+ of them against ~45 000 records in the
 // fleet burst). Last value wins per key inside a group as it did between single upserts.
 import { inTransaction } from './pg-transaction.js';
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { OtherUplink } from './uplinks.js';
 
 /** The most telemetry messages in one transaction. */
@@ -98,23 +98,9 @@ export async function storeTelemetryGroup(pool: Pool, group: readonly OtherUplin
     // others keep the stored one (ON CONFLICT cannot tell "said null" from "not said" per row).
     for (const said of [true, false]) {
       const st = pickSaid(r.status, said);
-      if (st.gatewayId.length > 0)
-        await c.query({
-          name: `telemetry-status-${said}`,
-          text: `INSERT INTO gateway_status (gateway_id, online, status_at, config_version)
-           SELECT g, o, now(), v FROM unnest($1::text[], $2::boolean[], $3::bigint[]) AS u(g, o, v)
-           ON CONFLICT (gateway_id) DO UPDATE SET online = excluded.online, status_at = excluded.status_at${said ? ', config_version = excluded.config_version' : ''}`,
-          values: [st.gatewayId, st.online, st.configVersion],
-        });
+      if (st.gatewayId.length > 0) await upsertStatus(c, 'status', said, { column: 'online', type: 'boolean', values: st.online }, st.gatewayId, st.configVersion);
       const h = pickSaid(r.health, said);
-      if (h.gatewayId.length > 0)
-        await c.query({
-          name: `telemetry-health-${said}`,
-          text: `INSERT INTO gateway_status (gateway_id, health, health_at, config_version)
-           SELECT g, h, now(), v FROM unnest($1::text[], $2::jsonb[], $3::bigint[]) AS u(g, h, v)
-           ON CONFLICT (gateway_id) DO UPDATE SET health = excluded.health, health_at = excluded.health_at${said ? ', config_version = excluded.config_version' : ''}`,
-          values: [h.gatewayId, h.health, h.configVersion],
-        });
+      if (h.gatewayId.length > 0) await upsertStatus(c, 'health', said, { column: 'health', type: 'jsonb', values: h.health }, h.gatewayId, h.configVersion);
     }
     if (r.state.gatewayId.length > 0)
       await c.query({
@@ -170,4 +156,26 @@ export class TelemetryWriter {
     }
     this.running = null;
   }
+}
+
+/**
+ * One kind's rows of gateway_status: its own column and time, and the config version only where
+ * the group said one (`said`), so a status without a version keeps the stored one.
+ */
+async function upsertStatus(
+  c: PoolClient,
+  kind: 'status' | 'health',
+  said: boolean,
+  own: { column: 'online' | 'health'; type: 'boolean' | 'jsonb'; values: readonly unknown[] },
+  gatewayIds: readonly string[],
+  configVersions: readonly unknown[],
+): Promise<void> {
+  const col = own.column;
+  await c.query({
+    name: `telemetry-${kind}-${said}`,
+    text: `INSERT INTO gateway_status (gateway_id, ${col}, ${kind}_at, config_version)
+     SELECT g, x, now(), v FROM unnest($1::text[], $2::${own.type}[], $3::bigint[]) AS u(g, x, v)
+     ON CONFLICT (gateway_id) DO UPDATE SET ${col} = excluded.${col}, ${kind}_at = excluded.${kind}_at${said ? ', config_version = excluded.config_version' : ''}`,
+    values: [gatewayIds, own.values, configVersions],
+  });
 }
