@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { z } from 'zod';
-import { defineSetting, WriteFaults } from '../../storage/index.js';
-import { cardHold, openTestLedger, tempDir } from './helpers.js';
+import { defineSetting } from '../../storage/index.js';
+import { cardHold, openTestLedger, tempDir, withFaultyLedger } from './helpers.js';
 
 const COUNT = defineSetting('test.along', z.strictObject({ n: z.number().int() }));
 
@@ -35,11 +35,8 @@ test('capture with a setting: both in one commit', () => {
   }
 });
 
-test('capture with a setting that fails: the capture commits alone, alsoStored false', () => {
-  const t = tempDir();
-  const faults = new WriteFaults();
-  const l = openTestLedger(t.file('l.db'), { writeFaults: faults });
-  try {
+test('capture with a setting that fails: the capture commits alone, alsoStored false', () =>
+  withFaultyLedger((l, faults) => {
     const vendId = creditedVend(l);
     faults.fail({ code: 'SQLITE_IOERR', op: 'capture', sql: /INSERT INTO settings/ });
     const r = l.capture(vendId, {}, { setting: COUNT, value: { n: 2 } });
@@ -50,11 +47,7 @@ test('capture with a setting that fails: the capture commits alone, alsoStored f
     assert.equal(l.balance('a')?.balanceCents, 600);
     assert.ok(l.selfCheck().ok);
     assert.ok(l.verifyAudit().ok);
-  } finally {
-    l.close();
-    t.cleanup();
-  }
-});
+  }));
 
 test('a setting its schema refuses does not undo the capture either', () => {
   const t = tempDir();

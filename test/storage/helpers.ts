@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Clock } from '../../gateway/core/clock.js';
 import { silentLogger } from '../../gateway/core/log.js';
-import { openLedger, type Ledger, type OpenLedgerOptions } from '../../storage/index.js';
+import { openLedger, WriteFaults, type Ledger, type OpenLedgerOptions } from '../../storage/index.js';
 
 export const ROOM_SECRET = Buffer.from('0123456789abcdef0123456789abcdef', 'hex');
 export const GATEWAY_ID = 'gw-test';
@@ -79,4 +79,17 @@ export function cardHold(accountId: string, amountCents: number, extra: Record<s
     ruleId: 'wash-std',
     ...extra,
   };
+}
+
+/** A fresh ledger file whose writes can be failed (storage/write-faults.ts), closed and removed afterwards. */
+export function withFaultyLedger(fn: (ledger: Ledger, faults: WriteFaults) => void): void {
+  const t = tempDir();
+  const faults = new WriteFaults();
+  const ledger = openTestLedger(t.file('l.db'), { writeFaults: faults });
+  try {
+    fn(ledger, faults);
+  } finally {
+    ledger.close();
+    t.cleanup();
+  }
 }

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { WriteFaults } from '../../storage/index.js';
-import { cardHold, openTestLedger, tempDir } from './helpers.js';
+import { cardHold, withFaultyLedger } from './helpers.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -12,11 +11,8 @@ function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-test('write faults: the next write throws like SQLite, the transaction rolls back, the ledger stays whole', () => {
-  const t = tempDir();
-  const faults = new WriteFaults();
-  const l = openTestLedger(t.file('l.db'), { writeFaults: faults });
-  try {
+test('write faults: the next write throws like SQLite, the transaction rolls back, the ledger stays whole', () =>
+  withFaultyLedger((l, faults) => {
     l.applyTopUp({ cloudId: 'seed', accountId: 'a', amountCents: 1000, accountVersion: 1 });
     const h = l.hold(cardHold('a', 400));
     assert.ok(h.ok);
@@ -33,17 +29,10 @@ test('write faults: the next write throws like SQLite, the transaction rolls bac
     assert.equal(l.balance('a')?.balanceCents, 600);
     assert.ok(l.selfCheck().ok);
     assert.ok(l.verifyAudit().ok);
-  } finally {
-    l.close();
-    t.cleanup();
-  }
-});
+  }));
 
-test('write faults: failAll until clear (a read-only remount), by SQL pattern, skip', () => {
-  const t = tempDir();
-  const faults = new WriteFaults();
-  const l = openTestLedger(t.file('l.db'), { writeFaults: faults });
-  try {
+test('write faults: failAll until clear (a read-only remount), by SQL pattern, skip', () =>
+  withFaultyLedger((l, faults) => {
     faults.failAll('SQLITE_READONLY');
     assert.equal(codeOf(() => l.applyTopUp({ cloudId: 'x', accountId: 'a', amountCents: 100, accountVersion: 2 })), 'SQLITE_READONLY');
     assert.equal(codeOf(() => l.setSetting('k', 'v')), 'SQLITE_READONLY');
@@ -58,8 +47,4 @@ test('write faults: failAll until clear (a read-only remount), by SQL pattern, s
     assert.ok(l.hold(cardHold('a', 10)).ok);
     assert.equal(l.balance('a')?.balanceCents, 80);
     assert.ok(l.selfCheck().ok);
-  } finally {
-    l.close();
-    t.cleanup();
-  }
-});
+  }));
