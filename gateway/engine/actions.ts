@@ -143,8 +143,9 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
           ),
         );
         if (r === null) return { type: 'error', detail: 'capture not stored' };
-        // In force from this capture on, stored with it or (alsoStored false, logged) in memory only.
-        if (r.ok && risk !== undefined) ctx.riskOnCapture?.captured(risk);
+        // In force from this capture on. Not stored with it (alsoStored false): left to the
+        // engine, which saves it after the vend in a commit of its own, as for an unresolved vend.
+        if (r.ok && risk !== undefined && r.alsoStored !== false) ctx.riskOnCapture?.captured(risk);
         if (r.ok || ledger.getVend(a.vendId)?.state === 'captured') {
           d.log.info({ vendId: a.vendId, machineId: ctx.machineId }, 'vend captured');
           return { type: 'captured' };

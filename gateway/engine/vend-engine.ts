@@ -222,7 +222,8 @@ export class VendEngine {
         mine.vendId = vendId;
       };
     }
-    // A captured vend's risk state goes into the capture's transaction; riskApplied says it did.
+    // A captured vend's risk state goes into the capture's transaction; riskApplied says it did
+    // (if not, or the vend is unresolved, it is saved below on its own).
     const riskKey = auth.riskKey;
     let riskApplied = false;
     if (riskKey !== null) {

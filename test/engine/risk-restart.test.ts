@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { Daemon } from '../../gateway/daemon.js';
 import { RISK_STATE_KEY } from '../../gateway/engine/risk-store.js';
 import { riskStateSchema } from '../../gateway/vend/risk.js';
+import { WriteFaults } from '../../storage/index.js';
 import { CARDS, seedCards, startDaemon, startRoom, tempDir, testConfig, waitStatus, type TestRoom } from './harness.js';
 
 let sim: TestRoom;
@@ -74,4 +75,23 @@ test('a captured vend leaves its risk state stored with the capture', async () =
   assert.ok(stored !== undefined);
   const card = riskStateSchema.parse(JSON.parse(stored)).cards[d.ledger.cardKey(CARDS.alice.uid)];
   assert.equal(card?.vends.length, 1, 'the vend counts once, in the stored state');
+});
+
+test("a captured vend whose risk state could not go along with the capture: the capture stands, the state is stored after it, the vend counted once", async () => {
+  if (daemon) await daemon.stop();
+  const faults = new WriteFaults();
+  const d = await startDaemon(cfg(sim.port), undefined, { ledgerWriteFaults: faults });
+  daemon = d;
+  await waitStatus(d, 'D1', ['idle']);
+  seedCards(d.ledger);
+  const key = d.ledger.cardKey(CARDS.bob.uid);
+  const before = d.ledger.getSetting(RISK_STATE_KEY);
+  const had = before === undefined ? 0 : (riskStateSchema.parse(JSON.parse(before)).cards[key]?.vends.length ?? 0);
+  faults.fail({ code: 'SQLITE_IOERR', op: 'capture', sql: /INSERT INTO settings/ });
+  const o = await d.engine.cardSwipe({ readerId: 'r-D1', uid: CARDS.bob.uid, machineId: 'D1' });
+  assert.equal(o.result, 'captured');
+  assert.equal(faults.injected, 1, 'the setting beside the capture failed');
+  const stored = d.ledger.getSetting(RISK_STATE_KEY);
+  assert.ok(stored !== undefined);
+  assert.equal(riskStateSchema.parse(JSON.parse(stored)).cards[key]?.vends.length, had + 1, 'stored on its own, the vend counted once');
 });
