@@ -34,6 +34,30 @@ quote the token: Base45 text may contain spaces.`;
 
 class UsageError extends Error {}
 
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+
+/**
+ * node:util's parseArgs refuses `--key -Abc…` as ambiguous, yet one base64url key in 64 starts
+ * with a dash, as keygen prints it. A value option always takes the next argument, so join the pair
+ * as `--key=-Abc…` before parsing.
+ */
+function attachValues(args: readonly string[], options: OptionSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] ?? '';
+    const next = args[i + 1];
+    if (a === '--') {
+      out.push(...args.slice(i));
+      break;
+    }
+    if (a.startsWith('--') && !a.includes('=') && options[a.slice(2)]?.type === 'string' && next !== undefined) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 function int(name: string, v: string | undefined, min = 0): number | undefined {
   if (v === undefined) return undefined;
   if (!/^-?\d+$/.test(v)) throw new UsageError(`--${name} must be an integer, got "${v}"`);
@@ -64,23 +88,20 @@ function keygen(args: string[], io: TokenCliIo): number {
 }
 
 function mint(args: string[], io: TokenCliIo, clock: Clock): number {
-  const { values } = parseArgs({
-    args,
-    options: {
-      key: { type: 'string' },
-      room: { type: 'string' },
-      amount: { type: 'string' },
-      machine: { type: 'string' },
-      program: { type: 'string' },
-      account: { type: 'string' },
-      ttl: { type: 'string' },
-      issuer: { type: 'string' },
-      now: { type: 'string' },
-      cti: { type: 'string' },
-      untagged: { type: 'boolean' },
-    },
-    strict: true,
-  });
+  const options = {
+    key: { type: 'string' },
+    room: { type: 'string' },
+    amount: { type: 'string' },
+    machine: { type: 'string' },
+    program: { type: 'string' },
+    account: { type: 'string' },
+    ttl: { type: 'string' },
+    issuer: { type: 'string' },
+    now: { type: 'string' },
+    cti: { type: 'string' },
+    untagged: { type: 'boolean' },
+  } as const satisfies OptionSpec;
+  const { values } = parseArgs({ args: attachValues(args, options), options, strict: true });
   if (values.key === undefined || values.room === undefined || values.amount === undefined) throw new UsageError('mint needs --key, --room and --amount');
   const seed = key32('key', values.key);
   const now = int('now', values.now) ?? Math.floor(clock.now() / 1000);
@@ -100,21 +121,17 @@ function mint(args: string[], io: TokenCliIo, clock: Clock): number {
 }
 
 async function inspect(args: string[], io: TokenCliIo, clock: Clock, deps: TokenCliDeps): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options: {
-      room: { type: 'string' },
-      key: { type: 'string', multiple: true },
-      issuer: { type: 'string' },
-      machine: { type: 'string' },
-      price: { type: 'string' },
-      now: { type: 'string' },
-      used: { type: 'string', multiple: true },
-      json: { type: 'boolean' },
-    },
-    allowPositionals: true,
-    strict: true,
-  });
+  const options = {
+    room: { type: 'string' },
+    key: { type: 'string', multiple: true },
+    issuer: { type: 'string' },
+    machine: { type: 'string' },
+    price: { type: 'string' },
+    now: { type: 'string' },
+    used: { type: 'string', multiple: true },
+    json: { type: 'boolean' },
+  } as const satisfies OptionSpec;
+  const { values, positionals } = parseArgs({ args: attachValues(args, options), options, allowPositionals: true, strict: true });
   if (positionals.length === 0) throw new UsageError('inspect needs the token text (or - to read it from standard input)');
   if (positionals.length > 1) throw new UsageError('inspect takes one token: quote it, Base45 text may contain spaces');
   let text = positionals[0] ?? '';

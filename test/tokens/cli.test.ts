@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runTokenCommand } from '../../gateway/tokens/cli.js';
 import type { Clock } from '../../gateway/core/clock.js';
+import { keyPairFromSeed } from '../../protocols/qr-token/mint.js';
 
 const T = 1_800_000_000;
 const clock: Clock = { now: () => T * 1000, monotonic: () => 0 };
@@ -81,4 +82,28 @@ test('inspect without keys still reports a wrong alg as a failure', async () => 
   const r = inspectToken(tok);
   const alg = r.steps.find((s) => s.check === 'alg');
   assert.equal(alg?.status, 'fail');
+});
+
+test('cli: keys that start with a dash are taken as values, as keygen prints them', async () => {
+  // One key in 64 starts with "-"; node:util's parseArgs alone refuses `--key -Abc…` as ambiguous.
+  let keys: { privateKey: string; publicKey: string } | undefined;
+  for (let i = 0; i < 20_000 && keys === undefined; i++) {
+    const seed = new Uint8Array(32).fill(i & 0xff);
+    seed[0] = 0xf8; // the first six bits 111110 are "-" in base64url
+    seed[1] = i >> 8;
+    const kp = keyPairFromSeed(seed);
+    const privateKey = Buffer.from(kp.privateKey).toString('base64url');
+    const publicKey = Buffer.from(kp.publicKey).toString('base64url');
+    if (privateKey.startsWith('-') && publicKey.startsWith('-')) keys = { privateKey, publicKey };
+  }
+  assert.ok(keys, 'no key pair with both keys starting with a dash');
+  const m = await run(['mint', '--key', keys.privateKey, '--room', 'R1', '--amount', '100']);
+  assert.equal(m.code, 0, m.err);
+  const ok = await run(['inspect', m.out, '--room', 'R1', '--key', keys.publicKey, '--issuer', 'laundry-cloud']);
+  assert.equal(ok.code, 0, ok.out);
+  assert.match(ok.out, /verdict: VALID/);
+  const joined = await run(['inspect', m.out, `--room=R1`, `--key=${keys.publicKey}`, '--issuer=laundry-cloud']);
+  assert.equal(joined.code, 0, joined.out);
+  // an option with no value left still is a usage error, not a swallowed positional
+  assert.equal((await run(['mint', '--room', 'R1', '--amount', '1', '--key'])).code, 2);
 });
