@@ -44,16 +44,19 @@ export interface IngestBatch {
   rows: IngestRows;
 }
 
-/** One record's COPY line; `gw` is the gateway id already escaped (escapeCopy). */
-export function copyLine(gw: string, r: RecordRow): string {
-  return `${gw}\t${r.seq}\t${escapeCopy(r.id)}\t${escapeCopy(r.type)}\t${r.money ? 't' : 'f'}\t${r.createdMs}\t${escapeCopy(r.payload)}\t${r.problem === null ? '\\N' : escapeCopy(r.problem)}\n`;
+/**
+ * One record's COPY line; `gw` is the gateway id and `payload` the payload's JSON text, both
+ * already escaped (escapeCopy; escapeStringified for JSON.stringify's output).
+ */
+export function copyLine(gw: string, r: Omit<RecordRow, 'payload'>, payload: string): string {
+  return `${gw}\t${r.seq}\t${escapeCopy(r.id)}\t${escapeCopy(r.type)}\t${r.money ? 't' : 'f'}\t${r.createdMs}\t${payload}\t${r.problem === null ? '\\N' : escapeCopy(r.problem)}\n`;
 }
 
 /** A batch's rows from its records (in the batch's order). */
 export function ingestRows(gatewayId: string, records: readonly RecordRow[]): IngestRows {
   const gw = escapeCopy(gatewayId);
   let text = '';
-  for (const r of records) text += copyLine(gw, r);
+  for (const r of records) text += copyLine(gw, r, escapeCopy(r.payload));
   return { seq: records.map((r) => r.seq), copy: Buffer.from(text, 'utf8') };
 }
 
@@ -92,6 +95,15 @@ const COPY_UNESCAPES: Record<string, string> = { '\\': '\\', n: '\n', r: '\r', t
 /** A text value in COPY's text format: backslash, newline, carriage return and tab escaped. */
 export function escapeCopy(x: string): string {
   return COPY_SPECIAL.test(x) ? x.replace(/[\\\n\r\t]/g, (ch) => COPY_ESCAPES[ch] ?? ch) : x;
+}
+
+/**
+ * escapeCopy of JSON.stringify's output: it never holds a raw control character (it escapes
+ * U+0000-U+001F), so only backslashes are doubled; indexOf finds none in most payloads at a
+ * fraction of the regular expression's scan (escapeCopy was 9 % of a worker's burst CPU).
+ */
+export function escapeStringified(json: string): string {
+  return json.indexOf('\\') === -1 ? json : json.replaceAll('\\', '\\\\');
 }
 
 /** escapeCopy undone. */

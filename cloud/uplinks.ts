@@ -5,7 +5,7 @@ import { UP_SCHEMAS, describeIssues, parseBatch, type UpPayloads } from '../prot
 import { RECORD_SCHEMAS, checkRecord } from '../protocols/mqtt/records.js';
 import { parseTopic } from '../protocols/mqtt/topics.js';
 import { acceptBatchEnvelope } from './batch-envelope.js';
-import { copyLine, escapeCopy, type IngestBatch } from './rows.js';
+import { copyLine, escapeCopy, escapeStringified, type IngestBatch } from './rows.js';
 
 type OtherName = Exclude<keyof UpPayloads, 'batch'>;
 /** A non-batch uplink, its payload typed by its topic name. */
@@ -75,7 +75,7 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
       const problem = verdict.ok ? null : `${verdict.reason}: ${verdict.detail}`.slice(0, 500);
       if (problem !== null) problems++;
       seqs[i] = r.seq;
-      text += copyLine(gw, { seq: r.seq, id: r.id, type: r.type, money: r.money, createdMs: r.createdMs, payload: JSON.stringify(r.payload) ?? 'null', problem });
+      text += copyLine(gw, { seq: r.seq, id: r.id, type: r.type, money: r.money, createdMs: r.createdMs, problem }, escapeStringified(JSON.stringify(r.payload) ?? 'null'));
     }
     return {
       kind: 'batch',
