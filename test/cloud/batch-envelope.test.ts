@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { batchSchema } from '../../protocols/mqtt/payloads.js';
 import { acceptBatchEnvelope } from '../../cloud/batch-envelope.js';
 import { readUplink } from '../../cloud/uplinks.js';
+import { recordRows } from '../../cloud/rows.js';
 
 const often = <T, U>(good: fc.Arbitrary<T>, bad: fc.Arbitrary<U>): fc.Arbitrary<T | U> => fc.oneof({ arbitrary: good, weight: 20 }, { arbitrary: bad, weight: 1 });
 const text = (max: number): fc.Arbitrary<unknown> => often(fc.string({ minLength: 1, maxLength: max }), fc.oneof(fc.constant(''), fc.string({ minLength: max + 1, maxLength: max + 4 }), fc.integer(), fc.constant(null)));
@@ -76,4 +77,16 @@ test('readUplink: a batch the hand check refuses still gets zod\'s reason; one i
   const extra = readUplink('laundry/v1/room-1/up/batch', Buffer.from(JSON.stringify({ ...good, extra: 1 })), 'laundry/v1');
   assert.equal(extra.kind, 'invalid');
   if (extra.kind === 'invalid') assert.match(extra.reason, /extra/);
+});
+
+test('readUplink: payloads with backslashes, quotes, tabs, newlines and non-ASCII come back from the COPY text as sent', () => {
+  const odd = ['c\\d', 'a"b', 'tab\there', 'line\nbreak\r', '\\N', 'é ✓ \u2028', '\u0000\u001e'];
+  const records = odd.map((x, i) => ({ seq: i + 1, id: `id ${i}`, type: 'vend.capture', money: true, createdMs: 5, payload: { text: x, list: [x, { x }] } }));
+  const wire = { v: 1, gatewayId: 'g\\1', batchId: 'b', fromSeq: 1, toSeq: odd.length, records, auditHead: { seq: 0, hash: '' }, sentAt: 1 };
+  const u = readUplink('laundry/v1/room-1/up/batch', Buffer.from(JSON.stringify(wire)), 'laundry/v1');
+  assert.equal(u.kind, 'batch');
+  if (u.kind !== 'batch') return;
+  const back = recordRows(u.batch.rows);
+  assert.deepEqual(back.map((r) => JSON.parse(r.payload) as unknown), records.map((r) => r.payload));
+  assert.deepEqual(back.map((r) => [r.seq, r.id, r.money]), records.map((r) => [r.seq, r.id, true]));
 });
