@@ -10,9 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Segment } from './stream.js';
-import { PAYLOAD_SEPARATOR, type IngestBatch } from './rows.js';
-
-export const RECORD_COLUMNS = 'gateway_id, seq, id, type, money, created_ms, payload, problem';
+import { RECORD_COLUMNS, pickRows, type IngestBatch } from './rows.js';
 
 /** The stream state of each locked gateway: what is already stored. */
 export interface StoredState {
@@ -56,42 +54,16 @@ export function splitNew(batches: readonly IngestBatch[], state: ReadonlyMap<str
 
 function pick(b: IngestBatch, isNew: readonly boolean[], want: boolean): IngestBatch {
   const idx = isNew.flatMap((n, i) => (n === want ? [i] : []));
-  const payloads = b.rows.payloads.split(PAYLOAD_SEPARATOR);
-  const at = <T>(xs: readonly T[]): T[] => idx.map((i) => xs[i] as T);
-  return { ...b, rows: { seq: at(b.rows.seq), id: at(b.rows.id), type: at(b.rows.type), money: at(b.rows.money), createdMs: at(b.rows.createdMs), problem: at(b.rows.problem), payloads: at(payloads).join(PAYLOAD_SEPARATOR) } };
+  return { ...b, rows: pickRows(b.rows, idx) };
 }
 
-/** COPY of every row of the batches into `table` (text format, one write). Returns the rows copied. */
+/** COPY of every row of the batches into `table`: each batch's COPY text as it was built at receipt. Returns the rows copied. */
 export async function copyRecords(c: PoolClient, table: string, batches: readonly IngestBatch[]): Promise<number> {
-  const text = copyText(batches);
-  if (text.length === 0) return 0;
+  const parts = batches.filter((b) => b.rows.seq.length > 0);
+  if (parts.length === 0) return 0;
   const sink: Writable = c.query(copyFrom(`COPY ${table} (${RECORD_COLUMNS}) FROM STDIN`));
   await pipeline(async function* () {
-    yield Buffer.from(text, 'utf8');
+    for (const b of parts) yield b.rows.copy;
   }, sink);
-  return batches.reduce((n, b) => n + b.rows.seq.length, 0);
-}
-
-/** COPY's text format: tab between columns, a newline after each row, \N for null. */
-export function copyText(batches: readonly IngestBatch[]): string {
-  const lines: string[] = [];
-  for (const b of batches) {
-    const r = b.rows;
-    if (r.seq.length === 0) continue;
-    const gw = escapeCopy(b.gatewayId);
-    const payloads = r.payloads.split(PAYLOAD_SEPARATOR);
-    for (let i = 0; i < r.seq.length; i++) {
-      const problem = r.problem[i];
-      lines.push(`${gw}\t${r.seq[i]}\t${escapeCopy(r.id[i] ?? '')}\t${escapeCopy(r.type[i] ?? '')}\t${r.money[i] ? 't' : 'f'}\t${r.createdMs[i]}\t${escapeCopy(payloads[i] ?? 'null')}\t${problem === null || problem === undefined ? '\\N' : escapeCopy(problem)}\n`);
-    }
-  }
-  return lines.join('');
-}
-
-const COPY_SPECIAL = /[\\\n\r\t]/;
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/** A text value in COPY's text format: backslash, newline, carriage return and tab escaped. */
-export function escapeCopy(x: string): string {
-  return COPY_SPECIAL.test(x) ? x.replace(/[\\\n\r\t]/g, (ch) => COPY_ESCAPES[ch] ?? ch) : x;
+  return parts.reduce((n, b) => n + b.rows.seq.length, 0);
 }

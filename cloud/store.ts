@@ -9,10 +9,10 @@ import { inTransaction } from './pg-transaction.js';
 import type { Pool, PoolClient } from 'pg';
 import { copyRecords, splitNew, type StoredState } from './copy-records.js';
 import { headRows, mergeHeads, pickHeads, rowConflicts, type ChainHead, type GatewayHeads, type HeadPick, type HeadRow } from './heads.js';
-import { PAYLOAD_SEPARATOR, type IngestBatch } from './rows.js';
+import { recordRows, type IngestBatch, type RecordRow } from './rows.js';
 import { planStream, type Segment } from './stream.js';
 
-export { PAYLOAD_SEPARATOR, type IngestBatch, type IngestRows } from './rows.js';
+export { ingestRows, type IngestBatch, type IngestRows, type RecordRow } from './rows.js';
 
 export interface IngestAck {
   roomId: string;
@@ -160,15 +160,16 @@ async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegmen
 }
 
 /**
- * All records of the group in one statement. The short columns go as PostgreSQL array literals
- * built here in one pass (pg's generic array serializer prepares and escapes every element: the
- * gateway id alone once per record); the payloads, the bulk of the bytes, as one text that
- * PostgreSQL splits: pg's array literal escaping costs 5-20 µs per payload in JavaScript, the
- * join about 1 µs.
+ * All records of the group in one statement (the rare path: resends and overlaps, and a group
+ * whose COPY met a stored record), their columns read back from the batches' COPY text. The
+ * short columns go as PostgreSQL array literals built here in one pass (pg's generic array
+ * serializer prepares and escapes every element: the gateway id alone once per record); the
+ * payloads, the bulk of the bytes, as one text that PostgreSQL splits: pg's array literal
+ * escaping costs 5-20 µs per payload in JavaScript, the join about 1 µs.
  */
 async function insertRecords(c: PoolClient, batches: readonly IngestBatch[]): Promise<number> {
-  const n = batches.reduce((k, b) => k + b.rows.seq.length, 0);
-  if (n === 0) return 0;
+  const groups: RowGroup[] = batches.filter((b) => b.rows.seq.length > 0).map((b) => ({ gatewayId: b.gatewayId, rows: recordRows(b.rows) }));
+  if (groups.length === 0) return 0;
   const res = await c.query({
     name: 'ingest-records',
     text: `INSERT INTO records (gateway_id, seq, id, type, money, created_ms, payload, problem)
@@ -176,23 +177,32 @@ async function insertRecords(c: PoolClient, batches: readonly IngestBatch[]): Pr
      FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::bigint[], string_to_array($7::text, E'\\x1e'), $8::text[]) AS u(g, s, i, t, m, cr, p, pr)
      ON CONFLICT (gateway_id, seq) DO NOTHING`,
     values: [
-      arrayLiteral(batches, (b) => `${quoted(b.gatewayId)},`.repeat(b.rows.seq.length)),
-      arrayLiteral(batches, (b) => `${b.rows.seq.join(',')},`),
-      arrayLiteral(batches, (b) => b.rows.id.map((x) => `${quoted(x)},`).join('')),
-      arrayLiteral(batches, (b) => b.rows.type.map((x) => `${quoted(x)},`).join('')),
-      arrayLiteral(batches, (b) => `${b.rows.money.map((m) => (m ? 't' : 'f')).join(',')},`),
-      arrayLiteral(batches, (b) => `${b.rows.createdMs.join(',')},`),
-      batches.map((b) => b.rows.payloads).join(PAYLOAD_SEPARATOR),
-      arrayLiteral(batches, (b) => b.rows.problem.map((x) => (x === null ? 'NULL,' : `${quoted(x)},`)).join('')),
+      arrayLiteral(groups, (g) => `${quoted(g.gatewayId)},`.repeat(g.rows.length)),
+      arrayLiteral(groups, (g) => `${g.rows.map((r) => r.seq).join(',')},`),
+      arrayLiteral(groups, (g) => g.rows.map((r) => `${quoted(r.id)},`).join('')),
+      arrayLiteral(groups, (g) => g.rows.map((r) => `${quoted(r.type)},`).join('')),
+      arrayLiteral(groups, (g) => `${g.rows.map((r) => (r.money ? 't' : 'f')).join(',')},`),
+      arrayLiteral(groups, (g) => `${g.rows.map((r) => r.createdMs).join(',')},`),
+      groups.flatMap((g) => g.rows.map((r) => r.payload)).join(PAYLOAD_SEPARATOR),
+      arrayLiteral(groups, (g) => g.rows.map((r) => (r.problem === null ? 'NULL,' : `${quoted(r.problem)},`)).join('')),
     ],
   });
   return res.rowCount ?? 0;
 }
 
-/** A PostgreSQL array literal of every batch's part, each part ending in a comma (the last one dropped). */
-function arrayLiteral(batches: readonly IngestBatch[], part: (b: IngestBatch) => string): string {
+/** Between two payloads' JSON texts in the INSERT's payload parameter: JSON text never holds a raw control character. */
+const PAYLOAD_SEPARATOR = '\x1e';
+
+/** One batch's records as columns: the INSERT path's input. */
+interface RowGroup {
+  gatewayId: string;
+  rows: RecordRow[];
+}
+
+/** A PostgreSQL array literal of every group's part, each part ending in a comma (the last one dropped). */
+function arrayLiteral(groups: readonly RowGroup[], part: (g: RowGroup) => string): string {
   let s = '';
-  for (const b of batches) if (b.rows.seq.length > 0) s += part(b);
+  for (const g of groups) s += part(g);
   return `{${s.slice(0, -1)}}`;
 }
 

@@ -81,6 +81,19 @@ export function telemetryRows(group: readonly OtherUplink[]): TelemetryRows {
   return rows;
 }
 
+/**
+ * A jsonb[] parameter as one text of JSON texts joined by U+001E (JSON text never holds a raw
+ * control character), split by PostgreSQL: pg's array serializer escapes every quote of every
+ * element in JavaScript and PostgreSQL parses them back (a reconnecting fleet's 1 000 health
+ * messages were the largest statement of a burst after the records' COPY).
+ */
+function jsonTexts(values: readonly string[]): string {
+  return values.join('\x1e');
+}
+
+/** The SQL of a jsonTexts parameter as jsonb[]. */
+const JSON_TEXTS = (param: string): string => `string_to_array(${param}::text, E'\\x1e')::jsonb[]`;
+
 /** The rows of one status or health table whose config version was said (or not). */
 function pickSaid<T extends { gatewayId: string[]; configVersion: (number | null)[]; configSaid: boolean[] }>(t: T, said: boolean): T {
   if (t.configSaid.every((x) => x === said)) return t;
@@ -100,22 +113,22 @@ export async function storeTelemetryGroup(pool: Pool, group: readonly OtherUplin
       const st = pickSaid(r.status, said);
       if (st.gatewayId.length > 0) await upsertStatus(c, 'status', said, { column: 'online', type: 'boolean', values: st.online }, st.gatewayId, st.configVersion);
       const h = pickSaid(r.health, said);
-      if (h.gatewayId.length > 0) await upsertStatus(c, 'health', said, { column: 'health', type: 'jsonb', values: h.health }, h.gatewayId, h.configVersion);
+      if (h.gatewayId.length > 0) await upsertStatus(c, 'health', said, { column: 'health', type: 'jsonb', values: jsonTexts(h.health) }, h.gatewayId, h.configVersion);
     }
     if (r.state.gatewayId.length > 0)
       await c.query({
         name: 'telemetry-state',
         text: `INSERT INTO machine_states (gateway_id, machine_id, snapshot, observed_ms)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::bigint[])
+         SELECT * FROM unnest($1::text[], $2::text[], ${JSON_TEXTS('$3')}, $4::bigint[])
          ON CONFLICT (gateway_id, machine_id) DO UPDATE SET snapshot = excluded.snapshot, observed_ms = excluded.observed_ms
          WHERE machine_states.observed_ms <= excluded.observed_ms`,
-        values: [r.state.gatewayId, r.state.machineId, r.state.snapshot, r.state.observedMs],
+        values: [r.state.gatewayId, r.state.machineId, jsonTexts(r.state.snapshot), r.state.observedMs],
       });
     if (r.events.gatewayId.length > 0)
       await c.query({
         name: 'telemetry-events',
-        text: 'INSERT INTO gateway_events (gateway_id, kind, payload) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])',
-        values: [r.events.gatewayId, r.events.kind, r.events.payload],
+        text: `INSERT INTO gateway_events (gateway_id, kind, payload) SELECT * FROM unnest($1::text[], $2::text[], ${JSON_TEXTS('$3')})`,
+        values: [r.events.gatewayId, r.events.kind, jsonTexts(r.events.payload)],
       });
   });
 }
@@ -166,7 +179,7 @@ async function upsertStatus(
   c: PoolClient,
   kind: 'status' | 'health',
   said: boolean,
-  own: { column: 'online' | 'health'; type: 'boolean' | 'jsonb'; values: readonly unknown[] },
+  own: { column: 'online'; type: 'boolean'; values: readonly boolean[] } | { column: 'health'; type: 'jsonb'; values: string },
   gatewayIds: readonly string[],
   configVersions: readonly unknown[],
 ): Promise<void> {
@@ -174,7 +187,7 @@ async function upsertStatus(
   await c.query({
     name: `telemetry-${kind}-${said}`,
     text: `INSERT INTO gateway_status (gateway_id, ${col}, ${kind}_at, config_version)
-     SELECT g, x, now(), v FROM unnest($1::text[], $2::${own.type}[], $3::bigint[]) AS u(g, x, v)
+     SELECT g, x, now(), v FROM unnest($1::text[], ${own.type === 'jsonb' ? JSON_TEXTS('$2') : '$2::boolean[]'}, $3::bigint[]) AS u(g, x, v)
      ON CONFLICT (gateway_id) DO UPDATE SET ${col} = excluded.${col}, ${kind}_at = excluded.${kind}_at${said ? ', config_version = excluded.config_version' : ''}`,
     values: [gatewayIds, own.values, configVersions],
   });

@@ -4,7 +4,8 @@
 import { UP_SCHEMAS, describeIssues, parseBatch, type UpPayloads } from '../protocols/mqtt/payloads.js';
 import { RECORD_SCHEMAS, checkRecord } from '../protocols/mqtt/records.js';
 import { parseTopic } from '../protocols/mqtt/topics.js';
-import { PAYLOAD_SEPARATOR, type IngestBatch, type IngestRows } from './store.js';
+import { acceptBatchEnvelope } from './batch-envelope.js';
+import { copyLine, escapeCopy, escapeStringified, type IngestBatch } from './rows.js';
 
 type OtherName = Exclude<keyof UpPayloads, 'batch'>;
 /** A non-batch uplink, its payload typed by its topic name. */
@@ -24,8 +25,30 @@ export function warmRecordChecks(): void {
   for (const type of Object.keys(RECORD_SCHEMAS)) checkRecord(type, false, {});
 }
 
-export function readUplink(topic: string, payload: Buffer, prefix: string): Uplink {
+/**
+ * parseTopic's verdicts by topic: a fleet's uplink topics are a few per gateway, each parsed
+ * (with zod on its room segment) once instead of on every message. Cleared when it grows past
+ * TOPIC_CACHE_MAX (a flood of made-up topics costs memory up to there, then parsing as before).
+ */
+const topicCache = new Map<string, ReturnType<typeof parseTopic>>();
+let topicCachePrefix = '';
+const TOPIC_CACHE_MAX = 100_000;
+
+function cachedTopic(topic: string, prefix: string): ReturnType<typeof parseTopic> {
+  if (prefix !== topicCachePrefix) {
+    topicCache.clear();
+    topicCachePrefix = prefix;
+  }
+  const hit = topicCache.get(topic);
+  if (hit !== undefined) return hit;
   const t = parseTopic(topic, prefix);
+  if (topicCache.size >= TOPIC_CACHE_MAX) topicCache.clear();
+  topicCache.set(topic, t);
+  return t;
+}
+
+export function readUplink(topic: string, payload: Buffer, prefix: string): Uplink {
+  const t = cachedTopic(topic, prefix);
   if (t === null || t.direction !== 'up') return { kind: 'ignored' };
   let raw: unknown;
   try {
@@ -34,32 +57,30 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
     return { kind: 'invalid', roomId: t.roomId, reason: `${t.name}: not JSON` };
   }
   if (t.name === 'batch') {
-    const parsed = parseBatch(raw);
-    if (!parsed.success) return { kind: 'invalid', roomId: t.roomId, reason: `batch: ${describeIssues(parsed.error)}` };
-    const b = parsed.data;
+    let b = acceptBatchEnvelope(raw);
+    if (b === null) {
+      const parsed = parseBatch(raw);
+      if (!parsed.success) return { kind: 'invalid', roomId: t.roomId, reason: `batch: ${describeIssues(parsed.error)}` };
+      b = parsed.data;
+    }
+    // Each record's COPY line straight away (rows.ts): the payload re-serialized once, as stored.
     let problems = 0;
-    const n = b.records.length;
-    const rows: IngestRows = { seq: new Array<number>(n), id: new Array<string>(n), type: new Array<string>(n), money: new Array<boolean>(n), createdMs: new Array<number>(n), payloads: '', problem: new Array<string | null>(n) };
-    const payloads = new Array<string>(n);
-    for (let i = 0; i < n; i++) {
+    const gw = escapeCopy(b.gatewayId);
+    const seqs = new Array<number>(b.records.length);
+    let text = '';
+    for (let i = 0; i < b.records.length; i++) {
       const r = b.records[i];
       if (r === undefined) continue;
       const verdict = checkRecord(r.type, r.money, r.payload);
       const problem = verdict.ok ? null : `${verdict.reason}: ${verdict.detail}`.slice(0, 500);
       if (problem !== null) problems++;
-      rows.seq[i] = r.seq;
-      rows.id[i] = r.id;
-      rows.type[i] = r.type;
-      rows.money[i] = r.money;
-      rows.createdMs[i] = r.createdMs;
-      rows.problem[i] = problem;
-      payloads[i] = JSON.stringify(r.payload) ?? 'null';
+      seqs[i] = r.seq;
+      text += copyLine(gw, { seq: r.seq, id: r.id, type: r.type, money: r.money, createdMs: r.createdMs, problem }, escapeStringified(JSON.stringify(r.payload) ?? 'null'));
     }
-    rows.payloads = payloads.join(PAYLOAD_SEPARATOR);
     return {
       kind: 'batch',
       problems,
-      batch: { roomId: t.roomId, gatewayId: b.gatewayId, fromSeq: b.fromSeq, toSeq: b.toSeq, afterSeq: b.afterSeq, ackedSeq: b.ackedSeq, auditHead: b.auditHead, moneyHead: b.moneyHead, rows },
+      batch: { roomId: t.roomId, gatewayId: b.gatewayId, fromSeq: b.fromSeq, toSeq: b.toSeq, afterSeq: b.afterSeq, ackedSeq: b.ackedSeq, auditHead: b.auditHead, moneyHead: b.moneyHead, rows: { seq: seqs, copy: Buffer.from(text, 'utf8') } },
     };
   }
   const parsed = UP_SCHEMAS[t.name].safeParse(raw);

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { silentLogger } from '../../gateway/core/log.js';
-import { PAYLOAD_SEPARATOR, ingest, type IngestBatch } from '../../cloud/store.js';
+import { ingest, ingestRows, type IngestBatch } from '../../cloud/store.js';
 import { IngestWorker } from '../../cloud/worker.js';
 import type { Broker } from '../helpers/mosquitto.js';
 import type { Postgres } from '../helpers/postgres.js';
@@ -71,7 +71,7 @@ const batch = (g: string, after: number, from: number, to: number, audit: Head, 
   const seq = Array.from({ length: to - from + 1 }, (_, i) => from + i);
   return {
     roomId: g, gatewayId: g, afterSeq: after, ackedSeq: 0, fromSeq: from, toSeq: to, auditHead: audit, ...(money ? { moneyHead: money } : {}),
-    rows: { seq, id: seq.map((s) => `id-${s}`), type: seq.map(() => 'machine_state'), money: seq.map(() => false), createdMs: seq.map(() => 1), payloads: seq.map(() => '{}').join(PAYLOAD_SEPARATOR), problem: seq.map(() => null) },
+    rows: ingestRows(g, seq.map((s) => ({ seq: s, id: `id-${s}`, type: 'machine_state', money: false, createdMs: 1, payload: '{}', problem: null }))),
   };
 };
 

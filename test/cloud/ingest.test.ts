@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { silentLogger } from '../../gateway/core/log.js';
 import { splitNew } from '../../cloud/copy-records.js';
-import { PAYLOAD_SEPARATOR, ingest, type IngestBatch } from '../../cloud/store.js';
+import { recordRows } from '../../cloud/rows.js';
+import { ingest, ingestRows, type IngestBatch } from '../../cloud/store.js';
 import { IngestWorker } from '../../cloud/worker.js';
 import type { Broker } from '../helpers/mosquitto.js';
 import type { Postgres } from '../helpers/postgres.js';
@@ -74,7 +75,7 @@ const batch = (g: string, after: number, from: number, to: number): IngestBatch 
   const seq = Array.from({ length: to - from + 1 }, (_, i) => from + i);
   return {
     roomId: g, gatewayId: g, afterSeq: after, ackedSeq: 0, fromSeq: from, toSeq: to,
-    rows: { seq, id: seq.map((s) => `id-${s}`), type: seq.map(() => 'machine_state'), money: seq.map(() => false), createdMs: seq.map(() => 1), payloads: seq.map(() => '{}').join(PAYLOAD_SEPARATOR), problem: seq.map(() => null) },
+    rows: ingestRows(g, seq.map((s) => ({ seq: s, id: `id-${s}`, type: 'machine_state', money: false, createdMs: 1, payload: '{}', problem: null }))),
   };
 };
 
@@ -111,12 +112,9 @@ for (const write of ['copy', 'insert'] as const) {
     const g = `odd "gw" \\ {1,2}\t${write}`;
     const odd = ['NULL', 'a"b', 'c\\d', '{x,y}', ' lead', '', 'é ✓', 'null', 'tab\there', 'line\nbreak\r', '\\N'];
     const b = batch(g, 0, 1, odd.length);
-    b.rows.id = odd.map((x) => `id ${x}`);
-    b.rows.type = odd.map((x) => `t${x}`);
-    b.rows.problem = odd.map((x, i) => (i % 2 === 0 ? null : x));
-    b.rows.money = odd.map((_, i) => i % 3 === 0);
-    b.rows.createdMs = odd.map((_, i) => 1_765_000_000_000 + i);
-    b.rows.payloads = odd.map((x) => JSON.stringify({ text: x, list: [x] })).join(PAYLOAD_SEPARATOR);
+    const records = odd.map((x, i) => ({ seq: i + 1, id: `id ${x}`, type: `t${x}`, problem: i % 2 === 0 ? null : x, money: i % 3 === 0, createdMs: 1_765_000_000_000 + i, payload: JSON.stringify({ text: x, list: [x] }) }));
+    b.rows = ingestRows(g, records);
+    assert.deepEqual(recordRows(b.rows), records, 'the columns read back from the COPY text as they went in');
     const r = await ingest(pool, [b], 64, write);
     assert.deepEqual(r.acks.map((a) => a.upToSeq), [odd.length]);
     const rows = await pool.query<{ seq: string; id: string; type: string; problem: string | null; money: boolean; created_ms: string; payload: unknown }>(
@@ -148,5 +146,5 @@ test('splitNew: COPY takes only what the stored state and the group prove new', 
   const { fresh, maybeStored } = splitNew([batch('g', 0, 1, 12), batch('g', 12, 13, 22), batch('g', 12, 13, 14), batch('h', 0, 1, 2)], state);
   assert.deepEqual(fresh.map((b) => b.rows.seq), [[11, 12], [13, 14, 15, 16, 17, 18, 19, 20]]);
   assert.deepEqual(maybeStored.map((b) => b.rows.seq), [[1, 2, 3, 4, 5, 6, 7, 8, 9, 10], [21, 22], [13, 14], [1, 2]]);
-  assert.deepEqual(fresh[1]?.rows.payloads.split(PAYLOAD_SEPARATOR).length, 8);
+  assert.deepEqual(fresh[1] && recordRows(fresh[1].rows).map((r) => [r.seq, r.id]), [13, 14, 15, 16, 17, 18, 19, 20].map((s) => [s, `id-${s}`]));
 });

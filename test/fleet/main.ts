@@ -5,7 +5,8 @@
 // then the exactly-once check and the figures beside the issue's targets. Options:
 //   --gateways 1000 --hosts 4 --outage-sec 600 --day-sec 60 --day-rate 0.0167 --burst 40 --quick
 //   --burst-only (connect, burst, raw COPY, workers 1 → 2 → 4, verify: no day rate, no chaos;
-//   what fits a quiet window), --pool-size 4 (each worker's PostgreSQL connections: its
+//   what fits a quiet window), --chaos-only (connect, the chaos steps, verify: no day rate, burst,
+//   COPY nor scaling; the 10-minute outage fits a 15-minute window), --pool-size 4 (each worker's PostgreSQL connections: its
 //   transactions at once), --pg-stats (pg_stat_statements: PostgreSQL's time per statement of each
 //   timed drain and the transaction size, printed), --tx-in-flight 2 (each worker's ingest
 //   transactions at once), --cold (no warm-up drain before each timed one), --skip-scaling (no
@@ -33,6 +34,7 @@ const { values } = parseArgs({
     burst: { type: 'string', default: '40' },
     quick: { type: 'boolean', default: false },
     'burst-only': { type: 'boolean', default: false },
+    'chaos-only': { type: 'boolean', default: false },
     'pool-size': { type: 'string', default: '4' },
     'pg-stats': { type: 'boolean', default: false },
     'tx-in-flight': { type: 'string' },
@@ -48,6 +50,8 @@ const DAY_MS = (q ? 10 : Number(values['day-sec'])) * 1000;
 const DAY_RATE = Number(values['day-rate']) * (q ? 10 : 1);
 const BURST = q ? 10 : Number(values.burst);
 const BURST_ONLY = values['burst-only'];
+const CHAOS_ONLY = values['chaos-only'];
+if (BURST_ONLY && CHAOS_ONLY) throw new Error('--burst-only and --chaos-only leave nothing to run together');
 const POOL_SIZE = Number(values['pool-size']);
 const TX_IN_FLIGHT = values['tx-in-flight'] === undefined ? undefined : Number(values['tx-in-flight']);
 /**
@@ -83,11 +87,49 @@ async function drainRate(rig: FleetRig, actions: number, phase: string, onlyUrl?
   return { records: r.records, ms: r.ms, perSec: r.records / (r.ms / 1000), gatewaysFrozen: r.gatewaysFrozen, load: loadAt, cpuUsPerRecord: cpu, thawedAtMs: r.thawedAtMs };
 }
 
+/** The burst (2 workers), raw COPY of its rows, then workers 1 → 2 → 4 on broker A (its gateways only). */
+async function burstAndScaling(rig: FleetRig, say: (s: string) => void): Promise<{ burst: Awaited<ReturnType<typeof drainRate>>; copy: Awaited<ReturnType<typeof copyBaseline>>; copyCpuUs: number; copyLoad: string; scaling: { workers: number; perSec: number; load: string; frozen: boolean; cpu: { workers: number; postgres: number; brokers: number } }[] }> {
+  if (WARM_ACTIONS > 0) await drainRate(rig, WARM_ACTIONS, 'burst warm-up');
+  const burst = await drainRate(rig, BURST, 'burst');
+  const copy = await copyBaseline(rig.pool, 16, () => postgresCpuMs(rig.postgres.dataDir), burst.thawedAtMs);
+  const copyCpuUs = (copy.cpuMs * 1000) / Math.max(1, copy.rows);
+  const copyLoad = load1();
+  say(`burst: ${burst.records} records in ${ms(burst.ms)} = ${burst.perSec.toFixed(0)}/s; COPY ${copy.rows} rows = ${copy.rowsPerSec.toFixed(0)}/s`);
+  const aUrl = rig.brokers[0]?.url ?? '';
+  const scaling: { workers: number; perSec: number; load: string; frozen: boolean; cpu: { workers: number; postgres: number; brokers: number } }[] = [];
+  for (const k of values['skip-scaling'] ? [] : [1, 2, 4]) {
+    for (const w of rig.workers.slice(0, k)) if (!w.running) w.start();
+    for (const w of rig.workers.slice(0, k)) await w.ready();
+    if (WARM_ACTIONS > 0) await drainRate(rig, WARM_ACTIONS, `scale${k} warm-up`, aUrl);
+    const r = await drainRate(rig, BURST, `scale${k}`, aUrl);
+    scaling.push({ workers: k, perSec: r.perSec, load: r.load, frozen: r.gatewaysFrozen, cpu: r.cpuUsPerRecord });
+    say(`workers ${k} on A: ${r.records} records in ${ms(r.ms)} = ${r.perSec.toFixed(0)}/s`);
+  }
+  for (const w of rig.workers.slice(2, 4)) await w.kill('SIGTERM');
+  return { burst, copy, copyCpuUs, copyLoad, scaling };
+}
+
+/** The figures of burstAndScaling beside their targets. */
+function speedRows(x: Awaited<ReturnType<typeof burstAndScaling>>, frozen: (f: boolean) => string): Row[] {
+  const { burst, copy, copyCpuUs, copyLoad, scaling } = x;
+  const ratio = burst.perSec / copy.rowsPerSec;
+  const cpuIngest = burst.cpuUsPerRecord.workers + burst.cpuUsPerRecord.postgres + burst.cpuUsPerRecord.brokers;
+  return [
+    { figure: `burst: records/s stored (2 workers, ${frozen(burst.gatewaysFrozen)})`, measured: burst.perSec.toFixed(0), target: '—', ok: null, load: burst.load },
+    { figure: `raw COPY, the burst's ${copy.rows} rows: rows/s`, measured: copy.rowsPerSec.toFixed(0), target: 'the limit', ok: null, load: copyLoad },
+    { figure: 'ingest / COPY', measured: ratio.toFixed(2), target: '≥ 0.5', ok: ratio >= 0.5 },
+    { figure: 'CPU µs per record: workers / PostgreSQL / brokers', measured: `${burst.cpuUsPerRecord.workers} / ${burst.cpuUsPerRecord.postgres} / ${burst.cpuUsPerRecord.brokers}`, target: 'context', ok: null, load: burst.load },
+    { figure: 'CPU µs per row: COPY (PostgreSQL)', measured: copyCpuUs.toFixed(0), target: 'context', ok: null, load: copyLoad },
+    { figure: 'CPU ratio: COPY / ingest (all parts)', measured: (copyCpuUs / Math.max(1, cpuIngest)).toFixed(2), target: 'context: the ratio a machine to itself would give', ok: null },
+    ...scaling.map((s) => ({ figure: `workers ${s.workers} (broker A, ${frozen(s.frozen)}): records/s (CPU µs/record w/pg/broker)`, measured: `${s.perSec.toFixed(0)} (${s.cpu.workers}/${s.cpu.postgres}/${s.cpu.brokers})`, target: s.workers === 1 ? 'scaling' : `× ${(s.perSec / (scaling[0]?.perSec ?? 1)).toFixed(2)} of 1 worker`, ok: null, load: s.load })),
+  ];
+}
+
 async function main(): Promise<void> {
   say(`fleet: ${N} gateways in ${HOSTS} host processes, brokers A and B bridged, workers 4 on A and 1 on B`);
   const rig = await FleetRig.start({ gateways: N, hosts: HOSTS, workers: [4, 1], partitions: 16, poolSize: POOL_SIZE, maxTxInFlight: TX_IN_FLIGHT, pgStats: values['pg-stats'], mqtt: { healthIntervalSec: 60 } });
   const rows: Row[] = [];
-  const facts: Record<string, unknown> = { gateways: N, hosts: HOSTS, outageMs: OUTAGE_MS, dayRate: DAY_RATE, burstActions: BURST, burstOnly: BURST_ONLY, poolSize: POOL_SIZE, txInFlight: TX_IN_FLIGHT ?? 'default', warmActions: WARM_ACTIONS, loadStart: load() };
+  const facts: Record<string, unknown> = { gateways: N, hosts: HOSTS, outageMs: OUTAGE_MS, dayRate: DAY_RATE, burstActions: BURST, burstOnly: BURST_ONLY, chaosOnly: CHAOS_ONLY, poolSize: POOL_SIZE, txInFlight: TX_IN_FLIGHT ?? 'default', warmActions: WARM_ACTIONS, loadStart: load() };
   try {
     const tc = performance.now();
     await rig.startGateways();
@@ -98,7 +140,7 @@ async function main(): Promise<void> {
     // ---- a day's rate
     let dayPerSec = 0;
     let dayLat: number[] = [];
-    if (!BURST_ONLY) {
+    if (!BURST_ONLY && !CHAOS_ONLY) {
       await rig.rate(DAY_RATE, 'day');
       const d0 = await rig.storedCount();
       await sleep(DAY_MS);
@@ -110,27 +152,9 @@ async function main(): Promise<void> {
       say(`day: ${dayPerSec.toFixed(0)} records/s stored, ack p50 ${ms(pct(dayLat, 50))} p99 ${ms(pct(dayLat, 99))}`);
     }
 
-    // ---- burst with 2 workers (1 per broker), then the COPY baseline of everything stored so far
-    if (WARM_ACTIONS > 0) await drainRate(rig, WARM_ACTIONS, 'burst warm-up');
-    const burst = await drainRate(rig, BURST, 'burst');
-    const copy = await copyBaseline(rig.pool, 16, () => postgresCpuMs(rig.postgres.dataDir), burst.thawedAtMs);
-    const copyCpuUs = (copy.cpuMs * 1000) / Math.max(1, copy.rows);
-    L.copy = load1();
-    say(`burst: ${burst.records} records in ${ms(burst.ms)} = ${burst.perSec.toFixed(0)}/s; COPY ${copy.rows} rows = ${copy.rowsPerSec.toFixed(0)}/s`);
-
-    // ---- workers 1 → 2 → 4 on broker A (its gateways only)
-    const aUrl = rig.brokers[0]?.url ?? '';
-    const scaling: { workers: number; perSec: number; load: string; frozen: boolean; cpu: { workers: number; postgres: number; brokers: number } }[] = [];
-    for (const k of values['skip-scaling'] ? [] : [1, 2, 4]) {
-      for (const w of rig.workers.slice(0, k)) if (!w.running) w.start();
-      for (const w of rig.workers.slice(0, k)) await w.ready();
-      if (WARM_ACTIONS > 0) await drainRate(rig, WARM_ACTIONS, `scale${k} warm-up`, aUrl);
-      const r = await drainRate(rig, BURST, `scale${k}`, aUrl);
-      scaling.push({ workers: k, perSec: r.perSec, load: r.load, frozen: r.gatewaysFrozen, cpu: r.cpuUsPerRecord });
-      say(`workers ${k} on A: ${r.records} records in ${ms(r.ms)} = ${r.perSec.toFixed(0)}/s`);
-    }
-    for (const w of rig.workers.slice(2, 4)) await w.kill('SIGTERM');
-
+    // ---- burst with 2 workers (1 per broker), then raw COPY of the burst's rows; workers 1 → 2 → 4 on broker A
+    const speed = CHAOS_ONLY ? null : await burstAndScaling(rig, say);
+    if (speed) L.copy = speed.copyLoad;
     const chaos = BURST_ONLY ? null : await runChaos(rig, { dayRate: DAY_RATE, dayMs: DAY_MS, outageMs: OUTAGE_MS }, say);
     await rig.rate(0, 'end');
     await rig.waitDrained(10 * 60_000, 'end drained');
@@ -142,27 +166,18 @@ async function main(): Promise<void> {
     say(`verify: ${total} records written, ${stored} stored, ${problems.length} problems`);
     for (const p of problems.slice(0, 20)) say(`  ${p}`);
 
-    const ratio = burst.perSec / copy.rowsPerSec;
-    const cpuIngest = burst.cpuUsPerRecord.workers + burst.cpuUsPerRecord.postgres + burst.cpuUsPerRecord.brokers;
-    const top = scaling.reduce((m, x) => Math.max(m, x.perSec), 0);
     const frozen = (f: boolean): string => (f ? 'gateways frozen' : 'gateways running');
     rows.push(
       { figure: `connect ${N} gateways`, measured: ms(connectMs), target: '—', ok: null, load: L.connect },
-      ...(BURST_ONLY ? [] : [{ figure: 'day rate: records/s stored', measured: dayPerSec.toFixed(0), target: 'keeps up (all acked)', ok: true, load: L.day }]),
-      { figure: `burst: records/s stored (2 workers, ${frozen(burst.gatewaysFrozen)})`, measured: burst.perSec.toFixed(0), target: '—', ok: null, load: burst.load },
-      { figure: `raw COPY, the burst's ${copy.rows} rows: rows/s`, measured: copy.rowsPerSec.toFixed(0), target: 'the limit', ok: null, load: L.copy },
-      { figure: 'ingest / COPY', measured: ratio.toFixed(2), target: '≥ 0.5', ok: ratio >= 0.5 },
-      { figure: 'CPU µs per record: workers / PostgreSQL / brokers', measured: `${burst.cpuUsPerRecord.workers} / ${burst.cpuUsPerRecord.postgres} / ${burst.cpuUsPerRecord.brokers}`, target: 'context', ok: null, load: burst.load },
-      { figure: 'CPU µs per row: COPY (PostgreSQL)', measured: copyCpuUs.toFixed(0), target: 'context', ok: null, load: L.copy },
-      { figure: 'CPU ratio: COPY / ingest (all parts)', measured: (copyCpuUs / Math.max(1, cpuIngest)).toFixed(2), target: 'context: the ratio a machine to itself would give', ok: null },
-      ...scaling.map((x) => ({ figure: `workers ${x.workers} (broker A, ${frozen(x.frozen)}): records/s (CPU µs/record w/pg/broker)`, measured: `${x.perSec.toFixed(0)} (${x.cpu.workers}/${x.cpu.postgres}/${x.cpu.brokers})`, target: x.workers === 1 ? 'scaling' : `× ${(x.perSec / (scaling[0]?.perSec ?? 1)).toFixed(2)} of 1 worker`, ok: null, load: x.load })),
+      ...(BURST_ONLY || CHAOS_ONLY ? [] : [{ figure: 'day rate: records/s stored', measured: dayPerSec.toFixed(0), target: 'keeps up (all acked)', ok: true, load: L.day }]),
+      ...(speed ? speedRows(speed, frozen) : []),
       ...(chaos?.rows ?? []),
       { figure: 'broker memory peak (VmHWM)', measured: mb(rig.memory.brokerMaxRss), target: '—', ok: null },
       { figure: 'worker memory peak (VmHWM)', measured: mb(rig.memory.workerMaxRss), target: '—', ok: null },
       { figure: 'gateway host memory peak', measured: `${mb(s.hostsMaxRss)} (${Math.ceil(N / HOSTS)} gateways)`, target: '—', ok: null },
       { figure: 'records exactly once, gap-free, money equal', measured: `${stored}/${total}, ${problems.length} problems`, target: '0 lost, 0 twice', ok: problems.length === 0 && stored === total, load: L.end },
     );
-    Object.assign(facts, { loads: L, copyCpuUs, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], burst, copy, ratio, scaling, top, ...chaos?.facts, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
+    Object.assign(facts, { loads: L, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], ...(speed ? { burst: speed.burst, copy: speed.copy, copyCpuUs: speed.copyCpuUs, ratio: speed.burst.perSec / speed.copy.rowsPerSec, scaling: speed.scaling, top: speed.scaling.reduce((m, x) => Math.max(m, x.perSec), 0) } : {}), ...chaos?.facts, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
     process.stdout.write(`\n${table(rows)}\n\nload average (1/5/15 min) at the end: ${load()}; ${((performance.now() - T0) / 60_000).toFixed(1)} min in all\n`);
     mkdirSync('test-artifacts', { recursive: true });
     writeFileSync('test-artifacts/fleet.json', `${JSON.stringify(facts, null, 2)}\n`);

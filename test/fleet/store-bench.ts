@@ -24,10 +24,10 @@ function arg(name: string, dflt: number): number {
   return i === -1 ? dflt : Number(process.argv[i + 1]);
 }
 
-/** Every gateway's outbox, as the uplink would batch it (up to 100 records), read by readUplink. */
-export function gatewayBatches(gateways: number, actions: number): IngestBatch[] {
+/** Every gateway's outbox as the uplink would send it (batches of up to 100 records): each message's topic and payload. */
+export function gatewayMessages(gateways: number, actions: number): { topic: string; payload: Buffer }[] {
   const t = tempDir('store-bench-', true);
-  const out: IngestBatch[] = [];
+  const out: { topic: string; payload: Buffer }[] = [];
   try {
     for (let g = 0; g < gateways; g++) {
       const roomId = `room-${String(g).padStart(4, '0')}`;
@@ -41,9 +41,7 @@ export function gatewayBatches(gateways: number, actions: number): IngestBatch[]
         const last = b.records[b.records.length - 1];
         if (first === undefined || last === undefined) break;
         const wire = { v: 1, gatewayId: roomId, batchId: `${first.seq}-${last.seq}`, fromSeq: first.seq, toSeq: last.seq, afterSeq: after, ackedSeq: 0, records: b.records.map((r) => ({ seq: r.seq, id: r.id, type: r.type, money: r.money, createdMs: r.createdMs, payload: r.payload })), auditHead: { seq: 0, hash: '' }, sentAt: Date.now() };
-        const u = readUplink(`laundry/v1/${roomId}/up/batch`, Buffer.from(JSON.stringify(wire)), 'laundry/v1');
-        if (u.kind !== 'batch') throw new Error(`batch not read: ${JSON.stringify(u).slice(0, 200)}`);
-        out.push(u.batch);
+        out.push({ topic: `laundry/v1/${roomId}/up/batch`, payload: Buffer.from(JSON.stringify(wire)) });
         after = last.seq;
       }
       ledger.close();
@@ -52,6 +50,15 @@ export function gatewayBatches(gateways: number, actions: number): IngestBatch[]
     t.cleanup();
   }
   return out;
+}
+
+/** Every gateway's outbox as batches, read by readUplink as a worker reads them. */
+export function gatewayBatches(gateways: number, actions: number): IngestBatch[] {
+  return gatewayMessages(gateways, actions).map((m) => {
+    const u = readUplink(m.topic, m.payload, 'laundry/v1');
+    if (u.kind !== 'batch') throw new Error(`batch not read: ${JSON.stringify(u).slice(0, 200)}`);
+    return u.batch;
+  });
 }
 
 /** Stores every batch by `write`, `concurrency` transactions at once; wall ms and PostgreSQL CPU ms. */
@@ -81,8 +88,8 @@ async function main(): Promise<void> {
   const rounds = arg('rounds', 2);
   const batches = gatewayBatches(gateways, actions);
   const rows = batches.reduce((n, b) => n + b.rows.seq.length, 0);
-  const bytes = batches.reduce((n, b) => n + b.rows.payloads.length, 0);
-  console.log(`${rows} records in ${batches.length} batches of ${gateways} gateways (${Math.round(bytes / rows)} B of payload each); ${perTx} batches per transaction, ${concurrency} at once`);
+  const bytes = batches.reduce((n, b) => n + b.rows.copy.length, 0);
+  console.log(`${rows} records in ${batches.length} batches of ${gateways} gateways (${Math.round(bytes / rows)} B of COPY text each); ${perTx} batches per transaction, ${concurrency} at once`);
   const postgres = await startPostgres();
   const pool = new pg.Pool({ connectionString: postgres.url, max: concurrency + 1, idleTimeoutMillis: 0 });
   const pgCpu = (): number => postgresCpuMs(postgres.dataDir);
