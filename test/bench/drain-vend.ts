@@ -14,9 +14,10 @@
 // the uplink (an outbox read, an ack's delete and fsync) would show.
 // Parameters (--set drain-vend.<key>=v): records (60000), vends (300; quick 40), machines (24),
 // maxSeconds (900; quick 300: the last round's drain still runs to its end), maxCount (the
-// uplink's batch.maxCount; default: the config default, 500).
+// uplink's batch.maxCount; default: the config default, 500). DRAIN_VEND_TRACE=<file> writes the
+// drains' times, each swipe and each loop delay for test/bench/cpu-stalls.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -56,23 +57,33 @@ async function startCloud(url: string, dir: string): Promise<{ stop(): Promise<s
  * How late a 5 ms timer fires, sampled only while on(): a synchronous step of the uplink (an
  * outbox read, an ack's delete and fsync) shows here as the customer's wait.
  */
-function lagSampler(): { on(): void; off(): void; samples: number[] } {
+function lagSampler(): { on(): void; off(): void; samples: number[]; late: [number, number][] } {
   const samples: number[] = [];
+  const late: [number, number][] = [];
   let timer: NodeJS.Timeout | null = null;
   const tick = (due: number): void => {
     timer = setTimeout(() => {
-      samples.push(Math.max(0, performance.now() - due));
+      const now = performance.now();
+      samples.push(Math.max(0, now - due));
+      if (now - due > 30) late.push([toProfileUs(now), now - due]);
       tick(performance.now() + 5);
     }, 5);
   };
   return {
     samples,
+    late,
     on: () => tick(performance.now() + 5),
     off: () => {
       if (timer) clearTimeout(timer);
       timer = null;
     },
   };
+}
+
+/** performance.now() on the clock of V8's CPU profiles and process.hrtime (CLOCK_MONOTONIC), in µs. */
+const PROFILE_OFFSET_US = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+function toProfileUs(perfNowMs: number): number {
+  return Math.round(PROFILE_OFFSET_US + perfNowMs * 1000);
 }
 
 /** Times each call of a ledger method (the bench's view of the uplink's synchronous steps). */
@@ -89,6 +100,7 @@ function timed<A extends unknown[], R>(fn: (...a: A) => R, into: number[]): (...
 
 function add(into: SwipeRun, r: SwipeRun): void {
   into.samples.push(...r.samples);
+  into.starts?.push(...(r.starts ?? []));
   for (const [k, v] of r.other) into.other.set(k, (into.other.get(k) ?? 0) + v);
   into.seconds += r.seconds;
 }
@@ -113,7 +125,8 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   try {
     const cloud = await startCloud(broker.url, cloudDir);
     let cloudStats = '{}';
-    const withRun: SwipeRun = { samples: [], secureSamples: [], other: new Map(), seconds: 0 };
+    const withRun: SwipeRun = { samples: [], starts: [], secureSamples: [], other: new Map(), seconds: 0 };
+    const drainWindows: [number, number][] = [];
     const noneRun: SwipeRun = { samples: [], secureSamples: [], other: new Map(), seconds: 0 };
     const drains: { records: number; ms: number }[] = [];
     const fills: number[] = [];
@@ -161,6 +174,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         uplink.kick();
         while (draining() && Date.now() < until) add(withRun, await busy.swipes(1, 30, 1, { during: draining }));
         lag.off();
+        drainWindows.push([toProfileUs(t0), toProfileUs(performance.now())]);
         // Out of time mid-drain: let it finish (not measured), so the round's figures are whole.
         for (const stop = Date.now() + 300_000; draining() && Date.now() < stop; ) await sleep(50);
         drains.push({ records: target - acked0, ms: performance.now() - t0 });
@@ -170,6 +184,13 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         if (got > 0) add(noneRun, await clean.swipes(got, 120, 1));
       }
       ackedAtEnd = busy.daemon.ledger.outbox.stats().ackedSeq;
+      // For test/bench/cpu-stalls.ts beside a CPU profile of this process: when the drains ran,
+      // each swipe and each loop delay over 30 ms, on the profile's clock.
+      const traceFile = process.env.DRAIN_VEND_TRACE;
+      if (traceFile) {
+        const swipes = withRun.samples.map((ms, i): [number, number] => [toProfileUs(withRun.starts?.[i] ?? 0), ms]);
+        writeFileSync(traceFile, JSON.stringify({ drains: drainWindows, swipes, lags: lag.late }));
+      }
     } finally {
       cloudStats = await cloud.stop();
     }

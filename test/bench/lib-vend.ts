@@ -36,6 +36,8 @@ export function artifactsDir(prefix: string): { dir: string; cleanup(): void } {
 export interface SwipeRun {
   /** ms from the card line written to the CREDIT frame received, one per captured vend. */
   samples: number[];
+  /** When each of samples started (performance.now()), in the same order. */
+  starts?: number[];
   /** The same for secure taps (the machines with a type S reader, with `secure`); empty otherwise. */
   secureSamples: number[];
   /** Swipes that did not end captured, by outcome (e.g. "declined:machine_busy"); retried. */
@@ -182,6 +184,7 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
   const swipes = async (vends: number, maxSeconds: number, concurrency: number, so: SwipeOptions = {}): Promise<SwipeRun> => {
     const during = so.during ?? ((): boolean => true);
     const samples: number[] = [];
+    const starts: number[] = [];
     const secureSamples: number[] = [];
     const other = new Map<string, number>();
     const claimed = new Set<number>();
@@ -231,7 +234,11 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
         lastVend.set(m.machineId, performance.now());
         claimed.delete(m.unit);
         if (result === 'captured' && frameAt !== null && !(inside && stillInside)) other.set('outside the window', (other.get('outside the window') ?? 0) + 1);
-        else if (result === 'captured' && frameAt !== null) (m.sun ? secureSamples : samples).push(frameAt - t0);
+        else if (result === 'captured' && frameAt !== null && m.sun) secureSamples.push(frameAt - t0);
+        else if (result === 'captured' && frameAt !== null) {
+          samples.push(frameAt - t0);
+          starts.push(t0);
+        }
         else {
           other.set(result, (other.get(result) ?? 0) + 1);
           started--;
@@ -241,7 +248,7 @@ export async function startVendRig(o: VendRigOptions): Promise<VendRig> {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, concurrency) }, () => worker()));
-    return { samples, secureSamples, other, seconds: (performance.now() - t0run) / 1000 };
+    return { samples, starts, secureSamples, other, seconds: (performance.now() - t0run) / 1000 };
   };
 
   return {
