@@ -70,10 +70,9 @@ export function fillBacklog(dbPath: string, records: number, o: BacklogOptions =
       }
       for (; ev < events; ev++) enqueueEvent(ctx, 'machine_state', { machineId: `${machinePrefix}1`, status: 'idle', program: null, remainingSec: 0, faultCode: null, door: 'closed', at: Date.now() });
     })();
-    // On disk before the daemon goes on: at synchronous=OFF the fill leaves tens of MB dirty in
-    // the page cache, and the daemon's first fsync of ledger.db (its first WAL checkpoint, ~0.8 s
-    // into a drain) then wrote them all back, stalling its commits' fsyncs behind them (every
-    // round's slowest swipes in drain-vend). A week's records were written back long ago.
+    // On disk before the daemon goes on, as a week's records would be: at synchronous=OFF the
+    // fill leaves tens of MB dirty in the page cache, for the daemon's first fsync of ledger.db
+    // (its first WAL checkpoint) to write back.
     db.pragma('synchronous = FULL');
     db.pragma('wal_checkpoint(TRUNCATE)');
     return { records, vends, accounts, seconds: (performance.now() - t0) / 1000 };
