@@ -3,7 +3,8 @@
 // a threshold, each with the functions it spent its time in (self time) and the project code
 // those were called from (the deepest frame of gateway/, storage/, protocols/, simulator/,
 // test/ on the stack), so a stall can be told apart as the daemon's or the bench's own. Long
-// gaps between samples mean the thread was not running at all (the CPU went to other processes).
+// gaps between samples mean the thread was not running: waiting for a core (the CPU went to
+// other processes) or blocked in the kernel (an fsync, a sleep in SQLite's busy handler).
 //   [DRAIN_VEND_TRACE=<trace.json>] [STALLS=20] node --import tsx test/bench/cpu-stalls.ts <file.cpuprofile> [minMs=30] [top=6]
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -29,7 +30,7 @@ export interface Stall {
   startUs: number;
   startMs: number;
   ms: number;
-  /** Of ms, time between samples beyond 3 intervals: the thread was not running (CPU taken by others). */
+  /** Of ms, time between samples beyond 3 intervals: the thread was not running (no core free, or blocked in the kernel). */
   unscheduledMs: number;
   self: [string, number][];
   callers: [string, number][];
