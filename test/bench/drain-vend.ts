@@ -14,9 +14,14 @@
 // the uplink (an outbox read, an ack's delete and fsync) would show.
 // Parameters (--set drain-vend.<key>=v): records (60000), vends (300; quick 40), machines (24),
 // maxSeconds (900; quick 300: the last round's drain still runs to its end), maxCount (the
-// uplink's batch.maxCount; default: the config default, 500).
+// uplink's batch.maxCount; default: the config default, 500), cloudNice (19: the cloud consumer's
+// nice level, 0 to let it compete with the daemon as an equal). DRAIN_VEND_TRACE=<file> writes the
+// drains' times, each swipe and each loop delay for test/bench/cpu-stalls.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -29,10 +34,17 @@ import { artifactsDir, startVendRig, type SwipeRun, type VendRig } from './lib-v
 import { latencyFigures, otherText } from './swipe.js';
 import type { BenchModule, BenchOptions, BenchResult } from './types.js';
 
-/** The reference cloud in a process of its own (test/uplink/child-cloud.ts), as in production. */
-async function startCloud(url: string, dir: string): Promise<{ stop(): Promise<string> }> {
+/**
+ * The reference cloud in a process of its own (test/uplink/child-cloud.ts), as in production, at
+ * the given nice level. On the Pi the cloud is another machine; here it takes ~60 µs of CPU per
+ * record, more than one of the two cores at the drain's ~19 000 records/s, and the daemon's
+ * thread then waits for a core (CPU profile: test/bench/cpu-stalls.ts). At nice 19 it gets the CPU
+ * the Pi's side leaves.
+ */
+async function startCloud(url: string, dir: string, nice: number): Promise<{ stop(): Promise<string> }> {
   const script = fileURLToPath(new URL('../uplink/child-cloud.ts', import.meta.url));
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', script, url, join(dir, 'cloud.db'), join(dir, 'payloads.bin')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  if (child.pid !== undefined && nice !== 0) setPriority(child.pid, nice);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -56,23 +68,40 @@ async function startCloud(url: string, dir: string): Promise<{ stop(): Promise<s
  * How late a 5 ms timer fires, sampled only while on(): a synchronous step of the uplink (an
  * outbox read, an ack's delete and fsync) shows here as the customer's wait.
  */
-function lagSampler(): { on(): void; off(): void; samples: number[] } {
+function lagSampler(): { on(): void; off(): void; samples: number[]; late: [number, number][] } {
   const samples: number[] = [];
+  const late: [number, number][] = [];
   let timer: NodeJS.Timeout | null = null;
   const tick = (due: number): void => {
     timer = setTimeout(() => {
-      samples.push(Math.max(0, performance.now() - due));
+      const now = performance.now();
+      samples.push(Math.max(0, now - due));
+      if (now - due > 30) late.push([toProfileUs(now), now - due]);
       tick(performance.now() + 5);
     }, 5);
   };
   return {
     samples,
+    late,
     on: () => tick(performance.now() + 5),
     off: () => {
       if (timer) clearTimeout(timer);
       timer = null;
     },
   };
+}
+
+/** A full garbage collection (V8's gc(), exposed for this process without --expose-gc). */
+function fullGc(): void {
+  setFlagsFromString('--expose-gc');
+  const gc: unknown = runInNewContext('gc');
+  if (typeof gc === 'function') gc();
+}
+
+/** performance.now() on the clock of V8's CPU profiles and process.hrtime (CLOCK_MONOTONIC), in µs. */
+const PROFILE_OFFSET_US = Number(process.hrtime.bigint() / 1000n) - performance.now() * 1000;
+function toProfileUs(perfNowMs: number): number {
+  return Math.round(PROFILE_OFFSET_US + perfNowMs * 1000);
 }
 
 /** Times each call of a ledger method (the bench's view of the uplink's synchronous steps). */
@@ -87,8 +116,16 @@ function timed<A extends unknown[], R>(fn: (...a: A) => R, into: number[]): (...
   };
 }
 
+/**
+ * The simulated customers look at the machines every 100 ms (the poll interval) instead of
+ * lib-vend's 10 ms: each look snapshots 24 units on the daemon's event loop (its CPU and
+ * garbage were the bench's, measured as the customer's wait); a cycle starts up to 0.1 s later.
+ */
+const ATTENDANT_MS = 100;
+
 function add(into: SwipeRun, r: SwipeRun): void {
   into.samples.push(...r.samples);
+  into.starts?.push(...(r.starts ?? []));
   for (const [k, v] of r.other) into.other.set(k, (into.other.get(k) ?? 0) + v);
   into.seconds += r.seconds;
 }
@@ -105,15 +142,17 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
   const machines = numParam(opts, 'machines', 24, 24);
   const maxSeconds = numParam(opts, 'maxSeconds', 900, 300);
   const maxCount = opts.params.has('maxCount') ? numParam(opts, 'maxCount', 500, 500) : undefined;
+  const cloudNice = numParam(opts, 'cloudNice', 19, 19);
   const tmp = artifactsDir('bench-drain-vend-');
   // The cloud is not the Pi: its database on tmpfs, so its fsyncs do not compete for our disk.
   const cloudDir = mkdtempSync(join('/dev/shm', 'bench-drain-vend-cloud-'));
   const broker = await startMosquitto();
   const rigs: VendRig[] = [];
   try {
-    const cloud = await startCloud(broker.url, cloudDir);
+    const cloud = await startCloud(broker.url, cloudDir, cloudNice);
     let cloudStats = '{}';
-    const withRun: SwipeRun = { samples: [], secureSamples: [], other: new Map(), seconds: 0 };
+    const withRun: SwipeRun = { samples: [], starts: [], secureSamples: [], other: new Map(), seconds: 0 };
+    const drainWindows: [number, number][] = [];
     const noneRun: SwipeRun = { samples: [], secureSamples: [], other: new Map(), seconds: 0 };
     const drains: { records: number; ms: number }[] = [];
     const fills: number[] = [];
@@ -122,12 +161,13 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
     const acks: number[] = [];
     let lastTarget = 0;
     let ackedAtEnd = 0;
+    let checkpoints = '';
     try {
       const dbPath = `${tmp.dir}/ledger.db`;
-      const busy = await startVendRig({ dbPath, machines, gapMs: 5500, configure: withUplink(broker.url, 'room-draining', maxCount) });
+      const busy = await startVendRig({ dbPath, machines, gapMs: 5500, attendantMs: ATTENDANT_MS, configure: withUplink(broker.url, 'room-draining', maxCount) });
       rigs.push(busy);
       mkdirSync(`${tmp.dir}/clean`);
-      const clean = await startVendRig({ dbPath: `${tmp.dir}/clean/ledger.db`, machines, gapMs: 5500, configure: withUplink(broker.url, 'room-empty', maxCount) });
+      const clean = await startVendRig({ dbPath: `${tmp.dir}/clean/ledger.db`, machines, gapMs: 5500, attendantMs: ATTENDANT_MS, configure: withUplink(broker.url, 'room-empty', maxCount) });
       rigs.push(clean);
       const outbox = busy.daemon.ledger.outbox;
       outbox.nextBatchText = timed(outbox.nextBatchText.bind(outbox), reads);
@@ -144,11 +184,15 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         fills.push(fillBacklog(dbPath, records, { tag: `round${roundNo}`, machinePrefix: 'B', accounts: 50 }).seconds);
         // The status page follows the audit trail (web/activity.ts, one page per turn), and the
         // fill appended a week's audit records at once, which a room's trail never does (it grows
-        // a vend at a time): caught up here, in the fill's own blocked stretch (each /metrics
-        // reads one page), so the drain is measured, not the status page's catch-up.
+        // a vend at a time): caught up here, before the drain (each /metrics reads one page), so
+        // the drain is measured, not the status page's catch-up.
         const auditBehind = busy.daemon.ledger.auditHead().seq - auditSeen;
         for (let p = 0; p <= Math.ceil(auditBehind / TURN_PAGE); p++) busy.daemon.web.metrics();
         auditSeen = busy.daemon.ledger.auditHead().seq;
+        // The fill runs in this process and leaves ~100 MB of garbage that a daemon never has
+        // (trace-gc: the drain's scavenges and mark-compacts collected it): collected here, still
+        // in the fill's blocked stretch.
+        fullGc();
         const target = busy.daemon.ledger.outbox.stats().lastSeq;
         lastTarget = target;
         // Let the timers the fill held up run before the drain starts.
@@ -161,6 +205,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         uplink.kick();
         while (draining() && Date.now() < until) add(withRun, await busy.swipes(1, 30, 1, { during: draining }));
         lag.off();
+        drainWindows.push([toProfileUs(t0), toProfileUs(performance.now())]);
         // Out of time mid-drain: let it finish (not measured), so the round's figures are whole.
         for (const stop = Date.now() + 300_000; draining() && Date.now() < stop; ) await sleep(50);
         drains.push({ records: target - acked0, ms: performance.now() - t0 });
@@ -170,6 +215,15 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         if (got > 0) add(noneRun, await clean.swipes(got, 120, 1));
       }
       ackedAtEnd = busy.daemon.ledger.outbox.stats().ackedSeq;
+      const cp = busy.daemon.ledger.walCheckpoints;
+      checkpoints = cp === null ? 'none' : `${cp.counts.background} in the checkpoint thread (${cp.threadsStarted} threads started), ${cp.counts.onLoop} on the event loop, ${cp.counts.failed} failed`;
+      // For test/bench/cpu-stalls.ts beside a CPU profile of this process: when the drains ran,
+      // each swipe and each loop delay over 30 ms, on the profile's clock.
+      const traceFile = process.env.DRAIN_VEND_TRACE;
+      if (traceFile) {
+        const swipes = withRun.samples.map((ms, i): [number, number] => [toProfileUs(withRun.starts?.[i] ?? 0), ms]);
+        writeFileSync(traceFile, JSON.stringify({ drains: drainWindows, swipes, lags: lag.late, perfNowOffsetUs: PROFILE_OFFSET_US }));
+      }
     } finally {
       cloudStats = await cloud.stop();
     }
@@ -193,9 +247,10 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       ],
       notes: [
         `${drains.length} rounds: each writes ${records} unsent records into the draining rig's ledger (${(fills.reduce((s, x) => s + x, 0) / Math.max(1, fills.length)).toFixed(1)} s each, outside the measurement), then swipes one customer at a time until the uplink has it all acknowledged; a swipe counts only if it started and ended during the drain`,
-        `the same number of swipes on the empty rig after each round; both rigs: ${machines} LW-485 machines polled every 100 ms, ledger on the repository's disk at synchronous=FULL, uplink to the same local Mosquitto (set_tcp_nodelay), the reference cloud consumer in a process of its own (its database on /dev/shm), batches of ≤ ${maxCount ?? 500} records / 128 KiB, 4 in flight`,
+        `the same number of swipes on the empty rig after each round; both rigs: ${machines} LW-485 machines polled every 100 ms, ledger on the repository's disk at synchronous=FULL, uplink to the same local Mosquitto (set_tcp_nodelay), the reference cloud consumer in a process of its own at nice ${cloudNice} (its database on /dev/shm), batches of ≤ ${maxCount ?? 500} records / 128 KiB, 4 in flight`,
         `not sampled: draining ${otherText(withRun.other)}; empty ${otherText(noneRun.other)}`,
         `cloud consumer: ${cloudStats}`,
+        `the draining rig's WAL checkpoints: ${checkpoints}`,
         loadNote(),
       ],
     };

@@ -70,6 +70,10 @@ export function fillBacklog(dbPath: string, records: number, o: BacklogOptions =
       }
       for (; ev < events; ev++) enqueueEvent(ctx, 'machine_state', { machineId: `${machinePrefix}1`, status: 'idle', program: null, remainingSec: 0, faultCode: null, door: 'closed', at: Date.now() });
     })();
+    // On disk before the daemon goes on, as a week's records would be: at synchronous=OFF the
+    // fill leaves tens of MB dirty in the page cache, for the daemon's first fsync of ledger.db
+    // (its first WAL checkpoint) to write back.
+    db.pragma('synchronous = FULL');
     db.pragma('wal_checkpoint(TRUNCATE)');
     return { records, vends, accounts, seconds: (performance.now() - t0) / 1000 };
   } finally {

@@ -60,6 +60,33 @@ test('no checkpoint inside a commit: the WAL grows past 1 000 frames until the p
   }
 });
 
+test('one checkpoint thread serves a drain of checkpoints; it ends when idle and on stop, and the next checkpoint starts another', async () => {
+  const t = tempDir();
+  const l = openTestLedger(t.file('l.db'), { backgroundCheckpoints: { thresholdFrames: 300, threadIdleMs: 150 } });
+  try {
+    const cp = l.walCheckpoints;
+    assert.ok(cp !== null);
+    for (let round = 0; round < 3; round++) {
+      fill(l, 350, `r${round}`);
+      await cp.tick();
+      // The next commit starts the WAL over: the rounds are separate checkpoints.
+      l.applyTopUp({ cloudId: `restart-${round}`, accountId: 'acct-x', amountCents: 1, accountVersion: round + 1 });
+    }
+    assert.equal(cp.counts.background >= 3, true, `checkpoints: ${cp.counts.background}`);
+    assert.equal(cp.threadsStarted, 1, 'one thread for the three');
+    await sleep(400);
+    fill(l, 350, 'later');
+    await cp.tick();
+    assert.equal(cp.threadsStarted, 2, 'the idle thread ended; the next checkpoint started another');
+    assert.ok(cp.pending() < 50);
+    await cp.stop();
+    assert.ok(l.selfCheck().ok);
+  } finally {
+    l.close();
+    t.cleanup();
+  }
+});
+
 test('past the hard limit the checkpoint runs on the loop; a ledger without the option checkpoints as SQLite does', async () => {
   const t = tempDir();
   const l = openTestLedger(t.file('l.db'), { backgroundCheckpoints: { thresholdFrames: 100, hardLimitFrames: 200 } });
