@@ -205,17 +205,6 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
       return decline('replayed', null);
     }
     if (h.accountId !== undefined) ensureAccount(ctx, h.accountId);
-    ctx.db
-      .prepare(
-        `INSERT INTO vends (vend_id, created_ms, created_mono_ms, boot_id, method, funding, machine_id, program, account_id, card_mask,
-           amount_cents, token_id, token_amount_cents, rule_set_version, rule_id, state, machine_kind)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?)`,
-      )
-      .run(
-        vendId, Math.floor(ctx.clock.now()), Math.floor(ctx.clock.monotonic()), ctx.bootId, h.method, h.funding, h.machineId,
-        h.program ?? null, h.accountId ?? null, cardMask, h.amountCents, h.tokenId ?? null, h.tokenAmountCents ?? null,
-        h.ruleSetVersion, h.ruleId, h.machineKind ?? null,
-      );
     const fact = recordFact(ctx, {
       type: 'vend.hold',
       money: true,
@@ -232,7 +221,20 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
         ...(h.sunCounter === undefined ? {} : { sunCounter: h.sunCounter }),
       },
     });
-    ctx.db.prepare('UPDATE vends SET last_outbox_seq = ? WHERE vend_id = ?').run(fact.outboxSeq, vendId);
+    // The fact first, so the row goes in with its last_outbox_seq: inserted at 0 and updated
+    // after, it put a key at each end of vends_unsynced_cost, one more page in the WAL per hold.
+    // Nothing in the fact reads the row (the money chain binds it at commit).
+    ctx.db
+      .prepare(
+        `INSERT INTO vends (vend_id, created_ms, created_mono_ms, boot_id, method, funding, machine_id, program, account_id, card_mask,
+           amount_cents, token_id, token_amount_cents, rule_set_version, rule_id, state, machine_kind, last_outbox_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?)`,
+      )
+      .run(
+        vendId, Math.floor(ctx.clock.now()), Math.floor(ctx.clock.monotonic()), ctx.bootId, h.method, h.funding, h.machineId,
+        h.program ?? null, h.accountId ?? null, cardMask, h.amountCents, h.tokenId ?? null, h.tokenAmountCents ?? null,
+        h.ruleSetVersion, h.ruleId, h.machineKind ?? null, fact.outboxSeq,
+      );
     if (h.funding === 'account' && h.accountId !== undefined) {
       addEntry(ctx, { accountId: h.accountId, kind: 'hold', amountCents: -h.amountCents, points: -(h.points ?? 0), vendId, outboxSeq: fact.outboxSeq });
     }
