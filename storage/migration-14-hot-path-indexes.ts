@@ -18,7 +18,23 @@
 //   up by it: a partial unique index keeps them unique and indexed. SQLite cannot drop a UNIQUE
 //   constraint, so the table is rebuilt (same columns, same rows and entry ids, the foreign keys,
 //   indexes and the append-only triggers of migrations 1 and 3).
+// - The unsynced-exposure tally's update triggers (migration 9) took a vend out at its old cost
+//   and put it back at its new one at every step, rewriting the tally's page even when nothing
+//   changed: the credit evidence (still the held amount) and a full capture (captured = held).
+//   They now skip an update that leaves the vend counted, for the same account, at the same
+//   cost; any other update is taken out and put in as before.
 import type { Migration } from './migration.js';
+
+/** What a vend costs while unsynced; the same CASE as migration 9's. */
+const cost = (v: 'NEW' | 'OLD'): string =>
+  `CASE ${v}.state WHEN 'captured' THEN ${v}.captured_cents WHEN 'refunded' THEN ${v}.amount_cents - ${v}.refunded_cents ELSE ${v}.amount_cents END`;
+const ACKED = `IFNULL((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_acked_seq'), 0)`;
+const counts = (v: 'NEW' | 'OLD'): string => `${v}.funding = 'account' AND ${v}.last_outbox_seq IS NOT NULL AND ${v}.last_outbox_seq > ${ACKED}`;
+const add = (v: 'NEW' | 'OLD', sign: '+' | '-'): string =>
+  `INSERT INTO unsynced_exposure (account_id, cents) VALUES (IFNULL(${v}.account_id, ''), ${sign}(${cost(v)}))
+     ON CONFLICT(account_id) DO UPDATE SET cents = cents + excluded.cents;`;
+/** Counted before and after, for the same account, at the same cost: the tally does not move. */
+const unchanged = `(${counts('OLD')}) AND (${counts('NEW')}) AND IFNULL(OLD.account_id, '') = IFNULL(NEW.account_id, '') AND (${cost('OLD')}) IS (${cost('NEW')})`;
 
 export const migration14: Migration = {
   version: 14,
@@ -51,5 +67,12 @@ CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
 CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
   WHEN NOT EXISTS (SELECT 1 FROM meta WHERE key = 'pruning' AND value = '1')
   BEGIN SELECT RAISE(ABORT, 'entries are append-only'); END;
+
+DROP TRIGGER vends_exposure_update_out;
+DROP TRIGGER vends_exposure_update_in;
+CREATE TRIGGER vends_exposure_update_out AFTER UPDATE ON vends WHEN (${counts('OLD')}) AND NOT (${unchanged})
+  BEGIN ${add('OLD', '-')} END;
+CREATE TRIGGER vends_exposure_update_in AFTER UPDATE ON vends WHEN (${counts('NEW')}) AND NOT (${unchanged})
+  BEGIN ${add('NEW', '+')} END;
 `,
 };

@@ -2,16 +2,21 @@
 // rewrite, cut for the SD card's write budget, while every query keeps the plan it had. The
 // queries below are those of storage/ that read vends, entries and audit by an index (found by
 // logging every statement of test/storage and asking SQLite for its plan); a change there must
-// be reflected here. Also: a ledger of the schema before upgrades with its rows, chains and
+// be reflected here. The tally's triggers skip an update that changes nothing; vend ids in time
+// order. Also: a ledger of the schema before upgrades with its rows, chains and
 // guarantees whole, and code that knows only the older schema refuses the upgraded file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { silentLogger } from '../../gateway/core/log.js';
+import { applyTopUp } from '../../storage/accounts.js';
+import type { LedgerContext } from '../../storage/context.js';
 import type { Db } from '../../storage/db.js';
 import { openDatabase } from '../../storage/db.js';
+import { unsyncedExposureScan } from '../../storage/exposure.js';
 import { MIGRATIONS } from '../../storage/migrations.js';
-import { openTestLedger, tempDir } from './helpers.js';
+import { capture, hold, markCreditSent, refund, timeOrderedUuid, unsyncedExposure } from '../../storage/vends.js';
+import { GATEWAY_ID, manualClock, openTestLedger, ROOM_SECRET, tempDir } from './helpers.js';
 
 function indexes(db: Db, table: string): string[] {
   const rows = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? ORDER BY name").all(table) as Array<{ name: string }>;
@@ -171,4 +176,46 @@ test('a ledger of schema 13 upgrades with its entries, chains and guarantees; co
   } finally {
     t.cleanup();
   }
+});
+
+test("the exposure tally's page is written only when a vend's cost or count changes", () => {
+  const t = tempDir('ledger-', true);
+  const ctx: LedgerContext = { db: openDatabase({ path: t.file('l.db'), logger: silentLogger() }), clock: manualClock(), logger: silentLogger(), gatewayId: GATEWAY_ID, bootId: 'b', roomSecret: ROOM_SECRET, clockTrusted: () => true };
+  try {
+    applyTopUp(ctx, { cloudId: 't', accountId: 'acct-a', amountCents: 100_000, accountVersion: 1 });
+    ctx.db.exec(`CREATE TEMP TABLE tally_writes (n INTEGER);
+      CREATE TEMP TRIGGER tally_ins AFTER INSERT ON main.unsynced_exposure BEGIN INSERT INTO tally_writes VALUES (1); END;
+      CREATE TEMP TRIGGER tally_upd AFTER UPDATE ON main.unsynced_exposure BEGIN INSERT INTO tally_writes VALUES (1); END;`);
+    const writes = (fn: () => unknown): number => {
+      ctx.db.exec('DELETE FROM tally_writes');
+      fn();
+      return (ctx.db.prepare('SELECT COUNT(*) AS n FROM tally_writes').get() as { n: number }).n;
+    };
+    const held = (cents: number): string => {
+      const h = hold(ctx, { method: 'card', funding: 'account', machineId: 'W1', amountCents: cents, accountId: 'acct-a', ruleSetVersion: '1', ruleId: 'r' });
+      assert.ok(h.ok);
+      return h.vendId;
+    };
+    let v = '';
+    assert.equal(writes(() => (v = held(300))), 1, 'the hold counts');
+    assert.equal(writes(() => markCreditSent(ctx, v, { seq: 1 })), 0, 'the evidence changes no cost');
+    assert.equal(writes(() => capture(ctx, v)), 0, 'a full capture changes no cost');
+    const w = held(400);
+    markCreditSent(ctx, w, { seq: 2 });
+    assert.equal(writes(() => capture(ctx, w, { amountCents: 250 })), 2, 'a partial capture: out at 400, in at 250');
+    assert.equal(writes(() => refund(ctx, held(100), { reason: 'machine_offline' })), 3, 'hold, then out at 100 and in at 0');
+    assert.deepEqual(unsyncedExposure(ctx, 'acct-a'), { accountCents: 550, roomCents: 550 });
+    assert.deepEqual(unsyncedExposureScan(ctx, 'acct-a'), { accountCents: 550, roomCents: 550 });
+  } finally {
+    ctx.db.close();
+    t.cleanup();
+  }
+});
+
+test('vend ids are UUIDs in time order, unique whatever the clock', () => {
+  const ids = [0, 1, 1, 1, 2, 1_765_000_000_000, 1_765_000_000_001].map((ms) => timeOrderedUuid(ms));
+  for (const id of ids) assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.ok(ids[4] !== undefined && ids[5] !== undefined && ids[6] !== undefined && ids[4] < ids[5] && ids[5] < ids[6]);
+  assert.equal(timeOrderedUuid(1_765_000_000_000).slice(0, 13), ids[5]?.slice(0, 13));
 });
