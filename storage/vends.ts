@@ -1,7 +1,6 @@
 // The durable steps of a vend: hold -> credit sent -> captured | refunded. Each step is one
 // transaction with its audit record and outbox record; the hold is committed before any byte
 // goes to a machine. A finished vend never changes again (also enforced by a trigger).
-import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { maskUid } from './deps.js';
 import { accountIdSchema, addEntry, balance, ensureAccount } from './accounts.js';
@@ -12,6 +11,7 @@ import { recordFact } from './outbox.js';
 import { writeSettingAlong, type SettingWrite } from './settings.js';
 import { spendSunCounter, sunCounterSchema } from './secure-cards.js';
 import { claimToken, tokenIdSchema } from './tokens.js';
+import { timeOrderedUuid } from './vend-id.js';
 
 export const vendMethodSchema = z.enum(['card', 'qr', 'remote', 'service']);
 export type VendMethod = z.infer<typeof vendMethodSchema>;
@@ -169,23 +169,6 @@ function declineInTx(ctx: LedgerContext, d: z.output<typeof declineSchema>): num
 export function recordDecline(ctx: LedgerContext, input: DeclineInput): { auditSeq: number } {
   const d = declineSchema.parse(input);
   return inTx(ctx.db, () => ({ auditSeq: declineInTx(ctx, d) }));
-}
-
-/**
- * A vend's id: a UUID whose first 48 bits are the wall time in ms (RFC 9562 version 7), the rest
- * random. Three indexes are keyed by vend_id (the vends key, entries_vend, audit_vend): a random
- * id put each vend's keys on a random 1 KiB page of each, rewritten (and often split) for that
- * vend alone and copied again by the next checkpoint; ids in time order put them at the right
- * edge, on the pages the previous vends wrote. Unique by its 74 random bits whatever the clock
- * does (no RTC: a clock set back only puts keys mid-index again).
- */
-export function timeOrderedUuid(nowMs: number): string {
-  const b = randomBytes(16);
-  b.writeUIntBE(Math.min(Math.max(0, Math.floor(nowMs)), 2 ** 48 - 1), 0, 6);
-  b.writeUInt8((b.readUInt8(6) & 0x0f) | 0x70, 6);
-  b.writeUInt8((b.readUInt8(8) & 0x3f) | 0x80, 8);
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
 export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {

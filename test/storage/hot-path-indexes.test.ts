@@ -15,7 +15,8 @@ import type { Db } from '../../storage/db.js';
 import { openDatabase } from '../../storage/db.js';
 import { unsyncedExposureScan } from '../../storage/exposure.js';
 import { MIGRATIONS } from '../../storage/migrations.js';
-import { capture, hold, markCreditSent, refund, timeOrderedUuid, unsyncedExposure } from '../../storage/vends.js';
+import { timeOrderedUuid } from '../../storage/vend-id.js';
+import { capture, hold, markCreditSent, refund, unsyncedExposure } from '../../storage/vends.js';
 import { GATEWAY_ID, manualClock, openTestLedger, ROOM_SECRET, tempDir } from './helpers.js';
 
 function indexes(db: Db, table: string): string[] {
