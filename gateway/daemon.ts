@@ -244,9 +244,11 @@ export class Daemon {
       const countdownOnly = e.changed.every((c) => c === 'remainingMinute');
       this.log[countdownOnly ? 'debug' : 'info']({ machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, changed: e.changed }, 'machine state');
       // Status and fault changes are facts the cloud keeps; the countdown is only telemetry
-      // (the uplink's retained snapshot), and writing it would wear the SD card.
+      // (the uplink's retained snapshot), and writing it would wear the SD card. They ride on the
+      // next commit (a vend's capture follows its status change closely) or go alone within 2 s:
+      // one fsync'd commit less each (storage/events-along.ts).
       if (e.changed.includes('status') || e.changed.includes('fault')) {
-        ledger.enqueueEvent('machine_state', { machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, faultCode: e.state.faultCode, door: e.state.door, at: e.state.observedAt });
+        ledger.enqueueEventAlong('machine_state', { machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, faultCode: e.state.faultCode, door: e.state.door, at: e.state.observedAt });
       }
     };
     return feature(

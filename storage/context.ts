@@ -63,6 +63,7 @@ export function inTx<T>(db: Db, fn: () => T): T {
   try {
     result = db
       .transaction(() => {
+        if (outer) txRiders.get(db)?.write();
         const r = fn();
         if (outer) runTxHook(db, 'commit');
         return r;
@@ -70,10 +71,12 @@ export function inTx<T>(db: Db, fn: () => T): T {
       .immediate();
   } catch (e) {
     if (outer) runTxHook(db, 'rollback');
+    if (outer) txRiders.get(db)?.rolledBack();
     const s = appended.get(db);
     if (s && !db.inTransaction) s.pending = false;
     throw e;
   }
+  if (outer) txRiders.get(db)?.committed();
   if (!db.inTransaction) notifyCommitted(db);
   return result;
 }
@@ -100,6 +103,22 @@ function runTxHook(db: Db, what: 'commit' | 'rollback'): void {
   if (h === undefined) return;
   txHooks.delete(db);
   h[what]();
+}
+
+/**
+ * Writes that ride on the connection's next transaction (storage/events-along.ts): write() runs
+ * first inside every outermost transaction, then committed() or rolledBack() once it is over.
+ */
+export interface TxRider {
+  write(): void;
+  committed(): void;
+  rolledBack(): void;
+}
+const txRiders = new WeakMap<Db, TxRider>();
+
+export function setTxRider(db: Db, rider: TxRider | undefined): void {
+  if (rider === undefined) txRiders.delete(db);
+  else txRiders.set(db, rider);
 }
 
 /** Per connection: whether the open transaction appended to the outbox, and who to tell at commit. */

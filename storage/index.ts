@@ -9,6 +9,7 @@ import { accountsGroup, alertsGroup, auditGroup, cardsGroup, keyValueGroup, main
 import type { Ledger } from './ledger-types.js';
 import { chainExistingMoneyRows } from './money-chain.js';
 import { timeFloorMs } from './settings.js';
+import { EventsAlong } from './events-along.js';
 import { WalCheckpoints, type WalCheckpointOptions } from './wal-checkpoints.js';
 import { bracketOps, withWriteFaults, type WriteFaults } from './write-faults.js';
 
@@ -81,8 +82,9 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
   // Once after migration 13: the money rows the ledger already held join the money chain.
   if (getMeta(raw, META.moneyChainPending) !== undefined) inTx(raw, () => chainExistingMoneyRows({ ...ctx, db: raw }));
 
+  const along = new EventsAlong(ctx);
   const ledger: Ledger = {
-    ...maintenanceGroup(ctx, o.path, walCheckpoints),
+    ...maintenanceGroup(ctx, o.path, walCheckpoints, along),
     ...accountsGroup(ctx),
     ...cardsGroup(ctx),
     ...secureCardsGroup(ctx),
@@ -92,7 +94,7 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     ...alertsGroup(ctx),
     ...settingsGroup(ctx),
     ...keyValueGroup(ctx),
-    ...outboxGroup(ctx),
+    ...outboxGroup(ctx, along),
   };
   return opts.writeFaults ? bracketOps(ledger, opts.writeFaults) : ledger;
 }

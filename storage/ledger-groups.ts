@@ -23,6 +23,7 @@ import type {
 } from './ledger-types.js';
 import { moneyHead } from './money-chain.js';
 import { verifyLedger } from './money-verify.js';
+import type { EventsAlong } from './events-along.js';
 import * as outbox from './outbox.js';
 import * as refundIntents from './refund-intents.js';
 import { pruneHistory } from './retention.js';
@@ -33,11 +34,12 @@ import { accountUsage, accountUsagePlan } from './usage.js';
 import * as vends from './vends.js';
 import type { WalCheckpoints } from './wal-checkpoints.js';
 
-export function maintenanceGroup(ctx: LedgerContext, path: string, walCheckpoints: WalCheckpoints | null = null): MaintenanceLedger {
+export function maintenanceGroup(ctx: LedgerContext, path: string, walCheckpoints: WalCheckpoints | null = null, along: EventsAlong | null = null): MaintenanceLedger {
   return {
     path,
     walCheckpoints,
     close: () => {
+      along?.close();
       if (ctx.db.open) ctx.db.close();
       walCheckpoints?.release();
     },
@@ -138,7 +140,7 @@ export function keyValueGroup(ctx: LedgerContext): KeyValueLedger {
   };
 }
 
-export function outboxGroup(ctx: LedgerContext): OutboxLedger {
+export function outboxGroup(ctx: LedgerContext, along: EventsAlong | null = null): OutboxLedger {
   return {
     gatewayId: ctx.gatewayId,
     outbox: {
@@ -159,5 +161,7 @@ export function outboxGroup(ctx: LedgerContext): OutboxLedger {
         }),
     },
     enqueueEvent: (type, payload) => outbox.enqueueEvent(ctx, type, payload),
+    // Without the rider (the read-only view), alone: as enqueueEvent.
+    enqueueEventAlong: (type, payload) => (along === null ? void outbox.enqueueEvent(ctx, type, payload) : along.add(type, payload)),
   };
 }

@@ -9,6 +9,7 @@ import { migration10 } from './migration-10-exposure-fault-refunds.js';
 import { migration11 } from './migration-11-secure-cards.js';
 import { migration12 } from './migration-12-refund-intents.js';
 import { migration13 } from './migration-13-money-chain.js';
+import { migration14 } from './migration-14-hot-path-indexes.js';
 
 export type { Migration };
 
@@ -255,4 +256,5 @@ CREATE TABLE account_usage_pruned (
   migration11,
   migration12,
   migration13,
+  migration14,
 ];

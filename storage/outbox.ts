@@ -378,10 +378,16 @@ export function outboxStats(ctx: LedgerContext): OutboxStats {
 const eventType = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/);
 
 /** Non-money events (machine state changes): an outbox record only, no audit record. */
-export function enqueueEvent(ctx: LedgerContext, type: string, payload: unknown): { seq: number; id: string } {
+/** A non-money event's type and payload, checked: money, declines and alerts have their own API. */
+export function parseEvent(type: string, payload: unknown): { type: string; json: string } {
   const t = eventType.parse(type);
   if (/^(vend|account|decline|alert)(\.|$)/.test(t)) throw new Error('ledger: money, decline and alert records go through their own API');
   const json = JSON.stringify(payload);
   if (json === undefined) throw new Error('ledger: event payload is not JSON');
-  return inTx(ctx.db, () => enqueue(ctx, { type: t, money: false, payload: JSON.parse(json) as unknown }));
+  return { type: t, json };
+}
+
+export function enqueueEvent(ctx: LedgerContext, type: string, payload: unknown): { seq: number; id: string } {
+  const e = parseEvent(type, payload);
+  return inTx(ctx.db, () => enqueue(ctx, { type: e.type, money: false, payload: JSON.parse(e.json) as unknown }));
 }

@@ -1,7 +1,6 @@
 // The durable steps of a vend: hold -> credit sent -> captured | refunded. Each step is one
 // transaction with its audit record and outbox record; the hold is committed before any byte
 // goes to a machine. A finished vend never changes again (also enforced by a trigger).
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { maskUid } from './deps.js';
 import { accountIdSchema, addEntry, balance, ensureAccount } from './accounts.js';
@@ -12,6 +11,7 @@ import { recordFact } from './outbox.js';
 import { writeSettingAlong, type SettingWrite } from './settings.js';
 import { spendSunCounter, sunCounterSchema } from './secure-cards.js';
 import { claimToken, tokenIdSchema } from './tokens.js';
+import { timeOrderedUuid } from './vend-id.js';
 
 export const vendMethodSchema = z.enum(['card', 'qr', 'remote', 'service']);
 export type VendMethod = z.infer<typeof vendMethodSchema>;
@@ -200,22 +200,11 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
       } else if (before - h.amountCents < h.floorCents) return decline('insufficient_funds', before);
       balanceAfter = before - h.amountCents;
     }
-    const vendId = randomUUID();
+    const vendId = timeOrderedUuid(ctx.clock.now());
     if (h.tokenId !== undefined && !claimToken(ctx, { tokenId: h.tokenId, expSec: h.tokenExpiresAt ?? 0, vendId })) {
       return decline('replayed', null);
     }
     if (h.accountId !== undefined) ensureAccount(ctx, h.accountId);
-    ctx.db
-      .prepare(
-        `INSERT INTO vends (vend_id, created_ms, created_mono_ms, boot_id, method, funding, machine_id, program, account_id, card_mask,
-           amount_cents, token_id, token_amount_cents, rule_set_version, rule_id, state, machine_kind)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?)`,
-      )
-      .run(
-        vendId, Math.floor(ctx.clock.now()), Math.floor(ctx.clock.monotonic()), ctx.bootId, h.method, h.funding, h.machineId,
-        h.program ?? null, h.accountId ?? null, cardMask, h.amountCents, h.tokenId ?? null, h.tokenAmountCents ?? null,
-        h.ruleSetVersion, h.ruleId, h.machineKind ?? null,
-      );
     const fact = recordFact(ctx, {
       type: 'vend.hold',
       money: true,
@@ -232,7 +221,20 @@ export function hold(ctx: LedgerContext, input: HoldInput): HoldResult {
         ...(h.sunCounter === undefined ? {} : { sunCounter: h.sunCounter }),
       },
     });
-    ctx.db.prepare('UPDATE vends SET last_outbox_seq = ? WHERE vend_id = ?').run(fact.outboxSeq, vendId);
+    // The fact first, so the row goes in with its last_outbox_seq: inserted at 0 and updated
+    // after, it put a key at each end of vends_unsynced_cost, one more page in the WAL per hold.
+    // Nothing in the fact reads the row (the money chain binds it at commit).
+    ctx.db
+      .prepare(
+        `INSERT INTO vends (vend_id, created_ms, created_mono_ms, boot_id, method, funding, machine_id, program, account_id, card_mask,
+           amount_cents, token_id, token_amount_cents, rule_set_version, rule_id, state, machine_kind, last_outbox_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held', ?, ?)`,
+      )
+      .run(
+        vendId, Math.floor(ctx.clock.now()), Math.floor(ctx.clock.monotonic()), ctx.bootId, h.method, h.funding, h.machineId,
+        h.program ?? null, h.accountId ?? null, cardMask, h.amountCents, h.tokenId ?? null, h.tokenAmountCents ?? null,
+        h.ruleSetVersion, h.ruleId, h.machineKind ?? null, fact.outboxSeq,
+      );
     if (h.funding === 'account' && h.accountId !== undefined) {
       addEntry(ctx, { accountId: h.accountId, kind: 'hold', amountCents: -h.amountCents, points: -(h.points ?? 0), vendId, outboxSeq: fact.outboxSeq });
     }

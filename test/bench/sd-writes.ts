@@ -17,7 +17,9 @@
 // - Checkpoints: at the end of the vend window the WAL is checkpointed once (SQLite would do it
 //   every 1000 pages), so the bytes copied into ledger.db are counted too.
 // - Per vend: what the vend window wrote (swipes until every machine is idle again) less the idle
-//   rate over the same time, divided by the vends.
+//   rate over the same time, divided by the vends. Swipes come one at a time, 8 s apart
+//   (`sd-writes.spacingSeconds`), as vends spread over a day: nothing of one vend may share a
+//   commit with another's that would not in a room.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
@@ -111,7 +113,8 @@ function kb(n: number): number {
 async function run(opts: BenchOptions): Promise<BenchResult> {
   const idleSeconds = numParam(opts, 'idleSeconds', 300, 30);
   const vends = numParam(opts, 'vends', 48, 16);
-  const maxSeconds = numParam(opts, 'maxSeconds', 900, 300);
+  const maxSeconds = numParam(opts, 'maxSeconds', 900, 400);
+  const spacingSeconds = numParam(opts, 'spacingSeconds', 8, 8);
   const tmp = artifactsDir('bench-sd-');
   const counter = new LogCounter();
   const logger = createLogger({ level: 'info', destination: counter });
@@ -142,14 +145,23 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       const idleDisk = (w1 - w0) / idleS;
       const idleLog = (l1.bytes - l0.bytes) / idleS;
 
-      // ---- vends: every machine swiped as soon as it is idle, until `vends` are captured and
-      // every machine has finished its cycle
-      opts.log(`sd-writes: ${vends} vends over ${ROOM_MACHINES} machines, each cycle run to its end`);
+      // ---- vends: one customer at a time, `spacingSeconds` apart, over the machines in turn,
+      // until `vends` are captured and every machine has finished its cycle. Not all at once: a
+      // machine's status events wait up to 2 s for another commit to ride on
+      // (storage/events-along.ts), and 16 cycles ending together would share commits that vends
+      // spread over a day do not. Spaced so, a cycle's end falls between two swipes.
+      opts.log(`sd-writes: ${vends} vends over ${ROOM_MACHINES} machines, ${spacingSeconds} s apart, each cycle run to its end`);
       const vendTrace = await straceFiles(`${tmp.dir}/vend.strace`);
       const w2 = writeBytes();
       const t2 = performance.now();
-      const r = await rig.swipes(vends, maxSeconds, ROOM_MACHINES);
       const until = Date.now() + maxSeconds * 1000;
+      const r = { samples: [] as number[], other: new Map<string, number>() };
+      while (r.samples.length < vends && Date.now() < until) {
+        const one = await rig.swipes(1, Math.max(1, (until - Date.now()) / 1000), 1);
+        r.samples.push(...one.samples);
+        for (const [k, v] of one.other) r.other.set(k, (r.other.get(k) ?? 0) + v);
+        await sleep(spacingSeconds * 1000);
+      }
       const allIdle = (): boolean => Array.from({ length: ROOM_MACHINES }, (_, i) => rig.room.control.lw485(i + 1).stateName).every((s) => s === 'IDLE');
       while (!allIdle() && Date.now() < until) await sleep(500);
       await sleep(3000);
@@ -190,7 +202,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         notes: [
           `ledger on the repository disk, journal_mode ${sync.journal}, page size ${sync.pageSize} B, synchronous=FULL (storage/db.ts sets it and reads it back on every open, or refuses to run); ${ROOM_MACHINES} LW-485 machines polled at 1 Hz, simulator at 30x (each simulated minute lasts 2 s: the poller sees every countdown minute)`,
           `checkpoint at the end of the vend window: ${checkpoint[0]?.checkpointed ?? '?'} of ${checkpoint[0]?.log ?? '?'} WAL frames copied into ledger.db (counted in the vend window)`,
-          `idle window ${idleS.toFixed(0)} s; vend window ${vendS.toFixed(0)} s for ${n} captured vends (declined and retried: ${[...r.other].map(([k, v]) => `${k} × ${v}`).join(', ') || 'none'})`,
+          `idle window ${idleS.toFixed(0)} s; vend window ${vendS.toFixed(0)} s for ${n} captured vends, swiped one at a time ${spacingSeconds} s apart (declined and retried: ${[...r.other].map(([k, v]) => `${k} × ${v}`).join(', ') || 'none'})`,
           top(diffMsgs(l0.byMsg, l1.byMsg), idleS / 3600, 'journal per idle hour, top messages'),
           top(diffMsgs(l1.byMsg, l3.byMsg), n, 'journal per vend (with its idle share), top messages'),
           files(idleFiles, idleS / 3600, 'ledger per idle hour'),

@@ -98,6 +98,7 @@ test('a ledger from before the tally (schema 8) starts with the tally its vends 
     // And what later migrations added (secure cards), or re-running them would add it twice.
     db.exec('DROP TABLE refund_intents; DROP TABLE sun_counters; ALTER TABLE cards DROP COLUMN secure; ALTER TABLE cards DROP COLUMN fleet_counter; ALTER TABLE cards DROP COLUMN key_version;');
     db.exec("DROP TABLE money_chain; DELETE FROM meta WHERE key LIKE 'money%';");
+    db.exec('CREATE INDEX vends_created ON vends(created_ms); CREATE INDEX vends_last_outbox_seq ON vends(last_outbox_seq); CREATE INDEX audit_outbox_seq ON audit(outbox_seq);');
     db.close();
     const again = openTestLedger(t.file('l.db'));
     assert.deepEqual(again.unsyncedExposure('acct-a'), { accountCents: 300, roomCents: 300 });
@@ -140,6 +141,7 @@ test('item 7: a refund of a captured vend lowers the exposure while the vend is 
     // And what later migrations added (secure cards), or re-running them would add it twice.
     db.exec('DROP TABLE refund_intents; DROP TABLE sun_counters; ALTER TABLE cards DROP COLUMN secure; ALTER TABLE cards DROP COLUMN fleet_counter; ALTER TABLE cards DROP COLUMN key_version;');
     db.exec("DROP TABLE money_chain; DELETE FROM meta WHERE key LIKE 'money%';");
+    db.exec('CREATE INDEX vends_created ON vends(created_ms); CREATE INDEX vends_last_outbox_seq ON vends(last_outbox_seq); CREATE INDEX audit_outbox_seq ON audit(outbox_seq);');
     db.close();
     const again = openTestLedger(t.file('l.db'));
     assert.deepEqual(again.unsyncedExposure('acct-a'), { accountCents: 300, roomCents: 300 });

@@ -1,0 +1,93 @@
+// Non-money events that ride on the next commit instead of paying for one of their own. A
+// machine's status change (credited or running, then done or idle) cost an fsync'd commit each,
+// two per vend: ~2 WAL pages plus the WAL's partly written 4 KiB page written again, ~6 kB of SD
+// card writes apiece (docs/performance.md section 7). The capture of a vend commits a few hundred
+// ms after the status change that precedes it, so the first of them usually rides along.
+//
+// An event waits in memory at most maxDelayMs. It is written at the start of the connection's
+// next transaction (before that transaction's own records, so seq order stays the order things
+// happened in), or alone when its time is up, or at close. The transaction commits it or rolls
+// it back with its own writes; rolled back, it waits on. What a crash can lose: the events of
+// the last maxDelayMs, which are status history, never money (money, declines and alerts are
+// refused here as by enqueueEvent and always commit in their own transaction).
+import type { Logger } from './deps.js';
+import { inTx, setTxRider, type LedgerContext } from './context.js';
+import { enqueue, parseEvent } from './outbox.js';
+
+export const EVENTS_ALONG_MAX_DELAY_MS = 2000;
+
+interface Waiting {
+  type: string;
+  payloadJson: string;
+}
+
+export class EventsAlong {
+  private readonly waiting: Waiting[] = [];
+  /** How many of the first waiting events the open transaction has written. */
+  private written = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly ctx: LedgerContext,
+    private readonly maxDelayMs: number = EVENTS_ALONG_MAX_DELAY_MS,
+  ) {
+    this.log = ctx.logger;
+    setTxRider(ctx.db, {
+      write: () => this.writeWaiting(),
+      committed: () => this.committed(),
+      rolledBack: () => {
+        this.written = 0;
+      },
+    });
+  }
+
+  /** Checked now (a bad type or payload throws here, never inside somebody else's transaction). */
+  add(type: string, payload: unknown): void {
+    const e = parseEvent(type, payload);
+    this.waiting.push({ type: e.type, payloadJson: e.json });
+    if (this.timer === null) {
+      this.timer = setTimeout(() => this.flush(), this.maxDelayMs);
+      this.timer.unref();
+    }
+  }
+
+  get pending(): number {
+    return this.waiting.length;
+  }
+
+  /** Writes what waits in a transaction of its own (the time is up, or the ledger closes). */
+  flush(): void {
+    this.clearTimer();
+    if (this.waiting.length === 0 || !this.ctx.db.open) return;
+    try {
+      inTx(this.ctx.db, () => undefined);
+    } catch (e) {
+      this.log.error({ err: e instanceof Error ? e.message : String(e), events: this.waiting.length }, 'waiting events not stored; retrying');
+      this.timer = setTimeout(() => this.flush(), this.maxDelayMs);
+      this.timer.unref();
+    }
+  }
+
+  close(): void {
+    this.flush();
+    this.clearTimer();
+    setTxRider(this.ctx.db, undefined);
+  }
+
+  private writeWaiting(): void {
+    for (const w of this.waiting) enqueue(this.ctx, { type: w.type, money: false, payload: JSON.parse(w.payloadJson) as unknown });
+    this.written = this.waiting.length;
+  }
+
+  private committed(): void {
+    this.waiting.splice(0, this.written);
+    this.written = 0;
+    if (this.waiting.length === 0) this.clearTimer();
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
