@@ -15,10 +15,11 @@ import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
 import { silentLogger } from '../../gateway/core/log.js';
 import { systemClock } from '../../gateway/core/clock.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
-import { ROOM_ID } from '../engine/harness.js';
+import { MACHINES, ROOM_ID } from '../engine/harness.js';
 import { numParam, type TortureModule, type TortureOptions, type TortureResult } from './types.js';
 import { seededRandom } from './lib-rng.js';
-import { MQTT_TIMING, startCustomers, startOutageRoom } from './lib-outage-room.js';
+import { EVENTS_ALONG_MAX_DELAY_MS } from '../../storage/events-along.js';
+import { MQTT_TIMING, machineFree, startCustomers, startOutageRoom } from './lib-outage-room.js';
 import { ConsumerProcess, startChaos, waitUntil, type ChaosTiming } from './lib-outage-cloud.js';
 import { SqliteProbe, consumerProgress, ledgerProgress } from './lib-outage-probe.js';
 import { compareStores, readLedgerSide } from './lib-outage-check.js';
@@ -96,13 +97,23 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
     if (!settled) violations.push('vends were left unfinished with every machine reachable');
     let stableSince = Date.now();
     let lastSeen = -1;
+    // A machine's status event waits up to EVENTS_ALONG_MAX_DELAY_MS in the daemon for a commit to
+    // ride on (storage/events-along.ts), and the daemon sees a change at its next poll: a quiet
+    // ledger proves nothing until every machine has been free for longer than both, or the stop
+    // writes the last status events after the uplink is gone (sent at the next start).
+    const settleMs = EVENTS_ALONG_MAX_DELAY_MS + 2500;
+    let allFreeSince: number | null = null;
     const quiet = await waitUntil(async () => {
       const l = await ledgerNow();
       if (l.lastSeq !== lastSeen) {
         lastSeen = l.lastSeq;
         stableSince = Date.now();
       }
-      return l.lastSeq >= 0 && l.ackedSeq === l.lastSeq && (await consumerNow()).count === l.lastSeq && Date.now() - stableSince > 2000;
+      const allFree = Object.keys(MACHINES).every((id) => machineFree(room.sim.room, id));
+      if (!allFree) allFreeSince = null;
+      else allFreeSince ??= Date.now();
+      const roomSettled = allFreeSince !== null && Date.now() - allFreeSince > settleMs;
+      return roomSettled && l.lastSeq >= 0 && l.ackedSeq === l.lastSeq && (await consumerNow()).count === l.lastSeq && Date.now() - stableSince > 2000;
     }, 60_000);
     if (!quiet) notes.push('the outbox was still moving 60 s after the customers left; compared as it stood');
 
