@@ -27,10 +27,11 @@ export function warmRecordChecks(): void {
 
 /**
  * parseTopic's verdicts by topic: a fleet's uplink topics are a few per gateway, each parsed
- * (with zod on its room segment) once instead of on every message. Cleared when it grows past
- * TOPIC_CACHE_MAX (a flood of made-up topics costs memory up to there, then parsing as before).
+ * (with zod on its room segment) once instead of on every message. Only topics that parse are
+ * kept, and the map is cleared when it grows past TOPIC_CACHE_MAX (a flood of made-up room ids
+ * costs memory up to there, then parsing as before).
  */
-const topicCache = new Map<string, ReturnType<typeof parseTopic>>();
+const topicCache = new Map<string, NonNullable<ReturnType<typeof parseTopic>>>();
 let topicCachePrefix = '';
 const TOPIC_CACHE_MAX = 100_000;
 
@@ -42,6 +43,9 @@ function cachedTopic(topic: string, prefix: string): ReturnType<typeof parseTopi
   const hit = topicCache.get(topic);
   if (hit !== undefined) return hit;
   const t = parseTopic(topic, prefix);
+  // Only topics that parse: their room segment is bounded by its schema, while a refused topic
+  // may be any length a broker lets through, and would be kept for nothing.
+  if (t === null) return t;
   if (topicCache.size >= TOPIC_CACHE_MAX) topicCache.clear();
   topicCache.set(topic, t);
   return t;
