@@ -151,16 +151,6 @@ export function readWalState(shmFd: number): WalState {
   return { frames: u32(16), backfilled: Math.min(u32(16), u32(96)) };
 }
 
-/** One PASSIVE checkpoint in a thread of its own, ended after it; resolves with what it copied. */
-export async function checkpointInWorker(dbPath: string): Promise<CheckpointResult> {
-  const t = new CheckpointThread();
-  try {
-    return await t.run(dbPath);
-  } finally {
-    await t.close();
-  }
-}
-
 export class WalCheckpoints {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { openLedgerReadOnly } from '../../storage/readonly.js';
-import { checkpointInWorker } from '../../storage/wal-checkpoints.js';
+import { CheckpointThread } from '../../storage/wal-checkpoints.js';
 import { GATEWAY_ID, openTestLedger, tempDir } from './helpers.js';
 
 /** Commits until at least `frames` WAL frames wait (top-ups: small commits as in a room). */
@@ -98,7 +98,12 @@ test('past the hard limit the checkpoint runs on the loop; a ledger without the 
     assert.equal(l.walCheckpoints?.counts.onLoop, 1);
     assert.ok((l.walCheckpoints?.pending() ?? 99) < 10);
     // A worker on a file that is not a ledger fails with a reason, and nothing breaks.
-    await assert.rejects(checkpointInWorker(t.file('missing.db')), /unable to open|does not exist|SQLITE_CANTOPEN/i);
+    const thread = new CheckpointThread();
+    try {
+      await assert.rejects(thread.run(t.file('missing.db')), /unable to open|does not exist|SQLITE_CANTOPEN/i);
+    } finally {
+      await thread.close();
+    }
   } finally {
     l.close();
     plain.close();
