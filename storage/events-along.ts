@@ -15,6 +15,11 @@ import { inTx, setTxRider, type LedgerContext } from './context.js';
 import { enqueue, parseEvent } from './outbox.js';
 
 export const EVENTS_ALONG_MAX_DELAY_MS = 2000;
+/**
+ * Events kept while none can be written (a ledger that refuses writes for hours): the oldest are
+ * dropped beyond this, counted in the log, so memory stays bounded. Status history, never money.
+ */
+export const EVENTS_ALONG_MAX_WAITING = 1000;
 
 interface Waiting {
   type: string;
@@ -45,6 +50,10 @@ export class EventsAlong {
   /** Checked now (a bad type or payload throws here, never inside somebody else's transaction). */
   add(type: string, payload: unknown): void {
     const e = parseEvent(type, payload);
+    if (this.waiting.length >= EVENTS_ALONG_MAX_WAITING && this.written === 0) {
+      const dropped = this.waiting.splice(0, this.waiting.length - EVENTS_ALONG_MAX_WAITING + 1);
+      this.log.warn({ dropped: dropped.length, waiting: this.waiting.length }, 'status events not stored for too long: oldest dropped');
+    }
     this.waiting.push({ type: e.type, payloadJson: e.json });
     if (this.timer === null) {
       this.timer = setTimeout(() => this.flush(), this.maxDelayMs);

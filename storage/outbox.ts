@@ -377,7 +377,6 @@ export function outboxStats(ctx: LedgerContext): OutboxStats {
 
 const eventType = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/);
 
-/** Non-money events (machine state changes): an outbox record only, no audit record. */
 /** A non-money event's type and payload, checked: money, declines and alerts have their own API. */
 export function parseEvent(type: string, payload: unknown): { type: string; json: string } {
   const t = eventType.parse(type);
@@ -387,6 +386,7 @@ export function parseEvent(type: string, payload: unknown): { type: string; json
   return { type: t, json };
 }
 
+/** Non-money events (machine state changes): an outbox record only, no audit record. */
 export function enqueueEvent(ctx: LedgerContext, type: string, payload: unknown): { seq: number; id: string } {
   const e = parseEvent(type, payload);
   return inTx(ctx.db, () => enqueue(ctx, { type: e.type, money: false, payload: JSON.parse(e.json) as unknown }));

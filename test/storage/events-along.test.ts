@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../gateway/core/log.js';
 import { inTx, type LedgerContext } from '../../storage/context.js';
 import { openDatabase } from '../../storage/db.js';
-import { EventsAlong } from '../../storage/events-along.js';
+import { EVENTS_ALONG_MAX_WAITING, EventsAlong } from '../../storage/events-along.js';
 import { nextBatch } from '../../storage/outbox.js';
 import { GATEWAY_ID, manualClock, openTestLedger, ROOM_SECRET, tempDir } from './helpers.js';
 
@@ -90,6 +90,25 @@ test('what waits at close is there after a reopen', () => {
     assert.deepEqual(b.outbox.nextBatch({ maxCount: 10, maxBytes: 1_000_000 }).records.map((r) => r.payload), [{ machineId: 'W2', status: 'idle' }]);
     b.close();
   } finally {
+    t.cleanup();
+  }
+});
+
+test('events that cannot be written are kept up to a bound: the oldest are dropped, memory stays bounded', () => {
+  const t = tempDir();
+  const ctx = ctxFor(t.file('l.db'));
+  const along = new EventsAlong(ctx, 60_000);
+  try {
+    for (let i = 0; i < EVENTS_ALONG_MAX_WAITING + 5; i++) along.add('machine_state', { i });
+    assert.equal(along.pending, EVENTS_ALONG_MAX_WAITING);
+    along.close();
+    const recs = nextBatch(ctx, { maxCount: EVENTS_ALONG_MAX_WAITING + 10, maxBytes: 10_000_000 }).records;
+    assert.equal(recs.length, EVENTS_ALONG_MAX_WAITING);
+    assert.deepEqual(recs[0]?.payload, { i: 5 }, 'the five oldest dropped');
+    assert.deepEqual(recs.at(-1)?.payload, { i: EVENTS_ALONG_MAX_WAITING + 4 }, 'the newest kept');
+  } finally {
+    along.close();
+    ctx.db.close();
     t.cleanup();
   }
 });
