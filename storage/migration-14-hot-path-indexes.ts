@@ -24,15 +24,8 @@
 //   They now skip an update that leaves the vend counted, for the same account, at the same
 //   cost; any other update is taken out and put in as before.
 import type { Migration } from './migration.js';
+import { add, cost, counts } from './migration-9-exposure-tally.js';
 
-/** What a vend costs while unsynced; the same CASE as migration 9's. */
-const cost = (v: 'NEW' | 'OLD'): string =>
-  `CASE ${v}.state WHEN 'captured' THEN ${v}.captured_cents WHEN 'refunded' THEN ${v}.amount_cents - ${v}.refunded_cents ELSE ${v}.amount_cents END`;
-const ACKED = `IFNULL((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_acked_seq'), 0)`;
-const counts = (v: 'NEW' | 'OLD'): string => `${v}.funding = 'account' AND ${v}.last_outbox_seq IS NOT NULL AND ${v}.last_outbox_seq > ${ACKED}`;
-const add = (v: 'NEW' | 'OLD', sign: '+' | '-'): string =>
-  `INSERT INTO unsynced_exposure (account_id, cents) VALUES (IFNULL(${v}.account_id, ''), ${sign}(${cost(v)}))
-     ON CONFLICT(account_id) DO UPDATE SET cents = cents + excluded.cents;`;
 /** Counted before and after, for the same account, at the same cost: the tally does not move. */
 const unchanged = `(${counts('OLD')}) AND (${counts('NEW')}) AND IFNULL(OLD.account_id, '') = IFNULL(NEW.account_id, '') AND (${cost('OLD')}) IS (${cost('NEW')})`;
 

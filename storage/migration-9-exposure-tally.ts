@@ -10,12 +10,12 @@
 // self-check compares the tally with the sum (storage/check.ts).
 import type { Migration } from './migration.js';
 
-/** What a vend costs while unsynced; the same CASE as the sum it replaces. */
-const cost = (v: 'NEW' | 'OLD'): string =>
+/** What a vend costs while unsynced; the same CASE as the sum it replaces. Migration 14 builds its triggers from these too. */
+export const cost = (v: 'NEW' | 'OLD'): string =>
   `CASE ${v}.state WHEN 'captured' THEN ${v}.captured_cents WHEN 'refunded' THEN ${v}.amount_cents - ${v}.refunded_cents ELSE ${v}.amount_cents END`;
 const ACKED = `IFNULL((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'outbox_acked_seq'), 0)`;
-const counts = (v: 'NEW' | 'OLD'): string => `${v}.funding = 'account' AND ${v}.last_outbox_seq IS NOT NULL AND ${v}.last_outbox_seq > ${ACKED}`;
-const add = (v: 'NEW' | 'OLD', sign: '+' | '-'): string =>
+export const counts = (v: 'NEW' | 'OLD'): string => `${v}.funding = 'account' AND ${v}.last_outbox_seq IS NOT NULL AND ${v}.last_outbox_seq > ${ACKED}`;
+export const add = (v: 'NEW' | 'OLD', sign: '+' | '-'): string =>
   `INSERT INTO unsynced_exposure (account_id, cents) VALUES (IFNULL(${v}.account_id, ''), ${sign}(${cost(v)}))
      ON CONFLICT(account_id) DO UPDATE SET cents = cents + excluded.cents;`;
 
