@@ -26,10 +26,17 @@ export async function reconcileEvent(o: ReconcileDeps, state: string, machineId:
   if (receipt === null || !o.machines.has(machineId)) return { type: 'crash-recovery', verdict: 'unknown' };
   // The receipt may ask to look again (a train still running); that is bounded by settleWaitMs
   // rather than leaving the machine blocked until the next periodic try.
-  const until = o.clock.monotonic() + o.timings.settleWaitMs;
+  const began = o.clock.monotonic();
+  const until = began + o.timings.settleWaitMs;
+  // Every write of this command came before this reconcile began (by a run that died, or by this
+  // run's session, which is over): a 'not-executed' read is proof only once the device has had
+  // its time to show the result since then.
+  const notExecutedProvenFrom = began + receipt.resultWithinMs;
   // One lost reply on a busy bus is no reason to block a machine until the next periodic try.
   let readsLeft = o.timings.reconcileReads;
+  let waitedForResult = false;
   for (;;) {
+    const readAt = o.clock.monotonic();
     const read = await o.machines.readNow(machineId);
     if (!read.ok) {
       if (--readsLeft <= 0) return { type: 'crash-recovery', verdict: 'unknown' };
@@ -37,6 +44,11 @@ export async function reconcileEvent(o: ReconcileDeps, state: string, machineId:
       continue;
     }
     const step = receipt.reconcile(read.state);
+    if (step.verdict === 'not-executed' && readAt < notExecutedProvenFrom && !waitedForResult) {
+      waitedForResult = true;
+      await sleep(o.timers, notExecutedProvenFrom - readAt);
+      continue;
+    }
     if (step.lookAgainMs === null || o.clock.monotonic() > until) {
       if (step.alert !== null) {
         o.logger.warn({ machineId, ...step.alert.log }, step.alert.logMessage);

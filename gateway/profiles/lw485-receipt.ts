@@ -10,6 +10,13 @@ type Lw485Evidence = Extract<CommandEvidence, { profile: 'lw485' }>;
 
 const u16 = z.int().min(0).max(65535);
 
+/**
+ * The datasheet promises a result within 200 ms of the write; a controller busy writing its
+ * EEPROM may take longer. After a crash the cost of waiting longer is a couple of seconds once;
+ * the cost of refunding a credit the controller then executes is a free cycle (docs/device-profiles.md).
+ */
+export const LW485_RESULT_WITHIN_MS = 2000;
+
 export const lw485EvidenceSchema = z.strictObject({ profile: z.literal('lw485'), unit: z.int().min(1).max(247), seq: z.int().min(1).max(65535), code: u16 });
 
 /** The facts toMachineState puts in MachineState.confirm that the proof reads. */
@@ -27,6 +34,7 @@ export function lw485Receipt(evidence: Lw485Evidence): CommandReceipt {
     return f === null ? 'unknown' : reconcileLw485(evidence, f);
   };
   return {
+    resultWithinMs: LW485_RESULT_WITHIN_MS,
     verdict,
     // One command at a time per controller: once it answered, nothing of it holds the machine.
     admitsNewVend: () => true,

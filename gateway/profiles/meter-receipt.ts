@@ -23,6 +23,7 @@ export function meterReceipt(evidence: MeterEvidence): CommandReceipt {
     return moved === 0 ? 'not-executed' : moved === 1 ? 'executed-accepted' : 'unknown';
   };
   return {
+    resultWithinMs: 0,
     verdict,
     admitsNewVend: () => true,
     readback: (state) => readingOf(verdict(state), 'the credit counter moved by more than one credit'),

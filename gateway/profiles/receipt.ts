@@ -39,6 +39,12 @@ export interface ReconcileStep {
 }
 
 export interface CommandReceipt {
+  /**
+   * How long after its write the command may still show its result. A reconcile takes
+   * 'not-executed' as proof only from a read that began at least this long after the last write
+   * could have happened; earlier, the command may simply not have shown yet.
+   */
+  readonly resultWithinMs: number;
   /** Did the command run? `state` is a fresh read of its machine, null when it could not be read. */
   verdict(state: MachineState | null): ReconcileResult;
   /** (a) Whether, as far as this command goes, the machine in `state` takes a new vend. */

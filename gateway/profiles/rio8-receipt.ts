@@ -47,6 +47,8 @@ export function rio8Receipt(evidence: Rio8Evidence): CommandReceipt {
     };
   };
   return {
+    // Writing a train sets its pending pulses at once: a counter that has not moved with nothing pending never will.
+    resultWithinMs: 0,
     verdict,
     // The module refuses a second train while one runs, though the channel shows idle.
     admitsNewVend: (state) => pendingOf(state) === 0,

@@ -51,8 +51,14 @@ export interface TestRoom {
   close(): Promise<void>;
 }
 
-export async function startRoom(o: { timeScale?: number; units?: SimUnitConfig[]; logger?: Logger } = {}): Promise<TestRoom> {
-  const room = new SimRoom({ units: o.units ?? UNITS, timeScale: o.timeScale ?? 1, replyDelayMs: 2, ...(o.logger ? { logger: o.logger } : {}) });
+export async function startRoom(o: { timeScale?: number; units?: SimUnitConfig[]; logger?: Logger; commandResultDelayMs?: number } = {}): Promise<TestRoom> {
+  const room = new SimRoom({
+    units: o.units ?? UNITS,
+    timeScale: o.timeScale ?? 1,
+    replyDelayMs: 2,
+    ...(o.logger ? { logger: o.logger } : {}),
+    ...(o.commandResultDelayMs !== undefined ? { commandResultDelayMs: o.commandResultDelayMs } : {}),
+  });
   const { port } = await room.listenTcp({ host: '127.0.0.1', port: 0, framing: 'rtu' });
   room.start();
   return { room, port, close: () => room.close() };
