@@ -2,6 +2,7 @@
 // real `cloud/main.ts ingest`, SIGKILL-able), and each one's peak memory from /proc.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CloudConfig } from '../../cloud/config.js';
 import type { HostCommand, HostReply, HostStats } from './protocol.js';
@@ -52,6 +53,16 @@ export class HostProc {
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;
+  }
+
+  /** The process's nice value (0-19); lowering it again needs root: then it stays where it is. */
+  setPriority(nice: number): void {
+    if (this.child.pid === undefined) return;
+    try {
+      setPriority(this.child.pid, nice);
+    } catch {
+      // EACCES: not root (only raising nice is allowed); the measured spans freeze hosts anyway
+    }
   }
 
   /** SIGSTOP: the host's gateways hold their connections and do nothing (their CPU out of a measured span). */
