@@ -104,6 +104,8 @@ export class WorkerProc {
   /** Exits nobody asked for (a crash), with the log tail: the rig reports them as failures. */
   readonly crashes: string[] = [];
   private expectExit = false;
+  /** The `cloud/main.ts` this worker runs from its next start: this checkout's, or another's (npm run fleet -- --compare). */
+  cloudMain = CLOUD_MAIN;
 
   constructor(
     readonly name: string,
@@ -128,7 +130,7 @@ export class WorkerProc {
     const extra = process.env.FLEET_WORKER_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
     // As docs/cloud.md runs a worker: a 16 MiB young generation, so a pending batch is not
     // copied out of it by a scavenge before its commit (GC was 29 % of a worker's burst CPU).
-    const c = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...extra, '--import', 'tsx', CLOUD_MAIN, 'ingest', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...extra, '--import', 'tsx', this.cloudMain, 'ingest', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer): void => {
       this.log = (this.log + d.toString()).slice(-8000);
       if (process.env.FLEET_WORKER_LOG_FILE) appendFileSync(`${process.env.FLEET_WORKER_LOG_FILE}.${this.name}`, d);

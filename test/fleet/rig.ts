@@ -279,6 +279,9 @@ export class FleetRig {
   async settlePostgres(): Promise<void> {
     await this.pool.query('VACUUM (ANALYZE)');
     await this.pool.query('CHECKPOINT');
+    // The checkpointer counts its checkpoint in pg_stat_bgwriter just after CHECKPOINT returns:
+    // read before that, it showed up inside the next span (span-stats.ts).
+    await new Promise((r) => setTimeout(r, 200));
   }
 
   /**
