@@ -57,13 +57,19 @@ function pick(b: IngestBatch, isNew: readonly boolean[], want: boolean): IngestB
   return { ...b, rows: pickRows(b.rows, idx) };
 }
 
-/** COPY of every row of the batches into `table`: each batch's COPY text as it was built at receipt. Returns the rows copied. */
+/**
+ * COPY of every row of the batches into `table`: the batches' COPY text as it was built at
+ * receipt, joined into one Buffer. One chunk, because pg-copy-streams writes each chunk to the
+ * socket as two writes (its CopyData header, then the chunk): one per batch was two syscalls per
+ * message on the worker and as many reads on PostgreSQL's side (~6 % of a worker's CPU). Returns the rows copied.
+ */
 export async function copyRecords(c: PoolClient, table: string, batches: readonly IngestBatch[]): Promise<number> {
   const parts = batches.filter((b) => b.rows.seq.length > 0);
   if (parts.length === 0) return 0;
   const sink: Writable = c.query(copyFrom(`COPY ${table} (${RECORD_COLUMNS}) FROM STDIN`));
+  const text = parts.length === 1 ? parts[0]?.rows.copy : Buffer.concat(parts.map((b) => b.rows.copy));
   await pipeline(async function* () {
-    for (const b of parts) yield b.rows.copy;
+    if (text !== undefined) yield text;
   }, sink);
   return parts.reduce((n, b) => n + b.rows.seq.length, 0);
 }
