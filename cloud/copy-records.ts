@@ -58,18 +58,32 @@ function pick(b: IngestBatch, isNew: readonly boolean[], want: boolean): IngestB
 }
 
 /**
- * COPY of every row of the batches into `table`: the batches' COPY text as it was built at
- * receipt, joined into one Buffer. One chunk, because pg-copy-streams writes each chunk to the
- * socket as two writes (its CopyData header, then the chunk): one per batch was two syscalls per
- * message on the worker and as many reads on PostgreSQL's side (~6 % of a worker's CPU). Returns the rows copied.
+ * Bytes of COPY text per chunk written: pg-copy-streams writes each chunk as two socket writes
+ * (its CopyData header, then the chunk), so a chunk per batch was two syscalls per message; one
+ * chunk per transaction (megabytes) cost PostgreSQL more than it saved (each CopyData message is
+ * read whole into one buffer before it is parsed: out of the cache by then). Batches are joined
+ * up to this size.
  */
+const COPY_CHUNK_BYTES = 64 * 1024;
+
+/** COPY of every row of the batches into `table`: their COPY text as built at receipt, in chunks of about COPY_CHUNK_BYTES. Returns the rows copied. */
 export async function copyRecords(c: PoolClient, table: string, batches: readonly IngestBatch[]): Promise<number> {
   const parts = batches.filter((b) => b.rows.seq.length > 0);
   if (parts.length === 0) return 0;
   const sink: Writable = c.query(copyFrom(`COPY ${table} (${RECORD_COLUMNS}) FROM STDIN`));
-  const text = parts.length === 1 ? parts[0]?.rows.copy : Buffer.concat(parts.map((b) => b.rows.copy));
   await pipeline(async function* () {
-    if (text !== undefined) yield text;
+    let chunk: Buffer[] = [];
+    let bytes = 0;
+    for (const b of parts) {
+      chunk.push(b.rows.copy);
+      bytes += b.rows.copy.length;
+      if (bytes >= COPY_CHUNK_BYTES) {
+        yield chunk.length === 1 ? b.rows.copy : Buffer.concat(chunk, bytes);
+        chunk = [];
+        bytes = 0;
+      }
+    }
+    if (chunk.length > 0) yield Buffer.concat(chunk, bytes);
   }, sink);
   return parts.reduce((n, b) => n + b.rows.seq.length, 0);
 }

@@ -45,6 +45,8 @@ export async function pgCounters(pool: pg.Pool): Promise<PgCounters> {
 
 export interface SpanStats {
   ms: number;
+  /** CPU ms of PostgreSQL's processes that are not client backends (checkpointer, writers, autovacuum, postmaster). */
+  pgBackgroundMs: number;
   /** CPU of processes that are not the rig's, in cores over the span (the others' work). */
   otherCores: number;
   /** Cores taken by the hypervisor (steal) over the span. */
@@ -59,11 +61,12 @@ export interface SpanStats {
  * PostgreSQL, brokers, gateway hosts, the rig itself) spent over it; the rest of the machine's
  * busy time is someone else's.
  */
-export function spanStats(m0: MachineCpu, m1: MachineCpu, oursMs: number, p0: PgCounters, p1: PgCounters): SpanStats {
+export function spanStats(m0: MachineCpu, m1: MachineCpu, oursMs: number, p0: PgCounters, p1: PgCounters, pgBackgroundMs: number): SpanStats {
   const ms = Math.max(1, m1.atMs - m0.atMs);
   const d = (k: keyof PgCounters): number => p1[k] - p0[k];
   return {
     ms,
+    pgBackgroundMs,
     otherCores: Math.max(0, m1.busyMs - m0.busyMs - oursMs) / ms,
     stealCores: (m1.stealMs - m0.stealMs) / ms,
     iowaitCores: (m1.iowaitMs - m0.iowaitMs) / ms,
@@ -71,7 +74,7 @@ export function spanStats(m0: MachineCpu, m1: MachineCpu, oursMs: number, p0: Pg
   };
 }
 
-/** One line: others' cores, steal, iowait, checkpoints, autovacuums, WAL. */
+/** One line: others' cores, steal, iowait, checkpoints, autovacuums, WAL, PostgreSQL's upkeep. */
 export function describeSpan(s: SpanStats): string {
-  return `others ${s.otherCores.toFixed(2)} cores, steal ${s.stealCores.toFixed(2)}, iowait ${s.iowaitCores.toFixed(2)}, ckpt ${s.pg.checkpoints}, autovac ${s.pg.autovacuums}, WAL ${(s.pg.walBytes / 1e6).toFixed(1)} MB`;
+  return `pg upkeep ${s.pgBackgroundMs} ms, others ${s.otherCores.toFixed(2)} cores, steal ${s.stealCores.toFixed(2)}, iowait ${s.iowaitCores.toFixed(2)}, ckpt ${s.pg.checkpoints}, autovac ${s.pg.autovacuums}, WAL ${(s.pg.walBytes / 1e6).toFixed(1)} MB`;
 }

@@ -5,7 +5,7 @@
 // one run, each side in the same minutes' conditions.
 import { getPriority } from 'node:os';
 import { CopyBaseline, type CopyFigures } from './copy-baseline.js';
-import { cpuMs, postgresCpuMs } from './cpu.js';
+import { cpuMs, postgresCpuMs, postgresCpuSplitMs } from './cpu.js';
 import { load1, ms, type Row } from './figures.js';
 import { describePgStats } from './pg-stats.js';
 import type { FleetRig } from './rig.js';
@@ -62,6 +62,7 @@ async function drainRate(rig: FleetRig, actions: number, phase: string, say: (s:
   const pids = { workers: rig.workers.map((w) => w.pid), brokers: rig.brokers.map((b) => b.pid) };
   const parts = (): PartsCpu => ({ workers: cpuMs(pids.workers), postgres: postgresCpuMs(rig.postgres.dataDir), brokers: cpuMs(pids.brokers) });
   let cpu0 = rigCpuMs(rig, parts);
+  let bg0 = 0;
   let m0 = machineCpu();
   let p0 = await pgCounters(rig.pool);
   const r = await rig.frozenDrain(actions, phase, onlyUrl, {
@@ -71,17 +72,19 @@ async function drainRate(rig: FleetRig, actions: number, phase: string, say: (s:
     },
     onStart: () => {
       cpu0 = rigCpuMs(rig, parts);
+      bg0 = postgresCpuSplitMs(rig.postgres.dataDir).background;
       m0 = machineCpu();
     },
   });
   const cpu1 = rigCpuMs(rig, parts);
+  const bg1 = postgresCpuSplitMs(rig.postgres.dataDir).background;
   const m1 = machineCpu();
   const p1 = await pgCounters(rig.pool);
   if (r.pgStats) say(`${phase}: PostgreSQL per statement over the drain (${r.records} records):\n${describePgStats(r.pgStats, r.records)}`);
   const loadAt = load1();
   const per = (k: keyof PartsCpu): number => Math.round(((cpu1.parts[k] - cpu0.parts[k]) * 1000) / Math.max(1, r.records));
   const cpu = { workers: per('workers'), postgres: per('postgres'), brokers: per('brokers') };
-  const span = spanStats(m0, m1, cpu1.all - cpu0.all, p0, p1);
+  const span = spanStats(m0, m1, cpu1.all - cpu0.all, p0, p1, bg1 - bg0);
   // Acks applied by every gateway before the next step.
   await rig.waitDrained(10 * 60_000, `${phase} acked`);
   return { records: r.records, ms: r.ms, perSec: r.records / (r.ms / 1000), gatewaysFrozen: r.gatewaysFrozen, load: loadAt, cpuUsPerRecord: cpu, thawedAtMs: r.thawedAtMs, span };
@@ -109,6 +112,7 @@ export interface Speed {
 /** A timed raw COPY of a drain's rows, PostgreSQL settled first, with what else ran meanwhile. */
 async function copyRound(rig: FleetRig, baseline: CopyBaseline, burst: Drain): Promise<Omit<Round, 'variant' | 'burst' | 'ratio'>> {
   let cpu0 = 0;
+  let bg0 = 0;
   let m0 = machineCpu();
   let p0 = await pgCounters(rig.pool);
   const pgCpu = (): number => postgresCpuMs(rig.postgres.dataDir);
@@ -118,14 +122,16 @@ async function copyRound(rig: FleetRig, baseline: CopyBaseline, burst: Drain): P
       await rig.settlePostgres();
       p0 = await pgCounters(rig.pool);
       cpu0 = rigCpuMs(rig).all;
+      bg0 = postgresCpuSplitMs(rig.postgres.dataDir).background;
       m0 = machineCpu();
     },
     pgCpu,
   );
   const m1 = machineCpu();
   const cpu1 = rigCpuMs(rig).all;
+  const bg1 = postgresCpuSplitMs(rig.postgres.dataDir).background;
   const p1 = await pgCounters(rig.pool);
-  return { copy, copyCpuUs: (copy.cpuMs * 1000) / Math.max(1, copy.rows), copySpan: spanStats(m0, m1, cpu1 - cpu0, p0, p1), copyLoad: load1() };
+  return { copy, copyCpuUs: (copy.cpuMs * 1000) / Math.max(1, copy.rows), copySpan: spanStats(m0, m1, cpu1 - cpu0, p0, p1, bg1 - bg0), copyLoad: load1() };
 }
 
 /** The round with the median ratio (of an even count, the lower middle one). */
