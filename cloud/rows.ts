@@ -21,7 +21,7 @@ export interface RecordRow {
 /**
  * A batch's records, built once when the message is read: their seqs (the stream bookkeeping)
  * and their COPY text (every record as a line of RECORD_COLUMNS, gateway_id first), UTF-8 in a
- * Buffer. What a COPY sends is then the batch's Buffer as it is: no split, join or encoding per
+ * Buffer. What a COPY sends is then the batches' Buffers joined: no split, escaping or encoding per
  * transaction, and a pending batch's bytes lie outside V8's heap, where no scavenge copies them
  * (the garbage collector was a fifth of a worker's CPU in a burst). The few paths that need the
  * columns (a resend stored by INSERT … ON CONFLICT) read them back from the text (recordRows).

@@ -8,6 +8,7 @@
 import { inTransaction } from './pg-transaction.js';
 import type { Pool, PoolClient } from 'pg';
 import { copyRecords, splitNew, type StoredState } from './copy-records.js';
+import { KnownGateways } from './known-gateways.js';
 import { headRows, mergeHeads, pickHeads, rowConflicts, type ChainHead, type GatewayHeads, type HeadPick, type HeadRow } from './heads.js';
 import { recordRows, type IngestBatch, type RecordRow } from './rows.js';
 import { planStream, type Segment } from './stream.js';
@@ -72,18 +73,39 @@ const UNIQUE_VIOLATION = '23505';
  * COPY refused by the primary key (a record the stream state did not know was stored) rolls
  * back and the group is stored again by INSERT … ON CONFLICT DO NOTHING.
  */
-export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite = 'copy', headsEveryMs = 0): Promise<IngestResult> {
-  if (write === 'insert') return ingestOnce(pool, batches, maxSegments, 'insert', headsEveryMs);
+export async function ingest(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite = 'copy', headsEveryMs = 0, known: KnownGateways = new KnownGateways()): Promise<IngestResult> {
+  if (write === 'insert') return ingestOnce(pool, batches, maxSegments, 'insert', headsEveryMs, known);
   try {
-    return await ingestOnce(pool, batches, maxSegments, 'copy', headsEveryMs);
+    return await ingestOnce(pool, batches, maxSegments, 'copy', headsEveryMs, known);
   } catch (e) {
     if ((e as { code?: unknown }).code !== UNIQUE_VIOLATION) throw e;
-    const r = await ingestOnce(pool, batches, maxSegments, 'insert', headsEveryMs);
+    const r = await ingestOnce(pool, batches, maxSegments, 'insert', headsEveryMs, known);
     return { ...r, copyFallbacks: 1 };
   }
 }
 
-async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite, headsEveryMs: number): Promise<IngestResult> {
+/** The gateways' rows created where missing (ON CONFLICT DO NOTHING: another transaction may create them too). */
+async function insertGateways(c: PoolClient, ids: readonly string[]): Promise<void> {
+  await c.query({
+    name: 'ingest-gateways',
+    text: 'INSERT INTO gateways (gateway_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (gateway_id) DO NOTHING',
+    values: [ids],
+  });
+}
+
+/** The gateways' rows locked, in gateway order (two workers never deadlock), with their stream state and heads. */
+async function lockGateways(c: PoolClient, ids: readonly string[], headsEveryMs: number): Promise<GatewayRow[]> {
+  const r = await c.query<GatewayRow>({
+    name: 'ingest-lock',
+    text: `SELECT gateway_id, stored_seq, segments, audit_seq, audit_hash, money_seq, money_hash,
+       heads_kept_at IS NULL OR heads_kept_at <= now() - $2 * interval '1 millisecond' AS heads_due
+     FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE`,
+    values: [ids, headsEveryMs],
+  });
+  return r.rows;
+}
+
+async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegments: number, write: RecordWrite, headsEveryMs: number, known: KnownGateways): Promise<IngestResult> {
   const byGateway = new Map<string, IngestBatch[]>();
   for (const b of batches) {
     const list = byGateway.get(b.gatewayId);
@@ -91,19 +113,19 @@ async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegmen
     else byGateway.set(b.gatewayId, [b]);
   }
   const ids = [...byGateway.keys()].sort();
-  return inTransaction(pool, async (c) => {
-    await c.query({
-      name: 'ingest-gateways',
-      text: 'INSERT INTO gateways (gateway_id) SELECT unnest($1::text[]) ORDER BY 1 ON CONFLICT (gateway_id) DO NOTHING',
-      values: [ids],
-    });
-    const locked = await c.query<GatewayRow>({
-      name: 'ingest-lock',
-      text: `SELECT gateway_id, stored_seq, segments, audit_seq, audit_hash, money_seq, money_hash,
-         heads_kept_at IS NULL OR heads_kept_at <= now() - $2 * interval '1 millisecond' AS heads_due
-       FROM gateways WHERE gateway_id = ANY($1::text[]) ORDER BY gateway_id FOR UPDATE`,
-      values: [ids, headsEveryMs],
-    });
+  const result = await inTransaction(pool, async (c) => {
+    const unknown = known.unknown(ids);
+    if (unknown.length > 0) await insertGateways(c, unknown);
+    let rows = await lockGateways(c, ids, headsEveryMs);
+    if (rows.length < ids.length) {
+      // A row this worker knew is gone (deleted by hand): created again, then every row locked.
+      const found = new Set(rows.map((r) => r.gateway_id));
+      const gone = ids.filter((id) => !found.has(id));
+      known.forget(gone);
+      await insertGateways(c, gone);
+      rows = await lockGateways(c, ids, headsEveryMs);
+    }
+    const locked = { rows };
     let stored: number;
     if (write === 'copy') {
       const state = new Map<string, StoredState>(locked.rows.map((r) => [r.gateway_id, { storedSeq: Number(r.stored_seq), segments: segmentsOf(r.segments) }]));
@@ -157,6 +179,8 @@ async function ingestOnce(pool: Pool, batches: readonly IngestBatch[], maxSegmen
     });
     return { acks, stored, duplicates: received - stored, outOfStream, headConflicts, copyFallbacks: 0 };
   });
+  known.learn(ids);
+  return result;
 }
 
 /**

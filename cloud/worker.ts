@@ -17,6 +17,7 @@ import { roomTopics } from '../protocols/mqtt/topics.js';
 import type { CloudConfig } from './config.js';
 import { migrate } from './schema.js';
 import { signDownlink, type SignedDownlinkKind } from './signing.js';
+import { KnownGateways } from './known-gateways.js';
 import { ingest, type IngestBatch } from './store.js';
 import { TelemetryWriter } from './telemetry-store.js';
 import { readUplink, warmRecordChecks } from './uplinks.js';
@@ -54,6 +55,8 @@ export class IngestWorker {
   private readonly log: Logger;
   private readonly pool: pg.Pool;
   private readonly telemetry: TelemetryWriter;
+  /** Gateways whose row this worker saw committed (their INSERT left out of later transactions). */
+  private readonly known = new KnownGateways();
   private client: MqttClient | null = null;
   private pending: Pending[] = [];
   private retrying = 0;
@@ -104,7 +107,7 @@ export class IngestWorker {
     const c = mqtt.connect(m.url, opts);
     this.client = c;
     c.handleMessage = (packet, done) => {
-      this.corkPubacks(c);
+      this.corkWrites(c);
       this.message(packet.topic, typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload, done);
     };
     c.on('error', (e) => this.log.warn({ err: e.message }, 'mqtt error'));
@@ -122,13 +125,14 @@ export class IngestWorker {
   }
 
   /**
-   * The PUBACKs of every message read in one turn of the event loop leave in one socket write.
-   * MQTT.js handles each incoming packet in its own tick and writes its PUBACK alone: one
-   * writev per message (on loopback the broker's receive path runs inside that syscall), ~11 %
-   * of a worker's CPU in a burst's profile. Corked until setImmediate: after the turn's ticks,
-   * before the next read; the delay is under a millisecond.
+   * What the worker writes to the broker in one turn of the event loop leaves in one socket
+   * write: the PUBACKs of every message read in the turn, and a committed group's acks. MQTT.js
+   * handles each incoming packet in its own tick and writes each packet alone: one writev per
+   * message (on loopback the broker's receive path runs inside that syscall), ~11 % of a
+   * worker's CPU in a burst's profile for the PUBACKs. Corked until setImmediate: after the
+   * turn's ticks, before the next read; the delay is under a millisecond.
    */
-  private corkPubacks(c: MqttClient): void {
+  private corkWrites(c: MqttClient): void {
     if (this.corked) return;
     const s = c.stream;
     s.cork();
@@ -213,7 +217,7 @@ export class IngestWorker {
     let result;
     const t0 = performance.now();
     try {
-      result = await ingest(this.pool, group.map((p) => p.batch), this.cfg.ingest.maxSegments, 'copy', this.cfg.ingest.headsEveryMs);
+      result = await ingest(this.pool, group.map((p) => p.batch), this.cfg.ingest.maxSegments, 'copy', this.cfg.ingest.headsEveryMs, this.known);
       this.log.debug({ batches: group.length, stored: result.stored, ms: Math.round(performance.now() - t0) }, 'ingest transaction committed');
     } catch (e) {
       this.stats.txFailures++;
@@ -232,6 +236,8 @@ export class IngestWorker {
       this.log.error({ gatewayId: h.gatewayId, chain: h.chain, seq: h.seq, received: h.hash, stored: h.storedHash }, 'chain head differs from the one stored at its seq: the room ledger\'s history was rewritten');
     }
     const cloudTimeSec = Math.floor(Date.now() / 1000);
+    // The group's acks leave in one socket write, as the PUBACKs do (corkWrites).
+    if (this.client) this.corkWrites(this.client);
     await Promise.all(
       result.acks.map(async (a) => {
         const ack: Ack = { v: WIRE_VERSION, gatewayId: a.gatewayId, upToSeq: a.upToSeq, cloudTimeSec, ...(a.auditHead ? { auditHead: a.auditHead } : {}), ...(a.moneyHead ? { moneyHead: a.moneyHead } : {}) };

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { DownName, UpName } from './topics.js';
 import { issueLines } from '../issues.js';
+import { batchOrderIssues, compileAccept } from './batch-parse.js';
 
 export const WIRE_VERSION = 1 as const;
 /** Downlinks above this many bytes are refused before they are parsed. */
@@ -73,60 +74,27 @@ export const batchSchema = z
     sentAt: epochMs,
   })
   .superRefine((b, ctx) => {
-    const first = b.records[0];
-    const last = b.records[b.records.length - 1];
-    if (first?.seq !== b.fromSeq || last?.seq !== b.toSeq) ctx.addIssue({ code: 'custom', message: 'fromSeq/toSeq must be the first and last record seq' });
-    if (b.afterSeq !== undefined && b.afterSeq >= b.fromSeq) ctx.addIssue({ code: 'custom', path: ['afterSeq'], message: 'afterSeq must be below fromSeq' });
-    if (b.ackedSeq !== undefined && b.afterSeq !== undefined && b.ackedSeq > b.afterSeq) ctx.addIssue({ code: 'custom', path: ['ackedSeq'], message: 'ackedSeq must not be above afterSeq' });
-    for (let i = 1; i < b.records.length; i++) {
-      const prev = b.records[i - 1];
-      const cur = b.records[i];
-      if (prev !== undefined && cur !== undefined && cur.seq <= prev.seq) ctx.addIssue({ code: 'custom', path: ['records', i, 'seq'], message: 'records must be in increasing seq order' });
-    }
+    for (const i of batchOrderIssues(b)) ctx.addIssue({ code: 'custom', path: i.path, message: i.message });
   });
 
-const RECORD_KEYS = new Set(['seq', 'id', 'type', 'money', 'createdMs', 'payload']);
+/**
+ * batchSchema's fast path (batch-parse.ts): its rules compiled from the schema, true only for
+ * what batchSchema surely accepts as it is (its output is then its input).
+ */
+const batchFastPath = compileAccept(batchSchema, (b) => batchOrderIssues(b as unknown as Batch).length === 0);
 
-/** batchRecordSchema's rules, by hand (zod spends some 2 µs on each record of a large batch). */
-function isBatchRecord(r: unknown): boolean {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) return false;
-  const o = r as Record<string, unknown>;
-  let keys = 0;
-  for (const k of Object.keys(o)) {
-    if (!RECORD_KEYS.has(k)) return false;
-    keys++;
-  }
-  const { seq, id, type, money, createdMs } = o;
-  return (
-    keys === RECORD_KEYS.size &&
-    typeof seq === 'number' && Number.isSafeInteger(seq) && seq > 0 &&
-    typeof id === 'string' && id.length >= 1 && id.length <= 64 &&
-    typeof type === 'string' && type.length >= 1 && type.length <= 64 &&
-    typeof money === 'boolean' &&
-    typeof createdMs === 'number' && Number.isSafeInteger(createdMs) && createdMs >= 0
-  );
-}
+/** The fast path alone, and what of the schema it leaves to zod (nothing: test/cloud/batch-parse.test.ts). */
+export const acceptBatch = batchFastPath.accept;
+export const batchFastPathGaps = batchFastPath.unsupported;
 
 /**
- * batchSchema.safeParse, faster for large batches and with the same verdict: zod checks the
- * envelope with the first and last record (so its cross-field rules still run), the records
- * in between are checked by hand against batchRecordSchema's rules and the seq order. Anything
- * the fast path does not accept goes through the full schema, which gives the issues.
- * (test/uplink/protocol.test.ts holds the two to the same verdict on generated batches.)
+ * batchSchema.safeParse with the same verdict, fast for what it accepts: the compiled rules
+ * first, and anything they do not accept through the full schema, which gives the issues.
+ * (test/uplink/protocol.test.ts and test/cloud/batch-parse.test.ts hold the two to the same verdict.)
  */
 export function parseBatch(raw: unknown): z.ZodSafeParseResult<Batch> {
-  const recs = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as { records?: unknown }).records : undefined;
-  if (!Array.isArray(recs) || recs.length < 3) return batchSchema.safeParse(raw);
-  let prev = 0;
-  for (const r of recs) {
-    if (!isBatchRecord(r)) return batchSchema.safeParse(raw);
-    const seq = (r as { seq: number }).seq;
-    if (seq <= prev) return batchSchema.safeParse(raw);
-    prev = seq;
-  }
-  const ends = batchSchema.safeParse({ ...(raw as object), records: [recs[0], recs[recs.length - 1]] });
-  if (!ends.success) return batchSchema.safeParse(raw);
-  return { success: true, data: { ...ends.data, records: recs as Batch['records'] } };
+  if (acceptBatch(raw)) return { success: true, data: raw as Batch };
+  return batchSchema.safeParse(raw);
 }
 
 export const machineSnapshotSchema = z.strictObject({

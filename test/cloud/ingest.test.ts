@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { silentLogger } from '../../gateway/core/log.js';
 import { splitNew } from '../../cloud/copy-records.js';
+import { KnownGateways } from '../../cloud/known-gateways.js';
 import { recordRows } from '../../cloud/rows.js';
 import { ingest, ingestRows, type IngestBatch } from '../../cloud/store.js';
 import { IngestWorker } from '../../cloud/worker.js';
@@ -139,6 +140,23 @@ test('ingest by copy: resends and overlaps in one group go by INSERT … ON CONF
   assert.deepEqual([r2.stored, r2.duplicates, r2.copyFallbacks], [9, 1, 1]);
   assert.deepEqual(r2.acks.map((a) => a.upToSeq), [25]);
   assert.deepEqual(await summary(pool, g), { count: 25, distinct: 25, minSeq: 1, maxSeq: 25, problems: 0, storedSeq: 25 });
+});
+
+test('ingest with the gateways a worker knows: their INSERT left out; a known row deleted by hand is created again and the batch stored', async () => {
+  const known = new KnownGateways();
+  const g = 'known-1';
+  assert.deepEqual(known.unknown([g]), [g]);
+  const r1 = await ingest(pool, [batch(g, 0, 1, 10)], 64, 'copy', 0, known);
+  assert.deepEqual(r1.acks.map((a) => a.upToSeq), [10]);
+  assert.deepEqual(known.unknown([g]), [], 'learnt at the commit');
+  const r2 = await ingest(pool, [batch(g, 10, 11, 20)], 64, 'copy', 0, known);
+  assert.deepEqual(r2.acks.map((a) => a.upToSeq), [20]);
+  await pool.query('DELETE FROM gateways WHERE gateway_id = $1', [g]);
+  // The stream state went with the row: the next batch is after a hole (stored, not acked), as for a gateway never seen.
+  const r3 = await ingest(pool, [batch(g, 20, 21, 30)], 64, 'copy', 0, known);
+  assert.deepEqual([r3.stored, r3.acks.length], [10, 0]);
+  const row = await pool.query<{ segments: unknown }>('SELECT segments FROM gateways WHERE gateway_id = $1', [g]);
+  assert.deepEqual(row.rows[0]?.segments, [{ after: 20, to: 30 }]);
 });
 
 test('splitNew: COPY takes only what the stored state and the group prove new', () => {

@@ -1,6 +1,11 @@
 // The honest limit for the ingest rate: the same rows, on the same PostgreSQL, written by a raw
 // COPY (pg-copy-streams) into a table of the same shape (hash-partitioned, same primary key,
 // jsonb payload). No MQTT, no parsing, no locks, no watermark: just PostgreSQL taking rows.
+//
+// The copy table mirrors `records` across the rounds of a run: before a timed COPY, whatever
+// `records` got since the last one (the warm-up drain) is copied in untimed, so each timed COPY
+// goes into a table as full as the one its ingest round went into (an empty table's first
+// pages and index levels are cheaper than a grown one's).
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import type pg from 'pg';
@@ -9,33 +14,58 @@ import { schemaSql } from '../../cloud/schema.js';
 
 const COLS = 'gateway_id, seq, id, type, money, created_ms, payload, problem';
 
-/**
- * Copies the records stored since `sinceMs` (wall clock; 0: all) out (text format), then times
- * COPY of those rows into records_copy: the timed drain's own rows, not what earlier steps stored
- * (a larger COPY spreads its fixed costs thinner: not the same rows). `cpu`, when given, is read
- * around the timed COPY only: cpuMs is the CPU it took (PostgreSQL's).
- */
-export async function copyBaseline(pool: pg.Pool, partitions: number, cpu: () => number = () => 0, sinceMs = 0): Promise<{ rows: number; ms: number; rowsPerSec: number; cpuMs: number }> {
-  const c = await pool.connect();
-  try {
-    await c.query('DROP TABLE IF EXISTS records_copy');
+export interface CopyFigures {
+  rows: number;
+  ms: number;
+  rowsPerSec: number;
+  /** CPU ms over the timed COPY of the process group `cpu` reads (PostgreSQL's). */
+  cpuMs: number;
+}
+
+export class CopyBaseline {
+  /** Wall-clock ms up to which records are in the copy table (rows received before it). */
+  private copiedUntilMs = 0;
+
+  private constructor(private readonly pool: pg.Pool) {}
+
+  /** records_copy created afresh, its partitions as records'. */
+  static async create(pool: pg.Pool, partitions: number): Promise<CopyBaseline> {
+    await pool.query('DROP TABLE IF EXISTS records_copy');
     for (const sql of schemaSql(partitions).filter((q) => /\brecords\b/.test(q))) {
-      await c.query(sql.replace(/\brecords(_p\d+)?\b/g, (_m, p: string | undefined) => `records_copy${p ?? ''}`));
+      await pool.query(sql.replace(/\brecords(_p\d+)?\b/g, (_m, p: string | undefined) => `records_copy${p ?? ''}`));
     }
-    const chunks: Buffer[] = [];
-    // received_at is the storing transaction's start: every transaction of the drain began after the thaw.
-    const since = `to_timestamp(${Math.floor(Number(sinceMs))} / 1000.0)`;
-    await pipeline(c.query(copyTo(`COPY (SELECT ${COLS} FROM records WHERE received_at >= ${since}) TO STDOUT`)), new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }));
-    const rows = chunks.reduce((n, b) => n + countLines(b), 0);
-    const cpu0 = cpu();
-    const t0 = performance.now();
-    await pipeline(Readable.from(chunks), c.query(copyFrom(`COPY records_copy (${COLS}) FROM STDIN`)));
-    const ms = performance.now() - t0;
-    const cpuMs = cpu() - cpu0;
-    await c.query('DROP TABLE records_copy');
-    return { rows, ms, rowsPerSec: rows / (ms / 1000), cpuMs };
-  } finally {
-    c.release();
+    return new CopyBaseline(pool);
+  }
+
+  /**
+   * Times COPY of the records received since `sinceMs` (wall clock: the timed drain's thaw),
+   * after copying untimed what came before it and is not in the table yet. `settle` runs just
+   * before the timed COPY (a checkpoint: the ingest round got one too), `cpu` around it only.
+   */
+  async timed(sinceMs: number, settle: () => Promise<void>, cpu: () => number): Promise<CopyFigures> {
+    const c = await this.pool.connect();
+    try {
+      const at = (ms: number): string => `to_timestamp(${Math.floor(Number(ms))} / 1000.0)`;
+      // received_at is the storing transaction's start: every transaction of the drain began after the thaw.
+      await c.query(`INSERT INTO records_copy (${COLS}) SELECT ${COLS} FROM records WHERE received_at >= ${at(this.copiedUntilMs)} AND received_at < ${at(sinceMs)}`);
+      const chunks: Buffer[] = [];
+      await pipeline(c.query(copyTo(`COPY (SELECT ${COLS} FROM records WHERE received_at >= ${at(sinceMs)}) TO STDOUT`)), new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(chunk), cb()) }));
+      const rows = chunks.reduce((n, b) => n + countLines(b), 0);
+      this.copiedUntilMs = Date.now();
+      await settle();
+      const cpu0 = cpu();
+      const t0 = performance.now();
+      await pipeline(Readable.from(chunks), c.query(copyFrom(`COPY records_copy (${COLS}) FROM STDIN`)));
+      const ms = performance.now() - t0;
+      const cpuMs = cpu() - cpu0;
+      return { rows, ms, rowsPerSec: rows / (ms / 1000), cpuMs };
+    } finally {
+      c.release();
+    }
+  }
+
+  async drop(): Promise<void> {
+    await this.pool.query('DROP TABLE IF EXISTS records_copy');
   }
 }
 

@@ -50,3 +50,25 @@ export function postgresPids(dataDir: string): number[] {
 export function postgresCpuMs(dataDir: string): number {
   return cpuMs(postgresPids(dataDir));
 }
+
+/**
+ * A cluster's CPU ms so far split: its client backends (the ingest's and the rig's connections)
+ * and the rest (postmaster with its exited children, checkpointer, background and WAL writers,
+ * autovacuum): what of PostgreSQL's time per record is the statements' and what is upkeep.
+ */
+export function postgresCpuSplitMs(dataDir: string): { backends: number; background: number } {
+  let backends = 0;
+  let background = 0;
+  for (const pid of postgresPids(dataDir)) {
+    let cmd = '';
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue;
+    }
+    // A client backend's title: "postgres: <user> <db> <host>(<port>) <state>".
+    if (/\(\d+\)/.test(cmd)) backends += cpuMs([pid]);
+    else background += cpuMs([pid]);
+  }
+  return { backends, background };
+}

@@ -3,25 +3,27 @@
 // burst, the raw COPY baseline, workers 1 → 2 → 4, a broker down for 10 minutes while the rooms
 // vend, a worker killed and PostgreSQL crashed mid-stream, every gateway reconnecting at once;
 // then the exactly-once check and the figures beside the issue's targets. Options:
-//   --gateways 1000 --hosts 4 --outage-sec 600 --day-sec 60 --day-rate 0.0167 --burst 40 --quick
+//   --gateways 1000 --hosts 4 --outage-sec 600 --day-sec 60 --day-rate 0.0167 --burst 40 --rounds 3 --quick
 //   --burst-only (connect, burst, raw COPY, workers 1 → 2 → 4, verify: no day rate, no chaos;
 //   what fits a quiet window), --chaos-only (connect, the chaos steps, verify: no day rate, burst,
 //   COPY nor scaling; the 10-minute outage fits a 15-minute window), --pool-size 4 (each worker's PostgreSQL connections: its
 //   transactions at once), --pg-stats (pg_stat_statements: PostgreSQL's time per statement of each
 //   timed drain and the transaction size, printed), --tx-in-flight 2 (each worker's ingest
 //   transactions at once), --cold (no warm-up drain before each timed one), --skip-scaling (no
-//   workers 1 → 2 → 4: a before/after of the burst alone)
+//   workers 1 → 2 → 4: a before/after of the burst alone), --rounds 3 (interleaved rounds of the
+//   burst and its raw COPY; the ratio is their median), --compare <another checkout> (the rounds
+//   alternate between this checkout's workers and that one's cloud/main.ts: a before/after of
+//   the ingest in one run)
 // Diagnostics (environment): FLEET_WORKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" (the
 // workers' node flags), FLEET_WORKER_LOG=debug (each commit logged with its size and time),
 // FLEET_WORKER_LOG_FILE=/tmp/w (the workers' logs also to /tmp/w.<worker name>).
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { copyBaseline } from './copy-baseline.js';
-import { cpuMs, postgresCpuMs } from './cpu.js';
 import { load, load1, mb, ms, pct, table, type Row } from './figures.js';
 import { runChaos } from './chaos.js';
-import { describePgStats } from './pg-stats.js';
 import { FleetRig } from './rig.js';
+import { burstAndScaling, speedRows } from './speed.js';
 
 const { values } = parseArgs({
   options: {
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     /** Actions per gateway per second: one a minute is a busy room's day (vends, states, top-ups). */
     'day-rate': { type: 'string', default: String(1 / 60) },
     burst: { type: 'string', default: '40' },
+    rounds: { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
     'burst-only': { type: 'boolean', default: false },
     'chaos-only': { type: 'boolean', default: false },
@@ -40,6 +43,7 @@ const { values } = parseArgs({
     'tx-in-flight': { type: 'string' },
     cold: { type: 'boolean', default: false },
     'skip-scaling': { type: 'boolean', default: false },
+    compare: { type: 'string' },
   },
 });
 const q = values.quick;
@@ -49,6 +53,8 @@ const OUTAGE_MS = (q ? 20 : Number(values['outage-sec'])) * 1000;
 const DAY_MS = (q ? 10 : Number(values['day-sec'])) * 1000;
 const DAY_RATE = Number(values['day-rate']) * (q ? 10 : 1);
 const BURST = q ? 10 : Number(values.burst);
+/** Interleaved rounds of the burst and its raw COPY; the ratio is their median. */
+const ROUNDS = q ? 2 : Number(values.rounds);
 const BURST_ONLY = values['burst-only'];
 const CHAOS_ONLY = values['chaos-only'];
 if (BURST_ONLY && CHAOS_ONLY) throw new Error('--burst-only and --chaos-only leave nothing to run together');
@@ -64,66 +70,6 @@ const WARM_ACTIONS = values.cold ? 0 : Math.max(2, Math.round(BURST / 4));
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 const T0 = performance.now();
 const say = (s: string): void => void process.stdout.write(`[${((performance.now() - T0) / 1000).toFixed(0).padStart(5)} s, load ${load()}] ${s}\n`);
-
-/**
- * The cloud's ingest rate: a backlog queued at the brokers while the workers are frozen, then
- * timed from thawing them until PostgreSQL holds every record (rig.frozenDrain), with the CPU
- * each part spent per record over that span.
- */
-async function drainRate(rig: FleetRig, actions: number, phase: string, onlyUrl?: string): Promise<{ records: number; ms: number; perSec: number; gatewaysFrozen: boolean; load: string; cpuUsPerRecord: { workers: number; postgres: number; brokers: number }; thawedAtMs: number }> {
-  const pids = { workers: rig.workers.map((w) => w.pid), brokers: rig.brokers.map((b) => b.pid) };
-  const now = (): { workers: number; postgres: number; brokers: number } => ({ workers: cpuMs(pids.workers), postgres: postgresCpuMs(rig.postgres.dataDir), brokers: cpuMs(pids.brokers) });
-  let cpu0 = { workers: 0, postgres: 0, brokers: 0 };
-  const r = await rig.frozenDrain(actions, phase, onlyUrl, () => {
-    cpu0 = now();
-  });
-  if (r.pgStats) say(`${phase}: PostgreSQL per statement over the drain (${r.records} records):\n${describePgStats(r.pgStats, r.records)}`);
-  const cpu1 = now();
-  const loadAt = load1();
-  const per = (k: keyof typeof cpu0): number => Math.round(((cpu1[k] - cpu0[k]) * 1000) / Math.max(1, r.records));
-  const cpu = { workers: per('workers'), postgres: per('postgres'), brokers: per('brokers') };
-  // Acks applied by every gateway before the next step.
-  await rig.waitDrained(10 * 60_000, `${phase} acked`);
-  return { records: r.records, ms: r.ms, perSec: r.records / (r.ms / 1000), gatewaysFrozen: r.gatewaysFrozen, load: loadAt, cpuUsPerRecord: cpu, thawedAtMs: r.thawedAtMs };
-}
-
-/** The burst (2 workers), raw COPY of its rows, then workers 1 → 2 → 4 on broker A (its gateways only). */
-async function burstAndScaling(rig: FleetRig, say: (s: string) => void): Promise<{ burst: Awaited<ReturnType<typeof drainRate>>; copy: Awaited<ReturnType<typeof copyBaseline>>; copyCpuUs: number; copyLoad: string; scaling: { workers: number; perSec: number; load: string; frozen: boolean; cpu: { workers: number; postgres: number; brokers: number } }[] }> {
-  if (WARM_ACTIONS > 0) await drainRate(rig, WARM_ACTIONS, 'burst warm-up');
-  const burst = await drainRate(rig, BURST, 'burst');
-  const copy = await copyBaseline(rig.pool, 16, () => postgresCpuMs(rig.postgres.dataDir), burst.thawedAtMs);
-  const copyCpuUs = (copy.cpuMs * 1000) / Math.max(1, copy.rows);
-  const copyLoad = load1();
-  say(`burst: ${burst.records} records in ${ms(burst.ms)} = ${burst.perSec.toFixed(0)}/s; COPY ${copy.rows} rows = ${copy.rowsPerSec.toFixed(0)}/s`);
-  const aUrl = rig.brokers[0]?.url ?? '';
-  const scaling: { workers: number; perSec: number; load: string; frozen: boolean; cpu: { workers: number; postgres: number; brokers: number } }[] = [];
-  for (const k of values['skip-scaling'] ? [] : [1, 2, 4]) {
-    for (const w of rig.workers.slice(0, k)) if (!w.running) w.start();
-    for (const w of rig.workers.slice(0, k)) await w.ready();
-    if (WARM_ACTIONS > 0) await drainRate(rig, WARM_ACTIONS, `scale${k} warm-up`, aUrl);
-    const r = await drainRate(rig, BURST, `scale${k}`, aUrl);
-    scaling.push({ workers: k, perSec: r.perSec, load: r.load, frozen: r.gatewaysFrozen, cpu: r.cpuUsPerRecord });
-    say(`workers ${k} on A: ${r.records} records in ${ms(r.ms)} = ${r.perSec.toFixed(0)}/s`);
-  }
-  for (const w of rig.workers.slice(2, 4)) await w.kill('SIGTERM');
-  return { burst, copy, copyCpuUs, copyLoad, scaling };
-}
-
-/** The figures of burstAndScaling beside their targets. */
-function speedRows(x: Awaited<ReturnType<typeof burstAndScaling>>, frozen: (f: boolean) => string): Row[] {
-  const { burst, copy, copyCpuUs, copyLoad, scaling } = x;
-  const ratio = burst.perSec / copy.rowsPerSec;
-  const cpuIngest = burst.cpuUsPerRecord.workers + burst.cpuUsPerRecord.postgres + burst.cpuUsPerRecord.brokers;
-  return [
-    { figure: `burst: records/s stored (2 workers, ${frozen(burst.gatewaysFrozen)})`, measured: burst.perSec.toFixed(0), target: '—', ok: null, load: burst.load },
-    { figure: `raw COPY, the burst's ${copy.rows} rows: rows/s`, measured: copy.rowsPerSec.toFixed(0), target: 'the limit', ok: null, load: copyLoad },
-    { figure: 'ingest / COPY', measured: ratio.toFixed(2), target: '≥ 0.5', ok: ratio >= 0.5 },
-    { figure: 'CPU µs per record: workers / PostgreSQL / brokers', measured: `${burst.cpuUsPerRecord.workers} / ${burst.cpuUsPerRecord.postgres} / ${burst.cpuUsPerRecord.brokers}`, target: 'context', ok: null, load: burst.load },
-    { figure: 'CPU µs per row: COPY (PostgreSQL)', measured: copyCpuUs.toFixed(0), target: 'context', ok: null, load: copyLoad },
-    { figure: 'CPU ratio: COPY / ingest (all parts)', measured: (copyCpuUs / Math.max(1, cpuIngest)).toFixed(2), target: 'context: the ratio a machine to itself would give', ok: null },
-    ...scaling.map((s) => ({ figure: `workers ${s.workers} (broker A, ${frozen(s.frozen)}): records/s (CPU µs/record w/pg/broker)`, measured: `${s.perSec.toFixed(0)} (${s.cpu.workers}/${s.cpu.postgres}/${s.cpu.brokers})`, target: s.workers === 1 ? 'scaling' : `× ${(s.perSec / (scaling[0]?.perSec ?? 1)).toFixed(2)} of 1 worker`, ok: null, load: s.load })),
-  ];
-}
 
 async function main(): Promise<void> {
   say(`fleet: ${N} gateways in ${HOSTS} host processes, brokers A and B bridged, workers 4 on A and 1 on B`);
@@ -153,8 +99,8 @@ async function main(): Promise<void> {
     }
 
     // ---- burst with 2 workers (1 per broker), then raw COPY of the burst's rows; workers 1 → 2 → 4 on broker A
-    const speed = CHAOS_ONLY ? null : await burstAndScaling(rig, say);
-    if (speed) L.copy = speed.copyLoad;
+    const speed = CHAOS_ONLY ? null : await burstAndScaling(rig, { burst: BURST, warmActions: WARM_ACTIONS, rounds: ROUNDS, skipScaling: values['skip-scaling'], compare: values.compare === undefined ? undefined : resolve(values.compare, 'cloud/main.ts'), say });
+    if (speed) L.copy = speed.median.copyLoad;
     const chaos = BURST_ONLY ? null : await runChaos(rig, { dayRate: DAY_RATE, dayMs: DAY_MS, outageMs: OUTAGE_MS }, say);
     await rig.rate(0, 'end');
     await rig.waitDrained(10 * 60_000, 'end drained');
@@ -177,7 +123,7 @@ async function main(): Promise<void> {
       { figure: 'gateway host memory peak', measured: `${mb(s.hostsMaxRss)} (${Math.ceil(N / HOSTS)} gateways)`, target: '—', ok: null },
       { figure: 'records exactly once, gap-free, money equal', measured: `${stored}/${total}, ${problems.length} problems`, target: '0 lost, 0 twice', ok: problems.length === 0 && stored === total, load: L.end },
     );
-    Object.assign(facts, { loads: L, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], ...(speed ? { burst: speed.burst, copy: speed.copy, copyCpuUs: speed.copyCpuUs, ratio: speed.burst.perSec / speed.copy.rowsPerSec, scaling: speed.scaling, top: speed.scaling.reduce((m, x) => Math.max(m, x.perSec), 0) } : {}), ...chaos?.facts, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
+    Object.assign(facts, { loads: L, connectMs, dayPerSec, dayLat: [pct(dayLat, 50), pct(dayLat, 99)], ...(speed ? { rounds: speed.rounds, ratio: speed.median.ratio, otherRatio: speed.otherMedian?.ratio ?? null, scaling: speed.scaling, top: speed.scaling.reduce((m, x) => Math.max(m, x.perSec), 0) } : {}), ...chaos?.facts, memory: rig.memory, hostsMaxRss: s.hostsMaxRss, total, stored, problems: problems.length, loadEnd: load(), minutes: (performance.now() - T0) / 60_000 });
     process.stdout.write(`\n${table(rows)}\n\nload average (1/5/15 min) at the end: ${load()}; ${((performance.now() - T0) / 60_000).toFixed(1)} min in all\n`);
     mkdirSync('test-artifacts', { recursive: true });
     writeFileSync('test-artifacts/fleet.json', `${JSON.stringify(facts, null, 2)}\n`);

@@ -2,6 +2,7 @@
 // real `cloud/main.ts ingest`, SIGKILL-able), and each one's peak memory from /proc.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { CloudConfig } from '../../cloud/config.js';
 import type { HostCommand, HostReply, HostStats } from './protocol.js';
@@ -54,6 +55,16 @@ export class HostProc {
     return p;
   }
 
+  /** The process's nice value (0-19); lowering it again needs root: then it stays where it is. */
+  setPriority(nice: number): void {
+    if (this.child.pid === undefined) return;
+    try {
+      setPriority(this.child.pid, nice);
+    } catch {
+      // EACCES: not root (only raising nice is allowed); the measured spans freeze hosts anyway
+    }
+  }
+
   /** SIGSTOP: the host's gateways hold their connections and do nothing (their CPU out of a measured span). */
   freeze(): void {
     this.child.kill('SIGSTOP');
@@ -93,6 +104,8 @@ export class WorkerProc {
   /** Exits nobody asked for (a crash), with the log tail: the rig reports them as failures. */
   readonly crashes: string[] = [];
   private expectExit = false;
+  /** The `cloud/main.ts` this worker runs from its next start: this checkout's, or another's (npm run fleet -- --compare). */
+  cloudMain = CLOUD_MAIN;
 
   constructor(
     readonly name: string,
@@ -117,7 +130,7 @@ export class WorkerProc {
     const extra = process.env.FLEET_WORKER_NODE_ARGS?.split(' ').filter((a) => a !== '') ?? [];
     // As docs/cloud.md runs a worker: a 16 MiB young generation, so a pending batch is not
     // copied out of it by a scavenge before its commit (GC was 29 % of a worker's burst CPU).
-    const c = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...extra, '--import', 'tsx', CLOUD_MAIN, 'ingest', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(process.execPath, [...WORKER_NODE_FLAGS, ...extra, '--import', 'tsx', this.cloudMain, 'ingest', '--config', this.configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer): void => {
       this.log = (this.log + d.toString()).slice(-8000);
       if (process.env.FLEET_WORKER_LOG_FILE) appendFileSync(`${process.env.FLEET_WORKER_LOG_FILE}.${this.name}`, d);

@@ -43,6 +43,14 @@ export interface FleetStats {
   actions: number;
 }
 
+/** What a timed drain runs around its span. */
+export interface DrainHooks {
+  /** Just before the gateways freeze, workers frozen and the backlog queued (PostgreSQL settled). */
+  settle?: () => Promise<void>;
+  /** The moment before the workers thaw: where the span's CPU is first read. */
+  onStart?: () => void;
+}
+
 const PREFIX = 'laundry/v1';
 /** Unacked records per gateway up to which its whole backlog is surely in its window (see frozenDrain). */
 const FROZEN_GATEWAY_MAX_UNACKED = 400;
@@ -209,7 +217,7 @@ export class FleetRig {
    * the reconnects, not the writing (minutes on a loaded machine: longer than the workers'
    * keepalive).
    */
-  async frozenDrain(actions: number, phase: string, onlyUrl?: string, onStart?: () => void): Promise<{ records: number; ms: number; gatewaysFrozen: boolean; pgStats: StatementFigure[] | null; thawedAtMs: number }> {
+  async frozenDrain(actions: number, phase: string, onlyUrl?: string, hooks: DrainHooks = {}): Promise<{ records: number; ms: number; gatewaysFrozen: boolean; pgStats: StatementFigure[] | null; thawedAtMs: number }> {
     const workers = this.workers.filter((w) => w.running && (onlyUrl === undefined || w.brokerUrl === onlyUrl));
     // Uplinks stopped first, then what is stored counted: a record the rooms wrote on their own
     // before the pause and stored since is not counted as the burst's.
@@ -237,12 +245,14 @@ export class FleetRig {
         s = await this.stats();
       }
       await new Promise((r) => setTimeout(r, 500));
+      // Before the gateways freeze (a settle of some seconds is within their keepalive).
+      await hooks.settle?.();
       // Frozen gateways send nothing more: only when each one's unacked records are all out
       // (a window holds 4 batches of up to 128 KiB, ~800 of these records; 400 leaves room).
       gatewaysFrozen = s.gateways.every((g) => g.lastSeq - g.ackedSeq <= FROZEN_GATEWAY_MAX_UNACKED);
       if (gatewaysFrozen) for (const h of this.hosts) h.freeze();
       if (this.o.pgStats) await resetPgStats(this.pool);
-      onStart?.();
+      hooks.onStart?.();
       const t1 = Date.now();
       for (const w of workers) w.thaw();
       while ((await this.storedSum()) < target) {
@@ -258,6 +268,29 @@ export class FleetRig {
       for (const w of workers) w.thaw();
       for (const h of this.hosts) h.thaw();
     }
+  }
+
+  /**
+   * PostgreSQL brought to the same state before every timed step: VACUUM (ANALYZE) of the whole
+   * database (the autovacuum and autoanalyze the previous step's rows made due, done now rather
+   * than inside the next timed span) and a CHECKPOINT (the previous step's dirty pages written
+   * now, and no timed checkpoint due within the span: checkpoint_timeout is 5 minutes).
+   */
+  async settlePostgres(): Promise<void> {
+    await this.pool.query('VACUUM (ANALYZE)');
+    await this.pool.query('CHECKPOINT');
+    // The checkpointer counts its checkpoint in pg_stat_bgwriter just after CHECKPOINT returns:
+    // read before that, it showed up inside the next span (span-stats.ts).
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  /**
+   * The gateway hosts' scheduling priority (nice, 0-19). In the burst they are the harness, not
+   * the cloud: frozen in the timed spans, but writing the next backlog and applying acks between
+   * them; at 19 they take what the cloud's processes leave.
+   */
+  setHostPriority(nice: number): void {
+    for (const h of this.hosts) h.setPriority(nice);
   }
 
   /** Wall-clock ms (Date.now()'s clock) of the newest watermark move of any gateway. */
