@@ -121,7 +121,9 @@ export class Daemon {
       logger,
       clockTrusted: () => floor?.status().trusted ?? false,
       ...(deps.ledgerWriteFaults ? { writeFaults: deps.ledgerWriteFaults } : {}),
-      // No checkpoint inside a swipe's or an ack's commit: a worker thread runs them (storage/wal-checkpoints.ts).
+      // No checkpoint inside a swipe's or an ack's commit: a worker thread runs them
+      // (storage/wal-checkpoints.ts), once 8 MiB of WAL wait (storage/index.ts CHECKPOINT_WAL_BYTES:
+      // the SD card's write budget).
       backgroundCheckpoints: {},
     });
     const ledger = this.ledger;

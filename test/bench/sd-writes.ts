@@ -14,8 +14,13 @@
 //   written by file (ledger.db = checkpoints, -wal = commits, -shm).
 // - Journal: the bytes and lines of the daemon's pino output at info, as journald would receive
 //   them from stdout (journald's own overhead on top is not counted), tallied by message.
-// - Checkpoints: at the end of the vend window the WAL is checkpointed once (SQLite would do it
-//   every 1000 pages), so the bytes copied into ledger.db are counted too.
+// - Checkpoints: the window starts on an empty WAL (the rig's set-up is checkpointed first, not
+//   counted); the daemon's own policy checkpoints in the window as in a room (once 8 MiB of WAL
+//   wait, storage/index.ts), and at its end what is left is checkpointed once more, counted. A
+//   checkpoint copies each page once however many vends rewrote it, so its cost per vend falls
+//   with the vends it covers: the full run swipes a day's 64 vends (one checkpoint per day's
+//   vends, an upper bound for a threshold of ~2.5 days' WAL); the quick run's 16 vends and one
+//   checkpoint count ~4 times too many checkpoints (`sd-writes.vends=64` with --quick for a day).
 // - Per vend: what the vend window wrote (swipes until every machine is idle again) less the idle
 //   rate over the same time, divided by the vends. Swipes come one at a time, 8 s apart
 //   (`sd-writes.spacingSeconds`), as vends spread over a day: nothing of one vend may share a
@@ -26,6 +31,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { createLogger } from '../../gateway/core/log.js';
+import { CHECKPOINT_WAL_BYTES } from '../../storage/index.js';
 import { loadNote, numParam, round } from './lib-stats.js';
 import { artifactsDir, startVendRig } from './lib-vend.js';
 import type { BenchModule, BenchOptions, BenchResult, Figure } from './types.js';
@@ -112,7 +118,7 @@ function kb(n: number): number {
 
 async function run(opts: BenchOptions): Promise<BenchResult> {
   const idleSeconds = numParam(opts, 'idleSeconds', 300, 30);
-  const vends = numParam(opts, 'vends', 48, 16);
+  const vends = numParam(opts, 'vends', ROOM_MACHINES * CYCLES_PER_MACHINE, 16);
   const maxSeconds = numParam(opts, 'maxSeconds', 900, 400);
   const spacingSeconds = numParam(opts, 'spacingSeconds', 8, 8);
   const tmp = artifactsDir('bench-sd-');
@@ -130,6 +136,13 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         }
       })();
       await sleep(3000);
+      // The set-up's writes (cards, accounts, the first status of each machine) copied into
+      // ledger.db, not counted: the windows start on an empty WAL, as after a checkpoint in a room.
+      {
+        const db = new Database(rig.dbPath);
+        db.pragma('wal_checkpoint(PASSIVE)');
+        db.close();
+      }
 
       // ---- idle: polling, nothing happening
       opts.log(`sd-writes: idle for ${idleSeconds} s (16 machines polled at 1 Hz)`);
@@ -152,6 +165,8 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       // spread over a day do not. Spaced so, a cycle's end falls between two swipes.
       opts.log(`sd-writes: ${vends} vends over ${ROOM_MACHINES} machines, ${spacingSeconds} s apart, each cycle run to its end`);
       const vendTrace = await straceFiles(`${tmp.dir}/vend.strace`);
+      const policy = rig.daemon.ledger.walCheckpoints;
+      const background0 = policy?.counts.background ?? 0;
       const w2 = writeBytes();
       const t2 = performance.now();
       const until = Date.now() + maxSeconds * 1000;
@@ -165,9 +180,10 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       const allIdle = (): boolean => Array.from({ length: ROOM_MACHINES }, (_, i) => rig.room.control.lw485(i + 1).stateName).every((s) => s === 'IDLE');
       while (!allIdle() && Date.now() < until) await sleep(500);
       await sleep(3000);
-      // What checkpointing this window's WAL into ledger.db writes: SQLite does it by itself
-      // every 1000 WAL pages (~20 vends), so a day's vends pay it about this often. Done here on
-      // a second connection in this process, so it is counted like the daemon's own.
+      const backgroundInWindow = (policy?.counts.background ?? 0) - background0;
+      // What is left in the WAL, checkpointed once and counted: the next checkpoint's share of
+      // this window (all of it, an upper bound when a checkpoint covers more vends than these).
+      // Done here on a second connection in this process, so it is counted like the daemon's own.
       const cp = new Database(rig.dbPath);
       const checkpoint = cp.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as Array<{ busy: number; log: number; checkpointed: number }>;
       cp.close();
@@ -201,7 +217,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         figures,
         notes: [
           `ledger on the repository disk, journal_mode ${sync.journal}, page size ${sync.pageSize} B, synchronous=FULL (storage/db.ts sets it and reads it back on every open, or refuses to run); ${ROOM_MACHINES} LW-485 machines polled at 1 Hz, simulator at 30x (each simulated minute lasts 2 s: the poller sees every countdown minute)`,
-          `checkpoint at the end of the vend window: ${checkpoint[0]?.checkpointed ?? '?'} of ${checkpoint[0]?.log ?? '?'} WAL frames copied into ledger.db (counted in the vend window)`,
+          `checkpoints in the vend window: ${backgroundInWindow} by the daemon's policy (${policy === null ? 'none: SQLite\'s own' : `a worker thread, once ${CHECKPOINT_WAL_BYTES / 1024 / 1024} MiB of WAL wait`}), then one at its end: ${checkpoint[0]?.checkpointed ?? '?'} of ${checkpoint[0]?.log ?? '?'} WAL frames copied into ledger.db (all counted in the vend window)`,
           `idle window ${idleS.toFixed(0)} s; vend window ${vendS.toFixed(0)} s for ${n} captured vends, swiped one at a time ${spacingSeconds} s apart (declined and retried: ${[...r.other].map(([k, v]) => `${k} × ${v}`).join(', ') || 'none'})`,
           top(diffMsgs(l0.byMsg, l1.byMsg), idleS / 3600, 'journal per idle hour, top messages'),
           top(diffMsgs(l1.byMsg, l3.byMsg), n, 'journal per vend (with its idle share), top messages'),
