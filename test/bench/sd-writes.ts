@@ -180,6 +180,11 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       const allIdle = (): boolean => Array.from({ length: ROOM_MACHINES }, (_, i) => rig.room.control.lw485(i + 1).stateName).every((s) => s === 'IDLE');
       while (!allIdle() && Date.now() < until) await sleep(500);
       await sleep(3000);
+      // Cycle ends wait up to 15 minutes for a commit to ride on (gateway/daemon.ts): those of the
+      // last cycles have none in this window and are written now, alone, and counted.
+      const endsLeft = rig.daemon.ledger.outbox.stats().lastSeq;
+      rig.daemon.ledger.flushEventsAlong();
+      const endsFlushed = rig.daemon.ledger.outbox.stats().lastSeq - endsLeft;
       const backgroundInWindow = (policy?.counts.background ?? 0) - background0;
       // What is left in the WAL, checkpointed once and counted: the next checkpoint's share of
       // this window (all of it, an upper bound when a checkpoint covers more vends than these).
@@ -218,6 +223,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         notes: [
           `ledger on the repository disk, journal_mode ${sync.journal}, page size ${sync.pageSize} B, synchronous=FULL (storage/db.ts sets it and reads it back on every open, or refuses to run); ${ROOM_MACHINES} LW-485 machines polled at 1 Hz, simulator at 30x (each simulated minute lasts 2 s: the poller sees every countdown minute)`,
           `checkpoints in the vend window: ${backgroundInWindow} by the daemon's policy (${policy === null ? 'none: SQLite\'s own' : `a worker thread, once ${CHECKPOINT_WAL_BYTES / 1024 / 1024} MiB of WAL wait`}), then one at its end: ${checkpoint[0]?.checkpointed ?? '?'} of ${checkpoint[0]?.log ?? '?'} WAL frames copied into ledger.db (all counted in the vend window)`,
+          `status events still waiting at the end of the vend window, written then in one commit: ${endsFlushed}`,
           `idle window ${idleS.toFixed(0)} s; vend window ${vendS.toFixed(0)} s for ${n} captured vends, swiped one at a time ${spacingSeconds} s apart (declined and retried: ${[...r.other].map(([k, v]) => `${k} × ${v}`).join(', ') || 'none'})`,
           top(diffMsgs(l0.byMsg, l1.byMsg), idleS / 3600, 'journal per idle hour, top messages'),
           top(diffMsgs(l1.byMsg, l3.byMsg), n, 'journal per vend (with its idle share), top messages'),
