@@ -21,12 +21,18 @@
 //   with the vends it covers: the full run swipes a day's 64 vends (one checkpoint per day's
 //   vends, an upper bound for a threshold of ~2.5 days' WAL); the quick run's 16 vends and one
 //   checkpoint count ~4 times too many checkpoints (`sd-writes.vends=64` with --quick for a day).
+// - History: the ledger first holds a month of a room's vends (`sd-writes.historyVends`, 2 000
+//   over 200 accounts, acknowledged by the cloud), written through storage's own functions
+//   (test/bench/lib-backlog.ts). On a fresh ledger the pages every vend rewrites (index right
+//   edges and roots, the tally, meta) sit in a few 4 KiB blocks at the start of the file; on a
+//   used one they are spread over it, and each checkpoint writes each of them again.
 // - Per vend: what the vend window wrote (swipes until every machine is idle again) less the idle
 //   rate over the same time, divided by the vends. Swipes come one at a time, 8 s apart
 //   (`sd-writes.spacingSeconds`), as vends spread over a day: nothing of one vend may share a
 //   commit with another's that would not in a room.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -34,6 +40,12 @@ import { createLogger } from '../../gateway/core/log.js';
 import { CHECKPOINT_WAL_BYTES } from '../../storage/index.js';
 import { loadNote, numParam, round } from './lib-stats.js';
 import { artifactsDir, startVendRig } from './lib-vend.js';
+import { fillBacklog, RECORDS_PER_VEND } from './lib-backlog.js';
+import { systemClock } from '../../gateway/core/clock.js';
+import { silentLogger } from '../../gateway/core/log.js';
+import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
+import { openLedger } from '../../storage/index.js';
+import { ROOM_ID } from '../engine/harness.js';
 import type { BenchModule, BenchOptions, BenchResult, Figure } from './types.js';
 
 const DAY_TARGET_MB = 5;
@@ -112,6 +124,18 @@ function diffMsgs(a: Map<string, { lines: number; bytes: number }>, b: Map<strin
     .sort((x, y) => y[1].bytes - x[1].bytes);
 }
 
+/** A month of a room's vends in the ledger before the daemon opens it, all acknowledged by the cloud. */
+function fillHistory(dbPath: string, vends: number): void {
+  if (vends <= 0) return;
+  fillBacklog(dbPath, vends * RECORDS_PER_VEND, { accounts: 200, tag: 'history' });
+  const ledger = openLedger({ path: dbPath, roomSecret: loadOrCreateRoomSecret(join(dirname(dbPath), 'room-secret')), gatewayId: ROOM_ID, bootId: 'bench-history', clock: systemClock, logger: silentLogger() });
+  try {
+    ledger.outbox.ack(ledger.outbox.stats().lastSeq);
+  } finally {
+    ledger.close();
+  }
+}
+
 function kb(n: number): number {
   return round(n / 1000, 1);
 }
@@ -119,13 +143,14 @@ function kb(n: number): number {
 async function run(opts: BenchOptions): Promise<BenchResult> {
   const idleSeconds = numParam(opts, 'idleSeconds', 300, 30);
   const vends = numParam(opts, 'vends', ROOM_MACHINES * CYCLES_PER_MACHINE, 16);
-  const maxSeconds = numParam(opts, 'maxSeconds', 900, 400);
+  const maxSeconds = numParam(opts, 'maxSeconds', 900, 900);
   const spacingSeconds = numParam(opts, 'spacingSeconds', 8, 8);
+  const historyVends = numParam(opts, 'historyVends', 2000, 2000);
   const tmp = artifactsDir('bench-sd-');
   const counter = new LogCounter();
   const logger = createLogger({ level: 'info', destination: counter });
   try {
-    const rig = await startVendRig({ dbPath: `${tmp.dir}/ledger.db`, machines: ROOM_MACHINES, gapMs: 0, logger, pollIntervalMs: 1000, timeScale: 30 });
+    const rig = await startVendRig({ dbPath: `${tmp.dir}/ledger.db`, machines: ROOM_MACHINES, gapMs: 0, logger, pollIntervalMs: 1000, timeScale: 30, beforeStart: (p) => fillHistory(p, historyVends) });
     try {
       const sync = (() => {
         const db = new Database(rig.dbPath, { readonly: true });
@@ -224,6 +249,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
           `ledger on the repository disk, journal_mode ${sync.journal}, page size ${sync.pageSize} B, synchronous=FULL (storage/db.ts sets it and reads it back on every open, or refuses to run); ${ROOM_MACHINES} LW-485 machines polled at 1 Hz, simulator at 30x (each simulated minute lasts 2 s: the poller sees every countdown minute)`,
           `checkpoints in the vend window: ${backgroundInWindow} by the daemon's policy (${policy === null ? 'none: SQLite\'s own' : `a worker thread, once ${CHECKPOINT_WAL_BYTES / 1024 / 1024} MiB of WAL wait`}), then one at its end: ${checkpoint[0]?.checkpointed ?? '?'} of ${checkpoint[0]?.log ?? '?'} WAL frames copied into ledger.db (all counted in the vend window)`,
           `status events still waiting at the end of the vend window, written then in one commit: ${endsFlushed}`,
+          `the ledger held ${historyVends} vends of history over 200 accounts, acknowledged, before the daemon opened it`,
           `idle window ${idleS.toFixed(0)} s; vend window ${vendS.toFixed(0)} s for ${n} captured vends, swiped one at a time ${spacingSeconds} s apart (declined and retried: ${[...r.other].map(([k, v]) => `${k} × ${v}`).join(', ') || 'none'})`,
           top(diffMsgs(l0.byMsg, l1.byMsg), idleS / 3600, 'journal per idle hour, top messages'),
           top(diffMsgs(l1.byMsg, l3.byMsg), n, 'journal per vend (with its idle share), top messages'),
