@@ -47,6 +47,15 @@ export interface DaemonOptions {
 
 const DEFAULT_OPTIONS: Required<DaemonOptions> = { maintenanceEveryMs: 24 * 3600_000, discoveryWaitMs: 5000, engine: {} };
 const DISCOVERY_CHECK_MS = 50;
+/**
+ * How long a cycle's end ("done", "idle") may wait for a commit to ride on: the next swipe in the
+ * room, often minutes away. Alone, it cost an fsync'd commit of its own each cycle (~6 kB of SD
+ * card writes, docs/performance.md section 7). The trade: a crash may lose the last 15 minutes
+ * of cycle ends (status history: the restarted poller stores each machine's status again; never
+ * money, and the live view, `up/state`, is not stored), and the cloud's history gets them up to
+ * 15 minutes late. A status that is not a cycle's end, and any fault, waits 2 s as before.
+ */
+export const CYCLE_END_EVENT_DELAY_MS = 15 * 60_000;
 
 export interface DaemonDeps {
   logger: Logger;
@@ -121,7 +130,9 @@ export class Daemon {
       logger,
       clockTrusted: () => floor?.status().trusted ?? false,
       ...(deps.ledgerWriteFaults ? { writeFaults: deps.ledgerWriteFaults } : {}),
-      // No checkpoint inside a swipe's or an ack's commit: a worker thread runs them (storage/wal-checkpoints.ts).
+      // No checkpoint inside a swipe's or an ack's commit: a worker thread runs them
+      // (storage/wal-checkpoints.ts), once 8 MiB of WAL wait (storage/index.ts CHECKPOINT_WAL_BYTES:
+      // the SD card's write budget).
       backgroundCheckpoints: {},
     });
     const ledger = this.ledger;
@@ -245,10 +256,16 @@ export class Daemon {
       this.log[countdownOnly ? 'debug' : 'info']({ machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, changed: e.changed }, 'machine state');
       // Status and fault changes are facts the cloud keeps; the countdown is only telemetry
       // (the uplink's retained snapshot), and writing it would wear the SD card. They ride on the
-      // next commit (a vend's capture follows its status change closely) or go alone within 2 s:
-      // one fsync'd commit less each (storage/events-along.ts).
+      // next commit (a vend's capture follows its status change closely) or go alone within 2 s,
+      // a cycle's end within CYCLE_END_EVENT_DELAY_MS: one fsync'd commit less each
+      // (storage/events-along.ts).
       if (e.changed.includes('status') || e.changed.includes('fault')) {
-        ledger.enqueueEventAlong('machine_state', { machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, faultCode: e.state.faultCode, door: e.state.door, at: e.state.observedAt });
+        const cycleEnd = !e.changed.includes('fault') && (e.state.status === 'done' || e.state.status === 'idle');
+        ledger.enqueueEventAlong(
+          'machine_state',
+          { machineId: e.state.machineId, status: e.state.status, program: e.state.program, remainingSec: e.state.remainingSec, faultCode: e.state.faultCode, door: e.state.door, at: e.state.observedAt },
+          cycleEnd ? CYCLE_END_EVENT_DELAY_MS : undefined,
+        );
       }
     };
     return feature(

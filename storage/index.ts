@@ -50,8 +50,27 @@ export interface OpenLedgerOptions {
   /**
    * The daemon's: no checkpoint inside a commit (wal_autocheckpoint=0); `ledger.walCheckpoints`
    * runs them in a worker thread once started (storage/wal-checkpoints.ts). Absent: SQLite's own.
+   * Without `thresholdFrames`, a checkpoint starts once CHECKPOINT_WAL_BYTES of WAL wait.
    */
   backgroundCheckpoints?: WalCheckpointOptions;
+}
+
+/**
+ * WAL that waits before a background checkpoint copies it into ledger.db: 8 MiB, ~8 000 frames
+ * of 1 KiB pages, ~160 card vends (~2.5 days of a 16-machine room at 4 cycles each). A
+ * checkpoint copies each page once however many commits rewrote it, and every vend rewrites the
+ * same hot pages (page 1, meta, the right edges of the tables and indexes it appends to, the
+ * tally): SQLite's 1 000 frames copied them every ~20 vends, ~18 kB of SD card writes a vend;
+ * every ~160 vends, ~9 kB (docs/performance.md section 7). The cost: the WAL file stays up to
+ * ~8 MiB (+64 KiB of -shm), and a start after a crash reads it whole to rebuild its index
+ * (~25 ms here from the page cache; ~0.5 s from a Pi's SD card at ~20 MB/s). A drain's acks
+ * reach it within seconds, as they reached 1 000 frames in one.
+ */
+export const CHECKPOINT_WAL_BYTES = 8 * 1024 * 1024;
+
+/** Frames of a WAL of this page size (each frame is a 24-byte header and a page) in `bytes`. */
+export function walFramesIn(bytes: number, pageSize: number): number {
+  return Math.max(1, Math.floor(bytes / (pageSize + 24)));
 }
 
 const optionsSchema = z.object({
@@ -76,9 +95,15 @@ export function openLedger(opts: OpenLedgerOptions): Ledger {
     roomSecret: Buffer.from(opts.roomSecret),
     clockTrusted: opts.clockTrusted ?? (() => opts.clock.now() >= timeFloorMs(ctx)),
   };
-  if (opts.backgroundCheckpoints !== undefined) raw.pragma('wal_autocheckpoint = 0');
-  const walCheckpoints = opts.backgroundCheckpoints !== undefined ? new WalCheckpoints(raw, o.path, logger, opts.backgroundCheckpoints) : null;
-  logger.info({ path: o.path, gatewayId: o.gatewayId, backgroundCheckpoints: walCheckpoints !== null }, 'ledger open');
+  let walCheckpoints: WalCheckpoints | null = null;
+  let checkpointFrames: number | null = null;
+  if (opts.backgroundCheckpoints !== undefined) {
+    raw.pragma('wal_autocheckpoint = 0');
+    checkpointFrames = opts.backgroundCheckpoints.thresholdFrames ?? walFramesIn(CHECKPOINT_WAL_BYTES, Number(raw.pragma('page_size', { simple: true })));
+    walCheckpoints = new WalCheckpoints(raw, o.path, logger, { ...opts.backgroundCheckpoints, thresholdFrames: checkpointFrames });
+  }
+  // backgroundCheckpoints: the WAL frames that start one, or false (SQLite's own, in the commit).
+  logger.info({ path: o.path, gatewayId: o.gatewayId, backgroundCheckpoints: checkpointFrames ?? false }, 'ledger open');
   // Once after migration 13: the money rows the ledger already held join the money chain.
   if (getMeta(raw, META.moneyChainPending) !== undefined) inTx(raw, () => chainExistingMoneyRows({ ...ctx, db: raw }));
 

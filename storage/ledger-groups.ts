@@ -162,6 +162,7 @@ export function outboxGroup(ctx: LedgerContext, along: EventsAlong | null = null
     },
     enqueueEvent: (type, payload) => outbox.enqueueEvent(ctx, type, payload),
     // Without the rider (the read-only view), alone: as enqueueEvent.
-    enqueueEventAlong: (type, payload) => (along === null ? void outbox.enqueueEvent(ctx, type, payload) : along.add(type, payload)),
+    enqueueEventAlong: (type, payload, delayMs) => (along === null ? void outbox.enqueueEvent(ctx, type, payload) : along.add(type, payload, delayMs)),
+    flushEventsAlong: () => along?.flush(),
   };
 }

@@ -175,11 +175,14 @@ export interface OutboxLedger {
   /** A non-money event (`machine_state`, `remote_command`) queued upstream in its own transaction. */
   enqueueEvent(type: string, payload: unknown): { seq: number; id: string };
   /**
-   * A non-money event written with the next transaction, or alone within 2 s, or at close
-   * (storage/events-along.ts): no fsync'd commit of its own. A crash may lose the last 2 s of
-   * them: for status history only. Type and payload are checked here and now.
+   * A non-money event written with the next transaction, or alone within `delayMs` (default 2 s,
+   * at most an hour), or at close (storage/events-along.ts): no fsync'd commit of its own. A
+   * crash may lose those still waiting: for status history only. Type and payload are checked
+   * here and now.
    */
-  enqueueEventAlong(type: string, payload: unknown): void;
+  enqueueEventAlong(type: string, payload: unknown, delayMs?: number): void;
+  /** Writes the events waiting to ride along now, in one commit of their own (a clean stop's close does it too). */
+  flushEventsAlong(): void;
 }
 
 /** The whole ledger over one connection (one writer): every group above. */

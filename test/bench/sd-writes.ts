@@ -14,20 +14,38 @@
 //   written by file (ledger.db = checkpoints, -wal = commits, -shm).
 // - Journal: the bytes and lines of the daemon's pino output at info, as journald would receive
 //   them from stdout (journald's own overhead on top is not counted), tallied by message.
-// - Checkpoints: at the end of the vend window the WAL is checkpointed once (SQLite would do it
-//   every 1000 pages), so the bytes copied into ledger.db are counted too.
+// - Checkpoints: the window starts on an empty WAL (the rig's set-up is checkpointed first, not
+//   counted); the daemon's own policy checkpoints in the window as in a room (once 8 MiB of WAL
+//   wait, storage/index.ts), and at its end what is left is checkpointed once more, counted. A
+//   checkpoint copies each page once however many vends rewrote it, so its cost per vend falls
+//   with the vends it covers: the full run swipes a day's 64 vends (one checkpoint per day's
+//   vends, an upper bound for a threshold of ~2.5 days' WAL); the quick run's 16 vends and one
+//   checkpoint count ~4 times too many checkpoints (`sd-writes.vends=64` with --quick for a day).
+// - History: the ledger first holds a month of a room's vends (`sd-writes.historyVends`, 2 000
+//   over 200 accounts, acknowledged by the cloud), written through storage's own functions
+//   (test/bench/lib-backlog.ts). On a fresh ledger the pages every vend rewrites (index right
+//   edges and roots, the tally, meta) sit in a few 4 KiB blocks at the start of the file; on a
+//   used one they are spread over it, and each checkpoint writes each of them again.
 // - Per vend: what the vend window wrote (swipes until every machine is idle again) less the idle
 //   rate over the same time, divided by the vends. Swipes come one at a time, 8 s apart
 //   (`sd-writes.spacingSeconds`), as vends spread over a day: nothing of one vend may share a
 //   commit with another's that would not in a room.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { createLogger } from '../../gateway/core/log.js';
+import { CHECKPOINT_WAL_BYTES } from '../../storage/index.js';
 import { loadNote, numParam, round } from './lib-stats.js';
 import { artifactsDir, startVendRig } from './lib-vend.js';
+import { fillBacklog, RECORDS_PER_VEND } from './lib-backlog.js';
+import { systemClock } from '../../gateway/core/clock.js';
+import { silentLogger } from '../../gateway/core/log.js';
+import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
+import { openLedger } from '../../storage/index.js';
+import { ROOM_ID } from '../engine/harness.js';
 import type { BenchModule, BenchOptions, BenchResult, Figure } from './types.js';
 
 const DAY_TARGET_MB = 5;
@@ -106,20 +124,33 @@ function diffMsgs(a: Map<string, { lines: number; bytes: number }>, b: Map<strin
     .sort((x, y) => y[1].bytes - x[1].bytes);
 }
 
+/** A month of a room's vends in the ledger before the daemon opens it, all acknowledged by the cloud. */
+function fillHistory(dbPath: string, vends: number): void {
+  if (vends <= 0) return;
+  fillBacklog(dbPath, vends * RECORDS_PER_VEND, { accounts: 200, tag: 'history' });
+  const ledger = openLedger({ path: dbPath, roomSecret: loadOrCreateRoomSecret(join(dirname(dbPath), 'room-secret')), gatewayId: ROOM_ID, bootId: 'bench-history', clock: systemClock, logger: silentLogger() });
+  try {
+    ledger.outbox.ack(ledger.outbox.stats().lastSeq);
+  } finally {
+    ledger.close();
+  }
+}
+
 function kb(n: number): number {
   return round(n / 1000, 1);
 }
 
 async function run(opts: BenchOptions): Promise<BenchResult> {
   const idleSeconds = numParam(opts, 'idleSeconds', 300, 30);
-  const vends = numParam(opts, 'vends', 48, 16);
-  const maxSeconds = numParam(opts, 'maxSeconds', 900, 400);
+  const vends = numParam(opts, 'vends', ROOM_MACHINES * CYCLES_PER_MACHINE, 16);
+  const maxSeconds = numParam(opts, 'maxSeconds', 900, 900);
   const spacingSeconds = numParam(opts, 'spacingSeconds', 8, 8);
+  const historyVends = numParam(opts, 'historyVends', 2000, 2000);
   const tmp = artifactsDir('bench-sd-');
   const counter = new LogCounter();
   const logger = createLogger({ level: 'info', destination: counter });
   try {
-    const rig = await startVendRig({ dbPath: `${tmp.dir}/ledger.db`, machines: ROOM_MACHINES, gapMs: 0, logger, pollIntervalMs: 1000, timeScale: 30 });
+    const rig = await startVendRig({ dbPath: `${tmp.dir}/ledger.db`, machines: ROOM_MACHINES, gapMs: 0, logger, pollIntervalMs: 1000, timeScale: 30, beforeStart: (p) => fillHistory(p, historyVends) });
     try {
       const sync = (() => {
         const db = new Database(rig.dbPath, { readonly: true });
@@ -130,6 +161,13 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         }
       })();
       await sleep(3000);
+      // The set-up's writes (cards, accounts, the first status of each machine) copied into
+      // ledger.db, not counted: the windows start on an empty WAL, as after a checkpoint in a room.
+      {
+        const db = new Database(rig.dbPath);
+        db.pragma('wal_checkpoint(PASSIVE)');
+        db.close();
+      }
 
       // ---- idle: polling, nothing happening
       opts.log(`sd-writes: idle for ${idleSeconds} s (16 machines polled at 1 Hz)`);
@@ -152,6 +190,8 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       // spread over a day do not. Spaced so, a cycle's end falls between two swipes.
       opts.log(`sd-writes: ${vends} vends over ${ROOM_MACHINES} machines, ${spacingSeconds} s apart, each cycle run to its end`);
       const vendTrace = await straceFiles(`${tmp.dir}/vend.strace`);
+      const policy = rig.daemon.ledger.walCheckpoints;
+      const background0 = policy?.counts.background ?? 0;
       const w2 = writeBytes();
       const t2 = performance.now();
       const until = Date.now() + maxSeconds * 1000;
@@ -165,9 +205,15 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       const allIdle = (): boolean => Array.from({ length: ROOM_MACHINES }, (_, i) => rig.room.control.lw485(i + 1).stateName).every((s) => s === 'IDLE');
       while (!allIdle() && Date.now() < until) await sleep(500);
       await sleep(3000);
-      // What checkpointing this window's WAL into ledger.db writes: SQLite does it by itself
-      // every 1000 WAL pages (~20 vends), so a day's vends pay it about this often. Done here on
-      // a second connection in this process, so it is counted like the daemon's own.
+      // Cycle ends wait up to 15 minutes for a commit to ride on (gateway/daemon.ts): those of the
+      // last cycles have none in this window and are written now, alone, and counted.
+      const endsLeft = rig.daemon.ledger.outbox.stats().lastSeq;
+      rig.daemon.ledger.flushEventsAlong();
+      const endsFlushed = rig.daemon.ledger.outbox.stats().lastSeq - endsLeft;
+      const backgroundInWindow = (policy?.counts.background ?? 0) - background0;
+      // What is left in the WAL, checkpointed once and counted: the next checkpoint's share of
+      // this window (all of it, an upper bound when a checkpoint covers more vends than these).
+      // Done here on a second connection in this process, so it is counted like the daemon's own.
       const cp = new Database(rig.dbPath);
       const checkpoint = cp.pragma('wal_checkpoint(PASSIVE)', { simple: false }) as Array<{ busy: number; log: number; checkpointed: number }>;
       cp.close();
@@ -201,7 +247,9 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
         figures,
         notes: [
           `ledger on the repository disk, journal_mode ${sync.journal}, page size ${sync.pageSize} B, synchronous=FULL (storage/db.ts sets it and reads it back on every open, or refuses to run); ${ROOM_MACHINES} LW-485 machines polled at 1 Hz, simulator at 30x (each simulated minute lasts 2 s: the poller sees every countdown minute)`,
-          `checkpoint at the end of the vend window: ${checkpoint[0]?.checkpointed ?? '?'} of ${checkpoint[0]?.log ?? '?'} WAL frames copied into ledger.db (counted in the vend window)`,
+          `checkpoints in the vend window: ${backgroundInWindow} by the daemon's policy (${policy === null ? 'none: SQLite\'s own' : `a worker thread, once ${CHECKPOINT_WAL_BYTES / 1024 / 1024} MiB of WAL wait`}), then one at its end: ${checkpoint[0]?.checkpointed ?? '?'} of ${checkpoint[0]?.log ?? '?'} WAL frames copied into ledger.db (all counted in the vend window)`,
+          `status events still waiting at the end of the vend window, written then in one commit: ${endsFlushed}`,
+          `the ledger held ${historyVends} vends of history over 200 accounts, acknowledged, before the daemon opened it`,
           `idle window ${idleS.toFixed(0)} s; vend window ${vendS.toFixed(0)} s for ${n} captured vends, swiped one at a time ${spacingSeconds} s apart (declined and retried: ${[...r.other].map(([k, v]) => `${k} × ${v}`).join(', ') || 'none'})`,
           top(diffMsgs(l0.byMsg, l1.byMsg), idleS / 3600, 'journal per idle hour, top messages'),
           top(diffMsgs(l1.byMsg, l3.byMsg), n, 'journal per vend (with its idle share), top messages'),

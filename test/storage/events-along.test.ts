@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { silentLogger } from '../../gateway/core/log.js';
 import { inTx, type LedgerContext } from '../../storage/context.js';
 import { openDatabase } from '../../storage/db.js';
-import { EVENTS_ALONG_MAX_WAITING, EventsAlong } from '../../storage/events-along.js';
+import { EVENTS_ALONG_LONGEST_DELAY_MS, EVENTS_ALONG_MAX_WAITING, EventsAlong } from '../../storage/events-along.js';
 import { nextBatch } from '../../storage/outbox.js';
 import { GATEWAY_ID, manualClock, openTestLedger, ROOM_SECRET, tempDir } from './helpers.js';
 
@@ -109,6 +109,50 @@ test('events that cannot be written are kept up to a bound: the oldest are dropp
   } finally {
     along.close();
     ctx.db.close();
+    t.cleanup();
+  }
+});
+
+test('an event may wait longer (a cycle\'s end); a shorter one due first takes it along; a bad delay is refused', async () => {
+  const t = tempDir();
+  const ctx = ctxFor(t.file('l.db'));
+  const along = new EventsAlong(ctx, 40);
+  try {
+    along.add('machine_state', { s: 'idle' }, 60_000);
+    await sleep(150);
+    assert.deepEqual(types(ctx), [], 'still waiting past the default delay');
+    along.add('machine_state', { s: 'fault' });
+    await sleep(150);
+    assert.deepEqual(types(ctx), ['machine_state', 'machine_state'], 'both written when the shorter one was due, in the order added');
+    assert.equal(along.pending, 0);
+    along.add('machine_state', { s: 'done' }, 60_000);
+    along.add('machine_state', { s: 'idle' }, 30);
+    await sleep(150);
+    assert.equal(along.pending, 0, 'a shorter delay added later brings the timer forward');
+    for (const bad of [-1, 1.5, EVENTS_ALONG_LONGEST_DELAY_MS + 1, Number.NaN]) assert.throws(() => along.add('machine_state', { s: 'x' }, bad), /delay/);
+    assert.equal(along.pending, 0, 'a refused event does not wait');
+  } finally {
+    along.close();
+    ctx.db.close();
+    t.cleanup();
+  }
+});
+
+test('flushEventsAlong writes what waits now, in one commit', () => {
+  const t = tempDir();
+  const ledger = openTestLedger(t.file('l.db'));
+  try {
+    let commits = 0;
+    ledger.outbox.onCommitted(() => commits++);
+    ledger.enqueueEventAlong('machine_state', { machineId: 'W1', status: 'done' }, 900_000);
+    ledger.enqueueEventAlong('machine_state', { machineId: 'W2', status: 'idle' }, 900_000);
+    ledger.flushEventsAlong();
+    assert.equal(commits, 1);
+    assert.deepEqual(ledger.outbox.nextBatch({ maxCount: 10, maxBytes: 1_000_000 }).records.map((r) => r.payload), [{ machineId: 'W1', status: 'done' }, { machineId: 'W2', status: 'idle' }]);
+    ledger.flushEventsAlong();
+    assert.equal(commits, 1, 'nothing waiting: no commit');
+  } finally {
+    ledger.close();
     t.cleanup();
   }
 });
