@@ -98,9 +98,11 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
     let stableSince = Date.now();
     let lastSeen = -1;
     // A machine's status event waits up to EVENTS_ALONG_MAX_DELAY_MS in the daemon for a commit to
-    // ride on (storage/events-along.ts), and the daemon sees a change at its next poll: a quiet
-    // ledger proves nothing until every machine has been free for longer than both, or the stop
-    // writes the last status events after the uplink is gone (sent at the next start).
+    // ride on (storage/events-along.ts; a cycle's end longer: CYCLE_END_EVENT_DELAY_MS), and the
+    // daemon sees a change at its next poll: a quiet ledger proves nothing until every machine has
+    // been free for longer than the short delay. What still waits then, the stop writes after the
+    // uplink is gone (sent at the next start): compareStores allows exactly those, status events
+    // at the outbox's tail, and counts them.
     const settleMs = EVENTS_ALONG_MAX_DELAY_MS + 2500;
     let allFreeSince: number | null = null;
     const quiet = await waitUntil(async () => {
@@ -161,6 +163,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
         moneyRecords: cmp.moneyRecords,
         consumerStored: cmp.stored,
         storedAheadOfHole: cmp.storedAheadOfHole,
+        statusWrittenAtStop: cmp.writtenAtStop,
         brokerRestarts: chaos.figures.brokerRestarts,
         brokerDownSec: Number((chaos.figures.brokerDownMs / 1000).toFixed(1)),
         longestOutageSec: Number((chaos.figures.longestBrokerOutageMs / 1000).toFixed(1)),
