@@ -4,8 +4,7 @@
 // late reply is never taken for the answer to the next request. A breaker per unit keeps a
 // dead machine from costing the live ones a timeout per cycle.
 import { EventEmitter } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeRequestPdu, describeRequest, EXCEPTION_NAMES, type ModbusRequest } from '../../protocols/modbus/pdu.js';
+import { checkRequest, describeRequest, EXCEPTION_NAMES, type ModbusRequest } from '../../protocols/modbus/pdu.js';
 import { systemClock, type Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import { CircuitBreaker } from './breaker.js';
@@ -35,9 +34,13 @@ type Outcome =
   | { kind: 'reply'; result: BusResult; exception: boolean; trailing: boolean; latencyMs: number }
   | { kind: 'timeout' | 'bad-frame' | 'port-down'; detail: string; sent: boolean };
 
+/** The exchange on the wire: one object per request, no closures of its own. */
 interface Active {
-  onData(chunk: Buffer): void;
-  onDown(reason: string): void;
+  ex: Exchange;
+  t0: number;
+  timeoutMs: number;
+  timer: NodeJS.Timeout | null;
+  resolve: (o: Outcome) => void;
 }
 
 interface UnitState {
@@ -50,6 +53,11 @@ const MAX_TIMEOUT_MS = 60_000;
 
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** A plain timer promise: node:timers/promises' setTimeout checks an options object on every call. */
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 export class BusMaster extends EventEmitter<BusMasterEvents> implements BusClient {
@@ -78,8 +86,12 @@ export class BusMaster extends EventEmitter<BusMasterEvents> implements BusClien
   };
   private readonly onDown = (reason: string): void => {
     this.log.warn({ reason }, 'bus port down');
-    this.active?.onDown(reason);
+    if (this.active) this.finish(this.active, { kind: 'port-down', detail: reason, sent: true });
     this.notify('port-down', { reason });
+  };
+  /** The reply timer's callback, one function for every request (the exchange comes as its argument). */
+  private readonly onReplyTimeout = (a: Active): void => {
+    this.finish(a, { kind: 'timeout', detail: `no reply from unit ${a.ex.unit} to ${describeRequest(a.ex.request)} within ${a.timeoutMs} ms`, sent: true });
   };
 
   constructor(
@@ -138,7 +150,7 @@ export class BusMaster extends EventEmitter<BusMasterEvents> implements BusClien
       return Promise.reject(new RangeError(`timeoutMs ${timeoutMs} out of 1..${MAX_TIMEOUT_MS}`));
     }
     try {
-      encodeRequestPdu(req);
+      checkRequest(req);
     } catch (e) {
       return Promise.reject(e instanceof Error ? e : new Error(String(e)));
     }
@@ -216,7 +228,8 @@ export class BusMaster extends EventEmitter<BusMasterEvents> implements BusClien
       job.resolve({ ok: false, kind: 'breaker-open', detail: `unit ${unit} offline; next probe in ${Math.round(u.breaker.retryInMs())} ms`, sent: false });
       return;
     }
-    await this.interFrameGap();
+    const gapMs = this.interFrameWaitMs();
+    if (gapMs > 0) await delay(gapMs);
     this.transactionId = (this.transactionId + 1) & 0xffff;
     const ex = new Exchange(this.options.framing, unit, request, this.transactionId);
     const outcome = await this.transact(ex, job.timeoutMs);
@@ -261,47 +274,45 @@ export class BusMaster extends EventEmitter<BusMasterEvents> implements BusClien
   /** The matcher is in place before the first byte goes out; the timer starts once the request has left. */
   private transact(ex: Exchange, timeoutMs: number): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
-      let timer: NodeJS.Timeout | null = null;
-      let done = false;
-      const t0 = this.clock.monotonic();
-      const finish = (o: Outcome): void => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        this.active = null;
-        resolve(o);
-      };
-      this.active = {
-        onData: (chunk) => {
-          const r = ex.feed(chunk);
-          if (r.status === 'pending') return;
-          if (r.status === 'bad') return finish({ kind: 'bad-frame', detail: r.detail, sent: true });
-          const latencyMs = this.clock.monotonic() - t0;
-          if (r.reply.kind === 'exception') {
-            const detail = `exception ${r.reply.code} (${EXCEPTION_NAMES[r.reply.code] ?? 'unknown'})`;
-            finish({ kind: 'reply', exception: true, trailing: r.trailing, latencyMs, result: { ok: false, kind: 'exception', code: r.reply.code, detail, latencyMs } });
-          } else {
-            finish({ kind: 'reply', exception: false, trailing: r.trailing, latencyMs, result: { ok: true, reply: r.reply, latencyMs } });
-          }
-        },
-        onDown: (reason) => finish({ kind: 'port-down', detail: reason, sent: true }),
-      };
+      const a: Active = { ex, t0: this.clock.monotonic(), timeoutMs, timer: null, resolve };
+      this.active = a;
       this.transport.write(ex.adu).then(
         () => {
           this.lastLineActivity = this.clock.monotonic();
-          if (done) return;
-          timer = setTimeout(() => finish({ kind: 'timeout', detail: `no reply from unit ${ex.unit} to ${describeRequest(ex.request)} within ${timeoutMs} ms`, sent: true }), timeoutMs);
+          if (this.active === a) a.timer = setTimeout(this.onReplyTimeout, timeoutMs, a);
         },
         // part of the frame may have gone out: the device may have acted on it
-        (err: unknown) => finish({ kind: 'port-down', detail: errText(err), sent: true }),
+        (err: unknown) => this.finish(a, { kind: 'port-down', detail: errText(err), sent: true }),
       );
     });
   }
 
+  /** Ends the exchange `a` with its first outcome; any later one (a late write, a timer) is ignored. */
+  private finish(a: Active, o: Outcome): void {
+    if (this.active !== a) return;
+    this.active = null;
+    if (a.timer) clearTimeout(a.timer);
+    a.resolve(o);
+  }
+
+  private replyData(a: Active, chunk: Buffer, now: number): void {
+    const r = a.ex.feed(chunk);
+    if (r.status === 'pending') return;
+    if (r.status === 'bad') return this.finish(a, { kind: 'bad-frame', detail: r.detail, sent: true });
+    const latencyMs = now - a.t0;
+    if (r.reply.kind === 'exception') {
+      const detail = `exception ${r.reply.code} (${EXCEPTION_NAMES[r.reply.code] ?? 'unknown'})`;
+      this.finish(a, { kind: 'reply', exception: true, trailing: r.trailing, latencyMs, result: { ok: false, kind: 'exception', code: r.reply.code, detail, latencyMs } });
+    } else {
+      this.finish(a, { kind: 'reply', exception: false, trailing: r.trailing, latencyMs, result: { ok: true, reply: r.reply, latencyMs } });
+    }
+  }
+
   private handleData(chunk: Buffer): void {
-    this.lastLineActivity = this.clock.monotonic();
+    const now = this.clock.monotonic();
+    this.lastLineActivity = now;
     if (this.active) {
-      this.active.onData(chunk);
+      this.replyData(this.active, chunk, now);
     } else if (this.draining) {
       this.drainedBytes += chunk.length;
     } else {
@@ -324,16 +335,21 @@ export class BusMaster extends EventEmitter<BusMasterEvents> implements BusClien
           this.log.warn({ drainMaxMs }, 'line did not go quiet; continuing');
           return;
         }
-        await sleep(Math.max(1, Math.ceil(drainQuietMs - quietFor)));
+        await delay(Math.max(1, Math.ceil(drainQuietMs - quietFor)));
       }
     } finally {
       this.draining = false;
     }
   }
 
-  /** Modbus RTU needs t3.5 of silence between frames; a fast master would otherwise run two together. */
-  private async interFrameGap(): Promise<void> {
+  /**
+   * Modbus RTU needs t3.5 of silence between frames; a fast master would otherwise run two
+   * together. Whole milliseconds still to wait, 0 when the line has been quiet long enough (then
+   * no timer and no promise: over TCP, where the converter keeps the gaps, always).
+   */
+  private interFrameWaitMs(): number {
+    if (this.options.interFrameDelayMs <= 0) return 0;
     const wait = this.lastLineActivity + this.options.interFrameDelayMs - this.clock.monotonic();
-    if (wait > 0) await sleep(Math.ceil(wait));
+    return wait > 0 ? Math.ceil(wait) : 0;
   }
 }

@@ -15,12 +15,14 @@ export type FeedResult =
 
 /** An RTU frame never exceeds 256 bytes; more than this while pending is noise, not a reply. */
 const MAX_PENDING = 512;
+/** Nothing received yet: one shared empty buffer (feed replaces rx, never writes into it). */
+const NOTHING: Buffer = Buffer.alloc(0);
 
 export class Exchange {
   readonly adu: Buffer;
   /** MBAP replies that belonged to earlier (timed-out) transactions, dropped. */
   staleFrames = 0;
-  private rx: Buffer = Buffer.alloc(0);
+  private rx: Buffer = NOTHING;
 
   constructor(
     readonly framing: Framing,

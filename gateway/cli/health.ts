@@ -6,7 +6,12 @@ import { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import type { HealthVerdict } from '../core/sd-notify.js';
 
-const SAMPLE_MS = 100;
+/**
+ * The lag sampler's period: a stall of B ms shows as at least B − SAMPLE_MS of lateness, so a
+ * stall longer than maxLagMs + SAMPLE_MS (2.25 s by default) is always seen. 4 wake-ups a second
+ * on an otherwise idle loop, not 10: the watchdog looks for a wedged loop, not a 100 ms hiccup.
+ */
+const SAMPLE_MS = 250;
 
 export interface WatchedBus {
   id: string;

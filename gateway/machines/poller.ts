@@ -19,6 +19,8 @@ interface UnitRuntime {
   cfg: UnitConfig;
   bound: BoundProfile;
   io: UnitIo;
+  /** The same unit at poll priority, made once: every cycle reads through it. */
+  pollIo: UnitIo;
   driver: UnitDriver | null;
   /** Back from offline: read identity and tables again (the controller may have been swapped). */
   rediscover: boolean;
@@ -62,10 +64,12 @@ export class Poller extends EventEmitter<PollerEvents> {
     this.log = opts.logger.child({ feature: 'poller', bus: opts.bus.busId });
     this.units = opts.units.map((cfg) => {
       const bound = bindProfile(cfg);
+      const io = new UnitIo(opts.bus, cfg.unit, 'command');
       const rt: UnitRuntime = {
         cfg,
         bound,
-        io: new UnitIo(opts.bus, cfg.unit, 'command'),
+        io,
+        pollIo: io.withPriority('poll'),
         driver: null,
         rediscover: false,
         discovering: null,
@@ -238,7 +242,7 @@ export class Poller extends EventEmitter<PollerEvents> {
     }
     const d = u.driver;
     if (d === null) return false;
-    const r = await this.readUnit(u, d, u.io.withPriority('poll'));
+    const r = await this.readUnit(u, d, u.pollIo);
     if (!r.ok) {
       this.failed(u, r.breakerOpen, r.detail);
       return false;

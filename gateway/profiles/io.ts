@@ -34,6 +34,21 @@ function failureOf(r: Exclude<BusResult, { ok: true }>): IoFailure {
   return { kind: 'not-sent', detail: `${r.kind}: ${r.detail}`, breakerOpen: r.kind === 'breaker-open' };
 }
 
+function blockReading(block: ReadBlock, r: BusResult): IoResult<BlockReading> {
+  if (!r.ok) return { ok: false, failure: failureOf(r) };
+  const { fc, address, quantity } = block;
+  if (fc === 1 || fc === 2) {
+    if (r.reply.kind !== 'bits' || r.reply.bits.length < quantity) {
+      return { ok: false, failure: { kind: 'lost', detail: `reply to fc${fc} ${address}+${quantity} is not ${quantity} bits` } };
+    }
+    return { ok: true, value: { block, kind: 'bits', bits: r.reply.bits.slice(0, quantity) } };
+  }
+  if (r.reply.kind !== 'registers' || r.reply.registers.length !== quantity) {
+    return { ok: false, failure: { kind: 'lost', detail: `reply to fc${fc} ${address}+${quantity} is not ${quantity} registers` } };
+  }
+  return { ok: true, value: { block, kind: 'registers', registers: r.reply.registers } };
+}
+
 export class UnitIo {
   constructor(
     readonly bus: BusClient,
@@ -68,13 +83,10 @@ export class UnitIo {
     return { ok: true, value: r.reply.bits.slice(0, quantity) };
   }
 
-  async readBlock(block: ReadBlock, timeoutMs?: number): Promise<IoResult<BlockReading>> {
-    if (block.fc === 1 || block.fc === 2) {
-      const r = await this.readBits(block.fc, block.address, block.quantity, timeoutMs);
-      return r.ok ? { ok: true, value: { block, kind: 'bits', bits: r.value } } : r;
-    }
-    const r = await this.readRegisters(block.fc, block.address, block.quantity, timeoutMs);
-    return r.ok ? { ok: true, value: { block, kind: 'registers', registers: r.value } } : r;
+  /** One step from the bus's answer to the reading (no async layers): every poll of every unit comes through here. */
+  readBlock(block: ReadBlock, timeoutMs?: number): Promise<IoResult<BlockReading>> {
+    const { fc, address, quantity } = block;
+    return this.send({ fc, address, quantity }, timeoutMs).then((r) => blockReading(block, r));
   }
 
   async writeRegister(address: number, value: number, timeoutMs?: number): Promise<IoResult<null>> {

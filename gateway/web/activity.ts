@@ -75,12 +75,33 @@ export class ActivityTail extends EventEmitter<ActivityEvents> {
   /** The next page of a burst, on the next turn. */
   private more: NodeJS.Immediate | null = null;
   private failing = false;
+  /** A page is open (an event stream): new records are looked for every pollMs, else every idlePollMs. */
+  private watched = false;
 
   constructor(
     private readonly source: Pick<StatusSource, 'auditHeadSeq' | 'readAudit' | 'getVend'>,
-    private readonly opts: { pollMs: number; keepAlerts: number; logger: Logger },
+    private readonly opts: { pollMs: number; idlePollMs: number; keepAlerts: number; logger: Logger },
   ) {
     super();
+  }
+
+  /**
+   * Follows the trail closely only while someone watches: with no page open nothing needs an
+   * event within half a second, and /metrics and /api/status catch up when they are asked. A page
+   * that opens sees at once what happened while nobody looked.
+   */
+  setWatched(watched: boolean): void {
+    if (watched === this.watched) return;
+    this.watched = watched;
+    if (this.timer === null) return;
+    this.arm();
+    if (watched) this.poll();
+  }
+
+  private arm(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => this.poll(), this.watched ? this.opts.pollMs : this.opts.idlePollMs);
+    this.timer.unref();
   }
 
   start(): void {
@@ -90,8 +111,7 @@ export class ActivityTail extends EventEmitter<ActivityEvents> {
       for (const r of this.source.readAudit(from, PAGE)) if (r.kind === 'alert') this.remember(alertView(r));
     }
     this.lastSeq = head;
-    this.timer = setInterval(() => this.poll(), this.opts.pollMs);
-    this.timer.unref();
+    this.arm();
   }
 
   stop(): void {

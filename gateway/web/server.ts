@@ -35,8 +35,10 @@ export interface WebServerOptions {
   source: StatusSource;
   logger: Logger;
   clock?: Clock;
-  /** How often the audit trail is checked for new alerts and vends (ms). */
+  /** How often the audit trail is checked for new alerts and vends while a page is open (ms). */
   activityPollMs?: number;
+  /** The same with no page open (ms): /metrics and /api/status catch up when asked. */
+  activityIdlePollMs?: number;
   /** How often bus, clock and outbox health is pushed to open pages (ms). */
   healthEveryMs?: number;
   heartbeatMs?: number;
@@ -66,7 +68,7 @@ export class WebServer {
     this.cfg = webConfigSchema.parse(o.config);
     this.log = o.logger.child({ component: 'web' });
     this.clock = o.clock ?? systemClock;
-    this.activity = new ActivityTail(o.source, { pollMs: o.activityPollMs ?? 500, keepAlerts: 50, logger: this.log });
+    this.activity = new ActivityTail(o.source, { pollMs: o.activityPollMs ?? 500, idlePollMs: o.activityIdlePollMs ?? 5000, keepAlerts: 50, logger: this.log });
     this.actions = new OperatorActions({ source: o.source, operatorToken: this.cfg.operatorToken, counters: this.counters, logger: this.log, clock: this.clock });
     this.feedback = new FeedbackDesk({ source: o.source, counters: this.counters, logger: this.log, clock: this.clock, limits: o.feedbackLimits ?? DEFAULT_FEEDBACK_LIMITS, keep: 50 });
     this.hub = new EventHub({
@@ -74,7 +76,10 @@ export class WebServer {
       maxPerClient: this.cfg.maxEventStreamsPerClient,
       heartbeatMs: o.heartbeatMs ?? 15_000,
       logger: this.log,
-      onCountChange: (n) => (this.counters.sseClients = n),
+      onCountChange: (n) => {
+        this.counters.sseClients = n;
+        this.activity.setWatched(n > 0);
+      },
     });
     this.refusals = new RefusalLog({ logger: this.log, clock: this.clock });
     this.guard = new ConnectionGuard({ max: this.cfg.maxConnections, perClient: this.cfg.maxConnectionsPerClient, refusals: this.refusals });
@@ -180,6 +185,7 @@ export class WebServer {
 
   /** The /api/status document. */
   status(): StatusView {
+    this.activity.poll(); // the alerts and declines below, fresh while no page keeps the tail close
     const src = this.o.source;
     const health = healthView(src, this.clock.now());
     return {

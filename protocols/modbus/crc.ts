@@ -18,16 +18,23 @@ export function crc16(buf: Uint8Array, start = 0, end = buf.length): number {
   return crc;
 }
 
+/** Writes the CRC of b[0..end) at `end`, low byte first as RTU sends it. */
+export function putCrc(b: Uint8Array, end: number): void {
+  const crc = crc16(b, 0, end);
+  b[end] = crc & 0xff;
+  b[end + 1] = crc >>> 8;
+}
+
 /** Appends the CRC, low byte first as RTU sends it. */
 export function withCrc(body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(body.length + 2);
   body.copy(out, 0);
-  out.writeUInt16LE(crc16(body), body.length);
+  putCrc(out, body.length);
   return out;
 }
 
-/** True when the last two bytes of `frame` are the CRC of the rest. */
-export function crcOk(frame: Buffer): boolean {
-  if (frame.length < 4) return false;
-  return crc16(frame, 0, frame.length - 2) === frame.readUInt16LE(frame.length - 2);
+/** True when the two bytes at frame[length-2..length) are the CRC of the bytes before them. */
+export function crcOk(frame: Uint8Array, length = frame.length): boolean {
+  if (length < 4 || length > frame.length) return false;
+  return crc16(frame, 0, length - 2) === (((frame[length - 1] ?? 0) << 8) | (frame[length - 2] ?? 0));
 }

@@ -52,7 +52,21 @@ function u16(n: number, what: string): number {
   return n;
 }
 
-export function encodeRequestPdu(req: ModbusRequest): Buffer {
+/** Big-endian 16-bit word at `at`: the register layout of every Modbus field. */
+export function word(b: Uint8Array, at: number): number {
+  return ((b[at] ?? 0) << 8) | (b[at + 1] ?? 0);
+}
+
+function putWord(b: Uint8Array, at: number, v: number): void {
+  b[at] = v >>> 8;
+  b[at + 1] = v & 0xff;
+}
+
+/**
+ * Throws the PduError encodeRequestPdu would, without building the PDU: the bus checks a request
+ * when it is queued and encodes it once, when it goes on the wire.
+ */
+export function checkRequest(req: ModbusRequest): void {
   switch (req.fc) {
     case 1:
     case 2:
@@ -62,38 +76,66 @@ export function encodeRequestPdu(req: ModbusRequest): Buffer {
       if (!Number.isInteger(req.quantity) || req.quantity < 1 || req.quantity > max) {
         throw new PduError(`quantity ${req.quantity} out of 1..${max} for function ${req.fc}`);
       }
-      const b = Buffer.allocUnsafe(5);
-      b[0] = req.fc;
-      b.writeUInt16BE(u16(req.address, 'address'), 1);
-      b.writeUInt16BE(req.quantity, 3);
-      return b;
+      u16(req.address, 'address');
+      return;
     }
-    case 5: {
-      const b = Buffer.allocUnsafe(5);
-      b[0] = 5;
-      b.writeUInt16BE(u16(req.address, 'address'), 1);
-      b.writeUInt16BE(req.value ? 0xff00 : 0x0000, 3);
-      return b;
-    }
-    case 6: {
-      const b = Buffer.allocUnsafe(5);
-      b[0] = 6;
-      b.writeUInt16BE(u16(req.address, 'address'), 1);
-      b.writeUInt16BE(u16(req.value, 'value'), 3);
-      return b;
-    }
+    case 5:
+      u16(req.address, 'address');
+      return;
+    case 6:
+      u16(req.address, 'address');
+      u16(req.value, 'value');
+      return;
     case 16: {
       const n = req.values.length;
       if (n < 1 || n > LIMITS.writeRegisters) throw new PduError(`quantity ${n} out of 1..${LIMITS.writeRegisters} for function 16`);
-      const b = Buffer.allocUnsafe(6 + 2 * n);
-      b[0] = 16;
-      b.writeUInt16BE(u16(req.address, 'address'), 1);
-      b.writeUInt16BE(n, 3);
-      b[5] = 2 * n;
-      req.values.forEach((v, i) => b.writeUInt16BE(u16(v, `value[${i}]`), 6 + 2 * i));
-      return b;
+      u16(req.address, 'address');
+      req.values.forEach((v, i) => u16(v, `value[${i}]`));
+      return;
     }
   }
+}
+
+/** Bytes of the request PDU of `req`. */
+export function requestPduLength(req: ModbusRequest): number {
+  return req.fc === 16 ? 6 + 2 * req.values.length : 5;
+}
+
+/**
+ * Writes the request PDU into `b` at `at` (requestPduLength(req) bytes), checked as
+ * encodeRequestPdu: the framings build their whole frame in one buffer, no PDU copied into it.
+ */
+export function writeRequestPdu(req: ModbusRequest, b: Uint8Array, at: number): void {
+  checkRequest(req);
+  b[at] = req.fc;
+  putWord(b, at + 1, req.address);
+  switch (req.fc) {
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+      putWord(b, at + 3, req.quantity);
+      return;
+    case 5:
+      putWord(b, at + 3, req.value ? 0xff00 : 0x0000);
+      return;
+    case 6:
+      putWord(b, at + 3, req.value);
+      return;
+    case 16: {
+      const n = req.values.length;
+      putWord(b, at + 3, n);
+      b[at + 5] = 2 * n;
+      for (let i = 0; i < n; i++) putWord(b, at + 6 + 2 * i, req.values[i] ?? 0);
+      return;
+    }
+  }
+}
+
+export function encodeRequestPdu(req: ModbusRequest): Buffer {
+  const b = Buffer.allocUnsafe(requestPduLength(req));
+  writeRequestPdu(req, b, 0);
+  return b;
 }
 
 /** Length in bytes of the normal (non-exception) reply PDU to `req`. */
@@ -117,12 +159,14 @@ export function replyPduLength(req: ModbusRequest): number {
  * and the echoed address/value/quantity. Anything that does not match is a PduError, so a reply
  * that belongs to another request is never taken for this one's answer.
  */
-export function decodeReplyPdu(req: ModbusRequest, pdu: Buffer): ModbusReply {
+export function decodeReplyPdu(req: ModbusRequest, pdu: Uint8Array): ModbusReply {
+  // Bytes read by index, not through Buffer's readUInt*: under --lite-mode each of those calls
+  // allocates (its argument check's wrapper), and this runs for every register of every poll.
   if (pdu.length < 2) throw new PduError(`reply PDU too short (${pdu.length} bytes)`);
-  const fc = pdu.readUInt8(0);
+  const fc = pdu[0] ?? 0;
   if (fc === (req.fc | 0x80)) {
     if (pdu.length !== 2) throw new PduError(`exception reply of ${pdu.length} bytes, expected 2`);
-    return { kind: 'exception', fc: req.fc, code: pdu.readUInt8(1) };
+    return { kind: 'exception', fc: req.fc, code: pdu[1] ?? 0 };
   }
   if (fc !== req.fc) throw new PduError(`reply function ${fc} does not match request function ${req.fc}`);
   const expected = replyPduLength(req);
@@ -130,35 +174,35 @@ export function decodeReplyPdu(req: ModbusRequest, pdu: Buffer): ModbusReply {
   switch (req.fc) {
     case 1:
     case 2: {
-      const count = pdu.readUInt8(1);
+      const count = pdu[1] ?? 0;
       if (count !== expected - 2) throw new PduError(`byte count ${count}, expected ${expected - 2}`);
-      const bits: boolean[] = [];
-      for (let i = 0; i < req.quantity; i++) bits.push(((pdu.readUInt8(2 + (i >> 3)) >> (i & 7)) & 1) === 1);
+      const bits = new Array<boolean>(req.quantity);
+      for (let i = 0; i < req.quantity; i++) bits[i] = (((pdu[2 + (i >> 3)] ?? 0) >> (i & 7)) & 1) === 1;
       return { kind: 'bits', fc: req.fc, bits };
     }
     case 3:
     case 4: {
-      const count = pdu.readUInt8(1);
+      const count = pdu[1] ?? 0;
       if (count !== 2 * req.quantity) throw new PduError(`byte count ${count}, expected ${2 * req.quantity}`);
-      const registers: number[] = [];
-      for (let i = 0; i < req.quantity; i++) registers.push(pdu.readUInt16BE(2 + 2 * i));
+      const registers = new Array<number>(req.quantity);
+      for (let i = 0; i < req.quantity; i++) registers[i] = word(pdu, 2 + 2 * i);
       return { kind: 'registers', fc: req.fc, registers };
     }
     case 5: {
-      const address = pdu.readUInt16BE(1);
-      const raw = pdu.readUInt16BE(3);
+      const address = word(pdu, 1);
+      const raw = word(pdu, 3);
       if (address !== req.address || raw !== (req.value ? 0xff00 : 0)) throw new PduError('write-coil echo does not match the request');
       return { kind: 'coil-written', fc: 5, address, value: req.value };
     }
     case 6: {
-      const address = pdu.readUInt16BE(1);
-      const value = pdu.readUInt16BE(3);
+      const address = word(pdu, 1);
+      const value = word(pdu, 3);
       if (address !== req.address || value !== req.value) throw new PduError('write-register echo does not match the request');
       return { kind: 'register-written', fc: 6, address, value };
     }
     case 16: {
-      const address = pdu.readUInt16BE(1);
-      const quantity = pdu.readUInt16BE(3);
+      const address = word(pdu, 1);
+      const quantity = word(pdu, 3);
       if (address !== req.address || quantity !== req.values.length) throw new PduError('write-registers echo does not match the request');
       return { kind: 'registers-written', fc: 16, address, quantity };
     }

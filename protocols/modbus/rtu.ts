@@ -1,13 +1,19 @@
 // Modbus RTU application data units: [unit][PDU][CRC lo][CRC hi].
 // The master side knows from its request how long the reply must be, so it never needs an idle
 // timer to find the end of a frame; the slave side sizes requests by function code.
-import { crc16, crcOk, withCrc } from './crc.js';
-import { encodeRequestPdu, replyPduLength, type ModbusRequest } from './pdu.js';
+import { crc16, crcOk, putCrc, withCrc } from './crc.js';
+import { replyPduLength, requestPduLength, writeRequestPdu, type ModbusRequest } from './pdu.js';
 
 export const RTU_MAX_ADU = 256;
 
+/** The whole frame built in one buffer: unit, PDU, CRC. */
 export function encodeRtuRequest(unit: number, req: ModbusRequest): Buffer {
-  return withCrc(Buffer.concat([Buffer.from([unit]), encodeRequestPdu(req)]));
+  const n = requestPduLength(req);
+  const b = Buffer.allocUnsafe(1 + n + 2);
+  b[0] = unit;
+  writeRequestPdu(req, b, 1);
+  putCrc(b, 1 + n);
+  return b;
 }
 
 export function encodeRtuReply(unit: number, pdu: Buffer): Buffer {
@@ -32,26 +38,26 @@ export type ReplyScan =
  */
 export function scanRtuReply(unit: number, req: ModbusRequest, rx: Buffer): ReplyScan {
   if (rx.length < 2) return { status: 'incomplete', need: 2 - rx.length };
-  const gotUnit = rx.readUInt8(0);
+  const gotUnit = rx[0] ?? 0;
   if (gotUnit !== unit) return { status: 'bad', reason: 'unit', detail: `reply from unit ${gotUnit}, expected ${unit}` };
-  const fc = rx.readUInt8(1);
+  const fc = rx[1] ?? 0;
   let total: number;
   if (fc === (req.fc | 0x80)) total = 5;
   else if (fc === req.fc) total = rtuReplyLength(req);
   else return { status: 'bad', reason: 'function', detail: `reply function ${fc}, expected ${req.fc}` };
   // For reads the byte count comes third; a wrong one means a frame we must not trust.
   if (fc === req.fc && req.fc <= 4 && rx.length >= 3) {
-    const count = rx.readUInt8(2);
+    const count = rx[2] ?? 0;
     if (count !== total - 5) return { status: 'bad', reason: 'length', detail: `byte count ${count}, expected ${total - 5}` };
   }
   if (rx.length < total) return { status: 'incomplete', need: total - rx.length };
-  const frame = rx.subarray(0, total);
-  if (!crcOk(frame)) {
-    const got = frame.readUInt16LE(total - 2);
-    const want = crc16(frame, 0, total - 2);
+  if (!crcOk(rx, total)) {
+    const got = ((rx[total - 1] ?? 0) << 8) | (rx[total - 2] ?? 0);
+    const want = crc16(rx, 0, total - 2);
     return { status: 'bad', reason: 'crc', detail: `crc 0x${got.toString(16)} != 0x${want.toString(16)}` };
   }
-  return { status: 'frame', frame: Buffer.from(frame), pdu: Buffer.from(frame.subarray(1, total - 2)) };
+  // Views into rx, not copies: the master decodes the PDU at once; a caller keeping one copies it.
+  return { status: 'frame', frame: rx.subarray(0, total), pdu: rx.subarray(1, total - 2) };
 }
 
 /**
@@ -61,11 +67,11 @@ export function scanRtuReply(unit: number, req: ModbusRequest, rx: Buffer): Repl
  */
 export function rtuRequestLength(rx: Buffer): number | undefined | null {
   if (rx.length < 2) return undefined;
-  const fc = rx.readUInt8(1);
+  const fc = rx[1] ?? 0;
   if (fc >= 1 && fc <= 6) return 8;
   if (fc === 15 || fc === 16) {
     if (rx.length < 7) return undefined;
-    return 9 + rx.readUInt8(6);
+    return 9 + (rx[6] ?? 0);
   }
   return null;
 }

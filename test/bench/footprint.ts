@@ -2,8 +2,14 @@
 // 1 Hz, idle otherwise, and of Node-RED with node-red-contrib-modbus doing the same poll, one
 // after the other in the same run, against the same simulator over the same transport.
 //
-// - Transport: Modbus TCP (MBAP) on loopback. Both masters speak it natively (the daemon's
-//   `framing: "mbap"`, the contrib's tcpType DEFAULT), so neither pays for a converter shim.
+// - Transports, one after the other (`--set footprint.transport=tcp|serial`, default both): RTU
+//   on a socat pty pair at 38400 8E1, the simulator's replies paced to the line, as a USB RS-485
+//   adapter on a Pi (the CPU and memory targets are read against this one); and Modbus TCP (MBAP)
+//   on loopback, which both masters speak natively (the daemon's `framing: "mbap"`, the
+//   contrib's tcpType DEFAULT): Node-RED is measured over it only. Beside each, a bare Node doing
+//   only the same bus I/O on the same transport: the CPU floor of any Node master there.
+// - Heap allocation: test/bench/alloc-probe.mjs preloaded into the daemon (`footprint.alloc=0`
+//   leaves it out).
 // - The daemon is the real one, as the Debian package runs it: the single bundled file
 //   (scripts/package/bundle.mjs) `run --config <file>` with the unit's Node flags (`--set
 //   footprint.entry=bin`: bin/laundry-gateway.mjs, i.e. dist/ or tsx), 32 units on one bus, no
@@ -17,16 +23,12 @@
 //   /proc/<pid>/stat across the window, both summed over the process and any descendants. The
 //   window starts after every unit has been read once and a warm-up has passed.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SimRoom, type SimUnitConfig } from '../../simulator/index.js';
-import { listenTcp, type TcpEndpoint } from '../../simulator/tcp-server.js';
-import type { SlaveTarget } from '../../simulator/rtu-slave.js';
-import { silentLogger } from '../../gateway/core/log.js';
 import type { GatewayConfigInput } from '../../gateway/config/schema.js';
 import { numParam } from '../torture/types.js';
 import { ensureNodeRed, CONTRIB_MODBUS_VERSION, NODE_RED_VERSION, type NodeRedInstall } from './node-red/install.js';
@@ -34,19 +36,24 @@ import { pollFlow } from './node-red/flow.js';
 import { settingsJs } from './node-red/settings.js';
 import type { BenchModule, BenchOptions, BenchResult, Figure } from './types.js';
 import { buildBundle, unitNodeFlags } from './lib-bundle.js';
+import { CLOCK_TICKS_PER_S, median, processTree, treeCpuTicks, treeRssKb } from './lib-proc.js';
+import {
+  bareMasterCpu,
+  bareNodeRss,
+  LAST_WASHER,
+  POLL_MS,
+  REPLY_TIMEOUT_MS,
+  SERIAL_LINE,
+  STATUS,
+  startSim,
+  UNIT_COUNT,
+  UNITS,
+  type BenchTransport,
+  type CountingSim,
+} from './footprint-rig.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BIN = join(ROOT, 'bin', 'laundry-gateway.mjs');
-
-const UNIT_COUNT = 32;
-const UNITS = Array.from({ length: UNIT_COUNT }, (_, i) => i + 1);
-/** Units above this are dryers: a room is mostly washers. */
-const LAST_WASHER = 24;
-/** The LW-485 status block, as the daemon's profile reads it (gateway/profiles/lw485-codec.ts). */
-const STATUS = { fc: 4, address: 16, quantity: 14 } as const;
-const POLL_MS = 1000;
-/** Generous for both masters: the simulator shares 2 cores with the master under test. */
-const REPLY_TIMEOUT_MS = 1000;
 
 const RSS_TARGET_MB = 80;
 /** Issue 16 (was 1 % in issue 8). */
@@ -54,184 +61,8 @@ const CPU_TARGET_PCT = 0.5;
 /** Issue 16: the daemon's own share, RSS less a bare `node -e` idling on the same Node. */
 const SHARE_TARGET_MB = 20;
 const RSS_RATIO_TARGET = 0.5;
-
-// ---- the simulator, counting what it answers ----------------------------------------------------
-
-interface CountingSim {
-  port: number;
-  /** Status-block reads answered per unit since the last reset. */
-  statusReads: Map<number, number>;
-  otherRequests: number;
-  reset(): void;
-  close(): Promise<void>;
-}
-
-async function startSim(): Promise<CountingSim> {
-  const units: SimUnitConfig[] = UNITS.map((unit) => ({ unit, model: unit <= LAST_WASHER ? 'lw485-washer' : 'lw485-dryer' }));
-  const room = new SimRoom({ units, timeScale: 1, logger: silentLogger() });
-  room.start();
-  const statusReads = new Map<number, number>();
-  const sim: CountingSim = {
-    port: 0,
-    statusReads,
-    otherRequests: 0,
-    reset: () => {
-      statusReads.clear();
-      sim.otherRequests = 0;
-    },
-    close: async () => {
-      await endpoint.close();
-      await room.close();
-    },
-  };
-  const counting: SlaveTarget = {
-    serve: (unit, pdu) => {
-      const plan = room.serve(unit, pdu);
-      if (plan !== null) {
-        const isStatus = pdu.length === 5 && pdu[0] === STATUS.fc && pdu.readUInt16BE(1) === STATUS.address && pdu.readUInt16BE(3) === STATUS.quantity;
-        if (isStatus) statusReads.set(unit, (statusReads.get(unit) ?? 0) + 1);
-        else sim.otherRequests++;
-      }
-      return plan;
-    },
-  };
-  const endpoint: TcpEndpoint = await listenTcp(counting, { host: '127.0.0.1', port: 0, framing: 'mbap' }, silentLogger());
-  sim.port = endpoint.port;
-  return sim;
-}
-
-// ---- /proc sampling -------------------------------------------------------------------------------
-
-function clockTicksPerSecond(): number {
-  // Linux reports utime/stime in USER_HZ, 100 on every architecture Linux runs on today.
-  return 100;
-}
-
-/** The process and every descendant still alive. */
-function processTree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    const p = out[i] ?? pid;
-    let tasks: string[];
-    try {
-      tasks = readdirSync(`/proc/${p}/task`);
-    } catch {
-      continue;
-    }
-    for (const t of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${p}/task/${t}/children`, 'utf8').trim().split(/\s+/)) if (c !== '') out.push(Number(c));
-      } catch {
-        // the thread ended between the listing and the read
-      }
-    }
-  }
-  return out;
-}
-
-/** VmRSS, and its anonymous part (heap, stacks: the process's own memory; the rest is mostly the node binary's pages). */
-function rssKb(pid: number): { rss: number; anon: number } {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rss = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    const anon = /^RssAnon:\s+(\d+) kB/m.exec(status);
-    return { rss: rss ? Number(rss[1]) : 0, anon: anon ? Number(anon[1]) : 0 };
-  } catch {
-    return { rss: 0, anon: 0 };
-  }
-}
-
-function cpuTicks(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // the command name may hold spaces and parentheses: count fields after the last ')'
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return 0;
-  }
-}
-
-function treeRssKb(pid: number): { rss: number; anon: number } {
-  const sum = { rss: 0, anon: 0 };
-  for (const p of processTree(pid)) {
-    const r = rssKb(p);
-    sum.rss += r.rss;
-    sum.anon += r.anon;
-  }
-  return sum;
-}
-/** A bare Node idling (a timer keeps it alive): its RSS and anonymous RSS, medians over `seconds`. */
-async function bareNodeRss(node: string, seconds: number): Promise<{ rssMb: number; anonMb: number }> {
-  const child = spawn(node, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  try {
-    await sleep(2000);
-    const rss: number[] = [];
-    const anon: number[] = [];
-    for (let i = 0; i < seconds; i++) {
-      const r = rssKb(child.pid ?? -1);
-      rss.push(r.rss / 1024);
-      anon.push(r.anon / 1024);
-      await sleep(1000);
-    }
-    return { rssMb: median(rss), anonMb: median(anon) };
-  } finally {
-    child.kill('SIGKILL');
-  }
-}
-
-/**
- * The floor under the CPU target: a bare Node doing only the bus's I/O, the same 32 status reads
- * a second over loopback with one request in flight and a reply timer per request, as the
- * daemon's bus master does, and nothing else (no decoding, no state, no ledger, no web server).
- * Whatever this costs, no Node master can go below on this machine.
- */
-const BARE_MASTER = `
-const net = require('node:net');
-const [port, units] = process.argv.slice(1).map(Number);
-const s = net.connect(port, '127.0.0.1', async () => {
-  s.setNoDelay(true);
-  let tid = 0;
-  for (;;) {
-    const t0 = Date.now();
-    for (let u = 1; u <= units; u++) {
-      tid = (tid + 1) & 0xffff;
-      const req = Buffer.from([tid >> 8, tid & 0xff, 0, 0, 0, 6, u, ${STATUS.fc}, 0, ${STATUS.address}, 0, ${STATUS.quantity}]);
-      await new Promise((resolve) => {
-        const timer = setTimeout(() => { s.off('data', onData); resolve(); }, ${REPLY_TIMEOUT_MS});
-        function onData() { clearTimeout(timer); s.off('data', onData); resolve(); }
-        s.on('data', onData);
-        s.write(req);
-      });
-    }
-    await new Promise((r) => setTimeout(r, Math.max(0, ${POLL_MS} - (Date.now() - t0))));
-  }
-});
-s.on('error', () => process.exit(1));
-`;
-
-async function bareMasterCpu(node: string, nodeFlags: readonly string[], port: number, seconds: number): Promise<number> {
-  const child = spawn(node, [...nodeFlags, '-e', BARE_MASTER, String(port), String(UNIT_COUNT)], { stdio: 'ignore' });
-  try {
-    await sleep(5000);
-    const pid = child.pid ?? -1;
-    const c0 = cpuTicks(pid);
-    const t0 = performance.now();
-    await sleep(seconds * 1000);
-    return ((cpuTicks(pid) - c0) / clockTicksPerSecond() / ((performance.now() - t0) / 1000)) * 100;
-  } finally {
-    child.kill('SIGKILL');
-  }
-}
-
-const treeCpuTicks = (pid: number): number => processTree(pid).reduce((s, p) => s + cpuTicks(p), 0);
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  if (s.length === 0) return 0;
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-}
+/** Preloaded into the daemon: the bytes its heap allocates (test/bench/alloc-probe.mjs). */
+const ALLOC_PROBE = join(ROOT, 'test', 'bench', 'alloc-probe.mjs');
 
 // ---- one measured run -----------------------------------------------------------------------------
 
@@ -249,12 +80,26 @@ interface Phase {
   /** The bench process (simulator) CPU over the window, % of a core: context for machine load. */
   simCpuPct: number;
   load: string;
+  /** Bytes the heap allocated per second over the window (alloc-probe.mjs), null when not probed. */
+  allocBytesPerS: number | null;
 }
 
 interface Started {
   child: ChildProcess;
   exited: Promise<void>;
   logFile: string;
+  /** The file alloc-probe.mjs writes its running total to, when it was preloaded. */
+  allocFile?: string;
+}
+
+/** The probe's last running total: bytes allocated, at (ms since the epoch). */
+function lastAlloc(file: string | undefined): { at: number; bytes: number } | null {
+  if (file === undefined || !existsSync(file)) return null;
+  const lines = readFileSync(file, 'utf8').trim().split('\n');
+  const last = lines[lines.length - 1];
+  if (last === undefined || last === '') return null;
+  const v = JSON.parse(last) as { at: number; bytes: number };
+  return { at: v.at, bytes: v.bytes };
 }
 
 function spawnLogged(cmd: string, args: string[], cwd: string, logFile: string, env: NodeJS.ProcessEnv): Started {
@@ -305,6 +150,7 @@ async function measure(label: string, sim: CountingSim, start: () => Started, o:
 
     const tree = processTree(pid);
     sim.reset();
+    const alloc0 = lastAlloc(s.allocFile);
     const simCpu0 = process.cpuUsage();
     const cpu0 = treeCpuTicks(pid);
     const w0 = performance.now();
@@ -321,6 +167,7 @@ async function measure(label: string, sim: CountingSim, start: () => Started, o:
     await sleep(Math.max(0, end - performance.now()));
     const cpu1 = treeCpuTicks(pid);
     const simCpu = process.cpuUsage(simCpu0);
+    const alloc1 = lastAlloc(s.allocFile);
     const windowS = (performance.now() - w0) / 1000;
     const reads = [...UNITS].map((u) => sim.statusReads.get(u) ?? 0);
     const total = reads.reduce((a, b) => a + b, 0);
@@ -332,12 +179,13 @@ async function measure(label: string, sim: CountingSim, start: () => Started, o:
       rssMedianMb: median(rss),
       rssMaxMb: Math.max(...rss),
       anonMedianMb: median(anon),
-      cpuPct: ((cpu1 - cpu0) / clockTicksPerSecond() / windowS) * 100,
+      cpuPct: ((cpu1 - cpu0) / CLOCK_TICKS_PER_S / windowS) * 100,
       readsPerS: total / windowS,
       slowestUnitReadsPerS: Math.min(...reads) / windowS,
       otherRequests: sim.otherRequests,
       simCpuPct: ((simCpu.user + simCpu.system) / 1e6 / windowS) * 100,
       load: `load ${(l1 ?? 0).toFixed(2)} / ${(l5 ?? 0).toFixed(2)} (1/5 min) on ${cpus().length} cores`,
+      allocBytesPerS: alloc0 !== null && alloc1 !== null && alloc1.at > alloc0.at ? (alloc1.bytes - alloc0.bytes) / ((alloc1.at - alloc0.at) / 1000) : null,
     };
   } finally {
     await stop(s);
@@ -346,14 +194,17 @@ async function measure(label: string, sim: CountingSim, start: () => Started, o:
 
 // ---- the two contenders -----------------------------------------------------------------------------
 
-function daemonConfig(dir: string, port: number): GatewayConfigInput & { control: { socketPath: string } } {
+function daemonConfig(dir: string, transport: BenchTransport, sim: CountingSim): GatewayConfigInput & { control: { socketPath: string } } {
   return {
     room: { id: 'bench-footprint', name: 'footprint bench' },
     database: { path: join(dir, 'ledger.db') },
     buses: [
       {
         id: 'bus1',
-        transport: { type: 'tcp', host: '127.0.0.1', port, framing: 'mbap' },
+        transport:
+          transport === 'tcp'
+            ? { type: 'tcp', host: '127.0.0.1', port: sim.port, framing: 'mbap' }
+            : { type: 'serial', path: sim.serialPath, baudRate: SERIAL_LINE.baudRate, parity: SERIAL_LINE.parity, stopBits: SERIAL_LINE.stopBits },
         pollIntervalMs: POLL_MS,
         replyTimeoutMs: REPLY_TIMEOUT_MS,
         units: UNITS.map((unit) => ({ unit, profile: 'lw485' as const, machineId: `${unit <= LAST_WASHER ? 'W' : 'D'}${unit}`, kind: unit <= LAST_WASHER ? ('washer' as const) : ('dryer' as const) })),
@@ -374,14 +225,27 @@ function daemonConfig(dir: string, port: number): GatewayConfigInput & { control
   };
 }
 
-function startDaemon(entry: string, dir: string, port: number, nodeFlags: readonly string[] = [], extraEnv: Record<string, string> = {}): Started {
+interface DaemonRun {
+  transport: BenchTransport;
+  nodeFlags: readonly string[];
+  extraEnv: Record<string, string>;
+  /** Preload alloc-probe.mjs (one GC callback, one line per 5 s). */
+  probe: boolean;
+}
+
+function startDaemon(entry: string, dir: string, sim: CountingSim, run: DaemonRun): Started {
+  mkdirSync(dir, { recursive: true });
   const configPath = join(dir, 'config.json');
-  writeFileSync(configPath, JSON.stringify(daemonConfig(dir, port), null, 2));
+  writeFileSync(configPath, JSON.stringify(daemonConfig(dir, run.transport, sim), null, 2));
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.LOG_LEVEL;
   delete env.NODE_OPTIONS;
-  Object.assign(env, extraEnv);
-  return spawnLogged(process.execPath, [...nodeFlags, entry, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
+  Object.assign(env, run.extraEnv);
+  const allocFile = join(dir, 'alloc.jsonl');
+  const probe = run.probe ? ['--import', ALLOC_PROBE] : [];
+  if (run.probe) env.LGW_ALLOC_PROBE = allocFile;
+  const started = spawnLogged(process.execPath, [...run.nodeFlags, ...probe, entry, 'run', '--config', configPath], ROOT, join(dir, 'daemon.log'), env);
+  return run.probe ? { ...started, allocFile } : started;
 }
 
 /**
@@ -406,9 +270,9 @@ async function buildCompiled(dir: string, log: (l: string) => void): Promise<str
   return main;
 }
 
-function startCompiled(main: string, dir: string, port: number): Started {
+function startCompiled(main: string, dir: string, sim: CountingSim): Started {
   const configPath = join(dir, 'config.json');
-  writeFileSync(configPath, JSON.stringify(daemonConfig(dir, port), null, 2));
+  writeFileSync(configPath, JSON.stringify(daemonConfig(dir, 'tcp', sim), null, 2));
   const env = { ...process.env };
   delete env.LOG_LEVEL;
   delete env.NODE_OPTIONS;
@@ -446,7 +310,7 @@ const mb = (v: number): number => Math.round(v * 10) / 10;
 function phaseFigures(p: Phase, withTargets: boolean): Figure[] {
   const who = p.label;
   const target = (f: Figure, t: string, pass: boolean): Figure => (withTargets ? { ...f, target: t, pass } : f);
-  return [
+  const figures: Figure[] = [
     target({ label: `${who}: RSS median`, value: mb(p.rssMedianMb), unit: 'MiB' }, `≤ ${RSS_TARGET_MB} MiB`, p.rssMedianMb <= RSS_TARGET_MB),
     target({ label: `${who}: RSS max`, value: mb(p.rssMaxMb), unit: 'MiB' }, `≤ ${RSS_TARGET_MB} MiB`, p.rssMaxMb <= RSS_TARGET_MB),
     { label: `${who}: anonymous RSS median (RSS less the node binary's pages)`, value: mb(p.anonMedianMb), unit: 'MiB' },
@@ -454,6 +318,13 @@ function phaseFigures(p: Phase, withTargets: boolean): Figure[] {
     { label: `${who}: status reads achieved (${UNIT_COUNT}/s requested)`, value: Math.round(p.readsPerS * 100) / 100, unit: 'reads/s' },
     { label: `${who}: slowest unit (1/s requested)`, value: Math.round(p.slowestUnitReadsPerS * 1000) / 1000, unit: 'reads/s' },
   ];
+  if (p.allocBytesPerS !== null) {
+    figures.push(
+      { label: `${who}: heap allocation rate`, value: Math.round(p.allocBytesPerS / 100) / 10, unit: 'KB/s' },
+      { label: `${who}: heap allocation per status read`, value: p.readsPerS > 0 ? Math.round(p.allocBytesPerS / p.readsPerS / 10) / 100 : 0, unit: 'KB' },
+    );
+  }
+  return figures;
 }
 
 function phaseNote(p: Phase): string {
@@ -469,13 +340,18 @@ const footprint: BenchModule = {
     const skipNodeRed = opts.params.get('nodeRed') === 'skip';
     const compiled = numParam(opts, 'compiled', 0, 0) === 1;
     const parallelUnits = numParam(opts, 'nodeRedParallel', 1, 1) === 1;
+    const probe = numParam(opts, 'alloc', 1, 1) === 1;
+    // --set footprint.transport=tcp|serial: one of the two (default both, serial first)
+    const transportParam = opts.params.get('transport') ?? 'both';
+    if (!['both', 'tcp', 'serial'].includes(transportParam)) throw new Error(`footprint.transport=${transportParam}: tcp, serial or both`);
+    const transports: BenchTransport[] = transportParam === 'both' ? ['serial', 'tcp'] : [transportParam === 'tcp' ? 'tcp' : 'serial'];
     const notes: string[] = [];
     const figures: Figure[] = [];
     const dir = mkdtempSync(join(tmpdir(), 'lgw-fp-'));
     const sim = await startSim();
     try {
       notes.push(
-        `${UNIT_COUNT} LW-485 units (${LAST_WASHER} washers, ${UNIT_COUNT - LAST_WASHER} dryers) in the simulator, Modbus TCP (MBAP) on loopback, status block fc 4 registers 16-29 every ${POLL_MS} ms per unit, reply timeout ${REPLY_TIMEOUT_MS} ms; warm-up ${warmupS} s, window ${durationS} s each, run one after the other`,
+        `${UNIT_COUNT} LW-485 units (${LAST_WASHER} washers, ${UNIT_COUNT - LAST_WASHER} dryers) in the simulator, ${transports.map((t) => (t === 'tcp' ? 'Modbus TCP (MBAP) on loopback' : `RTU on a socat pty pair at ${SERIAL_LINE.baudRate} 8E1 (the simulator paces its replies to the line, 5 ms turnaround)`)).join(', then ')}, status block fc 4 registers 16-29 every ${POLL_MS} ms per unit, reply timeout ${REPLY_TIMEOUT_MS} ms; warm-up ${warmupS} s, window ${durationS} s each, run one after the other`,
       );
       notes.push(`daemon: \`run\` on Node ${process.version}, no readers, no MQTT, status page on 127.0.0.1 (ephemeral port), log level info to a file`);
 
@@ -492,8 +368,6 @@ const footprint: BenchModule = {
         }
       }
 
-      const daemonDir = join(dir, 'daemon');
-      mkdirSync(daemonDir, { recursive: true });
       // --set footprint.nodeFlags="--max-semi-space-size=1 ...": Node/V8 flags for the daemon.
       // Default: the unit's own (ExecStart); --set footprint.nodeFlags=none for none.
       const flagParam = opts.params.get('nodeFlags');
@@ -506,26 +380,48 @@ const footprint: BenchModule = {
       // instead of the package's bundle.
       const fromBin = opts.params.get('entry') === 'bin';
       const entry = fromBin ? BIN : await buildBundle(dir, opts.log);
-      const ours = await measure('daemon', sim, () => startDaemon(entry, daemonDir, sim.port, nodeFlags, extraEnv), { warmupS, durationS, log: opts.log });
-      opts.log(`daemon: RSS median ${ours.rssMedianMb.toFixed(1)} MiB, max ${ours.rssMaxMb.toFixed(1)} MiB, CPU ${ours.cpuPct.toFixed(2)} %, ${ours.readsPerS.toFixed(2)} reads/s`);
-      figures.push(...phaseFigures(ours, true));
-      notes.push(phaseNote(ours));
+      if (probe) notes.push('heap allocation: test/bench/alloc-probe.mjs preloaded into the daemon (V8 GC profiler: used heap before each collection less after the one before; one callback per GC, one line per 5 s); --set footprint.alloc=0 runs without it');
+
+      // The Pi's transport carries the targets: a USB RS-485 adapter, not loopback TCP (whose
+      // delivery to the simulator the kernel charges to the writer). TCP stays as context.
+      const targetOn: BenchTransport = transports.includes('serial') ? 'serial' : 'tcp';
+      const floorS = Math.min(60, durationS);
+      let firstDaemon: Phase | null = null;
+      let tcpDaemon: Phase | null = null;
+      for (const transport of transports) {
+        const label = `daemon over ${transport === 'tcp' ? 'loopback TCP' : 'a serial pty'}`;
+        const run: DaemonRun = { transport, nodeFlags, extraEnv, probe };
+        const ours = await measure(label, sim, () => startDaemon(entry, join(dir, `daemon-${transport}`), sim, run), { warmupS, durationS, log: opts.log });
+        const allocText = ours.allocBytesPerS === null ? '' : `, ${(ours.allocBytesPerS / 1000).toFixed(1)} KB/s allocated`;
+        opts.log(`${label}: RSS median ${ours.rssMedianMb.toFixed(1)} MiB, max ${ours.rssMaxMb.toFixed(1)} MiB, CPU ${ours.cpuPct.toFixed(2)} %, ${ours.readsPerS.toFixed(2)} reads/s${allocText}`);
+        figures.push(...phaseFigures(ours, transport === targetOn));
+        notes.push(phaseNote(ours));
+        firstDaemon ??= ours;
+        if (transport === 'tcp') tcpDaemon = ours;
+        const floor = await bareMasterCpu(process.execPath, nodeFlags, transport, sim, floorS);
+        opts.log(`bare Node master over ${transport}: CPU ${floor.cpuPct.toFixed(2)} %, ${floor.readsPerS.toFixed(2)} reads/s`);
+        figures.push(
+          { label: `bare Node doing only the bus I/O over ${transport === 'tcp' ? 'loopback TCP' : 'the serial pty'} (32 reads/s, one in flight): CPU`, value: Math.round(floor.cpuPct * 100) / 100, unit: '%' },
+          { label: `daemon − bare Node master over ${transport}: the daemon's own CPU`, value: Math.round((ours.cpuPct - floor.cpuPct) * 100) / 100, unit: '%' },
+        );
+        notes.push(
+          `bare Node master over ${transport} (the floor): the same ${UNIT_COUNT} reads/s${transport === 'serial' ? ' as RTU frames through serialport, write + tcdrain, t3.5 kept' : ''}, one in flight, a reply timer each, nothing else; same Node flags; ${floorS} s window, ${floor.readsPerS.toFixed(1)} reads/s, load ${(loadavg()[0] ?? 0).toFixed(2)}`,
+        );
+      }
       // Node's own floor on this machine: what any Node program costs before it does anything.
       const bare = await bareNodeRss(process.execPath, Math.min(10, durationS));
-      const shareMb = ours.rssMedianMb - bare.rssMb;
-      const floorS = Math.min(60, durationS);
-      const floorCpu = await bareMasterCpu(process.execPath, nodeFlags, sim.port, floorS);
-      notes.push(`bare Node master (the floor): the same ${UNIT_COUNT} reads/s over loopback, one in flight, a reply timer each, nothing else; same Node flags; ${floorS} s window, load ${(loadavg()[0] ?? 0).toFixed(2)}`);
-      figures.push(
-        { label: 'bare Node doing only the bus I/O (32 reads/s, one in flight): CPU', value: Math.round(floorCpu * 100) / 100, unit: '%' },
-        { label: 'bare `node -e` idling (the same Node): RSS median', value: mb(bare.rssMb), unit: 'MiB' },
-        { label: 'bare `node -e`: anonymous RSS median', value: mb(bare.anonMb), unit: 'MiB' },
-        { label: "daemon's own share: RSS median − bare Node's", value: mb(shareMb), unit: 'MiB', target: `≤ ${SHARE_TARGET_MB} MiB`, pass: shareMb <= SHARE_TARGET_MB },
-        { label: "daemon's own share of anonymous memory", value: mb(ours.anonMedianMb - bare.anonMb), unit: 'MiB' },
-      );
+      figures.push({ label: 'bare `node -e` idling (the same Node): RSS median', value: mb(bare.rssMb), unit: 'MiB' }, { label: 'bare `node -e`: anonymous RSS median', value: mb(bare.anonMb), unit: 'MiB' });
+      if (firstDaemon !== null) {
+        const shareMb = firstDaemon.rssMedianMb - bare.rssMb;
+        figures.push(
+          { label: `daemon's own share: RSS median − bare Node's (${firstDaemon.label})`, value: mb(shareMb), unit: 'MiB', target: `≤ ${SHARE_TARGET_MB} MiB`, pass: shareMb <= SHARE_TARGET_MB },
+          { label: "daemon's own share of anonymous memory", value: mb(firstDaemon.anonMedianMb - bare.anonMb), unit: 'MiB' },
+        );
+      }
       // The bin runs dist/ when it is built and current (npm run bench builds it), else tsx and,
       // when dist/ is stale, says so on stderr: name the path that was measured.
-      const ranCompiled = existsSync(join(ROOT, 'dist', 'gateway', 'cli', 'main.js')) && !readFileSync(join(daemonDir, 'daemon.log'), 'utf8').includes('through tsx');
+      const firstLog = join(dir, `daemon-${transports[0] ?? 'tcp'}`, 'daemon.log');
+      const ranCompiled = existsSync(join(ROOT, 'dist', 'gateway', 'cli', 'main.js')) && existsSync(firstLog) && !readFileSync(firstLog, 'utf8').includes('through tsx');
       notes.push(
         `daemon ran ${!fromBin ? "the package's single bundled file (scripts/package/bundle.mjs; --set footprint.entry=bin for bin/laundry-gateway.mjs)" : ranCompiled ? 'the compiled dist/ through bin/laundry-gateway.mjs' : 'the TypeScript sources through tsx (no current dist/: run npm run build)'}`,
       );
@@ -534,13 +430,15 @@ const footprint: BenchModule = {
         const cDir = join(dir, 'compiled-run');
         mkdirSync(cDir, { recursive: true });
         const main = await buildCompiled(dir, opts.log);
-        const c = await measure('daemon compiled (no tsx)', sim, () => startCompiled(main, cDir, sim.port), { warmupS, durationS, log: opts.log });
+        const c = await measure('daemon compiled (no tsx)', sim, () => startCompiled(main, cDir, sim), { warmupS, durationS, log: opts.log });
         opts.log(`daemon compiled: RSS median ${c.rssMedianMb.toFixed(1)} MiB, max ${c.rssMaxMb.toFixed(1)} MiB, CPU ${c.cpuPct.toFixed(2)} %, ${c.readsPerS.toFixed(2)} reads/s`);
         figures.push(...phaseFigures(c, false));
         notes.push(phaseNote(c));
       }
 
-      if (nr !== null) {
+      // Node-RED's contrib speaks Modbus TCP here: it is compared with the daemon over TCP only
+      const ours = tcpDaemon;
+      if (nr !== null && ours !== null) {
         const startNr = await startNodeRed(dir, sim.port, nr, parallelUnits);
         const theirs = await measure('Node-RED', sim, startNr, { warmupS, durationS, log: opts.log });
         opts.log(`Node-RED: RSS median ${theirs.rssMedianMb.toFixed(1)} MiB, max ${theirs.rssMaxMb.toFixed(1)} MiB, CPU ${theirs.cpuPct.toFixed(2)} %, ${theirs.readsPerS.toFixed(2)} reads/s`);

@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { crc16, crcOk } from '../../protocols/modbus/crc.js';
-import { decodeReplyPdu, decodeRequestPdu, encodeReplyPdu, PduError } from '../../protocols/modbus/pdu.js';
+import fc from 'fast-check';
+import { crc16, crcOk, withCrc } from '../../protocols/modbus/crc.js';
+import { checkRequest, decodeReplyPdu, decodeRequestPdu, encodeReplyPdu, encodeRequestPdu, PduError, type ModbusRequest } from '../../protocols/modbus/pdu.js';
 import { encodeRtuRequest, rtuRequestLength, scanRtuReply } from '../../protocols/modbus/rtu.js';
+import { encodeMbap, encodeMbapRequest, scanMbap } from '../../protocols/modbus/tcp.js';
 import { exchangeWireTime, t35 } from '../../protocols/modbus/timing.js';
 
 test('CRC-16/MODBUS matches the published check value and a known frame', () => {
@@ -55,4 +57,99 @@ test('wire time of the LW-485 status read at 19200 8E1 is about 27.5 ms', () => 
   assert.ok(Math.abs(t35(f) - 0.002005) < 1e-5);
   const t = exchangeWireTime(f, 8, 33);
   assert.ok(t > 0.0274 && t < 0.0276, String(t));
+});
+
+// The frames are built in one buffer and read by index (no Buffer.readUInt*/writeUInt*, no PDU
+// copied): the same bytes and the same refusals as composing them from their parts.
+const requestArb: fc.Arbitrary<ModbusRequest> = fc.oneof(
+  fc.record({ fc: fc.constantFrom(1 as const, 2 as const), address: fc.integer({ min: -1, max: 0x10000 }), quantity: fc.integer({ min: 0, max: 2001 }) }),
+  fc.record({ fc: fc.constantFrom(3 as const, 4 as const), address: fc.integer({ min: -1, max: 0x10000 }), quantity: fc.integer({ min: 0, max: 126 }) }),
+  fc.record({ fc: fc.constant(5 as const), address: fc.integer({ min: -1, max: 0x10000 }), value: fc.boolean() }),
+  fc.record({ fc: fc.constant(6 as const), address: fc.integer({ min: -1, max: 0x10000 }), value: fc.integer({ min: -1, max: 0x10000 }) }),
+  fc.record({ fc: fc.constant(16 as const), address: fc.integer({ min: -1, max: 0x10000 }), values: fc.array(fc.integer({ min: -1, max: 0x10000 }), { maxLength: 124 }) }),
+);
+
+const thrown = (f: () => unknown): string | null => {
+  try {
+    f();
+    return null;
+  } catch (e) {
+    return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  }
+};
+
+/** The PDU as it was built before, field by field through Buffer's own writers. */
+function referencePdu(req: ModbusRequest): Buffer {
+  const u16 = (n: number, what: string): number => {
+    if (!Number.isInteger(n) || n < 0 || n > 0xffff) throw new PduError(`${what} ${n} is not a 16-bit unsigned integer`);
+    return n;
+  };
+  switch (req.fc) {
+    case 1:
+    case 2:
+    case 3:
+    case 4: {
+      const max = req.fc <= 2 ? 2000 : 125;
+      if (!Number.isInteger(req.quantity) || req.quantity < 1 || req.quantity > max) throw new PduError(`quantity ${req.quantity} out of 1..${max} for function ${req.fc}`);
+      const b = Buffer.alloc(5);
+      b[0] = req.fc;
+      b.writeUInt16BE(u16(req.address, 'address'), 1);
+      b.writeUInt16BE(req.quantity, 3);
+      return b;
+    }
+    case 5:
+    case 6: {
+      const b = Buffer.alloc(5);
+      b[0] = req.fc;
+      b.writeUInt16BE(u16(req.address, 'address'), 1);
+      b.writeUInt16BE(req.fc === 5 ? (req.value ? 0xff00 : 0) : u16(req.value, 'value'), 3);
+      return b;
+    }
+    case 16: {
+      const n = req.values.length;
+      if (n < 1 || n > 123) throw new PduError(`quantity ${n} out of 1..123 for function 16`);
+      const b = Buffer.alloc(6 + 2 * n);
+      b[0] = 16;
+      b.writeUInt16BE(u16(req.address, 'address'), 1);
+      b.writeUInt16BE(n, 3);
+      b[5] = 2 * n;
+      req.values.forEach((v, i) => b.writeUInt16BE(u16(v, `value[${i}]`), 6 + 2 * i));
+      return b;
+    }
+  }
+}
+
+test('requests: checked and encoded in one buffer, byte for byte as composed from their parts', () => {
+  fc.assert(
+    fc.property(requestArb, fc.integer({ min: 1, max: 247 }), fc.integer({ min: 0, max: 0xffff }), (req, unit, tid) => {
+      const refused = thrown(() => referencePdu(req));
+      assert.equal(thrown(() => checkRequest(req)), refused);
+      assert.equal(thrown(() => encodeRequestPdu(req)), refused);
+      if (refused !== null) {
+        assert.equal(thrown(() => encodeRtuRequest(unit, req)), refused);
+        assert.equal(thrown(() => encodeMbapRequest(tid, unit, req)), refused);
+        return;
+      }
+      const pdu = referencePdu(req);
+      assert.deepEqual(encodeRequestPdu(req), pdu);
+      assert.deepEqual(encodeRtuRequest(unit, req), withCrc(Buffer.concat([Buffer.from([unit]), pdu])));
+      assert.deepEqual(encodeMbapRequest(tid, unit, req), encodeMbap(tid, unit, pdu));
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('replies: decoded from a view into the received bytes, the same as from a copy', () => {
+  const req = { fc: 4, address: 16, quantity: 14 } as const;
+  const registers = Array.from({ length: 14 }, (_, i) => (i * 4099 + 7) & 0xffff);
+  const pdu = encodeReplyPdu({ kind: 'registers', fc: 4, registers });
+  const rx = Buffer.concat([encodeMbap(9, 3, pdu), Buffer.from([0xee])]);
+  const scan = scanMbap(rx);
+  assert.equal(scan.status, 'frame');
+  if (scan.status !== 'frame') return;
+  assert.equal(scan.pdu.buffer, rx.buffer, 'a view, not a copy');
+  assert.deepEqual(decodeReplyPdu(req, scan.pdu), { kind: 'registers', fc: 4, registers });
+  assert.deepEqual(decodeReplyPdu(req, Buffer.from(scan.pdu)), { kind: 'registers', fc: 4, registers });
+  const bits = [true, false, true, true, false, false, false, true, true, false, true];
+  assert.deepEqual(decodeReplyPdu({ fc: 2, address: 0, quantity: 11 }, encodeReplyPdu({ kind: 'bits', fc: 2, bits })), { kind: 'bits', fc: 2, bits });
 });
