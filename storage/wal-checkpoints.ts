@@ -151,7 +151,21 @@ export function readWalState(shmFd: number): WalState {
   return { frames: u32(16), backfilled: Math.min(u32(16), u32(96)) };
 }
 
+/** One background checkpoint as the loop saw it (performance.now() ms), for a bench's trace. */
+export interface CheckpointSeen {
+  startedAt: number;
+  endedAt: number;
+  /** Frames waiting when it started. */
+  pending: number;
+  frames: number;
+  copied: number;
+  /** The checkpoint call in the worker alone (not the open and close of its connection). */
+  workerMs: number;
+}
+
 export class WalCheckpoints {
+  /** Told of each background checkpoint (benches trace them); null: nobody listens. */
+  onCheckpoint: ((c: CheckpointSeen) => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private readonly threshold: number;
@@ -256,8 +270,11 @@ export class WalCheckpoints {
   private async inWorker(pending: number): Promise<void> {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       try {
+        const startedAt = performance.now();
+        const waiting = round === 0 ? pending : this.pending();
         const r = await this.thread.run(this.path);
         this.counts.background++;
+        this.onCheckpoint?.({ startedAt, endedAt: performance.now(), pending: waiting, frames: r.log, copied: r.checkpointed, workerMs: r.ms });
         this.log.debug({ frames: r.log, copied: r.checkpointed, busy: r.busy, ms: Math.round(r.ms) }, 'WAL checkpointed');
       } catch (e) {
         this.counts.failed++;

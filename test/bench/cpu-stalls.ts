@@ -20,7 +20,7 @@ const profileSchema = z.object({
 type Frame = z.infer<typeof frameSchema>;
 const pairs = z.array(z.tuple([z.number(), z.number()]));
 /** drain-vend's trace: drains [fromUs, toUs], swipes and loop delays [atUs, ms] (µs of process.hrtime). */
-export const traceSchema = z.strictObject({ drains: pairs, swipes: pairs, lags: pairs, perfNowOffsetUs: z.number().optional() });
+export const traceSchema = z.strictObject({ drains: pairs, swipes: pairs, lags: pairs, checkpoints: z.array(z.array(z.number())).optional(), perfNowOffsetUs: z.number().optional(), wallOffsetUs: z.number().optional() });
 
 const IDLE = new Set(['(idle)']);
 const PROJECT = /\/(gateway|storage|protocols|simulator|test|cloud)\//;

@@ -103,6 +103,8 @@ const PROFILE_OFFSET_US = Number(process.hrtime.bigint() / 1000n) - performance.
 function toProfileUs(perfNowMs: number): number {
   return Math.round(PROFILE_OFFSET_US + perfNowMs * 1000);
 }
+/** Wall-clock µs minus the profile's clock: lines of `strace -ttt` onto the trace's times. */
+const WALL_OFFSET_US = Math.round(performance.timeOrigin * 1000 - PROFILE_OFFSET_US);
 
 /** Times each call of a ledger method (the bench's view of the uplink's synchronous steps). */
 function timed<A extends unknown[], R>(fn: (...a: A) => R, into: number[]): (...a: A) => R {
@@ -172,6 +174,9 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       const outbox = busy.daemon.ledger.outbox;
       outbox.nextBatchText = timed(outbox.nextBatchText.bind(outbox), reads);
       outbox.ack = timed(outbox.ack.bind(outbox), acks);
+      const checkpointsSeen: number[][] = [];
+      const walCp = busy.daemon.ledger.walCheckpoints;
+      if (walCp !== null) walCp.onCheckpoint = (c) => checkpointsSeen.push([toProfileUs(c.startedAt), toProfileUs(c.endedAt), c.pending, c.frames, c.copied, Math.round(c.workerMs * 10) / 10]);
       const uplink = busy.daemon.uplink;
       if (uplink === null) throw new Error('the draining rig has no uplink');
       const until = Date.now() + maxSeconds * 1000;
@@ -222,7 +227,7 @@ async function run(opts: BenchOptions): Promise<BenchResult> {
       const traceFile = process.env.DRAIN_VEND_TRACE;
       if (traceFile) {
         const swipes = withRun.samples.map((ms, i): [number, number] => [toProfileUs(withRun.starts?.[i] ?? 0), ms]);
-        writeFileSync(traceFile, JSON.stringify({ drains: drainWindows, swipes, lags: lag.late, perfNowOffsetUs: PROFILE_OFFSET_US }));
+        writeFileSync(traceFile, JSON.stringify({ drains: drainWindows, swipes, lags: lag.late, checkpoints: checkpointsSeen, perfNowOffsetUs: PROFILE_OFFSET_US, wallOffsetUs: WALL_OFFSET_US }));
       }
     } finally {
       cloudStats = await cloud.stop();

@@ -40,8 +40,13 @@ export function fillBacklog(dbPath: string, records: number, o: BacklogOptions =
   const t0 = performance.now();
   const db = openDatabase({ path: dbPath, logger: silentLogger() });
   try {
-    // Only for the fill: the daemon opens the file again at synchronous=FULL.
+    // Only for the fill: the daemon opens the file again at synchronous=FULL. No checkpoint at
+    // the commit either: SQLite's automatic one would run at synchronous=OFF, copy the whole
+    // WAL into ledger.db without an fsync and mark it copied, and the FULL checkpoint below
+    // would then find nothing to copy and fsync nothing (the fill's ~65 MB stayed dirty in the
+    // page cache, written back by the drain's first checkpoint: docs/performance.md section 10).
     db.pragma('synchronous = OFF');
+    db.pragma('wal_autocheckpoint = 0');
     const ctx: LedgerContext = {
       db,
       clock: systemClock,
@@ -70,9 +75,8 @@ export function fillBacklog(dbPath: string, records: number, o: BacklogOptions =
       }
       for (; ev < events; ev++) enqueueEvent(ctx, 'machine_state', { machineId: `${machinePrefix}1`, status: 'idle', program: null, remainingSec: 0, faultCode: null, door: 'closed', at: Date.now() });
     })();
-    // On disk before the daemon goes on, as a week's records would be: at synchronous=OFF the
-    // fill leaves tens of MB dirty in the page cache, for the daemon's first fsync of ledger.db
-    // (its first WAL checkpoint) to write back.
+    // On disk before the daemon goes on, as a week's records would be (the daemon's own
+    // checkpoints fsync ledger.db): copied from the WAL and fsync'd here, the WAL emptied.
     db.pragma('synchronous = FULL');
     db.pragma('wal_checkpoint(TRUNCATE)');
     return { records, vends, accounts, seconds: (performance.now() - t0) / 1000 };

@@ -32,12 +32,16 @@ test('no checkpoint inside a commit: the WAL grows past 1 000 frames until the p
     assert.ok(cp !== null);
     topUps = fill(l, 1300, 'a');
     assert.ok(cp.state().frames >= 1300, 'SQLite did not checkpoint at 1 000');
+    const seen: { pending: number; copied: number; startedAt: number; endedAt: number }[] = [];
+    cp.onCheckpoint = (c) => seen.push(c);
     const run = cp.tick();
     assert.ok(run !== null, 'a background checkpoint started');
     // Commits go on while the worker copies.
     l.applyTopUp({ cloudId: 'during', accountId: 'acct-x', amountCents: 5, accountVersion: 1 });
     await run;
     assert.equal(cp.counts.background, 1);
+    assert.equal(seen.length, 1, 'the listener is told of each background checkpoint');
+    assert.ok((seen[0]?.pending ?? 0) >= 1300 && (seen[0]?.copied ?? 0) >= 1300 && (seen[0]?.endedAt ?? 0) >= (seen[0]?.startedAt ?? 1), JSON.stringify(seen));
     assert.ok(cp.pending() < 50, `pending after the checkpoint: ${cp.pending()}`);
     // The next commit starts the WAL over.
     l.applyTopUp({ cloudId: 'after', accountId: 'acct-x', amountCents: 5, accountVersion: 2 });
