@@ -3,8 +3,9 @@
 // fsyncs it, 30-90 ms of the one thread that also answers swipes (measured on the uplink's acks
 // while a backlog drains, docs/performance.md section 10). A ledger opened with
 // `backgroundCheckpoints` turns that off (wal_autocheckpoint=0); this policy then looks at the
-// WAL every second and, once `thresholdFrames` frames wait to be copied (the same 1 000 as
-// SQLite's default, so the SD card sees as many checkpoints as before), runs one PASSIVE
+// WAL every second and, once `thresholdFrames` frames wait to be copied (the ledger passes
+// ~8 MiB of frames, storage/index.ts CHECKPOINT_WAL_BYTES: fewer checkpoints copy the pages every
+// vend rewrites fewer times, for the SD card), runs one PASSIVE
 // checkpoint on a connection of its own in a worker thread (one thread kept while checkpoints
 // come often, CheckpointThread): commits go on meanwhile (PASSIVE
 // never blocks a writer), and the next commit after it starts the WAL over. If the WAL still
@@ -18,7 +19,7 @@ import type { Db } from './db.js';
 import type { Logger } from './deps.js';
 
 export interface WalCheckpointOptions {
-  /** Frames waiting to be copied that start a checkpoint (default 1 000, SQLite's own default). */
+  /** Frames waiting to be copied that start a checkpoint (default 1 000, SQLite's own; openLedger passes CHECKPOINT_WAL_BYTES' worth). */
   thresholdFrames?: number;
   /** A WAL this long is checkpointed on the event loop (default 20 000 frames). */
   hardLimitFrames?: number;
