@@ -8,8 +8,8 @@ import Database from 'better-sqlite3';
 export interface LedgerSide {
   lastSeq: number;
   ackedSeq: number;
-  /** Records still in the outbox (not acknowledged), with their seq and type. */
-  unsent: { seq: number; type: string }[];
+  /** Records still in the outbox (not acknowledged), with their seq, type and when the ledger wrote them (its clock, ms). */
+  unsent: { seq: number; type: string; createdMs: number }[];
   /** Records still in the outbox (not acknowledged). */
   pending: number;
   deadLetters: number;
@@ -31,7 +31,7 @@ export function readLedgerSide(dbPath: string): LedgerSide {
       lastSeq: meta('outbox_last_seq'),
       ackedSeq: meta('outbox_acked_seq'),
       pending: (db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n,
-      unsent: db.prepare('SELECT seq, type FROM outbox ORDER BY seq').all() as { seq: number; type: string }[],
+      unsent: db.prepare('SELECT seq, type, created_ms AS createdMs FROM outbox ORDER BY seq').all() as { seq: number; type: string; createdMs: number }[],
       deadLetters: (db.prepare('SELECT COUNT(*) AS n FROM outbox_dead').get() as { n: number }).n,
       auditBySeq,
       vends,
@@ -46,26 +46,31 @@ export function readLedgerSide(dbPath: string): LedgerSide {
  * The status events a clean stop wrote: a cycle's end waits in memory for a commit to ride on
  * (storage/events-along.ts) and the stop writes what still waits after the uplink is gone; they
  * go up at the next start. Only machine_state records at the tail of the outbox, contiguous
- * after the acked seq, may be left so; anything else unsent is a violation.
+ * after the acked seq, written once the stop began (`stopBeganMs`, the same machine's clock as
+ * the daemon's), may be left so: a record the uplink should have sent before the stop is a
+ * violation even when it is a status event.
  */
-export function writtenAtStop(ledger: LedgerSide): number {
+export function writtenAtStop(ledger: LedgerSide, stopBeganMs: number): number {
   const u = ledger.unsent;
-  const tail = u.length > 0 && u.every((r, i) => r.type === 'machine_state' && r.seq === ledger.ackedSeq + 1 + i) && u.at(-1)?.seq === ledger.lastSeq;
+  const tail =
+    u.length > 0 &&
+    u.every((r, i) => r.type === 'machine_state' && r.seq === ledger.ackedSeq + 1 + i && r.createdMs >= stopBeganMs) &&
+    u.at(-1)?.seq === ledger.lastSeq;
   return tail ? u.length : 0;
 }
 
 /** Appends a violation for every way the consumer's store differs from the ledger. */
-export function compareStores(ledger: LedgerSide, consumerDb: string, gatewayId: string, violations: string[]): { stored: number; moneyRecords: number; storedAheadOfHole: number; writtenAtStop: number } {
+export function compareStores(ledger: LedgerSide, consumerDb: string, gatewayId: string, stopBeganMs: number, violations: string[]): { stored: number; moneyRecords: number; storedAheadOfHole: number; writtenAtStop: number } {
   const db = new Database(consumerDb, { readonly: true, fileMustExist: true });
   try {
     const rows = db.prepare('SELECT gateway, seq, id, type, money, payload, received_ms AS at FROM records ORDER BY gateway, seq').all() as { gateway: string; seq: number; id: string; type: string; money: number; payload: string; at: number }[];
     const mine = rows.filter((x) => x.gateway === gatewayId);
     if (mine.length !== rows.length) violations.push(`consumer holds ${rows.length - mine.length} records of another gateway`);
-    const atStop = writtenAtStop(ledger);
+    const atStop = writtenAtStop(ledger, stopBeganMs);
     // What the consumer must hold: every record before those the stop wrote.
     const sentSeq = ledger.lastSeq - atStop;
     if (atStop === 0 && (ledger.pending !== 0 || ledger.ackedSeq !== ledger.lastSeq)) {
-      violations.push(`ledger: ${ledger.pending} records still in the outbox (acked ${ledger.ackedSeq} of ${ledger.lastSeq}: ${ledger.unsent.slice(0, 5).map((r) => `${r.seq} ${r.type}`).join(', ')})`);
+      violations.push(`ledger: ${ledger.pending} records still in the outbox (acked ${ledger.ackedSeq} of ${ledger.lastSeq}: ${ledger.unsent.slice(0, 5).map((r) => `${r.seq} ${r.type} written ${r.createdMs - stopBeganMs} ms after the stop began`).join(', ')})`);
     }
     if (ledger.deadLetters !== 0) violations.push(`ledger: ${ledger.deadLetters} dead letters`);
     if (mine.length !== sentSeq) violations.push(`consumer holds ${mine.length} records, the ledger numbered ${ledger.lastSeq}${atStop > 0 ? ` (${atStop} status events written at the stop)` : ''}`);

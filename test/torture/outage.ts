@@ -121,6 +121,8 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
 
     closed = true;
     opts.log('outage: stopping the daemon (SIGTERM), the consumer and the broker');
+    // Whole ms, as the ledger stores created_ms.
+    const stopBeganMs = Math.floor(Date.now());
     await room.close();
     const exit = await room.exited;
     if (exit.code !== 0) violations.push(`the daemon did not stop cleanly on SIGTERM: code ${String(exit.code)} signal ${String(exit.signal)}`);
@@ -128,7 +130,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
     await broker.close();
 
     const ledger = readLedgerSide(room.dbPath);
-    const cmp = compareStores(ledger, cloudDb, ROOM_ID, violations);
+    const cmp = compareStores(ledger, cloudDb, ROOM_ID, stopBeganMs, violations);
     const l = openLedger({ path: room.dbPath, roomSecret: loadOrCreateRoomSecret(join(dir, 'state', 'room-secret')), gatewayId: ROOM_ID, bootId: 'outage-check', clock: systemClock, logger: silentLogger() });
     try {
       const audit = l.verifyAudit();
