@@ -5,6 +5,7 @@ import { UP_SCHEMAS, describeIssues, parseBatch, type UpPayloads } from '../prot
 import { RECORD_SCHEMAS, checkRecord } from '../protocols/mqtt/records.js';
 import { parseTopic } from '../protocols/mqtt/topics.js';
 import { copyLine, escapeCopy, escapeStringified, type IngestBatch } from './rows.js';
+import { isStorableText, storableJson, storableText } from './pg-text.js';
 
 type OtherName = Exclude<keyof UpPayloads, 'batch'>;
 /** A non-batch uplink, its payload typed by its topic name. */
@@ -54,8 +55,9 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
   const t = cachedTopic(topic, prefix);
   if (t === null || t.direction !== 'up') return { kind: 'ignored' };
   let raw: unknown;
+  const json = payload.toString('utf8');
   try {
-    raw = JSON.parse(payload.toString('utf8'));
+    raw = JSON.parse(json);
   } catch {
     return { kind: 'invalid', roomId: t.roomId, reason: `${t.name}: not JSON` };
   }
@@ -64,6 +66,9 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
     const parsed = parseBatch(raw);
     if (!parsed.success) return { kind: 'invalid', roomId: t.roomId, reason: `batch: ${describeIssues(parsed.error)}` };
     const b = parsed.data;
+    // The stream's name and anchors must be stored as sent (pg-text.ts): refused, not changed.
+    const unstorable = !isStorableText(b.gatewayId) ? 'gatewayId' : !isStorableText(b.auditHead.hash) ? 'auditHead.hash' : b.moneyHead !== undefined && !isStorableText(b.moneyHead.hash) ? 'moneyHead.hash' : null;
+    if (unstorable !== null) return { kind: 'invalid', roomId: t.roomId, reason: `batch: ${unstorable}: ${UNSTORABLE_REASON}` };
     // Each record's COPY line straight away (rows.ts): the payload re-serialized once, as stored.
     let problems = 0;
     const gw = escapeCopy(b.gatewayId);
@@ -73,10 +78,13 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
       const r = b.records[i];
       if (r === undefined) continue;
       const verdict = checkRecord(r.type, r.money, r.payload);
-      const problem = verdict.ok ? null : `${verdict.reason}: ${verdict.detail}`.slice(0, 500);
+      // The reason may quote the type (an unknown one): storable too.
+      const schemaProblem = verdict.ok ? null : storableText(`${verdict.reason}: ${verdict.detail}`);
+      const stored = storableRecord(r.id, r.type, r.payload);
+      const problem = schemaProblem === null && stored.problem === null ? null : [schemaProblem, stored.problem].filter((x) => x !== null).join('; ').slice(0, 500);
       if (problem !== null) problems++;
       seqs[i] = r.seq;
-      text += copyLine(gw, { seq: r.seq, id: r.id, type: r.type, money: r.money, createdMs: r.createdMs, problem }, escapeStringified(JSON.stringify(r.payload) ?? 'null'));
+      text += copyLine(gw, { seq: r.seq, id: stored.id, type: stored.type, money: r.money, createdMs: r.createdMs, problem }, escapeStringified(stored.payload));
     }
     return {
       kind: 'batch',
@@ -86,5 +94,26 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
   }
   const parsed = UP_SCHEMAS[t.name].safeParse(raw);
   if (!parsed.success) return { kind: 'invalid', roomId: t.roomId, reason: `${t.name}: ${describeIssues(parsed.error)}` };
+  // Telemetry is no money: a message the store cannot keep is refused, not stored changed (nor
+  // left to fail the group of telemetry it would be written with).
+  if (ESCAPED_UNSTORABLE.test(json) && storableJson(parsed.data, JSON.stringify(parsed.data)).changed) return { kind: 'invalid', roomId: t.roomId, reason: `${t.name}: ${UNSTORABLE_REASON}` };
   return { kind: 'other', name: t.name, roomId: t.roomId, machineId: t.machineId, payload: parsed.data } as OtherUplink;
+}
+
+const UNSTORABLE_REASON = 'holds U+0000 or a lone surrogate, which PostgreSQL cannot store';
+/** In a message's JSON text, U+0000 and surrogates can only come as escapes (any case). */
+const ESCAPED_UNSTORABLE = /\\u(0000|d[89a-f])/i;
+
+/**
+ * A record's id, type and payload JSON as PostgreSQL can store them (pg-text.ts): U+0000 and lone
+ * surrogates as U+FFFD, and the problem saying where; the record is stored all the same.
+ */
+function storableRecord(id: string, type: string, payload: unknown): { id: string; type: string; payload: string; problem: string | null } {
+  const json = JSON.stringify(payload) ?? 'null';
+  const p = storableJson(payload, json);
+  const sid = storableText(id);
+  const stype = storableText(type);
+  if (!p.changed && sid === id && stype === type) return { id, type, payload: json, problem: null };
+  const where = [sid !== id ? 'id' : null, stype !== type ? 'type' : null, p.changed ? 'payload' : null].filter((x) => x !== null).join(', ');
+  return { id: sid, type: stype, payload: p.json, problem: `${where} ${UNSTORABLE_REASON}: stored with U+FFFD in their place` };
 }

@@ -1,0 +1,58 @@
+// What PostgreSQL cannot hold as a gateway sent it. JSON (and a JS string) may carry U+0000 and
+// lone UTF-16 surrogates; PostgreSQL's text refuses U+0000 (22021) and its jsonb refuses both
+// escapes (22P05, 22P02). One such record failed its whole ingest transaction, with every other
+// gateway's batches in the group, at each retry, and the gateway resent it forever: one record
+// stopped its room's stream. Such text is made storable here (U+FFFD in place of each, as the
+// UTF-8 encoding of a lone surrogate already gives) and the record stored with the reason in
+// `problem`; an envelope field that names or anchors a stream (the gateway id, a chain head's
+// hash) is refused instead, since a changed one would be another stream. Pure.
+
+/** U+0000, a high surrogate not followed by a low one, a low surrogate not after a high one. */
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const UNSTORABLE_ONE = new RegExp(UNSTORABLE.source);
+
+/**
+ * In JSON.stringify's output each of them is an escape (`\u0000`, `\udXXX`): text with neither
+ * holds none (other text may match too: \\u0000 is a backslash then "u0000"; the walk decides).
+ */
+const MAYBE_IN_JSON = /\\u0000|\\ud[89a-f]/;
+
+export function storableText(s: string): string {
+  return UNSTORABLE_ONE.test(s) ? s.replace(UNSTORABLE, '\ufffd') : s;
+}
+
+export function isStorableText(s: string): boolean {
+  return !UNSTORABLE_ONE.test(s);
+}
+
+/**
+ * A payload's JSON text PostgreSQL's jsonb takes: `json` itself (JSON.stringify of `value`) when
+ * it holds no U+0000 or lone surrogate, else the value with each replaced (in strings and keys)
+ * stringified again, and `changed` true.
+ */
+export function storableJson(value: unknown, json: string): { json: string; changed: boolean } {
+  // indexOf first: most payloads hold no escape at all, and this runs for every record.
+  if (json.indexOf('\\u') === -1 || !MAYBE_IN_JSON.test(json)) return { json, changed: false };
+  let changed = false;
+  const walk = (x: unknown): unknown => {
+    if (typeof x === 'string') {
+      const s = storableText(x);
+      if (s !== x) changed = true;
+      return s;
+    }
+    if (Array.isArray(x)) return x.map(walk);
+    if (typeof x === 'object' && x !== null) {
+      const o: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(x)) Object.defineProperty(o, walkKey(k), { value: walk(v), enumerable: true, writable: true, configurable: true });
+      return o;
+    }
+    return x;
+  };
+  const walkKey = (k: string): string => {
+    const s = storableText(k);
+    if (s !== k) changed = true;
+    return s;
+  };
+  const out = walk(value);
+  return changed ? { json: JSON.stringify(out), changed } : { json, changed };
+}
