@@ -6,9 +6,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import fc from 'fast-check';
 import { KnownGateways } from '../../cloud/known-gateways.js';
 import { ingest, ingestRows, type IngestBatch, type RecordRow } from '../../cloud/store.js';
 import { readUplink } from '../../cloud/uplinks.js';
+import { isStorableText, storableJson, storableText } from '../../cloud/pg-text.js';
 import { migrate } from '../../cloud/schema.js';
 import { startPostgres, type Postgres } from '../helpers/postgres.js';
 
@@ -158,47 +160,55 @@ function wireBatch(g: string, records: { seq: number; id: string; type: string; 
   return Buffer.from(JSON.stringify({ v: 1, gatewayId: g, batchId: 'b', fromSeq: recs[0]?.seq, toSeq: recs[recs.length - 1]?.seq, afterSeq: 0, records: recs, auditHead: head, sentAt: 1, ...over }), 'utf8');
 }
 
-test('records with U+0000 or lone surrogates (which PostgreSQL refuses) are stored with U+FFFD and the reason, and no longer fail the group; a gateway id or head hash with them is refused at read', async () => {
-  const odd: { seq: number; id: string; type: string; payload: unknown }[] = [
-    { seq: 1, id: 'plain', type: 'machine_state', payload: { text: 'é ✓ 😀 \\u0000 as text' } },
-    { seq: 2, id: 'nul-value', type: 'machine_state', payload: { text: 'a\u0000b', list: ['\u0000'] } },
-    { seq: 3, id: 'nul-key', type: 'machine_state', payload: { 'k\u0000': 1 } },
-    { seq: 4, id: 'high', type: 'machine_state', payload: { text: 'cut \ud83d' } },
-    { seq: 5, id: 'low', type: 'machine_state', payload: ['\ude00 alone'] },
-    { seq: 6, id: 'id\u0000nul', type: 'machine\ud800', payload: {} },
-    { seq: 7, id: 'type-nul', type: 'x\u0000', payload: {} },
-  ];
-  const u = readUplink(TOPIC('room-odd', 'batch'), wireBatch('odd-1', odd), 'laundry/v1');
-  assert.equal(u.kind, 'batch');
-  if (u.kind !== 'batch') return;
-  // Every payload here fails machine_state's schema too: that reason stays, the other is added.
-  assert.equal(u.problems, 7);
-  // In one group with another gateway's batch, as a worker groups them.
-  const other = batchOf('odd-other', 0, rowsOf('odd-other', 1, 4));
-  const r = await ingest(pool, [u.batch, other], 64, 'copy');
-  assert.deepEqual(r.acks.map((a) => [a.gatewayId, a.upToSeq]).sort(), [['odd-1', 7], ['odd-other', 4]]);
-  const got = await pool.query<{ seq: string; id: string; type: string; payload: unknown; problem: string | null }>('SELECT seq, id, type, payload, problem FROM records WHERE gateway_id = $1 ORDER BY seq', ['odd-1']);
-  assert.deepEqual(
-    got.rows.map((x) => [Number(x.seq), x.id, x.type, x.payload]),
-    [
-      [1, 'plain', 'machine_state', { text: 'é ✓ 😀 \\u0000 as text' }],
-      [2, 'nul-value', 'machine_state', { text: 'a\ufffdb', list: ['\ufffd'] }],
-      [3, 'nul-key', 'machine_state', { 'k\ufffd': 1 }],
-      [4, 'high', 'machine_state', { text: 'cut \ufffd' }],
-      [5, 'low', 'machine_state', ['\ufffd alone']],
-      [6, 'id\ufffdnul', 'machine\ufffd', {}],
-      [7, 'type-nul', 'x\ufffd', {}],
-    ],
-  );
-  assert.doesNotMatch(got.rows[0]?.problem ?? '', /cannot store/);
-  for (const row of got.rows.slice(1)) assert.match(row.problem ?? '', /^(schema|unknown_type): .*; (payload|id, type|type) holds U\+0000 or a lone surrogate, which PostgreSQL cannot store: stored with U\+FFFD in their place$/, `record ${row.seq}`);
-  assert.match(got.rows[5]?.problem ?? '', /id, type holds/);
-  assert.match(got.rows[6]?.problem ?? '', /^unknown_type: x\ufffd; type holds/, 'the reason quoting the type is storable too');
+for (const write of ['copy', 'insert'] as const) {
+  test(`ingest by ${write}: records with U+0000 or lone surrogates (which PostgreSQL refuses) are stored with U+FFFD and the reason, and no longer fail the group`, async () => {
+    const odd: { seq: number; id: string; type: string; payload: unknown }[] = [
+      { seq: 1, id: 'plain', type: 'machine_state', payload: { text: 'é ✓ 😀 \\u0000 as text' } },
+      { seq: 2, id: 'nul-value', type: 'machine_state', payload: { text: 'a\u0000b', list: ['\u0000'] } },
+      { seq: 3, id: 'nul-key', type: 'machine_state', payload: { 'k\u0000': 1 } },
+      { seq: 4, id: 'high', type: 'machine_state', payload: { text: 'cut \ud83d' } },
+      { seq: 5, id: 'low', type: 'machine_state', payload: ['\ude00 alone'] },
+      { seq: 6, id: 'id\u0000nul', type: 'machine\ud800', payload: {} },
+      { seq: 7, id: 'type-nul', type: 'x\u0000', payload: {} },
+      // the INSERT path's payload separator (\x1e) and a line separator, which JSON and jsonb keep
+      { seq: 8, id: 'separators', type: 'machine_state', payload: { text: 'a\u001eb\u2028c"d\\e' } },
+    ];
+    const u = readUplink(TOPIC('room-odd', 'batch'), wireBatch(`odd-${write}`, odd), 'laundry/v1');
+    assert.equal(u.kind, 'batch');
+    if (u.kind !== 'batch') return;
+    // Every payload here fails machine_state's schema too: that reason stays, the other is added.
+    assert.equal(u.problems, 8);
+    // In one group with another gateway's batch, as a worker groups them.
+    const other = batchOf(`odd-other-${write}`, 0, rowsOf('', 1, 4));
+    const r = await ingest(pool, [u.batch, other], 64, write);
+    assert.deepEqual(r.acks.map((a) => [a.gatewayId, a.upToSeq]).sort(), [[`odd-${write}`, 8], [`odd-other-${write}`, 4]]);
+    const got = await pool.query<{ seq: string; id: string; type: string; payload: unknown; problem: string | null }>('SELECT seq, id, type, payload, problem FROM records WHERE gateway_id = $1 ORDER BY seq', [`odd-${write}`]);
+    assert.deepEqual(
+      got.rows.map((x) => [Number(x.seq), x.id, x.type, x.payload]),
+      [
+        [1, 'plain', 'machine_state', { text: 'é ✓ 😀 \\u0000 as text' }],
+        [2, 'nul-value', 'machine_state', { text: 'a\ufffdb', list: ['\ufffd'] }],
+        [3, 'nul-key', 'machine_state', { 'k\ufffd': 1 }],
+        [4, 'high', 'machine_state', { text: 'cut \ufffd' }],
+        [5, 'low', 'machine_state', ['\ufffd alone']],
+        [6, 'id\ufffdnul', 'machine\ufffd', {}],
+        [7, 'type-nul', 'x\ufffd', {}],
+        [8, 'separators', 'machine_state', { text: 'a\u001eb\u2028c"d\\e' }],
+      ],
+    );
+    assert.doesNotMatch(got.rows[0]?.problem ?? '', /cannot store/);
+    for (const row of got.rows.slice(1, 7)) assert.match(row.problem ?? '', /^(schema|unknown_type): .*; (payload|id, type|type) holds U\+0000 or a lone surrogate, which PostgreSQL cannot store: stored with U\+FFFD in their place$/, `record ${row.seq}`);
+    assert.match(got.rows[5]?.problem ?? '', /id, type holds/);
+    assert.match(got.rows[6]?.problem ?? '', /^unknown_type: x\ufffd; type holds/, 'the reason quoting the type is storable too');
+  });
+}
 
+test('a batch whose gateway id or head hash holds U+0000 or a lone surrogate is refused at read, and so is telemetry', () => {
+  const odd = [{ seq: 1, id: 'plain', type: 'machine_state', payload: {} }];
   for (const [what, wire] of [
-    ['gatewayId', wireBatch('gw\u0000', odd.slice(0, 1))],
-    ['auditHead.hash', wireBatch('odd-2', odd.slice(0, 1), { auditHead: { seq: 0, hash: '\ud800' } })],
-    ['moneyHead.hash', wireBatch('odd-2', odd.slice(0, 1), { moneyHead: { seq: 0, hash: 'a\u0000' } })],
+    ['gatewayId', wireBatch('gw\u0000', odd)],
+    ['auditHead.hash', wireBatch('odd-2', odd, { auditHead: { seq: 0, hash: '\ud800' } })],
+    ['moneyHead.hash', wireBatch('odd-2', odd, { moneyHead: { seq: 0, hash: 'a\u0000' } })],
   ] as const) {
     const refused = readUplink(TOPIC('room-odd', 'batch'), wire, 'laundry/v1');
     assert.ok(refused.kind === 'invalid' && refused.reason === `batch: ${what}: holds U+0000 or a lone surrogate, which PostgreSQL cannot store`, JSON.stringify(refused));
@@ -207,4 +217,25 @@ test('records with U+0000 or lone surrogates (which PostgreSQL refuses) are stor
   assert.equal(readUplink(TOPIC('room-odd', 'status'), status('gw-ok'), 'laundry/v1').kind, 'other');
   const st = readUplink(TOPIC('room-odd', 'status'), status('gw\u0000'), 'laundry/v1');
   assert.ok(st.kind === 'invalid' && /cannot store/.test(st.reason), JSON.stringify(st));
+});
+
+test('pg-text: any string made storable is well-formed UTF-16 without U+0000, and one that was storable is kept as it is, in strings and in payloads', () => {
+  const unit = fc.constantFrom('\u0000', '\ud83d', '\ude00', '😀', 'a', '\\', 'u', '0', 'd', '8', 'é', '"');
+  const text = fc.string({ unit, maxLength: 12 });
+  const wellFormed = (x: string): boolean => Buffer.from(x, 'utf8').toString('utf8') === x && !x.includes('\u0000');
+  fc.assert(
+    fc.property(text, fc.dictionary(text, fc.oneof(text, fc.array(text, { maxLength: 3 })), { maxKeys: 4 }), (s, payload) => {
+      const t = storableText(s);
+      assert.ok(wellFormed(t));
+      assert.equal(isStorableText(s), wellFormed(s));
+      if (wellFormed(s)) assert.equal(t, s);
+      const json = JSON.stringify(payload);
+      const out = storableJson(payload, json);
+      const strings = (x: unknown): string[] => (typeof x === 'string' ? [x] : Array.isArray(x) ? x.flatMap(strings) : typeof x === 'object' && x !== null ? Object.entries(x).flatMap(([k, v]) => [k, ...strings(v)]) : []);
+      assert.ok(strings(JSON.parse(out.json)).every(wellFormed), out.json);
+      assert.equal(out.changed, !strings(payload).every(wellFormed));
+      if (!out.changed) assert.equal(out.json, json);
+    }),
+    { numRuns: 1000, seed: 17 },
+  );
 });
