@@ -56,3 +56,30 @@ export function storableJson(value: unknown, json: string): { json: string; chan
   const out = walk(value);
   return changed ? { json: JSON.stringify(out), changed } : { json, changed };
 }
+
+/**
+ * Deepest nesting of JSON the ingest stores. No gateway payload comes near it (ours are a few
+ * levels); JSON.stringify throws past ~5 000 levels (a RangeError that ended the worker, and
+ * the gateway's resend of the batch then ended whichever worker took it) and PostgreSQL's jsonb
+ * refuses past a few thousand (stack depth, 54001, failing the transaction). Deeper is refused
+ * at read.
+ */
+export const MAX_JSON_DEPTH = 1000;
+
+/** Whether JSON text nests arrays and objects deeper than `max`. Text under 2·max+2 characters cannot: not scanned. */
+export function jsonDeeperThan(json: string, max: number = MAX_JSON_DEPTH): boolean {
+  if (json.length < 2 * max + 2) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
