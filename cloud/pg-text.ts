@@ -17,12 +17,15 @@ const UNSTORABLE_ONE = new RegExp(UNSTORABLE.source);
  */
 const MAYBE_IN_JSON = /\\u0000|\\ud[89a-f]/;
 
+/** Any U+0000 or surrogate at all: a plain class, cheaper than UNSTORABLE's lookarounds, false for nearly every text. */
+const SUSPECT = /[\u0000\ud800-\udfff]/;
+
 export function storableText(s: string): string {
-  return UNSTORABLE_ONE.test(s) ? s.replace(UNSTORABLE, '\ufffd') : s;
+  return SUSPECT.test(s) && UNSTORABLE_ONE.test(s) ? s.replace(UNSTORABLE, '\ufffd') : s;
 }
 
 export function isStorableText(s: string): boolean {
-  return !UNSTORABLE_ONE.test(s);
+  return !SUSPECT.test(s) || !UNSTORABLE_ONE.test(s);
 }
 
 /**
