@@ -5,6 +5,7 @@ import { UP_SCHEMAS, describeIssues, parseBatch, type UpPayloads } from '../prot
 import { RECORD_SCHEMAS, checkRecord } from '../protocols/mqtt/records.js';
 import { parseTopic } from '../protocols/mqtt/topics.js';
 import { copyLine, escapeCopy, escapeStringified, type IngestBatch } from './rows.js';
+import { isStorableText, jsonDeeperThan, MAX_JSON_DEPTH, storableJson, storableText } from './pg-text.js';
 
 type OtherName = Exclude<keyof UpPayloads, 'batch'>;
 /** A non-batch uplink, its payload typed by its topic name. */
@@ -54,8 +55,9 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
   const t = cachedTopic(topic, prefix);
   if (t === null || t.direction !== 'up') return { kind: 'ignored' };
   let raw: unknown;
+  const json = payload.toString('utf8');
   try {
-    raw = JSON.parse(payload.toString('utf8'));
+    raw = JSON.parse(json);
   } catch {
     return { kind: 'invalid', roomId: t.roomId, reason: `${t.name}: not JSON` };
   }
@@ -64,6 +66,9 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
     const parsed = parseBatch(raw);
     if (!parsed.success) return { kind: 'invalid', roomId: t.roomId, reason: `batch: ${describeIssues(parsed.error)}` };
     const b = parsed.data;
+    // The stream's name and anchors must be stored as sent (pg-text.ts): refused, not changed.
+    const unstorable = !isStorableText(b.gatewayId) ? 'gatewayId' : !isStorableText(b.auditHead.hash) ? 'auditHead.hash' : b.moneyHead !== undefined && !isStorableText(b.moneyHead.hash) ? 'moneyHead.hash' : null;
+    if (unstorable !== null) return { kind: 'invalid', roomId: t.roomId, reason: `batch: ${unstorable}: ${UNSTORABLE_REASON}` };
     // Each record's COPY line straight away (rows.ts): the payload re-serialized once, as stored.
     let problems = 0;
     const gw = escapeCopy(b.gatewayId);
@@ -72,11 +77,17 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
     for (let i = 0; i < b.records.length; i++) {
       const r = b.records[i];
       if (r === undefined) continue;
+      // A payload nested deeper than the store takes refuses the batch (unacked: the gateway keeps it).
+      const payloadJson = stringifyBounded(r.payload);
+      if (payloadJson === null) return { kind: 'invalid', roomId: t.roomId, reason: `batch: records[${i}].payload: ${TOO_DEEP_REASON}` };
       const verdict = checkRecord(r.type, r.money, r.payload);
-      const problem = verdict.ok ? null : `${verdict.reason}: ${verdict.detail}`.slice(0, 500);
+      // The reason may quote the type (an unknown one): storable too.
+      const schemaProblem = verdict.ok ? null : storableText(`${verdict.reason}: ${verdict.detail}`);
+      const stored = storableRecord(r.id, r.type, r.payload, payloadJson);
+      const problem = schemaProblem === null && stored.problem === null ? null : [schemaProblem, stored.problem].filter((x) => x !== null).join('; ').slice(0, 500);
       if (problem !== null) problems++;
       seqs[i] = r.seq;
-      text += copyLine(gw, { seq: r.seq, id: r.id, type: r.type, money: r.money, createdMs: r.createdMs, problem }, escapeStringified(JSON.stringify(r.payload) ?? 'null'));
+      text += copyLine(gw, { seq: r.seq, id: stored.id, type: stored.type, money: r.money, createdMs: r.createdMs, problem }, escapeStringified(stored.payload));
     }
     return {
       kind: 'batch',
@@ -84,7 +95,42 @@ export function readUplink(topic: string, payload: Buffer, prefix: string): Upli
       batch: { roomId: t.roomId, gatewayId: b.gatewayId, fromSeq: b.fromSeq, toSeq: b.toSeq, afterSeq: b.afterSeq, ackedSeq: b.ackedSeq, auditHead: b.auditHead, moneyHead: b.moneyHead, rows: { seq: seqs, copy: Buffer.from(text, 'utf8') } },
     };
   }
+  // Telemetry is no money: a message the store cannot keep is refused, not stored changed (nor
+  // left to fail the group of telemetry it would be written with).
+  if (jsonDeeperThan(json)) return { kind: 'invalid', roomId: t.roomId, reason: `${t.name}: ${TOO_DEEP_REASON}` };
   const parsed = UP_SCHEMAS[t.name].safeParse(raw);
   if (!parsed.success) return { kind: 'invalid', roomId: t.roomId, reason: `${t.name}: ${describeIssues(parsed.error)}` };
+  if (ESCAPED_UNSTORABLE.test(json) && storableJson(parsed.data, JSON.stringify(parsed.data)).changed) return { kind: 'invalid', roomId: t.roomId, reason: `${t.name}: ${UNSTORABLE_REASON}` };
   return { kind: 'other', name: t.name, roomId: t.roomId, machineId: t.machineId, payload: parsed.data } as OtherUplink;
+}
+
+const TOO_DEEP_REASON = `nested deeper than ${MAX_JSON_DEPTH} levels, which the store does not take`;
+
+/** JSON.stringify of a payload, or null when it nests deeper than MAX_JSON_DEPTH (stringify itself throws far past it). */
+function stringifyBounded(payload: unknown): string | null {
+  let json: string;
+  try {
+    json = JSON.stringify(payload) ?? 'null';
+  } catch (e) {
+    if (e instanceof RangeError) return null;
+    throw e;
+  }
+  return jsonDeeperThan(json) ? null : json;
+}
+
+const UNSTORABLE_REASON = 'holds U+0000 or a lone surrogate, which PostgreSQL cannot store';
+/** In a message's JSON text, U+0000 and surrogates can only come as escapes (any case). */
+const ESCAPED_UNSTORABLE = /\\u(0000|d[89a-f])/i;
+
+/**
+ * A record's id, type and payload JSON as PostgreSQL can store them (pg-text.ts): U+0000 and lone
+ * surrogates as U+FFFD, and the problem saying where; the record is stored all the same.
+ */
+function storableRecord(id: string, type: string, payload: unknown, json: string): { id: string; type: string; payload: string; problem: string | null } {
+  const p = storableJson(payload, json);
+  const sid = storableText(id);
+  const stype = storableText(type);
+  if (!p.changed && sid === id && stype === type) return { id, type, payload: json, problem: null };
+  const where = [sid !== id ? 'id' : null, stype !== type ? 'type' : null, p.changed ? 'payload' : null].filter((x) => x !== null).join(', ');
+  return { id: sid, type: stype, payload: p.json, problem: `${where} ${UNSTORABLE_REASON}: stored with U+FFFD in their place` };
 }

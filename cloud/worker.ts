@@ -20,7 +20,7 @@ import { signDownlink, type SignedDownlinkKind } from './signing.js';
 import { KnownGateways } from './known-gateways.js';
 import { ingest, type IngestBatch } from './store.js';
 import { TelemetryWriter } from './telemetry-store.js';
-import { readUplink, warmRecordChecks } from './uplinks.js';
+import { readUplink, warmRecordChecks, type Uplink } from './uplinks.js';
 
 export interface WorkerStats {
   batches: number;
@@ -175,7 +175,16 @@ export class IngestWorker {
 
   private message(topic: string, payload: Buffer, done: () => void): void {
     if (this.stopping) return done();
-    const u = readUplink(topic, payload, this.cfg.mqtt.topicPrefix);
+    let u: Uplink;
+    try {
+      u = readUplink(topic, payload, this.cfg.mqtt.topicPrefix);
+    } catch (e) {
+      // A bug of ours on an odd message: thrown here it would end the process, and the gateway's
+      // resend would end the next worker that took it. Dropped unacked: the gateway sends it again.
+      this.stats.invalid++;
+      this.log.error({ topic, err: errText(e) }, 'uplink could not be read; dropped');
+      return done();
+    }
     if (u.kind === 'ignored') return done();
     if (u.kind === 'invalid') {
       this.stats.invalid++;

@@ -94,7 +94,12 @@ function compile(s: z.ZodType, path: string, unsupported: string[], refinement?:
       const len = lengths(checks);
       if (len === null) return give('an array check other than min/max length');
       const el = compile(d.element, `${path}[]`, unsupported);
-      return (x) => Array.isArray(x) && x.length >= len.min && x.length <= len.max && x.every(el);
+      // By index, not every(): every() skips an array's holes, which zod reads as undefined.
+      return (x) => {
+        if (!Array.isArray(x) || x.length < len.min || x.length > len.max) return false;
+        for (let i = 0; i < x.length; i++) if (!el(x[i])) return false;
+        return true;
+      };
     }
     case 'object':
       return compileObject(d, checks, path, unsupported, refinement);

@@ -17,6 +17,7 @@ interface Faults {
   corrupt: number;
   drop: number;
   delay: { ms: number; n: number };
+  dribble: { gapMs: number; n: number };
 }
 
 export class Responder {
@@ -34,7 +35,7 @@ export class Responder {
       const r = new Uint16Array(REGS);
       for (let i = 0; i < REGS; i++) r[i] = (u * 1000 + i) & 0xffff;
       this.regs.set(u, r);
-      this.faults.set(u, { hold: false, held: [], offline: false, corrupt: 0, drop: 0, delay: { ms: 0, n: 0 } });
+      this.faults.set(u, { hold: false, held: [], offline: false, corrupt: 0, drop: 0, delay: { ms: 0, n: 0 }, dribble: { gapMs: 0, n: 0 } });
     }
   }
 
@@ -58,6 +59,10 @@ export class Responder {
   }
   delayReplies(unit: number, ms: number, n: number): void {
     this.f(unit).delay = { ms, n };
+  }
+  /** The unit's next n replies go out one byte per write, gapMs apart: a reply read in many pieces. */
+  dribbleReplies(unit: number, n: number, gapMs: number): void {
+    this.f(unit).dribble = { gapMs, n };
   }
   /**
    * Holds the unit's next reply until the returned function is called: a late reply whose moment
@@ -123,9 +128,17 @@ export class Responder {
       out = Buffer.from(frame);
       out[out.length - 1] = (out.readUInt8(out.length - 1) ^ 0x5a) & 0xff;
     }
+    let emit = send;
+    if (f.dribble.n > 0) {
+      f.dribble.n -= 1;
+      const gap = f.dribble.gapMs;
+      emit = (b: Buffer): void => {
+        for (let i = 0; i < b.length; i++) setTimeout(() => send(b.subarray(i, i + 1)), i * gap);
+      };
+    }
     if (f.hold) {
       f.hold = false;
-      f.held.push(() => send(out));
+      f.held.push(() => emit(out));
       return;
     }
     let delay = this.turnaroundMs;
@@ -133,8 +146,8 @@ export class Responder {
       f.delay.n -= 1;
       delay = f.delay.ms;
     }
-    if (delay > 0) setTimeout(() => send(out), delay);
-    else setImmediate(() => send(out));
+    if (delay > 0) setTimeout(() => emit(out), delay);
+    else setImmediate(() => emit(out));
   }
 
   private onRtu(rx: Buffer, send: (b: Buffer) => void): Buffer {
@@ -182,6 +195,8 @@ export class Responder {
   async listenTcp(framing: 'rtu' | 'mbap', port = 0): Promise<number> {
     const server = createServer((sock) => {
       this.sockets.add(sock);
+      // each write its own segment, as a converter sends what its UART gives it (dribbleReplies)
+      sock.setNoDelay(true);
       sock.on('error', () => undefined);
       sock.on('close', () => this.sockets.delete(sock));
       let rx: Buffer = Buffer.alloc(0);

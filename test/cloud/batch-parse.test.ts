@@ -96,7 +96,7 @@ test('readUplink: a batch the hand check refuses still gets zod\'s reason; one i
 });
 
 test('readUplink: payloads with backslashes, quotes, tabs, newlines and non-ASCII come back from the COPY text as sent', () => {
-  const odd = ['c\\d', 'a"b', 'tab\there', 'line\nbreak\r', '\\N', 'é ✓ \u2028', '\u0000\u001e'];
+  const odd = ['c\\d', 'a"b', 'tab\there', 'line\nbreak\r', '\\N', 'é ✓ \u2028', '\u0001\u001e'];
   const records = odd.map((x, i) => ({ seq: i + 1, id: `id ${i}`, type: 'vend.capture', money: true, createdMs: 5, payload: { text: x, list: [x, { x }] } }));
   const wire = { v: 1, gatewayId: 'g\\1', batchId: 'b', fromSeq: 1, toSeq: odd.length, records, auditHead: { seq: 0, hash: '' }, sentAt: 1 };
   const u = readUplink('laundry/v1/room-1/up/batch', Buffer.from(JSON.stringify(wire)), 'laundry/v1');
