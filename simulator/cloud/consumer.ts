@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from '../../gateway/core/log.js';
 import { silentLogger } from '../../gateway/core/log.js';
+import { jsonDeeperThan, MAX_JSON_DEPTH } from '../../cloud/pg-text.js';
 import { UP_SCHEMAS, WIRE_VERSION, describeIssues, parseBatch, type Ack, type Accounts, type Batch, type CardList, type RemoteCommand, type TopUps, type UpPayloads } from '../../protocols/mqtt/payloads.js';
 import { DEFAULT_TOPIC_PREFIX, allUplinksFilter, parseTopic, roomTopics, type DownName } from '../../protocols/mqtt/topics.js';
 import { signDownlink } from '../../protocols/mqtt/sign-downlink.js';
@@ -152,9 +153,16 @@ export class CloudConsumer {
   private message(topic: string, payload: Buffer, retained: boolean): void {
     const t = parseTopic(topic, this.prefix);
     if (t === null || t.direction !== 'up') return;
+    const text = payload.toString('utf8');
+    // As the fleet ingest refuses it (cloud/pg-text.ts): JSON.stringify of a payload nested some
+    // thousands deep throws inside the flush and would end this process at every resend.
+    if (jsonDeeperThan(text)) {
+      this.refuse(topic, `${t.name}: nested deeper than ${MAX_JSON_DEPTH} levels`);
+      return;
+    }
     let raw: unknown;
     try {
-      raw = JSON.parse(payload.toString('utf8'));
+      raw = JSON.parse(text);
     } catch {
       this.refuse(topic, `${t.name}: not JSON`);
       return;
