@@ -3,21 +3,14 @@
 // the restarted reconcile waits out the LW-485's 2 s window for a credit a crash left, started
 // again and stopped with SIGTERM inside the same wait, then started once more. The machine never
 // got the credit, so the customer gets it back: exactly once, whatever the signals did.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Daemon } from '../../gateway/daemon.js';
-import { openLedger, type Ledger } from '../../storage/index.js';
-import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
-import { silentLogger } from '../../gateway/core/log.js';
-import { systemClock } from '../../gateway/core/clock.js';
 import { slow } from '../helpers/slowdown.js';
-import { CARDS, ROOM_ID, auditKinds, seedCards, startDaemon, startRoom, tempDir, testConfig, waitFor, waitStatus, type TestRoom } from '../engine/harness.js';
+import { killLeftovers, runGateway, readLedger } from './run-gateway.js';
+import { CARDS, auditKinds, seedCards, startDaemon, startRoom, tempDir, testConfig, waitFor, waitStatus, type TestRoom } from '../engine/harness.js';
 
-const BIN = fileURLToPath(new URL('../../bin/laundry-gateway.mjs', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WAITING = /inside the result window/;
 
 let sim: TestRoom;
@@ -30,33 +23,10 @@ before(async () => {
 });
 
 after(async () => {
+  killLeftovers();
   await sim.close();
   tmp.cleanup();
 });
-
-interface Run {
-  child: ChildProcess;
-  log(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-function runGateway(): Run {
-  const child = spawn(process.execPath, [BIN, 'run', '--config', configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => (out += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return { child, log: () => out, exited };
-}
-
-function readLedger<T>(read: (l: Ledger) => T): T {
-  const l = openLedger({ path: dbPath, roomSecret: loadOrCreateRoomSecret(tmp.file('room-secret')), gatewayId: ROOM_ID, bootId: 'test-check', clock: systemClock, logger: silentLogger() });
-  try {
-    return read(l);
-  } finally {
-    l.close();
-  }
-}
 
 test('SIGKILL inside the start-up wait, then SIGTERM inside the next one, then a restart: the credit the machine never got is refunded exactly once', async () => {
   // The crash: a credit's evidence stored, the process gone before its frame left.
@@ -82,29 +52,29 @@ test('SIGKILL inside the start-up wait, then SIGTERM inside the next one, then a
   writeFileSync(configPath, JSON.stringify({ ...testConfig({ port: sim.port, dbPath }), control: { socketPath: tmp.file('control.sock') } }));
 
   // 1. SIGKILL while the reconcile waits: nothing settled, nothing half-written.
-  const first = runGateway();
+  const first = runGateway(configPath);
   await waitFor(() => WAITING.test(first.log()), `the first run to wait out the window:\n${first.log().slice(-2000)}`, slow(60_000));
   first.child.kill('SIGKILL');
   assert.equal((await first.exited).signal, 'SIGKILL');
-  assert.equal(readLedger((l) => l.getVend(vendId)?.state), 'credit_sent', 'killed inside the window: neither refunded nor captured');
+  assert.equal(readLedger(dbPath, (l) => l.getVend(vendId)?.state), 'credit_sent', 'killed inside the window: neither refunded nor captured');
 
   // 2. SIGTERM inside the next run's wait: start-up finishes the settle, then the daemon stops cleanly.
-  const second = runGateway();
+  const second = runGateway(configPath);
   await waitFor(() => WAITING.test(second.log()), `the second run to wait out the window:\n${second.log().slice(-2000)}`, slow(60_000));
   second.child.kill('SIGTERM');
   const exit = await second.exited;
   assert.deepEqual(exit, { code: 0, signal: null }, second.log().slice(-3000));
   assert.match(second.log(), /unfinished vend settled/);
-  assert.equal(readLedger((l) => l.getVend(vendId)?.state), 'refunded', 'settled before the clean stop');
+  assert.equal(readLedger(dbPath, (l) => l.getVend(vendId)?.state), 'refunded', 'settled before the clean stop');
 
   // 3. Once more: nothing left to settle, nothing settled twice.
-  const third = runGateway();
+  const third = runGateway(configPath);
   await waitFor(() => /"msg":"gateway started"/.test(third.log()), `the third run to start:\n${third.log().slice(-2000)}`, slow(60_000));
   assert.doesNotMatch(third.log(), WAITING);
   third.child.kill('SIGTERM');
   assert.deepEqual(await third.exited, { code: 0, signal: null });
 
-  readLedger((l) => {
+  readLedger(dbPath, (l) => {
     assert.equal(l.getVend(vendId)?.state, 'refunded');
     assert.deepEqual(auditKinds(l, vendId), ['hold', 'credit_sent', 'refund'], 'refunded exactly once');
     assert.equal(l.balance(CARDS.alice.accountId)?.balanceCents, balance0, 'all of it back, nothing more');
