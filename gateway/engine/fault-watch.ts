@@ -7,7 +7,8 @@
 //     fault; a fault before the cycle started keeps the credit on the machine: no refund case.
 // Cycle length: the program's duration for a washer; the longest remaining time seen in the
 // cycle for a dryer, rounded up to whole minutes (minutes are bought whole, and the first poll
-// of the cycle comes well within a minute of its start). Coin retrofits report no faults.
+// of the cycle comes well within a minute of its start). A cycle first seen under way (a
+// restart mid-cycle, back from offline) is bound then too. Coin retrofits report no faults.
 import type { Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
 import type { StateEvent } from '../machines/poller-types.js';
@@ -69,9 +70,11 @@ export class FaultWatch {
     this.off = this.o.machines.onState((e) => this.guarded(e.state.machineId, () => this.onState(e)));
     // The pollers may have seen a machine before this start (the buses start first): one already
     // in FAULT is a fault this run did not see begin.
+    // One already in a cycle (a restart mid-cycle) is bound now: its later events are no start.
     for (const id of this.o.machines.machineIds()) {
       const s = this.o.machines.state(id);
       if (s?.status === 'fault') this.guarded(id, () => this.faultNotSeen(s));
+      else if (s !== undefined && s !== null && IN_CYCLE.has(s.status)) this.guarded(id, () => this.cycleSeenUnderWay(s));
     }
   }
 
@@ -98,7 +101,8 @@ export class FaultWatch {
   private onState(e: StateEvent): void {
     const s = e.state;
     const was = e.previous?.status ?? null;
-    if (s.status === 'running' && (was === null || !IN_CYCLE.has(was))) this.cycleStarted(s);
+    if (IN_CYCLE.has(s.status) && (was === null || was === 'offline')) this.cycleSeenUnderWay(s);
+    else if (s.status === 'running' && (was === null || !IN_CYCLE.has(was))) this.cycleStarted(s);
     else if (IN_CYCLE.has(s.status)) this.stretch(s);
     else if (s.status === 'fault' && was !== null && IN_CYCLE.has(was)) this.faulted(s);
     else if (s.status === 'fault' && (was === null || was === 'offline')) this.faultNotSeen(s);
@@ -163,6 +167,35 @@ export class FaultWatch {
     }
     this.bound.add(vend.vendId);
     this.cycles.set(s.machineId, { vendId: vend.vendId, paidCents: vend.capturedCents ?? 0, durationSec, addTimes: [] });
+  }
+
+  /**
+   * A cycle first seen under way: at start-up (the gateway restarted mid-cycle), back from offline,
+   * a unit found late. A binding this run has is kept; otherwise the vend that paid it is found as
+   * at a start. A washer's length is its program's. A dryer's is not known (the minutes bought are
+   * not stored): the remaining time alone would understate it and a fault would give back more
+   * than the unused share, so it is taken as the time since that vend's capture plus what
+   * remains, which is at least the cycle's length (the cycle started after the capture).
+   */
+  private cycleSeenUnderWay(s: MachineState): void {
+    if (this.cycles.has(s.machineId)) {
+      this.stretch(s);
+      return;
+    }
+    const programs = this.o.machines.programs(s.machineId);
+    const programMin = s.kind === 'washer' && s.program !== null ? programs.find((p) => p.program === s.program)?.durationMin : undefined;
+    const longestSec = Math.max(wholeMinutes(s.remainingSec), ...programs.map((p) => (p.durationMin ?? 0) * 60));
+    const found = this.creditedVend(s.machineId, s.observedAt, longestSec);
+    if (!found) {
+      this.log.debug({ machineId: s.machineId }, 'cycle under way with no vend of ours to pay it');
+      return;
+    }
+    const capturedAt = this.o.ledger.getVend(found.vendId)?.finishedMs ?? s.observedAt;
+    const sinceCaptureSec = Math.max(0, (s.observedAt - capturedAt) / 1000);
+    const durationSec = programMin !== undefined ? Math.max(programMin * 60, wholeMinutes(s.remainingSec)) : wholeMinutes(sinceCaptureSec + (s.remainingSec ?? 0));
+    this.bound.add(found.vendId);
+    this.cycles.set(s.machineId, { vendId: found.vendId, paidCents: found.paidCents, durationSec, addTimes: [] });
+    this.log.info({ machineId: s.machineId, vendId: found.vendId, durationSec }, 'cycle under way bound to the vend that paid it');
   }
 
   /**
