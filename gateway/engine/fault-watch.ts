@@ -56,6 +56,8 @@ export class FaultWatch {
   private readonly lastStart = new Map<string, number>();
   /** Vends already put to the operator as fault_refund_undecided this run. */
   private readonly undecided = new Set<string>();
+  /** Each machine's last cycle cut short by a fault, with the state it froze at (an add-time captured just after). */
+  private readonly lastFaulted = new Map<string, { cycle: Cycle; state: MachineState }>();
   private readonly log: Logger;
   private off: (() => void) | null = null;
   /** For tests and the status page: what each fault led to. */
@@ -142,9 +144,27 @@ export class FaultWatch {
     return v ? { vendId: v.vendId, paidCents: (v.capturedCents ?? 0) - (this.o.ledger.capturedRefundOf(v.vendId) ?? 0), accountId: v.accountId } : undefined;
   }
 
-  /** An add-time vend captured on a machine in a cycle of ours: it is part of that cycle's money. */
-  addToCycle(machineId: string, vendId: string, paidCents: number): void {
-    this.cycles.get(machineId)?.addTimes.push({ vendId, paidCents });
+  /**
+   * An add-time vend captured on a machine in a cycle of ours: it is part of that cycle's money.
+   * cycleVendId: the vend of the cycle it was bought for (cycleOf when the command claimed the
+   * machine). When that cycle faulted while the add-time was being read back and captured, the
+   * machine had taken the minutes before the fault (an LW-485 refuses ADD_TIME in FAULT), so they
+   * get the same unused share back now, as they would have with the fault a moment later.
+   */
+  addToCycle(machineId: string, vendId: string, paidCents: number, cycleVendId?: string): void {
+    const c = this.cycles.get(machineId);
+    if (c && (cycleVendId === undefined || c.vendId === cycleVendId)) {
+      c.addTimes.push({ vendId, paidCents });
+      return;
+    }
+    const f = this.lastFaulted.get(machineId);
+    if (cycleVendId !== undefined && f?.cycle.vendId === cycleVendId) {
+      this.log.info({ machineId, vendId, cycleVendId }, 'add-time captured after its cycle faulted: its unused share back too');
+      f.cycle.addTimes.push({ vendId, paidCents });
+      this.guarded(machineId, () => this.refundShare(f.state, f.cycle, vendId, paidCents));
+      return;
+    }
+    this.log.info({ machineId, vendId, cycleVendId: cycleVendId ?? null }, 'add-time captured with no cycle of ours under way to join');
   }
 
   /** A cycle ended by a refund (a cancel): no fault refund may follow for it. */
@@ -236,6 +256,7 @@ export class FaultWatch {
       this.log.warn({ machineId: s.machineId, faultCode: s.faultCode }, 'cycle faulted; no vend of ours paid it');
       return;
     }
+    this.lastFaulted.set(s.machineId, { cycle: c, state: s });
     // The cycle's vend, then each add-time bought during it: the same unused share of each back.
     this.refundShare(s, c, c.vendId, c.paidCents);
     for (const a of c.addTimes) this.refundShare(s, c, a.vendId, a.paidCents);
