@@ -1,6 +1,6 @@
 // Seams of the start-up reconcile's result window (gateway/engine/reconcile-verdict.ts): a crash
 // left three credits unsettled, and while the restarted engine waits out the LW-485's 2 s window
-// before it believes "not executed", a card, an app START and a QR token come for the waiting
+// before it believes "not executed", a card, the app's start, pause, cancel and add-time and a QR token come for the waiting
 // machine and a card for another machine. Real daemon, simulator and ledger file; the crash is a
 // daemon stopped between the credit's frame and its outcome (its memory gone), as in
 // test/engine/late-result.test.ts; a refund's write fails once at the storage boundary.
@@ -113,7 +113,9 @@ test('during the start-up wait: nothing admitted on the waiting machine, another
 
   // While it waits: the waiting machine is refused to every payer and command; another machine vends.
   const swipeW1 = daemon.engine.cardSwipe({ readerId: 'r-W1', uid: CARDS.bob.uid, machineId: 'W1' });
-  const startW1 = daemon.engine.commands.remote({ type: 'remote-command', roomId: 'test-room', id: 'seam-start-w1', machineId: 'W1', kind: 'start', issuedAtSec: 1, expiresAtSec: 2 });
+  const remote = (kind: 'start' | 'pause' | 'cancel' | 'addTime') =>
+    daemon.engine.commands.remote({ type: 'remote-command', roomId: 'test-room', id: `seam-${kind}-w1`, machineId: 'W1', kind, issuedAtSec: 1, expiresAtSec: 2, ...(kind === 'addTime' ? { args: { minutes: 10, amountCents: 500 } } : {}) });
+  const commandsW1 = Promise.all([remote('start'), remote('pause'), remote('cancel'), remote('addTime')]);
   const qrW1 = daemon.scan({ readerId: 'qr-W1', text: mintFor(key, { machineId: 'W1', amountCents: 400, program: 1 }), machineId: 'W1' });
   const otherAt = performance.now();
   const swipeC1 = daemon.engine.cardSwipe({ readerId: 'r-C1', uid: CARDS.bob.uid, machineId: 'C1' });
@@ -121,9 +123,7 @@ test('during the start-up wait: nothing admitted on the waiting machine, another
   const otherDecidedMs = performance.now() - otherAt;
   const otherDecidedInWait = startedAt === 0;
   assert.deepEqual(await swipeW1, { result: 'declined', reason: 'vend_unsettled', machineId: 'W1' });
-  const start = await startW1;
-  assert.equal(start.status, 'rejected', JSON.stringify(start));
-  assert.equal(start.reason, 'vend_unsettled');
+  for (const r of await commandsW1) assert.deepEqual([r.status, r.reason], ['rejected', 'vend_unsettled'], JSON.stringify(r));
   assert.deepEqual(await qrW1, { result: 'declined', reason: 'vend_unsettled', machineId: 'W1' });
   await starting;
   const startMs = startedAt - t0;
@@ -160,7 +160,7 @@ test('during the start-up wait: nothing admitted on the waiting machine, another
   const onW1 = audit.filter((r) => r.machineId === 'W1' && r.reason === 'vend_unsettled');
   assert.ok(onW1.some((r) => r.kind === 'decline' && r.method === 'card'), 'the card decline audited');
   assert.ok(onW1.some((r) => r.kind === 'decline' && r.method === 'qr'), 'the QR decline audited');
-  assert.ok(onW1.some((r) => r.kind === 'command'), `the START's refusal audited: ${JSON.stringify(audit.filter((r) => r.machineId === 'W1').map((r) => [r.kind, r.reason]))}`);
+  assert.equal(onW1.filter((r) => r.kind === 'command').length, 4, `each command's refusal audited: ${JSON.stringify(audit.filter((r) => r.machineId === 'W1').map((r) => [r.kind, r.reason]))}`);
   assert.equal(daemon.ledger.verifyAudit().ok, true);
   assert.deepEqual(daemon.ledger.selfCheck().problems, []);
 });
