@@ -60,15 +60,21 @@ export class UnsettledVends {
       }
     }
     this.d.pendingRefunds.retry();
+    // One pass, one start: every command read below (an intent's CANCEL, an unfinished vend's
+    // credit) was written before it (by a run that died, or by a session or command of this run
+    // that is over), so the receipt's result window runs from here for all of them, not again
+    // for each machine in turn (three machines: 2 s, not 6 s).
+    const passBegan = this.d.reconcile.clock.monotonic();
     // Refunds planned before a command (an app cancel) whose settle a crash or a failed write left.
+    // Their machines are blocked before the first read, as the vends' are below.
     const hadIntents = this.d.intents.openMachines();
-    const intentMachines = await this.d.intents.settleOpen();
+    for (const i of this.d.intents.toSettle()) {
+      claims.block(i.machineId);
+      hadIntents.add(i.machineId);
+    }
+    const intentMachines = await this.d.intents.settleOpen(passBegan);
     for (const m of intentMachines) claims.block(m);
     for (const m of hadIntents) if (!intentMachines.has(m)) claims.unblock(m);
-    // One pass, one start: every command of the vends below was written before it (by a run that
-    // died, or by a session of this run that is over), so the receipt's result window runs from
-    // here for all of them, not again for each machine in turn (three machines: 2 s, not 6 s).
-    const passBegan = this.d.reconcile.clock.monotonic();
     const toSettle = ledger.unfinishedVends().filter((v) => !this.unsettled.has(v.vendId) && !(claims.isBusy(v.machineId) && !claims.isBlocked(v.machineId))); // a running session settles its own
     // Each machine is blocked before the first read: while its vend is being settled (reads, the
     // result window's wait) nothing else may be admitted on it, since a new command would move
