@@ -146,9 +146,14 @@ export class VendEngine {
   /**
    * One turn of the retry timer: while the ledger cannot write, a small probe write tells when it
    * can again (vends then resume, and the outage is filed as an alert); unsettled vends and
-   * refunds not stored are tried again.
+   * refunds not stored are tried again. stop() waits for a turn under way (it may be waiting out
+   * a result window), so what it settles is stored before the buses and the ledger close.
    */
-  async retryTick(): Promise<void> {
+  retryTick(): Promise<void> {
+    return this.track(this.retryTurn());
+  }
+
+  private async retryTurn(): Promise<void> {
     if (this.reconciling) return;
     if (!this.health.writable) this.safeWrite('probe', () => this.o.ledger.setNumberSetting('engine.ledgerProbeMs', this.o.clock.now()));
     if (this.health.writable) this.health.fileOutage((alert) => this.safeWrite('appendAlert', () => this.o.ledger.appendAlert(alert)) !== null);
