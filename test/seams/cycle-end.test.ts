@@ -108,42 +108,48 @@ test('a cycle end waiting for a commit, then door, fault, clear, a new vend, ano
   assert.deepEqual(stored(all), seen, 'every status W1 showed, in order, none lost by the clean stop');
   assert.equal(stored(all).at(-1), 'done');
   assert.deepEqual(at, [...at].sort((a, b) => a - b), 'observation times in order');
-  console.log(`  W1 showed ${seen.join(' -> ')}; up/state carried the cycle end ${Math.round(liveMs)} ms after the poller saw it`);
+  console.log(`  W1 showed ${seen.join(' -> ')}; up/state carried the cycle end ${Math.round(liveMs)} ms from when the test saw the poller's 'done' (its 20 ms check; negative: before it)`);
 });
 
 test('a crash loses the cycle end that waited (the documented trade): the restarted gateway stores the status W2 shows, after what was stored, and a clean stop writes it', async () => {
+  // Its own room at 200x (a 30-minute wash lasts 9 s): the gateway child sees the cycle start
+  // and, well after its 2 s flush of 'running', its end.
+  const room = await startRoom({ timeScale: 200 });
   const db2 = tmp.file('crash.db');
   const configPath = tmp.file('crash-config.json');
   const stored2 = (): string[] => readLedger(db2, (l) => outboxRecords(l)).filter((r) => r.type === 'machine_state' && r.payload.machineId === 'W2').map((r) => label(r.payload as { status: string; faultCode: number | null }));
-  // A paid cycle under way on W2, its 'running' stored by a clean stop.
-  daemon = await startDaemon(testConfig({ port: sim.port, dbPath: db2 }));
-  seedCards(daemon.ledger, { alice: 10_000 });
-  await waitStatus(daemon, 'W2', ['idle']);
-  assert.equal((await daemon.engine.cardSwipe({ readerId: 'r-W2', uid: CARDS.alice.uid, machineId: 'W2' })).result, 'captured');
-  sim.room.control.pressStart(2);
-  await waitStatus(daemon, 'W2', ['running']);
-  await daemon.stop();
-  assert.equal(stored2().at(-1), 'running');
-  writeFileSync(configPath, JSON.stringify({ ...testConfig({ port: sim.port, dbPath: db2 }), control: { socketPath: tmp.file('crash.sock') } }));
+  try {
+    // A paid credit on W2, stored by a clean stop.
+    daemon = await startDaemon(testConfig({ port: room.port, dbPath: db2 }));
+    seedCards(daemon.ledger, { alice: 10_000 });
+    await waitStatus(daemon, 'W2', ['idle']);
+    assert.equal((await daemon.engine.cardSwipe({ readerId: 'r-W2', uid: CARDS.alice.uid, machineId: 'W2' })).result, 'captured');
+    await daemon.stop();
+    writeFileSync(configPath, JSON.stringify({ ...testConfig({ port: room.port, dbPath: db2 }), control: { socketPath: tmp.file('crash.sock') } }));
 
-  // The gateway runs while the cycle ends, and is killed with the end still waiting in its memory.
-  const first = runGateway(configPath);
-  await waitFor(() => /"msg":"gateway started"/.test(first.log()), `the gateway to start:\n${first.log().slice(-2000)}`, slow(60_000));
-  await waitFor(() => /"machineId":"W2","status":"done"/.test(first.log()), `its poller to see W2 done:\n${first.log().slice(-2000)}`, slow(60_000));
-  first.child.kill('SIGKILL');
-  await first.exited;
-  assert.equal(stored2().at(-1), 'running', 'the waiting cycle end died with the process (status history, no money)');
+    // The gateway runs while the cycle starts and ends, and is killed with the end still waiting in its memory.
+    const first = runGateway(configPath);
+    await waitFor(() => /"msg":"gateway started"/.test(first.log()), `the gateway to start:\n${first.log().slice(-2000)}`, slow(60_000));
+    room.room.control.pressStart(2);
+    // (The ledger is read only between runs: one writer, the gateway. Its 'running' is written within 2 s, its 'done' 9 s later.)
+    await waitFor(() => /"machineId":"W2","status":"done"/.test(first.log()), `its poller to see W2 done:\n${first.log().slice(-2000)}`, slow(60_000));
+    first.child.kill('SIGKILL');
+    await first.exited;
+    assert.equal(stored2().at(-1), 'running', 'the waiting cycle end died with the process (status history, no money)');
 
-  // The restart stores what W2 shows now; its clean stop writes it.
-  const second = runGateway(configPath);
-  await waitFor(() => /"msg":"gateway started"/.test(second.log()), `the gateway to start again:\n${second.log().slice(-2000)}`, slow(60_000));
-  second.child.kill('SIGTERM');
-  assert.deepEqual(await second.exited, { code: 0, signal: null });
-  const after = stored2();
-  assert.equal(after.at(-1), 'done', `W2's records: ${after.join(' -> ')}`);
-  assert.equal(after.indexOf('done'), after.lastIndexOf('running') + 1, 'the cycle end after its run');
-  readLedger(db2, (l) => {
-    assert.equal(l.verifyAudit().ok, true);
-    assert.deepEqual(l.selfCheck().problems, []);
-  });
+    // The restart stores what W2 shows now; its clean stop writes it.
+    const second = runGateway(configPath);
+    await waitFor(() => /"msg":"gateway started"/.test(second.log()), `the gateway to start again:\n${second.log().slice(-2000)}`, slow(60_000));
+    second.child.kill('SIGTERM');
+    assert.deepEqual(await second.exited, { code: 0, signal: null });
+    const after = stored2();
+    assert.equal(after.at(-1), 'done', `W2's records: ${after.join(' -> ')}`);
+    assert.equal(after.indexOf('done'), after.lastIndexOf('running') + 1, 'the cycle end after its run');
+    readLedger(db2, (l) => {
+      assert.equal(l.verifyAudit().ok, true);
+      assert.deepEqual(l.selfCheck().problems, []);
+    });
+  } finally {
+    await room.close();
+  }
 });
