@@ -167,6 +167,19 @@ export class FaultWatch {
     this.log.info({ machineId, vendId, cycleVendId: cycleVendId ?? null }, 'add-time captured with no cycle of ours under way to join');
   }
 
+  /**
+   * A vend captured late (a reconcile or a retry stored it after its credit ran): its machine may
+   * already be in the cycle it paid, started while the vend was still unsettled, so no binding was
+   * found then. Bound now, as a cycle seen under way.
+   */
+  vendCaptured(machineId: string, vendId: string): void {
+    const s = this.o.machines.state(machineId);
+    if (!s || !IN_CYCLE.has(s.status) || this.cycles.has(machineId) || this.bound.has(vendId)) return;
+    const v = this.o.ledger.getVend(vendId);
+    if (v?.state !== 'captured' || v.machineKind === null) return;
+    this.guarded(machineId, () => this.cycleSeenUnderWay(s, { vendId, paidCents: (v.capturedCents ?? 0) - (this.o.ledger.capturedRefundOf(vendId) ?? 0) }));
+  }
+
   /** A cycle ended by a refund (a cancel): no fault refund may follow for it. */
   endCycle(machineId: string, vendId: string): void {
     this.bound.add(vendId);
@@ -177,7 +190,9 @@ export class FaultWatch {
     const programs = this.o.machines.programs(s.machineId);
     const programMin = s.kind === 'washer' && s.program !== null ? programs.find((p) => p.program === s.program)?.durationMin : undefined;
     const durationSec = Math.max(programMin !== undefined ? programMin * 60 : 0, wholeMinutes(s.remainingSec));
-    const found = this.creditedVend(s.machineId, s.observedAt, durationSec);
+    const unsettled = this.o.ledger.unfinishedVends().some((v) => v.machineId === s.machineId && v.machineKind !== null);
+    // An unsettled vend on the machine paid this start (its capture binds it: vendCaptured), not an older one.
+    const found = unsettled ? undefined : this.creditedVend(s.machineId, s.observedAt, durationSec);
     this.lastStart.set(s.machineId, s.observedAt);
     const vend = found ? { vendId: found.vendId, capturedCents: found.paidCents } : undefined;
     if (!vend) {
@@ -194,10 +209,12 @@ export class FaultWatch {
    * a unit found late. A binding this run has is kept; otherwise the vend that paid it is found as
    * at a start. A washer's length is its program's. A dryer's is not known (the minutes bought are
    * not stored): the remaining time alone would understate it and a fault would give back more
-   * than the unused share, so it is taken as the time since that vend's capture plus what
-   * remains, which is at least the cycle's length (the cycle started after the capture).
+   * than the unused share, so it is taken as the time since that vend's credit was sent plus what
+   * remains, which is at least the cycle's length (the cycle started after the credit). paidBy: a
+   * vend just captured late (vendCaptured) instead of a search; a search waits while a vend on
+   * the machine is unsettled.
    */
-  private cycleSeenUnderWay(s: MachineState): void {
+  private cycleSeenUnderWay(s: MachineState, paidBy?: { vendId: string; paidCents: number }): void {
     if (this.cycles.has(s.machineId)) {
       this.stretch(s);
       return;
@@ -205,14 +222,20 @@ export class FaultWatch {
     const programs = this.o.machines.programs(s.machineId);
     const programMin = s.kind === 'washer' && s.program !== null ? programs.find((p) => p.program === s.program)?.durationMin : undefined;
     const longestSec = Math.max(wholeMinutes(s.remainingSec), ...programs.map((p) => (p.durationMin ?? 0) * 60));
-    const found = this.creditedVend(s.machineId, s.observedAt, longestSec);
+    // A vend on the machine not settled yet (a crash between its credit and its capture) is the
+    // likelier payer than any older one: the reconcile settles it, and its capture binds the
+    // cycle (vendCaptured). Searched now, an older vend whose own cycle ended would be bound.
+    if (paidBy === undefined && this.o.ledger.unfinishedVends().some((v) => v.machineId === s.machineId && v.machineKind !== null)) return;
+    const found = paidBy ?? this.creditedVend(s.machineId, s.observedAt, longestSec);
     if (!found) {
       this.log.debug({ machineId: s.machineId }, 'cycle under way with no vend of ours to pay it');
       return;
     }
-    const capturedAt = this.o.ledger.getVend(found.vendId)?.finishedMs ?? s.observedAt;
-    const sinceCaptureSec = Math.max(0, (s.observedAt - capturedAt) / 1000);
-    const durationSec = programMin !== undefined ? Math.max(programMin * 60, wholeMinutes(s.remainingSec)) : wholeMinutes(sinceCaptureSec + (s.remainingSec ?? 0));
+    // The cycle cannot have started before its credit reached the machine.
+    const v = this.o.ledger.getVend(found.vendId);
+    const creditedAt = v?.creditSentMs ?? v?.finishedMs ?? s.observedAt;
+    const sinceCreditSec = Math.max(0, (s.observedAt - creditedAt) / 1000);
+    const durationSec = programMin !== undefined ? Math.max(programMin * 60, wholeMinutes(s.remainingSec)) : wholeMinutes(sinceCreditSec + (s.remainingSec ?? 0));
     this.bound.add(found.vendId);
     this.cycles.set(s.machineId, { vendId: found.vendId, paidCents: found.paidCents, durationSec, addTimes: [] });
     this.log.info({ machineId: s.machineId, vendId: found.vendId, durationSec }, 'cycle under way bound to the vend that paid it');

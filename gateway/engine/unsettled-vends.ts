@@ -21,6 +21,8 @@ export interface UnsettledVendsDeps extends SessionDeps {
   log: Logger;
   /** A ledger write outside a session: null when it failed (the engine's safeWrite). */
   safeWrite<T>(op: string, write: () => T): T | null;
+  /** A vend captured here, after its credit ran: its machine may already be in the cycle it paid (FaultWatch.vendCaptured). */
+  captured(machineId: string, vendId: string): void;
 }
 
 export class UnsettledVends {
@@ -53,6 +55,7 @@ export class UnsettledVends {
         settled++;
         this.unsettled.delete(vendId);
         claims.unblock(u.ctx.machineId);
+        if (session.state === 'captured') this.d.captured(u.ctx.machineId, vendId);
         log.info({ vendId, machineId: u.ctx.machineId, state: session.state }, 'vend settled on retry');
       } else {
         this.unsettled.set(vendId, { session, ctx: u.ctx });
@@ -98,6 +101,7 @@ export class UnsettledVends {
         // The polled state may predate the settle (a train still running): read afresh before the next vend.
         claims.ended(v.machineId);
         claims.unblock(v.machineId);
+        if (session.state === 'captured') this.d.captured(v.machineId, v.vendId);
         log.info({ vendId: v.vendId, machineId: v.machineId, verdict, state: session.state }, 'unfinished vend settled');
       } else {
         open.push(v.vendId);

@@ -109,6 +109,7 @@ export class VendEngine {
       vendMachine: { maxReadbacks: this.timings.maxReadbacks },
       log: this.log,
       safeWrite: (op, write) => this.safeWrite(op, write),
+      captured: (machineId, vendId) => this.faults.vendCaptured(machineId, vendId),
     });
     this.faults = new FaultWatch({
       ledger: o.ledger,

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Daemon } from '../../gateway/daemon.js';
 import { faultRefund, faultRefundPolicySchema } from '../../gateway/vend/fault-refund.js';
+import { WriteFaults } from '../../storage/index.js';
 import { CARDS, seedCards, startDaemon, startRoom, tempDir, testConfig, waitFor, waitStatus, type TestRoom } from '../engine/harness.js';
 
 const FAULT_REFUND = { mode: 'prorated' as const, withinShare: 0.9 };
@@ -106,4 +107,36 @@ test('a dryer restarted mid-cycle, then a fault: refunded, never more than the u
     await room.close();
     dir.cleanup();
   }
+});
+
+test('a capture not stored, Start pressed, the gateway restarted mid-cycle: the reconcile captures the vend and binds the running cycle to it, a fault refunds its unused share', async () => {
+  const faults = new WriteFaults();
+  await daemon.stop();
+  daemon = await startDaemon(config(), undefined, { ledgerWriteFaults: faults });
+  await waitStatus(daemon, 'W1', ['idle', 'done', 'fault']);
+  if (daemon.machines.state('W1')?.status !== 'idle') {
+    sim.room.control.resolveFaultCondition(1);
+    await daemon.engine.commands.operator('W1', 'clear-fault');
+    await waitStatus(daemon, 'W1', ['idle']);
+  }
+  faults.fail({ code: 'SQLITE_IOERR', op: 'capture' });
+  const o = await daemon.engine.cardSwipe({ readerId: 'r-W1', uid: CARDS.alice.uid, machineId: 'W1' });
+  assert.equal(o.result, 'unresolved', JSON.stringify(o));
+  if (o.result !== 'unresolved') return;
+  // The customer starts the credited machine; the gateway restarts before it stored the capture.
+  sim.room.control.pressStart(1);
+  await waitStatus(daemon, 'W1', ['running']);
+  await daemon.stop();
+  faults.clear();
+  daemon = await startDaemon(config());
+  assert.equal(daemon.ledger.getVend(o.vendId)?.state, 'captured', 'captured by the start-up reconcile (the machine ran it)');
+
+  sim.room.control.injectFault(1, 2);
+  await waitStatus(daemon, 'W1', ['fault']);
+  await waitFor(() => daemon.engine.faults.decided.some((d) => d.vendId === o.vendId), 'the fault refund decision', 10_000).catch(() => undefined);
+  const paid = daemon.ledger.getVend(o.vendId)?.capturedCents ?? NaN;
+  const expected = faultRefund(policy, { paidCents: paid, durationSec: 30 * 60, remainingSec: sim.room.control.lw485(1).remainingSec });
+  assert.ok(expected.refundCents > 0, JSON.stringify(expected));
+  assert.equal(daemon.ledger.capturedRefundOf(o.vendId), expected.refundCents, `refunded by the frozen remaining time: ${JSON.stringify(daemon.engine.faults.decided)}`);
+  assert.deepEqual(daemon.ledger.selfCheck().problems, []);
 });
