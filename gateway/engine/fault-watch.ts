@@ -7,7 +7,8 @@
 //     fault; a fault before the cycle started keeps the credit on the machine: no refund case.
 // Cycle length: the program's duration for a washer; the longest remaining time seen in the
 // cycle for a dryer, rounded up to whole minutes (minutes are bought whole, and the first poll
-// of the cycle comes well within a minute of its start). Coin retrofits report no faults.
+// of the cycle comes well within a minute of its start). A cycle first seen under way (a
+// restart mid-cycle, back from offline) is bound then too. Coin retrofits report no faults.
 import type { Logger } from '../core/log.js';
 import type { Ledger } from '../../storage/index.js';
 import type { StateEvent } from '../machines/poller-types.js';
@@ -55,6 +56,8 @@ export class FaultWatch {
   private readonly lastStart = new Map<string, number>();
   /** Vends already put to the operator as fault_refund_undecided this run. */
   private readonly undecided = new Set<string>();
+  /** Each machine's last cycle cut short by a fault, with the state it froze at (an add-time captured just after). */
+  private readonly lastFaulted = new Map<string, { cycle: Cycle; state: MachineState }>();
   private readonly log: Logger;
   private off: (() => void) | null = null;
   /** For tests and the status page: what each fault led to. */
@@ -69,9 +72,11 @@ export class FaultWatch {
     this.off = this.o.machines.onState((e) => this.guarded(e.state.machineId, () => this.onState(e)));
     // The pollers may have seen a machine before this start (the buses start first): one already
     // in FAULT is a fault this run did not see begin.
+    // One already in a cycle (a restart mid-cycle) is bound now: its later events are no start.
     for (const id of this.o.machines.machineIds()) {
       const s = this.o.machines.state(id);
       if (s?.status === 'fault') this.guarded(id, () => this.faultNotSeen(s));
+      else if (s !== undefined && s !== null && IN_CYCLE.has(s.status)) this.guarded(id, () => this.cycleSeenUnderWay(s));
     }
   }
 
@@ -98,7 +103,8 @@ export class FaultWatch {
   private onState(e: StateEvent): void {
     const s = e.state;
     const was = e.previous?.status ?? null;
-    if (s.status === 'running' && (was === null || !IN_CYCLE.has(was))) this.cycleStarted(s);
+    if (IN_CYCLE.has(s.status) && (was === null || was === 'offline')) this.cycleSeenUnderWay(s);
+    else if (s.status === 'running' && (was === null || !IN_CYCLE.has(was))) this.cycleStarted(s);
     else if (IN_CYCLE.has(s.status)) this.stretch(s);
     else if (s.status === 'fault' && was !== null && IN_CYCLE.has(was)) this.faulted(s);
     else if (s.status === 'fault' && (was === null || was === 'offline')) this.faultNotSeen(s);
@@ -138,9 +144,40 @@ export class FaultWatch {
     return v ? { vendId: v.vendId, paidCents: (v.capturedCents ?? 0) - (this.o.ledger.capturedRefundOf(v.vendId) ?? 0), accountId: v.accountId } : undefined;
   }
 
-  /** An add-time vend captured on a machine in a cycle of ours: it is part of that cycle's money. */
-  addToCycle(machineId: string, vendId: string, paidCents: number): void {
-    this.cycles.get(machineId)?.addTimes.push({ vendId, paidCents });
+  /**
+   * An add-time vend captured on a machine in a cycle of ours: it is part of that cycle's money.
+   * cycleVendId: the vend of the cycle it was bought for (cycleOf when the command claimed the
+   * machine). When that cycle faulted while the add-time was being read back and captured, the
+   * machine had taken the minutes before the fault (an LW-485 refuses ADD_TIME in FAULT), so they
+   * get the same unused share back now, as they would have with the fault a moment later.
+   */
+  addToCycle(machineId: string, vendId: string, paidCents: number, cycleVendId?: string): void {
+    const c = this.cycles.get(machineId);
+    if (c && (cycleVendId === undefined || c.vendId === cycleVendId)) {
+      c.addTimes.push({ vendId, paidCents });
+      return;
+    }
+    const f = this.lastFaulted.get(machineId);
+    if (cycleVendId !== undefined && f?.cycle.vendId === cycleVendId) {
+      this.log.info({ machineId, vendId, cycleVendId }, 'add-time captured after its cycle faulted: its unused share back too');
+      f.cycle.addTimes.push({ vendId, paidCents });
+      this.guarded(machineId, () => this.refundShare(f.state, f.cycle, vendId, paidCents));
+      return;
+    }
+    this.log.info({ machineId, vendId, cycleVendId: cycleVendId ?? null }, 'add-time captured with no cycle of ours under way to join');
+  }
+
+  /**
+   * A vend captured late (a reconcile or a retry stored it after its credit ran): its machine may
+   * already be in the cycle it paid, started while the vend was still unsettled, so no binding was
+   * found then. Bound now, as a cycle seen under way.
+   */
+  vendCaptured(machineId: string, vendId: string): void {
+    const s = this.o.machines.state(machineId);
+    if (!s || !IN_CYCLE.has(s.status) || this.cycles.has(machineId) || this.bound.has(vendId)) return;
+    const v = this.o.ledger.getVend(vendId);
+    if (v?.state !== 'captured' || v.machineKind === null) return;
+    this.guarded(machineId, () => this.cycleSeenUnderWay(s, { vendId, paidCents: (v.capturedCents ?? 0) - (this.o.ledger.capturedRefundOf(vendId) ?? 0) }));
   }
 
   /** A cycle ended by a refund (a cancel): no fault refund may follow for it. */
@@ -153,7 +190,9 @@ export class FaultWatch {
     const programs = this.o.machines.programs(s.machineId);
     const programMin = s.kind === 'washer' && s.program !== null ? programs.find((p) => p.program === s.program)?.durationMin : undefined;
     const durationSec = Math.max(programMin !== undefined ? programMin * 60 : 0, wholeMinutes(s.remainingSec));
-    const found = this.creditedVend(s.machineId, s.observedAt, durationSec);
+    const unsettled = this.o.ledger.unfinishedVends().some((v) => v.machineId === s.machineId && v.machineKind !== null);
+    // An unsettled vend on the machine paid this start (its capture binds it: vendCaptured), not an older one.
+    const found = unsettled ? undefined : this.creditedVend(s.machineId, s.observedAt, durationSec);
     this.lastStart.set(s.machineId, s.observedAt);
     const vend = found ? { vendId: found.vendId, capturedCents: found.paidCents } : undefined;
     if (!vend) {
@@ -163,6 +202,43 @@ export class FaultWatch {
     }
     this.bound.add(vend.vendId);
     this.cycles.set(s.machineId, { vendId: vend.vendId, paidCents: vend.capturedCents ?? 0, durationSec, addTimes: [] });
+  }
+
+  /**
+   * A cycle first seen under way: at start-up (the gateway restarted mid-cycle), back from offline,
+   * a unit found late. A binding this run has is kept; otherwise the vend that paid it is found as
+   * at a start. A washer's length is its program's. A dryer's is not known (the minutes bought are
+   * not stored): the remaining time alone would understate it and a fault would give back more
+   * than the unused share, so it is taken as the time since that vend's credit was sent plus what
+   * remains, which is at least the cycle's length (the cycle started after the credit). paidBy: a
+   * vend just captured late (vendCaptured) instead of a search; a search waits while a vend on
+   * the machine is unsettled.
+   */
+  private cycleSeenUnderWay(s: MachineState, paidBy?: { vendId: string; paidCents: number }): void {
+    if (this.cycles.has(s.machineId)) {
+      this.stretch(s);
+      return;
+    }
+    const programs = this.o.machines.programs(s.machineId);
+    const programMin = s.kind === 'washer' && s.program !== null ? programs.find((p) => p.program === s.program)?.durationMin : undefined;
+    const longestSec = Math.max(wholeMinutes(s.remainingSec), ...programs.map((p) => (p.durationMin ?? 0) * 60));
+    // A vend on the machine not settled yet (a crash between its credit and its capture) is the
+    // likelier payer than any older one: the reconcile settles it, and its capture binds the
+    // cycle (vendCaptured). Searched now, an older vend whose own cycle ended would be bound.
+    if (paidBy === undefined && this.o.ledger.unfinishedVends().some((v) => v.machineId === s.machineId && v.machineKind !== null)) return;
+    const found = paidBy ?? this.creditedVend(s.machineId, s.observedAt, longestSec);
+    if (!found) {
+      this.log.debug({ machineId: s.machineId }, 'cycle under way with no vend of ours to pay it');
+      return;
+    }
+    // The cycle cannot have started before its credit reached the machine.
+    const v = this.o.ledger.getVend(found.vendId);
+    const creditedAt = v?.creditSentMs ?? v?.finishedMs ?? s.observedAt;
+    const sinceCreditSec = Math.max(0, (s.observedAt - creditedAt) / 1000);
+    const durationSec = programMin !== undefined ? Math.max(programMin * 60, wholeMinutes(s.remainingSec)) : wholeMinutes(sinceCreditSec + (s.remainingSec ?? 0));
+    this.bound.add(found.vendId);
+    this.cycles.set(s.machineId, { vendId: found.vendId, paidCents: found.paidCents, durationSec, addTimes: [] });
+    this.log.info({ machineId: s.machineId, vendId: found.vendId, durationSec }, 'cycle under way bound to the vend that paid it');
   }
 
   /**
@@ -203,6 +279,7 @@ export class FaultWatch {
       this.log.warn({ machineId: s.machineId, faultCode: s.faultCode }, 'cycle faulted; no vend of ours paid it');
       return;
     }
+    this.lastFaulted.set(s.machineId, { cycle: c, state: s });
     // The cycle's vend, then each add-time bought during it: the same unused share of each back.
     this.refundShare(s, c, c.vendId, c.paidCents);
     for (const a of c.addTimes) this.refundShare(s, c, a.vendId, a.paidCents);

@@ -109,10 +109,11 @@ export class MachineCommandRunner {
     const args = cmd.args;
     if (args === undefined) return this.refused(cmd, 'bad_argument', 'addTime needs minutes and amountCents');
     if (state.status !== 'running' && state.status !== 'paused') return this.refused(cmd, 'no_paid_cycle', `the machine is ${state.status}, not in a cycle`);
+    // The cycle these minutes are bought for (a fault during this vend's capture refunds them too).
+    const cycle = this.d.engine.faults.cycleOf(cmd.machineId);
     let payer: Payer;
     if (cmd.payment !== undefined) payer = this.payerOf(cmd, cmd.payment.by === 'prepaid' ? { by: 'prepaid', amountCents: args.amountCents } : cmd.payment, args.amountCents);
     else {
-      const cycle = this.d.engine.faults.cycleOf(cmd.machineId);
       const paidBy = cycle ? this.d.ledger.getVend(cycle.vendId) : undefined;
       if (paidBy === undefined) return this.refused(cmd, 'no_paid_cycle', 'no vend of ours paid the running cycle: add-time needs a payer');
       if (paidBy.funding !== 'account' || paidBy.accountId === null) return this.refused(cmd, 'payment_required', 'the running cycle was paid online: add-time needs a prepaid amount');
@@ -124,7 +125,7 @@ export class MachineCommandRunner {
     if (v.result === 'refunded') return { status: 'rejected', reason: v.reason ?? 'not_executed', detail: `vend ${v.vendId} refunded (${v.reason ?? 'not executed'})` };
     if (v.result !== 'captured') return this.vendFailed(cmd, v);
     // Part of the running cycle's money from now on: a fault refunds its unused share too.
-    this.d.engine.faults.addToCycle(cmd.machineId, v.vendId, v.amountCents);
+    this.d.engine.faults.addToCycle(cmd.machineId, v.vendId, v.amountCents, cycle?.vendId);
     return { status: 'accepted', reason: null, detail: `add-time paid by vend ${v.vendId} (${v.amountCents} ¢)` };
   }
 

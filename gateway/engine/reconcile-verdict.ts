@@ -19,19 +19,22 @@ export interface ReconcileDeps {
   timings: Pick<EngineTimings, 'settleWaitMs' | 'reconcileReads' | 'reconcileReadRetryMs'>;
 }
 
-export async function reconcileEvent(o: ReconcileDeps, state: string, machineId: string, rawEvidence: unknown): Promise<VendEvent> {
+/**
+ * passBegan: when the reconcile pass this vend is part of began (monotonic ms); every write of the
+ * vend's command came before it. Default: now.
+ */
+export async function reconcileEvent(o: ReconcileDeps, state: string, machineId: string, rawEvidence: unknown, passBegan?: number): Promise<VendEvent> {
   // The evidence is written before the command leaves: a vend still 'held' never reached the wire.
   if (state === 'held') return { type: 'crash-recovery', verdict: 'not-executed' };
   const receipt = receiptFor(rawEvidence);
   if (receipt === null || !o.machines.has(machineId)) return { type: 'crash-recovery', verdict: 'unknown' };
   // The receipt may ask to look again (a train still running); that is bounded by settleWaitMs
   // rather than leaving the machine blocked until the next periodic try.
-  const began = o.clock.monotonic();
-  const until = began + o.timings.settleWaitMs;
-  // Every write of this command came before this reconcile began (by a run that died, or by this
-  // run's session, which is over): a 'not-executed' read is proof only once the device has had
-  // its time to show the result since then.
-  const notExecutedProvenFrom = began + receipt.resultWithinMs;
+  const until = o.clock.monotonic() + o.timings.settleWaitMs;
+  // Every write of this command came before this reconcile pass began (by a run that died, or by
+  // this run's session, which is over): a 'not-executed' read is proof only once the device has
+  // had its time to show the result since then.
+  const notExecutedProvenFrom = (passBegan ?? o.clock.monotonic()) + receipt.resultWithinMs;
   // One lost reply on a busy bus is no reason to block a machine until the next periodic try.
   let readsLeft = o.timings.reconcileReads;
   let waitedForResult = false;
@@ -46,7 +49,9 @@ export async function reconcileEvent(o: ReconcileDeps, state: string, machineId:
     const step = receipt.reconcile(read.state);
     if (step.verdict === 'not-executed' && readAt < notExecutedProvenFrom && !waitedForResult) {
       waitedForResult = true;
-      await sleep(o.timers, notExecutedProvenFrom - readAt);
+      const waitMs = Math.ceil(notExecutedProvenFrom - readAt);
+      o.logger.info({ machineId, waitMs }, 'not executed yet, read inside the result window: waiting it out before a refund');
+      await sleep(o.timers, waitMs);
       continue;
     }
     if (step.lookAgainMs === null || o.clock.monotonic() > until) {

@@ -89,7 +89,7 @@ export class VendEngine {
     this.health = new LedgerHealth(this.log, () => o.clock.now());
     this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: this.timings.readbackDelayMs, timers: this.timers, log: this.log, health: this.health };
     this.pendingRefunds = new PendingRefunds(o.ledger, this.actionDeps);
-    this.intents = new RefundIntents({ ledger: o.ledger, machines: o.machines, deps: this.actionDeps, log: this.log });
+    this.intents = new RefundIntents({ ledger: o.ledger, machines: o.machines, deps: this.actionDeps, log: this.log, clock: o.clock, timers: this.timers });
     this.claims = new MachineClaims({
       machines: o.machines,
       health: this.health,
@@ -109,6 +109,7 @@ export class VendEngine {
       vendMachine: { maxReadbacks: this.timings.maxReadbacks },
       log: this.log,
       safeWrite: (op, write) => this.safeWrite(op, write),
+      captured: (machineId, vendId) => this.faults.vendCaptured(machineId, vendId),
     });
     this.faults = new FaultWatch({
       ledger: o.ledger,
@@ -146,9 +147,14 @@ export class VendEngine {
   /**
    * One turn of the retry timer: while the ledger cannot write, a small probe write tells when it
    * can again (vends then resume, and the outage is filed as an alert); unsettled vends and
-   * refunds not stored are tried again.
+   * refunds not stored are tried again. stop() waits for a turn under way (it may be waiting out
+   * a result window), so what it settles is stored before the buses and the ledger close.
    */
-  async retryTick(): Promise<void> {
+  retryTick(): Promise<void> {
+    return this.track(this.retryTurn());
+  }
+
+  private async retryTurn(): Promise<void> {
     if (this.reconciling) return;
     if (!this.health.writable) this.safeWrite('probe', () => this.o.ledger.setNumberSetting('engine.ledgerProbeMs', this.o.clock.now()));
     if (this.health.writable) this.health.fileOutage((alert) => this.safeWrite('appendAlert', () => this.o.ledger.appendAlert(alert)) !== null);
