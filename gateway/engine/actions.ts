@@ -26,6 +26,12 @@ export interface ActionDeps {
   log: Logger;
   /** Told of every ledger write that failed or went through on a money step. */
   health: LedgerHealth;
+  /**
+   * Told of a credit vend once its capture is stored: the machine may already be in the cycle it
+   * paid (a Start pressed before the read-back), which the fault watch could not bind then
+   * (FaultWatch.vendCaptured). Not for an add-time: it joins the cycle it was bought for.
+   */
+  captured?(machineId: string, vendId: string): void;
 }
 
 /** What the session needs to write the ledger records of one vend. */
@@ -148,6 +154,7 @@ export async function performAction(d: ActionDeps, a: VendAction, session: VendS
         if (r.ok && risk !== undefined && r.alsoStored !== false) ctx.riskOnCapture?.captured(risk);
         if (r.ok || ledger.getVend(a.vendId)?.state === 'captured') {
           d.log.info({ vendId: a.vendId, machineId: ctx.machineId }, 'vend captured');
+          if (session.request.command !== 'add-time') d.captured?.(ctx.machineId, a.vendId);
           return { type: 'captured' };
         }
         d.log.error({ vendId: a.vendId, reason: r.reason }, 'ledger refused capture');

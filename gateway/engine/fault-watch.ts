@@ -175,9 +175,13 @@ export class FaultWatch {
   vendCaptured(machineId: string, vendId: string): void {
     const s = this.o.machines.state(machineId);
     if (!s || !IN_CYCLE.has(s.status) || this.cycles.has(machineId) || this.bound.has(vendId)) return;
-    const v = this.o.ledger.getVend(vendId);
-    if (v?.state !== 'captured' || v.machineKind === null) return;
-    this.guarded(machineId, () => this.cycleSeenUnderWay(s, { vendId, paidCents: (v.capturedCents ?? 0) - (this.o.ledger.capturedRefundOf(vendId) ?? 0) }));
+    // Called from the capture path: a ledger read that throws here is logged and alerted, never
+    // thrown into the vend that was just stored.
+    this.guarded(machineId, () => {
+      const v = this.o.ledger.getVend(vendId);
+      if (v?.state !== 'captured' || v.machineKind === null) return;
+      this.cycleSeenUnderWay(s, { vendId, paidCents: (v.capturedCents ?? 0) - (this.o.ledger.capturedRefundOf(vendId) ?? 0) });
+    });
   }
 
   /** A cycle ended by a refund (a cancel): no fault refund may follow for it. */

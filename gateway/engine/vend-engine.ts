@@ -87,7 +87,7 @@ export class VendEngine {
     this.timers = o.timers ?? systemTimers;
     this.log = o.logger.child({ component: 'vend' });
     this.health = new LedgerHealth(this.log, () => o.clock.now());
-    this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: this.timings.readbackDelayMs, timers: this.timers, log: this.log, health: this.health };
+    this.actionDeps = { ledger: o.ledger, machines: o.machines, floorCents: o.risk.funds.floorCents, readbackDelayMs: this.timings.readbackDelayMs, timers: this.timers, log: this.log, health: this.health, captured: (machineId, vendId) => this.faults.vendCaptured(machineId, vendId) };
     this.pendingRefunds = new PendingRefunds(o.ledger, this.actionDeps);
     this.intents = new RefundIntents({ ledger: o.ledger, machines: o.machines, deps: this.actionDeps, log: this.log, clock: o.clock, timers: this.timers });
     this.claims = new MachineClaims({
