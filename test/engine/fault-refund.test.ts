@@ -3,47 +3,27 @@
 // parts are composed by hand here (ledger, buildRoomBus, VendEngine) to set the policy.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openLedger, type Ledger } from '../../storage/index.js';
-import { gatewayConfigSchema } from '../../gateway/config/schema.js';
-import { systemClock } from '../../gateway/core/clock.js';
-import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
-import { buildRoomBus, type RoomBus } from '../../gateway/machines/room-bus.js';
-import { machinesOf } from '../../gateway/engine/machine-access.js';
-import { VendEngine } from '../../gateway/engine/vend-engine.js';
+import type { Ledger } from '../../storage/index.js';
+import type { RoomBus } from '../../gateway/machines/room-bus.js';
+import type { VendEngine } from '../../gateway/engine/vend-engine.js';
 import { faultRefund, faultRefundPolicySchema } from '../../gateway/vend/fault-refund.js';
-import { CARDS, ROOM_ID, seedCards, startRoom, tempDir, testConfig, testLogger, waitFor, type TestRoom } from './harness.js';
+import { CARDS, ROOM_ID, waitFor, type TestRoom } from './harness.js';
+import { startEngineRoom, type EngineRoom } from './engine-room.js';
 
 const policy = faultRefundPolicySchema.parse({ mode: 'prorated', withinShare: 0.5 });
+let room: EngineRoom;
 let sim: TestRoom;
 let ledger: Ledger;
 let bus: RoomBus;
 let engine: VendEngine;
-const tmp = tempDir();
 
 before(async () => {
   // 1 real second = 10 sim minutes: a 30-minute wash lasts 3 s.
-  sim = await startRoom({ timeScale: 600 });
-  const cfg = gatewayConfigSchema.parse(testConfig({ port: sim.port, dbPath: tmp.file('ledger.db') }));
-  const logger = testLogger();
-  ledger = openLedger({ path: cfg.database.path, roomSecret: loadOrCreateRoomSecret(tmp.file('room-secret')), gatewayId: ROOM_ID, bootId: 'b1', clock: systemClock, logger });
-  seedCards(ledger);
-  const [busCfg] = cfg.buses;
-  if (!busCfg) throw new Error('no bus');
-  bus = buildRoomBus(busCfg, { logger, clock: systemClock });
-  const machines = machinesOf([bus.poller]);
-  engine = new VendEngine({ roomId: ROOM_ID, ledger, machines, pricing: cfg.pricing, risk: cfg.risk, exposure: (a) => ledger.unsyncedExposure(a), logger, clock: systemClock, faultRefund: policy });
-  bus.start();
-  await waitFor(() => ['W1', 'W2', 'D1'].every((id) => machines.state(id)?.status === 'idle'), 'machines idle');
-  await engine.start();
+  room = await startEngineRoom({ timeScale: 600, idle: ['W1', 'W2', 'D1'], engine: { faultRefund: policy } });
+  ({ sim, ledger, bus, engine } = room);
 });
 
-after(async () => {
-  await engine.stop();
-  await bus.stop();
-  ledger.close();
-  await sim.close();
-  tmp.cleanup();
-});
+after(() => room.close());
 
 async function paidCycle(machineId: string, unit: number): Promise<{ vendId: string; paid: number }> {
   const o = await engine.cardSwipe({ readerId: 'r', uid: CARDS.alice.uid, machineId });

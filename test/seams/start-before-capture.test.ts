@@ -4,48 +4,28 @@
 // told by the capture action), so a fault later in that cycle still gives the unused share back.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openLedger, type Ledger } from '../../storage/index.js';
-import { gatewayConfigSchema } from '../../gateway/config/schema.js';
-import { systemClock } from '../../gateway/core/clock.js';
-import { loadOrCreateRoomSecret } from '../../gateway/core/room-secret.js';
-import { buildRoomBus, type RoomBus } from '../../gateway/machines/room-bus.js';
-import { machinesOf } from '../../gateway/engine/machine-access.js';
-import { VendEngine } from '../../gateway/engine/vend-engine.js';
+import type { Ledger } from '../../storage/index.js';
+import type { RoomBus } from '../../gateway/machines/room-bus.js';
+import type { VendEngine } from '../../gateway/engine/vend-engine.js';
 import { faultRefundPolicySchema } from '../../gateway/vend/fault-refund.js';
-import { CARDS, ROOM_ID, seedCards, startRoom, tempDir, testConfig, testLogger, waitFor, type TestRoom } from '../engine/harness.js';
+import { CARDS, waitFor, type TestRoom } from '../engine/harness.js';
+import { startEngineRoom, type EngineRoom } from '../engine/engine-room.js';
 
 const policy = faultRefundPolicySchema.parse({ mode: 'prorated', withinShare: 0.5 });
+let room: EngineRoom;
 let sim: TestRoom;
 let ledger: Ledger;
 let bus: RoomBus;
 let engine: VendEngine;
-const tmp = tempDir();
 
 before(async () => {
-  // 1 real second = 2 sim minutes: a 30-minute wash lasts 15 s.
-  sim = await startRoom({ timeScale: 120 });
-  const cfg = gatewayConfigSchema.parse(testConfig({ port: sim.port, dbPath: tmp.file('ledger.db') }));
-  const logger = testLogger();
-  ledger = openLedger({ path: cfg.database.path, roomSecret: loadOrCreateRoomSecret(tmp.file('room-secret')), gatewayId: ROOM_ID, bootId: 'b1', clock: systemClock, logger });
-  seedCards(ledger);
-  const [busCfg] = cfg.buses;
-  if (!busCfg) throw new Error('no bus');
-  bus = buildRoomBus(busCfg, { logger, clock: systemClock });
-  const machines = machinesOf([bus.poller]);
-  // A read-back long after the credit: time for Start to be pressed and polled before the capture.
-  engine = new VendEngine({ roomId: ROOM_ID, ledger, machines, pricing: cfg.pricing, risk: cfg.risk, exposure: (a) => ledger.unsyncedExposure(a), logger, clock: systemClock, faultRefund: policy, timings: { readbackDelayMs: 1500 } });
-  bus.start();
-  await waitFor(() => ['W1', 'W2'].every((id) => machines.state(id)?.status === 'idle'), 'machines idle');
-  await engine.start();
+  // 1 real second = 2 sim minutes: a 30-minute wash lasts 15 s. A read-back long after the
+  // credit: time for Start to be pressed and polled before the capture.
+  room = await startEngineRoom({ timeScale: 120, idle: ['W1', 'W2'], engine: { faultRefund: policy, timings: { readbackDelayMs: 1500 } } });
+  ({ sim, ledger, bus, engine } = room);
 });
 
-after(async () => {
-  await engine.stop();
-  await bus.stop();
-  ledger.close();
-  await sim.close();
-  tmp.cleanup();
-});
+after(() => room.close());
 
 test('Start pressed before the capture: the cycle is bound by the capture, and a fault in it refunds the unused share', async () => {
   const balance = ledger.balance(CARDS.alice.accountId)?.balanceCents ?? 0;
