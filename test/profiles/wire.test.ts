@@ -12,6 +12,7 @@ import { Poller } from '../../gateway/machines/poller.js';
 import { rio8FactsSchema } from '../../gateway/profiles/rio8-receipt.js';
 import { openPtyPair } from '../helpers/pty.js';
 import { waitFor } from './fixtures.js';
+import { slow } from '../helpers/slowdown.js';
 
 test('over a real serial line: discovery, polling, a lost command reply repeated once, a lost pulse-train reply never rewritten', async () => {
   const pty = await openPtyPair();
@@ -27,7 +28,7 @@ test('over a real serial line: discovery, polling, a lost command reply repeated
   await room.attachSerial({ path: pty.b, baudRate: 19200, parity: 'even', stopBits: 1 });
   const logger = silentLogger();
   const transport = new SerialTransport({ path: pty.a, baudRate: 19200, parity: 'even', stopBits: 1, watchIntervalMs: 50 }, { logger });
-  const master = new BusMaster(transport, { busId: 'wire', line: { baudRate: 19200, parity: 'even' }, replyTimeoutMs: 100 }, { logger });
+  const master = new BusMaster(transport, { busId: 'wire', line: { baudRate: 19200, parity: 'even' }, replyTimeoutMs: slow(100) }, { logger });
   master.start();
   let trainWrites = 0;
   let commandWrites = 0;

@@ -10,6 +10,11 @@ import { openPtyPair, type PtyPair } from '../helpers/pty.js';
 import { SimRoom } from '../../simulator/room.js';
 import { encodeMbapRequest, scanMbap } from '../../protocols/modbus/tcp.js';
 import { openTcpMaster, waitFor } from './helpers.js';
+import { slow } from '../helpers/slowdown.js';
+
+// mbpoll's reply timeout in seconds (at most 10): 3 here, more under emulation, where the
+// simulator answering in the test process runs 10-16x slower.
+const MBPOLL_TIMEOUT_S = String(Math.min(10, Math.ceil(slow(3000) / 1000)));
 
 // modbus-serial is CommonJS: its module object is the client class and also its own `default`.
 const ModbusRTU = ModbusSerial.default;
@@ -52,22 +57,22 @@ function parseMbpoll(out: string): Map<number, number> {
 }
 
 test('mbpoll over the pty reads the status block and the identity (PDU addressing with -0)', async () => {
-  const { stdout } = await run('mbpoll', ['-m', 'rtu', '-a', '3', '-b', '19200', '-P', 'even', '-t', '3', '-0', '-r', '16', '-c', '14', '-o', '3', '-1', pty.a], { timeout: 20_000 });
+  const { stdout } = await run('mbpoll', ['-m', 'rtu', '-a', '3', '-b', '19200', '-P', 'even', '-t', '3', '-0', '-r', '16', '-c', '14', '-o', MBPOLL_TIMEOUT_S, '-1', pty.a], { timeout: slow(20_000) });
   const v = parseMbpoll(stdout);
   assert.equal(v.get(16), 0, 'IDLE');
   assert.equal(v.get(21), 1, 'door closed, unlocked');
   assert.equal(v.get(29), room.control.lw485(3).hardnessDh10);
-  const id = await run('mbpoll', ['-m', 'rtu', '-a', '3', '-b', '19200', '-P', 'even', '-t', '3:hex', '-r', '1', '-c', '1', '-o', '3', '-1', pty.a], { timeout: 20_000 });
+  const id = await run('mbpoll', ['-m', 'rtu', '-a', '3', '-b', '19200', '-P', 'even', '-t', '3:hex', '-r', '1', '-c', '1', '-o', MBPOLL_TIMEOUT_S, '-1', pty.a], { timeout: slow(20_000) });
   assert.match(id.stdout, /\[1\]:\s+0x5701/, '1-based -r 1 is PDU address 0');
 });
 
 test('mbpoll over Modbus TCP reads registers and a RIO-8 input; a bad address is reported as an exception', async () => {
-  const { stdout } = await run('mbpoll', ['-m', 'tcp', '-p', String(mbapPort), '-a', '3', '-t', '3', '-0', '-r', '0', '-c', '6', '-o', '3', '-1', '127.0.0.1'], { timeout: 20_000 });
+  const { stdout } = await run('mbpoll', ['-m', 'tcp', '-p', String(mbapPort), '-a', '3', '-t', '3', '-0', '-r', '0', '-c', '6', '-o', MBPOLL_TIMEOUT_S, '-1', '127.0.0.1'], { timeout: slow(20_000) });
   const v = parseMbpoll(stdout);
   assert.deepEqual([v.get(0), v.get(1), v.get(2), v.get(3), v.get(4), v.get(5)], [0x5701, 0x0103, 0x00ab, 0xcdef, 80, 6]);
-  const rio = await run('mbpoll', ['-m', 'tcp', '-p', String(mbapPort), '-a', '20', '-t', '4', '-0', '-r', '32', '-c', '2', '-o', '3', '-1', '127.0.0.1'], { timeout: 20_000 });
+  const rio = await run('mbpoll', ['-m', 'tcp', '-p', String(mbapPort), '-a', '20', '-t', '4', '-0', '-r', '32', '-c', '2', '-o', MBPOLL_TIMEOUT_S, '-1', '127.0.0.1'], { timeout: slow(20_000) });
   assert.deepEqual([...parseMbpoll(rio.stdout).values()], [60, 60]);
-  const bad = await run('mbpoll', ['-m', 'tcp', '-p', String(mbapPort), '-a', '3', '-t', '3', '-0', '-r', '40', '-c', '1', '-o', '3', '-1', '127.0.0.1'], { timeout: 20_000 }).then(
+  const bad = await run('mbpoll', ['-m', 'tcp', '-p', String(mbapPort), '-a', '3', '-t', '3', '-0', '-r', '40', '-c', '1', '-o', MBPOLL_TIMEOUT_S, '-1', '127.0.0.1'], { timeout: slow(20_000) }).then(
     (r) => r.stdout + r.stderr,
     (e: unknown) => (e && typeof e === 'object' && 'stderr' in e ? String(e.stderr) + String('stdout' in e ? e.stdout : '') : String(e)),
   );

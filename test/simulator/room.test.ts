@@ -18,6 +18,7 @@ import { silentLogger } from '../../gateway/core/log.js';
 import { encodeMbapRequest, scanMbap } from '../../protocols/modbus/tcp.js';
 import { encodeRtuRequest } from '../../protocols/modbus/rtu.js';
 import { openTcpMaster, regs, waitFor } from './helpers.js';
+import { slow } from '../helpers/slowdown.js';
 
 const units: SimUnitConfig[] = [
   { unit: 1, model: 'lw485-washer', loadCell: true },
@@ -172,7 +173,7 @@ test('CLI: runs the demo room from a config file until SIGTERM; a bad config is 
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       let units: Array<{ unit: number }> = [];
-      const until = Date.now() + 20_000;
+      const until = Date.now() + slow(20_000);
       while (units.length === 0) {
         if (Date.now() > until || child.exitCode !== null) throw new Error(`simulator did not start: ${stderr}`);
         const r = await fetch(`http://127.0.0.1:${control}/units`).catch(() => null);

@@ -25,12 +25,14 @@ import { numParam, type TortureModule, type TortureOptions, type TortureResult }
 import { LedgerChecker, type MachineCounts } from './lib-checks.js';
 import { CloudDriver, startCloud } from './lib-cloud.js';
 import { spawnGateway, tallyOutcomes, untilCaptured, type GatewayChild } from './lib-gateway.js';
+import { slow } from '../helpers/slowdown.js';
 import { delay, seededRandom, withDeadline } from './lib-room.js';
 import { childNotes, finishAndCheck, tearDown } from './lib-finish.js';
 
 const CHILD_SOURCE = fileURLToPath(new URL('./crash-child.ts', import.meta.url));
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
-const READY_DEADLINE_MS = 30_000;
+// Stretched under emulation (test/helpers/slowdown.ts): a child through qemu takes seconds to start.
+const READY_DEADLINE_MS = slow(30_000);
 const SEED_BALANCES = { alice: 10_000_000, bob: 3000 };
 
 export const LW_UNITS = Object.entries(MACHINES).filter(([, m]) => m.channel === undefined);
@@ -140,9 +142,13 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
   let next = spawnNext();
   driver.start(150);
   opts.log(`crash: ${kills} kills, seed ${opts.seed}, child ${child.compiled ? 'compiled' : 'tsx'}`);
+  // The child under test: killed by the tear-down too when a step throws with it running (left
+  // alive it kept writing into the scratch folder, whose removal then failed and masked the
+  // first error, and it held the test file open until the runner's limit).
+  let cur: GatewayChild | null = null;
   try {
     for (let i = 0; i < kills && violations.length < 20; i++) {
-      const cur = next;
+      cur = next;
       next = spawnNext();
       cur.go(sim.port);
       if (random() < startupShare) {
@@ -160,7 +166,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
         // A read that timed out on this loaded machine leaves a vend to the periodic reconcile
         // (every 5 s); it must settle then. Still unsettled after that is a violation.
         lateSettles++;
-        const until = Date.now() + 20_000;
+        const until = Date.now() + slow(20_000);
         while (checker.unfinished() > 0 && Date.now() < until) await delay(100);
       }
       const seen = violations.length;
@@ -168,7 +174,7 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
       timed('checks', t1, checker.afterStart(`start ${i}`, violations, counts()));
       if (violations.length > seen || blocked !== '') keepLog(`start-${i}`, cur);
       cur.vend();
-      if (random() < captureFirstShare) await untilCaptured(cur, 15_000);
+      if (random() < captureFirstShare) await untilCaptured(cur, slow(15_000));
       await delay(Math.floor(random() * killMaxMs));
       cur.kill();
       await cur.exited;
@@ -201,6 +207,10 @@ async function run(opts: TortureOptions): Promise<TortureResult> {
       notes: childNotes(opts.seed, child.compiled, driver),
     };
   } finally {
+    if (cur !== null && cur !== next) {
+      cur.kill();
+      await cur.exited;
+    }
     await tearDown({ next, driver, stops: [faults.stop, stopAttendant], cloud, sim, child, tmp });
   }
 }

@@ -147,7 +147,9 @@ test('/metrics is valid Prometheus text with bus histograms, vend counts, outbox
   assert.equal(fam('laundry_vends_captured_cents_total').samples.find((s) => s.labels.method === 'card')?.value, 350);
   assert.equal(fam('laundry_machines').samples.find((s) => s.labels.status === 'running')?.value, 1);
   assert.ok((fam('laundry_outbox_depth').samples[0]?.value ?? 0) > 0, 'the vend is still in the outbox: no uplink here');
-  assert.ok((fam('process_resident_memory_bytes').samples[0]?.value ?? 0) > 0);
+  // qemu-user reports an RSS of 0 for every process (scripts/arm64/test.sh): the gauge can only show what the platform says.
+  if (process.memoryUsage().rss > 0) assert.ok((fam('process_resident_memory_bytes').samples[0]?.value ?? 0) > 0);
+  else assert.ok(fam('process_resident_memory_bytes').samples.length === 1);
   assertNoSecrets(res.text);
 });
 
