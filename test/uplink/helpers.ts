@@ -14,10 +14,11 @@ import { Uplink, type UplinkOptions } from '../../gateway/uplink/uplink.js';
 import { rawPublicKeyOf } from '../../protocols/qr-token/cose.js';
 import { openLedger, type Ledger } from '../../storage/index.js';
 import { CloudConsumer, type CloudConsumerOptions } from '../../simulator/cloud/consumer.js';
+import { slow } from '../helpers/slowdown.js';
 
 export const ROOM = 'room-1';
 
-export async function waitFor(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+export async function waitFor(cond: () => boolean, what: string, ms = slow(20_000)): Promise<void> {
   const until = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -40,14 +41,18 @@ export function cloudKeys(): { privateKey: KeyObject; publicB64: string } {
   return { privateKey, publicB64: Buffer.from(rawPublicKeyOf(publicKey)).toString('base64url') };
 }
 
-/** Test-sized timeouts: resends after 400 ms, reconnects within 50–400 ms. */
+/**
+ * Test-sized timeouts: resends after 400 ms, reconnects within 50–400 ms. The ack and connect
+ * timeouts are stretched under emulation (slow()): an ack later than 400 ms there is the
+ * emulator, and a resend of every batch would fail the tests that count none.
+ */
 export function testConfig(url: string, over: Partial<MqttConfigInput> = {}) {
   return mqttConfigSchema.parse({
     url,
-    batch: { ackTimeoutMs: 400, ackTimeoutMaxMs: 1500, maxWaitMs: 20, pollMs: 50, ...over.batch },
+    batch: { ackTimeoutMs: slow(400), ackTimeoutMaxMs: slow(1500), maxWaitMs: 20, pollMs: 50, ...over.batch },
     reconnect: { minMs: 50, maxMs: 400, stableMs: 1000, ...over.reconnect },
     healthIntervalSec: 1,
-    connectTimeoutMs: 2000,
+    connectTimeoutMs: slow(2000),
     ...Object.fromEntries(Object.entries(over).filter(([k]) => k !== 'batch' && k !== 'reconnect')),
   });
 }
